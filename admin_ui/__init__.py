@@ -1,0 +1,1 @@
+"""Admin UI (Jinja2 + HTMX)."""

@@ -1,0 +1,60 @@
+"""Switchboard: a plugin-based ASGI integration gateway.
+
+This module is the public plugin API. Plugin packages import only these names; everything
+else in ``core`` is internal and may change.
+"""
+
+from __future__ import annotations
+
+from core.app import create_app
+from core.contracts import Adapter, DeliveryInfo, DeliveryResult, Destination
+from core.errors import (
+    AuthenticationError,
+    BadRequest,
+    ConfigError,
+    Conflict,
+    DeliveryError,
+    Forbidden,
+    HTTPError,
+    NotFound,
+    TooManyRequests,
+    Unprocessable,
+)
+from core.gateway import Gateway
+from core.hookspecs import hookimpl
+from core.jobs import CronJob
+from core.messages import KINDS, StandardMessage
+from core.openapi import describe
+from core.retry import parse_retry_after, raise_for_response
+from core.security import Principal, requires
+from core.settings import Settings, load_settings
+
+__all__ = [
+    "KINDS",
+    "Adapter",
+    "AuthenticationError",
+    "BadRequest",
+    "ConfigError",
+    "Conflict",
+    "CronJob",
+    "DeliveryError",
+    "DeliveryInfo",
+    "DeliveryResult",
+    "Destination",
+    "Forbidden",
+    "Gateway",
+    "HTTPError",
+    "NotFound",
+    "Principal",
+    "Settings",
+    "StandardMessage",
+    "TooManyRequests",
+    "Unprocessable",
+    "create_app",
+    "describe",
+    "hookimpl",
+    "load_settings",
+    "parse_retry_after",
+    "raise_for_response",
+    "requires",
+]

@@ -1,0 +1,98 @@
+"""Access tokens: JWTs (joserfc, the JOSE library of the authlib project)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, OctKey, RSAKey
+
+from core.auth.settings import AuthSettings
+from core.errors import ConfigError
+
+log = logging.getLogger("switchboard.auth")
+
+
+class InvalidToken(Exception):
+    """Any reason a token is not accepted. Never shown to the caller in detail."""
+
+
+def _load_or_create_secret(data_dir: str) -> str:
+    path = Path(data_dir) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    log.warning(
+        "no [auth] secret_key configured: generated one in %s (set SWITCHBOARD_AUTH__SECRET_KEY in production)", path
+    )
+    return key
+
+
+class TokenSigner:
+    def __init__(self, settings: AuthSettings, data_dir: str) -> None:
+        self.settings = settings
+        self.algorithm = settings.algorithm
+        if self.algorithm == "HS256":
+            secret = settings.secret_key or _load_or_create_secret(data_dir)
+            self._sign_key: Any = OctKey.import_key(secret)
+            self._verify_key: Any = self._sign_key
+        else:
+            if not settings.private_key_file or not settings.public_key_file:
+                raise ConfigError(f"[auth] algorithm {self.algorithm} needs private_key_file and public_key_file")
+            kind = RSAKey if self.algorithm == "RS256" else ECKey
+            try:
+                self._sign_key = kind.import_key(Path(settings.private_key_file).read_bytes())
+                self._verify_key = kind.import_key(Path(settings.public_key_file).read_bytes())
+            except (OSError, ValueError) as err:
+                raise ConfigError(f"[auth] cannot read the {self.algorithm} key files: {err}") from err
+
+    def issue(
+        self, subject: str, role: str, *, now: datetime | None = None, **claims: Any
+    ) -> tuple[str, dict[str, Any]]:
+        issued = int((now or datetime.now(UTC)).timestamp())
+        payload = {
+            "sub": subject,
+            "role": role,
+            "iss": self.settings.issuer,
+            "aud": self.settings.audience,
+            "iat": issued,
+            "nbf": issued,
+            "exp": issued + self.settings.access_token_ttl,
+            "jti": uuid.uuid4().hex,
+            **claims,
+        }
+        return jwt.encode({"alg": self.algorithm, "typ": "JWT"}, payload, self._sign_key), payload
+
+    def verify(self, token: str, *, now: datetime | None = None) -> dict[str, Any]:
+        """The claims of a valid token; raises ``InvalidToken`` otherwise."""
+        try:
+            # algorithms= pins the one algorithm we sign with: "none" and HS/RS confusion fail here.
+            decoded = jwt.decode(token, self._verify_key, algorithms=[self.algorithm])
+        except (JoseError, ValueError, TypeError) as err:
+            raise InvalidToken(type(err).__name__) from err
+        claims = dict(decoded.claims)
+        registry = jwt.JWTClaimsRegistry(
+            now=int((now or datetime.now(UTC)).timestamp()),
+            leeway=5,
+            iss={"essential": True, "value": self.settings.issuer},
+            aud={"essential": True, "value": self.settings.audience},
+            sub={"essential": True},
+            exp={"essential": True},
+            jti={"essential": True},
+        )
+        try:
+            registry.validate(claims)
+        except (JoseError, ValueError, TypeError) as err:
+            raise InvalidToken(type(err).__name__) from err
+        return claims

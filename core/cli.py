@@ -1,0 +1,186 @@
+"""The ``switchboard`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from core.errors import ConfigError, PluginError
+from core.settings import Settings, load_settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from core import migrate
+    from core.app import create_app
+    from core.logconfig import configure_logging
+
+    settings = _settings(args)
+    configure_logging(settings.server.log_format, settings.server.log_level)
+    auto = settings.database.auto_migrate
+    if auto or (auto is None and settings.database.is_sqlite):
+        migrate.upgrade(settings)
+    host = args.host or settings.server.host
+    port = args.port or settings.server.port
+    workers = args.workers or settings.server.workers
+    common: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_config": None,
+        "proxy_headers": True,
+        "forwarded_allow_ips": settings.server.forwarded_allow_ips,
+        "server_header": False,
+    }
+    if workers > 1:
+        if settings.queue.backend == "local" and settings.database.is_sqlite:
+            print(
+                "note: several workers with the local queue each run their own in-process delivery workers",
+                file=sys.stderr,
+            )
+        import os
+
+        if args.config:
+            os.environ["SWITCHBOARD_CONFIG"] = args.config
+        uvicorn.run("core.app:app_from_environment", factory=True, workers=workers, **common)
+    else:
+        uvicorn.run(create_app(settings), **common)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from core.logconfig import configure_logging
+    from core.worker import build_worker
+
+    settings = _settings(args)
+    if settings.queue.backend != "arq":
+        raise ConfigError(
+            f'{settings.source}: [queue] backend: `switchboard worker` needs "arq" (got "local": '
+            "the local queue runs inside `switchboard serve`)"
+        )
+    configure_logging(settings.server.log_format, settings.server.log_level)
+    worker = build_worker(settings, burst=args.burst)
+    worker.run()
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from core import migrate
+
+    settings = _settings(args)
+    if args.db_command == "upgrade":
+        migrate.upgrade(settings, args.revision)
+        print(f"database at {migrate.current(settings) or 'base'}")
+    elif args.db_command == "current":
+        print(migrate.current(settings) or "(empty database: run `switchboard db upgrade`)")
+    elif args.db_command == "revision":
+        path = migrate.revision(settings, args.message, plugin=args.plugin, autogenerate=not args.empty)
+        print(f"created {path}")
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from core.app import create_app
+
+    settings = _settings(args)
+    app = create_app(settings)
+    infos = app.state.gateway.plugins.infos.values()
+    if args.json:
+        print(json.dumps([vars(i) for i in infos], indent=2))
+        return 0
+    if not infos:
+        print("no plugins installed")
+    for info in infos:
+        state = "enabled" if info.enabled else "disabled"
+        print(f"{info.name} {info.version} ({state}) — {info.module}")
+        for label, items in (("adapters", info.adapters), ("destinations", info.destinations), ("routes", info.routes)):
+            if items:
+                print(f"    {label}: {', '.join(items)}")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from core.plugins import PluginRegistry
+
+    settings = _settings(args)
+    registry = PluginRegistry(settings)  # validates every enabled plugin's table too
+    data = settings.masked()
+    print(json.dumps(data, indent=2, default=str))
+    print(f"configuration OK ({settings.source}; plugins: {', '.join(registry.enabled) or 'none'})", file=sys.stderr)
+    return 0
+
+
+def build_parser(extra: Sequence[Callable[[Any], None]] = ()) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="switchboard", description="Switchboard integration gateway.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH", help="config file (default: $SWITCHBOARD_CONFIG or ./config.toml)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", parents=[common], help="run the gateway (HTTP API, webhooks, admin UI)")
+    serve.add_argument("--host", help="interface to bind (default: [server] host)")
+    serve.add_argument("--port", type=int, help="port (default: [server] port)")
+    serve.add_argument("--workers", type=int, help="worker processes (default: [server] workers)")
+    serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", parents=[common], help='run an arq delivery worker ([queue] backend = "arq")')
+    worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    worker.set_defaults(func=cmd_worker)
+
+    db = sub.add_parser("db", parents=[common], help="database migrations")
+    dbsub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    up = dbsub.add_parser("upgrade", parents=[common], help="apply migrations (core and every enabled plugin)")
+    up.add_argument("revision", nargs="?", default="heads", help="target revision (default: heads)")
+    dbsub.add_parser("current", parents=[common], help="show the applied revisions")
+    rev = dbsub.add_parser("revision", parents=[common], help="create a migration from model changes")
+    rev.add_argument("-m", "--message", required=True)
+    rev.add_argument("--plugin", help="create it on this plugin's branch")
+    rev.add_argument("--empty", action="store_true", help="do not autogenerate")
+    db.set_defaults(func=cmd_db)
+
+    plugins = sub.add_parser("plugins", parents=[common], help="list plugins: version, state, what they provide")
+    plugins.add_argument("--json", action="store_true")
+    plugins.set_defaults(func=cmd_plugins)
+
+    config = sub.add_parser("config", parents=[common], help="configuration")
+    csub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    csub.add_parser("check", parents=[common], help="validate and print the resolved config (secrets masked)")
+    config.set_defaults(func=cmd_config)
+
+    for add in extra:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (ConfigError, PluginError) as err:
+        print(f"switchboard: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except OSError as err:
+        print(f"switchboard: {err}", file=sys.stderr)
+        return 1
+    except Exception as err:
+        from sqlalchemy.exc import DBAPIError, OperationalError
+
+        if isinstance(err, OperationalError | DBAPIError | ConnectionError):
+            print(
+                f"switchboard: database unreachable: {type(err).__name__}: {str(err).splitlines()[0]}", file=sys.stderr
+            )
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""The running gateway's context: what plugins and the core's services share.
+
+One ``Gateway`` per app. Hooks receive it as ``gateway``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from core.audit import AuditLog
+from core.contracts import Adapter, Destination
+from core.db import Database
+from core.errors import PluginError
+from core.plugins import PluginRegistry
+from core.settings import Settings
+
+if TYPE_CHECKING:
+    from core.auth.service import AuthService
+    from core.ingest import Stored
+    from core.messages import StandardMessage
+    from core.queue.base import QueueBackend
+
+log = logging.getLogger("switchboard")
+
+
+class Gateway:
+    """Settings, plugins, database, HTTP client, queue and audit log of one app."""
+
+    def __init__(self, settings: Settings, extra_plugins: list[tuple[str, object]] | None = None) -> None:
+        from core.auth.service import AuthService
+        from core.queue import make_queue
+
+        self.settings = settings
+        self.plugins = PluginRegistry(settings, extra_plugins or [])
+        self.db = Database(settings.database)
+        self.audit = AuditLog(self.db, settings.audit)
+        self.auth: AuthService = AuthService(self)
+        self.queue: QueueBackend = make_queue(self)
+        # Created in start(): an AsyncClient must be opened and closed on the running loop.
+        self._http: httpx.AsyncClient | None = None
+        self.adapters: dict[str, Adapter] = self._unique("switchboard_adapters", "adapter")
+        self.destinations: dict[str, Destination] = self._unique("switchboard_destinations", "destination")
+        from core.ingest import Ingestor
+
+        self.ingest = Ingestor(self)
+        self.started = False
+
+    def _unique(self, hook: str, what: str) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        owner: dict[str, str] = {}
+        for plugin, items in self.plugins.collect(hook, gateway=self).items():
+            for item in items:
+                name = getattr(item, "name", "")
+                if not name:
+                    raise PluginError(f"plugin {self.plugins.infos[plugin].label}: {what} {item!r} has no name")
+                if name in found:
+                    raise PluginError(f"two {what}s are named {name!r} (plugins {owner[name]!r} and {plugin!r})")
+                found[name] = item
+                owner[name] = plugin
+                getattr(self.plugins.infos[plugin], f"{what}s").append(name)
+        return found
+
+    def plugin_config(self, name: str) -> Any:
+        """The validated settings of plugin ``name`` (what its ``switchboard_settings`` returned)."""
+        return self.plugins.plugin_settings.get(name, {})
+
+    def jobs(self) -> dict[str, Any]:
+        """Plugin job functions by name (what ``queue.enqueue_job(name, ...)`` runs)."""
+        from core.jobs import CronJob, job_name
+
+        return {
+            job_name(j): j
+            for js in self.plugins.collect("switchboard_jobs", gateway=self).values()
+            for j in js
+            if not isinstance(j, CronJob)
+        }
+
+    async def submit(
+        self,
+        messages: list[StandardMessage],
+        *,
+        destinations: list[str] | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> list[Stored]:
+        """Store messages and their deliveries as one transaction, then enqueue them.
+
+        For direct submission APIs and outbound replies: ``destinations`` names where each
+        message goes (instead of ``[[routes]]``); ``options`` are kept on each delivery
+        (``DeliveryInfo.options``). Returns once committed.
+        """
+        unknown = [d for d in destinations or [] if d not in self.destinations]
+        if unknown:
+            raise PluginError(f"unknown destination {unknown[0]!r}")
+        return await self.ingest.submit(messages, destinations=destinations, options=options)
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The shared outbound HTTP client (connection pooling across all destinations)."""
+        if self._http is None:
+            raise RuntimeError("the gateway has not started: its HTTP client is opened in start()")
+        return self._http
+
+    async def start(self, *, run_queue: bool = True) -> None:
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(self.settings.delivery.timeout),
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            headers={"User-Agent": "switchboard/0.1"},
+            follow_redirects=False,
+        )
+        await self.auth.start()
+        await self.audit.start()
+        await self.queue.start(consume=run_queue)
+        await self.ingest.start()
+        await self.plugins.notify("switchboard_startup", gateway=self)
+        self.started = True
+
+    async def close(self) -> None:
+        try:
+            await self.plugins.notify("switchboard_shutdown", gateway=self)
+        finally:
+            await self.ingest.close()
+            await self.queue.close()
+            await self.audit.close()
+            await self.auth.close()
+            if self._http is not None:
+                await self._http.aclose()
+            await self.db.close()
+            self.started = False

@@ -1,0 +1,91 @@
+"""The hooks a Switchboard plugin may implement (pluggy project ``switchboard``).
+
+Every hook may take the keyword argument ``gateway`` (the running app's context) or no
+argument at all; pluggy passes only the arguments an implementation names. Registration
+hooks return lists, which the core flattens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from sqlalchemy import MetaData
+    from starlette.routing import BaseRoute
+
+    from core.contracts import Adapter, Destination
+    from core.gateway import Gateway
+    from core.messages import StandardMessage
+
+PROJECT = "switchboard"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def switchboard_settings(config: Mapping[str, Any]) -> Any:
+    """Validate this plugin's ``[plugins.<name>]`` table (``enabled`` removed, secrets resolved).
+
+    Called only for the plugin that owns the table, before anything else. Return the
+    validated settings object, which ``gateway.plugin_config(name)`` then returns; raise
+    ``ValueError`` (pydantic's ``ValidationError`` is one) to stop start-up with the
+    plugin's name in the message.
+    """
+
+
+@hookspec
+def switchboard_adapters(gateway: Gateway) -> Sequence[Adapter]:
+    """Return the inbound adapters this plugin provides (one per platform name)."""
+
+
+@hookspec
+def switchboard_destinations(gateway: Gateway) -> Sequence[Destination]:
+    """Return the outbound destinations this plugin provides (one per destination name)."""
+
+
+@hookspec
+def switchboard_routes(gateway: Gateway) -> Sequence[BaseRoute]:
+    """Return Starlette routes, mounted under ``/plugins/{plugin}``.
+
+    Routes are authenticated by the core. Mark an endpoint with ``core.requires(...)`` to
+    ask for a role or an API-key scope; an unmarked endpoint needs any signed-in user.
+    """
+
+
+@hookspec
+def switchboard_jobs(gateway: Gateway) -> Sequence[Any]:
+    """Return worker jobs: async functions ``job(ctx, ...)`` and ``core.CronJob`` items.
+
+    They run in the arq worker and, on the embedded default, in-process.
+    """
+
+
+@hookspec
+def switchboard_admin_pages(gateway: Gateway) -> Sequence[Any]:
+    """Return admin UI contributions: nav entries, routes and template folders."""
+
+
+@hookspec
+def switchboard_models() -> Sequence[MetaData]:
+    """Return the SQLAlchemy ``MetaData`` of this plugin's tables (for migrations)."""
+
+
+@hookspec
+def switchboard_route_message(message: StandardMessage, gateway: Gateway) -> Sequence[str] | None:
+    """Return extra destination names for an inbound message (beyond ``[[routes]]``)."""
+
+
+@hookspec
+async def switchboard_startup(gateway: Gateway) -> None:
+    """Called once the gateway's database, HTTP client and queue are ready.
+
+    May be a coroutine function.
+    """
+
+
+@hookspec
+async def switchboard_shutdown(gateway: Gateway) -> None:
+    """Called before the gateway closes its resources. May be a coroutine function."""

@@ -1,0 +1,328 @@
+"""Storing messages: dedupe, conversations, the message rows and their deliveries (the outbox).
+
+Requests hand their messages to one ``Ingestor`` per process, which writes whatever has
+accumulated in one transaction (group commit): a few round trips per batch however many
+requests it holds, and every request waits for its own commit before it is answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from core.ids import uuid7
+from core.messages import StandardMessage
+from core.models import audit_log, conversations, deliveries, messages
+from core.routing import Router
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
+    from core.gateway import Gateway
+
+log = logging.getLogger("switchboard.ingest")
+MAX_BATCH = 500
+_KEYS_PER_QUERY = 400  # bound IN-lists (SQLite allows 32,766 variables; PostgreSQL 65,535)
+
+
+@dataclass
+class Stored:
+    """What became of one submitted message."""
+
+    message_id: uuid.UUID
+    duplicate: bool
+    conversation_id: uuid.UUID | None = None
+    delivery_ids: list[uuid.UUID] = field(default_factory=list)
+    destinations: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Submission:
+    messages: list[StandardMessage]
+    destinations: list[str] | None
+    options: dict[str, Any]
+    audit: dict[str, Any] | None
+    future: asyncio.Future[list[Stored]]
+
+
+class Ingestor:
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.router = Router(gateway)
+        self._pending: list[Submission] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="ingestor")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        if self._pending:  # answer whoever is still waiting
+            batch, self._pending = self._pending, []
+            await self._write_batch(batch)
+
+    async def submit(
+        self,
+        items: Sequence[StandardMessage],
+        *,
+        destinations: Sequence[str] | None = None,
+        options: dict[str, Any] | None = None,
+        audit: dict[str, Any] | None = None,
+    ) -> list[Stored]:
+        """Store messages and their deliveries; returns once committed.
+
+        ``destinations`` replaces routing (direct submissions and replies); ``options`` are
+        stored on each delivery for its destination; ``audit`` is a row (``AuditLog.row``)
+        written in the same transaction.
+        """
+        if not items and audit is None:
+            return []
+        if self._task is None:  # not started (CLI, tests): write directly
+            future: asyncio.Future[list[Stored]] = asyncio.get_running_loop().create_future()
+            await self._write_batch([Submission(list(items), _names(destinations), options or {}, audit, future)])
+            return future.result()
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append(Submission(list(items), _names(destinations), options or {}, audit, future))
+        self._wake.set()
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                await self._write_batch(batch)
+
+    async def _write_batch(self, batch: list[Submission]) -> None:
+        try:
+            results, to_enqueue = await self._commit_with_retry(batch)
+        except Exception as err:
+            if len(batch) > 1:
+                # One bad submission must not fail the others it was batched with.
+                for sub in batch:
+                    await self._write_batch([sub])
+                return
+            log.exception("ingest of a submission failed")
+            for sub in batch:
+                if not sub.future.done():
+                    sub.future.set_exception(err)
+            return
+        for sub, result in zip(batch, results, strict=True):
+            if not sub.future.done():
+                sub.future.set_result(result)
+        if to_enqueue:
+            try:
+                await self.gateway.queue.enqueue(to_enqueue)
+            except Exception as err:  # noqa: BLE001 - committed already; the sweeper enqueues later
+                log.warning("enqueue of %d deliveries failed (%s); the sweeper will pick them up", len(to_enqueue), err)
+
+    async def _commit_with_retry(
+        self, batch: list[Submission]
+    ) -> tuple[list[list[Stored]], list[tuple[uuid.UUID, int]]]:
+        for attempt in range(3):
+            try:
+                async with self.gateway.db.transaction() as conn:
+                    return await self._write(conn, batch)
+            except IntegrityError:
+                # Another process stored one of these messages or opened one of these
+                # conversations between our read and our write: read again.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _write(
+        self, conn: AsyncConnection, batch: list[Submission]
+    ) -> tuple[list[list[Stored]], list[tuple[uuid.UUID, int]]]:
+        now = datetime.now(UTC)
+        keys = {(m.platform, m.external_id) for sub in batch for m in sub.messages}
+        existing = await _existing_messages(conn, keys)
+        seen: dict[tuple[str, str], uuid.UUID] = dict(existing)
+        new: list[tuple[Submission, StandardMessage]] = []
+        for sub in batch:
+            for m in sub.messages:
+                key = (m.platform, m.external_id)
+                if key not in seen:
+                    m.id = m.id or uuid7()
+                    seen[key] = m.id
+                    new.append((sub, m))
+        conv_ids = await self._conversations(conn, [m for _, m in new], now)
+
+        message_rows: list[dict[str, Any]] = []
+        delivery_rows: list[dict[str, Any]] = []
+        new_ids: dict[uuid.UUID, Stored] = {}
+        max_default = self.gateway.settings.delivery.max_attempts
+        for sub, m in new:
+            conv = conv_ids.get((m.platform, m.conversation_key or ""))
+            message_rows.append(_message_row(m, conv, now))
+            names = sub.destinations if sub.destinations is not None else self.router.destinations_for(m)
+            stored = Stored(m.id, False, conv, [], names)  # type: ignore[arg-type]
+            for name in names:
+                dest = self.gateway.destinations.get(name)
+                delivery_id = uuid7()
+                stored.delivery_ids.append(delivery_id)
+                delivery_rows.append(
+                    {
+                        "id": delivery_id,
+                        "message_id": m.id,
+                        "destination": name,
+                        "platform": m.platform,
+                        "status": "queued",
+                        "attempt_count": 0,
+                        "max_attempts": (dest.max_attempts if dest else None) or max_default,
+                        "next_attempt_at": now,
+                        "options": sub.options,
+                        "idempotency_key": delivery_id.hex,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+            new_ids[m.id] = stored  # type: ignore[index]
+        if message_rows:
+            await conn.execute(messages.insert(), message_rows)
+        if delivery_rows:
+            await conn.execute(deliveries.insert(), delivery_rows)
+        audit_rows = [sub.audit for sub in batch if sub.audit is not None]
+        if audit_rows:
+            await conn.execute(audit_log.insert(), audit_rows)
+
+        results: list[list[Stored]] = []
+        for sub in batch:
+            out = []
+            for m in sub.messages:
+                key = (m.platform, m.external_id)
+                mid = seen[key]
+                stored = new_ids.get(mid)
+                if stored is not None and stored.message_id == m.id:
+                    out.append(stored)
+                else:
+                    out.append(Stored(mid, True))
+            results.append(out)
+        return results, [(row["id"], 0) for row in delivery_rows]
+
+    async def _conversations(
+        self, conn: AsyncConnection, items: list[StandardMessage], now: datetime
+    ) -> dict[tuple[str, str], uuid.UUID]:
+        """Get or open the conversation of every (platform, participant); close idle ones."""
+        latest: dict[tuple[str, str], tuple[datetime, int]] = {}
+        for m in items:
+            if m.conversation_key:
+                key = (m.platform, m.conversation_key)
+                ts, count = latest.get(key, (m.timestamp, 0))
+                latest[key] = (max(ts, m.timestamp), count + 1)
+        if not latest:
+            return {}
+        rows = []
+        pairs = list(latest)
+        for i in range(0, len(pairs), _KEYS_PER_QUERY):
+            chunk = pairs[i : i + _KEYS_PER_QUERY]
+            rows += (
+                await conn.execute(
+                    sa.select(
+                        conversations.c.id,
+                        conversations.c.platform,
+                        conversations.c.participant,
+                        conversations.c.last_message_at,
+                    )
+                    .where(conversations.c.status == "open")
+                    .where(sa.tuple_(conversations.c.platform, conversations.c.participant).in_(chunk))
+                )
+            ).all()
+        open_now = {(r.platform, r.participant): r for r in rows}
+        idle = timedelta(seconds=self.gateway.settings.conversations.idle_timeout)
+        result: dict[tuple[str, str], uuid.UUID] = {}
+        to_close: list[uuid.UUID] = []
+        to_open: list[dict[str, Any]] = []
+        to_touch: list[dict[str, Any]] = []
+        for key, (ts, count) in latest.items():
+            current = open_now.get(key)
+            if current is not None and max(now, ts) - current.last_message_at <= idle:
+                result[key] = current.id
+                to_touch.append({"cid": current.id, "ts": max(ts, current.last_message_at), "n": count})
+                continue
+            if current is not None:
+                to_close.append(current.id)
+            cid = uuid7()
+            result[key] = cid
+            to_open.append(
+                {
+                    "id": cid,
+                    "platform": key[0],
+                    "participant": key[1],
+                    "status": "open",
+                    "opened_at": now,
+                    "last_message_at": ts,
+                    "message_count": count,
+                    "state": {},
+                }
+            )
+        if to_close:
+            await conn.execute(
+                sa.update(conversations).where(conversations.c.id.in_(to_close)).values(status="closed", closed_at=now)
+            )
+        if to_open:
+            await conn.execute(conversations.insert(), to_open)
+        if to_touch:
+            await conn.execute(
+                sa.update(conversations)
+                .where(conversations.c.id == sa.bindparam("cid"))
+                .values(
+                    last_message_at=sa.bindparam("ts"),
+                    message_count=conversations.c.message_count + sa.bindparam("n"),
+                ),
+                to_touch,
+            )
+        return result
+
+
+def _names(destinations: Sequence[str] | None) -> list[str] | None:
+    return list(dict.fromkeys(destinations)) if destinations is not None else None
+
+
+async def _existing_messages(conn: AsyncConnection, keys: set[tuple[str, str]]) -> dict[tuple[str, str], uuid.UUID]:
+    found: dict[tuple[str, str], uuid.UUID] = {}
+    pairs = list(keys)
+    for i in range(0, len(pairs), _KEYS_PER_QUERY):
+        chunk = pairs[i : i + _KEYS_PER_QUERY]
+        rows = await conn.execute(
+            sa.select(messages.c.id, messages.c.platform, messages.c.external_id).where(
+                sa.tuple_(messages.c.platform, messages.c.external_id).in_(chunk)
+            )
+        )
+        found.update({(r.platform, r.external_id): r.id for r in rows})
+    return found
+
+
+def _message_row(m: StandardMessage, conversation_id: uuid.UUID | None, now: datetime) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "platform": m.platform,
+        "external_id": m.external_id,
+        "direction": m.direction,
+        "kind": m.kind,
+        "sender": m.sender,
+        "sender_name": m.sender_name,
+        "recipient": m.recipient,
+        "text": m.text,
+        "media": m.media,
+        "timestamp": m.timestamp,
+        "conversation_id": conversation_id,
+        "raw": m.raw,
+        "extra": m.extra,
+        "received_at": now,
+    }

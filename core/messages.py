@@ -1,0 +1,87 @@
+"""The standard message: what every adapter produces and every destination receives."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+KINDS = frozenset(
+    {
+        "text",
+        "image",
+        "audio",
+        "video",
+        "document",
+        "sticker",
+        "location",
+        "contacts",
+        "interactive",
+        "reaction",
+        "status",
+        "form",
+        "case",
+        "data",
+        "event",
+        "order",
+        "system",
+        "unsupported",
+    }
+)
+
+MEDIA_KEYS = frozenset({"id", "url", "mime_type", "sha256", "caption", "filename"})
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class StandardMessage:
+    """One normalised message, inbound or outbound.
+
+    ``platform``, ``external_id`` and ``kind`` are required. ``id`` is assigned by the core
+    when the message is stored; ``conversation_key`` defaults to the sender. ``raw`` keeps the
+    platform's original item so nothing is lost in normalisation.
+    """
+
+    platform: str
+    external_id: str
+    kind: str
+    id: uuid.UUID | None = None
+    direction: Literal["in", "out"] = "in"
+    sender: str | None = None
+    sender_name: str | None = None
+    recipient: str | None = None
+    text: str | None = None
+    media: list[dict[str, Any]] = field(default_factory=list)
+    timestamp: datetime = field(default_factory=utcnow)
+    conversation_key: str | None = None
+    raw: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("platform", "external_id", "kind"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"StandardMessage.{name} must be a non-empty string")
+        if len(self.external_id) > 255:
+            raise ValueError("StandardMessage.external_id is longer than 255 characters")
+        if self.direction not in ("in", "out"):
+            raise ValueError("StandardMessage.direction must be 'in' or 'out'")
+        if self.timestamp.tzinfo is None:
+            raise ValueError("StandardMessage.timestamp must be timezone-aware")
+        for item in self.media:
+            unknown = set(item) - MEDIA_KEYS
+            if unknown:
+                raise ValueError(f"StandardMessage.media has unknown keys: {sorted(unknown)}")
+        if self.conversation_key is None:
+            self.conversation_key = self.sender if self.direction == "in" else self.recipient
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (ids and times as strings), as destinations usually send it."""
+        data = asdict(self)
+        data["id"] = str(self.id) if self.id else None
+        data["timestamp"] = self.timestamp.isoformat()
+        return data

@@ -1,0 +1,141 @@
+"""Pure-ASGI middleware: request ids and the error boundary, body limits, authentication."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from core.errors import HTTPError
+from core.responses import error_response
+
+log = logging.getLogger("switchboard.http")
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+RequestObserver = Callable[[Scope, int, float, str | None], Awaitable[None]]
+
+
+class RequestContext:
+    """Gives every request an id (``X-Request-ID``, taken from the caller when sane).
+
+    It is also the error boundary: an unhandled exception becomes a JSON 500 carrying the
+    request id, its traceback goes to the log only. ``observe`` is told of every finished
+    request (the audit log).
+    """
+
+    def __init__(self, app: ASGIApp, observe: RequestObserver | None = None) -> None:
+        self.app = app
+        self.observe = observe
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = Headers(scope=scope).get("x-request-id", "")
+        request_id = given if _SAFE_ID.match(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+        error: str | None = None
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            log.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
+            if not response_started:
+                response = error_response(500, "internal error", request_id=request_id)
+                await response(scope, receive, send_with_id)
+        finally:
+            request_id_var.reset(token)
+            if self.observe is not None:
+                await self.observe(scope, status, (time.perf_counter() - started) * 1000, error)
+
+
+class BodyTooLarge(HTTPError):
+    status_code = 413
+
+
+class BodyLimit:
+    """Refuses bodies over ``max_bytes`` with 413, whether announced or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.max_bytes
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                await error_response(400, "invalid Content-Length")(scope, receive, send)
+                return
+            if int(declared) > limit:
+                await error_response(413, f"request body is larger than {limit} bytes")(scope, receive, send)
+                return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(f"request body is larger than {limit} bytes")
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+Authenticator = Callable[[Scope], Awaitable[Any]]
+
+
+class Authentication:
+    """Resolves the caller (bearer token or API key) into ``scope["state"]["principal"]``.
+
+    It never refuses a request itself: each route's ``Guard`` decides, so that webhooks and
+    login stay reachable. A credential that is present but invalid is refused here, though,
+    so a bad token is never silently treated as anonymous.
+    """
+
+    def __init__(self, app: ASGIApp, authenticate: Authenticator) -> None:
+        self.app = app
+        self.authenticate = authenticate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            state = scope.setdefault("state", {})
+            try:
+                state["principal"] = await self.authenticate(scope)
+            except HTTPError as exc:
+                if scope["path"].startswith("/webhooks/"):
+                    # A platform's own Authorization header is its adapter's business.
+                    state["principal"] = None
+                    await self.app(scope, receive, send)
+                    return
+                await error_response(
+                    exc.status_code, str(exc), request_id=state.get("request_id"), headers=exc.headers
+                )(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -1,0 +1,125 @@
+"""The arq backend: jobs on Redis, run by any number of ``switchboard worker`` processes.
+
+Job ids are ``deliver:<delivery id>:<attempt count>``, so enqueueing the same attempt twice
+(the sweeper racing the API) is a no-op, and a retry is a new job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from arq import create_pool
+from arq.connections import ArqRedis, RedisSettings
+
+if TYPE_CHECKING:
+    from core.gateway import Gateway
+
+log = logging.getLogger("switchboard.queue")
+
+# Atomic "take a slot if fewer than ARGV[2] are held"; expired holders are dropped first, so
+# a killed worker's slot comes back after its lease.
+_ACQUIRE = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+  return 1
+end
+return 0
+"""
+
+
+def deliver_job_id(delivery_id: uuid.UUID, attempt: int) -> str:
+    return f"deliver:{delivery_id}:{attempt}"
+
+
+class ArqQueue:
+    name = "arq"
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.settings = gateway.settings.queue
+        self.queue_name = f"{self.settings.name}:queue"
+        self._pool: ArqRedis | None = None
+        self._acquire: Any = None
+
+    @property
+    def redis_settings(self) -> RedisSettings:
+        return RedisSettings.from_dsn(self.settings.redis_url)
+
+    async def _connect(self) -> ArqRedis:
+        if self._pool is None:
+            # One quick try: an unreachable Redis must not stall the request path; the
+            # sweeper enqueues later.
+            settings = self.redis_settings
+            settings.conn_retries = 0
+            settings.conn_timeout = 2
+            self._pool = await create_pool(settings, default_queue_name=self.queue_name)
+            self._acquire = self._pool.register_script(_ACQUIRE)
+        return self._pool
+
+    @property
+    def redis(self) -> ArqRedis:
+        if self._pool is None:
+            raise RuntimeError("the arq queue is not connected")
+        return self._pool
+
+    async def start(self, *, consume: bool) -> None:
+        try:
+            await self._connect()
+        except Exception as err:  # noqa: BLE001 - Redis may come later; readyz reports it
+            log.warning("Redis is not reachable at start-up (%s); will retry on use", err)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
+            self._pool = None
+
+    async def enqueue(self, items: list[tuple[uuid.UUID, int]], *, at: datetime | None = None) -> None:
+        pool = await self._connect()
+        defer_until = at if at and at > datetime.now(UTC) else None
+        await asyncio.gather(
+            *(
+                pool.enqueue_job(
+                    "deliver", str(delivery_id), _job_id=deliver_job_id(delivery_id, attempt), _defer_until=defer_until
+                )
+                for delivery_id, attempt in items
+            )
+        )
+
+    async def enqueue_job(
+        self, function: str, *args: Any, defer: float | None = None, job_id: str | None = None
+    ) -> None:
+        pool = await self._connect()
+        await pool.enqueue_job(function, *args, _job_id=job_id, _defer_by=defer)
+
+    async def ping(self) -> None:
+        pool = await self._connect()
+        await pool.ping()
+
+    def _slot_key(self, destination: str) -> str:
+        return f"{self.settings.name}:slots:{destination}"
+
+    async def acquire_slot(self, destination: str, limit: int, ttl: float) -> str | None:
+        await self._connect()
+        token = uuid.uuid4().hex
+        now_ms = int(time.time() * 1000)
+        # A busy destination is polled briefly; after that the job is deferred (see deliveries).
+        for _ in range(20):
+            taken = await self._acquire(
+                keys=[self._slot_key(destination)],
+                args=[now_ms, limit, now_ms + int(ttl * 1000), token, int(ttl * 1000) * 2],
+            )
+            if taken:
+                return token
+            await asyncio.sleep(0.05)
+            now_ms = int(time.time() * 1000)
+        return None
+
+    async def release_slot(self, destination: str, token: str) -> None:
+        await self.redis.zrem(self._slot_key(destination), token)

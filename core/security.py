@@ -1,0 +1,138 @@
+"""Who is calling, and what each route requires.
+
+Every route is wrapped in a ``Guard`` when the app is built: a route that declares nothing
+needs a signed-in user (any role); ``requires(public=True)`` is only for health checks,
+login and webhooks, whose adapters check their own signatures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from core.errors import HTTPError
+
+ROLES: dict[str, int] = {"viewer": 1, "operator": 2, "admin": 3}
+PrincipalKind = Literal["user", "api_key", "adapter", "system"]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller of a request."""
+
+    kind: PrincipalKind
+    id: str
+    name: str
+    role: str | None = None
+    scopes: frozenset[str] = frozenset()
+    platform: str | None = None
+    # Claims of the access token, or the key's row; for the auth module's own use.
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def has_role(self, role: str) -> bool:
+        return self.role is not None and ROLES.get(self.role, 0) >= ROLES[role]
+
+    def has_scope(self, scope: str) -> bool:
+        if self.kind == "user":
+            return True  # users are governed by roles
+        if scope in self.scopes or "*" in self.scopes:
+            return True
+        # "webhooks:<platform>" is implied by a key bound to that platform
+        return scope.startswith("webhooks:") and self.platform == scope.split(":", 1)[1]
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Permission:
+    """What a route requires: a minimum user role, and the API-key scopes that may call it."""
+
+    role: str = "viewer"
+    scopes: tuple[str, ...] = ()
+    public: bool = False
+
+    def check(self, principal: Principal | None) -> None:
+        if self.public:
+            return
+        if principal is None:
+            raise HTTPError(
+                "authentication required", status_code=401, headers={"WWW-Authenticate": 'Bearer realm="switchboard"'}
+            )
+        if principal.kind == "user":
+            if not principal.has_role(self.role):
+                raise HTTPError(f"this needs the {self.role} role", status_code=403)
+            return
+        if not self.scopes or not any(principal.has_scope(s) for s in self.scopes):
+            needed = " or ".join(self.scopes) if self.scopes else "a user session"
+            raise HTTPError(f"this API key may not do this (needs {needed})", status_code=403)
+
+
+DEFAULT_PERMISSION = Permission()
+PUBLIC = Permission(public=True)
+F = TypeVar("F", bound=Callable[..., Any])
+_ATTR = "__switchboard_permission__"
+
+
+def requires(role: str = "viewer", *, scopes: Iterable[str] = (), public: bool = False) -> Callable[[F], F]:
+    """Declare what an endpoint needs: ``@requires("operator", scopes=["dhis2:aggregate"])``."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; expected one of {sorted(ROLES)}")
+    permission = Permission(role=role, scopes=tuple(scopes), public=public)
+
+    def mark(endpoint: F) -> F:
+        setattr(endpoint, _ATTR, permission)
+        return endpoint
+
+    return mark
+
+
+def permission_of(endpoint: Any) -> Permission:
+    return getattr(endpoint, _ATTR, DEFAULT_PERMISSION)
+
+
+class Guard:
+    """ASGI wrapper that enforces a route's permission before its endpoint runs."""
+
+    def __init__(self, app: ASGIApp, permission: Permission) -> None:
+        self.app = app
+        self.permission = permission
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        principal = scope.get("state", {}).get("principal")
+        self.permission.check(principal)
+        await self.app(scope, receive, send)
+
+
+def guard_routes(routes: Iterable[BaseRoute]) -> list[BaseRoute]:
+    """Wrap every route (recursively through mounts) in its ``Guard``; returns the same routes."""
+    out = list(routes)
+    for route in out:
+        if isinstance(route, Route | WebSocketRoute):
+            if not isinstance(route.app, Guard):
+                route.app = Guard(route.app, permission_of(route.endpoint))
+        elif isinstance(route, Mount):
+            if route.routes:
+                guard_routes(route.routes)
+            elif not isinstance(route.app, Guard):
+                # A mounted app (static files): governed by its own marker, or signed-in users.
+                route.app = Guard(route.app, permission_of(route.app))
+    return out
+
+
+def walk_routes(routes: Iterable[BaseRoute], prefix: str = "") -> Iterator[tuple[str, set[str], Permission, Any]]:
+    """Every endpoint: (path, methods, permission, endpoint). For the role × route matrix and OpenAPI."""
+    for route in routes:
+        if isinstance(route, Route):
+            methods = set(route.methods or {"GET"}) - {"HEAD"}
+            yield prefix + route.path, methods, permission_of(route.endpoint), route.endpoint
+        elif isinstance(route, Mount):
+            if route.routes:
+                yield from walk_routes(route.routes, prefix + route.path)
+            else:
+                yield prefix + route.path + "/{path}", {"GET"}, permission_of(route.app), route.app

@@ -1,0 +1,71 @@
+"""The sweeper: the database, not the queue, decides what gets delivered.
+
+It re-enqueues every delivery that is due and not held by a live worker: those whose
+enqueue failed (Redis down at commit), whose job vanished (Redis flushed) or whose worker
+died mid-attempt (its lease ran out).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from core.deliveries import WAITING
+from core.jobs import CronJob
+from core.models import deliveries
+
+if TYPE_CHECKING:
+    from core.gateway import Gateway
+
+log = logging.getLogger("switchboard.sweeper")
+SWEEP_BATCH = 5000
+
+
+async def sweep(gateway: Gateway, *, grace: float | None = None) -> int:
+    """Enqueue due deliveries overdue by more than ``grace`` seconds; returns how many."""
+    now = datetime.now(UTC)
+    if grace is None:
+        grace = gateway.settings.queue.sweep_interval
+    cutoff = now - timedelta(seconds=grace)
+    local = getattr(gateway.queue, "holds", None)
+    async with gateway.db.transaction() as conn:
+        rows = (
+            await conn.execute(
+                sa.select(deliveries.c.id, deliveries.c.attempt_count)
+                .where(
+                    sa.or_(
+                        sa.and_(deliveries.c.status.in_(WAITING), deliveries.c.next_attempt_at <= cutoff),
+                        sa.and_(deliveries.c.status == "running", deliveries.c.lease_until < now),
+                    )
+                )
+                .order_by(deliveries.c.next_attempt_at)
+                .limit(SWEEP_BATCH)
+            )
+        ).all()
+    items = [(r.id, r.attempt_count) for r in rows if not (local and local(r.id))]
+    if items:
+        await gateway.queue.enqueue(items)
+        log.info("sweeper re-enqueued %d due deliveries", len(items))
+    return len(items)
+
+
+async def _sweep_job(ctx: dict[str, Any]) -> None:
+    await sweep(ctx["gateway"])
+
+
+async def _audit_retention_job(ctx: dict[str, Any]) -> None:
+    removed = await ctx["gateway"].audit.purge()
+    if removed:
+        log.info("audit retention removed %d rows", removed)
+
+
+def core_cron_jobs(gateway: Gateway) -> list[CronJob]:
+    interval = max(1, int(gateway.settings.queue.sweep_interval))
+    every = next(n for n in (interval, 15, 10, 5, 1) if 60 % n == 0 or (n % 60 == 0 and 3600 % n == 0))
+    return [
+        CronJob("sweep", _sweep_job, every=every, run_at_startup=True),
+        CronJob("audit_retention", _audit_retention_job, every=3600),
+    ]

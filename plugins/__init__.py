@@ -1,0 +1,1 @@
+"""Built-in plugins. Each registers through the ``switchboard`` entry-point group."""

@@ -1,0 +1,179 @@
+"""Test stacks: every database test runs on SQLite + the local queue and on PostgreSQL + arq/Redis.
+
+``--stack sqlite|postgres|all`` (or ``SWITCHBOARD_TEST_STACK``) chooses; CI runs ``all``.
+Each session gets its own PostgreSQL database and its own Redis key namespace, so runs on
+one machine do not disturb each other. Nothing is skipped when a service is missing: the
+test fails and says which service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+import sqlalchemy as sa
+
+from core.models import metadata
+from core.settings import Settings
+from core.testing import GatewayClient, gateway_client, make_settings
+
+PG_ADMIN = os.environ.get("SWITCHBOARD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("SWITCHBOARD_TEST_REDIS", "redis://127.0.0.1:6379/0")
+STACKS = ("sqlite", "postgres")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--stack",
+        default=os.environ.get("SWITCHBOARD_TEST_STACK", "all"),
+        choices=("all", *STACKS),
+        help="database/queue stack for database tests (default: all)",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "stack_name" in metafunc.fixturenames:
+        chosen = metafunc.config.getoption("--stack")
+        names = STACKS if chosen == "all" else (chosen,)
+        metafunc.parametrize("stack_name", names, scope="session")
+
+
+@dataclass
+class Stack:
+    name: str
+    database_url: str
+    queue: dict[str, Any]
+    tmp: Path
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.name == "postgres"
+
+    def settings(self, **sections: Any) -> Settings:
+        queue = {**self.queue, **sections.pop("queue", {})}
+        return make_settings(self.tmp, database_url=self.database_url, queue=queue, **sections)
+
+
+async def _create_pg_database() -> str:
+    name = f"sbtest_{uuid.uuid4().hex[:12]}"
+    try:
+        conn = await asyncpg.connect(PG_ADMIN, timeout=5)
+    except (OSError, asyncpg.PostgresError) as err:
+        pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN}: {err} (start it; CI's .ci/run does)")
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return name
+
+
+async def _drop_pg_database(name: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN, timeout=5)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+async def redis_namespace() -> AsyncIterator[str]:
+    """A Redis key prefix for this session; its keys are removed at the end."""
+    prefix = f"sbtest-{uuid.uuid4().hex[:8]}"
+    client = aioredis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except (OSError, aioredis.RedisError) as err:
+        pytest.fail(f"Redis is not reachable at {REDIS_URL}: {err} (start it; CI's .ci/run does)")
+    yield prefix
+    keys = [k async for k in client.scan_iter(f"{prefix}*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+@pytest.fixture(scope="session")
+async def stack(
+    stack_name: str, tmp_path_factory: pytest.TempPathFactory, redis_namespace: str
+) -> AsyncIterator[Stack]:
+    tmp = tmp_path_factory.mktemp(stack_name)
+    if stack_name == "sqlite":
+        st = Stack("sqlite", f"sqlite+aiosqlite:///{tmp / 'test.db'}", {"backend": "local"}, tmp)
+        await asyncio.to_thread(_migrate, st)
+        yield st
+        return
+    db = await _create_pg_database()
+    host = PG_ADMIN.split("://", 1)[1].rsplit("/", 1)[0]
+    st = Stack(
+        "postgres",
+        f"postgresql+asyncpg://{host}/{db}",
+        {"backend": "arq", "redis_url": REDIS_URL, "name": f"{redis_namespace}-{stack_name}"},
+        tmp,
+    )
+    await asyncio.to_thread(_migrate, st)
+    try:
+        yield st
+    finally:
+        await _drop_pg_database(db)
+
+
+def _migrate(st: Stack) -> None:
+    from core import migrate
+
+    migrate.upgrade(st.settings())
+
+
+async def _truncate(st: Stack) -> None:
+    from core.db import make_engine
+    from core.settings import DatabaseSettings
+
+    engine = make_engine(DatabaseSettings(url=st.database_url))
+    try:
+        async with engine.begin() as conn:
+            tables = [t for t in metadata.sorted_tables]
+            if st.is_postgres:
+                names = ", ".join(f'"{t.name}"' for t in tables)
+                await conn.execute(sa.text(f"TRUNCATE {names} CASCADE"))
+            else:
+                for table in reversed(tables):
+                    await conn.execute(table.delete())
+    finally:
+        await engine.dispose()
+    if st.is_postgres:
+        client = aioredis.from_url(st.queue["redis_url"])
+        keys = [k async for k in client.scan_iter(f"{st.queue['name']}*")]
+        keys += [k async for k in client.scan_iter("arq:job:deliver:*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+
+
+@pytest.fixture
+async def clean_stack(stack: Stack) -> Stack:
+    """The stack with every core table emptied (and its Redis queue cleared) before the test."""
+    await _truncate(stack)
+    return stack
+
+
+@pytest.fixture
+async def client(clean_stack: Stack) -> AsyncIterator[GatewayClient]:
+    """A client of an app on the stack with default settings."""
+    async with gateway_client(clean_stack.settings(), migrate=False) as c:
+        yield c
+
+
+@pytest.fixture
+def app_client(clean_stack: Stack) -> Callable[..., Any]:
+    """``async with app_client(routes=[...], plugins={...}) as client``: an app with these settings."""
+
+    def open_client(*, extra_plugins: list[tuple[str, object]] | None = None, **sections: Any) -> Any:
+        return gateway_client(clean_stack.settings(**sections), plugins=extra_plugins or [], migrate=False)
+
+    return open_client

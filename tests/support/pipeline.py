@@ -1,0 +1,65 @@
+"""Driving deliveries to completion on either stack."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import sqlalchemy as sa
+
+from core.gateway import Gateway
+from core.models import deliveries
+
+
+async def delivery_statuses(gateway: Gateway) -> dict[str, int]:
+    async with gateway.db.transaction() as conn:
+        rows = await conn.execute(sa.select(deliveries.c.status, sa.func.count()).group_by(deliveries.c.status))
+        return {r[0]: r[1] for r in rows}
+
+
+async def run_arq_burst(gateway: Gateway) -> None:
+    """Run a real arq worker in this process until its queue is empty."""
+    from core.worker import build_worker
+
+    worker = build_worker(gateway.settings, burst=True, poll_delay=0)
+    try:
+        await worker.main()
+    finally:
+        await worker.close()
+
+
+async def settle(gateway: Gateway, *, timeout: float = 20.0) -> dict[str, int]:
+    """Let due deliveries run (local workers, or an arq burst worker) until none is due now."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        if gateway.settings.queue.backend == "arq":
+            await run_arq_burst(gateway)
+        else:
+            await asyncio.sleep(0.05)
+        async with gateway.db.transaction() as conn:
+            due = (
+                await conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(deliveries)
+                    .where(
+                        sa.or_(
+                            sa.and_(
+                                deliveries.c.status.in_(("pending", "queued", "retrying")),
+                                deliveries.c.next_attempt_at <= _now(),
+                            ),
+                            deliveries.c.status == "running",
+                        )
+                    )
+                )
+            ).scalar_one()
+        if due == 0:
+            return await delivery_statuses(gateway)
+        if loop.time() > deadline:
+            raise AssertionError(f"deliveries did not settle in {timeout}s: {await delivery_statuses(gateway)}")
+
+
+def _now() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)

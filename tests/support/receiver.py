@@ -1,0 +1,90 @@
+"""A real HTTP receiver on loopback: the far side of the http destination in tests and bench/.
+
+It records every request and answers as told: ``fail_with`` a status for the next N
+requests, or until told otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        import json
+
+        return json.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    url: str = ""
+    requests: list[Received] = field(default_factory=list)
+    status: int = 200
+    failures_left: int | None = None  # None: `status` until changed
+    retry_after: str | None = None
+    delay: float = 0.0
+
+    def fail_with(self, status: int, times: int | None = None, retry_after: str | None = None) -> None:
+        self.status, self.failures_left, self.retry_after = status, times, retry_after
+
+    def heal(self) -> None:
+        self.status, self.failures_left, self.retry_after = 200, None, None
+
+    async def handle(self, request: Request) -> Response:
+        body = await request.body()
+        self.requests.append(Received(request.method, request.url.path, dict(request.headers), body))
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        status = self.status
+        if self.failures_left is not None:
+            if self.failures_left <= 0:
+                status = 200
+            self.failures_left -= 1
+        if status >= 300:
+            headers = {"Retry-After": self.retry_after} if self.retry_after else None
+            return JSONResponse({"error": f"receiver says {status}"}, status_code=status, headers=headers)
+        return JSONResponse({"id": f"r-{len(self.requests)}"}, status_code=200)
+
+    def bodies(self) -> list[Any]:
+        return [r.json() for r in self.requests]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@asynccontextmanager
+async def running_receiver() -> AsyncIterator[Receiver]:
+    receiver = Receiver()
+    app = Starlette(routes=[Route("/{path:path}", receiver.handle, methods=["POST", "PUT", "PATCH"])])
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    receiver.url = f"http://127.0.0.1:{port}/inbox"
+    try:
+        yield receiver
+    finally:
+        server.should_exit = True
+        await task

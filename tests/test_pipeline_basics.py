@@ -1,0 +1,65 @@
+"""Webhook → stored message → delivery to a real HTTP receiver, on both stacks."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+import pytest
+
+from tests.support.pipeline import settle
+from tests.support.receiver import running_receiver
+
+pytest_plugins = ["tests.test_plugins"]
+
+
+@pytest.fixture
+async def receiver():  # type: ignore[no-untyped-def]
+    async with running_receiver() as r:
+        yield r
+
+
+def echo(items: list[dict[str, str]]) -> tuple[bytes, dict[str, str]]:
+    return json.dumps(items).encode(), {"x-echo-token": "example-token"}
+
+
+async def test_webhook_is_stored_and_delivered_with_signature_and_idempotency_key(
+    example_installed: None,
+    app_client,
+    receiver,  # type: ignore[no-untyped-def]
+) -> None:
+    async with app_client(
+        routes=[{"source": "echo", "destinations": ["crm"]}],
+        plugins={"http": {"destinations": {"crm": {"url": receiver.url, "secret": "s3cret"}}}},
+    ) as client:
+        body, headers = echo([{"id": "m1", "from": "+255700000001", "text": "hello"}])
+        r = await client.post("/webhooks/echo", content=body, headers=headers)
+        assert r.status_code == 200, r.text
+        assert r.headers["x-request-id"]
+        statuses = await settle(client.gateway)
+        assert statuses == {"delivered": 1}
+        [req] = receiver.requests
+        sent = req.json()
+        assert sent["text"] == "hello" and sent["sender"] == "+255700000001" and sent["platform"] == "echo"
+        expected = hmac.new(b"s3cret", req.body, hashlib.sha256).hexdigest()
+        assert req.headers["x-switchboard-signature"] == f"sha256={expected}"
+        assert req.headers["idempotency-key"]
+
+
+async def test_same_webhook_twice_is_stored_and_delivered_once(
+    example_installed: None,
+    app_client,
+    receiver,  # type: ignore[no-untyped-def]
+) -> None:
+    async with app_client(
+        routes=[{"source": "echo", "destinations": ["crm"]}],
+        plugins={"http": {"destinations": {"crm": {"url": receiver.url}}}},
+    ) as client:
+        body, headers = echo([{"id": "dup-1", "from": "a", "text": "x"}])
+        first = await client.post("/webhooks/echo", content=body, headers=headers)
+        second = await client.post("/webhooks/echo", content=body, headers=headers)
+        assert first.json()["stored"] == 1
+        assert second.json() | {"messages": None} == {"received": 1, "stored": 0, "duplicates": 1, "messages": None}
+        assert await settle(client.gateway) == {"delivered": 1}
+        assert len(receiver.requests) == 1

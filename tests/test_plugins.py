@@ -1,0 +1,119 @@
+"""Plugins: discovered through entry points, toggled by config.toml, written against the public API."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.errors import ConfigError, PluginError
+from core.plugins import PluginRegistry
+from core.testing import make_settings
+
+EXAMPLE = Path(__file__).parent / "example_plugin"
+
+
+@pytest.fixture(scope="session")
+def example_installed() -> None:
+    """Install tests/example_plugin into this environment, as a user would install a plugin."""
+    try:
+        importlib.metadata.distribution("switchboard-example")
+    except importlib.metadata.PackageNotFoundError:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", str(EXAMPLE)],
+            check=True,
+        )
+        importlib.invalidate_caches()
+
+
+def test_builtin_plugins_register_through_entry_points() -> None:
+    names = {ep.name for ep in importlib.metadata.entry_points(group="switchboard")}
+    assert "http" in names
+
+
+def test_external_plugin_is_discovered(example_installed: None, tmp_path: Path) -> None:
+    registry = PluginRegistry(make_settings(tmp_path))
+    info = registry.infos["example"]
+    assert info.enabled and info.version == "1.2.3"
+
+
+async def test_external_plugin_route_and_adapter_work(example_installed: None, app_client) -> None:  # type: ignore[no-untyped-def]
+    async with app_client(routes=[{"source": "echo", "destinations": ["memory"]}]) as client:
+        assert "echo" in client.gateway.adapters and "memory" in client.gateway.destinations
+        body = b'[{"id": "e1", "from": "alice", "text": "hi"}]'
+        bad = await client.post("/webhooks/echo", content=body, headers={"x-echo-token": "wrong-token"})
+        assert bad.status_code == 401
+        ok = await client.post("/webhooks/echo", content=body, headers={"x-echo-token": "example-token"})
+        assert ok.status_code == 200, ok.text
+        assert ok.json()["stored"] == 1
+        # The plugin's route exists and is protected like every other route.
+        assert (await client.get("/plugins/example/hello")).status_code == 401
+
+
+async def test_disabled_plugin_contributes_nothing(example_installed: None, app_client) -> None:  # type: ignore[no-untyped-def]
+    async with app_client(plugins={"example": {"enabled": False}}) as client:
+        assert "echo" not in client.gateway.adapters
+        assert "memory" not in client.gateway.destinations
+        assert (await client.post("/webhooks/echo", content=b"[]")).status_code == 404
+        assert (await client.get("/plugins/example/hello")).status_code == 404
+        assert client.gateway.plugins.infos["example"].enabled is False
+
+
+def test_invalid_plugin_settings_stop_startup_naming_the_plugin(example_installed: None, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, plugins={"example": {"token": "short"}})
+    with pytest.raises(ConfigError, match=r"\[plugins.example\].*token"):
+        PluginRegistry(settings)
+
+
+def test_table_for_a_plugin_that_is_not_installed_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no plugin named 'nosuch' is installed"):
+        PluginRegistry(make_settings(tmp_path, plugins={"nosuch": {}}))
+
+
+def test_plugin_that_fails_to_import_stops_startup_with_name_and_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = importlib.metadata.EntryPoint(name="broken", value="no_such_module_xyz", group="switchboard")
+    real = importlib.metadata.entry_points
+
+    def fake_entry_points(**kwargs):  # type: ignore[no-untyped-def]
+        found = list(real(**kwargs))
+        return [*found, broken] if kwargs.get("group") == "switchboard" else found
+
+    monkeypatch.setattr("core.plugins.entry_points", fake_entry_points)
+    with pytest.raises(PluginError, match=r"plugin broken \(no_such_module_xyz unknown\) failed to load"):
+        PluginRegistry(make_settings(tmp_path))
+    # ... and a disabled broken plugin is not even imported.
+    PluginRegistry(make_settings(tmp_path, plugins={"broken": {"enabled": False}}))
+
+
+def test_two_destinations_with_one_name_are_rejected(tmp_path: Path) -> None:
+    from core import Destination, hookimpl
+    from core.gateway import Gateway
+
+    class Twin:
+        @hookimpl
+        def switchboard_destinations(self) -> list[Destination]:
+            d = Destination()
+            d.name = "twin"
+            return [d]
+
+    settings = make_settings(tmp_path)
+    with pytest.raises(PluginError, match="two destinations are named 'twin'"):
+        Gateway(settings, [("one", Twin()), ("two", Twin())])
+
+
+def test_misspelt_hook_fails_loudly(tmp_path: Path) -> None:
+    from core import hookimpl
+    from core.gateway import Gateway
+
+    class Typo:
+        @hookimpl
+        def switchboard_destination(self) -> list[object]:
+            return []
+
+    with pytest.raises(PluginError, match="typo"):
+        Gateway(make_settings(tmp_path), [("typo", Typo())])
