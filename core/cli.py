@@ -153,7 +153,9 @@ def build_parser(extra: Sequence[Callable[[Any], None]] = ()) -> argparse.Argume
     csub.add_parser("check", parents=[common], help="validate and print the resolved config (secrets masked)")
     config.set_defaults(func=cmd_config)
 
-    for add in extra:
+    from core.auth.cli import add_commands as add_user_commands
+
+    for add in (add_user_commands, *extra):
         add(sub)
     return parser
 

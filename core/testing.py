@@ -97,6 +97,24 @@ async def drain(gateway: Gateway, *, rounds: int = 50, include_future: bool = Fa
     return outcomes
 
 
+async def user_headers(gateway: Gateway, role: str = "admin", username: str | None = None) -> dict[str, str]:
+    """Create a user with ``role`` and return ``Authorization`` headers with an access token for it."""
+    from core.auth.accounts import insert_user
+
+    name = username or f"{role}-{uuid.uuid4().hex[:8]}"
+    user_id = await insert_user(gateway, name, role, password_hash="!test-user-without-password")  # noqa: S106 - "!" never matches a hash
+    token, _ = gateway.auth.issue_access_token(user_id, role)
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def api_key_headers(gateway: Gateway, scopes: Iterable[str], *, platform: str | None = None) -> dict[str, str]:
+    """Create an API key with ``scopes`` and return ``X-API-Key`` headers carrying it."""
+    from core.auth.accounts import insert_api_key
+
+    _, key = await insert_api_key(gateway, f"test-key-{uuid.uuid4().hex[:6]}", scopes, platform=platform)
+    return {"X-API-Key": key}
+
+
 def hmac_sha256(secret: str | bytes, body: bytes) -> str:
     """Hex HMAC-SHA256 of ``body`` (what most webhook signatures are)."""
     key = secret.encode() if isinstance(secret, str) else secret

@@ -149,7 +149,6 @@ async def _truncate(st: Stack) -> None:
     if st.is_postgres:
         client = aioredis.from_url(st.queue["redis_url"])
         keys = [k async for k in client.scan_iter(f"{st.queue['name']}*")]
-        keys += [k async for k in client.scan_iter("arq:job:deliver:*")]
         if keys:
             await client.delete(*keys)
         await client.aclose()

@@ -63,3 +63,33 @@ async def test_same_webhook_twice_is_stored_and_delivered_once(
         assert second.json() | {"messages": None} == {"received": 1, "stored": 0, "duplicates": 1, "messages": None}
         assert await settle(client.gateway) == {"delivered": 1}
         assert len(receiver.requests) == 1
+
+
+async def test_adapter_default_authentication_takes_a_platform_scoped_api_key(
+    example_installed: None,
+    client,  # type: ignore[no-untyped-def]
+) -> None:
+    from core import Adapter
+    from core.testing import api_key_headers
+
+    class Plain(Adapter):
+        name = "plain"
+
+    request = type("R", (), {"state": type("S", (), {"principal": None})()})()
+    import pytest as _pytest
+
+    from core.errors import AuthenticationError
+
+    with _pytest.raises(AuthenticationError):
+        await Plain().authenticate(request, b"")  # type: ignore[arg-type]
+    good = await api_key_headers(client.gateway, ["webhooks:plain"])
+    other = await api_key_headers(client.gateway, ["webhooks:elsewhere"])
+    assert (await client.get("/healthz", headers=good)).status_code == 200
+    principal_good = await client.gateway.auth.authenticate(
+        {"type": "http", "headers": [(b"x-api-key", good["X-API-Key"].encode())]}
+    )
+    principal_other = await client.gateway.auth.authenticate(
+        {"type": "http", "headers": [(b"x-api-key", other["X-API-Key"].encode())]}
+    )
+    assert principal_good.has_scope("webhooks:plain")
+    assert not principal_other.has_scope("webhooks:plain")

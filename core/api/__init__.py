@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
+from core.auth.routes import auth_routes
+
 
 def api_routes() -> list[BaseRoute]:
-    return []
+    return [*auth_routes()]
