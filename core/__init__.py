@@ -1,12 +1,16 @@
 """Switchboard: a plugin-based ASGI integration gateway.
 
-This module is the public plugin API. Plugin packages import only these names; everything
-else in ``core`` is internal and may change.
+This module is the public plugin API. Plugin packages import only these names (and, in
+their tests, ``core.testing``); everything else in ``core`` is internal and may change.
+The ``Gateway`` a hook receives is public too: ``settings``, ``plugin_config(name)``,
+``db`` (``transaction()``: an SQLAlchemy Core connection), ``http``, ``submit(...)``,
+``queue.enqueue_job(...)``, ``audit.record(...)``.
 """
 
 from __future__ import annotations
 
 from core.app import create_app
+from core.cli_commands import Command
 from core.contracts import Adapter, DeliveryInfo, DeliveryResult, Destination
 from core.errors import (
     AuthenticationError,
@@ -22,6 +26,7 @@ from core.errors import (
 )
 from core.gateway import Gateway
 from core.hookspecs import hookimpl
+from core.ingest import Stored
 from core.jobs import CronJob
 from core.messages import KINDS, StandardMessage
 from core.openapi import describe
@@ -34,6 +39,7 @@ __all__ = [
     "Adapter",
     "AuthenticationError",
     "BadRequest",
+    "Command",
     "ConfigError",
     "Conflict",
     "CronJob",
@@ -48,6 +54,7 @@ __all__ = [
     "Principal",
     "Settings",
     "StandardMessage",
+    "Stored",
     "TooManyRequests",
     "Unprocessable",
     "create_app",

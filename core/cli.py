@@ -117,7 +117,52 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser(extra: Sequence[Callable[[Any], None]] = ()) -> argparse.ArgumentParser:
+def _plugin_commands(sub: Any, common: argparse.ArgumentParser, argv: Sequence[str] | None) -> None:
+    """Add plugins' subcommands; they need the configuration to know which plugins are on."""
+    import sys as _sys
+
+    from core.plugins import PluginRegistry
+
+    args = list(_sys.argv[1:] if argv is None else argv)
+    config = None
+    for i, arg in enumerate(args):
+        if arg == "--config" and i + 1 < len(args):
+            config = args[i + 1]
+        elif arg.startswith("--config="):
+            config = arg.split("=", 1)[1]
+    try:
+        registry = PluginRegistry(load_settings(config))
+    except (ConfigError, PluginError):
+        return  # reported properly when the chosen command loads the settings
+    for items in registry.collect("switchboard_commands").values():
+        for command in items:
+            parser = sub.add_parser(command.name, parents=[common], help=command.help)
+            command.arguments(parser)
+            parser.set_defaults(func=_runner(command))
+
+
+def _runner(command: Any) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        import asyncio
+
+        from core.gateway import Gateway
+
+        async def main() -> int:
+            gateway = Gateway(_settings(args))
+            await gateway.start(run_queue=False)
+            try:
+                return int(await command.run(gateway, args))
+            finally:
+                await gateway.close()
+
+        return asyncio.run(main())
+
+    return run
+
+
+def build_parser(
+    extra: Sequence[Callable[[Any], None]] = (), argv: Sequence[str] | None = None
+) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="switchboard", description="Switchboard integration gateway.")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", metavar="PATH", help="config file (default: $SWITCHBOARD_CONFIG or ./config.toml)")
@@ -157,11 +202,12 @@ def build_parser(extra: Sequence[Callable[[Any], None]] = ()) -> argparse.Argume
 
     for add in (add_user_commands, *extra):
         add(sub)
+    _plugin_commands(sub, common, argv)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv=argv)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))

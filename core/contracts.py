@@ -71,6 +71,9 @@ class DeliveryInfo:
     idempotency_key: str
     created_at: datetime
     options: dict[str, Any] = field(default_factory=dict)
+    # What the previous attempt recorded (its DeliveryError.detail), e.g. a remote job id to
+    # poll instead of submitting again. None on the first attempt.
+    previous_detail: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)

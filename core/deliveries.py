@@ -119,6 +119,7 @@ async def _attempt(gateway: Gateway, delivery_id: uuid.UUID, *, worker: str, lea
                     deliveries.c.idempotency_key,
                     deliveries.c.created_at,
                     deliveries.c.options,
+                    deliveries.c.detail,
                 )
             )
         ).first()
@@ -135,6 +136,7 @@ async def _attempt(gateway: Gateway, delivery_id: uuid.UUID, *, worker: str, lea
         idempotency_key=claimed.idempotency_key,
         created_at=claimed.created_at,
         options=dict(claimed.options or {}),
+        previous_detail=claimed.detail,
     )
     destination = gateway.destinations.get(claimed.destination)
     started = datetime.now(UTC)

@@ -16,8 +16,10 @@ if TYPE_CHECKING:
     from sqlalchemy import MetaData
     from starlette.routing import BaseRoute
 
+    from core.cli_commands import Command
     from core.contracts import Adapter, Destination
     from core.gateway import Gateway
+    from core.ingest import Stored
     from core.messages import StandardMessage
 
 PROJECT = "switchboard"
@@ -76,6 +78,22 @@ def switchboard_models() -> Sequence[MetaData]:
 @hookspec
 def switchboard_route_message(message: StandardMessage, gateway: Gateway) -> Sequence[str] | None:
     """Return extra destination names for an inbound message (beyond ``[[routes]]``)."""
+
+
+@hookspec
+async def switchboard_messages_stored(stored: Sequence[tuple[StandardMessage, Stored]], gateway: Gateway) -> None:
+    """Called after new messages are committed (duplicates are not included).
+
+    Each item pairs the message (with its ``id``) and what the core did with it:
+    ``conversation_id``, ``conversation_opened`` (this message opened the conversation),
+    ``delivery_ids``. May be a coroutine function. For reactions such as acknowledgements
+    and opt-outs; an exception is logged and does not undo the commit.
+    """
+
+
+@hookspec
+def switchboard_commands() -> Sequence[Command]:
+    """Return ``core.Command`` items: subcommands of the ``switchboard`` CLI."""
 
 
 @hookspec

@@ -40,6 +40,7 @@ class Stored:
     message_id: uuid.UUID
     duplicate: bool
     conversation_id: uuid.UUID | None = None
+    conversation_opened: bool = False
     delivery_ids: list[uuid.UUID] = field(default_factory=list)
     destinations: list[str] = field(default_factory=list)
 
@@ -57,6 +58,7 @@ class Ingestor:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self.router = Router(gateway)
+        self._notify = bool(gateway.plugins.pm.hook.switchboard_messages_stored.get_hookimpls())
         self._pending: list[Submission] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -126,6 +128,18 @@ class Ingestor:
         for sub, result in zip(batch, results, strict=True):
             if not sub.future.done():
                 sub.future.set_result(result)
+        if self._notify:
+            fresh = [
+                (m, s)
+                for sub, result in zip(batch, results, strict=True)
+                for m, s in zip(sub.messages, result, strict=True)
+                if not s.duplicate
+            ]
+            if fresh:
+                try:
+                    await self.gateway.plugins.notify("switchboard_messages_stored", stored=fresh, gateway=self.gateway)
+                except Exception:
+                    log.exception("a switchboard_messages_stored hook failed")
         if to_enqueue:
             try:
                 await self.gateway.queue.enqueue(to_enqueue)
@@ -161,17 +175,21 @@ class Ingestor:
                     m.id = m.id or uuid7()
                     seen[key] = m.id
                     new.append((sub, m))
-        conv_ids = await self._conversations(conn, [m for _, m in new], now)
+        conv_ids, opened = await self._conversations(conn, [m for _, m in new], now)
 
         message_rows: list[dict[str, Any]] = []
         delivery_rows: list[dict[str, Any]] = []
         new_ids: dict[uuid.UUID, Stored] = {}
         max_default = self.gateway.settings.delivery.max_attempts
         for sub, m in new:
-            conv = conv_ids.get((m.platform, m.conversation_key or ""))
+            conv_key = (m.platform, m.conversation_key or "")
+            conv = conv_ids.get(conv_key)
             message_rows.append(_message_row(m, conv, now))
             names = sub.destinations if sub.destinations is not None else self.router.destinations_for(m)
-            stored = Stored(m.id, False, conv, [], names)  # type: ignore[arg-type]
+            # The first message of a newly opened conversation is the one that opened it.
+            first = conv_key in opened
+            opened.discard(conv_key)
+            stored = Stored(m.id, False, conv, first, [], names)  # type: ignore[arg-type]
             for name in names:
                 dest = self.gateway.destinations.get(name)
                 delivery_id = uuid7()
@@ -217,8 +235,11 @@ class Ingestor:
 
     async def _conversations(
         self, conn: AsyncConnection, items: list[StandardMessage], now: datetime
-    ) -> dict[tuple[str, str], uuid.UUID]:
-        """Get or open the conversation of every (platform, participant); close idle ones."""
+    ) -> tuple[dict[tuple[str, str], uuid.UUID], set[tuple[str, str]]]:
+        """Get or open the conversation of every (platform, participant); close idle ones.
+
+        Returns the conversation id of each key, and the keys whose conversation was opened now.
+        """
         latest: dict[tuple[str, str], tuple[datetime, int]] = {}
         for m in items:
             if m.conversation_key:
@@ -226,7 +247,7 @@ class Ingestor:
                 ts, count = latest.get(key, (m.timestamp, 0))
                 latest[key] = (max(ts, m.timestamp), count + 1)
         if not latest:
-            return {}
+            return {}, set()
         rows = []
         pairs = list(latest)
         for i in range(0, len(pairs), _KEYS_PER_QUERY):
@@ -287,7 +308,7 @@ class Ingestor:
                 ),
                 to_touch,
             )
-        return result
+        return result, {(row["platform"], row["participant"]) for row in to_open}
 
 
 def _names(destinations: Sequence[str] | None) -> list[str] | None:

@@ -21,7 +21,6 @@ import pytest
 import redis.asyncio as aioredis
 import sqlalchemy as sa
 
-from core.models import metadata
 from core.settings import Settings
 from core.testing import GatewayClient, gateway_client, make_settings
 
@@ -137,7 +136,10 @@ async def _truncate(st: Stack) -> None:
     engine = make_engine(DatabaseSettings(url=st.database_url))
     try:
         async with engine.begin() as conn:
-            tables = [t for t in metadata.sorted_tables]
+            # Every table, plugin tables included (reflected), except Alembic's bookkeeping.
+            reflected = sa.MetaData()
+            await conn.run_sync(reflected.reflect)
+            tables = [t for t in reflected.sorted_tables if t.name != "alembic_version"]
             if st.is_postgres:
                 names = ", ".join(f'"{t.name}"' for t in tables)
                 await conn.execute(sa.text(f"TRUNCATE {names} CASCADE"))

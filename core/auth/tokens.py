@@ -43,6 +43,15 @@ class TokenSigner:
     def __init__(self, settings: AuthSettings, data_dir: str) -> None:
         self.settings = settings
         self.algorithm = settings.algorithm
+        self.data_dir = data_dir
+        self._sign_key: Any = None
+        self._verify_key: Any = None
+        if self.algorithm != "HS256":
+            self._load_keys()  # a bad key file is a configuration error: report it at start-up
+
+    def _load_keys(self) -> None:
+        """Keys are loaded on first use: a command that never signs creates no secret file."""
+        settings, data_dir = self.settings, self.data_dir
         if self.algorithm == "HS256":
             secret = settings.secret_key or _load_or_create_secret(data_dir)
             self._sign_key: Any = OctKey.import_key(secret)
@@ -76,6 +85,8 @@ class TokenSigner:
 
     def verify(self, token: str, *, now: datetime | None = None) -> dict[str, Any]:
         """The claims of a valid token; raises ``InvalidToken`` otherwise."""
+        if self._verify_key is None:
+            self._load_keys()
         try:
             # algorithms= pins the one algorithm we sign with: "none" and HS/RS confusion fail here.
             decoded = jwt.decode(token, self._verify_key, algorithms=[self.algorithm])
