@@ -31,7 +31,7 @@ def _creator(request: Request) -> uuid.UUID | None:
 
 
 @requires("admin")
-@describe(query=KeyQuery, tags=["api-keys"])
+@describe(query=KeyQuery)
 async def list_endpoint(request: Request) -> Response:
     """List API keys (revoked ones with ``include_revoked=true``): prefix, scopes, last use, usage."""
     gateway = _gateway(request)
@@ -43,7 +43,7 @@ async def list_endpoint(request: Request) -> Response:
 
 
 @requires("admin")
-@describe(body=KeyCreate, tags=["api-keys"])
+@describe(body=KeyCreate)
 async def create_endpoint(request: Request) -> Response:
     """Create a key. The answer's ``key`` is the only time it is shown: store it now."""
     gateway = _gateway(request)
@@ -86,7 +86,7 @@ async def revoke_endpoint(request: Request) -> Response:
 
 
 @requires("admin")
-@describe(body=KeyRotate, tags=["api-keys"])
+@describe(body=KeyRotate)
 async def rotate_endpoint(request: Request) -> Response:
     """Replace a key with a new one (same name, scopes, platform); the old one stops after the grace period."""
     gateway = _gateway(request)

@@ -47,7 +47,7 @@ def _principal(request: Request) -> Principal:
 
 
 @requires(public=True)
-@describe(body=TokenRequest, tags=["auth"])
+@describe(body=TokenRequest)
 async def token(request: Request) -> Response:
     """Log in: a username and password for an access token and a refresh token.
 
@@ -94,7 +94,7 @@ async def token(request: Request) -> Response:
 
 
 @requires(public=True)
-@describe(body=RefreshRequest, tags=["auth"])
+@describe(body=RefreshRequest)
 async def refresh(request: Request) -> Response:
     """Exchange a refresh token for a new pair; the old refresh token stops working.
 
@@ -131,7 +131,7 @@ async def refresh(request: Request) -> Response:
 
 @open_during_password_change
 @requires("viewer")
-@describe(body=LogoutRequest, tags=["auth"])
+@describe(body=LogoutRequest)
 async def logout(request: Request) -> Response:
     """End this session (``{"everywhere": true}``: every session of the caller) at once."""
     gateway = _gateway(request)
@@ -164,7 +164,7 @@ async def me(request: Request) -> Response:
 
 @open_during_password_change
 @requires("viewer")
-@describe(body=PasswordChange, tags=["auth"])
+@describe(body=PasswordChange)
 async def change_password(request: Request) -> Response:
     """Change your own password (the current one is required). Your other sessions end."""
     gateway = _gateway(request)
@@ -193,7 +193,7 @@ async def change_password(request: Request) -> Response:
 
 
 @requires(public=True)
-@describe(body=SignupRequest, tags=["auth"])
+@describe(body=SignupRequest)
 async def signup(request: Request) -> Response:
     """Ask for an account (when ``[auth] allow_signup`` is on): it waits for an admin's approval."""
     gateway = _gateway(request)

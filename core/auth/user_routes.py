@@ -33,7 +33,7 @@ def _gateway(request: Request) -> Gateway:
 
 
 @requires("admin")
-@describe(query=UserQuery, tags=["users"])
+@describe(query=UserQuery)
 async def list_endpoint(request: Request) -> Response:
     """List users, oldest first: filter by role, status, active or a search of name and email."""
     query = read_query(request, UserQuery)
@@ -50,7 +50,7 @@ async def list_endpoint(request: Request) -> Response:
 
 
 @requires("admin")
-@describe(body=UserCreate, tags=["users"])
+@describe(body=UserCreate)
 async def create_endpoint(request: Request) -> Response:
     """Create a user (by default they must change the password at first login)."""
     gateway = _gateway(request)
@@ -75,7 +75,7 @@ async def get_endpoint(request: Request) -> Response:
 
 
 @requires("admin")
-@describe(body=UserUpdate, tags=["users"])
+@describe(body=UserUpdate)
 async def update_endpoint(request: Request) -> Response:
     """Change a user's role, name, email or active state; reset their password; lift a lockout."""
     gateway = _gateway(request)
@@ -151,7 +151,7 @@ async def _decide(request: Request, status: str, role: str | None = None) -> Res
 
 
 @requires("admin")
-@describe(body=ApproveRequest, tags=["users"])
+@describe(body=ApproveRequest)
 async def approve_endpoint(request: Request) -> Response:
     """Approve a pending self-signup, optionally with another role."""
     body = await read_body(request, ApproveRequest, optional=True)
