@@ -58,6 +58,21 @@ GET     /api/api-keys/{key_id}               401       403    403      ok    403
 DELETE  /api/api-keys/{key_id}               401       403    403      ok    403     403
 POST    /api/api-keys/{key_id}/rotate        401       403    403      ok    403     403
 
+GET     /api/messages                        401       ok     ok       ok    ok      403
+GET     /api/messages/{id}                   401       ok     ok       ok    ok      403
+GET     /api/conversations                   401       ok     ok       ok    ok      403
+GET     /api/conversations/{id}              401       ok     ok       ok    ok      403
+POST    /api/conversations/{id}/messages     401       403    ok       ok    ok      403
+GET     /api/deliveries                      401       ok     ok       ok    ok      403
+GET     /api/deliveries/{id}                 401       ok     ok       ok    ok      403
+POST    /api/deliveries/{id}/requeue         401       403    ok       ok    ok      403
+POST    /api/deliveries/{id}/cancel          401       403    ok       ok    ok      403
+DELETE  /api/deliveries/{id}                 401       403    ok       ok    ok      403
+POST    /api/deliveries/requeue              401       403    ok       ok    ok      403
+POST    /api/deliveries/purge                401       403    ok       ok    ok      403
+GET     /api/logs                            401       403    ok       ok    ok      403
+GET     /api/logs/{id}                       401       403    ok       ok    ok      403
+
 GET     /plugins/example/hello               401       ok     ok       ok    403     403
 """
 
@@ -80,6 +95,7 @@ def _concrete(path: str) -> str:
     return (
         path.replace("{user_id}", str(uuid.uuid4()))
         .replace("{key_id}", str(uuid.uuid4()))
+        .replace("{id}", str(uuid.uuid4()))
         .replace("{platform}", "no-such-platform")
         .replace("{path}", "no-such-file")
     )
