@@ -251,3 +251,15 @@ async def test_key_creation_rotation_and_revocation_are_audited_without_the_key(
         assert rows[0].detail["key_prefix"] == created["prefix"] and rows[0].client == "127.0.0.1"
         text = json.dumps([dict(r._mapping) for r in rows], default=str)
         assert created["key"] not in text and rotated["key"] not in text
+
+
+async def test_usage_counted_by_several_processes_adds_up(app_client) -> None:  # type: ignore[no-untyped-def]
+    async with devices(app_client) as one, devices(app_client) as two:
+        created = await _create(one, await user_headers(one.gateway, "admin"))
+        for client, times in ((one, 2), (two, 3)):
+            for _ in range(times):
+                await client.post("/plugins/devices/readings", headers={"X-API-Key": created["key"]})
+        await one.gateway.auth.key_usage.flush()
+        await two.gateway.auth.key_usage.flush()
+        async with one.gateway.db.transaction() as conn:
+            assert (await conn.execute(sa.select(api_keys.c.usage_count))).scalar_one() == 5

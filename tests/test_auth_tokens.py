@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from joserfc import jwt
@@ -19,6 +21,7 @@ from joserfc.jwk import OctKey
 from core.auth.tokens import TokenSigner
 from core.auth.users import update_user
 from core.errors import ConfigError
+from core.models import refresh_tokens
 from core.testing import make_settings
 from tests.support.auth import audit_rows, bearer, login, make_user
 
@@ -124,10 +127,6 @@ async def test_expired_refresh_token_is_refused(app_client) -> None:  # type: ig
     async with app_client(auth={"refresh_token_ttl": 1}) as client:
         await make_user(client.gateway, "jabari")
         tokens = await login(client, "jabari")
-        import sqlalchemy as sa
-
-        from core.models import refresh_tokens
-
         async with client.gateway.db.transaction() as conn:
             await conn.execute(sa.update(refresh_tokens).values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
         r = await client.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
@@ -345,3 +344,15 @@ def test_public_key_that_does_not_match_the_private_key_stops_startup(tmp_path: 
     )
     with pytest.raises(ConfigError, match="usable pair"):
         TokenSigner(settings.auth, str(tmp_path))
+
+
+async def test_two_racing_uses_of_one_refresh_token_let_one_through_and_then_end_the_session(client) -> None:  # type: ignore[no-untyped-def]
+    await make_user(client.gateway, "baraka-race")
+    tokens = await login(client, "baraka-race")
+    answers = await asyncio.gather(
+        *(client.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]}) for _ in range(2))
+    )
+    assert sorted(r.status_code for r in answers) == [200, 401]
+    [winner] = [r.json() for r in answers if r.status_code == 200]
+    # The loser's attempt was a reuse: the session is over for both.
+    assert (await client.post("/api/auth/refresh", json={"refresh_token": winner["refresh_token"]})).status_code == 401

@@ -4,8 +4,8 @@ The algorithm is GCRA (a token bucket kept as one timestamp per key): a client m
 whole allowance at once, then gets one request every ``period / limit`` seconds, and a
 refused request is told exactly how long to wait. With the arq backend the state lives in
 Redis, so every process shares it; the local backend keeps it in memory. If Redis cannot be
-reached, a process falls back to its own memory rather than refusing or waving everyone
-through.
+reached, a process falls back to its own memory for a few seconds at a time, rather than
+refusing or waving everyone through, and rather than waiting on Redis in every request.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from typing import Any, Protocol
 from redis.exceptions import RedisError
 
 log = logging.getLogger("switchboard.auth")
+# After Redis fails, how long to use memory before trying it again.
+REDIS_RETRY_SECONDS = 5.0
 
 # KEYS[1]: the bucket. ARGV: limit, period (ms). Returns the wait in ms, 0 when allowed.
 # Redis's clock is used so that processes on machines with skewed clocks agree.
@@ -81,14 +83,18 @@ class RedisRateLimiter:
         self._script: Any = None
         self._client: Any = None
         self._warned_at = 0.0
+        self._down_until = 0.0
 
     async def hit(self, key: str, limit: int, period: float) -> float:
+        if time.monotonic() < self._down_until:
+            return await self.fallback.hit(key, limit, period)
         try:
             client = self._connection()
             if self._script is None or client is not self._client:
                 self._client, self._script = client, client.register_script(_GCRA)
             wait_ms = await self._script(keys=[f"{self.prefix}:{key}"], args=[limit, math.ceil(period * 1000)])
         except (RedisError, OSError, RuntimeError) as err:
+            self._down_until = time.monotonic() + REDIS_RETRY_SECONDS
             if time.monotonic() - self._warned_at > 60:
                 self._warned_at = time.monotonic()
                 log.warning("rate limits fall back to this process's memory: Redis is unavailable (%s)", err)

@@ -17,11 +17,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
+from core.auth.accounts import insert_user
 from core.auth.cursor import decode_cursor, encode_cursor
 from core.auth.password_policy import password_problems
 from core.auth.sessions import end_user_sessions
 from core.errors import Conflict, NotFound, Unprocessable
-from core.ids import uuid7
 from core.models import users
 from core.security import ROLES
 
@@ -94,25 +94,17 @@ async def create_user(
         raise Unprocessable("invalid role", errors=[{"field": "role", "message": f"one of {', '.join(ROLES)}"}])
     check_password(gateway, password, name)
     password_hash = await gateway.auth.passwords.hash(password)
-    now = datetime.now(UTC)
-    user_id = uuid7()
     try:
-        async with gateway.db.transaction() as conn:
-            await conn.execute(
-                users.insert().values(
-                    id=user_id,
-                    username=name,
-                    password_hash=password_hash,
-                    role=role,
-                    status=status,
-                    full_name=full_name,
-                    email=email,
-                    must_change_password=must_change_password,
-                    created_at=now,
-                    updated_at=now,
-                    password_changed_at=now,
-                )
-            )
+        user_id = await insert_user(
+            gateway,
+            name,
+            role,
+            password_hash,
+            status=status,
+            full_name=full_name,
+            email=email,
+            must_change_password=must_change_password,
+        )
     except IntegrityError as err:
         raise Conflict(f"the username {name!r} is taken", errors=[{"field": "username", "message": "taken"}]) from err
     return await get_user(gateway, user_id)
