@@ -156,3 +156,10 @@ async def test_the_guard_answers_the_same_for_a_json_api_and_a_plugin_route(full
     plugin = await full_app.get("/plugins/example/hello")
     assert core.status_code == plugin.status_code == 401
     assert core.headers["www-authenticate"] == plugin.headers["www-authenticate"]
+
+
+async def test_a_webhook_with_its_platforms_own_authorization_header_reaches_its_adapter(full_app) -> None:  # type: ignore[no-untyped-def]
+    # Not a Switchboard credential: the gateway leaves it to the adapter instead of refusing it.
+    headers = {"Authorization": "Bearer platform-signed-value", "x-echo-token": "example-token"}
+    r = await full_app.post("/webhooks/echo", content=b'[{"id": "w1", "text": "hi"}]', headers=headers)
+    assert r.status_code == 200, r.text

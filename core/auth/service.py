@@ -174,5 +174,5 @@ class AuthService:
         self, user_id: uuid.UUID, role: str, *, session_id: uuid.UUID | None = None
     ) -> tuple[str, dict[str, Any]]:
         """A signed access token; with ``session_id`` it stops working when that session ends."""
-        extra = {"sid": str(session_id)} if session_id is not None else {}
+        extra: dict[str, Any] = {"sid": str(session_id)} if session_id is not None else {}
         return self.signer.issue(str(user_id), role, **extra)
