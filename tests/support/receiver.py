@@ -41,6 +41,8 @@ class Receiver:
     failures_left: int | None = None  # None: `status` until changed
     retry_after: str | None = None
     delay: float = 0.0
+    in_flight: int = 0
+    max_in_flight: int = 0
 
     def fail_with(self, status: int, times: int | None = None, retry_after: str | None = None) -> None:
         self.status, self.failures_left, self.retry_after = status, times, retry_after
@@ -51,8 +53,13 @@ class Receiver:
     async def handle(self, request: Request) -> Response:
         body = await request.body()
         self.requests.append(Received(request.method, request.url.path, dict(request.headers), body))
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+        finally:
+            self.in_flight -= 1
         status = self.status
         if self.failures_left is not None:
             if self.failures_left <= 0:
