@@ -18,13 +18,33 @@ async def delivery_statuses(gateway: Gateway) -> dict[str, int]:
 
 
 async def run_arq_burst(gateway: Gateway) -> None:
-    """Run a real arq worker in this process until its queue is empty."""
+    """Run a real arq worker in this process until no job is due and none is running.
+
+    arq's own burst mode waits for deferred jobs too (a retry an hour away would hold it),
+    so the worker runs normally and is stopped once the queue has nothing due.
+    """
+    import time
+
     from core.worker import build_worker
 
-    worker = build_worker(gateway.settings, burst=True, poll_delay=0)
+    worker = build_worker(gateway.settings, poll_delay=0.01)
+    task = asyncio.create_task(worker.main())
+    queue = gateway.queue.queue_name  # type: ignore[attr-defined]
+    idle = 0
     try:
-        await worker.main()
+        while idle < 3:
+            await asyncio.sleep(0.05)
+            if task.done():
+                task.result()  # the worker failed: say why
+            due = await gateway.queue.redis.zcount(queue, "-inf", int(time.time() * 1000))  # type: ignore[attr-defined]
+            running = any(not t.done() for t in worker.tasks.values())
+            idle = idle + 1 if due == 0 and not running else 0
     finally:
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
         await worker.close()
 
 
