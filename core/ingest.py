@@ -94,7 +94,10 @@ class Ingestor:
         """
         if not items and audit is None:
             return []
-        if self._task is None:  # not started (CLI, tests): write directly
+        # Not started (CLI, tests), or called from a switchboard_messages_stored hook, which runs
+        # in the ingestor's own task (waiting for that task to write would wait forever): write
+        # directly.
+        if self._task is None or asyncio.current_task() is self._task:
             future: asyncio.Future[list[Stored]] = asyncio.get_running_loop().create_future()
             await self._write_batch([Submission(list(items), _names(destinations), options or {}, audit, future)])
             return future.result()

@@ -113,7 +113,14 @@ def _message(item: Any, change: Change, where: str) -> StandardMessage:
         return unparsed(item, where, "a message must be an object")
     wamid, sender, kind_name = item.get("id"), item.get("from"), item.get("type")
     if not (isinstance(wamid, str) and wamid and isinstance(sender, str) and sender and isinstance(kind_name, str)):
-        return unparsed(item, where, "a message needs string 'id', 'from' and 'type'")
+        return unparsed(
+            item,
+            where,
+            "a message needs string 'id', 'from' and 'type'",
+            change=change,
+            external_id=wamid if isinstance(wamid, str) else None,
+            sender=sender if isinstance(sender, str) and sender else None,
+        )
     try:
         timestamp = parse_timestamp(item.get("timestamp"))
         kind, text, media, details = _content(item, kind_name)

@@ -49,8 +49,7 @@ ERRORS: dict[int, tuple[str, str, str]] = {
     131047: (
         "(#131047) Re-engagement message",
         "OAuthException",
-        "Message failed to send because more than 24 hours have passed since the customer last replied to this"
-        " number.",
+        "Message failed to send because more than 24 hours have passed since the customer last replied to this number.",
     ),
     131026: ("(#131026) Message Undeliverable", "OAuthException", "Unable to deliver message."),
     131000: ("(#131000) Something went wrong", "OAuthException", "Something went wrong."),
@@ -61,7 +60,18 @@ ERRORS: dict[int, tuple[str, str, str]] = {
         "The access token has expired or is invalid.",
     ),
 }
-SEND_TYPES = {"text", "template", "image", "video", "audio", "document", "sticker", "interactive", "reaction", "location"}
+SEND_TYPES = {
+    "text",
+    "template",
+    "image",
+    "video",
+    "audio",
+    "document",
+    "sticker",
+    "interactive",
+    "reaction",
+    "location",
+}
 
 
 @dataclass

@@ -6,6 +6,7 @@ import asyncio
 import copy
 import json
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -85,9 +86,7 @@ async def stored_messages(gateway: Gateway, **where: Any) -> list[Any]:
 
 async def conversation_of(gateway: Gateway, participant: str) -> Any:
     async with gateway.db.transaction() as conn:
-        return (
-            await conn.execute(sa.select(conversations).where(conversations.c.participant == participant))
-        ).first()
+        return (await conn.execute(sa.select(conversations).where(conversations.c.participant == participant))).first()
 
 
 async def deliveries_of(gateway: Gateway, message_id: Any) -> list[Any]:
@@ -121,3 +120,48 @@ async def wait_for_media(gateway: Gateway, *, timeout: float = 15.0) -> list[Any
             return rows
         if loop.time() > deadline:
             raise AssertionError(f"media downloads did not finish: {[(r.media_id, r.status) for r in rows]}")
+
+
+def outbound_message(
+    text: str | None = "We are here to help.", *, kind: str = "text", to: str = WA_ID, **spec: Any
+) -> Any:
+    """An outbound standard message to ``to``; ``spec`` becomes ``extra["whatsapp"]``."""
+    from core import StandardMessage
+
+    return StandardMessage(
+        platform="whatsapp",
+        external_id=f"reply-{uuid.uuid4().hex}",
+        kind=kind,
+        direction="out",
+        recipient=to,
+        text=text,
+        extra={"whatsapp": spec} if spec else {},
+    )
+
+
+async def send(gateway: Gateway, message: Any) -> Any:
+    """Submit ``message`` to the whatsapp destination, run deliveries, return its delivery row."""
+    from tests.support.pipeline import settle
+
+    [stored] = await gateway.submit([message], destinations=["whatsapp"])
+    await settle(gateway)
+    [delivery] = await deliveries_of(gateway, stored.message_id)
+    return delivery
+
+
+async def eventually(read: Any, check: Any, *, timeout: float = 10.0) -> Any:
+    """``await read()`` until ``check(result)`` holds; returns that result.
+
+    For the work the plugin does after a webhook is answered (statuses applied, replies
+    submitted): the messages-stored hook runs once the messages are committed, beside the
+    answer rather than before it.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = await read()
+        if check(result):
+            return result
+        if loop.time() > deadline:
+            raise AssertionError(f"still {result!r} after {timeout}s")
+        await asyncio.sleep(0.02)
