@@ -56,8 +56,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    import asyncio
+
     from core.logconfig import configure_logging
-    from core.worker import build_worker
+    from core.worker import build_worker, run_worker
 
     settings = _settings(args)
     if settings.queue.backend != "arq":
@@ -66,8 +68,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
             "the local queue runs inside `switchboard serve`)"
         )
     configure_logging(settings.server.log_format, settings.server.log_level)
-    worker = build_worker(settings, burst=args.burst)
-    worker.run()
+    if args.burst:
+        asyncio.run(build_worker(settings, burst=True).main())
+    else:
+        asyncio.run(run_worker(settings))
     return 0
 
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
+import signal
 import socket
 from typing import Any
 
 from arq import Retry, cron
 from arq.worker import Worker
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.deliveries import BUSY_DEFER, DestinationBusy, perform
 from core.gateway import Gateway
@@ -30,9 +35,21 @@ async def deliver(ctx: dict[str, Any], delivery_id: str) -> str | None:
     return outcome.status if outcome else None
 
 
-def build_worker(settings: Settings, *, burst: bool = False, poll_delay: float = 0.5, **overrides: Any) -> Worker:
-    """An arq ``Worker`` for these settings, with the gateway built in ``on_startup``."""
-    gateway = Gateway(settings)
+def build_worker(
+    settings: Settings,
+    *,
+    gateway: Gateway | None = None,
+    burst: bool = False,
+    poll_delay: float = 0.5,
+    **overrides: Any,
+) -> Worker:
+    """An arq ``Worker`` for these settings.
+
+    Without ``gateway`` it builds one and starts/closes it with the worker; with one, the
+    caller owns it (``run_worker`` keeps it across Redis reconnections).
+    """
+    owned = gateway is None
+    gateway = gateway or Gateway(settings)
     from core.queue.arq_backend import ArqQueue
 
     assert isinstance(gateway.queue, ArqQueue), 'switchboard worker needs [queue] backend = "arq"'
@@ -41,7 +58,8 @@ def build_worker(settings: Settings, *, burst: bool = False, poll_delay: float =
     crons = core_cron_jobs(gateway) + [j for j in plugin_jobs if isinstance(j, CronJob)]
 
     async def on_startup(ctx: dict[str, Any]) -> None:
-        await gateway.start(run_queue=False)
+        if owned:
+            await gateway.start(run_queue=False)
         ctx["gateway"] = gateway
         ctx["worker_name"] = f"{socket.gethostname()}:{os.getpid()}"
         from core.sweeper import sweep
@@ -49,7 +67,8 @@ def build_worker(settings: Settings, *, burst: bool = False, poll_delay: float =
         await sweep(gateway, grace=0)
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
-        await gateway.close()
+        if owned:
+            await gateway.close()
 
     def wrap(job: CronJob) -> Any:
         async def run(ctx: dict[str, Any]) -> None:
@@ -73,6 +92,68 @@ def build_worker(settings: Settings, *, burst: bool = False, poll_delay: float =
         keep_result=0,
         burst=burst,
         poll_delay=poll_delay,
-        handle_signals=not burst,
+        handle_signals=False,
         **overrides,
     )
+
+
+REDIS_ERRORS: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
+DRAIN_TIMEOUT = 30.0
+
+
+async def run_worker(settings: Settings) -> None:
+    """``switchboard worker``: run arq jobs until SIGTERM/SIGINT, surviving Redis outages.
+
+    arq's worker stops at the first lost Redis connection. Here it is rebuilt with backoff
+    while the gateway (database, HTTP client) stays up; attempts under way finish and are
+    recorded in the database, and the sweeper re-enqueues whatever Redis forgot.
+    """
+    gateway = Gateway(settings)
+    await gateway.start(run_queue=False)
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    current: asyncio.Task[None] | None = None
+
+    def stop() -> None:
+        stopping.set()
+        if current is not None:
+            current.cancel()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop)
+    delay = 1.0
+    try:
+        while not stopping.is_set():
+            worker = build_worker(settings, gateway=gateway)
+            current = asyncio.create_task(worker.main())
+            try:
+                await current
+                delay = 1.0
+            except asyncio.CancelledError:
+                if not stopping.is_set():
+                    raise
+            except REDIS_ERRORS as err:
+                log.warning("lost Redis (%s: %s); reconnecting in %.0f s", type(err).__name__, err, delay)
+            finally:
+                await _drain(worker)
+            if not stopping.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), delay)
+                delay = min(delay * 2, 30.0)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        await gateway.close()
+
+
+async def _drain(worker: Worker) -> None:
+    """Let the worker's running jobs finish (they record their outcome in the database)."""
+    tasks = [t for t in worker.tasks.values() if not t.done()]
+    if tasks:
+        log.info("waiting for %d running jobs", len(tasks))
+        _done, pending = await asyncio.wait(tasks, timeout=DRAIN_TIMEOUT)
+        for task in pending:
+            task.cancel()
+    with contextlib.suppress(*REDIS_ERRORS, RuntimeError):
+        if worker._pool is not None:  # arq keeps no public handle on its pool
+            await worker._pool.aclose()

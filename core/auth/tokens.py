@@ -54,8 +54,8 @@ class TokenSigner:
         settings, data_dir = self.settings, self.data_dir
         if self.algorithm == "HS256":
             secret = settings.secret_key or _load_or_create_secret(data_dir)
-            self._sign_key: Any = OctKey.import_key(secret)
-            self._verify_key: Any = self._sign_key
+            self._sign_key = OctKey.import_key(secret)
+            self._verify_key = self._sign_key
         else:
             if not settings.private_key_file or not settings.public_key_file:
                 raise ConfigError(f"[auth] algorithm {self.algorithm} needs private_key_file and public_key_file")

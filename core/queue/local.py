@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from core.gateway import Gateway
 
 log = logging.getLogger("switchboard.queue")
+CLOSE_GRACE = 10.0
 
 
 class LocalQueue:
@@ -32,6 +33,8 @@ class LocalQueue:
         self._tasks: list[asyncio.Task[Any]] = []
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._consume = False
+        self._closing = False
+        self._busy: set[asyncio.Task[Any]] = set()
 
     async def start(self, *, consume: bool) -> None:
         from core.sweeper import core_cron_jobs
@@ -50,8 +53,21 @@ class LocalQueue:
         self._tasks += [asyncio.create_task(self._cron(job), name=f"cron-{job.name}") for job in crons]
 
     async def close(self) -> None:
+        """Stop: idle workers at once; attempts under way are given time to finish and record.
+
+        Cancelling an attempt mid-transaction would strand its database connection (and on
+        SQLite, the write lock); whatever is still unfinished after the grace period is
+        cancelled, and its lease lets the sweeper retry it later.
+        """
+        self._closing = True
         for timer in self._timers.values():
             timer.cancel()
+        for task in self._tasks:
+            if task not in self._busy:
+                task.cancel()
+        busy = [t for t in self._tasks if t in self._busy]
+        if busy:
+            await asyncio.wait(busy, timeout=CLOSE_GRACE)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -87,19 +103,23 @@ class LocalQueue:
     async def _work(self) -> None:
         from core.deliveries import BUSY_DEFER, DestinationBusy, perform
 
-        while True:
+        me = asyncio.current_task()
+        assert me is not None
+        while not self._closing:
             delivery_id = await self._queue.get()
+            # Taken off the queue: from here a retry scheduled by the attempt may enqueue it again.
+            self._queued.discard(delivery_id)
+            self._busy.add(me)
             try:
                 await perform(self.gateway, delivery_id, worker="local")
             except DestinationBusy:
-                self._queued.discard(delivery_id)
                 self._timers[delivery_id] = asyncio.get_running_loop().call_later(BUSY_DEFER, self._put, delivery_id)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("delivery %s failed unexpectedly; the sweeper will retry it", delivery_id)
             finally:
-                self._queued.discard(delivery_id)
+                self._busy.discard(me)
 
     async def _cron(self, job: CronJob) -> None:
         ctx = {"gateway": self.gateway}
