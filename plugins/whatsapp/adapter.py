@@ -47,7 +47,7 @@ class WhatsAppAdapter(Adapter):
         "wa_id",
         "from",
         "recipient_id",
-        "phone",
+        "phones",
         "profile",
         "formatted_name",
         "first_name",

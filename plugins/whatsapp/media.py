@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import hashlib
 import logging
 import mimetypes
@@ -39,8 +38,6 @@ log = logging.getLogger("switchboard.whatsapp")
 DOWNLOAD_JOB = "whatsapp_download_media"
 _CHUNK = 256 * 1024
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
-# A job deferred to next_attempt_at may wake a hair early.
-_EARLY = timedelta(seconds=1)
 _SWEEP_GRACE = timedelta(seconds=30)
 
 
@@ -82,7 +79,7 @@ async def whatsapp_download_media(ctx: dict[str, Any], message_id: str, media_id
 async def download(gateway: Gateway, message_id: uuid.UUID, media_id: str) -> str:
     """One attempt at one file; returns the row's new status (``skipped``: not due, or held)."""
     settings: WhatsAppSettings = gateway.plugin_config("whatsapp")
-    attempt = await _claim(gateway, message_id, media_id, settings)
+    attempt = await _claim(gateway, message_id, media_id)
     if attempt is None:
         return "skipped"
     where = (media.c.message_id == message_id, media.c.media_id == media_id, media.c.attempts == attempt)
@@ -93,7 +90,7 @@ async def download(gateway: Gateway, message_id: uuid.UUID, media_id: str) -> st
     except Unavailable as err:
         return await _finish(gateway, where, "failed", error=str(err))
     except (Transient, httpx.TransportError, httpx.TimeoutException, OSError) as err:
-        return await _retry(gateway, settings, where, message_id, media_id, attempt, f"{type(err).__name__}: {err}")
+        return await _retry(gateway, settings, where, media_id, attempt, f"{type(err).__name__}: {err}")
     log.info("WhatsApp media %s stored (%d bytes, %s)", media_id, fetched.size, fetched.mime_type)
     return await _finish(
         gateway,
@@ -107,11 +104,11 @@ async def download(gateway: Gateway, message_id: uuid.UUID, media_id: str) -> st
     )
 
 
-async def _claim(gateway: Gateway, message_id: uuid.UUID, media_id: str, settings: WhatsAppSettings) -> int | None:
+async def _claim(gateway: Gateway, message_id: uuid.UUID, media_id: str) -> int | None:
     now = datetime.now(UTC)
     lease = timedelta(seconds=gateway.settings.queue.job_timeout)
     due = sa.or_(
-        sa.and_(media.c.status.in_(("pending", "retrying")), media.c.next_attempt_at <= now + _EARLY),
+        sa.and_(media.c.status.in_(("pending", "retrying")), media.c.next_attempt_at <= now),
         sa.and_(media.c.status == "downloading", media.c.lease_until < now),
     )
     async with gateway.db.transaction() as conn:
@@ -142,7 +139,6 @@ async def _retry(
     gateway: Gateway,
     settings: WhatsAppSettings,
     where: tuple[Any, ...],
-    message_id: uuid.UUID,
     media_id: str,
     attempt: int,
     error: str,
@@ -162,9 +158,8 @@ async def _retry(
                 updated_at=datetime.now(UTC),
             )
         )
+    # The sweep enqueues it once due: a deferred arq job would keep a burst worker waiting.
     log.info("WhatsApp media %s: attempt %d failed (%s); again in %.0f s", media_id, attempt, error, delay)
-    with contextlib.suppress(Exception):  # the sweep enqueues it when due
-        await gateway.queue.enqueue_job(DOWNLOAD_JOB, str(message_id), media_id, defer=delay)
     return "retrying"
 
 
@@ -241,11 +236,13 @@ async def _save(response: httpx.Response, path: Path, limit: int) -> tuple[int, 
 
 
 async def sweep(ctx: dict[str, Any]) -> None:
-    """Cron: enqueue downloads that are due but that no job holds (a lost enqueue, a killed worker)."""
+    """Cron: enqueue downloads that are due: retries, lost enqueues, a killed worker's claims."""
     gateway: Gateway = ctx["gateway"]
     now = datetime.now(UTC)
     due = sa.or_(
-        sa.and_(media.c.status.in_(("pending", "retrying")), media.c.next_attempt_at <= now - _SWEEP_GRACE),
+        sa.and_(media.c.status == "retrying", media.c.next_attempt_at <= now),
+        # A fresh row's job was enqueued at ingest: give it time to run before doubting it.
+        sa.and_(media.c.status == "pending", media.c.next_attempt_at <= now - _SWEEP_GRACE),
         sa.and_(media.c.status == "downloading", media.c.lease_until < now),
     )
     async with gateway.db.transaction() as conn:

@@ -100,6 +100,8 @@ class FakeGraph:
     access_token: str = ACCESS_TOKEN
     requests: list[GraphRequest] = field(default_factory=list)
     media: dict[str, StoredMedia] = field(default_factory=dict)
+    # Whether media nodes say how big the file is (Graph's file_size).
+    declares_size: bool = True
     # The wamids the next sends get (afterwards: generated ones).
     next_wamids: list[str] = field(default_factory=list)
     _failures: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
@@ -182,16 +184,17 @@ class FakeGraph:
             body = {"error": {"message": message, "type": "GraphMethodException", "code": 100, "error_subcode": 33}}
             body["error"]["fbtrace_id"] = _trace()
             return JSONResponse(body, status_code=400)
-        return JSONResponse(
-            {
-                "messaging_product": "whatsapp",
-                "url": f"{self.url}/whatsapp_business/attachments/?mid={media_id}&ext=1700000000&hash=ATtest",
-                "mime_type": stored.mime_type,
-                "sha256": hashlib.sha256(stored.content).hexdigest(),
-                "file_size": str(len(stored.content)),
-                "id": media_id,
-            }
-        )
+        node = {
+            "messaging_product": "whatsapp",
+            "url": f"{self.url}/whatsapp_business/attachments/?mid={media_id}&ext=1700000000&hash=ATtest",
+            "mime_type": stored.mime_type,
+            "sha256": hashlib.sha256(stored.content).hexdigest(),
+            "file_size": str(len(stored.content)),
+            "id": media_id,
+        }
+        if not self.declares_size:
+            del node["file_size"]
+        return JSONResponse(node)
 
     async def attachment(self, request: Request) -> Response:
         seen = await self._record(request)

@@ -141,10 +141,15 @@ def outbound_message(
 
 async def send(gateway: Gateway, message: Any) -> Any:
     """Submit ``message`` to the whatsapp destination, run deliveries, return its delivery row."""
+    from core.testing import drain
     from tests.support.pipeline import settle
 
     [stored] = await gateway.submit([message], destinations=["whatsapp"])
-    await settle(gateway)
+    if gateway.settings.queue.backend == "arq":
+        # In this task: an arq burst worker would also sit out the delay of a scheduled retry.
+        await drain(gateway)
+    else:
+        await settle(gateway)
     [delivery] = await deliveries_of(gateway, stored.message_id)
     return delivery
 
