@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class QueueBackend(Protocol):
@@ -25,3 +25,6 @@ class QueueBackend(Protocol):
         """Take one of ``limit`` concurrent slots of ``destination``; ``None`` when all are taken."""
 
     async def release_slot(self, destination: str, token: str) -> None: ...
+
+    async def enqueue_job(self, function: str, *args: Any, defer: float | None = None) -> None:
+        """Run plugin job ``function(ctx, *args)`` (``switchboard_jobs``), after ``defer`` seconds."""

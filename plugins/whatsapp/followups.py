@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -32,28 +32,46 @@ log = logging.getLogger("switchboard.whatsapp")
 
 
 async def after_stored(gateway: Gateway, stored: Sequence[tuple[StandardMessage, Stored]]) -> None:
-    """React to newly stored inbound WhatsApp messages (the ``switchboard_messages_stored`` hook)."""
+    """React to newly stored inbound WhatsApp messages (the ``switchboard_messages_stored`` hook).
+
+    Each step runs on its own: a failure in one (logged) does not cost the others, and an
+    opt-out in particular is recorded whatever becomes of the statuses beside it.
+    """
     mine = [(m, s) for m, s in stored if m.platform == PLATFORM and m.direction == "in"]
     if not mine:
         return
     settings: WhatsAppSettings = gateway.plugin_config(PLATFORM)
     found = [m for m, _ in mine if m.kind == "status"]
-    if found:
-        async with gateway.db.transaction() as conn:
-            for status in found:
-                await statuses.apply_status(conn, status)
     people = [(m, s) for m, s in mine if m.kind != "status" and m.sender]
-    if not people:
-        return
+    if found:
+        await _step("apply statuses", _apply_statuses(gateway, found))
+    if people:
+        await _step("answer messages", _answer(gateway, settings, people))
+        if settings.media.download:
+            await _step("queue media downloads", _queue_downloads(gateway, [m for m, _ in people if m.media]))
+
+
+async def _step(what: str, work: Awaitable[None]) -> None:
+    try:
+        await work
+    except Exception:
+        log.exception("WhatsApp: could not %s", what)
+
+
+async def _apply_statuses(gateway: Gateway, found: list[StandardMessage]) -> None:
+    async with gateway.db.transaction() as conn:
+        for status in found:
+            await statuses.apply_status(conn, status)
+
+
+async def _answer(gateway: Gateway, settings: WhatsAppSettings, people: list[tuple[StandardMessage, Stored]]) -> None:
     notices, replies = await _opt_outs_and_acks(gateway, settings, people)
     if settings.mark_read:
-        replies += [_read_receipt(m) for m, _ in people if _has_wamid(m)]
+        replies += [_read_receipt(m) for m, _ in people if _readable(m)]
     if notices:
         await gateway.submit(notices, destinations=[NAME], options={NOTICE_OPTION: True})
     if replies:
         await gateway.submit(replies, destinations=[NAME])
-    if settings.media.download:
-        await _queue_downloads(gateway, [m for m, _ in people if m.media])
 
 
 async def _opt_outs_and_acks(
@@ -121,8 +139,9 @@ def _reply_to(m: StandardMessage, external_id: str, spec: dict[str, Any], *, kin
     )
 
 
-def _has_wamid(m: StandardMessage) -> bool:
-    return not m.external_id.startswith(("unparsed:", "error:"))
+def _readable(m: StandardMessage) -> bool:
+    """A message the contact wrote, with a wamid to mark read (not a notice, not an unread item)."""
+    return m.kind not in ("system", "event") and not m.external_id.startswith(("unparsed:", "error:"))
 
 
 async def _queue_downloads(gateway: Gateway, with_media: list[StandardMessage]) -> None:

@@ -23,6 +23,10 @@ OBJECT = "whatsapp_business_account"
 MEDIA_KINDS = ("image", "video", "audio", "document", "sticker")
 _MEDIA_FIELDS = ("id", "mime_type", "sha256", "caption", "filename")
 _CONTEXT_FIELDS = ("id", "from", "forwarded", "frequently_forwarded", "referred_product")
+# Meta's wamids run to about 80 characters and wa_ids to 15 digits; anything far longer is
+# not Meta's, and must not reach columns sized for them.
+MAX_WAMID = 200
+MAX_WA_ID = 64
 
 
 class Malformed(Exception):
@@ -88,14 +92,16 @@ def _entry(entry: Any, where: str) -> Iterator[StandardMessage]:
 
 
 def _messages_change(value: dict[str, Any], waba_id: str | None, where: str) -> Iterator[StandardMessage]:
-    metadata = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
+    found = value.get("metadata")
+    metadata: dict[str, Any] = found if isinstance(found, dict) else {}
     names: dict[str, str] = {}
-    for contact in value.get("contacts") or []:
+    contacts = value.get("contacts")
+    for contact in contacts if isinstance(contacts, list) else []:
         if isinstance(contact, dict) and isinstance(contact.get("wa_id"), str):
             profile = contact.get("profile")
             name = profile.get("name") if isinstance(profile, dict) else None
             if isinstance(name, str) and name:
-                names[contact["wa_id"]] = name
+                names[contact["wa_id"]] = name[:255]
     change = Change(waba_id, _text(metadata.get("phone_number_id")), _text(metadata.get("display_phone_number")), names)
     for key, parse in (("messages", _message), ("statuses", _status), ("errors", _reported_error)):
         items = value.get(key)
@@ -111,15 +117,19 @@ def _messages_change(value: dict[str, Any], waba_id: str | None, where: str) -> 
 def _message(item: Any, change: Change, where: str) -> StandardMessage:
     if not isinstance(item, dict):
         return unparsed(item, where, "a message must be an object")
-    wamid, sender, kind_name = item.get("id"), item.get("from"), item.get("type")
-    if not (isinstance(wamid, str) and wamid and isinstance(sender, str) and sender and isinstance(kind_name, str)):
+    wamid, sender, kind_name = (
+        _bounded(item.get("id"), MAX_WAMID),
+        _bounded(item.get("from"), MAX_WA_ID),
+        item.get("type"),
+    )
+    if wamid is None or sender is None or not isinstance(kind_name, str):
         return unparsed(
             item,
             where,
-            "a message needs string 'id', 'from' and 'type'",
+            f"a message needs 'id' (up to {MAX_WAMID} characters), 'from' (up to {MAX_WA_ID}) and 'type' strings",
             change=change,
-            external_id=wamid if isinstance(wamid, str) else None,
-            sender=sender if isinstance(sender, str) and sender else None,
+            external_id=wamid,
+            sender=sender,
         )
     try:
         timestamp = parse_timestamp(item.get("timestamp"))
@@ -244,9 +254,9 @@ def _edit(body: dict[str, Any]) -> Content:
 def _status(item: Any, change: Change, where: str) -> StandardMessage:
     if not isinstance(item, dict):
         return unparsed(item, where, "a status must be an object")
-    wamid, status, recipient = item.get("id"), item.get("status"), item.get("recipient_id")
-    if not (isinstance(wamid, str) and wamid and isinstance(status, str) and status):
-        return unparsed(item, where, "a status needs string 'id' and 'status'")
+    wamid, status, recipient = _bounded(item.get("id"), MAX_WAMID), item.get("status"), item.get("recipient_id")
+    if wamid is None or not isinstance(status, str) or not status:
+        return unparsed(item, where, f"a status needs 'id' (up to {MAX_WAMID} characters) and 'status' strings")
     try:
         timestamp = parse_timestamp(item.get("timestamp"))
     except Malformed as err:
@@ -254,14 +264,15 @@ def _status(item: Any, change: Change, where: str) -> StandardMessage:
             item, where, str(err), change=change, type_name="status", external_id=f"status:{wamid}:{status}"
         )
     fields = ("errors", "conversation", "pricing", "biz_opaque_callback_data", "recipient_type")
-    details = {"id": wamid, "status": status, "recipient_id": _text(recipient), "timestamp": timestamp.isoformat()}
+    recipient = _bounded(recipient, MAX_WA_ID)
+    details = {"id": wamid, "status": status, "recipient_id": recipient, "timestamp": timestamp.isoformat()}
     details |= {k: item[k] for k in fields if item.get(k) is not None}
     return StandardMessage(
         platform=PLATFORM,
         # One stored message per (message, status): Meta's redelivery of the same status dedupes.
         external_id=f"status:{wamid}:{status}"[:255],
         kind="status",
-        recipient=_text(recipient),
+        recipient=recipient,
         timestamp=timestamp,
         raw=item,
         extra=change.annotated({"type": "status", "status": details}),
@@ -332,6 +343,10 @@ def _required_text(body: dict[str, Any], key: str, where: str) -> str:
     if not isinstance(value, str):
         raise Malformed(f"{where}.{key} must be a string")
     return value
+
+
+def _bounded(value: Any, limit: int) -> str | None:
+    return value if isinstance(value, str) and 0 < len(value) <= limit else None
 
 
 def _text(value: Any) -> str | None:

@@ -79,6 +79,8 @@ async def whatsapp_download_media(ctx: dict[str, Any], message_id: str, media_id
 async def download(gateway: Gateway, message_id: uuid.UUID, media_id: str) -> str:
     """One attempt at one file; returns the row's new status (``skipped``: not due, or held)."""
     settings: WhatsAppSettings = gateway.plugin_config("whatsapp")
+    if not settings.media.download:
+        return "skipped"  # switched off since it was queued: the row waits for it to return
     attempt = await _claim(gateway, message_id, media_id)
     if attempt is None:
         return "skipped"
@@ -238,6 +240,9 @@ async def _save(response: httpx.Response, path: Path, limit: int) -> tuple[int, 
 async def sweep(ctx: dict[str, Any]) -> None:
     """Cron: enqueue downloads that are due: retries, lost enqueues, a killed worker's claims."""
     gateway: Gateway = ctx["gateway"]
+    settings: WhatsAppSettings = gateway.plugin_config("whatsapp")
+    if not settings.media.download:
+        return
     now = datetime.now(UTC)
     due = sa.or_(
         sa.and_(media.c.status == "retrying", media.c.next_attempt_at <= now),

@@ -127,3 +127,25 @@ async def test_errors_meta_reports_in_a_change_are_kept_as_events(whatsapp_clien
         [row] = await stored_messages(client.gateway)
     assert (row.kind, row.text) == ("event", "Something went wrong")
     assert row.extra["whatsapp"]["errors"][0]["code"] == 131000
+
+
+async def test_contacts_that_are_not_a_list_do_not_cost_the_messages(whatsapp_client: Any) -> None:
+    data = payload("text")
+    data["entry"][0]["changes"][0]["value"]["contacts"] = 5
+    async with whatsapp_client() as client:
+        answer = await post_webhook(client, data)
+        [row] = await stored_messages(client.gateway)
+    assert answer.status_code == 200
+    assert (row.kind, row.sender, row.sender_name) == ("text", WA_ID, None)
+
+
+@pytest.mark.parametrize("field", ["id", "from"])
+async def test_ids_far_longer_than_metas_are_kept_as_unsupported(whatsapp_client: Any, field: str) -> None:
+    data = payload("text")
+    first_item(data)[field] = "9" * 300
+    async with whatsapp_client() as client:
+        answer = await post_webhook(client, data)
+        [row] = await stored_messages(client.gateway)
+    assert answer.status_code == 200
+    assert row.kind == "unsupported"
+    assert len(row.external_id) <= 255
