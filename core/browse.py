@@ -118,9 +118,12 @@ async def _page(
 async def list_messages(db: Database, f: MessageFilters) -> dict[str, Any]:
     query = sa.select(*(messages.c[n] for n in MESSAGE_FIELDS)).where(*_id_window(messages, f))
     for column, value in (
-        ("platform", f.platform), ("kind", f.kind), ("sender", f.sender), ("direction", f.direction),
+        ("platform", f.platform),
+        ("kind", f.kind),
+        ("sender", f.sender),
+        ("direction", f.direction),
         ("conversation_id", f.conversation),
-    ):  # fmt: skip
+    ):
         if value is not None:
             query = query.where(messages.c[column] == value)
     return await _page(db, query, messages, f, MESSAGE_FIELDS)

@@ -68,10 +68,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
             "the local queue runs inside `switchboard serve`)"
         )
     configure_logging(settings.server.log_format, settings.server.log_level)
-    if args.burst:
-        asyncio.run(build_worker(settings, burst=True).main())
+    main = build_worker(settings, burst=True).main() if args.burst else run_worker(settings)
+    try:
+        import uvloop  # installed with uvicorn[standard]; the server uses it too
+    except ImportError:
+        asyncio.run(main)
     else:
-        asyncio.run(run_worker(settings))
+        uvloop.run(main)
     return 0
 
 

@@ -17,6 +17,7 @@ from core.browse import delivery_conditions
 from core.deliveries import FINAL
 from core.errors import Conflict, NotFound, Unprocessable
 from core.models import deliveries
+from core.queue.base import QueueItem
 
 if TYPE_CHECKING:
     from core.gateway import Gateway
@@ -60,17 +61,17 @@ async def requeue(gateway: Gateway, delivery_id: uuid.UUID, principal: Principal
             sa.update(deliveries)
             .where(deliveries.c.id == delivery_id, deliveries.c.status.in_(REQUEUEABLE))
             .values(**_requeue_values(gateway, now))
-            .returning(deliveries.c.attempt_count)
+            .returning(deliveries.c.attempt_count, deliveries.c.destination)
         )
-        attempt = result.scalar_one_or_none()
-    if attempt is None:
+        changed = result.first()
+    if changed is None:
         raise Conflict("the delivery changed state meanwhile; try again")
-    await _enqueue(gateway, [(delivery_id, attempt)])
+    await _enqueue(gateway, [QueueItem(delivery_id, changed.attempt_count, changed.destination)])
     _audit(gateway, principal, "requeue", {"delivery_id": str(delivery_id)})
     return {"id": str(delivery_id), "status": "queued"}
 
 
-async def _enqueue(gateway: Gateway, items: list[tuple[uuid.UUID, int]]) -> None:
+async def _enqueue(gateway: Gateway, items: list[QueueItem]) -> None:
     try:
         await gateway.queue.enqueue(items)
     except Exception:  # noqa: BLE001 - committed as queued: the sweeper enqueues them
@@ -103,9 +104,9 @@ async def requeue_many(gateway: Gateway, f: DeliveryFilters, principal: Principa
                 sa.update(deliveries)
                 .where(deliveries.c.id.in_(ids), deliveries.c.status.in_(statuses))
                 .values(**_requeue_values(gateway, now))
-                .returning(deliveries.c.id, deliveries.c.attempt_count)
+                .returning(deliveries.c.id, deliveries.c.attempt_count, deliveries.c.destination)
             )
-            items = [(r.id, r.attempt_count) for r in rows]
+            items = [QueueItem(r.id, r.attempt_count, r.destination) for r in rows]
         await _enqueue(gateway, items)
         total += len(items)
     _audit(

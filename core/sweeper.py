@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from core.deliveries import WAITING
 from core.jobs import CronJob
 from core.models import deliveries
+from core.queue.base import QueueItem
 
 if TYPE_CHECKING:
     from core.gateway import Gateway
@@ -34,7 +35,7 @@ async def sweep(gateway: Gateway, *, grace: float | None = None) -> int:
     async with gateway.db.transaction() as conn:
         rows = (
             await conn.execute(
-                sa.select(deliveries.c.id, deliveries.c.attempt_count)
+                sa.select(deliveries.c.id, deliveries.c.attempt_count, deliveries.c.destination)
                 .where(
                     sa.or_(
                         sa.and_(deliveries.c.status.in_(WAITING), deliveries.c.next_attempt_at <= cutoff),
@@ -45,7 +46,7 @@ async def sweep(gateway: Gateway, *, grace: float | None = None) -> int:
                 .limit(SWEEP_BATCH)
             )
         ).all()
-    items = [(r.id, r.attempt_count) for r in rows if not (local and local(r.id))]
+    items = [QueueItem(r.id, r.attempt_count, r.destination) for r in rows if not (local and local(r.id))]
     if items:
         await gateway.queue.enqueue(items)
         log.info("sweeper re-enqueued %d due deliveries", len(items))

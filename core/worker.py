@@ -8,31 +8,45 @@ import logging
 import os
 import signal
 import socket
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from arq import Retry, cron
+from arq import cron
 from arq.worker import Worker
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from core.deliveries import BUSY_DEFER, DestinationBusy, perform
+from core.deliveries import BUSY_DEFER, DestinationBusy
 from core.gateway import Gateway
 from core.jobs import CronJob, job_name
+from core.queue.base import QueueItem
 from core.settings import Settings
 from core.sweeper import core_cron_jobs
 
 log = logging.getLogger("switchboard.worker")
 
 
-async def deliver(ctx: dict[str, Any], delivery_id: str) -> str | None:
-    """One delivery attempt (job id ``deliver:<id>:<attempt>``)."""
-    import uuid
+async def deliver(ctx: dict[str, Any], items: list[tuple[str, str]]) -> dict[str, int]:
+    """Attempt each ``(delivery id, destination)`` that is due; returns counts by outcome."""
+    gateway: Gateway = ctx["gateway"]
+    busy: list[QueueItem] = []
 
-    try:
-        outcome = await perform(ctx["gateway"], uuid.UUID(delivery_id), worker=ctx["worker_name"])
-    except DestinationBusy as err:
-        raise Retry(defer=BUSY_DEFER) from err
-    return outcome.status if outcome else None
+    async def one(delivery_id: uuid.UUID, destination: str) -> str:
+        try:
+            outcome = await gateway.deliveries.run(delivery_id, destination, worker=ctx["worker_name"])
+        except DestinationBusy:
+            busy.append(QueueItem(delivery_id, -1, destination))
+            return "busy"
+        return outcome.status if outcome else "skipped"
+
+    results = await asyncio.gather(*(one(uuid.UUID(i), d) for i, d in items))
+    if busy:
+        await gateway.queue.enqueue(busy, at=datetime.now(UTC) + timedelta(seconds=BUSY_DEFER))
+    counts: dict[str, int] = {}
+    for status in results:
+        counts[status] = counts.get(status, 0) + 1
+    return counts
 
 
 def build_worker(
@@ -86,7 +100,7 @@ def build_worker(
         on_startup=on_startup,
         on_shutdown=on_shutdown,
         job_timeout=settings.queue.job_timeout,
-        max_jobs=settings.queue.local_workers * 4,
+        max_jobs=settings.queue.worker_jobs,
         # The database counts attempts; arq only re-runs jobs it lost (worker killed).
         max_tries=1000,
         keep_result=0,

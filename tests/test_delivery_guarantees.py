@@ -43,14 +43,14 @@ async def world(example_installed: None, clean_stack: Stack, tmp_path: Path) -> 
                 "name": "guarantees",
                 "sweep_interval": 1,
                 "job_timeout": 4,
-            },  # fmt: skip
+            },
             "delivery": {
                 "backoff_base": 0.2,
                 "backoff_factor": 1.5,
                 "backoff_max": 1.0,
                 "jitter": 0,
                 "max_attempts": 30,
-            },  # fmt: skip
+            },
             "auth": {"secret_key": "guarantees-secret-key-0123456789-abcdefghijkl"},
             "routes": [{"source": "echo", "destinations": ["crm"]}],
             "plugins": {"http": {"destinations": {"crm": {"url": receiver.url, "timeout": 5}}}},
@@ -162,8 +162,13 @@ async def test_permanent_rejection_is_dead_until_requeued_after_the_fix(world) -
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 60
         while loop.time() < deadline:
-            dead = (await client.get("/api/deliveries", params={"status": "dead", "limit": 500},
-                                     headers=await user_headers(client.gateway, "viewer"))).json()["items"]  # fmt: skip
+            dead = (
+                await client.get(
+                    "/api/deliveries",
+                    params={"status": "dead", "limit": 500},
+                    headers=await user_headers(client.gateway, "viewer"),
+                )
+            ).json()["items"]
             if len(dead) == N:
                 break
             await asyncio.sleep(0.2)

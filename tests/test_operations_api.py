@@ -43,8 +43,22 @@ async def test_messages_list_newest_first_with_a_cursor(gw: GatewayClient) -> No
     assert [m["external_id"] for m in second["items"] + third["items"]] == ["m2", "m1", "m0"]
     assert third["next"] is None
     keys = set(first["items"][0])
-    assert {"id", "platform", "external_id", "direction", "kind", "sender", "sender_name", "recipient", "text",
-            "media", "timestamp", "extra", "conversation_id", "received_at"} <= keys  # fmt: skip
+    assert {
+        "id",
+        "platform",
+        "external_id",
+        "direction",
+        "kind",
+        "sender",
+        "sender_name",
+        "recipient",
+        "text",
+        "media",
+        "timestamp",
+        "extra",
+        "conversation_id",
+        "received_at",
+    } <= keys
 
 
 async def test_messages_filter_by_sender_kind_and_platform(gw: GatewayClient) -> None:
@@ -100,8 +114,12 @@ async def test_message_detail_has_deliveries_with_attempts(gw: GatewayClient, re
 
 
 async def test_unknown_ids_are_404(gw: GatewayClient) -> None:
-    for path in ("/api/messages/nope", "/api/deliveries/00000000-0000-7000-8000-000000000000",
-                 "/api/conversations/00000000-0000-7000-8000-000000000000", "/api/logs/999999999"):  # fmt: skip
+    for path in (
+        "/api/messages/nope",
+        "/api/deliveries/00000000-0000-7000-8000-000000000000",
+        "/api/conversations/00000000-0000-7000-8000-000000000000",
+        "/api/logs/999999999",
+    ):
         assert (await gw.get(path)).status_code == 404, path
 
 

@@ -146,9 +146,14 @@ async def reply_to_conversation(request: Request) -> Response:
         raise BadRequest("a text reply needs text", errors=[{"field": "text", "message": "required for kind text"}])
     try:
         stored = await conversations.reply(
-            _gateway(request), _uuid(request), kind=body.kind, text=body.text, media=body.media, extra=body.extra,
+            _gateway(request),
+            _uuid(request),
+            kind=body.kind,
+            text=body.text,
+            media=body.media,
+            extra=body.extra,
             principal=request.state.principal,
-        )  # fmt: skip
+        )
     except ValueError as err:  # StandardMessage refused it (unknown media keys, …)
         raise BadRequest(str(err)) from err
     return JSONResponse(
