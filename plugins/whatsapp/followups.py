@@ -85,7 +85,8 @@ async def _opt_outs_and_acks(
             assert m.sender is not None
             choice = optout.keyword_choice(m, settings.opt_out)
             if choice is not None:
-                await optout.record_choice(conn, m.sender, choice, (m.text or "")[:64], m.timestamp)
+                if not await optout.record_choice(conn, m.sender, choice, (m.text or "")[:64], m.timestamp):
+                    continue  # the contact has said otherwise since
                 log.info("WhatsApp contact %s opted %s", mask_phone(m.sender), choice)
                 text = settings.opt_out.confirmation if choice == "out" else settings.opt_out.opt_in_confirmation
                 if text:

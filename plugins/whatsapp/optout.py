@@ -68,8 +68,12 @@ def keyword_choice(message: StandardMessage, settings: OptOutSettings) -> Choice
     return None
 
 
-async def record_choice(conn: AsyncConnection, wa_id: str, choice: Choice, keyword: str, at: datetime) -> None:
-    """Mark ``wa_id`` opted out (or back in), as of ``at``."""
+async def record_choice(conn: AsyncConnection, wa_id: str, choice: Choice, keyword: str, at: datetime) -> bool:
+    """Mark ``wa_id`` opted out (or back in) as of ``at``; ``False`` if a later choice stands.
+
+    Keywords are applied in the order the contact sent them, not the order they are
+    processed in (two webhooks' hooks may run side by side): STOP then START ends opted in.
+    """
     opted_out = choice == "out"
     row = {
         "wa_id": wa_id,
@@ -81,7 +85,12 @@ async def record_choice(conn: AsyncConnection, wa_id: str, choice: Choice, keywo
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     insert = dialect.insert(contacts).values(row)
     changes = {k: insert.excluded[k] for k in row if k != "wa_id"}
-    await conn.execute(insert.on_conflict_do_update(index_elements=[contacts.c.wa_id], set_=changes))
+    result = await conn.execute(
+        insert.on_conflict_do_update(
+            index_elements=[contacts.c.wa_id], set_=changes, where=contacts.c.updated_at <= insert.excluded.updated_at
+        )
+    )
+    return bool(result.rowcount)
 
 
 async def states(conn: AsyncConnection, wa_ids: Iterable[str]) -> dict[str, OptOutState]:

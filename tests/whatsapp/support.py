@@ -71,8 +71,15 @@ def signed(body: bytes, secret: str = APP_SECRET) -> dict[str, str]:
 
 
 async def post_webhook(client: Any, data: dict[str, Any] | bytes, secret: str = APP_SECRET) -> Any:
+    """POST a signed webhook; returns once what it set off in this process has run too.
+
+    The plugin's messages-stored hook (statuses applied, opt-outs, replies submitted) runs
+    after the commit, beside the answer: waiting for it makes "nothing happened" provable.
+    """
     body = body_of(data)
-    return await client.post("/webhooks/whatsapp", content=body, headers=signed(body, secret))
+    answer = await client.post("/webhooks/whatsapp", content=body, headers=signed(body, secret))
+    await after_commit_done(client.gateway)
+    return answer
 
 
 async def stored_messages(gateway: Gateway, **where: Any) -> list[Any]:
@@ -154,19 +161,7 @@ async def send(gateway: Gateway, message: Any) -> Any:
     return delivery
 
 
-async def eventually(read: Any, check: Any, *, timeout: float = 10.0) -> Any:
-    """``await read()`` until ``check(result)`` holds; returns that result.
-
-    For the work the plugin does after a webhook is answered (statuses applied, replies
-    submitted): the messages-stored hook runs once the messages are committed, beside the
-    answer rather than before it.
-    """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        result = await read()
-        if check(result):
-            return result
-        if loop.time() > deadline:
-            raise AssertionError(f"still {result!r} after {timeout}s")
-        await asyncio.sleep(0.02)
+async def after_commit_done(gateway: Gateway) -> None:
+    """Wait for the ingestor's after-commit work (enqueues, messages-stored hooks) under way."""
+    while gateway.ingest._after:
+        await asyncio.gather(*gateway.ingest._after, return_exceptions=True)

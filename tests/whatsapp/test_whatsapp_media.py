@@ -150,7 +150,7 @@ async def test_the_sweep_enqueues_downloads_that_were_never_run(whatsapp_client:
         gateway = client.gateway
         enqueue, gateway.queue.enqueue_job = gateway.queue.enqueue_job, _lost  # the enqueue at ingest is lost
         await post_webhook(client, payload("image"))
-        [row] = await _eventually_rows(gateway)
+        [row] = await media_rows(gateway)
         assert row.status == "pending"
         gateway.queue.enqueue_job = enqueue
         await _make_due(gateway)
@@ -180,12 +180,6 @@ async def test_each_media_item_is_queued_once_even_if_the_webhook_repeats(whatsa
 
 async def _lost(*args: Any, **kwargs: Any) -> None:
     raise ConnectionError("queue unavailable")
-
-
-async def _eventually_rows(gateway: Any) -> list[Any]:
-    from tests.whatsapp.support import eventually
-
-    return await eventually(lambda: media_rows(gateway), bool)  # type: ignore[no-any-return]
 
 
 async def _make_due(gateway: Any) -> None:
