@@ -13,7 +13,23 @@ from core.settings import Settings, load_settings
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(args.config)
+    return load_settings(getattr(args, "config", None))
+
+
+class Unreachable(Exception):
+    """A service the command needs does not answer."""
+
+
+def _on_database(settings: Settings, step: Callable[[], Any]) -> Any:
+    """Run a database step; an unreachable database becomes one line naming it (password masked)."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    try:
+        return step()
+    except (OSError, OperationalError, InterfaceError, DBAPIError) as err:
+        where = settings.masked()["database"]["url"]
+        reason = str(getattr(err, "orig", None) or err).splitlines()[0]
+        raise Unreachable(f"database unreachable at {where}: {reason}") from err
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -27,7 +43,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     configure_logging(settings.server.log_format, settings.server.log_level)
     auto = settings.database.auto_migrate
     if auto or (auto is None and settings.database.is_sqlite):
-        migrate.upgrade(settings)
+        _on_database(settings, lambda: migrate.upgrade(settings))
     host = args.host or settings.server.host
     port = args.port or settings.server.port
     workers = args.workers or settings.server.workers
@@ -47,7 +63,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             )
         import os
 
-        if args.config:
+        if getattr(args, "config", None):
             os.environ["SWITCHBOARD_CONFIG"] = args.config
         uvicorn.run("core.app:app_from_environment", factory=True, workers=workers, **common)
     else:
@@ -83,12 +99,15 @@ def cmd_db(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     if args.db_command == "upgrade":
-        migrate.upgrade(settings, args.revision)
+        _on_database(settings, lambda: migrate.upgrade(settings, args.revision))
         print(f"database at {migrate.current(settings) or 'base'}")
     elif args.db_command == "current":
-        print(migrate.current(settings) or "(empty database: run `switchboard db upgrade`)")
+        current = _on_database(settings, lambda: migrate.current(settings))
+        print(current or "(empty database: run `switchboard db upgrade`)")
     elif args.db_command == "revision":
-        path = migrate.revision(settings, args.message, plugin=args.plugin, autogenerate=not args.empty)
+        path = _on_database(
+            settings, lambda: migrate.revision(settings, args.message, plugin=args.plugin, autogenerate=not args.empty)
+        )
         print(f"created {path}")
     return 0
 
@@ -172,7 +191,14 @@ def build_parser(
 ) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="switchboard", description="Switchboard integration gateway.")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="PATH", help="config file (default: $SWITCHBOARD_CONFIG or ./config.toml)")
+    # SUPPRESS: a sub-command's own --config default must not overwrite one given earlier
+    # (`switchboard db --config X upgrade`).
+    common.add_argument(
+        "--config",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="config file (default: $SWITCHBOARD_CONFIG or ./config.toml)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", parents=[common], help="run the gateway (HTTP API, webhooks, admin UI)")
@@ -221,20 +247,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, PluginError) as err:
         print(f"switchboard: {err}", file=sys.stderr)
         return 2
+    except Unreachable as err:
+        print(f"switchboard: {err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     except OSError as err:
         print(f"switchboard: {err}", file=sys.stderr)
         return 1
-    except Exception as err:
-        from sqlalchemy.exc import DBAPIError, OperationalError
-
-        if isinstance(err, OperationalError | DBAPIError | ConnectionError):
-            print(
-                f"switchboard: database unreachable: {type(err).__name__}: {str(err).splitlines()[0]}", file=sys.stderr
-            )
-            return 1
-        raise
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -53,6 +54,10 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 def make_engine(settings: DatabaseSettings) -> AsyncEngine:
     if settings.is_sqlite:
+        database = sa.engine.make_url(settings.url).database
+        if database and database != ":memory:":
+            # The embedded default should just work: create the file's folder.
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(settings.url, echo=settings.echo)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine

@@ -63,10 +63,19 @@ async def _audit_retention_job(ctx: dict[str, Any]) -> None:
         log.info("audit retention removed %d rows", removed)
 
 
+async def _refresh_token_retention_job(ctx: dict[str, Any]) -> None:
+    from core.auth.sessions import purge_expired_refresh_tokens
+
+    removed = await purge_expired_refresh_tokens(ctx["gateway"])
+    if removed:
+        log.info("removed %d expired refresh tokens", removed)
+
+
 def core_cron_jobs(gateway: Gateway) -> list[CronJob]:
     interval = max(1, int(gateway.settings.queue.sweep_interval))
     every = next(n for n in (interval, 15, 10, 5, 1) if 60 % n == 0 or (n % 60 == 0 and 3600 % n == 0))
     return [
         CronJob("sweep", _sweep_job, every=every, run_at_startup=True),
         CronJob("audit_retention", _audit_retention_job, every=3600),
+        CronJob("refresh_token_retention", _refresh_token_retention_job, every=3600),
     ]
