@@ -30,6 +30,7 @@ from core.ingest import Stored
 from core.jobs import CronJob
 from core.messages import KINDS, StandardMessage
 from core.openapi import describe
+from core.redaction import mask_phone
 from core.retry import parse_retry_after, raise_for_response
 from core.security import Principal, requires
 from core.settings import Settings, load_settings
@@ -61,6 +62,7 @@ __all__ = [
     "describe",
     "hookimpl",
     "load_settings",
+    "mask_phone",
     "parse_retry_after",
     "raise_for_response",
     "requires",

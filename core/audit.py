@@ -31,6 +31,7 @@ class AuditLog:
         self.db = db
         self.settings = settings
         self.redact = Redactor(settings.redact_keys)
+        self._redactors: dict[tuple[str, ...], Redactor] = {}
         self._pending: list[dict[str, Any]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -60,11 +61,19 @@ class AuditLog:
         if len(self._pending) >= 500:
             self._wake.set()
 
-    def payload(self, value: Any) -> Any:
-        """A payload as it may be stored: redacted, or nothing when capture is off."""
+    def payload(self, value: Any, extra_keys: tuple[str, ...] = ()) -> Any:
+        """A payload as it may be stored: redacted, or nothing when capture is off.
+
+        ``extra_keys`` are redacted beside ``[audit] redact_keys`` (an adapter's ``redact_keys``).
+        """
         if not self.settings.capture_payloads:
             return None
-        redacted = self.redact(value)
+        redact = self.redact
+        if extra_keys:
+            redact = self._redactors.get(extra_keys) or self._redactors.setdefault(
+                extra_keys, Redactor([*self.settings.redact_keys, *extra_keys])
+            )
+        redacted = redact(value)
         text = str(redacted)
         limit = self.settings.max_payload_bytes
         return redacted if len(text) <= limit else {"truncated": text[:limit]}

@@ -29,6 +29,9 @@ class Adapter:
     """
 
     name: ClassVar[str] = ""
+    # Keys of this platform's payloads that hold personal data (phone numbers, message text):
+    # redacted, beside ``[audit] redact_keys``, wherever the audit log captures a payload.
+    redact_keys: ClassVar[tuple[str, ...]] = ()
 
     async def verify(self, request: Request) -> Response | None:
         """Answer a GET handshake (e.g. a subscription challenge); ``None``: no handshake."""

@@ -79,7 +79,11 @@ async def webhook(request: Request) -> Response:
         client=client_address(request.scope),
         duration_ms=(time.perf_counter() - started) * 1000,
         detail={"messages": len(items)}
-        | ({"payload": gateway.audit.payload(_json_or_none(body))} if gateway.settings.audit.capture_payloads else {}),
+        | (
+            {"payload": gateway.audit.payload(_json_or_none(body), adapter.redact_keys)}
+            if gateway.settings.audit.capture_payloads
+            else {}
+        ),
     )
     stored = await gateway.ingest.submit(items, audit=audit)
     request.state.audited = True  # the row above went in with the messages

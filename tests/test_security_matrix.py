@@ -74,6 +74,10 @@ GET     /api/logs                            401       403    ok       ok    ok 
 GET     /api/logs/{id}                       401       403    ok       ok    ok      403
 
 GET     /plugins/example/hello               401       ok     ok       ok    403     403
+GET     /plugins/whatsapp/messages/{message_id} 401    ok     ok       ok    ok      403
+GET     /plugins/whatsapp/messages/{message_id}/media/{media_id} 401 ok ok ok ok  403
+GET     /plugins/whatsapp/contacts/{wa_id}   401       ok     ok       ok    ok      403
+PUT     /plugins/whatsapp/contacts/{wa_id}   401       403    ok       ok    ok      403
 """
 
 
@@ -98,6 +102,9 @@ def _concrete(path: str) -> str:
         .replace("{id}", str(uuid.uuid4()))
         .replace("{platform}", "no-such-platform")
         .replace("{path}", "no-such-file")
+        .replace("{message_id}", str(uuid.uuid4()))
+        .replace("{media_id}", "1003383421387256")
+        .replace("{wa_id}", "255700000000")
     )
 
 

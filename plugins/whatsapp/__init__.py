@@ -1,0 +1,59 @@
+"""The ``whatsapp`` plugin: Meta's WhatsApp Cloud API.
+
+Inbound, the adapter ``whatsapp`` (``/webhooks/whatsapp``) verifies Meta's handshake and
+signatures and turns every message and status into a standard message. Outbound, the
+destination ``whatsapp`` sends replies through the Graph API. Around them: statuses applied
+to sent messages, opt-out keywords, acknowledgements, read receipts and media downloads.
+See docs/whatsapp.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import MetaData
+from starlette.routing import BaseRoute
+
+from core import Adapter, Destination, Gateway, StandardMessage, Stored, hookimpl
+from plugins.whatsapp import followups, media
+from plugins.whatsapp.adapter import WhatsAppAdapter
+from plugins.whatsapp.destination import WhatsAppDestination
+from plugins.whatsapp.models import metadata
+from plugins.whatsapp.routes import whatsapp_routes
+from plugins.whatsapp.settings import WhatsAppSettings
+
+
+@hookimpl
+def switchboard_settings(config: Mapping[str, Any]) -> WhatsAppSettings:
+    return WhatsAppSettings.model_validate(dict(config))
+
+
+@hookimpl
+def switchboard_adapters(gateway: Gateway) -> list[Adapter]:
+    return [WhatsAppAdapter(gateway.plugin_config("whatsapp"))]
+
+
+@hookimpl
+def switchboard_destinations(gateway: Gateway) -> list[Destination]:
+    return [WhatsAppDestination(gateway, gateway.plugin_config("whatsapp"))]
+
+
+@hookimpl
+def switchboard_models() -> list[MetaData]:
+    return [metadata]
+
+
+@hookimpl
+def switchboard_jobs() -> list[Any]:
+    return [media.whatsapp_download_media, media.SWEEP]
+
+
+@hookimpl
+def switchboard_routes() -> list[BaseRoute]:
+    return whatsapp_routes()
+
+
+@hookimpl
+async def switchboard_messages_stored(stored: Sequence[tuple[StandardMessage, Stored]], gateway: Gateway) -> None:
+    await followups.after_stored(gateway, stored)
