@@ -31,7 +31,7 @@ from core.jobs import CronJob
 from core.messages import KINDS, StandardMessage
 from core.openapi import describe
 from core.retry import parse_retry_after, raise_for_response
-from core.security import Principal, requires
+from core.security import Principal, max_body, requires
 from core.settings import Settings, load_settings
 
 __all__ = [
@@ -61,6 +61,7 @@ __all__ = [
     "describe",
     "hookimpl",
     "load_settings",
+    "max_body",
     "parse_retry_after",
     "raise_for_response",
     "requires",

@@ -69,6 +69,8 @@ class TokenSigner:
     def issue(
         self, subject: str, role: str, *, now: datetime | None = None, **claims: Any
     ) -> tuple[str, dict[str, Any]]:
+        if self._sign_key is None:
+            self._load_keys()
         issued = int((now or datetime.now(UTC)).timestamp())
         payload = {
             "sub": subject,
