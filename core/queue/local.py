@@ -65,14 +65,14 @@ class LocalQueue:
         delay = (at - datetime.now(UTC)).total_seconds() if at else 0.0
         loop = asyncio.get_running_loop()
         for delivery_id, _attempt in items:
-            if delivery_id in self._queued:
-                continue
             if delay > 0:
+                # Even while the delivery is queued or running: a worker schedules the retry of
+                # the attempt it is still finishing, and _put drops it if it is queued by then.
                 old = self._timers.pop(delivery_id, None)
                 if old:
                     old.cancel()
                 self._timers[delivery_id] = loop.call_later(delay, self._put, delivery_id)
-            else:
+            elif delivery_id not in self._queued:
                 self._put(delivery_id)
 
     def _put(self, delivery_id: uuid.UUID) -> None:

@@ -25,8 +25,18 @@ def dhis2_config(fake: FakeDHIS2, *, instance: dict[str, Any] | None = None, **p
 def dhis2_app(app_client: Callable[..., Any], dhis2: FakeDHIS2) -> Callable[..., Any]:
     """``async with dhis2_app(chunk_size=2, instance={...}) as client``: an app whose DHIS2 is the fake."""
 
-    def open_app(*, instance: dict[str, Any] | None = None, routes: list[Any] | None = None, **plugin: Any) -> Any:
-        sections: dict[str, Any] = {"plugins": {"dhis2": dhis2_config(dhis2, instance=instance, **plugin)}}
+    def open_app(
+        *,
+        instance: dict[str, Any] | None = None,
+        routes: list[Any] | None = None,
+        delivery: dict[str, Any] | None = None,
+        **plugin: Any,
+    ) -> Any:
+        sections: dict[str, Any] = {
+            "plugins": {"dhis2": dhis2_config(dhis2, instance=instance, **plugin)},
+            # Retries a tenth of a second apart, so that a retried delivery settles in a test.
+            "delivery": {"backoff_base": 0.1, "jitter": 0, **(delivery or {})},
+        }
         if routes is not None:
             sections["routes"] = routes
         return app_client(**sections)

@@ -117,14 +117,14 @@ class FakeDHIS2:
     # Polls of /api/tracker/jobs/{uid} before an asynchronous job is done.
     job_polls: int = 1
     delay: float = 0.0
-    _failures: list[tuple[int, str | None]] = field(default_factory=list)
+    _failures: list[list[Any]] = field(default_factory=list)  # [status, path, requests to let through first]
     _jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     # -- controls ------------------------------------------------------------------
 
-    def fail_with(self, status: int, times: int = 1, path: str | None = None) -> None:
-        """Answer the next ``times`` requests (to ``path`` if given) with ``status``."""
-        self._failures.extend([(status, path)] * times)
+    def fail_with(self, status: int, times: int = 1, path: str | None = None, after: int = 0) -> None:
+        """Answer ``times`` requests (to ``path`` if given) with ``status``, once ``after`` more have passed."""
+        self._failures.extend([[status, path, after] for _ in range(times)])
 
     def forget_jobs(self) -> None:
         """What a restart does: tracker jobs and their reports lived in memory only."""
@@ -156,11 +156,21 @@ class FakeDHIS2:
         )
         if self.delay:
             await asyncio.sleep(self.delay)
-        for i, (status, path) in enumerate(self._failures):
+        for failure in self._failures:
+            status, path, after = failure
             if path is None or request.url.path.endswith(path):
-                del self._failures[i]
+                if after > 0:
+                    # This request passes; the failures waiting on this path now wait for one fewer.
+                    for other in self._failures:
+                        if other[1] == path:
+                            other[2] -= 1
+                    break
+                self._failures.remove(failure)
                 if status == 401:
                     return _unauthorized()
+                if status in (301, 302):  # what DHIS2 does to a request it will not authenticate
+                    login = f"{self.url}/dhis-web-commons/security/login.action"
+                    return Response(status_code=status, headers={"Location": login})
                 return _web_message(status, "ERROR", f"fake DHIS2 says {status}")
         if not self._authorised(request.headers.get("authorization", "")):
             return _unauthorized()
