@@ -46,3 +46,17 @@ async def import_mappings(client: Any, rows: list[list[Any]] | None = None) -> N
         "/plugins/dhis2/mappings/import", files=upload(csv_bytes(rows or ROWS)), headers=headers
     )
     assert response.status_code == 200, response.text
+
+
+async def first_attempt(gateway: Gateway, delivery_id: str, *, timeout: float = 10.0) -> Any:
+    """Make (or wait for) the delivery's first attempt, without running its retries; that attempt."""
+    from core.testing import drain
+
+    await drain(gateway)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not (done := await attempts(gateway, delivery_id)):
+        if loop.time() > deadline:
+            raise AssertionError("no attempt was made")
+        await asyncio.sleep(0.02)
+    return done[0]
