@@ -2,7 +2,8 @@
 
 ``/plugins/dhis2/mappings`` (data-value mappings) and ``/plugins/dhis2/orgunit-mappings``
 answer the same requests. Importing and deleting need the operator role; reading, the
-viewer role.
+viewer role; an API key needs the scope ``dhis2:mappings`` (a script keeping mappings in
+step with a spreadsheet in version control).
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ class MappingEndpoints:
             raise Unprocessable("unknown query parameter", errors=errors)
         return filters
 
-    @requires("operator")
+    @requires("operator", scopes=["dhis2:mappings"])
     async def import_file(self, request: Request) -> Response:
         """Import mappings from a CSV or XLSX file (all rows or none).
 
@@ -186,7 +187,7 @@ class MappingEndpoints:
         table = read_table(data, max_rows=max_rows)
         return table, mapping_import.parse_rows(table, org_units=self.org_units)
 
-    @requires("viewer")
+    @requires("viewer", scopes=["dhis2:mappings"])
     async def index(self, request: Request) -> Response:
         """List mappings, filtered, a keyset page at a time: ``{"items": […], "next": cursor}``."""
         filters = self.filters(request, allowed_extra=("limit", "cursor"))
@@ -207,7 +208,7 @@ class MappingEndpoints:
             {"items": [store.as_dict(r, self.kind) for r in rows], "next": str(next_id) if next_id else None}
         )
 
-    @requires("viewer")
+    @requires("viewer", scopes=["dhis2:mappings"])
     async def one(self, request: Request) -> Response:
         """One mapping."""
         mapping_id = request.path_params["mapping_id"]
@@ -217,7 +218,7 @@ class MappingEndpoints:
             raise NotFound(f"no mapping {mapping_id}")
         return JSONResponse(store.as_dict(row, self.kind))
 
-    @requires("operator")
+    @requires("operator", scopes=["dhis2:mappings"])
     async def delete(self, request: Request) -> Response:
         """Delete one mapping."""
         mapping_id = request.path_params["mapping_id"]
@@ -236,7 +237,7 @@ class MappingEndpoints:
         )
         return Response(status_code=204)
 
-    @requires("viewer")
+    @requires("viewer", scopes=["dhis2:mappings"])
     async def template(self, request: Request) -> Response:
         """An empty XLSX mapping file with the expected columns (the dhis2gw layout) and their meaning."""
         data = await asyncio.to_thread(exports.template, self.header, self.notes)
@@ -264,7 +265,7 @@ class MappingEndpoints:
             row.attribute_option_combo,
         ]
 
-    @requires("viewer")
+    @requires("viewer", scopes=["dhis2:mappings"])
     async def export_xlsx(self, request: Request) -> Response:
         """Every (filtered) mapping as an XLSX file that imports back unchanged."""
         filters = self.filters(request)
@@ -274,7 +275,7 @@ class MappingEndpoints:
         data = await asyncio.to_thread(exports.workbook, self._export_header(), rows, notes=self.notes)
         return self._download(data, exports.XLSX_MEDIA_TYPE, f"{self.filename}.xlsx")
 
-    @requires("viewer")
+    @requires("viewer", scopes=["dhis2:mappings"])
     async def export_csv(self, request: Request) -> Response:
         """Every (filtered) mapping as CSV (UTF-8), streamed."""
         filters = self.filters(request)

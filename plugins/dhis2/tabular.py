@@ -17,6 +17,8 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
+from plugins.dhis2.xlsx_rows import sheet_rows
+
 # A workbook that inflates past this is refused before it is parsed (a "zip bomb").
 MAX_UNCOMPRESSED_BYTES = 512 * 1024 * 1024
 # Exports prefix a quote to cells that a spreadsheet would run as a formula; reading
@@ -172,12 +174,24 @@ def _csv_rows(data: bytes) -> Iterator[tuple[int, list[CellValue]]]:
 
 
 def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list[CellValue]]]:
-    from openpyxl import load_workbook
-
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         inflated = sum(info.file_size for info in archive.infolist())
     if inflated > MAX_UNCOMPRESSED_BYTES:
         raise FileProblem("the workbook is too large once uncompressed", 413)
+    try:
+        rows = list(sheet_rows(data))
+    except Exception:  # noqa: BLE001 - a workbook the quick reader does not know: openpyxl reads it
+        rows = None
+    if rows is not None:
+        for number, values in rows:
+            yield number, [clean(v) for v in values]
+        return
+    yield from _openpyxl_rows(data)
+
+
+def _openpyxl_rows(data: bytes) -> Iterator[tuple[int, list[CellValue]]]:
+    from openpyxl import load_workbook
+
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except Exception as err:  # openpyxl raises many types for damaged files

@@ -157,3 +157,13 @@ async def test_verification_without_a_reachable_instance_is_a_gateway_error(app_
             f"{MAPPINGS}/import", params={"verify": "1"}, files=upload(csv_bytes(ROWS)), headers=headers
         )
         assert r.status_code == 502 and "could not check the uids" in r.json()["error"]
+
+
+async def test_an_api_key_with_the_mappings_scope_may_import(dhis2_app) -> None:  # type: ignore[no-untyped-def]
+    from core.testing import api_key_headers
+
+    async with dhis2_app() as client:
+        key = await api_key_headers(client.gateway, ["dhis2:mappings"])
+        other = await api_key_headers(client.gateway, ["dhis2:aggregate"])
+        assert (await client.post(f"{MAPPINGS}/import", files=upload(csv_bytes(ROWS)), headers=key)).status_code == 200
+        assert (await client.get(MAPPINGS, headers=other)).status_code == 403

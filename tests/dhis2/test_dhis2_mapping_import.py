@@ -324,3 +324,28 @@ def test_a_workbook_whose_first_sheet_is_blank_reports_the_empty_file() -> None:
     book.save(out)
     with pytest.raises(FileProblem, match="the file is empty"):
         read_table(out.getvalue(), max_rows=10)
+
+
+def test_workbook_cells_read_as_typed_like_openpyxl_reads_them() -> None:
+    import datetime
+
+    from plugins.dhis2.tabular import _openpyxl_rows, read_table
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["code", "number", "decimal", "date", "flag", "text"])
+    sheet.append(["A1", 12, 3.5, datetime.date(2024, 1, 31), True, "  padded  "])
+    sheet["B5"] = 7
+    sheet.append([])
+    out = io.BytesIO()
+    book.save(out)
+
+    def trimmed(cells):  # type: ignore[no-untyped-def]
+        while cells and cells[-1] is None:
+            cells = cells[:-1]
+        return cells
+
+    table = read_table(out.getvalue(), max_rows=10)
+    by_openpyxl = [(n, trimmed(v)) for n, v in _openpyxl_rows(out.getvalue()) if any(x is not None for x in v)]
+    assert [(n, trimmed(v)) for n, v in table.rows] == by_openpyxl[1:]
+    assert table.rows[0][1] == ["A1", "12", "3.5", "2024-01-31T00:00:00", "true", "padded"]
