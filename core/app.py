@@ -81,7 +81,7 @@ def create_app(settings: Settings, *, plugins: Iterable[tuple[str, object]] = ()
         middleware=[
             Middleware(RequestContext, observe=observe),
             Middleware(BodyLimit, max_bytes=settings.server.max_body_bytes, ceiling=_largest_body_limit(routes)),
-            Middleware(Authentication, authenticate=gateway.auth.authenticate),
+            Middleware(Authentication, authenticate=gateway.auth.authenticate, admit=gateway.auth.admit),
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=lifespan,

@@ -35,6 +35,9 @@ class AuditLog:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        # One flush at a time: rows are written in the order they were recorded, and a
+        # caller's flush() returns only once everything recorded before it is written.
+        self._flushing = asyncio.Lock()
 
     def row(self, kind: str, **fields: Any) -> dict[str, Any]:
         """A complete audit row (for writing inside another transaction)."""
@@ -77,17 +80,18 @@ class AuditLog:
             await self.flush()
 
     async def flush(self) -> None:
-        if not self._pending:
-            return
-        batch, self._pending = self._pending, []
-        try:
-            async with self.db.transaction() as conn:
-                await conn.execute(audit_log.insert(), batch)
-        except Exception:
-            # Keep the rows for the next flush rather than dropping them.
-            log.exception("audit write of %d rows failed; will retry", len(batch))
-            self._pending[:0] = batch[:50_000]
-            await asyncio.sleep(1)
+        async with self._flushing:
+            if not self._pending:
+                return
+            batch, self._pending = self._pending, []
+            try:
+                async with self.db.transaction() as conn:
+                    await conn.execute(audit_log.insert(), batch)
+            except Exception:
+                # Keep the rows for the next flush rather than dropping them.
+                log.exception("audit write of %d rows failed; will retry", len(batch))
+                self._pending[:0] = batch[:50_000]
+                await asyncio.sleep(1)
 
     async def close(self) -> None:
         self._closing = True

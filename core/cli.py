@@ -16,6 +16,22 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(args.config)
 
 
+class Unreachable(Exception):
+    """A service the command needs does not answer."""
+
+
+def _on_database(settings: Settings, step: Callable[[], Any]) -> Any:
+    """Run a database step; an unreachable database becomes one line naming it (password masked)."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    try:
+        return step()
+    except (OSError, OperationalError, InterfaceError, DBAPIError) as err:
+        where = settings.masked()["database"]["url"]
+        reason = str(getattr(err, "orig", None) or err).splitlines()[0]
+        raise Unreachable(f"database unreachable at {where}: {reason}") from err
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -27,7 +43,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     configure_logging(settings.server.log_format, settings.server.log_level)
     auto = settings.database.auto_migrate
     if auto or (auto is None and settings.database.is_sqlite):
-        migrate.upgrade(settings)
+        _on_database(settings, lambda: migrate.upgrade(settings))
     host = args.host or settings.server.host
     port = args.port or settings.server.port
     workers = args.workers or settings.server.workers
@@ -56,8 +72,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    import asyncio
+
     from core.logconfig import configure_logging
-    from core.worker import build_worker
+    from core.worker import build_worker, run_worker
 
     settings = _settings(args)
     if settings.queue.backend != "arq":
@@ -66,8 +84,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
             "the local queue runs inside `switchboard serve`)"
         )
     configure_logging(settings.server.log_format, settings.server.log_level)
-    worker = build_worker(settings, burst=args.burst)
-    worker.run()
+    main = build_worker(settings, burst=True).main() if args.burst else run_worker(settings)
+    try:
+        import uvloop  # installed with uvicorn[standard]; the server uses it too
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
     return 0
 
 
@@ -76,12 +99,15 @@ def cmd_db(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     if args.db_command == "upgrade":
-        migrate.upgrade(settings, args.revision)
+        _on_database(settings, lambda: migrate.upgrade(settings, args.revision))
         print(f"database at {migrate.current(settings) or 'base'}")
     elif args.db_command == "current":
-        print(migrate.current(settings) or "(empty database: run `switchboard db upgrade`)")
+        current = _on_database(settings, lambda: migrate.current(settings))
+        print(current or "(empty database: run `switchboard db upgrade`)")
     elif args.db_command == "revision":
-        path = migrate.revision(settings, args.message, plugin=args.plugin, autogenerate=not args.empty)
+        path = _on_database(
+            settings, lambda: migrate.revision(settings, args.message, plugin=args.plugin, autogenerate=not args.empty)
+        )
         print(f"created {path}")
     return 0
 
@@ -214,20 +240,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, PluginError) as err:
         print(f"switchboard: {err}", file=sys.stderr)
         return 2
+    except Unreachable as err:
+        print(f"switchboard: {err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     except OSError as err:
         print(f"switchboard: {err}", file=sys.stderr)
         return 1
-    except Exception as err:
-        from sqlalchemy.exc import DBAPIError, OperationalError
-
-        if isinstance(err, OperationalError | DBAPIError | ConnectionError):
-            print(
-                f"switchboard: database unreachable: {type(err).__name__}: {str(err).splitlines()[0]}", file=sys.stderr
-            )
-            return 1
-        raise
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """The delivery engine: claim a delivery, hand its message to the destination, record the attempt.
 
-A claim is one conditional UPDATE, so two workers holding the same id (the sweeper and a
-retried job, say) never both deliver. Every outcome is written in one transaction with its
-attempt row and audit row.
+A claim is a conditional UPDATE, so two workers holding the same id (the sweeper and a retried
+job, say) never both deliver. Claims and outcomes of concurrent attempts in one process are
+grouped into one transaction each (group commit); every outcome is written with its attempt
+row and audit row.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import sqlalchemy as sa
 
-from core.contracts import DeliveryInfo, DeliveryResult
+from core.batching import GroupCommit
+from core.contracts import DeliveryInfo, DeliveryResult, Destination
 from core.errors import DeliveryError
 from core.messages import StandardMessage
 from core.models import audit_log, deliveries, delivery_attempts, messages
+from core.queue.base import QueueItem
 from core.retry import excerpt, retry_schedule
 
 if TYPE_CHECKING:
@@ -32,7 +35,7 @@ log = logging.getLogger("switchboard.delivery")
 STATUSES = ("pending", "queued", "running", "retrying", "delivered", "dead", "cancelled")
 WAITING = ("pending", "queued", "retrying")
 FINAL = ("delivered", "dead", "cancelled")
-# A busy destination (all concurrency slots held) defers the job this long.
+# A destination whose slots are all held elsewhere: try this delivery again this much later.
 BUSY_DEFER = 1.0
 
 
@@ -45,6 +48,23 @@ class Outcome:
     status: str
     attempt: int
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class Claim:
+    info: DeliveryInfo
+    message: StandardMessage
+
+
+@dataclass
+class Record:
+    """What one attempt came to, ready to be written."""
+
+    info: DeliveryInfo
+    values: dict[str, Any]
+    attempt: dict[str, Any]
+    audit: dict[str, Any]
+    retry_at: datetime | None
 
 
 def message_from_row(row: Any) -> StandardMessage:
@@ -65,7 +85,8 @@ def message_from_row(row: Any) -> StandardMessage:
     )
 
 
-def _claimable(now: datetime) -> sa.ColumnElement[bool]:
+def claimable(now: datetime) -> sa.ColumnElement[bool]:
+    """Due and waiting, or running under a lease that has run out (its worker died)."""
     return sa.or_(
         sa.and_(
             deliveries.c.status.in_(WAITING),
@@ -75,193 +96,236 @@ def _claimable(now: datetime) -> sa.ColumnElement[bool]:
     )
 
 
-async def perform(gateway: Gateway, delivery_id: uuid.UUID, *, worker: str = "") -> Outcome | None:
-    """Make one attempt at delivery ``delivery_id`` if it is due; ``None`` when it is not ours to do."""
-    settings = gateway.settings
-    async with gateway.db.transaction() as conn:
-        head = (
-            await conn.execute(
-                sa.select(deliveries.c.destination, deliveries.c.max_attempts).where(deliveries.c.id == delivery_id)
-            )
-        ).first()
-    if head is None:
-        return None
-    destination = gateway.destinations.get(head.destination)
-    limit = (destination.concurrency if destination else None) or settings.delivery.concurrency
-    lease = float(settings.queue.job_timeout)
-    token = await gateway.queue.acquire_slot(head.destination, limit, lease)
-    if token is None:
-        raise DestinationBusy(head.destination)
-    try:
-        return await _attempt(gateway, delivery_id, worker=worker, lease=lease)
-    finally:
-        await gateway.queue.release_slot(head.destination, token)
-
-
-async def _attempt(gateway: Gateway, delivery_id: uuid.UUID, *, worker: str, lease: float) -> Outcome | None:
-    now = datetime.now(UTC)
-    async with gateway.db.transaction() as conn:
-        claimed = (
-            await conn.execute(
-                sa.update(deliveries)
-                .where(deliveries.c.id == delivery_id, _claimable(now))
-                .values(
-                    status="running",
-                    attempt_count=deliveries.c.attempt_count + 1,
-                    lease_until=now + timedelta(seconds=lease),
-                    updated_at=now,
-                )
-                .returning(
-                    deliveries.c.attempt_count,
-                    deliveries.c.max_attempts,
-                    deliveries.c.destination,
-                    deliveries.c.message_id,
-                    deliveries.c.idempotency_key,
-                    deliveries.c.created_at,
-                    deliveries.c.options,
-                    deliveries.c.detail,
-                )
-            )
-        ).first()
-        if claimed is None:
-            return None
-        row = (await conn.execute(sa.select(messages).where(messages.c.id == claimed.message_id))).first()
-    assert row is not None  # deliveries cascade with their message
-    message = message_from_row(row)
-    info = DeliveryInfo(
-        id=delivery_id,
-        destination=claimed.destination,
-        attempt=claimed.attempt_count,
-        max_attempts=claimed.max_attempts,
-        idempotency_key=claimed.idempotency_key,
-        created_at=claimed.created_at,
-        options=dict(claimed.options or {}),
-        previous_detail=claimed.detail,
+_RECORD = (
+    sa.update(deliveries)
+    .where(
+        deliveries.c.id == sa.bindparam("b_id"),
+        deliveries.c.status == "running",
+        # A stale attempt (its lease ran out and another worker re-claimed) changes nothing.
+        deliveries.c.attempt_count == sa.bindparam("b_attempt"),
     )
-    destination = gateway.destinations.get(claimed.destination)
-    started = datetime.now(UTC)
-    clock = time.perf_counter()
-    result: DeliveryResult | None = None
-    failure: DeliveryError | None = None
-    if destination is None:
-        failure = DeliveryError(
-            f"destination {claimed.destination!r} is not configured (is its plugin enabled?)", retryable=False
-        )
-    else:
-        try:
-            result = await asyncio.wait_for(destination.deliver(message, info), timeout=lease * 0.9)
-        except DeliveryError as err:
-            failure = err
-        except (TimeoutError, httpx.TimeoutException) as err:
-            failure = DeliveryError(f"timed out: {type(err).__name__}", retryable=True)
-        except httpx.TransportError as err:
-            failure = DeliveryError(f"connection failed: {type(err).__name__}: {err}", retryable=True)
-        except Exception as err:
-            log.exception("destination %s raised unexpectedly on delivery %s", claimed.destination, delivery_id)
-            failure = DeliveryError(f"destination error: {type(err).__name__}: {err}", retryable=True)
-    duration_ms = (time.perf_counter() - clock) * 1000
-    return await _record(gateway, info, destination, started, duration_ms, result, failure, worker)
+    .values(
+        status=sa.bindparam("b_status"),
+        next_attempt_at=sa.bindparam("b_next_attempt_at"),
+        lease_until=None,
+        last_error=sa.bindparam("b_last_error"),
+        last_status_code=sa.bindparam("b_last_status_code"),
+        detail=sa.bindparam("b_detail", type_=deliveries.c.detail.type),
+        remote_ref=sa.func.coalesce(sa.bindparam("b_remote_ref", type_=sa.String), deliveries.c.remote_ref),
+        delivered_at=sa.func.coalesce(
+            sa.bindparam("b_delivered_at", type_=deliveries.c.delivered_at.type), deliveries.c.delivered_at
+        ),
+        updated_at=sa.bindparam("b_updated_at"),
+    )
+)
 
 
-async def _record(
-    gateway: Gateway,
-    info: DeliveryInfo,
-    destination: Any,
-    started: datetime,
-    duration_ms: float,
-    result: DeliveryResult | None,
-    failure: DeliveryError | None,
-    worker: str,
-) -> Outcome:
-    now = datetime.now(UTC)
-    values: dict[str, Any] = {"lease_until": None, "updated_at": now}
-    attempt: dict[str, Any] = {
-        "delivery_id": info.id,
-        "number": info.attempt,
-        "started_at": started,
-        "duration_ms": duration_ms,
-        "worker": worker[:128] or None,
-    }
-    next_at: datetime | None = None
-    if failure is None:
-        assert result is not None
-        values.update(
-            status="delivered",
-            delivered_at=now,
-            remote_ref=result.remote_ref,
-            detail=result.detail,
-            last_status_code=result.status_code,
-            last_error=None,
-            next_attempt_at=None,
-        )
-        attempt.update(
-            outcome="delivered", status_code=result.status_code, remote_ref=result.remote_ref, detail=result.detail
-        )
-    else:
-        last = info.attempt >= info.max_attempts
-        status = "retrying" if failure.retryable and not last else "dead"
-        if status == "retrying":
-            delay = (destination.retry_delay(info.attempt) if destination else None) or retry_schedule(
-                info.attempt, gateway.settings.delivery
-            )
-            if failure.retry_after is not None:
-                delay = min(max(delay, failure.retry_after), gateway.settings.delivery.backoff_max)
-            next_at = now + timedelta(seconds=delay)
-        error = str(failure)
-        if failure.retryable and last:
-            error = f"{error} (gave up after {info.attempt} attempts)"
-        values.update(
-            status=status,
-            next_attempt_at=next_at,
-            last_error=error,
-            last_status_code=failure.status_code,
-            detail=failure.detail,
-        )
-        response = (failure.detail or {}).get("response")
-        attempt.update(
-            outcome="retry" if status == "retrying" else "dead",
-            status_code=failure.status_code,
-            error=error,
-            response_excerpt=excerpt(str(response)) if response is not None else None,
-            detail=failure.detail,
-        )
-    async with gateway.db.transaction() as conn:
-        updated = await conn.execute(
-            sa.update(deliveries)
-            .where(
-                deliveries.c.id == info.id,
-                deliveries.c.status == "running",
-                deliveries.c.attempt_count == info.attempt,
-            )
-            .values(**values)
-        )
-        await conn.execute(delivery_attempts.insert(), [attempt])
-        await conn.execute(
-            audit_log.insert(),
-            [
-                gateway.audit.row(
-                    "delivery",
-                    action=attempt["outcome"],
-                    actor=f"destination:{info.destination}",
-                    actor_type="system",
-                    status=attempt.get("status_code"),
-                    duration_ms=duration_ms,
-                    error=attempt.get("error"),
-                    detail={"delivery_id": str(info.id), "attempt": info.attempt},
+class DeliveryEngine:
+    """Runs attempts in one process: concurrency limits, batched claims, batched outcomes."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.lease = float(gateway.settings.queue.job_timeout)
+        self._local: dict[str, asyncio.Semaphore] = {}
+        self._claims: GroupCommit[uuid.UUID, Claim | None] = GroupCommit(self._claim_batch, in_flight=2, name="claims")
+        self._records: GroupCommit[Record, None] = GroupCommit(self._record_batch, in_flight=2, name="outcomes")
+
+    async def close(self) -> None:
+        await self._claims.close()
+        await self._records.close()
+
+    def _limit(self, name: str) -> int:
+        destination = self.gateway.destinations.get(name)
+        return (destination.concurrency if destination else None) or self.gateway.settings.delivery.concurrency
+
+    async def run(self, delivery_id: uuid.UUID, destination: str, *, worker: str = "") -> Outcome | None:
+        """Make one attempt at the delivery if it is due; ``None`` when it is not ours to do.
+
+        Raises ``DestinationBusy`` when other processes hold every slot of the destination.
+        """
+        limit = self._limit(destination)
+        # The local semaphore queues this process's attempts without touching Redis; the
+        # queue's slot then holds the limit across every process.
+        local = self._local.setdefault(destination, asyncio.Semaphore(limit))
+        async with local:
+            token = await self.gateway.queue.acquire_slot(destination, limit, self.lease)
+            if token is None:
+                raise DestinationBusy(destination)
+            try:
+                claim = await self._claims.submit(delivery_id)
+                if claim is None:
+                    return None
+                record = await self._attempt(claim, worker)
+                await self._records.submit(record)
+            finally:
+                await self.gateway.queue.release_slot(destination, token)
+        if record.retry_at is not None:
+            try:
+                await self.gateway.queue.enqueue(
+                    [QueueItem(claim.info.id, claim.info.attempt, claim.info.destination)], at=record.retry_at
                 )
-            ],
+            except Exception as err:  # noqa: BLE001 - the sweeper picks it up when due
+                log.warning("could not schedule retry of %s (%s); the sweeper will", claim.info.id, err)
+        return Outcome(record.values["b_status"], claim.info.attempt, record.values["b_last_error"])
+
+    async def _claim_batch(self, ids: list[uuid.UUID]) -> list[Claim | None]:
+        now = datetime.now(UTC)
+        async with self.gateway.db.transaction() as conn:
+            rows = (
+                await conn.execute(
+                    sa.update(deliveries)
+                    .where(deliveries.c.id.in_(ids), claimable(now))
+                    .values(
+                        status="running",
+                        attempt_count=deliveries.c.attempt_count + 1,
+                        lease_until=now + timedelta(seconds=self.lease),
+                        updated_at=now,
+                    )
+                    .returning(
+                        deliveries.c.id,
+                        deliveries.c.attempt_count,
+                        deliveries.c.max_attempts,
+                        deliveries.c.destination,
+                        deliveries.c.message_id,
+                        deliveries.c.idempotency_key,
+                        deliveries.c.created_at,
+                        deliveries.c.options,
+                        deliveries.c.detail,
+                    )
+                )
+            ).all()
+            message_rows = {}
+            if rows:
+                found = await conn.execute(sa.select(messages).where(messages.c.id.in_({r.message_id for r in rows})))
+                message_rows = {m.id: m for m in found}
+        claims: dict[uuid.UUID, Claim] = {}
+        for r in rows:
+            info = DeliveryInfo(
+                id=r.id,
+                destination=r.destination,
+                attempt=r.attempt_count,
+                max_attempts=r.max_attempts,
+                idempotency_key=r.idempotency_key,
+                created_at=r.created_at,
+                options=dict(r.options or {}),
+                previous_detail=r.detail,
+            )
+            claims[r.id] = Claim(info, message_from_row(message_rows[r.message_id]))
+        return [claims.get(i) for i in ids]
+
+    async def _attempt(self, claim: Claim, worker: str) -> Record:
+        info = claim.info
+        destination = self.gateway.destinations.get(info.destination)
+        started = datetime.now(UTC)
+        clock = time.perf_counter()
+        result: DeliveryResult | None = None
+        failure: DeliveryError | None = None
+        if destination is None:
+            failure = DeliveryError(
+                f"destination {info.destination!r} is not configured (is its plugin enabled?)", retryable=False
+            )
+        else:
+            try:
+                result = await asyncio.wait_for(destination.deliver(claim.message, info), timeout=self.lease * 0.9)
+            except DeliveryError as err:
+                failure = err
+            except (TimeoutError, httpx.TimeoutException) as err:
+                failure = DeliveryError(f"timed out: {type(err).__name__}", retryable=True)
+            except httpx.TransportError as err:
+                failure = DeliveryError(f"connection failed: {type(err).__name__}: {err}", retryable=True)
+            except Exception as err:
+                log.exception("destination %s raised unexpectedly on delivery %s", info.destination, info.id)
+                failure = DeliveryError(f"destination error: {type(err).__name__}: {err}", retryable=True)
+        duration_ms = (time.perf_counter() - clock) * 1000
+        return self._record(info, destination, started, duration_ms, result, failure, worker)
+
+    def _record(
+        self,
+        info: DeliveryInfo,
+        destination: Destination | None,
+        started: datetime,
+        duration_ms: float,
+        result: DeliveryResult | None,
+        failure: DeliveryError | None,
+        worker: str,
+    ) -> Record:
+        now = datetime.now(UTC)
+        retry_at: datetime | None = None
+        if failure is None:
+            assert result is not None
+            status, error, code, detail = "delivered", None, result.status_code, result.detail
+            outcome = "delivered"
+        else:
+            last = info.attempt >= info.max_attempts
+            status = "retrying" if failure.retryable and not last else "dead"
+            if status == "retrying":
+                delay = (destination.retry_delay(info.attempt) if destination else None) or retry_schedule(
+                    info.attempt, self.gateway.settings.delivery
+                )
+                if failure.retry_after is not None:
+                    delay = min(max(delay, failure.retry_after), self.gateway.settings.delivery.backoff_max)
+                retry_at = now + timedelta(seconds=delay)
+            error = str(failure)
+            if failure.retryable and last:
+                error = f"{error} (gave up after {info.attempt} attempts)"
+            code, detail = failure.status_code, failure.detail
+            outcome = "retry" if status == "retrying" else "dead"
+        remote_ref = result.remote_ref if result else None
+        response = (detail or {}).get("response") if failure else None
+        return Record(
+            info=info,
+            values={
+                "b_id": info.id,
+                "b_attempt": info.attempt,
+                "b_status": status,
+                "b_next_attempt_at": retry_at,
+                "b_last_error": error,
+                "b_last_status_code": code,
+                "b_detail": detail,
+                "b_remote_ref": remote_ref,
+                "b_delivered_at": now if failure is None else None,
+                "b_updated_at": now,
+            },
+            attempt={
+                "delivery_id": info.id,
+                "number": info.attempt,
+                "started_at": started,
+                "duration_ms": duration_ms,
+                "outcome": outcome,
+                "status_code": code,
+                "error": error,
+                "response_excerpt": excerpt(str(response)) if response is not None else None,
+                "remote_ref": remote_ref,
+                "detail": detail,
+                "worker": worker[:128] or None,
+            },
+            audit=self.gateway.audit.row(
+                "delivery",
+                action=outcome,
+                actor=f"destination:{info.destination}",
+                actor_type="system",
+                status=code,
+                duration_ms=duration_ms,
+                error=error,
+                detail={"delivery_id": str(info.id), "attempt": info.attempt},
+            ),
+            retry_at=retry_at,
         )
-    if updated.rowcount == 0:
-        # Someone requeued, cancelled or re-claimed it meanwhile: their state stands.
-        log.warning(
-            "delivery %s changed while attempt %d ran; outcome %s not applied",
-            info.id,
-            info.attempt,
-            attempt["outcome"],
-        )
-    elif next_at is not None:
-        try:
-            await gateway.queue.enqueue([(info.id, info.attempt)], at=next_at)
-        except Exception as err:  # noqa: BLE001 - the sweeper picks it up when due
-            log.warning("could not schedule retry of %s (%s); the sweeper will", info.id, err)
-    return Outcome(values["status"], info.attempt, values.get("last_error"))
+
+    async def _record_batch(self, records: list[Record]) -> list[None]:
+        async with self.gateway.db.transaction() as conn:
+            await conn.execute(_RECORD, [r.values for r in records])
+            await conn.execute(delivery_attempts.insert(), [r.attempt for r in records])
+            await conn.execute(audit_log.insert(), [r.audit for r in records])
+        return [None] * len(records)
+
+
+async def perform(gateway: Gateway, delivery_id: uuid.UUID, *, worker: str = "") -> Outcome | None:
+    """One attempt at ``delivery_id`` if it is due (looks up its destination first)."""
+    async with gateway.db.transaction() as conn:
+        name = (
+            await conn.execute(sa.select(deliveries.c.destination).where(deliveries.c.id == delivery_id))
+        ).scalar_one_or_none()
+    if name is None:
+        return None
+    return await gateway.deliveries.run(delivery_id, name, worker=worker)

@@ -43,9 +43,11 @@ class Gateway:
         self._http: httpx.AsyncClient | None = None
         self.adapters: dict[str, Adapter] = self._unique("switchboard_adapters", "adapter")
         self.destinations: dict[str, Destination] = self._unique("switchboard_destinations", "destination")
+        from core.deliveries import DeliveryEngine
         from core.ingest import Ingestor
 
         self.ingest = Ingestor(self)
+        self.deliveries = DeliveryEngine(self)
         self.started = False
 
     def _unique(self, hook: str, what: str) -> dict[str, Any]:
@@ -123,6 +125,7 @@ class Gateway:
         finally:
             await self.ingest.close()
             await self.queue.close()
+            await self.deliveries.close()
             await self.audit.close()
             await self.auth.close()
             if self._http is not None:

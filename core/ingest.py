@@ -16,11 +16,15 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 
+from core.batching import GroupCommit
+from core.db import bulk_insert
 from core.ids import uuid7
 from core.messages import StandardMessage
 from core.models import audit_log, conversations, deliveries, messages
+from core.queue.base import QueueItem
 from core.routing import Router
 
 if TYPE_CHECKING:
@@ -51,7 +55,6 @@ class Submission:
     destinations: list[str] | None
     options: dict[str, Any]
     audit: dict[str, Any] | None
-    future: asyncio.Future[list[Stored]]
 
 
 class Ingestor:
@@ -59,24 +62,19 @@ class Ingestor:
         self.gateway = gateway
         self.router = Router(gateway)
         self._notify = bool(gateway.plugins.pm.hook.switchboard_messages_stored.get_hookimpls())
-        self._pending: list[Submission] = []
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._commits: GroupCommit[Submission, list[Stored]] = GroupCommit(
+            self._write_batch, max_batch=MAX_BATCH, in_flight=3, name="ingest"
+        )
+        # Enqueueing and notifications run after the commit, off the request path.
+        self._after: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="ingestor")
+        return None
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-        if self._pending:  # answer whoever is still waiting
-            batch, self._pending = self._pending, []
-            await self._write_batch(batch)
+        await self._commits.close()
+        while self._after:
+            await asyncio.gather(*self._after, return_exceptions=True)
 
     async def submit(
         self,
@@ -94,61 +92,35 @@ class Ingestor:
         """
         if not items and audit is None:
             return []
-        if self._task is None:  # not started (CLI, tests): write directly
-            future: asyncio.Future[list[Stored]] = asyncio.get_running_loop().create_future()
-            await self._write_batch([Submission(list(items), _names(destinations), options or {}, audit, future)])
-            return future.result()
-        future = asyncio.get_running_loop().create_future()
-        self._pending.append(Submission(list(items), _names(destinations), options or {}, audit, future))
-        self._wake.set()
-        return await future
+        return await self._commits.submit(Submission(list(items), _names(destinations), options or {}, audit))
 
-    async def _run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._pending:
-                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-                await self._write_batch(batch)
+    async def _write_batch(self, batch: list[Submission]) -> list[list[Stored]]:
+        results, to_enqueue = await self._commit_with_retry(batch)
+        fresh = [
+            (m, s)
+            for sub, result in zip(batch, results, strict=True)
+            for m, s in zip(sub.messages, result, strict=True)
+            if not s.duplicate
+        ]
+        if to_enqueue or (fresh and self._notify):
+            task = asyncio.create_task(self._after_commit(to_enqueue, fresh))
+            self._after.add(task)
+            task.add_done_callback(self._after.discard)
+        return results
 
-    async def _write_batch(self, batch: list[Submission]) -> None:
-        try:
-            results, to_enqueue = await self._commit_with_retry(batch)
-        except Exception as err:
-            if len(batch) > 1:
-                # One bad submission must not fail the others it was batched with.
-                for sub in batch:
-                    await self._write_batch([sub])
-                return
-            log.exception("ingest of a submission failed")
-            for sub in batch:
-                if not sub.future.done():
-                    sub.future.set_exception(err)
-            return
-        for sub, result in zip(batch, results, strict=True):
-            if not sub.future.done():
-                sub.future.set_result(result)
-        if self._notify:
-            fresh = [
-                (m, s)
-                for sub, result in zip(batch, results, strict=True)
-                for m, s in zip(sub.messages, result, strict=True)
-                if not s.duplicate
-            ]
-            if fresh:
-                try:
-                    await self.gateway.plugins.notify("switchboard_messages_stored", stored=fresh, gateway=self.gateway)
-                except Exception:
-                    log.exception("a switchboard_messages_stored hook failed")
+    async def _after_commit(self, to_enqueue: list[QueueItem], fresh: list[tuple[StandardMessage, Stored]]) -> None:
         if to_enqueue:
             try:
                 await self.gateway.queue.enqueue(to_enqueue)
             except Exception as err:  # noqa: BLE001 - committed already; the sweeper enqueues later
                 log.warning("enqueue of %d deliveries failed (%s); the sweeper will pick them up", len(to_enqueue), err)
+        if fresh and self._notify:
+            try:
+                await self.gateway.plugins.notify("switchboard_messages_stored", stored=fresh, gateway=self.gateway)
+            except Exception:
+                log.exception("a switchboard_messages_stored hook failed")
 
-    async def _commit_with_retry(
-        self, batch: list[Submission]
-    ) -> tuple[list[list[Stored]], list[tuple[uuid.UUID, int]]]:
+    async def _commit_with_retry(self, batch: list[Submission]) -> tuple[list[list[Stored]], list[QueueItem]]:
         for attempt in range(3):
             try:
                 async with self.gateway.db.transaction() as conn:
@@ -162,7 +134,7 @@ class Ingestor:
 
     async def _write(
         self, conn: AsyncConnection, batch: list[Submission]
-    ) -> tuple[list[list[Stored]], list[tuple[uuid.UUID, int]]]:
+    ) -> tuple[list[list[Stored]], list[QueueItem]]:
         now = datetime.now(UTC)
         keys = {(m.platform, m.external_id) for sub in batch for m in sub.messages}
         existing = await _existing_messages(conn, keys)
@@ -211,13 +183,9 @@ class Ingestor:
                     }
                 )
             new_ids[m.id] = stored  # type: ignore[index]
-        if message_rows:
-            await conn.execute(messages.insert(), message_rows)
-        if delivery_rows:
-            await conn.execute(deliveries.insert(), delivery_rows)
-        audit_rows = [sub.audit for sub in batch if sub.audit is not None]
-        if audit_rows:
-            await conn.execute(audit_log.insert(), audit_rows)
+        await bulk_insert(conn, messages, message_rows)
+        await bulk_insert(conn, deliveries, delivery_rows)
+        await bulk_insert(conn, audit_log, [sub.audit for sub in batch if sub.audit is not None])
 
         results: list[list[Stored]] = []
         for sub in batch:
@@ -231,7 +199,7 @@ class Ingestor:
                 else:
                     out.append(Stored(mid, True))
             results.append(out)
-        return results, [(row["id"], 0) for row in delivery_rows]
+        return results, [QueueItem(row["id"], 0, row["destination"]) for row in delivery_rows]
 
     async def _conversations(
         self, conn: AsyncConnection, items: list[StandardMessage], now: datetime
@@ -316,16 +284,25 @@ def _names(destinations: Sequence[str] | None) -> list[str] | None:
 
 
 async def _existing_messages(conn: AsyncConnection, keys: set[tuple[str, str]]) -> dict[tuple[str, str], uuid.UUID]:
+    """Which of these (platform, external_id) are stored already: one indexed query per platform."""
+    by_platform: dict[str, list[str]] = {}
+    for platform, external_id in keys:
+        by_platform.setdefault(platform, []).append(external_id)
     found: dict[tuple[str, str], uuid.UUID] = {}
-    pairs = list(keys)
-    for i in range(0, len(pairs), _KEYS_PER_QUERY):
-        chunk = pairs[i : i + _KEYS_PER_QUERY]
-        rows = await conn.execute(
-            sa.select(messages.c.id, messages.c.platform, messages.c.external_id).where(
-                sa.tuple_(messages.c.platform, messages.c.external_id).in_(chunk)
+    postgres = conn.dialect.name == "postgresql"
+    for platform, ids in by_platform.items():
+        for i in range(0, len(ids), _KEYS_PER_QUERY):
+            chunk = ids[i : i + _KEYS_PER_QUERY]
+            # One array parameter on PostgreSQL rather than one bind per id.
+            match = (
+                messages.c.external_id == sa.any_(sa.bindparam("ids", chunk, type_=ARRAY(sa.String)))
+                if postgres
+                else messages.c.external_id.in_(chunk)
             )
-        )
-        found.update({(r.platform, r.external_id): r.id for r in rows})
+            rows = await conn.execute(
+                sa.select(messages.c.id, messages.c.external_id).where(messages.c.platform == platform, match)
+            )
+            found.update({(platform, r.external_id): r.id for r in rows})
     return found
 
 

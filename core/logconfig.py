@@ -45,5 +45,8 @@ def configure_logging(fmt: str = "text", level: str = "info") -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "arq"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
-    # Each request is in the audit log already; uvicorn's access log would repeat it.
+    # Each request is in the audit log already; uvicorn's access log would repeat it, and
+    # httpx's per-request lines would write destination URLs (with tokens, for some) to the log.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)

@@ -119,6 +119,8 @@ class BodyLimit:
 
 
 Authenticator = Callable[[Scope], Awaitable[Any]]
+# Told of every request and its principal (None: anonymous); raises HTTPError (429) to refuse it.
+Admitter = Callable[[Scope, Any], Awaitable[None]]
 
 
 class Authentication:
@@ -126,26 +128,40 @@ class Authentication:
 
     It never refuses a request itself: each route's ``Guard`` decides, so that webhooks and
     login stay reachable. A credential that is present but invalid is refused here, though,
-    so a bad token is never silently treated as anonymous.
+    so a bad token is never silently treated as anonymous. ``admit`` (the rate limits) sees
+    every request but webhooks with its principal, failed authentications as anonymous.
     """
 
-    def __init__(self, app: ASGIApp, authenticate: Authenticator) -> None:
+    def __init__(self, app: ASGIApp, authenticate: Authenticator, admit: Admitter | None = None) -> None:
         self.app = app
         self.authenticate = authenticate
+        self.admit = admit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            state = scope.setdefault("state", {})
-            try:
-                state["principal"] = await self.authenticate(scope)
-            except HTTPError as exc:
-                if scope["path"].startswith("/webhooks/"):
-                    # A platform's own Authorization header is its adapter's business.
-                    state["principal"] = None
-                    await self.app(scope, receive, send)
-                    return
-                await error_response(
-                    exc.status_code, str(exc), request_id=state.get("request_id"), headers=exc.headers
-                )(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        refusal: HTTPError | None = None
+        principal = None
+        try:
+            principal = await self.authenticate(scope)
+        except HTTPError as exc:
+            if scope["path"].startswith("/webhooks/"):
+                # A platform's own Authorization header is its adapter's business.
+                state["principal"] = None
+                await self.app(scope, receive, send)
                 return
+            refusal = exc
+        if self.admit is not None:
+            try:
+                await self.admit(scope, principal)
+            except HTTPError as exc:
+                refusal = exc  # too many requests outranks a bad credential: stop guessing
+        if refusal is not None:
+            await error_response(
+                refusal.status_code, str(refusal), request_id=state.get("request_id"), headers=refusal.headers
+            )(scope, receive, send)
+            return
+        state["principal"] = principal
         await self.app(scope, receive, send)

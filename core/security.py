@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar
 
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
@@ -31,6 +31,8 @@ class Principal:
     role: str | None = None
     scopes: frozenset[str] = frozenset()
     platform: str | None = None
+    # A user whose password an admin reset: only the routes that let them change it are open.
+    must_change_password: bool = False
     # Claims of the access token, or the key's row; for the auth module's own use.
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -57,6 +59,8 @@ class Permission:
     role: str = "viewer"
     scopes: tuple[str, ...] = ()
     public: bool = False
+    # Open to a user who must change their password first (me, change password, logout).
+    during_password_change: bool = False
 
     def check(self, principal: Principal | None) -> None:
         if self.public:
@@ -66,6 +70,8 @@ class Permission:
                 "authentication required", status_code=401, headers={"WWW-Authenticate": 'Bearer realm="switchboard"'}
             )
         if principal.kind == "user":
+            if principal.must_change_password and not self.during_password_change:
+                raise HTTPError("your password must be changed first (POST /api/auth/password)", status_code=403)
             if not principal.has_role(self.role):
                 raise HTTPError(f"this needs the {self.role} role", status_code=403)
             return
@@ -91,6 +97,12 @@ def requires(role: str = "viewer", *, scopes: Iterable[str] = (), public: bool =
         return endpoint
 
     return mark
+
+
+def open_during_password_change(endpoint: F) -> F:
+    """Let a user who must change their password reach this endpoint (apply after ``requires``)."""
+    setattr(endpoint, _ATTR, replace(permission_of(endpoint), during_password_change=True))
+    return endpoint
 
 
 def permission_of(endpoint: Any) -> Permission:

@@ -66,6 +66,8 @@ class QueueSettings(_Section):
     # arq queue name; also the prefix of the gateway's other Redis keys.
     name: str = "switchboard"
     local_workers: int = Field(default=16, ge=1)
+    # arq jobs one worker runs at once; each carries up to 100 deliveries.
+    worker_jobs: int = Field(default=16, ge=1)
     sweep_interval: float = Field(default=15.0, gt=0)
     job_timeout: int = Field(default=120, ge=1)
 

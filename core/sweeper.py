@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from core.deliveries import WAITING
 from core.jobs import CronJob
 from core.models import deliveries
+from core.queue.base import QueueItem
 
 if TYPE_CHECKING:
     from core.gateway import Gateway
@@ -34,7 +35,7 @@ async def sweep(gateway: Gateway, *, grace: float | None = None) -> int:
     async with gateway.db.transaction() as conn:
         rows = (
             await conn.execute(
-                sa.select(deliveries.c.id, deliveries.c.attempt_count)
+                sa.select(deliveries.c.id, deliveries.c.attempt_count, deliveries.c.destination)
                 .where(
                     sa.or_(
                         sa.and_(deliveries.c.status.in_(WAITING), deliveries.c.next_attempt_at <= cutoff),
@@ -45,7 +46,7 @@ async def sweep(gateway: Gateway, *, grace: float | None = None) -> int:
                 .limit(SWEEP_BATCH)
             )
         ).all()
-    items = [(r.id, r.attempt_count) for r in rows if not (local and local(r.id))]
+    items = [QueueItem(r.id, r.attempt_count, r.destination) for r in rows if not (local and local(r.id))]
     if items:
         await gateway.queue.enqueue(items)
         log.info("sweeper re-enqueued %d due deliveries", len(items))
@@ -62,10 +63,19 @@ async def _audit_retention_job(ctx: dict[str, Any]) -> None:
         log.info("audit retention removed %d rows", removed)
 
 
+async def _refresh_token_retention_job(ctx: dict[str, Any]) -> None:
+    from core.auth.sessions import purge_expired_refresh_tokens
+
+    removed = await purge_expired_refresh_tokens(ctx["gateway"])
+    if removed:
+        log.info("removed %d expired refresh tokens", removed)
+
+
 def core_cron_jobs(gateway: Gateway) -> list[CronJob]:
     interval = max(1, int(gateway.settings.queue.sweep_interval))
     every = next(n for n in (interval, 15, 10, 5, 1) if 60 % n == 0 or (n % 60 == 0 and 3600 % n == 0))
     return [
         CronJob("sweep", _sweep_job, every=every, run_at_startup=True),
         CronJob("audit_retention", _audit_retention_job, every=3600),
+        CronJob("refresh_token_retention", _refresh_token_retention_job, every=3600),
     ]

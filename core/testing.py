@@ -33,7 +33,8 @@ def make_settings(tmp_path: Path | str | None = None, *, database_url: str | Non
     data: dict[str, Any] = {
         "server": {"data_dir": str(base / "data")},
         "database": {"url": database_url or f"sqlite+aiosqlite:///{base / 'switchboard-test.db'}"},
-        "auth": {"secret_key": "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"},
+        # The cheapest password hashing the settings allow: tests log in often.
+        "auth": {"secret_key": "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz", "password_scrypt_n": 2**14},
     }
     for key, value in sections.items():
         if isinstance(value, dict) and isinstance(data.get(key), dict):

@@ -42,6 +42,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "stack_name" in metafunc.fixturenames:
         chosen = metafunc.config.getoption("--stack")
         names = STACKS if chosen == "all" else (chosen,)
+        only = metafunc.definition.get_closest_marker("stacks")
+        if only is not None:
+            # A test about one stack's machinery (the arq worker, the embedded server).
+            names = tuple(n for n in names if n in only.args)
         metafunc.parametrize("stack_name", names, scope="session")
 
 

@@ -93,3 +93,28 @@ async def test_adapter_default_authentication_takes_a_platform_scoped_api_key(
     )
     assert principal_good.has_scope("webhooks:plain")
     assert not principal_other.has_scope("webhooks:plain")
+
+
+async def test_concurrent_duplicates_and_first_messages_race_safely(
+    example_installed: None,
+    app_client,  # type: ignore[no-untyped-def]
+) -> None:
+    import asyncio
+
+    import sqlalchemy as sa
+
+    from core.models import conversations, messages
+
+    async with app_client() as client:
+        same, headers = echo([{"id": "race-dup", "from": "+255799999999", "text": "again"}])
+        firsts = [echo([{"id": f"race-{i}", "from": "+255799999999", "text": str(i)}])[0] for i in range(30)]
+        posts = [client.post("/webhooks/echo", content=same, headers=headers) for _ in range(30)]
+        posts += [client.post("/webhooks/echo", content=body, headers=headers) for body in firsts]
+        answers = await asyncio.gather(*posts)
+        assert all(r.status_code == 200 for r in answers)
+        assert sum(r.json()["stored"] for r in answers) == 31
+        async with client.gateway.db.transaction() as conn:
+            stored = (await conn.execute(sa.select(sa.func.count()).select_from(messages))).scalar_one()
+            convs = (await conn.execute(sa.select(conversations.c.status, conversations.c.message_count))).all()
+        assert stored == 31
+        assert [(c.status, c.message_count) for c in convs] == [("open", 31)]

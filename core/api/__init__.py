@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
+from core.api.records import record_routes
 from core.auth.routes import auth_routes
 
 
 def api_routes() -> list[BaseRoute]:
-    return [*auth_routes()]
+    return [*auth_routes(), *record_routes()]

@@ -17,8 +17,17 @@ if TYPE_CHECKING:
 
 
 async def insert_user(
-    gateway: Gateway, username: str, role: str, password_hash: str, *, status: str = "active"
+    gateway: Gateway,
+    username: str,
+    role: str,
+    password_hash: str,
+    *,
+    status: str = "active",
+    full_name: str | None = None,
+    email: str | None = None,
+    must_change_password: bool = False,
 ) -> uuid.UUID:
+    """Insert a user row as given (no policy: see ``users.create_user``); returns its id."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
     now = datetime.now(UTC)
@@ -31,6 +40,9 @@ async def insert_user(
                 password_hash=password_hash,
                 role=role,
                 status=status,
+                full_name=full_name,
+                email=email,
+                must_change_password=must_change_password,
                 created_at=now,
                 updated_at=now,
                 password_changed_at=now,

@@ -1,7 +1,13 @@
-"""Resolving the caller of a request: a user's access token or a system's API key."""
+"""Resolving the caller of a request (a user's access token or a system's API key), and the
+API rate limit.
+
+Every request re-reads the user or the key: a deactivation, a demotion, a revoked key or a
+logged-out session takes effect on the next request, not when a token expires.
+"""
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -10,16 +16,32 @@ import sqlalchemy as sa
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
+from core.audit import client_address
+from core.auth.key_usage import KeyUsage
 from core.auth.keys import api_key_prefix, same_hash
+from core.auth.passwords import PasswordHasher
+from core.auth.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from core.auth.tokens import InvalidToken, TokenSigner
-from core.errors import HTTPError
-from core.models import api_keys, users
+from core.errors import HTTPError, TooManyRequests
+from core.models import api_keys, refresh_tokens, users
 from core.security import Principal
 
 if TYPE_CHECKING:
     from core.gateway import Gateway
 
 _UNAUTHORISED = {"WWW-Authenticate": 'Bearer realm="switchboard", error="invalid_token"'}
+# Probes and platforms' webhooks are not "the API": a load balancer or Meta must not be throttled.
+_UNLIMITED_PATHS = ("/healthz", "/readyz", "/webhooks/")
+
+
+def invalid_credentials() -> HTTPError:
+    """The one answer to every bad credential: it says nothing about what was wrong."""
+    return HTTPError("invalid credentials", status_code=401, headers=_UNAUTHORISED)
+
+
+def too_many_requests(wait: float) -> TooManyRequests:
+    seconds = max(1, math.ceil(wait))
+    return TooManyRequests(f"too many requests: retry in {seconds} s", headers={"Retry-After": str(seconds)})
 
 
 class AuthService:
@@ -27,12 +49,23 @@ class AuthService:
         self.gateway = gateway
         self.settings = gateway.settings.auth
         self.signer = TokenSigner(self.settings, gateway.settings.server.data_dir)
+        self.passwords = PasswordHasher(self.settings.password_scrypt_n, self.settings.password_hash_concurrency)
+        self.key_usage = KeyUsage(gateway.db, self.settings.key_usage_flush_interval)
+        memory = MemoryRateLimiter()
+        self.limiter: RateLimiter = memory
+        if gateway.settings.queue.backend == "arq":
+            # The queue is built after this service; its connection is looked up on use.
+            self.limiter = RedisRateLimiter(
+                lambda: gateway.queue.redis,  # type: ignore[attr-defined]
+                f"{gateway.settings.queue.name}:ratelimit",
+                fallback=memory,
+            )
 
     async def start(self) -> None:
-        return None
+        await self.key_usage.start()
 
     async def close(self) -> None:
-        return None
+        await self.key_usage.close()
 
     async def authenticate(self, scope: Scope) -> Principal | None:
         """The principal of the request's credentials, ``None`` when it has none.
@@ -45,7 +78,7 @@ class AuthService:
         if api_key is None and authorization:
             scheme, _, credential = authorization.partition(" ")
             if scheme.lower() != "bearer" or not credential.strip():
-                raise HTTPError("invalid credentials", status_code=401, headers=_UNAUTHORISED)
+                raise invalid_credentials()
             credential = credential.strip()
             if api_key_prefix(credential):
                 api_key = credential
@@ -59,46 +92,87 @@ class AuthService:
         try:
             claims = self.signer.verify(token)
             user_id = uuid.UUID(str(claims["sub"]))
+            session_id = uuid.UUID(str(claims["sid"])) if "sid" in claims else None
         except (InvalidToken, ValueError, KeyError) as err:
-            raise HTTPError("invalid credentials", status_code=401, headers=_UNAUTHORISED) from err
+            raise invalid_credentials() from err
+        query = sa.select(users.c.username, users.c.role, users.c.status, users.c.must_change_password).where(
+            users.c.id == user_id
+        )
+        if session_id is not None:
+            # A token from a login is bound to its session: logging out ends it at once.
+            ended = sa.exists().where(
+                refresh_tokens.c.family_id == session_id, refresh_tokens.c.revoked_at.is_not(None)
+            )
+            query = query.add_columns(ended.label("session_ended"))
         async with self.gateway.db.transaction() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(users.c.username, users.c.role, users.c.status).where(users.c.id == user_id)
-                )
-            ).first()
-        if row is None or row.status != "active":
-            raise HTTPError("invalid credentials", status_code=401, headers=_UNAUTHORISED)
+            row = (await conn.execute(query)).first()
+        if row is None or row.status != "active" or (session_id is not None and row.session_ended):
+            raise invalid_credentials()
         # The role is read from the database, not the token: a demotion applies at once.
-        return Principal("user", str(user_id), row.username, role=row.role, extra={"claims": claims})
+        return Principal(
+            "user",
+            str(user_id),
+            row.username,
+            role=row.role,
+            must_change_password=row.must_change_password,
+            extra={"claims": claims, "session_id": session_id},
+        )
 
     async def _principal_from_key(self, key: str) -> Principal:
         prefix = api_key_prefix(key)
         if prefix is None:
-            raise HTTPError("invalid credentials", status_code=401, headers=_UNAUTHORISED)
+            raise invalid_credentials()
         now = datetime.now(UTC)
         async with self.gateway.db.transaction() as conn:
-            row = (await conn.execute(sa.select(api_keys).where(api_keys.c.prefix == prefix))).first()
-            if (
-                row is None
-                or not same_hash(key, row.key_hash)
-                or row.revoked_at is not None
-                or (row.expires_at is not None and row.expires_at <= now)
-            ):
-                raise HTTPError("invalid credentials", status_code=401, headers=_UNAUTHORISED)
-            await conn.execute(
-                sa.update(api_keys)
-                .where(api_keys.c.id == row.id)
-                .values(last_used_at=now, usage_count=api_keys.c.usage_count + 1)
-            )
+            row = (
+                await conn.execute(
+                    sa.select(
+                        api_keys.c.id,
+                        api_keys.c.name,
+                        api_keys.c.key_hash,
+                        api_keys.c.scopes,
+                        api_keys.c.platform,
+                        api_keys.c.revoked_at,
+                        api_keys.c.expires_at,
+                    ).where(api_keys.c.prefix == prefix)
+                )
+            ).first()
+        if (
+            row is None
+            or not same_hash(key, row.key_hash)
+            or row.revoked_at is not None
+            or (row.expires_at is not None and row.expires_at <= now)
+        ):
+            raise invalid_credentials()
+        self.key_usage.record(row.id, now)
         return Principal(
             "api_key",
             str(row.id),
             row.name,
             scopes=frozenset(row.scopes or []),
             platform=row.platform,
-            extra={"prefix": row.prefix},
+            extra={"prefix": prefix},
         )
 
-    def issue_access_token(self, user_id: uuid.UUID, role: str) -> tuple[str, dict[str, Any]]:
-        return self.signer.issue(str(user_id), role)
+    async def admit(self, scope: Scope, principal: Principal | None) -> None:
+        """The API rate limit, per caller: a user or key by identity, anyone else by address."""
+        path = scope["path"]
+        if path.startswith(_UNLIMITED_PATHS):
+            return
+        who = f"{principal.kind}:{principal.id}" if principal is not None else f"ip:{client_address(scope)}"
+        wait = await self.limiter.hit(f"api:{who}", self.settings.api_rate_per_minute, 60)
+        if wait:
+            raise too_many_requests(wait)
+
+    async def admit_login(self, client: str | None) -> None:
+        """The login (and signup) rate limit, per client address."""
+        wait = await self.limiter.hit(f"login:{client}", self.settings.login_rate_per_minute, 60)
+        if wait:
+            raise too_many_requests(wait)
+
+    def issue_access_token(
+        self, user_id: uuid.UUID, role: str, *, session_id: uuid.UUID | None = None
+    ) -> tuple[str, dict[str, Any]]:
+        """A signed access token; with ``session_id`` it stops working when that session ends."""
+        extra: dict[str, Any] = {"sid": str(session_id)} if session_id is not None else {}
+        return self.signer.issue(str(user_id), role, **extra)

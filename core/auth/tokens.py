@@ -54,8 +54,8 @@ class TokenSigner:
         settings, data_dir = self.settings, self.data_dir
         if self.algorithm == "HS256":
             secret = settings.secret_key or _load_or_create_secret(data_dir)
-            self._sign_key: Any = OctKey.import_key(secret)
-            self._verify_key: Any = self._sign_key
+            self._sign_key = OctKey.import_key(secret)
+            self._verify_key = self._sign_key
         else:
             if not settings.private_key_file or not settings.public_key_file:
                 raise ConfigError(f"[auth] algorithm {self.algorithm} needs private_key_file and public_key_file")
@@ -63,8 +63,20 @@ class TokenSigner:
             try:
                 self._sign_key = kind.import_key(Path(settings.private_key_file).read_bytes())
                 self._verify_key = kind.import_key(Path(settings.public_key_file).read_bytes())
-            except (OSError, ValueError) as err:
+            except (OSError, ValueError, JoseError) as err:
                 raise ConfigError(f"[auth] cannot read the {self.algorithm} key files: {err}") from err
+            self._check_pair()
+
+    def _check_pair(self) -> None:
+        """Sign and verify a probe: a wrong curve or a mismatched pair is found at start-up, not at login."""
+        try:
+            probe = jwt.encode({"alg": self.algorithm}, {"probe": True}, self._sign_key)
+            jwt.decode(probe, self._verify_key, algorithms=[self.algorithm])
+        except (JoseError, ValueError, TypeError) as err:
+            raise ConfigError(
+                f"[auth] the {self.algorithm} key files do not make a usable pair "
+                f"(ES256 needs a P-256 key; the public key must be the private key's): {err}"
+            ) from err
 
     def issue(
         self, subject: str, role: str, *, now: datetime | None = None, **claims: Any
@@ -101,6 +113,7 @@ class TokenSigner:
             iss={"essential": True, "value": self.settings.issuer},
             aud={"essential": True, "value": self.settings.audience},
             sub={"essential": True},
+            iat={"essential": True},
             exp={"essential": True},
             jti={"essential": True},
         )

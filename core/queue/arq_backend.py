@@ -7,6 +7,7 @@ Job ids are ``deliver:<delivery id>:<attempt count>``, so enqueueing the same at
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 import uuid
@@ -15,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
+
+from core.queue.base import QueueItem
 
 if TYPE_CHECKING:
     from core.gateway import Gateway
@@ -34,8 +37,17 @@ return 0
 """
 
 
-def deliver_job_id(delivery_id: uuid.UUID, attempt: int) -> str:
-    return f"deliver:{delivery_id}:{attempt}"
+BATCH = 100  # deliveries per arq job: one Redis transaction carries a whole ingest batch
+
+
+def deliver_job_id(items: list[QueueItem]) -> str:
+    """Stable for one delivery's attempt (so re-enqueueing it is a no-op), and for one batch."""
+    if len(items) == 1:
+        return f"deliver:{items[0].delivery_id}:{items[0].attempt}"
+    digest = hashlib.blake2b(digest_size=12)
+    for item in items:
+        digest.update(item.delivery_id.bytes + item.attempt.to_bytes(4, "big", signed=True))
+    return f"deliver-batch:{digest.hexdigest()}"
 
 
 class ArqQueue:
@@ -80,15 +92,19 @@ class ArqQueue:
             await self._pool.aclose()
             self._pool = None
 
-    async def enqueue(self, items: list[tuple[uuid.UUID, int]], *, at: datetime | None = None) -> None:
+    async def enqueue(self, items: list[QueueItem], *, at: datetime | None = None) -> None:
         pool = await self._connect()
         defer_until = at if at and at > datetime.now(UTC) else None
+        chunks = [items[i : i + BATCH] for i in range(0, len(items), BATCH)]
         await asyncio.gather(
             *(
                 pool.enqueue_job(
-                    "deliver", str(delivery_id), _job_id=deliver_job_id(delivery_id, attempt), _defer_until=defer_until
+                    "deliver",
+                    [(str(i.delivery_id), i.destination) for i in chunk],
+                    _job_id=deliver_job_id(chunk),
+                    _defer_until=defer_until,
                 )
-                for delivery_id, attempt in items
+                for chunk in chunks
             )
         )
 
@@ -109,15 +125,15 @@ class ArqQueue:
         await self._connect()
         token = uuid.uuid4().hex
         now_ms = int(time.time() * 1000)
-        # A busy destination is polled briefly; after that the job is deferred (see deliveries).
-        for _ in range(20):
+        # Slots held by other processes are polled briefly; then the delivery is deferred.
+        for _ in range(40):
             taken = await self._acquire(
                 keys=[self._slot_key(destination)],
                 args=[now_ms, limit, now_ms + int(ttl * 1000), token, int(ttl * 1000) * 2],
             )
             if taken:
                 return token
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.025)
             now_ms = int(time.time() * 1000)
         return None
 

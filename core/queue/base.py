@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Protocol
+from typing import Any, NamedTuple, Protocol
+
+
+class QueueItem(NamedTuple):
+    """One delivery to attempt: its id, the attempts made so far, and its destination."""
+
+    delivery_id: uuid.UUID
+    attempt: int
+    destination: str
 
 
 class QueueBackend(Protocol):
@@ -15,13 +23,16 @@ class QueueBackend(Protocol):
 
     async def close(self) -> None: ...
 
-    async def enqueue(self, items: list[tuple[uuid.UUID, int]], *, at: datetime | None = None) -> None:
-        """Enqueue ``(delivery_id, attempt_count)`` pairs, idempotently; ``at`` defers them."""
+    async def enqueue(self, items: list[QueueItem], *, at: datetime | None = None) -> None:
+        """Enqueue deliveries, idempotently per (delivery, attempt); ``at`` defers them."""
+
+    async def enqueue_job(self, function: str, *args: Any, defer: float | None = None) -> None:
+        """Run a plugin job (``switchboard_jobs``) in a worker."""
 
     async def ping(self) -> None:
         """Raise if the queue cannot be reached."""
 
     async def acquire_slot(self, destination: str, limit: int, ttl: float) -> str | None:
-        """Take one of ``limit`` concurrent slots of ``destination``; ``None`` when all are taken."""
+        """Take one of ``limit`` slots of ``destination`` across all processes; ``None`` if all are taken."""
 
     async def release_slot(self, destination: str, token: str) -> None: ...

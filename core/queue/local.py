@@ -14,11 +14,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from core.jobs import CronJob
+from core.queue.base import QueueItem
 
 if TYPE_CHECKING:
     from core.gateway import Gateway
 
 log = logging.getLogger("switchboard.queue")
+CLOSE_GRACE = 10.0
 
 
 class LocalQueue:
@@ -26,12 +28,13 @@ class LocalQueue:
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
-        self._queue: asyncio.Queue[uuid.UUID] = asyncio.Queue()
+        self._queue: asyncio.Queue[QueueItem] = asyncio.Queue()
         self._queued: set[uuid.UUID] = set()
         self._timers: dict[uuid.UUID, asyncio.TimerHandle] = {}
         self._tasks: list[asyncio.Task[Any]] = []
-        self._slots: dict[str, asyncio.Semaphore] = {}
         self._consume = False
+        self._closing = False
+        self._busy: set[asyncio.Task[Any]] = set()
 
     async def start(self, *, consume: bool) -> None:
         from core.sweeper import core_cron_jobs
@@ -50,8 +53,21 @@ class LocalQueue:
         self._tasks += [asyncio.create_task(self._cron(job), name=f"cron-{job.name}") for job in crons]
 
     async def close(self) -> None:
+        """Stop: idle workers at once; attempts under way are given time to finish and record.
+
+        Cancelling an attempt mid-transaction would strand its database connection (and on
+        SQLite, the write lock); whatever is still unfinished after the grace period is
+        cancelled, and its lease lets the sweeper retry it later.
+        """
+        self._closing = True
         for timer in self._timers.values():
             timer.cancel()
+        for task in self._tasks:
+            if task not in self._busy:
+                task.cancel()
+        busy = [t for t in self._tasks if t in self._busy]
+        if busy:
+            await asyncio.wait(busy, timeout=CLOSE_GRACE)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -59,47 +75,52 @@ class LocalQueue:
                 await task
         self._tasks = []
 
-    async def enqueue(self, items: list[tuple[uuid.UUID, int]], *, at: datetime | None = None) -> None:
+    async def enqueue(self, items: list[QueueItem], *, at: datetime | None = None) -> None:
         if not self._consume:
             return  # another process consumes; the sweeper there will find these
         delay = (at - datetime.now(UTC)).total_seconds() if at else 0.0
         loop = asyncio.get_running_loop()
-        for delivery_id, _attempt in items:
+        for item in items:
+            if item.delivery_id in self._queued:
+                continue
             if delay > 0:
-                # Even while the delivery is queued or running: a worker schedules the retry of
-                # the attempt it is still finishing, and _put drops it if it is queued by then.
-                old = self._timers.pop(delivery_id, None)
+                old = self._timers.pop(item.delivery_id, None)
                 if old:
                     old.cancel()
-                self._timers[delivery_id] = loop.call_later(delay, self._put, delivery_id)
-            elif delivery_id not in self._queued:
-                self._put(delivery_id)
+                self._timers[item.delivery_id] = loop.call_later(delay, self._put, item)
+            else:
+                self._put(item)
 
-    def _put(self, delivery_id: uuid.UUID) -> None:
-        self._timers.pop(delivery_id, None)
-        if delivery_id not in self._queued:
-            self._queued.add(delivery_id)
-            self._queue.put_nowait(delivery_id)
+    def _put(self, item: QueueItem) -> None:
+        self._timers.pop(item.delivery_id, None)
+        if item.delivery_id not in self._queued:
+            self._queued.add(item.delivery_id)
+            self._queue.put_nowait(item)
 
     def holds(self, delivery_id: uuid.UUID) -> bool:
         return delivery_id in self._queued or delivery_id in self._timers
 
     async def _work(self) -> None:
-        from core.deliveries import BUSY_DEFER, DestinationBusy, perform
+        from core.deliveries import BUSY_DEFER, DestinationBusy
 
-        while True:
-            delivery_id = await self._queue.get()
+        me = asyncio.current_task()
+        assert me is not None
+        while not self._closing:
+            item = await self._queue.get()
+            delivery_id = item.delivery_id
+            # Taken off the queue: from here a retry scheduled by the attempt may enqueue it again.
+            self._queued.discard(delivery_id)
+            self._busy.add(me)
             try:
-                await perform(self.gateway, delivery_id, worker="local")
+                await self.gateway.deliveries.run(delivery_id, item.destination, worker="local")
             except DestinationBusy:
-                self._queued.discard(delivery_id)
-                self._timers[delivery_id] = asyncio.get_running_loop().call_later(BUSY_DEFER, self._put, delivery_id)
+                self._timers[delivery_id] = asyncio.get_running_loop().call_later(BUSY_DEFER, self._put, item)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("delivery %s failed unexpectedly; the sweeper will retry it", delivery_id)
             finally:
-                self._queued.discard(delivery_id)
+                self._busy.discard(me)
 
     async def _cron(self, job: CronJob) -> None:
         ctx = {"gateway": self.gateway}
@@ -135,9 +156,8 @@ class LocalQueue:
         return None
 
     async def acquire_slot(self, destination: str, limit: int, ttl: float) -> str | None:
-        slot = self._slots.setdefault(destination, asyncio.Semaphore(limit))
-        await slot.acquire()
+        # One process holds every slot: the delivery engine's own semaphore is the limit.
         return "local"
 
     async def release_slot(self, destination: str, token: str) -> None:
-        self._slots[destination].release()
+        return None

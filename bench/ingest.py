@@ -1,0 +1,186 @@
+"""Ingest and delivery benchmark: one `switchboard serve` process on PostgreSQL + arq, beside a bare
+Starlette endpoint in the same run.
+
+    python bench/ingest.py [--duration 10] [--drain 20000]
+
+Prints: maximum ingest throughput of authenticated webhooks and its ratio to the bare endpoint,
+latency at a paced 1,000 req/s, the API process's memory across sustained load, and how fast one
+worker drains deliveries to a local receiver. Needs wrk, PostgreSQL and Redis on loopback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+import uuid
+from pathlib import Path
+
+import redis.asyncio as aioredis
+import sqlalchemy as sa
+
+from bench.harness import (
+    REDIS_URL,
+    Process,
+    create_database,
+    drop_database,
+    free_port,
+    uvicorn,
+    wait_http,
+    wrk,
+)
+
+HERE = Path(__file__).resolve().parent
+SCRIPT = HERE / "wrk_webhook.lua"
+
+
+def write_config(path: Path, database_url: str, queue: str, receiver: str) -> None:
+    path.write_text(
+        f"""
+[server]
+data_dir = "{path.parent / "data"}"
+log_level = "warning"
+[database]
+url = "{database_url}"
+pool_size = 20
+[queue]
+backend = "arq"
+redis_url = "{REDIS_URL}"
+name = "{queue}"
+local_workers = 64
+[auth]
+secret_key = "bench-secret-key-0123456789-abcdefghijklmnop"
+[[routes]]
+source = "bench"
+destinations = ["sink"]
+[plugins.http.destinations.sink]
+url = "{receiver}"
+concurrency = 64
+"""
+    )
+
+
+async def count(engine: sa.ext.asyncio.AsyncEngine, sql: str) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(sa.text(sql))).scalar_one())
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--drain", type=int, default=20000, help="deliveries to drain with one worker (0: skip)")
+    args = parser.parse_args()
+
+    from core import migrate
+    from core.db import make_engine
+    from core.settings import load_settings
+
+    work = Path("/tmp") / f"switchboard-bench-{uuid.uuid4().hex[:6]}"
+    work.mkdir(parents=True)
+    db_name, db_url = await create_database()
+    queue = f"bench-{uuid.uuid4().hex[:6]}"
+    ports = {name: free_port() for name in ("bare", "receiver", "gateway")}
+    config = work / "config.toml"
+    write_config(config, db_url, queue, f"http://127.0.0.1:{ports['receiver']}/inbox")
+    settings = load_settings(config)
+    await asyncio.to_thread(migrate.upgrade, settings)
+    engine = make_engine(settings.database)
+    procs: list[Process] = []
+    try:
+        procs.append(uvicorn("bench.apps:bare", ports["bare"], log=work / "bare.log"))
+        procs.append(uvicorn("bench.apps:receiver", ports["receiver"], log=work / "receiver.log"))
+        gateway = uvicorn(
+            "bench.apps:gateway",
+            ports["gateway"],
+            factory=True,
+            env={"SWITCHBOARD_CONFIG": str(config)},
+            log=work / "gateway.log",
+        )
+        procs.append(gateway)
+        for name in ports:
+            await wait_http(f"http://127.0.0.1:{ports[name]}/healthz")
+        bare_url = f"http://127.0.0.1:{ports['bare']}"
+        gw_url = f"http://127.0.0.1:{ports['gateway']}"
+
+        print(f"warming up ({args.duration // 2} s each)…", flush=True)
+        wrk(bare_url, duration=max(2, args.duration // 2), connections=args.connections, script=SCRIPT, run_id="wb")
+        wrk(gw_url, duration=max(2, args.duration // 2), connections=args.connections, script=SCRIPT, run_id="wg")
+        rss_start = gateway.rss_mb()
+
+        bare_max = wrk(bare_url, duration=args.duration, connections=args.connections, script=SCRIPT, run_id="b1")
+        gw_max = wrk(gw_url, duration=args.duration, connections=args.connections, script=SCRIPT, run_id="g1")
+        rss_mid = gateway.rss_mb()
+        # 1,000 req/s: 20 connections, each waiting 20 ms between requests.
+        bare_paced = wrk(bare_url, duration=args.duration, connections=20, rate_delay_ms=20, script=SCRIPT, run_id="b2")
+        gw_paced = wrk(gw_url, duration=args.duration, connections=20, rate_delay_ms=20, script=SCRIPT, run_id="g2")
+        gw_again = wrk(gw_url, duration=args.duration, connections=args.connections, script=SCRIPT, run_id="g3")
+        rss_end = gateway.rss_mb()
+
+        sent_ok = sum(r.requests - r.errors for r in (gw_max, gw_paced, gw_again))
+        await asyncio.sleep(1)
+        stored = await count(engine, "SELECT count(*) FROM messages WHERE external_id NOT LIKE 'wg-%'")
+        print()
+        print(f"{'':38} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+        for label, r in (
+            ("bare Starlette, max", bare_max),
+            ("gateway ingest, max", gw_max),
+            ("gateway ingest, max (again, later)", gw_again),
+            ("bare Starlette, paced 1,000 req/s", bare_paced),
+            ("gateway ingest, paced 1,000 req/s", gw_paced),
+        ):
+            print(f"{label:38} {r.rps:9.0f} {r.p50_ms:8.2f} {r.p99_ms:8.2f} {r.errors:7d}")
+        print(f"ingest / bare ratio (max): {gw_max.rps / bare_max.rps:.2f}")
+        print(f"webhooks acknowledged in measured runs: {sent_ok}; messages stored: {stored}")
+        print(f"API process RSS: {rss_start:.0f} MB after warm-up, {rss_mid:.0f} MB mid-run, {rss_end:.0f} MB at end")
+
+        if args.drain:
+            await drain(settings, engine, work, args.drain)
+    finally:
+        for p in procs:
+            p.stop()
+        await engine.dispose()
+        await drop_database(db_name)
+        client = aioredis.from_url(REDIS_URL)
+        keys = [k async for k in client.scan_iter(f"{queue}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+
+
+async def drain(settings: object, engine: sa.ext.asyncio.AsyncEngine, work: Path, limit: int) -> None:
+    import sys
+
+    total = await count(engine, "SELECT count(*) FROM deliveries")
+    # Keep `limit` deliveries waiting; mark the rest cancelled so the drain measures a known number.
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.text(
+                "UPDATE deliveries SET status = 'cancelled' WHERE id NOT IN "
+                "(SELECT id FROM deliveries ORDER BY id LIMIT :n)"
+            ),
+            {"n": limit},
+        )
+    n = min(limit, total)
+    worker = Process(
+        [sys.executable, "-m", "core.cli", "worker", "--config", str(work / "config.toml")], log=work / "worker.log"
+    )
+    started = time.monotonic()
+    try:
+        done = 0
+        while time.monotonic() - started < 600:
+            done = await count(engine, "SELECT count(*) FROM deliveries WHERE status = 'delivered'")
+            if done >= n:
+                break
+            await asyncio.sleep(0.25)
+        elapsed = time.monotonic() - started
+    finally:
+        worker.stop()
+    print(
+        f"drain: {done} of {n} deliveries delivered by one worker in {elapsed:.1f} s "
+        f"= {done / elapsed:.0f} deliveries/s (includes worker start-up)"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

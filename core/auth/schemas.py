@@ -1,0 +1,122 @@
+"""Request bodies and query strings of the auth, users and API-key endpoints."""
+
+from __future__ import annotations
+
+import json
+from typing import Literal, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr
+from starlette.requests import Request
+
+from core.auth.passwords import MAX_PASSWORD_LENGTH
+from core.errors import BadRequest, HTTPError
+
+M = TypeVar("M", bound=BaseModel)
+Role = Literal["viewer", "operator", "admin"]
+Email = Field(default=None, max_length=255, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+Password = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+async def read_body(request: Request, model: type[M], *, optional: bool = False) -> M:
+    """The request's JSON body as ``model``: 415 if it is not JSON, 400 if malformed, 422 if invalid."""
+    body = await request.body()
+    if not body.strip() and optional:
+        return model()
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise HTTPError("expected a JSON body (Content-Type: application/json)", status_code=415)
+    try:
+        data = json.loads(body)
+    except ValueError as err:
+        raise BadRequest("the body is not valid JSON") from err
+    if not isinstance(data, dict):
+        raise BadRequest("expected a JSON object")
+    return model.model_validate(data)
+
+
+def read_query(request: Request, model: type[M]) -> M:
+    return model.model_validate(dict(request.query_params))
+
+
+class TokenRequest(_Body):
+    username: str = Field(min_length=1, max_length=150)
+    password: SecretStr = Password
+
+
+class RefreshRequest(_Body):
+    refresh_token: SecretStr = Field(min_length=1, max_length=256)
+
+
+class LogoutRequest(_Body):
+    # End every session of the user, not only this one.
+    everywhere: bool = False
+
+
+class PasswordChange(_Body):
+    current_password: SecretStr = Password
+    new_password: SecretStr = Password
+
+
+class SignupRequest(_Body):
+    username: str = Field(min_length=1, max_length=150)
+    password: SecretStr = Password
+    full_name: str | None = Field(default=None, max_length=255)
+    email: str | None = Email
+
+
+class UserCreate(_Body):
+    username: str = Field(min_length=1, max_length=150)
+    password: SecretStr = Password
+    role: Role
+    full_name: str | None = Field(default=None, max_length=255)
+    email: str | None = Email
+    # An admin chose this password, so by default its owner must replace it at first login.
+    must_change_password: bool = True
+
+
+class UserUpdate(_Body):
+    role: Role | None = None
+    full_name: str | None = Field(default=None, max_length=255)
+    email: str | None = Email
+    active: bool | None = None
+    # A password reset; the user must change it at next login unless must_change_password is false.
+    password: SecretStr | None = Field(default=None, min_length=1, max_length=MAX_PASSWORD_LENGTH)
+    must_change_password: bool | None = None
+    # Lift a lockout now.
+    unlock: bool = False
+
+
+class UserQuery(_Body):
+    role: Role | None = None
+    status: Literal["active", "pending", "rejected", "inactive"] | None = None
+    active: bool | None = None
+    search: str | None = Field(default=None, min_length=1, max_length=100)
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = Field(default=None, max_length=64)
+
+
+class ApproveRequest(_Body):
+    role: Role | None = None
+
+
+class KeyCreate(_Body):
+    name: str = Field(min_length=1, max_length=150)
+    scopes: list[str] = Field(min_length=1, max_length=50)
+    expires_at: AwareDatetime | None = None
+    # Bind the key to one adapter: it then stands for that platform (webhooks:<platform>).
+    platform: str | None = Field(default=None, max_length=64)
+
+
+class KeyQuery(_Body):
+    include_revoked: bool = False
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = Field(default=None, max_length=64)
+
+
+class KeyRotate(_Body):
+    # How long the old key keeps working, so devices can be switched over (0: it stops now).
+    grace_seconds: int = Field(default=0, ge=0, le=30 * 24 * 3600)

@@ -1,0 +1,142 @@
+"""The `switchboard` command line: every command documented, one clear line on bad input."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["tests.test_plugins"]
+
+
+def run(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
+    return subprocess.run(
+        [sys.executable, "-m", "core.cli", *args],
+        cwd=cwd,
+        env=base | (env or {}),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_help_lists_every_command(tmp_path: Path) -> None:
+    out = run("--help", cwd=tmp_path).stdout
+    for command in ("serve", "worker", "db", "plugins", "config"):
+        assert command in out
+    for sub in (("db", "--help"), ("serve", "--help"), ("config", "check", "--help")):
+        result = run(*sub, cwd=tmp_path)
+        assert result.returncode == 0 and "--config" in result.stdout
+
+
+def test_config_check_prints_the_resolved_config_with_secrets_masked(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[auth]\nsecret_key = "${SB_SECRET}"\n[plugins.http.destinations.crm]\nurl = "http://x"\n'
+        'secret = "${CRM_SECRET}"\n'
+    )
+    result = run(
+        "config",
+        "check",
+        "--config",
+        str(config),
+        cwd=tmp_path,
+        env={"SB_SECRET": "s" * 40, "CRM_SECRET": "crm-very-secret"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "s" * 40 not in result.stdout and "crm-very-secret" not in result.stdout
+    assert '"secret": "***"' in result.stdout and "configuration OK" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "expected"),
+    [
+        ("[server\n", {}, "not valid TOML"),
+        ('[auth]\nsecret_key = "${NOPE_NOT_SET}"\n', {}, "NOPE_NOT_SET is not set"),
+        ("[plugins.nosuch]\nx = 1\n", {}, "no plugin named 'nosuch' is installed"),
+        ('[plugins.http.destinations.crm]\nurl = "not a url"\n', {}, "[plugins.http] destinations.crm.url"),
+        ("[database]\nurll = 1\n", {}, "[database] urll: unknown key"),
+    ],
+)
+def test_bad_configuration_is_one_line_and_a_nonzero_exit(
+    tmp_path: Path, text: str, env: dict[str, str], expected: str
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(text)
+    result = run("config", "check", "--config", str(config), cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[database]\nurl = "postgresql+asyncpg://nobody@127.0.0.1:1/none"\n')
+    result = run("db", "upgrade", "--config", str(config), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "database unreachable" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_db_upgrade_and_current(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "cli.db"}"\n')
+    assert "(empty database" in run("db", "current", "--config", str(config), cwd=tmp_path).stdout
+    up = run("db", "upgrade", "--config", str(config), cwd=tmp_path)
+    assert up.returncode == 0, up.stderr
+    assert "0001_core" in run("db", "current", "--config", str(config), cwd=tmp_path).stdout
+
+
+def test_plugins_lists_name_version_state_and_contributions(example_installed: None, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[plugins.http.destinations.crm]\nurl = "http://127.0.0.1:9/x"\n[plugins.example]\nenabled = false\n'
+    )
+    out = run("plugins", "--config", str(config), cwd=tmp_path).stdout
+    assert "http" in out and "(enabled)" in out and "destinations: crm" in out
+    assert "example 1.2.3 (disabled)" in out
+
+
+def test_worker_refuses_the_local_queue(tmp_path: Path) -> None:
+    result = run("worker", cwd=tmp_path)
+    assert result.returncode == 2 and "[queue] backend" in result.stderr
+
+
+def test_serve_answers_healthz_on_the_embedded_default(tmp_path: Path) -> None:
+    """The README's first command on a fresh directory: migrate, serve, answer."""
+    import time
+
+    import httpx
+
+    from tests.support.receiver import free_port
+
+    port = free_port()
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "core.cli", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=base,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/healthz")
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and proc.poll() is None
+                time.sleep(0.1)
+        assert r.status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{port}/docs").status_code == 200
+        assert (tmp_path / "switchboard.db").exists()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -1,0 +1,183 @@
+"""The role × route matrix: every route of a fully built app, called by every kind of caller.
+
+The expected outcome of each route is written out below by hand, not derived from the
+routes' own ``requires`` markers, so a wrong marker fails here. A route missing from the
+table fails too: whoever adds a route adds its row, and so decides who may call it.
+
+Outcomes: ``ok`` (the guard let the call through: the endpoint answered, whatever it
+answered to an empty request), ``401`` (no credentials) or ``403`` (not allowed).
+Callers: anonymous, a viewer, an operator, an admin, an API key holding every scope
+(``*``: keys reach only the routes that name a scope), and an admin whose password was
+reset (only the routes to change it are open until they do).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from core.auth.users import update_user
+from core.security import walk_routes
+from core.testing import api_key_headers, user_headers
+
+pytest_plugins = ["tests.test_plugins"]
+
+CALLERS = ("anonymous", "viewer", "operator", "admin", "api_key", "must_change")
+
+MATRIX = """
+method  path                                 anonymous viewer operator admin api_key must_change
+GET     /healthz                             ok        ok     ok       ok    ok      ok
+GET     /readyz                              ok        ok     ok       ok    ok      ok
+GET     /openapi.json                        ok        ok     ok       ok    ok      ok
+GET     /docs                                ok        ok     ok       ok    ok      ok
+GET     /docs/static/init.js                 ok        ok     ok       ok    ok      ok
+GET     /docs/static/{path}                  ok        ok     ok       ok    ok      ok
+GET     /webhooks/{platform}                 ok        ok     ok       ok    ok      ok
+POST    /webhooks/{platform}                 ok        ok     ok       ok    ok      ok
+
+POST    /api/auth/token                      ok        ok     ok       ok    ok      ok
+POST    /api/auth/refresh                    ok        ok     ok       ok    ok      ok
+POST    /api/auth/signup                     ok        ok     ok       ok    ok      ok
+POST    /api/auth/logout                     401       ok     ok       ok    403     ok
+GET     /api/auth/me                         401       ok     ok       ok    403     ok
+POST    /api/auth/password                   401       ok     ok       ok    403     ok
+
+GET     /api/users                           401       403    403      ok    403     403
+POST    /api/users                           401       403    403      ok    403     403
+GET     /api/users/{user_id}                 401       403    403      ok    403     403
+PUT     /api/users/{user_id}                 401       403    403      ok    403     403
+DELETE  /api/users/{user_id}                 401       403    403      ok    403     403
+POST    /api/users/{user_id}/approve         401       403    403      ok    403     403
+POST    /api/users/{user_id}/reject          401       403    403      ok    403     403
+
+GET     /api/api-keys                        401       403    403      ok    403     403
+POST    /api/api-keys                        401       403    403      ok    403     403
+GET     /api/api-keys/{key_id}               401       403    403      ok    403     403
+DELETE  /api/api-keys/{key_id}               401       403    403      ok    403     403
+POST    /api/api-keys/{key_id}/rotate        401       403    403      ok    403     403
+
+GET     /api/messages                        401       ok     ok       ok    ok      403
+GET     /api/messages/{id}                   401       ok     ok       ok    ok      403
+GET     /api/conversations                   401       ok     ok       ok    ok      403
+GET     /api/conversations/{id}              401       ok     ok       ok    ok      403
+POST    /api/conversations/{id}/messages     401       403    ok       ok    ok      403
+GET     /api/deliveries                      401       ok     ok       ok    ok      403
+GET     /api/deliveries/{id}                 401       ok     ok       ok    ok      403
+POST    /api/deliveries/{id}/requeue         401       403    ok       ok    ok      403
+POST    /api/deliveries/{id}/cancel          401       403    ok       ok    ok      403
+DELETE  /api/deliveries/{id}                 401       403    ok       ok    ok      403
+POST    /api/deliveries/requeue              401       403    ok       ok    ok      403
+POST    /api/deliveries/purge                401       403    ok       ok    ok      403
+GET     /api/logs                            401       403    ok       ok    ok      403
+GET     /api/logs/{id}                       401       403    ok       ok    ok      403
+
+GET     /plugins/example/hello               401       ok     ok       ok    403     403
+
+POST    /plugins/dhis2/aggregate                         401       403    ok       ok    ok      403
+POST    /plugins/dhis2/tracker                           401       403    ok       ok    ok      403
+POST    /plugins/dhis2/mappings/import                   401       403    ok       ok    ok      403
+GET     /plugins/dhis2/mappings                          401       ok     ok       ok    ok      403
+GET     /plugins/dhis2/mappings/template.xlsx            401       ok     ok       ok    ok      403
+GET     /plugins/dhis2/mappings/export.xlsx              401       ok     ok       ok    ok      403
+GET     /plugins/dhis2/mappings/export.csv               401       ok     ok       ok    ok      403
+GET     /plugins/dhis2/mappings/{mapping_id:int}         401       ok     ok       ok    ok      403
+DELETE  /plugins/dhis2/mappings/{mapping_id:int}         401       403    ok       ok    ok      403
+POST    /plugins/dhis2/orgunit-mappings/import           401       403    ok       ok    ok      403
+GET     /plugins/dhis2/orgunit-mappings                  401       ok     ok       ok    ok      403
+GET     /plugins/dhis2/orgunit-mappings/template.xlsx    401       ok     ok       ok    ok      403
+GET     /plugins/dhis2/orgunit-mappings/export.xlsx      401       ok     ok       ok    ok      403
+GET     /plugins/dhis2/orgunit-mappings/export.csv       401       ok     ok       ok    ok      403
+GET     /plugins/dhis2/orgunit-mappings/{mapping_id:int} 401       ok     ok       ok    ok      403
+DELETE  /plugins/dhis2/orgunit-mappings/{mapping_id:int} 401       403    ok       ok    ok      403
+"""
+
+
+def expected_table() -> dict[tuple[str, str], dict[str, str]]:
+    lines = [line.split() for line in MATRIX.strip().splitlines() if line.strip()]
+    header, rows = lines[0], lines[1:]
+    assert tuple(header[2:]) == CALLERS
+    table: dict[tuple[str, str], dict[str, str]] = {}
+    for row in rows:
+        assert len(row) == len(header), f"malformed matrix row: {row}"
+        key = (row[0], row[1])
+        assert key not in table, f"{key} is listed twice"
+        table[key] = dict(zip(CALLERS, row[2:], strict=True))
+    return table
+
+
+def _concrete(path: str) -> str:
+    """A path to call: parameters filled with values that exist nowhere (the endpoint answers 404)."""
+    return (
+        path.replace("{user_id}", str(uuid.uuid4()))
+        .replace("{key_id}", str(uuid.uuid4()))
+        .replace("{id}", str(uuid.uuid4()))
+        .replace("{platform}", "no-such-platform")
+        .replace("{path}", "no-such-file")
+        .replace("{mapping_id:int}", "999999")
+    )
+
+
+async def _credentials(gateway: Any) -> dict[str, dict[str, str]]:
+    reset = await user_headers(gateway, "admin", username="reset-admin")
+    from core.auth.users import find_user
+
+    user = await find_user(gateway, "reset-admin")
+    await update_user(gateway, user.id, must_change_password=True)
+    return {
+        "anonymous": {},
+        "viewer": await user_headers(gateway, "viewer"),
+        "operator": await user_headers(gateway, "operator"),
+        "admin": await user_headers(gateway, "admin"),
+        "api_key": await api_key_headers(gateway, ["*"]),
+        "must_change": reset,
+    }
+
+
+def _outcome(status: int) -> str:
+    return str(status) if status in (401, 403) else "ok"
+
+
+@pytest.fixture
+async def full_app(example_installed: None, app_client):  # type: ignore[no-untyped-def]
+    """Every installed plugin enabled, every optional route switched on, limits out of the way."""
+    auth = {"allow_signup": True, "api_rate_per_minute": 1_000_000, "login_rate_per_minute": 1_000_000}
+    async with app_client(auth=auth) as client:
+        yield client
+
+
+async def test_every_route_of_the_app_is_in_the_matrix(full_app) -> None:  # type: ignore[no-untyped-def]
+    present = {(method, path) for path, methods, _, _ in walk_routes(full_app.app.routes) for method in methods}
+    listed = set(expected_table())
+    assert sorted(present - listed) == [], "routes missing from MATRIX: add a row saying who may call each"
+    assert sorted(listed - present) == [], "MATRIX lists routes the app does not have"
+
+
+async def test_every_caller_gets_what_the_matrix_says_on_every_route(full_app) -> None:  # type: ignore[no-untyped-def]
+    credentials = await _credentials(full_app.gateway)
+    wrong: list[str] = []
+    for (method, path), expected in sorted(expected_table().items()):
+        for caller in CALLERS:
+            body = {"json": {}} if method in ("POST", "PUT", "PATCH") else {}
+            r = await full_app.request(method, _concrete(path), headers=credentials[caller], **body)
+            got = _outcome(r.status_code)
+            if got != expected[caller]:
+                wrong.append(
+                    f"{method} {path} as {caller}: expected {expected[caller]}, got {r.status_code} {r.text[:80]}"
+                )
+    assert wrong == []
+
+
+async def test_the_guard_answers_the_same_for_a_json_api_and_a_plugin_route(full_app) -> None:  # type: ignore[no-untyped-def]
+    core = await full_app.get("/api/users")
+    plugin = await full_app.get("/plugins/example/hello")
+    assert core.status_code == plugin.status_code == 401
+    assert core.headers["www-authenticate"] == plugin.headers["www-authenticate"]
+
+
+async def test_a_webhook_with_its_platforms_own_authorization_header_reaches_its_adapter(full_app) -> None:  # type: ignore[no-untyped-def]
+    # Not a Switchboard credential: the gateway leaves it to the adapter instead of refusing it.
+    headers = {"Authorization": "Bearer platform-signed-value", "x-echo-token": "example-token"}
+    r = await full_app.post("/webhooks/echo", content=b'[{"id": "w1", "text": "hi"}]', headers=headers)
+    assert r.status_code == 200, r.text
