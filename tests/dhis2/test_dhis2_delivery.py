@@ -205,3 +205,19 @@ async def test_each_instance_is_a_destination_limited_to_its_concurrent_requests
         destinations = client.gateway.destinations
         assert destinations["dhis2:national"].concurrency == 2
         assert destinations["dhis2:district"].concurrency == 4
+
+
+async def test_the_operations_api_shows_which_value_failed_and_why(dhis2_app) -> None:  # type: ignore[no-untyped-def]
+    rows = [["BAD_DE", "de", "", "", DATA_SET, UNKNOWN_ELEMENT, "", "", "", "", ""]]
+    async with dhis2_app() as client:
+        await import_mappings(client, rows)
+        delivery_id = await submit(client, native(value(v="4"), value("BAD_DE", "2")))
+        assert await settled(client.gateway) == {"dead": 1}
+        viewer = await user_headers(client.gateway, "viewer")
+        r = await client.get(f"/api/deliveries/{delivery_id}", headers=viewer)
+        assert r.status_code == 200, r.text
+        delivery = r.json()
+        assert delivery["status"] == "dead" and delivery["detail"]["status"] == "WARNING"
+        [conflict] = delivery["detail"]["conflicts"]
+        assert conflict["errorCode"] == "E7610"
+        assert conflict["dataValues"] == [{"index": 1, "code": "BAD_DE", "dataElement": UNKNOWN_ELEMENT, "value": "2"}]

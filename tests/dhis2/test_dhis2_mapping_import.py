@@ -193,6 +193,15 @@ async def test_windows_1252_csv_imports(dhis2_app) -> None:  # type: ignore[no-u
         assert (await mappings(client, headers))[0]["name"] == "Première visite CPN"
 
 
+async def test_utf16_tab_separated_text_from_excel_imports(dhis2_app) -> None:  # type: ignore[no-untyped-def]
+    data = csv_bytes(ROWS, delimiter="\t").decode().encode("utf-16")
+    async with dhis2_app() as client:
+        headers = await user_headers(client.gateway, "operator")
+        r = await client.post(IMPORT, files=upload(data, "mappings.txt"), headers=headers)
+        assert r.status_code == 200, r.text
+        assert r.json()["data_values"]["created"] == 4
+
+
 async def test_dhis2gw_org_unit_rows_become_org_unit_mappings(dhis2_app) -> None:  # type: ignore[no-untyped-def]
     header = [*DHIS2GW_HEADER, "source_orgunit", "destination_orgunit"]
     rows = [
