@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.dhis2 import TOKEN, FakeDHIS2, running_fake_dhis2
+from tests.fakes.dhis2 import FakeDHIS2, running_fake_dhis2
+from tests.fakes.dhis2_metadata import TOKEN
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.testing import api_key_headers, user_headers
-from tests.fakes.dhis2 import (
+from tests.fakes.dhis2_metadata import (
     ANC_1ST,
     ANC_2ND,
     ANC_3RD,

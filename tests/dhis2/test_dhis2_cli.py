@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from plugins.dhis2.cli import COMMAND
-from tests.fakes.dhis2 import TOKEN
+from tests.fakes.dhis2_metadata import TOKEN
 from tests.support.receiver import free_port
 
 

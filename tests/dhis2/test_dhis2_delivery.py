@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.testing import user_headers
-from tests.fakes.dhis2 import ANC_1ST, ANC_REMARKS, DATA_SET, FIXED, NGELEHUN
+from tests.fakes.dhis2_metadata import ANC_1ST, ANC_REMARKS, DATA_SET, FIXED, NGELEHUN
 from tests.support.dhis2 import attempts, delivery_row, import_mappings, settled
 from tests.support.receiver import free_port
 
@@ -125,7 +125,7 @@ async def test_a_slow_dhis2_times_out_and_is_retried(dhis2_app, dhis2) -> None: 
 
 
 async def test_an_unreachable_dhis2_is_retried(app_client, dhis2) -> None:  # type: ignore[no-untyped-def]
-    from tests.fakes.dhis2 import TOKEN
+    from tests.fakes.dhis2_metadata import TOKEN
 
     closed = f"http://127.0.0.1:{free_port()}"
     instance = {"base_url": closed, "token": TOKEN, "max_attempts": 2}
@@ -195,7 +195,7 @@ async def test_basic_authentication_is_sent_when_configured(app_client, dhis2) -
 
 
 async def test_each_instance_is_a_destination_limited_to_its_concurrent_requests(app_client, dhis2) -> None:  # type: ignore[no-untyped-def]
-    from tests.fakes.dhis2 import TOKEN
+    from tests.fakes.dhis2_metadata import TOKEN
 
     instances = {
         "national": {"base_url": dhis2.url, "token": TOKEN, "max_concurrent_requests": 2},

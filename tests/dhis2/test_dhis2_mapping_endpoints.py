@@ -8,7 +8,7 @@ import io
 from openpyxl import load_workbook
 
 from core.testing import user_headers
-from tests.fakes.dhis2 import ANC_1ST, DATA_SET, FIXED, NGELEHUN
+from tests.fakes.dhis2_metadata import ANC_1ST, DATA_SET, FIXED, NGELEHUN
 from tests.support.dhis2 import import_mappings
 from tests.support.mapping_files import DHIS2GW_HEADER, ROWS, csv_bytes, upload
 
@@ -147,7 +147,7 @@ async def test_verified_uids_are_remembered(dhis2_app, dhis2) -> None:  # type: 
 
 
 async def test_verification_without_a_reachable_instance_is_a_gateway_error(app_client) -> None:  # type: ignore[no-untyped-def]
-    from tests.fakes.dhis2 import TOKEN
+    from tests.fakes.dhis2_metadata import TOKEN
     from tests.support.receiver import free_port
 
     instance = {"base_url": f"http://127.0.0.1:{free_port()}", "token": TOKEN}

@@ -7,7 +7,7 @@ import io
 from openpyxl import Workbook
 
 from core.testing import user_headers
-from tests.fakes.dhis2 import ANC_1ST, ANC_2ND, DATA_SET, FIXED, NGELEHUN
+from tests.fakes.dhis2_metadata import ANC_1ST, ANC_2ND, DATA_SET, FIXED, NGELEHUN
 from tests.support.mapping_files import DHIS2GW_HEADER, ROWS, csv_bytes, upload, xlsx_bytes
 
 IMPORT = "/plugins/dhis2/mappings/import"

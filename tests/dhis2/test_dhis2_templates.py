@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from core import StandardMessage
 from core.testing import user_headers
-from tests.fakes.dhis2 import ANC_1ST, DEFAULT_COC, FIXED, NGELEHUN, WEIGHT
+from tests.fakes.dhis2_metadata import ANC_1ST, DEFAULT_COC, FIXED, NGELEHUN, WEIGHT
 from tests.support.dhis2 import delivery_row, import_mappings, settled
 from tests.support.mapping_files import csv_bytes, upload
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.testing import api_key_headers, user_headers
-from tests.fakes.dhis2 import BIRTH_STAGE, CHILD_PROGRAMME, NGELEHUN, PERSON, WEIGHT
+from tests.fakes.dhis2_metadata import BIRTH_STAGE, CHILD_PROGRAMME, NGELEHUN, PERSON, WEIGHT
 from tests.support.dhis2 import attempts, delivery_row, first_attempt, settled
 from tests.support.mapping_files import csv_bytes, upload
 

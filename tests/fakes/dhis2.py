@@ -12,6 +12,8 @@ with 500 for a while, or answer slowly.
         dhis2.fail_with(500, times=1)
         ...
         assert dhis2.values[("fbfJHSPpUQD", "202401", "DiszpKrYNg8", "PT59n8BQbqM", "HllvX50cXC0")] == "12"
+
+The uids it knows are in ``tests.fakes.dhis2_metadata``.
 """
 
 from __future__ import annotations
@@ -20,8 +22,6 @@ import asyncio
 import base64
 import json
 import re
-import secrets
-import string
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -33,52 +33,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.fakes.dhis2_metadata import DEFAULT_COC, PASSWORD, PERIOD, TOKEN, USERNAME, Metadata
+from tests.fakes.dhis2_tracker import import_tracker, new_uid
 from tests.support.receiver import free_port
-
-TOKEN = "d2pat_fakeTokenForTests0123456789abcdef0000000000"
-USERNAME, PASSWORD = "admin", "district"
-DEFAULT_COC = "HllvX50cXC0"
-
-DATA_SET = "pBOMPrpg1QX"  # "Reproductive Health"
-ANC_1ST = "fbfJHSPpUQD"
-ANC_2ND = "cYeuwXTCPkU"
-ANC_3RD = "Jtf34kNZhzP"
-ANC_REMARKS = "ZZYzWy6Aw8x"  # a TEXT data element
-FIXED, OUTREACH = "PT59n8BQbqM", "pq2XI5kz2BY"
-NGELEHUN, BO = "DiszpKrYNg8", "O6uvpzGd5pu"
-CHILD_PROGRAMME, BIRTH_STAGE = "IpHINAT79UW", "A03MvHHogjR"
-PERSON = "nEenWmSyUEp"
-WEIGHT = "UXz7xuGCEhU"
-
-
-@dataclass
-class Metadata:
-    data_sets: set[str] = field(default_factory=lambda: {DATA_SET})
-    # data element → value type
-    data_elements: dict[str, str] = field(
-        default_factory=lambda: {
-            ANC_1ST: "INTEGER",
-            ANC_2ND: "INTEGER",
-            ANC_3RD: "INTEGER",
-            ANC_REMARKS: "TEXT",
-            WEIGHT: "NUMBER",
-        }
-    )
-    category_option_combos: set[str] = field(default_factory=lambda: {DEFAULT_COC, FIXED, OUTREACH})
-    org_units: set[str] = field(default_factory=lambda: {NGELEHUN, BO})
-    programs: set[str] = field(default_factory=lambda: {CHILD_PROGRAMME})
-    program_stages: set[str] = field(default_factory=lambda: {BIRTH_STAGE})
-    tracked_entity_types: set[str] = field(default_factory=lambda: {PERSON})
-
-    def resource(self, name: str) -> set[str]:
-        return {
-            "dataSets": self.data_sets,
-            "dataElements": set(self.data_elements),
-            "categoryOptionCombos": self.category_option_combos,
-            "organisationUnits": self.org_units,
-            "categoryOptions": set(),
-            "categoryCombos": set(),
-        }.get(name, set())
 
 
 @dataclass
@@ -91,17 +48,6 @@ class Received:
 
     def json(self) -> Any:
         return json.loads(self.body)
-
-
-_PERIOD = re.compile(
-    r"^\d{4}(\d{2}(\d{2})?|(0[1-6])B|Q[1-4]|NovQ[1-4]|S[12]|AprilS[12]|NovS[12]|(W|WedW|ThuW|SatW|SunW|BiW)\d{1,2}"
-    r"|April|July|Sep|Oct|Nov)?$"
-)
-
-
-def _uid() -> str:
-    alphabet = string.ascii_letters + string.digits
-    return secrets.choice(string.ascii_letters) + "".join(secrets.choice(alphabet) for _ in range(10))
 
 
 @dataclass
@@ -301,7 +247,7 @@ class FakeDHIS2:
         aoc = value.get("attributeOptionCombo", top.get("attributeOptionCombo")) or DEFAULT_COC
         if element not in md.data_elements:
             return _conflict(element, "dataElement", "E7610", f"Data element not found or not accessible: `{element}`")
-        if not isinstance(period, str) or not _PERIOD.match(period):
+        if not isinstance(period, str) or not PERIOD.match(period):
             return _conflict(period, "period", "E7611", f"Period not valid: `{period}`")
         if org_unit not in md.org_units:
             return _conflict(
@@ -340,78 +286,15 @@ class FakeDHIS2:
             payload = json.loads(await request.body())
         except ValueError:
             return _web_message(400, "ERROR", "Invalid JSON payload")
-        report = self._import_tracker(payload, request.query_params.get("atomicMode", "ALL"))
+        report = import_tracker(payload, self.metadata, self.tracked, request.query_params.get("atomicMode", "ALL"))
         if request.query_params.get("async", "true") == "false":
             return JSONResponse(report, status_code=409 if report["status"] == "ERROR" else 200)
-        job = _uid()
+        job = new_uid()
         self._jobs[job] = {"polls": 0, "report": report}
         location = f"{self.url}/api/tracker/jobs/{job}"
         return _web_message(
             200, "OK", "Tracker job added", {"responseType": "TrackerJob", "id": job, "location": location}
         )
-
-    def _import_tracker(self, payload: dict[str, Any], atomic_mode: str) -> dict[str, Any]:
-        md = self.metadata
-        errors: list[dict[str, Any]] = []
-        objects: list[tuple[str, dict[str, Any]]] = []
-
-        def walk(collection: str, items: list[Any]) -> None:
-            for item in items or []:
-                objects.append((collection, item))
-                for child in ("enrollments", "events", "relationships"):
-                    if child in item:
-                        walk(child, item[child])
-
-        for collection in ("trackedEntities", "enrollments", "events", "relationships"):
-            walk(collection, payload.get(collection, []))
-        kinds = {"trackedEntities": "TRACKED_ENTITY", "enrollments": "ENROLLMENT", "events": "EVENT"}
-        kinds["relationships"] = "RELATIONSHIP"
-        own = {"trackedEntities": "trackedEntity", "enrollments": "enrollment", "events": "event"}
-        own["relationships"] = "relationship"
-        for collection, item in objects:
-            uid = item.get(own[collection]) or _uid()
-            item[own[collection]] = uid
-
-            def error(code: str, message: str, *, _c: str = collection, _u: str = uid) -> None:
-                errors.append({"message": message, "errorCode": code, "trackerType": kinds[_c], "uid": _u})
-
-            if collection == "trackedEntities":
-                if item.get("trackedEntityType") not in md.tracked_entity_types:
-                    error("E1005", f"Could not find TrackedEntityType: `{item.get('trackedEntityType')}`.")
-                if item.get("orgUnit") not in md.org_units:
-                    error(
-                        "E1049", f"Could not find OrganisationUnit: `{item.get('orgUnit')}`, linked to Tracked Entity."
-                    )
-            elif collection == "enrollments":
-                if item.get("program") not in md.programs:
-                    error("E1069", f"Could not find Program: `{item.get('program')}`, linked to Enrollment.")
-                if item.get("orgUnit") not in md.org_units:
-                    error("E1070", f"Could not find OrganisationUnit: `{item.get('orgUnit')}`, linked to Enrollment.")
-            elif collection == "events":
-                if item.get("program") not in md.programs:
-                    error("E1010", f"Could not find Program: `{item.get('program')}`, linked to Event.")
-                if item.get("programStage") not in md.program_stages:
-                    error("E1013", f"Could not find ProgramStage: `{item.get('programStage')}`, linked to Event.")
-                if item.get("orgUnit") not in md.org_units:
-                    error("E1011", f"Could not find OrganisationUnit: `{item.get('orgUnit')}`, linked to Event.")
-                for dv in item.get("dataValues", []):
-                    if dv.get("dataElement") not in md.data_elements:
-                        error("E1304", f"Could not find DataElement: `{dv.get('dataElement')}`.")
-        stats = {"created": 0, "updated": 0, "deleted": 0, "ignored": 0, "total": len(objects)}
-        failed = {e["uid"] for e in errors}
-        for collection, item in objects:
-            uid = item[own[collection]]
-            if errors and atomic_mode == "ALL" or uid in failed:
-                stats["ignored"] += 1
-                continue
-            stats["updated" if uid in self.tracked else "created"] += 1
-            self.tracked[uid] = {k: v for k, v in item.items() if k not in ("enrollments", "events", "relationships")}
-        return {
-            "status": "ERROR" if errors else "OK",
-            "validationReport": {"errorReports": errors, "warningReports": []},
-            "stats": stats,
-            "bundleReport": {"status": "ERROR" if errors else "OK", "stats": stats},
-        }
 
     async def job(self, request: Request) -> Response:
         refused = await self._admit(request)
@@ -425,7 +308,7 @@ class FakeDHIS2:
         uid = request.path_params["job"]
         notifications = [
             {
-                "uid": _uid(),
+                "uid": new_uid(),
                 "level": "INFO",
                 "category": "TRACKER_IMPORT_JOB",
                 "time": "2024-05-02T08:30:00.000",
@@ -435,7 +318,7 @@ class FakeDHIS2:
             }
         ]
         if done:
-            notifications.insert(0, {**notifications[0], "uid": _uid(), "message": "Import:Done", "completed": True})
+            notifications.insert(0, {**notifications[0], "uid": new_uid(), "message": "Import:Done", "completed": True})
         else:
             notifications[0]["completed"] = False
         return JSONResponse(notifications)

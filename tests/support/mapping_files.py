@@ -9,7 +9,7 @@ from typing import Any
 
 from openpyxl import Workbook
 
-from tests.fakes.dhis2 import ANC_1ST, ANC_2ND, ANC_3RD, DATA_SET, FIXED, OUTREACH
+from tests.fakes.dhis2_metadata import ANC_1ST, ANC_2ND, ANC_3RD, DATA_SET, FIXED, OUTREACH
 
 DHIS2GW_HEADER = [
     "code",
