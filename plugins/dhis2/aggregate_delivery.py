@@ -5,12 +5,14 @@ last, so the set is not marked complete before all of it arrived). Each chunk's 
 adds to one outcome: SUCCESS → delivered, with the import counts; WARNING or ERROR (409,
 conflicts) → dead at once, with the counts and every conflict beside the value it is
 about. A chunk that fails on the way (5xx, timeout) is retried; the retry resumes after
-the chunks already imported, which it learns from the previous attempt's detail.
+the chunks already imported, which it learns from the previous attempt's detail. So does
+an attempt that ran out of time (its lease) with chunks still to send.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -125,8 +127,13 @@ async def send_data_value_set(
     *,
     codes: Sequence[str | None],
     chunk_size: int,
+    budget: float,
 ) -> DeliveryResult:
-    """Import ``data_value_set``; return the delivered result or raise ``DeliveryError``."""
+    """Import ``data_value_set``; return the delivered result or raise ``DeliveryError``.
+
+    No chunk is started after ``budget`` seconds: the rest is left to the next attempt, so an
+    attempt ends within its lease however slow DHIS2 is.
+    """
     parts = chunks(data_value_set, chunk_size)
     progress = _Progress(len(parts), delivery.previous_detail)
     params = client.data_value_set_params()
@@ -138,7 +145,15 @@ async def send_data_value_set(
         "dry_run": client.settings.dry_run,
     }
     status_code: int | None = None
-    for number in range(progress.done, len(parts)):
+    first, started = progress.done, time.monotonic()
+    for number in range(first, len(parts)):
+        if number > first and time.monotonic() - started > budget:
+            raise DeliveryError(
+                f"sent chunks {first + 1} to {number} of {len(parts)} in this attempt's time; "
+                "the next attempt sends the rest",
+                retryable=True,
+                detail={**base, "progress": progress.as_dict()},
+            )
         part = parts[number]
         body = json.dumps(part, separators=(",", ":")).encode()
         try:

@@ -42,6 +42,11 @@ class DHIS2Destination(Destination):
             if settings.template_instance(t) == instance
         ]
 
+    @property
+    def budget(self) -> float:
+        """Seconds an attempt may spend before it leaves the rest to the next one (within its lease)."""
+        return self.gateway.settings.queue.job_timeout * 0.6
+
     async def deliver(self, message: StandardMessage, delivery: DeliveryInfo) -> DeliveryResult:
         kind = delivery.options.get("dhis2")
         if kind == "aggregate":
@@ -51,6 +56,7 @@ class DHIS2Destination(Destination):
                 delivery,
                 codes=list(message.extra.get("codes") or []),
                 chunk_size=self.settings.chunk_size,
+                budget=self.budget,
             )
         if kind == "tracker":
             return await send_tracker(
@@ -59,6 +65,7 @@ class DHIS2Destination(Destination):
                 delivery,
                 settings=self.instance_settings.tracker,
                 async_import=bool(delivery.options.get("async", self.instance_settings.tracker.async_import)),
+                budget=self.budget,
             )
         return await self._deliver_routed(message, delivery)
 
@@ -90,6 +97,7 @@ class DHIS2Destination(Destination):
                     delivery,
                     codes=prepared.codes,
                     chunk_size=self.settings.chunk_size,
+                    budget=self.budget,
                 )
                 if prepared.unmapped and result.detail is not None:
                     result.detail["skipped_unmapped"] = prepared.unmapped
@@ -115,6 +123,7 @@ class DHIS2Destination(Destination):
             delivery,
             settings=self.instance_settings.tracker,
             async_import=self.instance_settings.tracker.async_import,
+            budget=self.budget,
         )
 
 

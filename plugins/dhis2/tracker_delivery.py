@@ -34,8 +34,12 @@ async def send_tracker(
     *,
     settings: TrackerSettings,
     async_import: bool,
+    budget: float,
 ) -> DeliveryResult:
-    """Import ``payload``; return the delivered result or raise ``DeliveryError``."""
+    """Import ``payload``; return the delivered result or raise ``DeliveryError``.
+
+    A job is polled for ``poll_timeout`` seconds, but never past ``budget`` (the attempt's lease).
+    """
     base: dict[str, Any] = {
         "type": "tracker",
         "instance": client.name,
@@ -75,7 +79,7 @@ async def send_tracker(
         if job is None or response.status_code >= 300:
             refuse(response, client.name, detail=base)
     base["job"] = job
-    return await _poll(client, job, base, settings)
+    return await _poll(client, job, base, settings, min(settings.poll_timeout, budget))
 
 
 def _job_id(answer: Any) -> str | None:
@@ -107,8 +111,10 @@ async def _job_known(client: DHIS2Client, job: str) -> bool:
     refuse(response, client.name, detail={"type": "tracker", "job": job, "job_state": "running"})
 
 
-async def _poll(client: DHIS2Client, job: str, base: dict[str, Any], settings: TrackerSettings) -> DeliveryResult:
-    deadline = time.monotonic() + settings.poll_timeout
+async def _poll(
+    client: DHIS2Client, job: str, base: dict[str, Any], settings: TrackerSettings, timeout: float
+) -> DeliveryResult:
+    deadline = time.monotonic() + timeout
     last: dict[str, Any] = {}
     while True:
         response = await _get(client, f"/tracker/jobs/{job}", base)
@@ -121,7 +127,7 @@ async def _poll(client: DHIS2Client, job: str, base: dict[str, Any], settings: T
                 break
         if time.monotonic() >= deadline:
             raise DeliveryError(
-                f"DHIS2 tracker job {job} is still running after {settings.poll_timeout:g}s; polling resumes later",
+                f"DHIS2 tracker job {job} is still running after {timeout:g}s; polling resumes later",
                 retryable=True,
                 retry_after=settings.poll_interval,
                 detail={**base, "job_state": "running", "last_notification": last.get("message")},

@@ -221,3 +221,22 @@ async def test_the_operations_api_shows_which_value_failed_and_why(dhis2_app) ->
         [conflict] = delivery["detail"]["conflicts"]
         assert conflict["errorCode"] == "E7610"
         assert conflict["dataValues"] == [{"index": 1, "code": "BAD_DE", "dataElement": UNKNOWN_ELEMENT, "value": "2"}]
+
+
+async def test_a_long_delivery_continues_in_the_next_attempt_instead_of_outliving_its_lease(app_client, dhis2) -> None:  # type: ignore[no-untyped-def]
+    from tests.fakes.dhis2_metadata import TOKEN
+
+    values = [value(ANC_1ST, str(i), period=f"2024{i + 1:02d}") for i in range(6)]
+    instance = {"base_url": dhis2.url, "token": TOKEN}
+    async with app_client(
+        plugins={"dhis2": {"instances": {"national": instance}, "chunk_size": 1}},
+        queue={"job_timeout": 1},  # an attempt may run 0.6 s before it hands over
+        delivery={"backoff_base": 0.1, "jitter": 0},
+    ) as client:
+        dhis2.delay = 0.25
+        delivery_id = await submit(client, native(*values))
+        assert await settled(client.gateway) == {"delivered": 1}
+        assert len(dhis2.posted("/dataValueSets")) == 6  # every chunk once
+        tries = await attempts(client.gateway, delivery_id)
+        assert len(tries) > 1 and "the next attempt sends the rest" in tries[0].error
+        assert (await delivery_row(client.gateway, delivery_id)).detail["import_count"]["imported"] == 6
