@@ -189,8 +189,8 @@ async def send_data_value_set(
     }
     if progress.status == "SUCCESS":
         return DeliveryResult(status_code=status_code, remote_ref=None, detail=detail)
-    first = progress.conflicts[0] if progress.conflicts else None
-    example = f"; first: {first['value']} ({first.get('errorCode') or first.get('object')})" if first else ""
+    sample = progress.conflicts[0] if progress.conflicts else None
+    example = f"; first: {sample['value']} ({sample.get('errorCode') or sample.get('object')})" if sample else ""
     raise DeliveryError(
         f"DHIS2 import {progress.status}: {progress.counts['imported']} imported, {progress.counts['updated']} "
         f"updated, {progress.counts['ignored']} ignored, {progress.conflicts_total} conflict(s){example}",

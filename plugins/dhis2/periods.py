@@ -159,8 +159,8 @@ def period_of(day: date, type_name: str) -> str:
     if type_name == "Yearly":
         return str(year)
     if type_name in _FINANCIAL_START:
-        start = _FINANCIAL_START[type_name]
-        return f"{year if month >= start else year - 1}{type_name.removeprefix('Financial')}"
+        first_month = _FINANCIAL_START[type_name]
+        return f"{year if month >= first_month else year - 1}{type_name.removeprefix('Financial')}"
     raise ValueError(f"cannot compute a {type_name!r} period; use one of {', '.join(sorted(_PERIOD_OF_TYPES))}")
 
 

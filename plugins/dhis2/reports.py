@@ -85,7 +85,9 @@ def import_report(body: Any) -> ImportReport | None:
         report = inner
     if "validationReport" not in report and "stats" not in report:
         return None
-    validation = report.get("validationReport") if isinstance(report.get("validationReport"), dict) else {}
+    validation = report.get("validationReport")
+    if not isinstance(validation, dict):
+        validation = {}
     return ImportReport(
         status=str(report.get("status") or "OK").upper(),
         stats=_ints(report.get("stats"), TRACKER_STATS),
