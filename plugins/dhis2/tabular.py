@@ -201,6 +201,7 @@ def _openpyxl_rows(data: bytes) -> Iterator[tuple[int, list[CellValue]]]:
             raise FileProblem("the workbook has no worksheet", row=1)
         # The first sheet holds the mappings (as in dhis2gw); others (instructions) are ignored.
         sheet = workbook.worksheets[0]
+        sheet.reset_dimensions()  # rows as the XML has them, not as a (forged) dimension claims
         for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
             yield number, [clean(v) for v in values]
     except FileProblem:

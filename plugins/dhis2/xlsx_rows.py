@@ -25,6 +25,9 @@ from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
 
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+# Cells further right share one last slot: enough to report "a value beyond the header",
+# and a sparse cell at XFD cannot make every row 16,384 cells long.
+MAX_COLUMNS = 256
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,7 @@ class _SheetReader:
             reference = cell.get("r")
             index = self.column(reference, position) if reference else position
             position = index + 1
+            index = min(index, MAX_COLUMNS)
             if index >= len(values):
                 values.extend([None] * (index + 1 - len(values)))
             values[index] = self.value(cell)

@@ -358,3 +358,22 @@ def test_workbook_cells_read_as_typed_like_openpyxl_reads_them() -> None:
     by_openpyxl = [(n, trimmed(v)) for n, v in _openpyxl_rows(out.getvalue()) if any(x is not None for x in v)]
     assert [(n, trimmed(v)) for n, v in table.rows] == by_openpyxl[1:]
     assert table.rows[0][1] == ["A1", "12", "3.5", "2024-01-31T00:00:00", "true", "padded"]
+
+
+async def test_a_value_beyond_the_header_is_reported(dhis2_app) -> None:  # type: ignore[no-untyped-def]
+    book = Workbook()
+    sheet = book.active
+    sheet.append(DHIS2GW_HEADER)
+    sheet.append(ROWS[0])
+    sheet.cell(row=2, column=16_000, value="stray")  # far right: column WQJ
+    out = io.BytesIO()
+    book.save(out)
+    async with dhis2_app() as client:
+        headers = await user_headers(client.gateway, "operator")
+        r = await client.post(IMPORT, files=upload(out.getvalue(), "m.xlsx"), headers=headers)
+        assert r.status_code == 422
+        [error] = r.json()["errors"]
+        assert error["row"] == 2 and "beyond the header's 11 columns" in error["message"]
+        data = csv_bytes([]) + (",".join(ROWS[0]) + ",oops\r\n").encode()
+        r = await client.post(IMPORT, files=upload(data), headers=headers)
+        assert r.json()["errors"][0]["cell"] == "L2"
