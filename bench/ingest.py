@@ -108,8 +108,13 @@ async def main() -> None:
         wrk(gw_url, duration=max(2, args.duration // 2), connections=args.connections, script=SCRIPT, run_id="wg")
         rss_start = gateway.rss_mb()
 
+        bare = procs[0]
+        cpu0 = bare.cpu_seconds()
         bare_max = wrk(bare_url, duration=args.duration, connections=args.connections, script=SCRIPT, run_id="b1")
+        bare_cpu_us = (bare.cpu_seconds() - cpu0) * 1e6 / max(bare_max.requests, 1)
+        cpu0 = gateway.cpu_seconds()
         gw_max = wrk(gw_url, duration=args.duration, connections=args.connections, script=SCRIPT, run_id="g1")
+        gw_cpu_us = (gateway.cpu_seconds() - cpu0) * 1e6 / max(gw_max.requests, 1)
         rss_mid = gateway.rss_mb()
         # 1,000 req/s: 20 connections, each waiting 20 ms between requests.
         bare_paced = wrk(bare_url, duration=args.duration, connections=20, rate_delay_ms=20, script=SCRIPT, run_id="b2")
@@ -131,6 +136,8 @@ async def main() -> None:
         ):
             print(f"{label:38} {r.rps:9.0f} {r.p50_ms:8.2f} {r.p99_ms:8.2f} {r.errors:7d}")
         print(f"ingest / bare ratio (max): {gw_max.rps / bare_max.rps:.2f}")
+        print(f"CPU per request in the serving process: bare {bare_cpu_us:.0f} us, gateway ingest {gw_cpu_us:.0f} us "
+              f"(one core's worth: {1e6 / bare_cpu_us:.0f} vs {1e6 / gw_cpu_us:.0f} req/s)")
         print(f"webhooks acknowledged in measured runs: {sent_ok}; messages stored: {stored}")
         print(f"API process RSS: {rss_start:.0f} MB after warm-up, {rss_mid:.0f} MB mid-run, {rss_end:.0f} MB at end")
 

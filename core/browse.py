@@ -19,10 +19,8 @@ from core.api.params import (
     LogFilters,
     MessageFilters,
     Page,
-    decode_int_cursor,
-    decode_uuid_cursor,
-    encode_cursor,
 )
+from core.cursors import decode_cursor, decode_int_cursor, encode_cursor
 from core.db import Database
 from core.ids import uuid7_floor
 from core.models import audit_log, conversations, deliveries, delivery_attempts, messages
@@ -102,7 +100,7 @@ async def _page(
     db: Database, query: sa.Select[Any], table: sa.Table, page: Page, fields: tuple[str, ...], *, int_ids: bool = False
 ) -> dict[str, Any]:
     if page.cursor:
-        after = decode_int_cursor(page.cursor) if int_ids else decode_uuid_cursor(page.cursor)
+        after = decode_int_cursor(page.cursor) if int_ids else decode_cursor(page.cursor)
         query = query.where(table.c.id < after)
     query = query.order_by(table.c.id.desc()).limit(page.limit + 1)
     async with db.transaction() as conn:

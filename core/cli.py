@@ -13,7 +13,7 @@ from core.settings import Settings, load_settings
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(args.config)
+    return load_settings(getattr(args, "config", None))
 
 
 class Unreachable(Exception):
@@ -63,7 +63,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             )
         import os
 
-        if args.config:
+        if getattr(args, "config", None):
             os.environ["SWITCHBOARD_CONFIG"] = args.config
         uvicorn.run("core.app:app_from_environment", factory=True, workers=workers, **common)
     else:
@@ -191,7 +191,14 @@ def build_parser(
 ) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="switchboard", description="Switchboard integration gateway.")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="PATH", help="config file (default: $SWITCHBOARD_CONFIG or ./config.toml)")
+    # SUPPRESS: a sub-command's own --config default must not overwrite one given earlier
+    # (`switchboard db --config X upgrade`).
+    common.add_argument(
+        "--config",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="config file (default: $SWITCHBOARD_CONFIG or ./config.toml)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", parents=[common], help="run the gateway (HTTP API, webhooks, admin UI)")

@@ -15,13 +15,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 
 from core.batching import GroupCommit
-from core.db import bulk_insert
 from core.ids import uuid7
+from core.ingest_store import IngestStore, store_for
 from core.messages import StandardMessage
 from core.models import audit_log, conversations, deliveries, messages
 from core.queue.base import QueueItem
@@ -136,9 +134,15 @@ class Ingestor:
         self, conn: AsyncConnection, batch: list[Submission]
     ) -> tuple[list[list[Stored]], list[QueueItem]]:
         now = datetime.now(UTC)
-        keys = {(m.platform, m.external_id) for sub in batch for m in sub.messages}
-        existing = await _existing_messages(conn, keys)
-        seen: dict[tuple[str, str], uuid.UUID] = dict(existing)
+        store = await store_for(conn)
+        by_platform: dict[str, set[str]] = {}
+        for sub in batch:
+            for m in sub.messages:
+                by_platform.setdefault(m.platform, set()).add(m.external_id)
+        seen: dict[tuple[str, str], uuid.UUID] = {}
+        for platform, ids in by_platform.items():
+            found = await store.existing(platform, sorted(ids))
+            seen.update({(platform, external_id): mid for external_id, mid in found.items()})
         new: list[tuple[Submission, StandardMessage]] = []
         for sub in batch:
             for m in sub.messages:
@@ -147,7 +151,7 @@ class Ingestor:
                     m.id = m.id or uuid7()
                     seen[key] = m.id
                     new.append((sub, m))
-        conv_ids, opened = await self._conversations(conn, [m for _, m in new], now)
+        conv_ids, opened = await self._conversations(store, [m for _, m in new], now)
 
         message_rows: list[dict[str, Any]] = []
         delivery_rows: list[dict[str, Any]] = []
@@ -183,9 +187,9 @@ class Ingestor:
                     }
                 )
             new_ids[m.id] = stored  # type: ignore[index]
-        await bulk_insert(conn, messages, message_rows)
-        await bulk_insert(conn, deliveries, delivery_rows)
-        await bulk_insert(conn, audit_log, [sub.audit for sub in batch if sub.audit is not None])
+        await store.insert(messages, message_rows)
+        await store.insert(deliveries, delivery_rows)
+        await store.insert(audit_log, [sub.audit for sub in batch if sub.audit is not None])
 
         results: list[list[Stored]] = []
         for sub in batch:
@@ -202,7 +206,7 @@ class Ingestor:
         return results, [QueueItem(row["id"], 0, row["destination"]) for row in delivery_rows]
 
     async def _conversations(
-        self, conn: AsyncConnection, items: list[StandardMessage], now: datetime
+        self, store: IngestStore, items: list[StandardMessage], now: datetime
     ) -> tuple[dict[tuple[str, str], uuid.UUID], set[tuple[str, str]]]:
         """Get or open the conversation of every (platform, participant); close idle ones.
 
@@ -216,33 +220,17 @@ class Ingestor:
                 latest[key] = (max(ts, m.timestamp), count + 1)
         if not latest:
             return {}, set()
-        rows = []
-        pairs = list(latest)
-        for i in range(0, len(pairs), _KEYS_PER_QUERY):
-            chunk = pairs[i : i + _KEYS_PER_QUERY]
-            rows += (
-                await conn.execute(
-                    sa.select(
-                        conversations.c.id,
-                        conversations.c.platform,
-                        conversations.c.participant,
-                        conversations.c.last_message_at,
-                    )
-                    .where(conversations.c.status == "open")
-                    .where(sa.tuple_(conversations.c.platform, conversations.c.participant).in_(chunk))
-                )
-            ).all()
-        open_now = {(r.platform, r.participant): r for r in rows}
+        open_now = {(c.platform, c.participant): c for c in await store.open_conversations(list(latest))}
         idle = timedelta(seconds=self.gateway.settings.conversations.idle_timeout)
         result: dict[tuple[str, str], uuid.UUID] = {}
         to_close: list[uuid.UUID] = []
         to_open: list[dict[str, Any]] = []
-        to_touch: list[dict[str, Any]] = []
+        to_touch: list[tuple[uuid.UUID, datetime, int]] = []
         for key, (ts, count) in latest.items():
             current = open_now.get(key)
             if current is not None and max(now, ts) - current.last_message_at <= idle:
                 result[key] = current.id
-                to_touch.append({"cid": current.id, "ts": max(ts, current.last_message_at), "n": count})
+                to_touch.append((current.id, max(ts, current.last_message_at), count))
                 continue
             if current is not None:
                 to_close.append(current.id)
@@ -261,49 +249,15 @@ class Ingestor:
                 }
             )
         if to_close:
-            await conn.execute(
-                sa.update(conversations).where(conversations.c.id.in_(to_close)).values(status="closed", closed_at=now)
-            )
-        if to_open:
-            await conn.execute(conversations.insert(), to_open)
+            await store.close_conversations(to_close, now)
+        await store.insert(conversations, to_open)
         if to_touch:
-            await conn.execute(
-                sa.update(conversations)
-                .where(conversations.c.id == sa.bindparam("cid"))
-                .values(
-                    last_message_at=sa.bindparam("ts"),
-                    message_count=conversations.c.message_count + sa.bindparam("n"),
-                ),
-                to_touch,
-            )
+            await store.touch_conversations(to_touch)
         return result, {(row["platform"], row["participant"]) for row in to_open}
 
 
 def _names(destinations: Sequence[str] | None) -> list[str] | None:
     return list(dict.fromkeys(destinations)) if destinations is not None else None
-
-
-async def _existing_messages(conn: AsyncConnection, keys: set[tuple[str, str]]) -> dict[tuple[str, str], uuid.UUID]:
-    """Which of these (platform, external_id) are stored already: one indexed query per platform."""
-    by_platform: dict[str, list[str]] = {}
-    for platform, external_id in keys:
-        by_platform.setdefault(platform, []).append(external_id)
-    found: dict[tuple[str, str], uuid.UUID] = {}
-    postgres = conn.dialect.name == "postgresql"
-    for platform, ids in by_platform.items():
-        for i in range(0, len(ids), _KEYS_PER_QUERY):
-            chunk = ids[i : i + _KEYS_PER_QUERY]
-            # One array parameter on PostgreSQL rather than one bind per id.
-            match = (
-                messages.c.external_id == sa.any_(sa.bindparam("ids", chunk, type_=ARRAY(sa.String)))
-                if postgres
-                else messages.c.external_id.in_(chunk)
-            )
-            rows = await conn.execute(
-                sa.select(messages.c.id, messages.c.external_id).where(messages.c.platform == platform, match)
-            )
-            found.update({(platform, r.external_id): r.id for r in rows})
-    return found
 
 
 def _message_row(m: StandardMessage, conversation_id: uuid.UUID | None, now: datetime) -> dict[str, Any]:

@@ -48,8 +48,9 @@ async def sweep(gateway: Gateway, *, grace: float | None = None) -> int:
         ).all()
     items = [QueueItem(r.id, r.attempt_count, r.destination) for r in rows if not (local and local(r.id))]
     if items:
-        await gateway.queue.enqueue(items)
-        log.info("sweeper re-enqueued %d due deliveries", len(items))
+        added = await gateway.queue.enqueue(items)
+        # The arq backend says how many jobs were new: the rest were still queued.
+        log.info("sweeper found %d due deliveries; %s enqueued", len(items), added if added is not None else "all")
     return len(items)
 
 

@@ -140,3 +140,11 @@ def test_serve_answers_healthz_on_the_embedded_default(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_config_may_come_before_or_after_the_action(tmp_path: Path) -> None:
+    config = tmp_path / "elsewhere.toml"
+    config.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "where.db"}"\n')
+    assert run("db", "--config", str(config), "upgrade", cwd=tmp_path).returncode == 0
+    assert "0001_core" in run("db", "current", "--config", str(config), cwd=tmp_path).stdout
+    assert not (tmp_path / "switchboard.db").exists()

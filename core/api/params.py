@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
@@ -82,22 +80,3 @@ def validate(model: type[M], data: Any) -> M:
         return model.model_validate(data)
     except ValidationError as err:
         raise HTTPError("invalid parameters", status_code=422, errors=validation_errors(err)) from err
-
-
-def encode_cursor(value: uuid.UUID | int) -> str:
-    raw = value.bytes if isinstance(value, uuid.UUID) else str(value).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_uuid_cursor(cursor: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(bytes=base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error) as err:
-        raise HTTPError("invalid cursor", status_code=400, errors=[{"field": "cursor", "message": "invalid"}]) from err
-
-
-def decode_int_cursor(cursor: str) -> int:
-    try:
-        return int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
-    except (ValueError, binascii.Error, UnicodeDecodeError) as err:
-        raise HTTPError("invalid cursor", status_code=400, errors=[{"field": "cursor", "message": "invalid"}]) from err

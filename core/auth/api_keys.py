@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
 from core.auth.accounts import insert_api_key
-from core.auth.cursor import decode_cursor, encode_cursor
+from core.cursors import decode_cursor, encode_cursor
 from core.errors import Conflict, NotFound, Unprocessable
 from core.models import api_keys
 

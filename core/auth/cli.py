@@ -173,7 +173,7 @@ def _run(command: UserCommand) -> Callable[[argparse.Namespace], int]:
         from core.gateway import Gateway
         from core.settings import load_settings
 
-        settings = load_settings(args.config)
+        settings = load_settings(getattr(args, "config", None))
         auto = settings.database.auto_migrate
         if auto or (auto is None and settings.database.is_sqlite):
             migrate.upgrade(settings)  # as `serve` would: creating the first admin comes before it

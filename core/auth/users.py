@@ -18,9 +18,9 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
 from core.auth.accounts import insert_user
-from core.auth.cursor import decode_cursor, encode_cursor
 from core.auth.password_policy import password_problems
 from core.auth.sessions import end_user_sessions
+from core.cursors import decode_cursor, encode_cursor
 from core.errors import Conflict, NotFound, Unprocessable
 from core.models import users
 from core.security import ROLES

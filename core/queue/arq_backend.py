@@ -11,11 +11,12 @@ import hashlib
 import logging
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
+from arq.jobs import serialize_job
 
 from core.queue.base import QueueItem
 
@@ -38,6 +39,29 @@ return 0
 
 
 BATCH = 100  # deliveries per arq job: one Redis transaction carries a whole ingest batch
+_EXPIRES_EXTRA_MS = 86_400_000  # what arq gives a job to be started: a day past its due time
+
+
+# arq's enqueue_job, for many jobs in one round trip: a job whose key or result exists is
+# skipped (the same test arq makes under WATCH); otherwise its payload is stored with an
+# expiry and its id scheduled. KEYS: queue; ARGV: expiry-extra ms, then triples
+# (job id, score ms, payload).
+_ENQUEUE = """
+local added = 0
+for i = 2, #ARGV, 3 do
+  local id = ARGV[i]
+  local job_key = 'arq:job:' .. id
+  if redis.call('EXISTS', job_key, 'arq:result:' .. id) == 0 then
+    local score = tonumber(ARGV[i + 1])
+    local now = tonumber(redis.call('TIME')[1]) * 1000
+    local expires = math.max(score - now, 0) + tonumber(ARGV[1])
+    redis.call('SET', job_key, ARGV[i + 2], 'PX', expires)
+    redis.call('ZADD', KEYS[1], score, id)
+    added = added + 1
+  end
+end
+return added
+"""
 
 
 def deliver_job_id(items: list[QueueItem]) -> str:
@@ -59,6 +83,7 @@ class ArqQueue:
         self.queue_name = f"{self.settings.name}:queue"
         self._pool: ArqRedis | None = None
         self._acquire: Any = None
+        self._enqueue: Any = None
 
     @property
     def redis_settings(self) -> RedisSettings:
@@ -73,6 +98,7 @@ class ArqQueue:
             settings.conn_timeout = 2
             self._pool = await create_pool(settings, default_queue_name=self.queue_name)
             self._acquire = self._pool.register_script(_ACQUIRE)
+            self._enqueue = self._pool.register_script(_ENQUEUE)
         return self._pool
 
     @property
@@ -92,21 +118,24 @@ class ArqQueue:
             await self._pool.aclose()
             self._pool = None
 
-    async def enqueue(self, items: list[QueueItem], *, at: datetime | None = None) -> None:
-        pool = await self._connect()
-        defer_until = at if at and at > datetime.now(UTC) else None
-        chunks = [items[i : i + BATCH] for i in range(0, len(items), BATCH)]
-        await asyncio.gather(
-            *(
-                pool.enqueue_job(
-                    "deliver",
-                    [(str(i.delivery_id), i.destination) for i in chunk],
-                    _job_id=deliver_job_id(chunk),
-                    _defer_until=defer_until,
-                )
-                for chunk in chunks
+    async def enqueue(self, items: list[QueueItem], *, at: datetime | None = None) -> int:
+        """Enqueue deliveries as ``deliver`` jobs of up to ``BATCH`` each, in one round trip.
+
+        Returns how many jobs were new (the rest were already queued or running).
+        """
+        if not items:
+            return 0
+        await self._connect()
+        now_ms = int(time.time() * 1000)
+        score = max(int(at.timestamp() * 1000), now_ms) if at else now_ms
+        args: list[Any] = [_EXPIRES_EXTRA_MS]
+        for i in range(0, len(items), BATCH):
+            chunk = items[i : i + BATCH]
+            payload = serialize_job(
+                "deliver", ([(str(it.delivery_id), it.destination) for it in chunk],), {}, None, now_ms
             )
-        )
+            args += [deliver_job_id(chunk), score, payload]
+        return int(await self._enqueue(keys=[self.queue_name], args=args))
 
     async def enqueue_job(
         self, function: str, *args: Any, defer: float | None = None, job_id: str | None = None

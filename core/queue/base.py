@@ -23,8 +23,11 @@ class QueueBackend(Protocol):
 
     async def close(self) -> None: ...
 
-    async def enqueue(self, items: list[QueueItem], *, at: datetime | None = None) -> None:
-        """Enqueue deliveries, idempotently per (delivery, attempt); ``at`` defers them."""
+    async def enqueue(self, items: list[QueueItem], *, at: datetime | None = None) -> int | None:
+        """Enqueue deliveries, idempotently per (delivery, attempt); ``at`` defers them.
+
+        Returns how many were newly queued where the backend knows (``None`` otherwise).
+        """
 
     async def enqueue_job(self, function: str, *args: Any, defer: float | None = None) -> None:
         """Run a plugin job (``switchboard_jobs``) in a worker."""
