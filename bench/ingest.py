@@ -136,8 +136,10 @@ async def main() -> None:
         ):
             print(f"{label:38} {r.rps:9.0f} {r.p50_ms:8.2f} {r.p99_ms:8.2f} {r.errors:7d}")
         print(f"ingest / bare ratio (max): {gw_max.rps / bare_max.rps:.2f}")
-        print(f"CPU per request in the serving process: bare {bare_cpu_us:.0f} us, gateway ingest {gw_cpu_us:.0f} us "
-              f"(one core's worth: {1e6 / bare_cpu_us:.0f} vs {1e6 / gw_cpu_us:.0f} req/s)")
+        print(
+            f"CPU per request in the serving process: bare {bare_cpu_us:.0f} us, gateway ingest {gw_cpu_us:.0f} us "
+            f"(one core's worth: {1e6 / bare_cpu_us:.0f} vs {1e6 / gw_cpu_us:.0f} req/s)"
+        )
         print(f"webhooks acknowledged in measured runs: {sent_ok}; messages stored: {stored}")
         print(f"API process RSS: {rss_start:.0f} MB after warm-up, {rss_mid:.0f} MB mid-run, {rss_end:.0f} MB at end")
 

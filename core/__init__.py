@@ -32,7 +32,7 @@ from core.messages import KINDS, StandardMessage
 from core.openapi import describe
 from core.redaction import mask_phone
 from core.retry import parse_retry_after, raise_for_response
-from core.security import Principal, requires
+from core.security import Principal, max_body, requires
 from core.settings import Settings, load_settings
 
 __all__ = [
@@ -63,6 +63,7 @@ __all__ = [
     "hookimpl",
     "load_settings",
     "mask_phone",
+    "max_body",
     "parse_retry_after",
     "raise_for_response",
     "requires",

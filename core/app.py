@@ -18,7 +18,7 @@ from core.gateway import Gateway
 from core.middleware import Authentication, BodyLimit, RequestContext
 from core.ops import ops_routes
 from core.responses import EXCEPTION_HANDLERS
-from core.security import guard_routes
+from core.security import guard_routes, max_body_of, walk_routes
 from core.settings import Settings
 from core.webhooks import webhook
 
@@ -80,7 +80,7 @@ def create_app(settings: Settings, *, plugins: Iterable[tuple[str, object]] = ()
         routes=guard_routes(routes),
         middleware=[
             Middleware(RequestContext, observe=observe),
-            Middleware(BodyLimit, max_bytes=settings.server.max_body_bytes),
+            Middleware(BodyLimit, max_bytes=settings.server.max_body_bytes, ceiling=_largest_body_limit(routes)),
             Middleware(Authentication, authenticate=gateway.auth.authenticate, admit=gateway.auth.admit),
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
@@ -89,6 +89,11 @@ def create_app(settings: Settings, *, plugins: Iterable[tuple[str, object]] = ()
     app.state.gateway = gateway
     app.state.version = _version()
     return app
+
+
+def _largest_body_limit(routes: list[BaseRoute]) -> int:
+    """The largest body any route accepts (``core.max_body``): the limit enforced before routing."""
+    return max((max_body_of(endpoint) or 0 for _, _, _, endpoint in walk_routes(routes)), default=0)
 
 
 def app_from_environment() -> Any:

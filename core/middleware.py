@@ -75,29 +75,39 @@ class BodyTooLarge(HTTPError):
 
 
 class BodyLimit:
-    """Refuses bodies over ``max_bytes`` with 413, whether announced or streamed."""
+    """Refuses bodies over ``max_bytes`` with 413, whether announced or streamed.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    A route may accept more (``core.max_body``): its ``Guard`` records the route's limit in
+    the request state before the endpoint reads the body. ``ceiling`` (the largest limit of
+    any route) is enforced before routing, so an oversized body is refused unread.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, ceiling: int | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.ceiling = max(max_bytes, ceiling or 0)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.max_bytes
         declared = Headers(scope=scope).get("content-length")
         if declared is not None:
             if not declared.isdigit():
                 await error_response(400, "invalid Content-Length")(scope, receive, send)
                 return
-            if int(declared) > limit:
-                await error_response(413, f"request body is larger than {limit} bytes")(scope, receive, send)
+            if int(declared) > self.ceiling:
+                message = f"request body is larger than {self.ceiling} bytes"
+                await error_response(413, message)(scope, receive, send)
                 return
+        state = scope.setdefault("state", {})
         received = 0
 
         async def limited_receive() -> Message:
             nonlocal received
+            limit = state.get("max_body_bytes") or self.max_bytes
+            if declared is not None and int(declared) > limit:
+                raise BodyTooLarge(f"request body is larger than {limit} bytes")
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))

@@ -78,6 +78,23 @@ GET     /plugins/whatsapp/messages/{message_id} 401    ok     ok       ok    ok 
 GET     /plugins/whatsapp/messages/{message_id}/media/{media_id} 401 ok ok ok ok  403
 GET     /plugins/whatsapp/contacts/{wa_id}   401       ok     ok       ok    ok      403
 PUT     /plugins/whatsapp/contacts/{wa_id}   401       403    ok       ok    ok      403
+
+POST    /plugins/dhis2/aggregate                         401       403    ok       ok    ok      403
+POST    /plugins/dhis2/tracker                           401       403    ok       ok    ok      403
+POST    /plugins/dhis2/mappings/import                   401       403    ok       ok    ok      403
+GET     /plugins/dhis2/mappings                          401       ok     ok       ok    ok      403
+GET     /plugins/dhis2/mappings/template.xlsx            401       ok     ok       ok    ok      403
+GET     /plugins/dhis2/mappings/export.xlsx              401       ok     ok       ok    ok      403
+GET     /plugins/dhis2/mappings/export.csv               401       ok     ok       ok    ok      403
+GET     /plugins/dhis2/mappings/{mapping_id:int}         401       ok     ok       ok    ok      403
+DELETE  /plugins/dhis2/mappings/{mapping_id:int}         401       403    ok       ok    ok      403
+POST    /plugins/dhis2/orgunit-mappings/import           401       403    ok       ok    ok      403
+GET     /plugins/dhis2/orgunit-mappings                  401       ok     ok       ok    ok      403
+GET     /plugins/dhis2/orgunit-mappings/template.xlsx    401       ok     ok       ok    ok      403
+GET     /plugins/dhis2/orgunit-mappings/export.xlsx      401       ok     ok       ok    ok      403
+GET     /plugins/dhis2/orgunit-mappings/export.csv       401       ok     ok       ok    ok      403
+GET     /plugins/dhis2/orgunit-mappings/{mapping_id:int} 401       ok     ok       ok    ok      403
+DELETE  /plugins/dhis2/orgunit-mappings/{mapping_id:int} 401       403    ok       ok    ok      403
 """
 
 
@@ -105,6 +122,7 @@ def _concrete(path: str) -> str:
         .replace("{message_id}", str(uuid.uuid4()))
         .replace("{media_id}", "1003383421387256")
         .replace("{wa_id}", "255700000000")
+        .replace("{mapping_id:int}", "999999")
     )
 
 

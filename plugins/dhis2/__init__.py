@@ -1,0 +1,54 @@
+"""The ``dhis2`` plugin: DHIS2 aggregate and tracker submission, mappings, import summaries.
+
+Each ``[plugins.dhis2.instances.<name>]`` is a destination ``dhis2:<name>``; the routes
+under ``/plugins/dhis2`` submit data to it and manage the code mappings. See docs/dhis2.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import MetaData
+from starlette.routing import BaseRoute
+
+from core import Command, Destination, Gateway, hookimpl
+from plugins.dhis2 import store
+from plugins.dhis2.cli import COMMAND
+from plugins.dhis2.context import DHIS2Context
+from plugins.dhis2.destination import DHIS2Destination
+from plugins.dhis2.mapping_routes import MappingEndpoints
+from plugins.dhis2.models import metadata
+from plugins.dhis2.settings import DHIS2Settings
+from plugins.dhis2.submission_routes import SubmissionEndpoints
+
+
+@hookimpl
+def switchboard_settings(config: Mapping[str, Any]) -> DHIS2Settings:
+    return DHIS2Settings.model_validate(dict(config))
+
+
+@hookimpl
+def switchboard_models() -> list[MetaData]:
+    return [metadata]
+
+
+@hookimpl
+def switchboard_destinations(gateway: Gateway) -> list[Destination]:
+    settings: DHIS2Settings = gateway.plugin_config("dhis2")
+    return [DHIS2Destination(name, settings, gateway) for name in settings.instances]
+
+
+@hookimpl
+def switchboard_routes(gateway: Gateway) -> list[BaseRoute]:
+    context = DHIS2Context(gateway)
+    return [
+        *SubmissionEndpoints(context).routes(),
+        *MappingEndpoints(context, store.DATA_VALUES, "/mappings").routes(),
+        *MappingEndpoints(context, store.ORG_UNITS, "/orgunit-mappings").routes(),
+    ]
+
+
+@hookimpl
+def switchboard_commands() -> list[Command]:
+    return [COMMAND]

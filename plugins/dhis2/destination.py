@@ -1,0 +1,134 @@
+"""One delivery destination per DHIS2 instance: ``dhis2:<instance>``.
+
+Direct submissions say what they carry in the delivery's options (``{"dhis2":
+"aggregate"}`` with the dataValueSet in ``message.raw``, or ``{"dhis2": "tracker"}``).
+Any other message was routed here by ``[[routes]]`` and is rendered by the instance's
+template for its platform and kind. One destination per instance lets the core hold the
+instance's ``max_concurrent_requests`` across every worker process.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from core import DeliveryError, DeliveryInfo, DeliveryResult, Destination, StandardMessage
+from plugins.dhis2 import aggregate, tracker
+from plugins.dhis2.aggregate_delivery import send_data_value_set
+from plugins.dhis2.client import DHIS2Client
+from plugins.dhis2.problems import InvalidSubmission
+from plugins.dhis2.settings import destination_name
+from plugins.dhis2.store import org_units_for
+from plugins.dhis2.templates import MessageTemplate
+from plugins.dhis2.tracker_delivery import send_tracker
+
+if TYPE_CHECKING:
+    from core import Gateway
+    from plugins.dhis2.settings import DHIS2Settings
+
+
+class DHIS2Destination(Destination):
+    def __init__(self, instance: str, settings: DHIS2Settings, gateway: Gateway) -> None:
+        self.name = destination_name(instance)
+        self.instance = instance
+        self.settings = settings
+        self.gateway = gateway
+        self.instance_settings = settings.instances[instance]
+        self.client = DHIS2Client(instance, self.instance_settings, gateway)
+        self.concurrency = self.instance_settings.max_concurrent_requests
+        self.max_attempts = self.instance_settings.max_attempts
+        self.templates = [
+            MessageTemplate(name, t)
+            for name, t in settings.templates.items()
+            if settings.template_instance(t) == instance
+        ]
+
+    @property
+    def budget(self) -> float:
+        """Seconds an attempt may spend before it leaves the rest to the next one (within its lease)."""
+        return self.gateway.settings.queue.job_timeout * 0.6
+
+    async def deliver(self, message: StandardMessage, delivery: DeliveryInfo) -> DeliveryResult:
+        kind = delivery.options.get("dhis2")
+        if kind == "aggregate":
+            return await send_data_value_set(
+                self.client,
+                message.raw,
+                delivery,
+                codes=list(message.extra.get("codes") or []),
+                chunk_size=self.settings.chunk_size,
+                budget=self.budget,
+            )
+        if kind == "tracker":
+            return await send_tracker(
+                self.client,
+                message.raw,
+                delivery,
+                settings=self.instance_settings.tracker,
+                async_import=bool(delivery.options.get("async", self.instance_settings.tracker.async_import)),
+                budget=self.budget,
+            )
+        return await self._deliver_routed(message, delivery)
+
+    def template_for(self, message: StandardMessage) -> MessageTemplate | None:
+        return next((t for t in self.templates if t.matches(message)), None)
+
+    async def _deliver_routed(self, message: StandardMessage, delivery: DeliveryInfo) -> DeliveryResult:
+        template = self.template_for(message)
+        if template is None:
+            raise DeliveryError(
+                f"no [plugins.dhis2.templates] entry for instance {self.instance!r} turns "
+                f"{message.platform!r} {message.kind!r} messages into DHIS2 data",
+                retryable=False,
+            )
+        payload = template.render(message, delivery)
+        try:
+            if template.settings.type == "aggregate":
+                async with self.gateway.db.transaction() as conn:
+                    prepared = await aggregate.prepare(
+                        conn,
+                        payload,
+                        instance_name=self.instance,
+                        instance=self.instance_settings,
+                        unmapped=self.settings.unmapped,
+                    )
+                result = await send_data_value_set(
+                    self.client,
+                    prepared.data_value_set,
+                    delivery,
+                    codes=prepared.codes,
+                    chunk_size=self.settings.chunk_size,
+                    budget=self.budget,
+                )
+                if prepared.unmapped and result.detail is not None:
+                    result.detail["skipped_unmapped"] = prepared.unmapped
+                return result
+            async with self.gateway.db.transaction() as conn:
+                codes = tracker.org_unit_codes(payload)
+                org_units = await org_units_for(conn, codes, self.instance) if codes else {}
+            checked = tracker.check(
+                payload,
+                seed=f"{message.platform}:{message.external_id}:{template.name}",
+                org_units=org_units,
+                metadata_by_uid=self.instance_settings.id_scheme in (None, "UID"),
+            )
+        except InvalidSubmission as err:
+            raise DeliveryError(
+                f"template {template.name!r} made invalid DHIS2 data: {err}",
+                retryable=False,
+                detail={"template": template.name, "errors": err.errors, "rendered": _short(payload)},
+            ) from err
+        return await send_tracker(
+            self.client,
+            checked.payload,
+            delivery,
+            settings=self.instance_settings.tracker,
+            async_import=self.instance_settings.tracker.async_import,
+            budget=self.budget,
+        )
+
+
+def _short(payload: Any) -> Any:
+    import json
+
+    text = json.dumps(payload, default=str)
+    return payload if len(text) <= 4000 else text[:4000]

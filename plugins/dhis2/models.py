@@ -1,0 +1,78 @@
+"""The plugin's tables: data-value mappings and org-unit mappings (SQLAlchemy Core)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from core.models import NAMING
+
+metadata = sa.MetaData(naming_convention=NAMING)
+
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+class Timestamp(sa.TypeDecorator[datetime]):
+    """A UTC timestamp, read back timezone-aware on SQLite too (which keeps no zone)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# A source code (what a form or a device calls a value) → where it goes in DHIS2. The
+# columns follow the dhis2gw mapping file, so its users' files import unchanged.
+data_value_mappings = sa.Table(
+    "dhis2_data_value_mappings",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("code", sa.String(255), nullable=False),
+    sa.Column("dataset", sa.String(11), nullable=False),
+    sa.Column("data_element", sa.String(11), nullable=False),
+    sa.Column("category_option_combo", sa.String(11)),
+    sa.Column("attribute_option_combo", sa.String(11)),
+    # Informational, as in dhis2gw: the category option and category combo of the combo.
+    sa.Column("category_option", sa.String(11)),
+    sa.Column("category_combo", sa.String(11)),
+    sa.Column("name", sa.String(255)),
+    sa.Column("description", sa.Text),
+    sa.Column("instance_name", sa.String(100)),
+    sa.Column("source_name", sa.String(100)),
+    sa.Column("created_at", Timestamp(), nullable=False),
+    sa.Column("updated_at", Timestamp(), nullable=False),
+    sa.UniqueConstraint("code", "dataset"),
+    sa.Index(None, "dataset", "id"),
+    sa.Index(None, "data_element", "id"),
+    sa.Index(None, "instance_name", "id"),
+    sa.Index(None, "source_name", "id"),
+)
+
+# A source code of a place (a facility code, a device's site) → a DHIS2 org unit uid.
+# ``instance`` is "" for a mapping that holds for every instance.
+org_unit_mappings = sa.Table(
+    "dhis2_org_unit_mappings",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("code", sa.String(255), nullable=False),
+    sa.Column("instance", sa.String(100), nullable=False, server_default=""),
+    sa.Column("org_unit", sa.String(11), nullable=False),
+    sa.Column("name", sa.String(255)),
+    sa.Column("source_name", sa.String(100)),
+    sa.Column("created_at", Timestamp(), nullable=False),
+    sa.Column("updated_at", Timestamp(), nullable=False),
+    sa.UniqueConstraint("code", "instance"),
+    sa.Index(None, "org_unit", "id"),
+    sa.Index(None, "instance", "id"),
+)
