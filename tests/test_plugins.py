@@ -18,15 +18,25 @@ EXAMPLE = Path(__file__).parent / "example_plugin"
 
 @pytest.fixture(scope="session")
 def example_installed() -> None:
-    """Install tests/example_plugin into this environment, as a user would install a plugin."""
-    try:
-        importlib.metadata.distribution("switchboard-example")
-    except importlib.metadata.PackageNotFoundError:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", str(EXAMPLE)],
-            check=True,
-        )
+    """Install tests/example_plugin into this environment, as a user would install a plugin.
+
+    Parallel test workers share the environment: the first installs, the others wait on the lock.
+    """
+    import fcntl
+    import tempfile
+
+    lock_path = Path(tempfile.gettempdir()) / f"switchboard-example-install-{Path(sys.prefix).name}.lock"
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         importlib.invalidate_caches()
+        try:
+            importlib.metadata.distribution("switchboard-example")
+        except importlib.metadata.PackageNotFoundError:
+            subprocess.run(
+                [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", str(EXAMPLE)],
+                check=True,
+            )
+            importlib.invalidate_caches()
 
 
 def test_builtin_plugins_register_through_entry_points() -> None:
