@@ -7,8 +7,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from core.models import NAMING
-
+# The same convention as the core's tables, so constraint names read alike; kept here because
+# a plugin depends only on core's public API.
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
 metadata = sa.MetaData(naming_convention=NAMING)
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
