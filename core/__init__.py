@@ -12,6 +12,7 @@ from __future__ import annotations
 from core.app import create_app
 from core.cli_commands import Command
 from core.contracts import Adapter, DeliveryInfo, DeliveryResult, Destination
+from core.db import UTCDateTime
 from core.errors import (
     AuthenticationError,
     BadRequest,
@@ -29,6 +30,7 @@ from core.hookspecs import hookimpl
 from core.ingest import Stored
 from core.jobs import CronJob
 from core.messages import KINDS, StandardMessage
+from core.models import NAMING
 from core.openapi import describe
 from core.redaction import mask_phone
 from core.retry import parse_retry_after, raise_for_response
@@ -37,6 +39,7 @@ from core.settings import Settings, load_settings
 
 __all__ = [
     "KINDS",
+    "NAMING",
     "Adapter",
     "AuthenticationError",
     "BadRequest",
@@ -57,6 +60,7 @@ __all__ = [
     "StandardMessage",
     "Stored",
     "TooManyRequests",
+    "UTCDateTime",
     "Unprocessable",
     "create_app",
     "describe",

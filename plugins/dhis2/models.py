@@ -2,41 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 import sqlalchemy as sa
 
-# The same convention as the core's tables, so constraint names read alike; kept here because
-# a plugin depends only on core's public API.
-NAMING = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-metadata = sa.MetaData(naming_convention=NAMING)
+from core import NAMING, UTCDateTime
+
+metadata = sa.MetaData(naming_convention=NAMING)  # the core's, so constraint names read alike
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-
-
-class Timestamp(sa.TypeDecorator[datetime]):
-    """A UTC timestamp, read back timezone-aware on SQLite too (which keeps no zone)."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 # A source code (what a form or a device calls a value) → where it goes in DHIS2. The
@@ -57,8 +29,8 @@ data_value_mappings = sa.Table(
     sa.Column("description", sa.Text),
     sa.Column("instance_name", sa.String(100)),
     sa.Column("source_name", sa.String(100)),
-    sa.Column("created_at", Timestamp(), nullable=False),
-    sa.Column("updated_at", Timestamp(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.UniqueConstraint("code", "dataset"),
     sa.Index(None, "dataset", "id"),
     sa.Index(None, "data_element", "id"),
@@ -77,8 +49,8 @@ org_unit_mappings = sa.Table(
     sa.Column("org_unit", sa.String(11), nullable=False),
     sa.Column("name", sa.String(255)),
     sa.Column("source_name", sa.String(100)),
-    sa.Column("created_at", Timestamp(), nullable=False),
-    sa.Column("updated_at", Timestamp(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.UniqueConstraint("code", "instance"),
     sa.Index(None, "org_unit", "id"),
     sa.Index(None, "instance", "id"),
