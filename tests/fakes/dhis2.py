@@ -27,7 +27,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -35,7 +34,7 @@ from starlette.routing import Route
 
 from tests.fakes.dhis2_metadata import DEFAULT_COC, PASSWORD, PERIOD, TOKEN, USERNAME, Metadata
 from tests.fakes.dhis2_tracker import import_tracker, new_uid
-from tests.support.receiver import free_port
+from tests.support.serving import serving
 
 
 @dataclass
@@ -362,16 +361,6 @@ def _unauthorized() -> JSONResponse:
 async def running_fake_dhis2(**options: Any) -> AsyncIterator[FakeDHIS2]:
     """Serve a ``FakeDHIS2`` on a free loopback port for the duration of the block."""
     fake = FakeDHIS2(**options)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(fake.app(), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    fake.url = f"http://127.0.0.1:{port}"
-    try:
+    async with serving(fake.app()) as base:
+        fake.url = base
         yield fake
-    finally:
-        server.should_exit = True
-        await task

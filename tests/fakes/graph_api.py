@@ -16,7 +16,6 @@ and ``fail_next`` queues Graph error answers: ``{"error": {"message", "type", "c
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import json
@@ -26,13 +25,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.support.receiver import free_port
+from tests.support.serving import serving
 
 ACCESS_TOKEN = "EAAGm0PX4ZCpsBAtest-access-token"
 # Graph's messages and details for the errors the tests meet (Cloud API error codes page).
@@ -258,14 +256,6 @@ async def running_graph() -> AsyncIterator[FakeGraph]:
             Route("/{version}/{node}", graph.media_node, methods=["GET"]),
         ]
     )
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    graph.url = f"http://127.0.0.1:{port}"
-    try:
+    async with serving(app) as base:
+        graph.url = base
         yield graph
-    finally:
-        server.should_exit = True
-        await task

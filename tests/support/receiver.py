@@ -7,17 +7,19 @@ requests, or until told otherwise.
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.support.serving import free_port, serving
+
+__all__ = ["Receiver", "free_port", "running_receiver"]
 
 
 @dataclass
@@ -74,24 +76,10 @@ class Receiver:
         return [r.json() for r in self.requests]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @asynccontextmanager
 async def running_receiver() -> AsyncIterator[Receiver]:
     receiver = Receiver()
     app = Starlette(routes=[Route("/{path:path}", receiver.handle, methods=["POST", "PUT", "PATCH"])])
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    receiver.url = f"http://127.0.0.1:{port}/inbox"
-    try:
+    async with serving(app) as base:
+        receiver.url = f"{base}/inbox"
         yield receiver
-    finally:
-        server.should_exit = True
-        await task
