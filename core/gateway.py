@@ -14,6 +14,7 @@ from core.audit import AuditLog
 from core.contracts import Adapter, Destination
 from core.db import Database
 from core.errors import PluginError
+from core.http import make_client
 from core.plugins import PluginRegistry
 from core.settings import Settings
 
@@ -106,12 +107,7 @@ class Gateway:
         return self._http
 
     async def start(self, *, run_queue: bool = True) -> None:
-        self._http = httpx.AsyncClient(
-            timeout=httpx.Timeout(self.settings.delivery.timeout),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-            headers={"User-Agent": "switchboard/0.1"},
-            follow_redirects=False,
-        )
+        self._http = make_client(timeout=self.settings.delivery.timeout, user_agent="switchboard/0.1")
         await self.auth.start()
         await self.audit.start()
         await self.queue.start(consume=run_queue)
