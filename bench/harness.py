@@ -147,7 +147,7 @@ def wrk(
     duration: int,
     connections: int,
     threads: int = 2,
-    rate_delay_ms: float = 0,
+    rate: float = 0,
     script: Path | None = None,
     run_id: str = "r",
 ) -> WrkResult:
@@ -157,6 +157,6 @@ def wrk(
     args = [binary, f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", url]
     if script:
         args[1:1] = ["-s", str(script)]
-    env = os.environ | {"RATE_DELAY_MS": str(rate_delay_ms), "RUN_ID": run_id}
+    env = os.environ | {"RATE": str(rate), "THREADS": str(threads), "RUN_ID": run_id}
     out = subprocess.run(args, capture_output=True, text=True, env=env, timeout=duration + 60, check=True)
     return WrkResult.parse(out.stdout)

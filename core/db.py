@@ -119,23 +119,28 @@ async def bulk_insert(conn: AsyncConnection, table: sa.Table, rows: list[dict[st
         await conn.execute(table.insert(), rows)
         return
     names = tuple(rows[0])
-    sql, json_columns = _unnest_insert(table, names)
-    arrays = [
+    sql, json_columns = unnest_insert(table, names)
+    raw = await conn.get_raw_connection()
+    await raw.driver_connection.execute(sql, *unnest_args(rows, names, json_columns))  # type: ignore[union-attr]
+
+
+def unnest_args(rows: list[dict[str, Any]], names: tuple[str, ...], json_columns: frozenset[str]) -> list[list[Any]]:
+    """The column arrays of ``rows`` for ``unnest_insert``'s statement (JSON columns as text)."""
+    return [
         [json.dumps(row[n], default=str) if row[n] is not None else None for row in rows]
         if n in json_columns
         else [row[n] for row in rows]
         for n in names
     ]
-    raw = await conn.get_raw_connection()
-    await raw.driver_connection.execute(sql, *arrays)  # type: ignore[union-attr]
 
 
 @functools.cache
-def _unnest_insert(table: sa.Table, names: tuple[str, ...]) -> tuple[str, frozenset[str]]:
+def unnest_insert(table: sa.Table, names: tuple[str, ...], first: int = 1) -> tuple[str, frozenset[str]]:
+    """PostgreSQL ``INSERT INTO table (names) SELECT * FROM unnest($first::type[], …)`` and its JSON columns."""
     dialect = postgresql.dialect()
     casts = []
     json_columns = set()
-    for i, name in enumerate(names, start=1):
+    for i, name in enumerate(names, start=first):
         column = table.c[name]
         kind = column.type.compile(dialect=dialect)
         if kind in ("JSON", "JSONB"):

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import sqlalchemy as sa
 
+from core import delivery_store
 from core.batching import GroupCommit
 from core.contracts import DeliveryInfo, DeliveryResult, Destination
 from core.errors import DeliveryError
@@ -170,6 +171,27 @@ class DeliveryEngine:
 
     async def _claim_batch(self, ids: list[uuid.UUID]) -> list[Claim | None]:
         now = datetime.now(UTC)
+        if self.gateway.db.dialect == "postgresql":
+            async with self.gateway.db.engine.connect() as pg:
+                raw = (await pg.get_raw_connection()).driver_connection
+                claimed = await delivery_store.claim(raw, ids, now, now + timedelta(seconds=self.lease))
+            by_id = {
+                c[0]: Claim(
+                    DeliveryInfo(
+                        id=c[0],
+                        destination=c[3],
+                        attempt=c[1],
+                        max_attempts=c[2],
+                        idempotency_key=c[4],
+                        created_at=c[5],
+                        options=c[6],
+                        previous_detail=c[7],
+                    ),
+                    c[8],
+                )
+                for c in claimed
+            }
+            return [by_id.get(i) for i in ids]
         async with self.gateway.db.transaction() as conn:
             rows = (
                 await conn.execute(
@@ -313,6 +335,13 @@ class DeliveryEngine:
         )
 
     async def _record_batch(self, records: list[Record]) -> list[None]:
+        if self.gateway.db.dialect == "postgresql":
+            async with self.gateway.db.engine.connect() as pg:
+                raw = (await pg.get_raw_connection()).driver_connection
+                await delivery_store.record(
+                    raw, [r.values for r in records], [r.attempt for r in records], [r.audit for r in records]
+                )
+            return [None] * len(records)
         async with self.gateway.db.transaction() as conn:
             await conn.execute(_RECORD, [r.values for r in records])
             await conn.execute(delivery_attempts.insert(), [r.attempt for r in records])

@@ -15,19 +15,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import IntegrityError
-
 from core.batching import GroupCommit
 from core.ids import uuid7
-from core.ingest_store import IngestStore, store_for
+from core.ingest_store import CONFLICTS, Batch, IngestStore, OpenConversation, store_for
 from core.messages import StandardMessage
-from core.models import audit_log, conversations, deliveries, messages
 from core.queue.base import QueueItem
 from core.routing import Router
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncConnection
-
     from core.gateway import Gateway
 
 log = logging.getLogger("switchboard.ingest")
@@ -122,27 +117,22 @@ class Ingestor:
         for attempt in range(3):
             try:
                 async with self.gateway.db.transaction() as conn:
-                    return await self._write(conn, batch)
-            except IntegrityError:
+                    return await self._write(await store_for(conn), batch)
+            except CONFLICTS:
                 # Another process stored one of these messages or opened one of these
-                # conversations between our read and our write: read again.
+                # conversations between our lookup and our write: look up again.
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
 
-    async def _write(
-        self, conn: AsyncConnection, batch: list[Submission]
-    ) -> tuple[list[list[Stored]], list[QueueItem]]:
+    async def _write(self, store: IngestStore, batch: list[Submission]) -> tuple[list[list[Stored]], list[QueueItem]]:
         now = datetime.now(UTC)
-        store = await store_for(conn)
-        by_platform: dict[str, set[str]] = {}
-        for sub in batch:
-            for m in sub.messages:
-                by_platform.setdefault(m.platform, set()).add(m.external_id)
-        seen: dict[tuple[str, str], uuid.UUID] = {}
-        for platform, ids in by_platform.items():
-            found = await store.existing(platform, sorted(ids))
-            seen.update({(platform, external_id): mid for external_id, mid in found.items()})
+        message_keys = {(m.platform, m.external_id) for sub in batch for m in sub.messages}
+        conversation_keys = {
+            (m.platform, m.conversation_key) for sub in batch for m in sub.messages if m.conversation_key
+        }
+        found, open_now = await store.lookup(sorted(message_keys), sorted(conversation_keys))
+        seen: dict[tuple[str, str], uuid.UUID] = dict(found)
         new: list[tuple[Submission, StandardMessage]] = []
         for sub in batch:
             for m in sub.messages:
@@ -151,7 +141,7 @@ class Ingestor:
                     m.id = m.id or uuid7()
                     seen[key] = m.id
                     new.append((sub, m))
-        conv_ids, opened = await self._conversations(store, [m for _, m in new], now)
+        conv_ids, opened, to_open, to_touch = await self._conversations(store, open_now, [m for _, m in new], now)
 
         message_rows: list[dict[str, Any]] = []
         delivery_rows: list[dict[str, Any]] = []
@@ -187,9 +177,8 @@ class Ingestor:
                     }
                 )
             new_ids[m.id] = stored  # type: ignore[index]
-        await store.insert(messages, message_rows)
-        await store.insert(deliveries, delivery_rows)
-        await store.insert(audit_log, [sub.audit for sub in batch if sub.audit is not None])
+        audit_rows = [sub.audit for sub in batch if sub.audit is not None]
+        await store.write(Batch(to_open, to_touch, message_rows, delivery_rows, audit_rows))
 
         results: list[list[Stored]] = []
         for sub in batch:
@@ -206,11 +195,21 @@ class Ingestor:
         return results, [QueueItem(row["id"], 0, row["destination"]) for row in delivery_rows]
 
     async def _conversations(
-        self, store: IngestStore, items: list[StandardMessage], now: datetime
-    ) -> tuple[dict[tuple[str, str], uuid.UUID], set[tuple[str, str]]]:
+        self,
+        store: IngestStore,
+        open_conversations: list[OpenConversation],
+        items: list[StandardMessage],
+        now: datetime,
+    ) -> tuple[
+        dict[tuple[str, str], uuid.UUID],
+        set[tuple[str, str]],
+        list[dict[str, Any]],
+        list[tuple[uuid.UUID, datetime, int]],
+    ]:
         """Get or open the conversation of every (platform, participant); close idle ones.
 
-        Returns the conversation id of each key, and the keys whose conversation was opened now.
+        Returns the conversation id of each key, the keys whose conversation opens now, the
+        rows to insert and the conversations to move forward. Idle ones are closed at once.
         """
         latest: dict[tuple[str, str], tuple[datetime, int]] = {}
         for m in items:
@@ -219,8 +218,8 @@ class Ingestor:
                 ts, count = latest.get(key, (m.timestamp, 0))
                 latest[key] = (max(ts, m.timestamp), count + 1)
         if not latest:
-            return {}, set()
-        open_now = {(c.platform, c.participant): c for c in await store.open_conversations(list(latest))}
+            return {}, set(), [], []
+        open_now = {(c.platform, c.participant): c for c in open_conversations}
         idle = timedelta(seconds=self.gateway.settings.conversations.idle_timeout)
         result: dict[tuple[str, str], uuid.UUID] = {}
         to_close: list[uuid.UUID] = []
@@ -250,10 +249,7 @@ class Ingestor:
             )
         if to_close:
             await store.close_conversations(to_close, now)
-        await store.insert(conversations, to_open)
-        if to_touch:
-            await store.touch_conversations(to_touch)
-        return result, {(row["platform"], row["participant"]) for row in to_open}
+        return result, {(row["platform"], row["participant"]) for row in to_open}, to_open, to_touch
 
 
 def _names(destinations: Sequence[str] | None) -> list[str] | None:

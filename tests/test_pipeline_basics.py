@@ -118,3 +118,76 @@ async def test_concurrent_duplicates_and_first_messages_race_safely(
             convs = (await conn.execute(sa.select(conversations.c.status, conversations.c.message_count))).all()
         assert stored == 31
         assert [(c.status, c.message_count) for c in convs] == [("open", 31)]
+
+
+async def test_two_processes_storing_the_same_messages_store_each_once(clean_stack) -> None:  # type: ignore[no-untyped-def]
+    """Two gateways (as two `serve` processes) on one database race on the same messages and
+    the same new conversation: the loser of each race looks up again; nothing is doubled."""
+    import asyncio
+
+    import sqlalchemy as sa
+
+    from core import StandardMessage
+    from core.gateway import Gateway
+    from core.models import conversations, deliveries, messages
+
+    settings = clean_stack.settings(routes=[{"source": "race", "destinations": ["sink"]}])
+    settings.plugins["http"] = {"destinations": {"sink": {"url": "http://127.0.0.1:9/"}}}
+    one, two = Gateway(settings), Gateway(settings)
+    for g in (one, two):
+        await g.start(run_queue=False)
+    try:
+
+        def batch(start: int) -> list[StandardMessage]:
+            return [
+                StandardMessage(platform="race", external_id=f"r-{i}", kind="text", sender="+255700000009", text=str(i))
+                for i in range(start, start + 20)
+            ]
+
+        rounds = [g.ingest.submit(batch(start)) for start in range(0, 60, 10) for g in (one, two)]
+        results = await asyncio.gather(*rounds)
+        fresh = {s.message_id for stored in results for s in stored if not s.duplicate}
+        assert len(fresh) == 70
+        async with one.db.transaction() as conn:
+            count = (await conn.execute(sa.select(sa.func.count()).select_from(messages))).scalar_one()
+            per_message = (
+                (
+                    await conn.execute(
+                        sa.select(sa.func.count()).select_from(deliveries).group_by(deliveries.c.message_id)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            convs = (await conn.execute(sa.select(conversations.c.status, conversations.c.message_count))).all()
+        assert count == 70
+        assert per_message == [1] * 70
+        assert [(c.status, c.message_count) for c in convs] == [("open", 70)]
+    finally:
+        for g in (one, two):
+            await g.close()
+
+
+async def test_a_failed_write_stores_nothing(clean_stack) -> None:  # type: ignore[no-untyped-def]
+    """Messages, their deliveries and the audit row go in together or not at all."""
+    import sqlalchemy as sa
+
+    from core import StandardMessage
+    from core.gateway import Gateway
+    from core.models import conversations, deliveries, messages
+
+    settings = clean_stack.settings(routes=[{"source": "atomic", "destinations": ["sink"]}])
+    settings.plugins["http"] = {"destinations": {"sink": {"url": "http://127.0.0.1:9/"}}}
+    gateway = Gateway(settings)
+    await gateway.start(run_queue=False)
+    try:
+        item = StandardMessage(platform="atomic", external_id="a-1", kind="text", sender="+255700000010", text="x")
+        # The audit row is written last, in the same write: make it fail there.
+        bad_audit = gateway.audit.row("webhook", action="received", status=200) | {"kind": None}  # NOT NULL
+        with pytest.raises(Exception):  # noqa: B017, PT011 - the database's own error, which differs by dialect
+            await gateway.ingest.submit([item], audit=bad_audit)
+        async with gateway.db.transaction() as conn:
+            for table in (messages, deliveries, conversations):
+                assert (await conn.execute(sa.select(sa.func.count()).select_from(table))).scalar_one() == 0
+    finally:
+        await gateway.close()

@@ -18,6 +18,7 @@ from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 from arq.jobs import serialize_job
 
+from core.batching import GroupCommit
 from core.queue.base import QueueItem
 
 if TYPE_CHECKING:
@@ -25,16 +26,21 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("switchboard.queue")
 
-# Atomic "take a slot if fewer than ARGV[2] are held"; expired holders are dropped first, so
-# a killed worker's slot comes back after its lease.
+# Atomic "take as many of these tokens' slots as are free below ARGV[2]"; expired holders are
+# dropped first, so a killed worker's slots come back after its lease. Returns how many of the
+# tokens (in order) got a slot. ARGV: now ms, limit, expiry score, key ttl ms, tokens...
 _ACQUIRE = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
-  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
-  redis.call('PEXPIRE', KEYS[1], ARGV[5])
-  return 1
+local free = tonumber(ARGV[2]) - redis.call('ZCARD', KEYS[1])
+local n = math.min(free, #ARGV - 4)
+if n <= 0 then
+  return 0
 end
-return 0
+for i = 1, n do
+  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4 + i])
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return n
 """
 
 
@@ -84,6 +90,11 @@ class ArqQueue:
         self._pool: ArqRedis | None = None
         self._acquire: Any = None
         self._enqueue: Any = None
+        # A worker runs many deliveries at once: their slot round trips are batched.
+        self._slot_requests: GroupCommit[tuple[str, int, float, str], bool] = GroupCommit(
+            self._acquire_batch, name="slot-acquire"
+        )
+        self._slot_releases: GroupCommit[tuple[str, str], None] = GroupCommit(self._release_batch, name="slot-release")
 
     @property
     def redis_settings(self) -> RedisSettings:
@@ -114,6 +125,8 @@ class ArqQueue:
             log.warning("Redis is not reachable at start-up (%s); will retry on use", err)
 
     async def close(self) -> None:
+        await self._slot_requests.close()
+        await self._slot_releases.close()
         if self._pool is not None:
             await self._pool.aclose()
             self._pool = None
@@ -153,18 +166,45 @@ class ArqQueue:
     async def acquire_slot(self, destination: str, limit: int, ttl: float) -> str | None:
         await self._connect()
         token = uuid.uuid4().hex
-        now_ms = int(time.time() * 1000)
         # Slots held by other processes are polled briefly; then the delivery is deferred.
         for _ in range(40):
-            taken = await self._acquire(
-                keys=[self._slot_key(destination)],
-                args=[now_ms, limit, now_ms + int(ttl * 1000), token, int(ttl * 1000) * 2],
-            )
-            if taken:
+            if await self._slot_requests.submit((destination, limit, ttl, token)):
                 return token
             await asyncio.sleep(0.025)
-            now_ms = int(time.time() * 1000)
         return None
 
     async def release_slot(self, destination: str, token: str) -> None:
-        await self.redis.zrem(self._slot_key(destination), token)
+        await self._slot_releases.submit((destination, token))
+
+    async def _acquire_batch(self, requests: list[tuple[str, int, float, str]]) -> list[bool]:
+        """Concurrent acquisitions in one round trip: a script call per destination, pipelined."""
+        by_destination: dict[str, list[int]] = {}
+        for i, (destination, *_rest) in enumerate(requests):
+            by_destination.setdefault(destination, []).append(i)
+        now_ms = int(time.time() * 1000)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for destination, indexes in by_destination.items():
+                _, limit, ttl, _ = requests[indexes[0]]
+                tokens = [requests[i][3] for i in indexes]
+                ttl_ms = int(ttl * 1000)
+                await self._acquire(
+                    keys=[self._slot_key(destination)],
+                    args=[now_ms, limit, now_ms + ttl_ms, ttl_ms * 2, *tokens],
+                    client=pipe,
+                )
+            taken = await pipe.execute()
+        granted = [False] * len(requests)
+        for (_, indexes), n in zip(by_destination.items(), taken, strict=True):
+            for i in indexes[: int(n)]:
+                granted[i] = True
+        return granted
+
+    async def _release_batch(self, releases: list[tuple[str, str]]) -> list[None]:
+        by_destination: dict[str, list[str]] = {}
+        for destination, token in releases:
+            by_destination.setdefault(destination, []).append(token)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for destination, tokens in by_destination.items():
+                pipe.zrem(self._slot_key(destination), *tokens)
+            await pipe.execute()
+        return [None] * len(releases)

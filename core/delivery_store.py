@@ -1,0 +1,121 @@
+"""The delivery engine's batched statements on PostgreSQL, as raw asyncpg.
+
+JSON columns come back decoded (SQLAlchemy's pool sets the connection's jsonb codec) and go
+in as JSON text. A batch of claims is one statement (claim the due deliveries and read their messages); a
+batch of outcomes is one statement (update the deliveries, insert the attempts and the audit
+rows, data-modifying WITHs). Each is atomic on its own, so neither needs BEGIN/COMMIT round
+trips, and SQLAlchemy's per-statement compilation (a third of the worker's CPU) is skipped.
+SQLite runs the SQLAlchemy versions of the same statements in ``core.deliveries``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.dialects import postgresql
+
+from core.db import unnest_args, unnest_insert
+from core.messages import StandardMessage
+from core.models import audit_log, deliveries, delivery_attempts
+
+_CLAIM = """
+WITH c AS (
+  UPDATE deliveries SET status = 'running', attempt_count = attempt_count + 1, lease_until = $2, updated_at = $3
+  WHERE id = ANY($1::uuid[]) AND (
+    (status IN ('pending', 'queued', 'retrying') AND (next_attempt_at IS NULL OR next_attempt_at <= $3))
+    OR (status = 'running' AND lease_until < $3))
+  RETURNING id, attempt_count, max_attempts, destination, message_id, idempotency_key, created_at, options, detail
+)
+SELECT c.id, c.attempt_count, c.max_attempts, c.destination, c.idempotency_key, c.created_at, c.options, c.detail,
+       m.id, m.platform, m.external_id, m.kind, m.direction, m.sender, m.sender_name, m.recipient, m.text,
+       m.media, m.timestamp, m.raw, m.extra
+FROM c JOIN messages m ON m.id = c.message_id
+"""
+
+# The outcome columns of a delivery, as (name, bound value key); their types come from the table.
+_OUTCOME = (
+    ("id", "b_id"),
+    ("attempt", "b_attempt"),
+    ("status", "b_status"),
+    ("next_attempt_at", "b_next_attempt_at"),
+    ("last_error", "b_last_error"),
+    ("last_status_code", "b_last_status_code"),
+    ("detail", "b_detail"),
+    ("remote_ref", "b_remote_ref"),
+    ("delivered_at", "b_delivered_at"),
+    ("updated_at", "b_updated_at"),
+)
+
+_UPDATE = (
+    "UPDATE deliveries AS d SET status = v.status, next_attempt_at = v.next_attempt_at, lease_until = NULL,"
+    " last_error = v.last_error, last_status_code = v.last_status_code, detail = v.detail,"
+    " remote_ref = coalesce(v.remote_ref, d.remote_ref), delivered_at = coalesce(v.delivered_at, d.delivered_at),"
+    " updated_at = v.updated_at FROM unnest({casts}) AS v({names})"
+    # A stale attempt (its lease ran out and another worker re-claimed) changes nothing.
+    " WHERE d.id = v.id AND d.status = 'running' AND d.attempt_count = v.attempt"
+)
+
+
+def _uuid(value: Any) -> uuid.UUID:
+    return uuid.UUID(bytes=value.bytes)
+
+
+async def claim(raw: Any, ids: list[uuid.UUID], now: datetime, lease_until: datetime) -> list[tuple[Any, ...]]:
+    """Claim those of ``ids`` that are due; returns, per claimed delivery,
+    ``(id, attempt, max_attempts, destination, idempotency_key, created_at, options, detail, message)``."""
+    rows = await raw.fetch(_CLAIM, ids, lease_until, now)
+    out = []
+    for r in rows:
+        message = StandardMessage(
+            id=_uuid(r[8]),
+            platform=r[9],
+            external_id=r[10],
+            kind=r[11],
+            direction=r[12],
+            sender=r[13],
+            sender_name=r[14],
+            recipient=r[15],
+            text=r[16],
+            media=list(r[17] or []),
+            timestamp=r[18],
+            raw=r[19],
+            extra=dict(r[20] or {}),
+        )
+        out.append((_uuid(r[0]), r[1], r[2], r[3], r[4], r[5], dict(r[6] or {}), r[7], message))
+    return out
+
+
+@functools.cache
+def _record_sql() -> tuple[str, frozenset[str], tuple[str, ...], frozenset[str], tuple[str, ...], frozenset[str]]:
+    dialect = postgresql.dialect()
+    casts = []
+    for i, (name, _) in enumerate(_OUTCOME, start=1):
+        column = "attempt_count" if name == "attempt" else name
+        casts.append(f"${i}::{deliveries.c[column].type.compile(dialect=dialect)}[]")
+    update = _UPDATE.format(casts=", ".join(casts), names=", ".join(name for name, _ in _OUTCOME))
+    attempt_names = tuple(c.name for c in delivery_attempts.c if c.name != "id")
+    attempts_sql, attempt_json = unnest_insert(delivery_attempts, attempt_names, len(_OUTCOME) + 1)
+    audit_names = tuple(c.name for c in audit_log.c if c.name != "id")
+    audit_sql, audit_json = unnest_insert(audit_log, audit_names, len(_OUTCOME) + len(attempt_names) + 1)
+    sql = f"WITH u AS ({update}), a AS ({attempts_sql}), l AS ({audit_sql}) SELECT 1"  # noqa: S608 - names only
+    return sql, frozenset({"detail"}), attempt_names, attempt_json, audit_names, audit_json
+
+
+async def record(
+    raw: Any, outcomes: list[dict[str, Any]], attempts: list[dict[str, Any]], audit: list[dict[str, Any]]
+) -> None:
+    """Write the outcomes of a batch of attempts, with their attempt and audit rows, at once."""
+    sql, outcome_json, attempt_names, attempt_json, audit_names, audit_json = _record_sql()
+    args = [
+        [json.dumps(o[key], default=str) if o[key] is not None else None for o in outcomes]
+        if name in outcome_json
+        else [o[key] for o in outcomes]
+        for name, key in _OUTCOME
+    ]
+    args += unnest_args(attempts, attempt_names, attempt_json)
+    args += unnest_args(audit, audit_names, audit_json)
+    await raw.execute(sql, *args)
