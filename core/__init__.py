@@ -27,13 +27,14 @@ from core.errors import (
 )
 from core.gateway import Gateway
 from core.hookspecs import hookimpl
+from core.http import env_proxy
 from core.ingest import Stored
 from core.jobs import CronJob
 from core.messages import KINDS, StandardMessage
 from core.models import NAMING
 from core.openapi import describe
 from core.redaction import mask_phone
-from core.retry import parse_retry_after, raise_for_response
+from core.retry import parse_retry_after, raise_for_response, raise_for_status
 from core.security import Principal, max_body, requires
 from core.settings import Settings, load_settings
 
@@ -70,5 +71,7 @@ __all__ = [
     "max_body",
     "parse_retry_after",
     "raise_for_response",
+    "raise_for_status",
+    "env_proxy",
     "requires",
 ]

@@ -8,13 +8,14 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import httpx
 
 from core.audit import AuditLog
 from core.contracts import Adapter, Destination
 from core.db import Database
 from core.errors import PluginError
-from core.http import make_client
+from core.http import make_client, make_session
 from core.plugins import PluginRegistry
 from core.settings import Settings
 
@@ -42,6 +43,7 @@ class Gateway:
         self.queue: QueueBackend = make_queue(self)
         # Created in start(): an AsyncClient must be opened and closed on the running loop.
         self._http: httpx.AsyncClient | None = None
+        self._session: aiohttp.ClientSession | None = None
         self.adapters: dict[str, Adapter] = self._unique("switchboard_adapters", "adapter")
         self.destinations: dict[str, Destination] = self._unique("switchboard_destinations", "destination")
         from core.deliveries import DeliveryEngine
@@ -106,8 +108,16 @@ class Gateway:
             raise RuntimeError("the gateway has not started: its HTTP client is opened in start()")
         return self._http
 
+    @property
+    def http_session(self) -> aiohttp.ClientSession:
+        """The aiohttp session under ``http`` (the same connection pool), for high-volume senders."""
+        if self._session is None:
+            raise RuntimeError("the gateway has not started: its HTTP client is opened in start()")
+        return self._session
+
     async def start(self, *, run_queue: bool = True) -> None:
-        self._http = make_client(timeout=self.settings.delivery.timeout, user_agent="switchboard/0.1")
+        self._session = make_session(user_agent="switchboard/0.1")
+        self._http = make_client(self._session, timeout=self.settings.delivery.timeout, user_agent="switchboard/0.1")
         await self.auth.start()
         await self.audit.start()
         await self.queue.start(consume=run_queue)

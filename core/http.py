@@ -11,14 +11,43 @@ refused connection reads as ``ConnectError``, not as a timeout.
 from __future__ import annotations
 
 import asyncio
+import functools
+import urllib.request
 
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
 
+@functools.lru_cache(maxsize=512)
+def env_proxy(scheme: str, host: str) -> str | None:
+    """The proxy for ``scheme://host`` from ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY``, or ``None``.
+
+    Read once per origin: aiohttp's own ``trust_env`` looks the environment and ``~/.netrc`` up
+    again on every request, in a thread (it cost 60 % of a worker's CPU).
+    """
+    proxies = _environment_proxies()
+    proxy = proxies.get(scheme)
+    if not proxy or urllib.request.proxy_bypass_environment(host, proxies):
+        return None
+    return proxy
+
+
+@functools.cache
+def _environment_proxies() -> dict[str, str]:
+    return urllib.request.getproxies_environment()
+
+
+@functools.lru_cache(maxsize=512)
+def _httpx_proxy(scheme: str, host: str) -> httpx.Proxy | None:
+    proxy = env_proxy(scheme, host)
+    return httpx.Proxy(proxy) if proxy else None
+
+
 class Transport(AiohttpTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        # The base class reads self.proxy before its first await: set it for this request's origin.
+        self.proxy = _httpx_proxy(request.url.scheme, request.url.host)
         try:
             return await super().handle_async_request(request)
         except httpx.TransportError as err:
@@ -34,11 +63,27 @@ class Transport(AiohttpTransport):
             raise
 
 
-def make_client(*, timeout: float, max_connections: int = 200, user_agent: str = "switchboard") -> httpx.AsyncClient:
-    """An ``httpx.AsyncClient`` on the fast transport. Open and close it on the running loop."""
+def make_session(*, max_connections: int = 200, user_agent: str = "switchboard") -> aiohttp.ClientSession:
+    """The aiohttp session under the shared client. Open and close it on the running loop.
+
+    A destination that sends thousands of requests a second may use it directly (the built-in
+    ``http`` destination does): 0.2 ms of CPU per request against 0.5 ms through httpx.
+    """
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=max_connections, keepalive_timeout=5.0),
+        headers={"User-Agent": user_agent},
+        # Proxies come from env_proxy(), looked up once per origin (see there).
+        trust_env=False,
+    )
+
+
+def make_client(
+    session: aiohttp.ClientSession, *, timeout: float, max_connections: int = 200, user_agent: str = "switchboard"
+) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` over ``session``'s connection pool. Closing it closes the session."""
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
     return httpx.AsyncClient(
-        transport=Transport(limits=limits, trust_env=True),
+        transport=Transport(limits=limits, client=session),
         timeout=httpx.Timeout(timeout),
         limits=limits,
         headers={"User-Agent": user_agent},

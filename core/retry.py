@@ -52,15 +52,20 @@ def raise_for_response(response: httpx.Response, *, what: str = "destination") -
 
     408, 425, 429 and 5xx are retried (``Retry-After`` honoured); any other 4xx is permanent.
     """
-    if response.is_success:
+    if not response.is_success:
+        raise_for_status(
+            response.status_code, response.text, retry_after=response.headers.get("retry-after"), what=what
+        )
+
+
+def raise_for_status(status: int, text: str, *, retry_after: str | None = None, what: str = "destination") -> None:
+    """``raise_for_response`` for an answer read by other means: status, body text, ``Retry-After``."""
+    if 200 <= status < 300:
         return
-    status = response.status_code
-    retryable = status in RETRYABLE_STATUS or status >= 500
-    retry_after = parse_retry_after(response.headers.get("retry-after")) if status in (429, 503) else None
     raise DeliveryError(
         f"{what} answered HTTP {status}",
-        retryable=retryable,
-        retry_after=retry_after,
+        retryable=status in RETRYABLE_STATUS or status >= 500,
+        retry_after=parse_retry_after(retry_after) if status in (429, 503) else None,
         status_code=status,
-        detail={"response": excerpt(response.text)},
+        detail={"response": excerpt(text)},
     )

@@ -7,12 +7,21 @@ import hashlib
 import hmac
 import json
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
 from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from core import DeliveryError, DeliveryInfo, DeliveryResult, Destination, StandardMessage, raise_for_response
+from core import (
+    DeliveryError,
+    DeliveryInfo,
+    DeliveryResult,
+    Destination,
+    StandardMessage,
+    env_proxy,
+    raise_for_status,
+)
 
 if TYPE_CHECKING:
     from core import Gateway
@@ -30,6 +39,11 @@ class HTTPDestination(Destination):
         self.max_attempts = settings.max_attempts
         self.concurrency = settings.concurrency
         self._template = _templates.from_string(settings.template) if settings.template else None
+        self._url = str(settings.url)
+        parts = urlsplit(self._url)
+        self._host = parts.hostname or self._url
+        self._proxy = env_proxy(parts.scheme, self._host)
+        self._timeout = aiohttp.ClientTimeout(total=settings.timeout)
 
     def render(self, message: StandardMessage, delivery: DeliveryInfo) -> bytes:
         data = message.to_dict()
@@ -64,26 +78,38 @@ class HTTPDestination(Destination):
 
     async def deliver(self, message: StandardMessage, delivery: DeliveryInfo) -> DeliveryResult:
         body = self.render(message, delivery)
-        response = await self.gateway.http.request(
-            self.settings.method,
-            str(self.settings.url),
-            content=body,
-            headers=self.headers_for(body, delivery),
-            timeout=httpx.Timeout(self.settings.timeout),
-        )
-        raise_for_response(response, what=f"{self.name} ({response.request.url.host})")
+        # The gateway's aiohttp session (the connection pool under gateway.http) directly: a
+        # delivery is the worker's hot path, and httpx's request and response objects cost
+        # more CPU than the request itself (bench/ingest.py --drain-only).
+        try:
+            async with self.gateway.http_session.request(
+                self.settings.method,
+                self._url,
+                data=body,
+                headers=self.headers_for(body, delivery),
+                timeout=self._timeout,
+                allow_redirects=False,
+                proxy=self._proxy,
+            ) as response:
+                text = await response.text(errors="replace")
+                status, headers = response.status, response.headers
+        except TimeoutError as err:
+            raise DeliveryError(f"timed out: {type(err).__name__}", retryable=True) from err
+        except aiohttp.ClientError as err:
+            raise DeliveryError(f"connection failed: {type(err).__name__}: {err}", retryable=True) from err
+        raise_for_status(status, text, retry_after=headers.get("retry-after"), what=f"{self.name} ({self._host})")
         return DeliveryResult(
-            status_code=response.status_code,
-            remote_ref=_remote_ref(response),
-            detail={"response": response.text[:500]} if response.text else None,
+            status_code=status,
+            remote_ref=_remote_ref(headers.get("location"), text),
+            detail={"response": text[:500]} if text else None,
         )
 
 
-def _remote_ref(response: httpx.Response) -> str | None:
-    if response.headers.get("location"):
-        return response.headers["location"][:255]
+def _remote_ref(location: str | None, text: str) -> str | None:
+    if location:
+        return location[:255]
     try:
-        data: Any = response.json()
+        data: Any = json.loads(text)
     except ValueError:
         return None
     if isinstance(data, dict):

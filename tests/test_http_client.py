@@ -1,0 +1,49 @@
+"""The outbound HTTP client: proxies from the environment, errors named as httpx names them."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from core.http import _environment_proxies, _httpx_proxy, env_proxy, make_client, make_session
+
+
+@pytest.fixture
+def fresh_proxy_cache():  # type: ignore[no-untyped-def]
+    for cached in (env_proxy, _environment_proxies, _httpx_proxy):
+        cached.cache_clear()
+    yield
+    for cached in (env_proxy, _environment_proxies, _httpx_proxy):
+        cached.cache_clear()
+
+
+def test_proxies_come_from_the_environment_and_no_proxy_is_honoured(
+    monkeypatch: pytest.MonkeyPatch,
+    fresh_proxy_cache: None,
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "dhis2.moh.local,.svc")
+    assert env_proxy("https", "graph.facebook.com") == "http://proxy.internal:3128"
+    assert env_proxy("https", "dhis2.moh.local") is None
+    assert env_proxy("https", "crm.svc") is None
+    assert env_proxy("http", "graph.facebook.com") is None  # no HTTP_PROXY set
+
+
+def test_no_proxy_by_default(monkeypatch: pytest.MonkeyPatch, fresh_proxy_cache: None) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert env_proxy("https", "example.org") is None
+
+
+async def test_a_refused_connection_is_a_connect_error_not_a_timeout() -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, never listening: the connection is refused
+        client = make_client(make_session(), timeout=5)
+        try:
+            with pytest.raises(httpx.ConnectError):
+                await client.get(f"http://127.0.0.1:{port}/")
+        finally:
+            await client.aclose()
