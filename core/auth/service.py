@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from starlette.datastructures import Headers
 from starlette.types import Scope
 
 from core.audit import client_address
@@ -23,6 +22,7 @@ from core.auth.passwords import PasswordHasher
 from core.auth.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from core.auth.tokens import InvalidToken, TokenSigner
 from core.errors import HTTPError, TooManyRequests
+from core.middleware import header
 from core.models import api_keys, refresh_tokens, users
 from core.security import Principal
 
@@ -72,9 +72,8 @@ class AuthService:
 
         Present but invalid credentials raise a 401 ``HTTPError`` with no detail.
         """
-        headers = Headers(scope=scope)
-        api_key = headers.get("x-api-key")
-        authorization = headers.get("authorization")
+        api_key = header(scope, b"x-api-key")
+        authorization = header(scope, b"authorization")
         if api_key is None and authorization:
             scheme, _, credential = authorization.partition(" ")
             if scheme.lower() != "bearer" or not credential.strip():
