@@ -224,6 +224,17 @@ async def drain(settings: object, engine: sa.ext.asyncio.AsyncEngine, work: Path
             {"n": limit},
         )
     n = min(limit, total)
+    # Empty the queue: the jobs the ingest runs enqueued also name the cancelled deliveries.
+    # The worker's start-up sweep then enqueues exactly the deliveries measured.
+    queue = settings.queue.name  # type: ignore[attr-defined]
+    client = aioredis.from_url(REDIS_URL)
+    try:
+        job_ids = await client.zrange(f"{queue}:queue", 0, -1)
+        for i in range(0, len(job_ids), 1000):
+            await client.delete(*[b"arq:job:" + j for j in job_ids[i : i + 1000]])
+        await client.delete(f"{queue}:queue")
+    finally:
+        await client.aclose()
     worker = Process(
         [sys.executable, "-m", "core.cli", "worker", "--config", str(work / "config.toml")], log=work / "worker.log"
     )

@@ -248,7 +248,9 @@ class DeliveryEngine:
             )
         else:
             try:
-                result = await asyncio.wait_for(destination.deliver(claim.message, info), timeout=self.lease * 0.9)
+                # asyncio.timeout, not wait_for: no task per attempt.
+                async with asyncio.timeout(self.lease * 0.9):
+                    result = await destination.deliver(claim.message, info)
             except DeliveryError as err:
                 failure = err
             except (TimeoutError, httpx.TimeoutException) as err:

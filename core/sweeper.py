@@ -23,35 +23,50 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("switchboard.sweeper")
 SWEEP_BATCH = 5000
+SWEEP_MAX = 200_000  # deliveries enqueued by one sweep at most; the next sweep goes on
 
 
 async def sweep(gateway: Gateway, *, grace: float | None = None) -> int:
-    """Enqueue due deliveries overdue by more than ``grace`` seconds; returns how many."""
+    """Enqueue due deliveries overdue by more than ``grace`` seconds; returns how many.
+
+    Pages through them by id, so a backlog (Redis flushed under a million waiting deliveries)
+    is enqueued in one sweep, up to ``SWEEP_MAX``, rather than ``SWEEP_BATCH`` per interval.
+    """
     now = datetime.now(UTC)
     if grace is None:
         grace = gateway.settings.queue.sweep_interval
     cutoff = now - timedelta(seconds=grace)
     local = getattr(gateway.queue, "holds", None)
-    async with gateway.db.transaction() as conn:
-        rows = (
-            await conn.execute(
-                sa.select(deliveries.c.id, deliveries.c.attempt_count, deliveries.c.destination)
-                .where(
-                    sa.or_(
-                        sa.and_(deliveries.c.status.in_(WAITING), deliveries.c.next_attempt_at <= cutoff),
-                        sa.and_(deliveries.c.status == "running", deliveries.c.lease_until < now),
-                    )
+    found = 0
+    after = None
+    while found < SWEEP_MAX:
+        query = (
+            sa.select(deliveries.c.id, deliveries.c.attempt_count, deliveries.c.destination)
+            .where(
+                sa.or_(
+                    sa.and_(deliveries.c.status.in_(WAITING), deliveries.c.next_attempt_at <= cutoff),
+                    sa.and_(deliveries.c.status == "running", deliveries.c.lease_until < now),
                 )
-                .order_by(deliveries.c.next_attempt_at)
-                .limit(SWEEP_BATCH)
             )
-        ).all()
-    items = [QueueItem(r.id, r.attempt_count, r.destination) for r in rows if not (local and local(r.id))]
-    if items:
-        added = await gateway.queue.enqueue(items)
-        # The arq backend says how many jobs were new: the rest were still queued.
-        log.info("sweeper found %d due deliveries; %s enqueued", len(items), added if added is not None else "all")
-    return len(items)
+            .order_by(deliveries.c.id)
+            .limit(SWEEP_BATCH)
+        )
+        if after is not None:
+            query = query.where(deliveries.c.id > after)
+        async with gateway.db.transaction() as conn:
+            rows = (await conn.execute(query)).all()
+        if not rows:
+            break
+        after = rows[-1].id
+        items = [QueueItem(r.id, r.attempt_count, r.destination) for r in rows if not (local and local(r.id))]
+        if items:
+            added = await gateway.queue.enqueue(items)
+            # The arq backend says how many jobs were new: the rest were still queued.
+            log.info("sweeper found %d due deliveries; %s enqueued", len(items), added if added is not None else "all")
+        found += len(items)
+        if len(rows) < SWEEP_BATCH:
+            break
+    return found
 
 
 async def _sweep_job(ctx: dict[str, Any]) -> None:

@@ -209,3 +209,27 @@ async def test_audit_retention_purges_only_old_rows(client) -> None:  # type: ig
     async with client.gateway.db.transaction() as conn:
         paths = {r.path for r in await conn.execute(sa.select(audit_log.c.path))}
     assert "/new" in paths and "/old" not in paths
+
+
+async def test_one_sweep_enqueues_a_backlog_larger_than_a_page(
+    clean_stack,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Redis flushed under a backlog: the next sweep finds all of it, page after page."""
+    from core import StandardMessage, sweeper
+    from core.gateway import Gateway
+
+    monkeypatch.setattr(sweeper, "SWEEP_BATCH", 3)
+    settings = clean_stack.settings(routes=[{"source": "backlog", "destinations": ["sink"]}])
+    settings.plugins["http"] = {"destinations": {"sink": {"url": "http://127.0.0.1:9/"}}}
+    gateway = Gateway(settings)
+    await gateway.start(run_queue=False)
+    try:
+        items = [
+            StandardMessage(platform="backlog", external_id=f"b-{i}", kind="text", sender=f"+2557000001{i:02d}")
+            for i in range(10)
+        ]
+        await gateway.ingest.submit(items)
+        assert await sweeper.sweep(gateway, grace=-60) == 10
+    finally:
+        await gateway.close()

@@ -182,17 +182,20 @@ class ArqQueue:
         for i, (destination, *_rest) in enumerate(requests):
             by_destination.setdefault(destination, []).append(i)
         now_ms = int(time.time() * 1000)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for destination, indexes in by_destination.items():
-                _, limit, ttl, _ = requests[indexes[0]]
-                tokens = [requests[i][3] for i in indexes]
-                ttl_ms = int(ttl * 1000)
-                await self._acquire(
-                    keys=[self._slot_key(destination)],
-                    args=[now_ms, limit, now_ms + ttl_ms, ttl_ms * 2, *tokens],
-                    client=pipe,
-                )
-            taken = await pipe.execute()
+        calls = []
+        for destination, indexes in by_destination.items():
+            _, limit, ttl, _ = requests[indexes[0]]
+            ttl_ms = int(ttl * 1000)
+            tokens = [requests[i][3] for i in indexes]
+            calls.append(([self._slot_key(destination)], [now_ms, limit, now_ms + ttl_ms, ttl_ms * 2, *tokens]))
+        if len(calls) == 1:
+            # One destination (the usual case): no pipeline, whose execute first asks SCRIPT EXISTS.
+            taken = [await self._acquire(keys=calls[0][0], args=calls[0][1])]
+        else:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for keys, args in calls:
+                    await self._acquire(keys=keys, args=args, client=pipe)
+                taken = await pipe.execute()
         granted = [False] * len(requests)
         for (_, indexes), n in zip(by_destination.items(), taken, strict=True):
             for i in indexes[: int(n)]:
@@ -203,6 +206,10 @@ class ArqQueue:
         by_destination: dict[str, list[str]] = {}
         for destination, token in releases:
             by_destination.setdefault(destination, []).append(token)
+        if len(by_destination) == 1:
+            [(destination, tokens)] = by_destination.items()
+            await self.redis.zrem(self._slot_key(destination), *tokens)
+            return [None] * len(releases)
         async with self.redis.pipeline(transaction=False) as pipe:
             for destination, tokens in by_destination.items():
                 pipe.zrem(self._slot_key(destination), *tokens)
