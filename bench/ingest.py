@@ -60,6 +60,20 @@ concurrency = 64
     )
 
 
+async def clear_queue(queue: str) -> None:
+    """Delete a queue's waiting jobs (arq keeps each under ``arq:job:<id>``) and its own keys."""
+    client = aioredis.from_url(REDIS_URL)
+    try:
+        job_ids = await client.zrange(f"{queue}:queue", 0, -1)
+        for i in range(0, len(job_ids), 1000):
+            await client.delete(*[b"arq:job:" + j for j in job_ids[i : i + 1000]])
+        keys = [k async for k in client.scan_iter(f"{queue}*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
 def postgres_cpu_seconds() -> float:
     """CPU time used so far by every process named ``postgres`` (the server's backends)."""
     import os
@@ -180,11 +194,7 @@ async def main() -> None:
             p.stop()
         await engine.dispose()
         await drop_database(db_name)
-        client = aioredis.from_url(REDIS_URL)
-        keys = [k async for k in client.scan_iter(f"{queue}*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
+        await clear_queue(queue)
 
 
 async def fill(settings: object, n: int) -> None:
@@ -226,15 +236,7 @@ async def drain(settings: object, engine: sa.ext.asyncio.AsyncEngine, work: Path
     n = min(limit, total)
     # Empty the queue: the jobs the ingest runs enqueued also name the cancelled deliveries.
     # The worker's start-up sweep then enqueues exactly the deliveries measured.
-    queue = settings.queue.name  # type: ignore[attr-defined]
-    client = aioredis.from_url(REDIS_URL)
-    try:
-        job_ids = await client.zrange(f"{queue}:queue", 0, -1)
-        for i in range(0, len(job_ids), 1000):
-            await client.delete(*[b"arq:job:" + j for j in job_ids[i : i + 1000]])
-        await client.delete(f"{queue}:queue")
-    finally:
-        await client.aclose()
+    await clear_queue(settings.queue.name)  # type: ignore[attr-defined]
     worker = Process(
         [sys.executable, "-m", "core.cli", "worker", "--config", str(work / "config.toml")], log=work / "worker.log"
     )

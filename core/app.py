@@ -14,7 +14,7 @@ from starlette.types import Scope
 
 from core.api import api_routes
 from core.audit import client_address
-from core.gateway import Gateway
+from core.gateway import Gateway, freeze_startup_heap
 from core.middleware import Authentication, BodyLimit, RequestContext
 from core.ops import ops_routes
 from core.responses import EXCEPTION_HANDLERS
@@ -71,6 +71,7 @@ def create_app(settings: Settings, *, plugins: Iterable[tuple[str, object]] = ()
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await gateway.start()
+        freeze_startup_heap()
         try:
             yield
         finally:

@@ -5,6 +5,7 @@ One ``Gateway`` per app. Hooks receive it as ``gateway``.
 
 from __future__ import annotations
 
+import gc
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,23 @@ if TYPE_CHECKING:
     from core.queue.base import QueueBackend
 
 log = logging.getLogger("switchboard")
+_heap_frozen = False
+
+
+def freeze_startup_heap() -> None:
+    """Hide what start-up allocated (modules, tables, plugins, caches) from the cyclic collector.
+
+    Once per process, after the first gateway has started. A full collection otherwise walks
+    every one of those objects: 70-95 ms pauses every few seconds under load, which made the
+    99th percentile of webhook latency at 1,000 req/s (bench/ingest.py). Objects frozen are
+    still freed by reference counting; only cycles among them would stay.
+    """
+    global _heap_frozen
+    if _heap_frozen:
+        return
+    _heap_frozen = True
+    gc.collect()
+    gc.freeze()
 
 
 class Gateway:

@@ -18,7 +18,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.deliveries import BUSY_DEFER, DestinationBusy
-from core.gateway import Gateway
+from core.gateway import Gateway, freeze_startup_heap
 from core.jobs import CronJob, job_name
 from core.queue.base import QueueItem
 from core.settings import Settings
@@ -79,6 +79,7 @@ def build_worker(
         from core.sweeper import sweep
 
         await sweep(gateway, grace=0)
+        freeze_startup_heap()
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         if owned:

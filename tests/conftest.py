@@ -96,7 +96,7 @@ async def redis_namespace() -> AsyncIterator[str]:
     except (OSError, aioredis.RedisError) as err:
         pytest.fail(f"Redis is not reachable at {REDIS_URL}: {err} (start it; CI's .ci/run does)")
     yield prefix
-    keys = [k async for k in client.scan_iter(f"{prefix}*")]
+    keys = [k async for k in client.scan_iter(f"{prefix}*", count=1000)]
     if keys:
         await client.delete(*keys)
     await client.aclose()
@@ -154,7 +154,10 @@ async def _truncate(st: Stack) -> None:
         await engine.dispose()
     if st.is_postgres:
         client = aioredis.from_url(st.queue["redis_url"])
-        keys = [k async for k in client.scan_iter(f"{st.queue['name']}*")]
+        # Waiting jobs live under arq's own prefix (arq:job:<id>), outside the queue's names.
+        jobs = await client.zrange(f"{st.queue['name']}:queue", 0, -1)
+        keys = [b"arq:job:" + j for j in jobs]
+        keys += [k async for k in client.scan_iter(f"{st.queue['name']}*", count=1000)]
         if keys:
             await client.delete(*keys)
         await client.aclose()
