@@ -56,7 +56,7 @@ class Ingestor:
         self.router = Router(gateway)
         self._notify = bool(gateway.plugins.pm.hook.switchboard_messages_stored.get_hookimpls())
         self._commits: GroupCommit[Submission, list[Stored]] = GroupCommit(
-            self._write_batch, max_batch=MAX_BATCH, in_flight=3, name="ingest"
+            self._write_batch, max_batch=MAX_BATCH, in_flight=2, name="ingest"
         )
         # Enqueueing and notifications run after the commit, off the request path.
         self._after: set[asyncio.Task[None]] = set()
