@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -68,21 +69,44 @@ class Record:
     retry_at: datetime | None
 
 
-def message_from_row(row: Any) -> StandardMessage:
+def _uuid(value: Any) -> uuid.UUID:
+    # asyncpg returns its own UUID type; SQLAlchemy rows carry uuid.UUID already.
+    return value if type(value) is uuid.UUID else uuid.UUID(bytes=value.bytes)
+
+
+def message_from_row(row: Mapping[str, Any]) -> StandardMessage:
+    """A stored message from its row's columns (a SQLAlchemy row mapping or an asyncpg record)."""
     return StandardMessage(
-        id=row.id,
-        platform=row.platform,
-        external_id=row.external_id,
-        kind=row.kind,
-        direction=row.direction,
-        sender=row.sender,
-        sender_name=row.sender_name,
-        recipient=row.recipient,
-        text=row.text,
-        media=list(row.media or []),
-        timestamp=row.timestamp,
-        raw=row.raw,
-        extra=dict(row.extra or {}),
+        id=_uuid(row["id"]),
+        platform=row["platform"],
+        external_id=row["external_id"],
+        kind=row["kind"],
+        direction=row["direction"],
+        sender=row["sender"],
+        sender_name=row["sender_name"],
+        recipient=row["recipient"],
+        text=row["text"],
+        media=list(row["media"] or []),
+        timestamp=row["timestamp"],
+        raw=row["raw"],
+        extra=dict(row["extra"] or {}),
+    )
+
+
+def claim_from_rows(delivery: Mapping[str, Any], message: Mapping[str, Any]) -> Claim:
+    """A claimed delivery from its columns as the claim returned them, and its message's row."""
+    return Claim(
+        DeliveryInfo(
+            id=_uuid(delivery["delivery_id"]),
+            destination=delivery["destination"],
+            attempt=delivery["attempt_count"],
+            max_attempts=delivery["max_attempts"],
+            idempotency_key=delivery["idempotency_key"],
+            created_at=delivery["created_at"],
+            options=dict(delivery["options"] or {}),
+            previous_detail=delivery["detail"],
+        ),
+        message_from_row(message),
     )
 
 
@@ -174,26 +198,12 @@ class DeliveryEngine:
         if self.gateway.db.dialect == "postgresql":
             async with self.gateway.db.engine.connect() as pg:
                 raw = (await pg.get_raw_connection()).driver_connection
-                claimed = await delivery_store.claim(raw, ids, now, now + timedelta(seconds=self.lease))
-            by_id = {
-                c[0]: Claim(
-                    DeliveryInfo(
-                        id=c[0],
-                        destination=c[3],
-                        attempt=c[1],
-                        max_attempts=c[2],
-                        idempotency_key=c[4],
-                        created_at=c[5],
-                        options=c[6],
-                        previous_detail=c[7],
-                    ),
-                    c[8],
-                )
-                for c in claimed
-            }
+                rows = await delivery_store.claim(raw, ids, now, now + timedelta(seconds=self.lease))
+            # One record per claim: the delivery's columns, then its message's under their own names.
+            by_id = {c.info.id: c for c in (claim_from_rows(r, r) for r in rows)}
             return [by_id.get(i) for i in ids]
         async with self.gateway.db.transaction() as conn:
-            rows = (
+            claimed = (
                 await conn.execute(
                     sa.update(deliveries)
                     .where(deliveries.c.id.in_(ids), claimable(now))
@@ -203,36 +213,16 @@ class DeliveryEngine:
                         lease_until=now + timedelta(seconds=self.lease),
                         updated_at=now,
                     )
-                    .returning(
-                        deliveries.c.id,
-                        deliveries.c.attempt_count,
-                        deliveries.c.max_attempts,
-                        deliveries.c.destination,
-                        deliveries.c.message_id,
-                        deliveries.c.idempotency_key,
-                        deliveries.c.created_at,
-                        deliveries.c.options,
-                        deliveries.c.detail,
-                    )
+                    .returning(*delivery_store.CLAIMED)
                 )
             ).all()
             message_rows = {}
-            if rows:
-                found = await conn.execute(sa.select(messages).where(messages.c.id.in_({r.message_id for r in rows})))
-                message_rows = {m.id: m for m in found}
-        claims: dict[uuid.UUID, Claim] = {}
-        for r in rows:
-            info = DeliveryInfo(
-                id=r.id,
-                destination=r.destination,
-                attempt=r.attempt_count,
-                max_attempts=r.max_attempts,
-                idempotency_key=r.idempotency_key,
-                created_at=r.created_at,
-                options=dict(r.options or {}),
-                previous_detail=r.detail,
-            )
-            claims[r.id] = Claim(info, message_from_row(message_rows[r.message_id]))
+            if claimed:
+                found = await conn.execute(
+                    sa.select(messages).where(messages.c.id.in_({r.message_id for r in claimed}))
+                )
+                message_rows = {m.id: m._mapping for m in found}
+        claims = {r.delivery_id: claim_from_rows(r._mapping, message_rows[r.message_id]) for r in claimed}
         return [claims.get(i) for i in ids]
 
     async def _attempt(self, claim: Claim, worker: str) -> Record:

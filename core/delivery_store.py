@@ -19,8 +19,20 @@ from typing import Any
 from sqlalchemy.dialects import postgresql
 
 from core.db import unnest_args, unnest_insert
-from core.messages import StandardMessage
 from core.models import audit_log, deliveries, delivery_attempts
+
+# The columns a claim returns, as claim_from_rows in core.deliveries reads them.
+CLAIMED = (
+    deliveries.c.id.label("delivery_id"),
+    deliveries.c.attempt_count,
+    deliveries.c.max_attempts,
+    deliveries.c.destination,
+    deliveries.c.message_id,
+    deliveries.c.idempotency_key,
+    deliveries.c.created_at,
+    deliveries.c.options,
+    deliveries.c.detail,
+)
 
 _CLAIM = """
 WITH c AS (
@@ -28,10 +40,10 @@ WITH c AS (
   WHERE id = ANY($1::uuid[]) AND (
     (status IN ('pending', 'queued', 'retrying') AND (next_attempt_at IS NULL OR next_attempt_at <= $3))
     OR (status = 'running' AND lease_until < $3))
-  RETURNING id, attempt_count, max_attempts, destination, message_id, idempotency_key, created_at, options, detail
+  RETURNING id AS delivery_id, attempt_count, max_attempts, destination, message_id, idempotency_key, created_at,
+            options, detail
 )
-SELECT c.id, c.attempt_count, c.max_attempts, c.destination, c.idempotency_key, c.created_at, c.options, c.detail,
-       m.id, m.platform, m.external_id, m.kind, m.direction, m.sender, m.sender_name, m.recipient, m.text,
+SELECT c.*, m.id, m.platform, m.external_id, m.kind, m.direction, m.sender, m.sender_name, m.recipient, m.text,
        m.media, m.timestamp, m.raw, m.extra
 FROM c JOIN messages m ON m.id = c.message_id
 """
@@ -60,33 +72,10 @@ _UPDATE = (
 )
 
 
-def _uuid(value: Any) -> uuid.UUID:
-    return uuid.UUID(bytes=value.bytes)
-
-
-async def claim(raw: Any, ids: list[uuid.UUID], now: datetime, lease_until: datetime) -> list[tuple[Any, ...]]:
-    """Claim those of ``ids`` that are due; returns, per claimed delivery,
-    ``(id, attempt, max_attempts, destination, idempotency_key, created_at, options, detail, message)``."""
-    rows = await raw.fetch(_CLAIM, ids, lease_until, now)
-    out = []
-    for r in rows:
-        message = StandardMessage(
-            id=_uuid(r[8]),
-            platform=r[9],
-            external_id=r[10],
-            kind=r[11],
-            direction=r[12],
-            sender=r[13],
-            sender_name=r[14],
-            recipient=r[15],
-            text=r[16],
-            media=list(r[17] or []),
-            timestamp=r[18],
-            raw=r[19],
-            extra=dict(r[20] or {}),
-        )
-        out.append((_uuid(r[0]), r[1], r[2], r[3], r[4], r[5], dict(r[6] or {}), r[7], message))
-    return out
+async def claim(raw: Any, ids: list[uuid.UUID], now: datetime, lease_until: datetime) -> list[Any]:
+    """Claim those of ``ids`` that are due: one record per claim, the ``CLAIMED`` columns and
+    then the message's columns under their own names."""
+    return list(await raw.fetch(_CLAIM, ids, lease_until, now))
 
 
 @functools.cache
