@@ -74,6 +74,9 @@ def make_session(*, max_connections: int = 200, user_agent: str = "switchboard")
         headers={"User-Agent": user_agent},
         # Proxies come from env_proxy(), looked up once per origin (see there).
         trust_env=False,
+        # Cookies: httpx's own jar for gateway.http; none kept for direct use (a forwarder
+        # should not carry one destination answer's cookies into the next delivery).
+        cookie_jar=aiohttp.DummyCookieJar(),
     )
 
 

@@ -47,3 +47,31 @@ async def test_a_refused_connection_is_a_connect_error_not_a_timeout() -> None:
                 await client.get(f"http://127.0.0.1:{port}/")
         finally:
             await client.aclose()
+
+
+async def test_a_destinations_cookies_are_not_carried_into_the_next_request() -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from tests.support.serving import serving
+
+    seen: list[str | None] = []
+
+    async def answer(request: Request) -> PlainTextResponse:
+        seen.append(request.headers.get("cookie"))
+        response = PlainTextResponse("ok")
+        response.set_cookie("session", "from-the-first-answer")
+        return response
+
+    async with serving(Starlette(routes=[Route("/", answer, methods=["POST"])])) as url:
+        session = make_session()
+        try:
+            for _ in range(2):
+                # By host name: aiohttp never keeps cookies of a bare IP address anyway.
+                async with session.post(url.replace("127.0.0.1", "localhost") + "/", data=b"{}") as r:
+                    assert r.status == 200
+        finally:
+            await session.close()
+    assert seen == [None, None]
