@@ -60,8 +60,7 @@ class Process:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the process has used (from /proc)."""
-        fields = Path(f"/proc/{self.popen.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return proc_cpu(Path(f"/proc/{self.popen.pid}/stat").read_text())[1]
 
     def stop(self) -> None:
         if self.popen.poll() is None:
@@ -72,6 +71,13 @@ class Process:
                 self.popen.kill()
                 self.popen.wait()
         self.log.close()
+
+
+def proc_cpu(stat: str) -> tuple[str, float]:
+    """A process's name and user + system CPU seconds, from the text of its /proc/<pid>/stat."""
+    name, rest = stat.split("(", 1)[1].rsplit(")", 1)
+    fields = rest.split()
+    return name, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def uvicorn(

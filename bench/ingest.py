@@ -25,6 +25,7 @@ from bench.harness import (
     create_database,
     drop_database,
     free_port,
+    proc_cpu,
     uvicorn,
     wait_http,
     wrk,
@@ -76,19 +77,15 @@ async def clear_queue(queue: str) -> None:
 
 def postgres_cpu_seconds() -> float:
     """CPU time used so far by every process named ``postgres`` (the server's backends)."""
-    import os
-
-    total = 0
+    total = 0.0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            text = stat.read_text()
+            name, seconds = proc_cpu(stat.read_text())
         except OSError:
             continue
-        name, rest = text.split("(", 1)[1].rsplit(")", 1)
         if name == "postgres":
-            fields = rest.split()
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+            total += seconds
+    return total
 
 
 async def count(engine: sa.ext.asyncio.AsyncEngine, sql: str) -> int:

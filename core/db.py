@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -105,23 +106,9 @@ class Database:
         await self.engine.dispose()
 
 
-async def bulk_insert(conn: AsyncConnection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    """Insert many rows in one round trip. Every row must carry the same keys.
-
-    On PostgreSQL this is one prepared ``INSERT … SELECT * FROM unnest($1::type[], …)``: a
-    column per array, so SQLAlchemy's per-value rendering (which dominated the ingest batch)
-    is skipped, and unlike COPY nothing is introspected per call. It runs inside the
-    connection's current transaction. Elsewhere it is an executemany.
-    """
-    if not rows:
-        return
-    if conn.dialect.name != "postgresql":
-        await conn.execute(table.insert(), rows)
-        return
-    names = tuple(rows[0])
-    sql, json_columns = unnest_insert(table, names)
-    raw = await conn.get_raw_connection()
-    await raw.driver_connection.execute(sql, *unnest_args(rows, names, json_columns))  # type: ignore[union-attr]
+def pg_uuid(value: Any) -> uuid.UUID:
+    """A ``uuid.UUID`` from what raw asyncpg returns for a uuid column (its own UUID type)."""
+    return value if type(value) is uuid.UUID else uuid.UUID(bytes=value.bytes)
 
 
 def unnest_args(rows: list[dict[str, Any]], names: tuple[str, ...], json_columns: frozenset[str]) -> list[list[Any]]:

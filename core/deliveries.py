@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from core import delivery_store
 from core.batching import GroupCommit
 from core.contracts import DeliveryInfo, DeliveryResult, Destination
+from core.db import pg_uuid
 from core.errors import DeliveryError
 from core.messages import StandardMessage
 from core.models import audit_log, deliveries, delivery_attempts, messages
@@ -69,15 +70,10 @@ class Record:
     retry_at: datetime | None
 
 
-def _uuid(value: Any) -> uuid.UUID:
-    # asyncpg returns its own UUID type; SQLAlchemy rows carry uuid.UUID already.
-    return value if type(value) is uuid.UUID else uuid.UUID(bytes=value.bytes)
-
-
 def message_from_row(row: Mapping[str, Any]) -> StandardMessage:
     """A stored message from its row's columns (a SQLAlchemy row mapping or an asyncpg record)."""
     return StandardMessage(
-        id=_uuid(row["id"]),
+        id=pg_uuid(row["id"]),
         platform=row["platform"],
         external_id=row["external_id"],
         kind=row["kind"],
@@ -97,7 +93,7 @@ def claim_from_rows(delivery: Mapping[str, Any], message: Mapping[str, Any]) -> 
     """A claimed delivery from its columns as the claim returned them, and its message's row."""
     return Claim(
         DeliveryInfo(
-            id=_uuid(delivery["delivery_id"]),
+            id=pg_uuid(delivery["delivery_id"]),
             destination=delivery["destination"],
             attempt=delivery["attempt_count"],
             max_attempts=delivery["max_attempts"],

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.db import bulk_insert, unnest_args, unnest_insert
+from core.db import pg_uuid, unnest_args, unnest_insert
 from core.models import audit_log, conversations, deliveries, messages
 
 _TOUCH = (
@@ -99,7 +99,7 @@ class SQLAlchemyStore:
         )
 
     async def write(self, batch: Batch) -> None:
-        await bulk_insert(self.conn, conversations, batch.opened)
+        await self._insert(conversations, batch.opened)
         if batch.touched:
             await self.conn.execute(
                 sa.update(conversations)
@@ -110,9 +110,13 @@ class SQLAlchemyStore:
                 ),
                 [{"cid": cid, "ts": ts, "n": n} for cid, ts, n in batch.touched],
             )
-        await bulk_insert(self.conn, messages, batch.messages)
-        await bulk_insert(self.conn, deliveries, batch.deliveries)
-        await bulk_insert(self.conn, audit_log, batch.audit)
+        await self._insert(messages, batch.messages)
+        await self._insert(deliveries, batch.deliveries)
+        await self._insert(audit_log, batch.audit)
+
+    async def _insert(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            await self.conn.execute(table.insert(), rows)
 
 
 class PostgresStore:
@@ -147,9 +151,9 @@ class PostgresStore:
         open_now: list[OpenConversation] = []
         for is_message, rid, platform, key, last in rows:
             if is_message:
-                found[(platform, key)] = uuid.UUID(bytes=rid.bytes)
+                found[(platform, key)] = pg_uuid(rid)
             else:
-                open_now.append(OpenConversation(uuid.UUID(bytes=rid.bytes), platform, key, last))
+                open_now.append(OpenConversation(pg_uuid(rid), platform, key, last))
         return found, open_now
 
     async def close_conversations(self, ids: Sequence[uuid.UUID], now: datetime) -> None:
