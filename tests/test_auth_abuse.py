@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 import sqlalchemy as sa
 
 import core.auth.passwords as passwords
@@ -193,3 +194,12 @@ async def test_memory_limiter_refills_at_the_configured_rate() -> None:
     limiter = MemoryRateLimiter()
     waits = [await limiter.hit("k", 2, 60) for _ in range(3)]
     assert waits[:2] == [0, 0] and 0 < waits[2] <= 30
+
+
+@pytest.mark.parametrize("clock", [0.1, 86_400.7, 1_234_567.891])
+async def test_memory_limiter_allows_a_full_bucket_whatever_the_clock_reads(monkeypatch, clock: float) -> None:  # type: ignore[no-untyped-def]
+    # (0.1 + 60) - 60 is not 0.1 in binary floating point: the first request must still pass.
+    monkeypatch.setattr("core.auth.ratelimit.time.monotonic", lambda: clock)
+    limiter = MemoryRateLimiter()
+    assert await limiter.hit("k", 1, 60) == 0
+    assert await limiter.hit("k", 1, 60) == pytest.approx(60)

@@ -20,6 +20,8 @@ from redis.exceptions import RedisError
 log = logging.getLogger("switchboard.auth")
 # After Redis fails, how long to use memory before trying it again.
 REDIS_RETRY_SECONDS = 5.0
+# Waits shorter than this are rounding, not a limit.
+_EPSILON = 1e-6
 
 # KEYS[1]: the bucket. ARGV: limit, period (ms). Returns the wait in ms, 0 when allowed.
 # Redis's clock is used so that processes on machines with skewed clocks agree.
@@ -32,9 +34,10 @@ local interval = period / limit
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
 local new_tat = tat + interval
-local allow_at = new_tat - period
-if allow_at > now then
-  return math.ceil(allow_at - now)
+-- From differences, as in MemoryRateLimiter: a wait under a microsecond is rounding.
+local wait = (tat - now) + (interval - period)
+if wait > 0.001 then
+  return math.ceil(wait)
 end
 redis.call('SET', KEYS[1], string.format('%.3f', new_tat), 'PX', math.ceil(new_tat - now) + 1)
 return 0
@@ -57,9 +60,11 @@ class MemoryRateLimiter:
         now = time.monotonic()
         interval = period / limit
         tat = max(self._tat.get(key, now), now)
-        allow_at = tat + interval - period
-        if allow_at > now:
-            return allow_at - now
+        # The wait, computed from differences: ``tat + interval - period > now`` rounds, and
+        # on a large clock reading a full bucket could refuse its first request by one ulp.
+        wait = (tat - now) + (interval - period)
+        if wait > _EPSILON:
+            return wait
         if len(self._tat) >= self.max_keys:
             self._prune(now)
         self._tat[key] = tat + interval
