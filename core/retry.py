@@ -44,7 +44,10 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 
 
 def excerpt(text: str, limit: int = 2000) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"
+    """The start of a response body, as stored with the attempt. A NUL becomes U+FFFD, as
+    PostgreSQL stores it (``core.db.json_rows``), so the excerpt reads the same on SQLite."""
+    text = text if len(text) <= limit else text[:limit] + "…"
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
 def raise_for_response(response: httpx.Response, *, what: str = "destination") -> None:

@@ -65,6 +65,34 @@ async def test_same_webhook_twice_is_stored_and_delivered_once(
         assert len(receiver.requests) == 1
 
 
+async def test_nul_characters_in_a_webhook_and_in_an_answer_are_stored_as_replacement_characters(
+    example_installed: None,
+    app_client,
+    receiver,  # type: ignore[no-untyped-def]
+) -> None:
+    """PostgreSQL's text cannot hold U+0000: the message is stored all the same (on SQLite as
+    sent), and a destination's binary error body does not stop its attempt being recorded."""
+    import sqlalchemy as sa
+
+    from core.models import delivery_attempts, messages
+
+    async with app_client(
+        routes=[{"source": "echo", "destinations": ["crm"]}],
+        plugins={"http": {"destinations": {"crm": {"url": receiver.url, "max_attempts": 1}}}},
+    ) as client:
+        receiver.fail_with(400, body=b"bad\x00input")
+        body, headers = echo([{"id": "nul-1", "from": "+255700000001", "text": "a\u0000b"}])
+        r = await client.post("/webhooks/echo", content=body, headers=headers)
+        assert r.status_code == 200, r.text
+        assert await settle(client.gateway) == {"dead": 1}
+        async with client.gateway.db.transaction() as conn:
+            text = (await conn.execute(sa.select(messages.c.text))).scalar_one()
+            answer = (await conn.execute(sa.select(delivery_attempts.c.response_excerpt))).scalar_one()
+        expected = "a\ufffdb" if client.gateway.db.dialect == "postgresql" else "a\x00b"
+        assert text == expected
+        assert "bad\ufffdinput" in answer
+
+
 async def test_adapter_default_authentication_takes_a_platform_scoped_api_key(
     example_installed: None,
     client,  # type: ignore[no-untyped-def]

@@ -42,12 +42,15 @@ class Receiver:
     status: int = 200
     failures_left: int | None = None  # None: `status` until changed
     retry_after: str | None = None
+    error_body: bytes | None = None  # answered with a failure instead of a JSON error
     delay: float = 0.0
     in_flight: int = 0
     max_in_flight: int = 0
 
-    def fail_with(self, status: int, times: int | None = None, retry_after: str | None = None) -> None:
-        self.status, self.failures_left, self.retry_after = status, times, retry_after
+    def fail_with(
+        self, status: int, times: int | None = None, retry_after: str | None = None, body: bytes | None = None
+    ) -> None:
+        self.status, self.failures_left, self.retry_after, self.error_body = status, times, retry_after, body
 
     def heal(self) -> None:
         self.status, self.failures_left, self.retry_after = 200, None, None
@@ -69,6 +72,8 @@ class Receiver:
             self.failures_left -= 1
         if status >= 300:
             headers = {"Retry-After": self.retry_after} if self.retry_after else None
+            if self.error_body is not None:
+                return Response(self.error_body, status_code=status, headers=headers, media_type="text/plain")
             return JSONResponse({"error": f"receiver says {status}"}, status_code=status, headers=headers)
         return JSONResponse({"id": f"r-{len(self.requests)}"}, status_code=200)
 
