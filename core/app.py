@@ -44,8 +44,9 @@ def create_app(settings: Settings, *, plugins: Iterable[tuple[str, object]] = ()
         gateway.plugins.infos[name].routes = [f"/plugins/{name}{getattr(r, 'path', '')}" for r in routes]
 
     routes: list[BaseRoute] = [
-        *ops_routes(),
+        # First: the busiest route, matched before any other route's pattern is tried.
         Route("/webhooks/{platform}", webhook, methods=["GET", "POST"]),
+        *ops_routes(),
         *api_routes(),
         *plugin_mounts,
     ]

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 import json
+import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql
@@ -111,30 +112,38 @@ def pg_uuid(value: Any) -> uuid.UUID:
     return value if type(value) is uuid.UUID else uuid.UUID(bytes=value.bytes)
 
 
-def unnest_args(rows: list[dict[str, Any]], names: tuple[str, ...], json_columns: frozenset[str]) -> list[list[Any]]:
-    """The column arrays of ``rows`` for ``unnest_insert``'s statement (JSON columns as text)."""
-    return [
-        [json.dumps(row[n], default=str) if row[n] is not None else None for row in rows]
-        if n in json_columns
-        else [row[n] for row in rows]
-        for n in names
-    ]
+# PostgreSQL's text and jsonb cannot hold U+0000: an escaped NUL (one not itself preceded by
+# an escaped backslash) becomes U+FFFD, the replacement character, rather than failing a batch.
+_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 
 
-@functools.cache
-def unnest_insert(table: sa.Table, names: tuple[str, ...], first: int = 1) -> tuple[str, frozenset[str]]:
-    """PostgreSQL ``INSERT INTO table (names) SELECT * FROM unnest($first::type[], …)`` and its JSON columns."""
+def json_rows(rows: list[dict[str, Any]]) -> str:
+    """Rows as one JSON array for ``json_to_recordset`` (ids and times as PostgreSQL reads them).
+
+    One text parameter per table instead of an array per column: asyncpg checks every array
+    element against ``collections.abc``, and orjson encodes ids and times natively
+    (3 µs per ingested message, against 44 µs through the standard library's callback).
+    """
+    try:
+        text = orjson.dumps(rows, default=str, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC).decode()
+    except (TypeError, orjson.JSONEncodeError):  # what orjson refuses (integers beyond 64 bits)
+        text = json.dumps(rows, default=_json_value, separators=(",", ":"))
+    return _NUL.sub(r"\1\\ufffd", text) if "\\u0000" in text else text
+
+
+def _json_value(value: object) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def recordset(table: sa.Table, names: Sequence[str], param: int, alias: str = "r", extra: str = "") -> str:
+    """``json_to_recordset($param::json) AS alias(name type, …)`` with the table's own column
+    types (``extra``: more definitions, e.g. a key that is not a column)."""
     dialect = postgresql.dialect()
-    casts = []
-    json_columns = set()
-    for i, name in enumerate(names, start=first):
-        column = table.c[name]
-        kind = column.type.compile(dialect=dialect)
-        if kind in ("JSON", "JSONB"):
-            json_columns.add(name)
-        casts.append(f"${i}::{kind}[]")
-    columns = ", ".join(f'"{n}"' for n in names)
-    # Only the table's own column names reach the text (table.c[name] above rejects others).
-    return f'INSERT INTO "{table.name}" ({columns}) SELECT * FROM unnest({", ".join(casts)})', frozenset(  # noqa: S608
-        json_columns
-    )
+    defs = [f'"{n}" {table.c[n].type.compile(dialect=dialect)}' for n in names]
+    if extra:
+        defs.append(extra)
+    return f"json_to_recordset(${param}::json) AS {alias}({', '.join(defs)})"
+
+
+def column_list(names: Sequence[str], prefix: str = "") -> str:
+    return ", ".join(f'{prefix}"{n}"' for n in names)

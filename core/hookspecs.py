@@ -77,7 +77,12 @@ def switchboard_models() -> Sequence[MetaData]:
 
 @hookspec
 def switchboard_route_message(message: StandardMessage, gateway: Gateway) -> Sequence[str] | None:
-    """Return extra destination names for an inbound message (beyond ``[[routes]]``)."""
+    """Return extra destination names for an inbound message (beyond ``[[routes]]``).
+
+    Called while a batch is prepared, before the database says which of its messages are
+    duplicates: a platform's retry of a stored message is routed too (and gets no delivery).
+    Decide here; act on new messages in ``switchboard_messages_stored``.
+    """
 
 
 @hookspec
