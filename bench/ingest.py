@@ -18,6 +18,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.harness import (
     REDIS_URL,
@@ -63,7 +64,7 @@ concurrency = 64
 
 async def clear_queue(queue: str) -> None:
     """Delete a queue's waiting jobs (arq keeps each under ``arq:job:<id>``) and its own keys."""
-    client = aioredis.from_url(REDIS_URL)
+    client = aioredis.Redis.from_url(REDIS_URL)
     try:
         job_ids = await client.zrange(f"{queue}:queue", 0, -1)
         for i in range(0, len(job_ids), 1000):
@@ -95,7 +96,7 @@ def machine_cpu() -> dict[str, int]:
     return {"busy": user + nice + system + irq + softirq, "idle": idle + iowait, "steal": steal}
 
 
-async def count(engine: sa.ext.asyncio.AsyncEngine, sql: str) -> int:
+async def count(engine: AsyncEngine, sql: str) -> int:
     async with engine.connect() as conn:
         return int((await conn.execute(sa.text(sql))).scalar_one())
 
@@ -237,7 +238,7 @@ async def fill(settings: object, n: int) -> None:
         await gateway.close()
 
 
-async def drain(settings: object, engine: sa.ext.asyncio.AsyncEngine, work: Path, limit: int) -> None:
+async def drain(settings: object, engine: AsyncEngine, work: Path, limit: int) -> None:
     import sys
 
     total = await count(engine, "SELECT count(*) FROM deliveries")

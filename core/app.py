@@ -39,9 +39,9 @@ def create_app(settings: Settings, *, plugins: Iterable[tuple[str, object]] = ()
     gateway = Gateway(settings, list(plugins))
 
     plugin_mounts: list[BaseRoute] = []
-    for name, routes in gateway.plugins.collect("switchboard_routes", gateway=gateway).items():
-        plugin_mounts.append(Mount(f"/plugins/{name}", routes=guard_routes(routes)))
-        gateway.plugins.infos[name].routes = [f"/plugins/{name}{getattr(r, 'path', '')}" for r in routes]
+    for name, own in gateway.plugins.collect("switchboard_routes", gateway=gateway).items():
+        plugin_mounts.append(Mount(f"/plugins/{name}", routes=guard_routes(own)))
+        gateway.plugins.infos[name].routes = [f"/plugins/{name}{getattr(r, 'path', '')}" for r in own]
 
     routes: list[BaseRoute] = [
         # First: the busiest route, matched before any other route's pattern is tried.
@@ -85,7 +85,7 @@ def create_app(settings: Settings, *, plugins: Iterable[tuple[str, object]] = ()
             Middleware(BodyLimit, max_bytes=settings.server.max_body_bytes, ceiling=_largest_body_limit(routes)),
             Middleware(Authentication, authenticate=gateway.auth.authenticate, admit=gateway.auth.admit),
         ],
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
     app.state.gateway = gateway

@@ -138,7 +138,7 @@ def _json_value(value: object) -> str:
 def recordset(table: sa.Table, names: Sequence[str], param: int, alias: str = "r", extra: str = "") -> str:
     """``json_to_recordset($param::json) AS alias(name type, …)`` with the table's own column
     types (``extra``: more definitions, e.g. a key that is not a column)."""
-    dialect = postgresql.dialect()
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
     defs = [f'"{n}" {table.c[n].type.compile(dialect=dialect)}' for n in names]
     if extra:
         defs.append(extra)

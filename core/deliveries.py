@@ -89,7 +89,7 @@ def message_from_row(row: Mapping[str, Any]) -> StandardMessage:
     )
 
 
-def claim_from_rows(delivery: Mapping[str, Any], message: Mapping[str, Any]) -> Claim:
+def claim_from_rows(delivery: Mapping[Any, Any], message: Mapping[Any, Any]) -> Claim:
     """A claimed delivery from its columns as the claim returned them, and its message's row."""
     return Claim(
         DeliveryInfo(

@@ -1,3 +1,5 @@
+# Specifications: their bodies are their docstrings.
+# mypy: disable-error-code="empty-body"
 """The hooks a Switchboard plugin may implement (pluggy project ``switchboard``).
 
 Every hook may take the keyword argument ``gateway`` (the running app's context) or no

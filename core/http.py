@@ -28,7 +28,8 @@ def env_proxy(scheme: str, host: str) -> str | None:
     """
     proxies = _environment_proxies()
     proxy = proxies.get(scheme)
-    if not proxy or urllib.request.proxy_bypass_environment(host, proxies):
+    # proxy_bypass_environment is public in urllib.request but missing from typeshed.
+    if not proxy or urllib.request.proxy_bypass_environment(host, proxies):  # type: ignore[attr-defined]
         return None
     return proxy
 

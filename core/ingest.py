@@ -212,7 +212,7 @@ class Ingestor:
             if mid in outcome.stored:
                 conversation = outcome.stored[mid]
                 first = conversation in opened
-                opened.discard(conversation)  # type: ignore[arg-type]
+                opened.discard(conversation)
                 new[mid] = Stored(mid, False, conversation, first, deliveries_of.get(mid, []), routed[mid])
         planned: dict[tuple[str, str], uuid.UUID] | None = None  # built for a repeat within the batch
         results: list[list[Stored]] = []

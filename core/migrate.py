@@ -103,7 +103,8 @@ def revision(settings: Settings, message: str, *, plugin: str | None = None, aut
                 raise ValueError(f"no enabled plugin named {plugin!r}")
             target = Path(module.__file__).parent / "migrations" / "versions"
             target.mkdir(parents=True, exist_ok=True)
-            cfg.set_main_option("version_locations", cfg.get_main_option("version_locations") + "\n" + str(target))
+            locations = cfg.get_main_option("version_locations") or ""
+            cfg.set_main_option("version_locations", f"{locations}\n{target}".lstrip("\n"))
             kwargs.update(head="base", branch_label=plugin, depends_on=CORE_BASE, version_path=str(target))
         else:
             kwargs.update(head=f"{plugin}@head")

@@ -65,8 +65,8 @@ class PluginRegistry:
         try:
             self.pm.check_pending()
         except pluggy.PluginValidationError as err:
-            name = self.pm.get_name(err.plugin) if err.plugin is not None else "?"
-            raise PluginError(f"plugin {name!r}: {err}") from err
+            culprit = self.pm.get_name(err.plugin) if err.plugin is not None else "?"
+            raise PluginError(f"plugin {culprit!r}: {err}") from err
         self._validate_settings()
 
     def _load_entry_points(self) -> None:

@@ -136,7 +136,8 @@ async def purge(gateway: Gateway, f: DeliveryFilters, principal: Principal | Non
             "say which finished deliveries to purge",
             errors=[{"field": "status", "message": "required: one or more of delivered, dead, cancelled"}],
         )
-    bad = [s for s in f.status if s not in FINAL]
+    statuses = f.status
+    bad = [s for s in statuses if s not in FINAL]
     if bad:
         raise Unprocessable(
             "only finished deliveries can be purged",
@@ -155,7 +156,7 @@ async def purge(gateway: Gateway, f: DeliveryFilters, principal: Principal | Non
             if not ids:
                 break
             result = await conn.execute(
-                sa.delete(deliveries).where(deliveries.c.id.in_(ids), deliveries.c.status.in_(f.status))
+                sa.delete(deliveries).where(deliveries.c.id.in_(ids), deliveries.c.status.in_(statuses))
             )
             total += int(result.rowcount or 0)
     _audit(gateway, principal, "purge", {"filters": f.model_dump(mode="json", exclude_none=True), "count": total})

@@ -139,7 +139,8 @@ class Settings(_Section):
     def masked(self) -> dict[str, Any]:
         """The resolved settings with every secret replaced by ``***``."""
         data = self.model_dump(mode="json")
-        return _mask(data, (), self.secret_paths)
+        masked: dict[str, Any] = _mask(data, (), self.secret_paths)
+        return masked
 
 
 def _as_bool(value: Any) -> bool:

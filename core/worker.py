@@ -90,7 +90,15 @@ def build_worker(
             await job.function(ctx)
 
         run.__qualname__ = f"cron:{job.name}"
-        return cron(run, name=f"cron:{job.name}", run_at_startup=job.run_at_startup, **job.arq_schedule())
+        at = job.arq_schedule()
+        return cron(
+            run,
+            name=f"cron:{job.name}",
+            run_at_startup=job.run_at_startup,
+            hour=at.get("hour"),
+            minute=at.get("minute"),
+            second=at.get("second"),
+        )
 
     log.info("worker functions: %s", ", ".join(job_name(f) for f in functions))
     return Worker(

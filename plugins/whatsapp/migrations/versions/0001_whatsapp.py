@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from plugins.whatsapp.models import UTCDateTime
+from core import UTCDateTime
 
 revision = "0001_whatsapp"
 down_revision = None
