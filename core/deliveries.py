@@ -117,6 +117,17 @@ def claimable(now: datetime) -> sa.ColumnElement[bool]:
     )
 
 
+def claim_statement(ids: list[uuid.UUID], now: datetime, lease_until: datetime) -> sa.Update:
+    """The claim of these deliveries, where they are due, everywhere but PostgreSQL
+    (``delivery_store.claim``): found by key, then checked."""
+    return (
+        sa.update(deliveries)
+        .where(deliveries.c.id.in_(ids), claimable(now))
+        .values(status="running", attempt_count=deliveries.c.attempt_count + 1, lease_until=lease_until, updated_at=now)
+        .returning(*delivery_store.CLAIMED)
+    )
+
+
 _RECORD = (
     sa.update(deliveries)
     .where(
@@ -199,19 +210,7 @@ class DeliveryEngine:
             by_id = {c.info.id: c for c in (claim_from_rows(r, r) for r in rows)}
             return [by_id.get(i) for i in ids]
         async with self.gateway.db.transaction() as conn:
-            claimed = (
-                await conn.execute(
-                    sa.update(deliveries)
-                    .where(deliveries.c.id.in_(ids), claimable(now))
-                    .values(
-                        status="running",
-                        attempt_count=deliveries.c.attempt_count + 1,
-                        lease_until=now + timedelta(seconds=self.lease),
-                        updated_at=now,
-                    )
-                    .returning(*delivery_store.CLAIMED)
-                )
-            ).all()
+            claimed = (await conn.execute(claim_statement(ids, now, now + timedelta(seconds=self.lease)))).all()
             message_rows = {}
             if claimed:
                 found = await conn.execute(

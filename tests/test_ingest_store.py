@@ -14,20 +14,13 @@ import sqlalchemy as sa
 from core import StandardMessage
 from core.gateway import Gateway
 from core.models import audit_log, conversations, deliveries, messages
+from tests.support.pipeline import sink_gateway
 
 
 @pytest.fixture
 async def gateway(clean_stack) -> AsyncIterator[Gateway]:  # type: ignore[no-untyped-def]
-    settings = clean_stack.settings(
-        routes=[{"source": "store", "destinations": ["sink"]}], conversations={"idle_timeout": 3600}
-    )
-    settings.plugins["http"] = {"destinations": {"sink": {"url": "http://127.0.0.1:9/"}}}
-    gw = Gateway(settings)
-    await gw.start(run_queue=False)
-    try:
+    async with sink_gateway(clean_stack, "store", conversations={"idle_timeout": 3600}) as gw:
         yield gw
-    finally:
-        await gw.close()
 
 
 def msg(external_id: str, sender: str = "+255700000001", **fields: Any) -> StandardMessage:
