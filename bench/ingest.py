@@ -112,9 +112,9 @@ async def main() -> None:
     )
     args = parser.parse_args()
 
-    from core import migrate
-    from core.db import make_engine
-    from core.settings import load_settings
+    from core.config.settings import load_settings
+    from core.storage import migrate
+    from core.storage.db import make_engine
 
     work = Path("/tmp") / f"switchboard-bench-{uuid.uuid4().hex[:6]}"
     work.mkdir(parents=True)

@@ -9,10 +9,9 @@ The ``Gateway`` a hook receives is public too: ``settings``, ``plugin_config(nam
 
 from __future__ import annotations
 
-from core.app import create_app
-from core.cli_commands import Command
-from core.contracts import Adapter, DeliveryInfo, DeliveryResult, Destination
-from core.db import UTCDateTime
+from core.auth.permissions import Principal, requires
+from core.config.settings import Settings, load_settings
+from core.contracts import Adapter, Command, CronJob, DeliveryInfo, DeliveryResult, Destination
 from core.errors import (
     AuthenticationError,
     BadRequest,
@@ -27,16 +26,16 @@ from core.errors import (
 )
 from core.gateway import Gateway
 from core.hookspecs import hookimpl
-from core.http import env_proxy
-from core.ingest import Stored
-from core.jobs import CronJob
 from core.messages import KINDS, StandardMessage
-from core.models import NAMING
-from core.openapi import describe
+from core.pipeline.http_client import env_proxy
+from core.pipeline.ingest import Stored
+from core.pipeline.retry import parse_retry_after, raise_for_response, raise_for_status
 from core.redaction import mask_phone
-from core.retry import parse_retry_after, raise_for_response, raise_for_status
-from core.security import Principal, max_body, requires
-from core.settings import Settings, load_settings
+from core.storage.db import UTCDateTime
+from core.storage.models import NAMING
+from core.web.app import create_app
+from core.web.openapi import describe
+from core.web.security import max_body
 
 __all__ = [
     "KINDS",

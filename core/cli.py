@@ -8,8 +8,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from core.config.settings import Settings, load_settings
 from core.errors import ConfigError, PluginError
-from core.settings import Settings, load_settings
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -35,9 +35,9 @@ def _on_database(settings: Settings, step: Callable[[], Any]) -> Any:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from core import migrate
-    from core.app import create_app
-    from core.logconfig import configure_logging
+    from core.config.logging import configure_logging
+    from core.storage import migrate
+    from core.web.app import create_app
 
     settings = _settings(args)
     configure_logging(settings.server.log_format, settings.server.log_level)
@@ -65,7 +65,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         if getattr(args, "config", None):
             os.environ["SWITCHBOARD_CONFIG"] = args.config
-        uvicorn.run("core.app:app_from_environment", factory=True, workers=workers, **common)
+        uvicorn.run("core.web.app:app_from_environment", factory=True, workers=workers, **common)
     else:
         uvicorn.run(create_app(settings), **common)
     return 0
@@ -74,8 +74,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     import asyncio
 
-    from core.logconfig import configure_logging
-    from core.worker import build_worker, run_worker
+    from core.config.logging import configure_logging
+    from core.pipeline.worker import build_worker, run_worker
 
     settings = _settings(args)
     if settings.queue.backend != "arq":
@@ -95,7 +95,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    from core import migrate
+    from core.storage import migrate
 
     settings = _settings(args)
     if args.db_command == "upgrade":
@@ -113,7 +113,7 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    from core.app import create_app
+    from core.web.app import create_app
 
     settings = _settings(args)
     app = create_app(settings)

@@ -1,4 +1,4 @@
-"""The plugin contracts: inbound adapters and outbound destinations.
+"""The plugin contracts: inbound adapters, outbound destinations, jobs and CLI commands.
 
 Third-party plugins are written against these names. They may gain optional keyword
 arguments; they never lose or rename one.
@@ -6,7 +6,9 @@ arguments; they never lose or rename one.
 
 from __future__ import annotations
 
+import argparse
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -18,6 +20,8 @@ from core.messages import StandardMessage
 
 if TYPE_CHECKING:
     from starlette.requests import Request
+
+    from core.gateway import Gateway
 
 
 class Adapter:
@@ -110,3 +114,53 @@ class Destination:
     def retry_delay(self, attempt: int) -> float | None:
         """Seconds before attempt ``attempt + 1``; ``None`` for the core's backoff schedule."""
         return None
+
+
+JobFunction = Callable[..., Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class CronJob:
+    """Run ``function(ctx)`` every ``every`` seconds (a divisor of 60 s, 60 min or 24 h).
+
+    Under arq it is an arq cron job of the worker; on the local backend it runs in-process.
+    ``ctx["gateway"]`` is the gateway.
+    """
+
+    name: str
+    function: JobFunction
+    every: int
+    run_at_startup: bool = False
+
+    def __post_init__(self) -> None:
+        if not any(
+            self.every == n * unit and period % n == 0
+            for unit, period in ((1, 60), (60, 60), (3600, 24))
+            for n in range(1, period + 1)
+        ):
+            raise ValueError(f"CronJob {self.name!r}: every={self.every} does not divide a minute, hour or day")
+
+    def arq_schedule(self) -> dict[str, set[int]]:
+        if self.every < 60:
+            return {"second": set(range(0, 60, self.every))}
+        if self.every < 3600:
+            return {"minute": set(range(0, 60, self.every // 60)), "second": {0}}
+        return {"hour": set(range(0, 24, self.every // 3600)), "minute": {0}, "second": {0}}
+
+
+def job_name(function: JobFunction) -> str:
+    return getattr(function, "__qualname__", getattr(function, "__name__", repr(function)))
+
+
+@dataclass(frozen=True)
+class Command:
+    """``switchboard <name> …``: ``arguments`` adds options to its parser; ``run`` does the work.
+
+    ``run(gateway, args)`` gets a started gateway (database, HTTP client; no delivery
+    workers) and returns the exit status.
+    """
+
+    name: str
+    help: str
+    run: Callable[[Gateway, argparse.Namespace], Awaitable[int]]
+    arguments: Callable[[argparse.ArgumentParser], None] = field(default=lambda parser: None)

@@ -12,19 +12,19 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import httpx
 
-from core.audit import AuditLog
+from core.config.settings import Settings
 from core.contracts import Adapter, Destination
-from core.db import Database
 from core.errors import PluginError
-from core.http import make_client, make_session
+from core.pipeline.http_client import make_client, make_session
 from core.plugins import PluginRegistry
-from core.settings import Settings
+from core.storage.audit import AuditLog
+from core.storage.db import Database
 
 if TYPE_CHECKING:
     from core.auth.service import AuthService
-    from core.ingest import Stored
     from core.messages import StandardMessage
-    from core.queue.base import QueueBackend
+    from core.pipeline.ingest import Stored
+    from core.pipeline.queue.base import QueueBackend
 
 log = logging.getLogger("switchboard")
 _heap_frozen = False
@@ -51,7 +51,7 @@ class Gateway:
 
     def __init__(self, settings: Settings, extra_plugins: list[tuple[str, object]] | None = None) -> None:
         from core.auth.service import AuthService
-        from core.queue import make_queue
+        from core.pipeline.queue import make_queue
 
         self.settings = settings
         self.plugins = PluginRegistry(settings, extra_plugins or [])
@@ -64,8 +64,8 @@ class Gateway:
         self._session: aiohttp.ClientSession | None = None
         self.adapters: dict[str, Adapter] = self._unique("switchboard_adapters", "adapter")
         self.destinations: dict[str, Destination] = self._unique("switchboard_destinations", "destination")
-        from core.deliveries import DeliveryEngine
-        from core.ingest import Ingestor
+        from core.pipeline.deliveries import DeliveryEngine
+        from core.pipeline.ingest import Ingestor
 
         self.ingest = Ingestor(self)
         self.deliveries = DeliveryEngine(self)
@@ -92,7 +92,7 @@ class Gateway:
 
     def jobs(self) -> dict[str, Any]:
         """Plugin job functions by name (what ``queue.enqueue_job(name, ...)`` runs)."""
-        from core.jobs import CronJob, job_name
+        from core.contracts import CronJob, job_name
 
         return {
             job_name(j): j

@@ -18,11 +18,10 @@ if TYPE_CHECKING:
     from sqlalchemy import MetaData
     from starlette.routing import BaseRoute
 
-    from core.cli_commands import Command
-    from core.contracts import Adapter, Destination
+    from core.contracts import Adapter, Command, Destination
     from core.gateway import Gateway
-    from core.ingest import Stored
     from core.messages import StandardMessage
+    from core.pipeline.ingest import Stored
 
 PROJECT = "switchboard"
 hookspec = pluggy.HookspecMarker(PROJECT)

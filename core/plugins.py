@@ -14,8 +14,8 @@ import pluggy
 from pydantic import ValidationError
 
 from core import hookspecs
+from core.config.settings import Settings, explain_validation_error
 from core.errors import ConfigError, PluginError
-from core.settings import Settings, explain_validation_error
 
 log = logging.getLogger("switchboard.plugins")
 ENTRY_POINT_GROUP = "switchboard"

@@ -20,11 +20,11 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from core.app import create_app
-from core.deliveries import WAITING, Outcome, perform
+from core.config.settings import Settings, settings_from_dict
 from core.gateway import Gateway
-from core.models import deliveries
-from core.settings import Settings, settings_from_dict
+from core.pipeline.deliveries import WAITING, Outcome, perform
+from core.storage.models import deliveries
+from core.web.app import create_app
 
 
 def make_settings(tmp_path: Path | str | None = None, *, database_url: str | None = None, **sections: Any) -> Settings:
@@ -56,7 +56,7 @@ async def gateway_client(
     settings: Settings, *, plugins: Iterable[tuple[str, object]] = (), migrate: bool = True
 ) -> AsyncIterator[GatewayClient]:
     """Build the app, migrate its database, run its lifespan, and yield a client for it."""
-    from core import migrate as migrations
+    from core.storage import migrate as migrations
 
     app = create_app(settings, plugins=plugins)
     if migrate:

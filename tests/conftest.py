@@ -21,7 +21,7 @@ import pytest
 import redis.asyncio as aioredis
 import sqlalchemy as sa
 
-from core.settings import Settings
+from core.config.settings import Settings
 from core.testing import GatewayClient, gateway_client, make_settings
 
 PG_ADMIN = os.environ.get("SWITCHBOARD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -128,14 +128,14 @@ async def stack(
 
 
 def _migrate(st: Stack) -> None:
-    from core import migrate
+    from core.storage import migrate
 
     migrate.upgrade(st.settings())
 
 
 async def _truncate(st: Stack) -> None:
-    from core.db import make_engine
-    from core.settings import DatabaseSettings
+    from core.config.settings import DatabaseSettings
+    from core.storage.db import make_engine
 
     engine = make_engine(DatabaseSettings(url=st.database_url))
     try:

@@ -8,7 +8,7 @@ import logging
 import httpx
 import pytest
 
-from core.logconfig import JSONFormatter
+from core.config.logging import JSONFormatter
 from core.testing import gateway_client, make_settings
 
 pytest_plugins = ["tests.test_plugins"]
@@ -119,7 +119,7 @@ async def test_docs_page_uses_vendored_swagger_ui(client) -> None:  # type: igno
 
 
 def test_logs_can_be_json_lines_with_the_request_id() -> None:
-    from core.middleware import request_id_var
+    from core.web.middleware import request_id_var
 
     token = request_id_var.set("req-42")
     try:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 import core.auth.passwords as passwords
 from core.auth.ratelimit import MemoryRateLimiter, RedisRateLimiter
-from core.models import users
+from core.storage.models import users
 from core.testing import user_headers
 from tests.conftest import REDIS_URL
 from tests.support.auth import PASSWORD, audit_rows, login, make_user

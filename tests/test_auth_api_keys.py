@@ -12,9 +12,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from core import Adapter, StandardMessage, hookimpl, requires
-from core.auth.keys import hash_secret
-from core.db import make_engine
-from core.models import api_keys
+from core.auth.credentials import hash_secret
+from core.storage.db import make_engine
+from core.storage.models import api_keys
 from core.testing import user_headers
 from tests.support.auth import audit_rows
 

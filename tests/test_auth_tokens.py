@@ -21,7 +21,7 @@ from joserfc.jwk import OctKey
 from core.auth.tokens import TokenSigner
 from core.auth.users import update_user
 from core.errors import ConfigError
-from core.models import refresh_tokens
+from core.storage.models import refresh_tokens
 from core.testing import make_settings
 from tests.support.auth import audit_rows, bearer, login, make_user
 

@@ -18,10 +18,10 @@ import pytest
 import sqlalchemy as sa
 
 from core import StandardMessage
-from core.deliveries import claim_statement
-from core.delivery_store import _CLAIM
 from core.gateway import Gateway
-from core.models import deliveries
+from core.pipeline.deliveries import claim_statement
+from core.pipeline.delivery_store import _CLAIM
+from core.storage.models import deliveries
 from tests.support.pipeline import sink_gateway
 
 

@@ -12,10 +12,10 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from core.config.settings import DeliverySettings
 from core.errors import DeliveryError
-from core.models import audit_log, deliveries
-from core.retry import parse_retry_after, raise_for_response, retry_schedule
-from core.settings import DeliverySettings
+from core.pipeline.retry import parse_retry_after, raise_for_response, retry_schedule
+from core.storage.models import audit_log, deliveries
 from core.testing import user_headers
 from tests.support.echo import item, post_echo
 from tests.support.pipeline import run_arq_burst, settle
@@ -216,7 +216,8 @@ async def test_one_sweep_enqueues_a_backlog_larger_than_a_page(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Redis flushed under a backlog: the next sweep finds all of it, page after page."""
-    from core import StandardMessage, sweeper
+    from core import StandardMessage
+    from core.pipeline import sweeper
     from core.gateway import Gateway
 
     monkeypatch.setattr(sweeper, "SWEEP_BATCH", 3)

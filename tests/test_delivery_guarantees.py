@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from core.models import deliveries, messages
-from core.settings import settings_from_dict
+from core.config.settings import settings_from_dict
+from core.storage.models import deliveries, messages
 from core.testing import GatewayClient, gateway_client, user_headers
 from tests.conftest import Stack
 from tests.support.echo import HEADERS

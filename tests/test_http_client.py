@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from core.http import _environment_proxies, _httpx_proxy, env_proxy, make_client, make_session
+from core.pipeline.http_client import _environment_proxies, _httpx_proxy, env_proxy, make_client, make_session
 
 
 @pytest.fixture

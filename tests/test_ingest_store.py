@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from core import StandardMessage
 from core.gateway import Gateway
-from core.models import audit_log, conversations, deliveries, messages
+from core.storage.models import audit_log, conversations, deliveries, messages
 from tests.support.pipeline import sink_gateway
 
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 import sqlalchemy as sa
 
-from core.models import deliveries
+from core.storage.models import deliveries
 from core.testing import GatewayClient, user_headers
 from tests.support.echo import item, post_echo
 from tests.support.pipeline import settle

@@ -74,7 +74,7 @@ async def test_nul_characters_in_a_webhook_and_in_an_answer_are_stored_as_replac
     sent), and a destination's binary error body does not stop its attempt being recorded."""
     import sqlalchemy as sa
 
-    from core.models import delivery_attempts, messages
+    from core.storage.models import delivery_attempts, messages
 
     async with app_client(
         routes=[{"source": "echo", "destinations": ["crm"]}],
@@ -131,7 +131,7 @@ async def test_concurrent_duplicates_and_first_messages_race_safely(
 
     import sqlalchemy as sa
 
-    from core.models import conversations, messages
+    from core.storage.models import conversations, messages
 
     async with app_client() as client:
         same, headers = echo([{"id": "race-dup", "from": "+255799999999", "text": "again"}])
@@ -157,7 +157,7 @@ async def test_two_processes_storing_the_same_messages_store_each_once(clean_sta
 
     from core import StandardMessage
     from core.gateway import Gateway
-    from core.models import conversations, deliveries, messages
+    from core.storage.models import conversations, deliveries, messages
 
     settings = clean_stack.settings(routes=[{"source": "race", "destinations": ["sink"]}])
     settings.plugins["http"] = {"destinations": {"sink": {"url": "http://127.0.0.1:9/"}}}
@@ -202,7 +202,7 @@ async def test_a_failed_write_stores_nothing(clean_stack) -> None:  # type: igno
 
     from core import StandardMessage
     from core.gateway import Gateway
-    from core.models import conversations, deliveries, messages
+    from core.storage.models import conversations, deliveries, messages
 
     settings = clean_stack.settings(routes=[{"source": "atomic", "destinations": ["sink"]}])
     settings.plugins["http"] = {"destinations": {"sink": {"url": "http://127.0.0.1:9/"}}}

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from core.auth.users import update_user
-from core.security import walk_routes
 from core.testing import api_key_headers, user_headers
+from core.web.security import walk_routes
 
 pytest_plugins = ["tests.test_plugins"]
 

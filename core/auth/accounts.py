@@ -7,10 +7,10 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from core.auth.keys import hash_secret, new_api_key
-from core.ids import uuid7
-from core.models import api_keys, users
-from core.security import ROLES
+from core.auth.credentials import hash_secret, new_api_key
+from core.auth.permissions import ROLES
+from core.storage.ids import uuid7
+from core.storage.models import api_keys, users
 
 if TYPE_CHECKING:
     from core.gateway import Gateway

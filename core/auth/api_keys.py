@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
 from core.auth.accounts import insert_api_key
-from core.cursors import decode_cursor, encode_cursor
 from core.errors import Conflict, NotFound, Unprocessable
-from core.models import api_keys
+from core.storage.cursors import decode_cursor, encode_cursor
+from core.storage.models import api_keys
 
 if TYPE_CHECKING:
     from core.gateway import Gateway

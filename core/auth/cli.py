@@ -16,8 +16,8 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from core.auth.permissions import ROLES
 from core.errors import HTTPError
-from core.security import ROLES
 
 if TYPE_CHECKING:
     from core.gateway import Gateway
@@ -169,9 +169,9 @@ async def unlock(gateway: Gateway, args: argparse.Namespace) -> int:
 
 def _run(command: UserCommand) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
-        from core import migrate
+        from core.config.settings import load_settings
         from core.gateway import Gateway
-        from core.settings import load_settings
+        from core.storage import migrate
 
         settings = load_settings(getattr(args, "config", None))
         auto = settings.database.auto_migrate

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
-from core.audit import client_address
-from core.security import Principal
+from core.auth.permissions import Principal
+from core.scopes import client_address
 
 if TYPE_CHECKING:
     from core.gateway import Gateway

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from core.models import api_keys
+from core.storage.models import api_keys
 
 if TYPE_CHECKING:
-    from core.db import Database
+    from core.storage.db import Database
 
 log = logging.getLogger("switchboard.auth")
 

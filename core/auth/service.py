@@ -15,16 +15,15 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from starlette.types import Scope
 
-from core.audit import client_address
+from core.auth.credentials import api_key_prefix, same_hash
 from core.auth.key_usage import KeyUsage
-from core.auth.keys import api_key_prefix, same_hash
 from core.auth.passwords import PasswordHasher
+from core.auth.permissions import Principal
 from core.auth.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from core.auth.tokens import InvalidToken, TokenSigner
 from core.errors import HTTPError, TooManyRequests
-from core.middleware import header
-from core.models import api_keys, refresh_tokens, users
-from core.security import Principal
+from core.scopes import client_address, header
+from core.storage.models import api_keys, refresh_tokens, users
 
 if TYPE_CHECKING:
     from core.gateway import Gateway

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
-from core.auth.keys import hash_secret, new_refresh_token
-from core.ids import uuid7
-from core.models import refresh_tokens, users
+from core.auth.credentials import hash_secret, new_refresh_token
+from core.storage.ids import uuid7
+from core.storage.models import refresh_tokens, users
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection

@@ -14,7 +14,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OctKey, RSAKey
 
-from core.auth.settings import AuthSettings
+from core.config.auth import AuthSettings
 from core.errors import ConfigError
 
 log = logging.getLogger("switchboard.auth")

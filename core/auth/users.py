@@ -19,11 +19,11 @@ from sqlalchemy.exc import IntegrityError
 
 from core.auth.accounts import insert_user
 from core.auth.password_policy import password_problems
+from core.auth.permissions import ROLES
 from core.auth.sessions import end_user_sessions
-from core.cursors import decode_cursor, encode_cursor
 from core.errors import Conflict, NotFound, Unprocessable
-from core.models import users
-from core.security import ROLES
+from core.storage.cursors import decode_cursor, encode_cursor
+from core.storage.models import users
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection

@@ -300,7 +300,7 @@ async def test_importing_needs_the_operator_role(dhis2_app) -> None:  # type: ig
 async def test_an_import_is_audited(dhis2_app) -> None:  # type: ignore[no-untyped-def]
     import sqlalchemy as sa
 
-    from core.models import audit_log
+    from core.storage.models import audit_log
 
     async with dhis2_app() as client:
         headers = await user_headers(client.gateway, "operator", username="ops-anna")

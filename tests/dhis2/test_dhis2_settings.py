@@ -90,7 +90,7 @@ def test_requests_carry_the_personal_access_token_or_basic_credentials() -> None
 
 
 def test_secrets_come_from_the_environment_and_are_masked(tmp_path: Path) -> None:
-    from core.settings import settings_from_dict
+    from core.config.settings import settings_from_dict
 
     settings = settings_from_dict(
         {"plugins": {"dhis2": {"instances": {"national": {"base_url": "https://d.example.org", "token": "${PAT}"}}}}},

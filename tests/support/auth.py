@@ -34,7 +34,7 @@ async def audit_rows(gateway: Gateway, kind: str = "auth") -> list[Any]:
     """The audit rows of ``kind`` written so far (the queue is flushed first)."""
     import sqlalchemy as sa
 
-    from core.models import audit_log
+    from core.storage.models import audit_log
 
     await gateway.audit.flush()
     async with gateway.db.transaction() as conn:

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from core import Gateway
-from core.models import deliveries, delivery_attempts
+from core.storage.models import deliveries, delivery_attempts
 from core.testing import user_headers
 from tests.support.mapping_files import ROWS, csv_bytes, upload
 from tests.support.pipeline import settle

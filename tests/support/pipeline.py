@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from core.gateway import Gateway
-from core.models import deliveries
+from core.storage.models import deliveries
 
 
 async def delivery_statuses(gateway: Gateway) -> dict[str, int]:
@@ -27,7 +27,7 @@ async def run_arq_burst(gateway: Gateway) -> None:
     """
     import time
 
-    from core.worker import build_worker
+    from core.pipeline.worker import build_worker
 
     worker = build_worker(gateway.settings, poll_delay=0.01)
     task = asyncio.create_task(worker.main())

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from core.gateway import Gateway
-from core.models import conversations, deliveries, messages
+from core.storage.models import conversations, deliveries, messages
 from core.testing import hmac_sha256
 from plugins.whatsapp.models import media, outbound
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from core.models import delivery_attempts
+from core.storage.models import delivery_attempts
 from core.testing import drain
 from tests.whatsapp.support import (
     WA_ID,

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from core import mask_phone
-from core.models import audit_log, delivery_attempts
+from core.storage.models import audit_log, delivery_attempts
 from tests.whatsapp.support import (
     WA_ID,
     outbound_message,

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from core.config.settings import settings_from_dict
 from core.errors import ConfigError
 from core.plugins import PluginRegistry
-from core.settings import settings_from_dict
 from core.testing import make_settings
 from plugins.whatsapp.settings import WhatsAppSettings
 

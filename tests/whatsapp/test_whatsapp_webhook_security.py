@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from core.models import audit_log
+from core.storage.models import audit_log
 from tests.whatsapp.support import (
     APP_SECRET,
     VERIFY_TOKEN,

@@ -1,0 +1,107 @@
+"""Who is calling, and what each endpoint requires of them.
+
+``Principal`` is the authenticated caller; ``requires`` marks an endpoint with the role or
+API-key scopes it needs (a ``Permission``). ``core.web.security`` enforces the marks on every
+route when the app is built: an endpoint that declares nothing needs a signed-in user (any
+role); ``requires(public=True)`` is only for health checks, login and webhooks, whose
+adapters check their own signatures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, TypeVar
+
+from core.errors import HTTPError
+
+ROLES: dict[str, int] = {"viewer": 1, "operator": 2, "admin": 3}
+PrincipalKind = Literal["user", "api_key", "adapter", "system"]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller of a request."""
+
+    kind: PrincipalKind
+    id: str
+    name: str
+    role: str | None = None
+    scopes: frozenset[str] = frozenset()
+    platform: str | None = None
+    # A user whose password an admin reset: only the routes that let them change it are open.
+    must_change_password: bool = False
+    # Claims of the access token, or the key's row; for the auth module's own use.
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def has_role(self, role: str) -> bool:
+        return self.role is not None and ROLES.get(self.role, 0) >= ROLES[role]
+
+    def has_scope(self, scope: str) -> bool:
+        if self.kind == "user":
+            return True  # users are governed by roles
+        if scope in self.scopes or "*" in self.scopes:
+            return True
+        # "webhooks:<platform>" is implied by a key bound to that platform
+        return scope.startswith("webhooks:") and self.platform == scope.split(":", 1)[1]
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Permission:
+    """What a route requires: a minimum user role, and the API-key scopes that may call it."""
+
+    role: str = "viewer"
+    scopes: tuple[str, ...] = ()
+    public: bool = False
+    # Open to a user who must change their password first (me, change password, logout).
+    during_password_change: bool = False
+
+    def check(self, principal: Principal | None) -> None:
+        if self.public:
+            return
+        if principal is None:
+            raise HTTPError(
+                "authentication required", status_code=401, headers={"WWW-Authenticate": 'Bearer realm="switchboard"'}
+            )
+        if principal.kind == "user":
+            if principal.must_change_password and not self.during_password_change:
+                raise HTTPError("your password must be changed first (POST /api/auth/password)", status_code=403)
+            if not principal.has_role(self.role):
+                raise HTTPError(f"this needs the {self.role} role", status_code=403)
+            return
+        if not self.scopes or not any(principal.has_scope(s) for s in self.scopes):
+            needed = " or ".join(self.scopes) if self.scopes else "a user session"
+            raise HTTPError(f"this API key may not do this (needs {needed})", status_code=403)
+
+
+DEFAULT_PERMISSION = Permission()
+PUBLIC = Permission(public=True)
+F = TypeVar("F", bound=Callable[..., Any])
+_ATTR = "__switchboard_permission__"
+
+
+def requires(role: str = "viewer", *, scopes: Iterable[str] = (), public: bool = False) -> Callable[[F], F]:
+    """Declare what an endpoint needs: ``@requires("operator", scopes=["dhis2:aggregate"])``."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; expected one of {sorted(ROLES)}")
+    permission = Permission(role=role, scopes=tuple(scopes), public=public)
+
+    def mark(endpoint: F) -> F:
+        setattr(endpoint, _ATTR, permission)
+        return endpoint
+
+    return mark
+
+
+def open_during_password_change(endpoint: F) -> F:
+    """Let a user who must change their password reach this endpoint (apply after ``requires``)."""
+    setattr(endpoint, _ATTR, replace(permission_of(endpoint), during_password_change=True))
+    return endpoint
+
+
+def permission_of(endpoint: Any) -> Permission:
+    return getattr(endpoint, _ATTR, DEFAULT_PERMISSION)

@@ -1,0 +1,1 @@
+"""Configuration: settings from ``config.toml`` and the environment, and logging."""

@@ -1,0 +1,315 @@
+"""Settings: ``config.toml``, overridden by ``SWITCHBOARD_<SECTION>__<KEY>``, secrets as ``${ENV}``.
+
+Every problem is reported as one line naming the file, the key and what was expected.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from core.config.auth import AuthSettings
+from core.errors import ConfigError
+
+ENV_PREFIX = "SWITCHBOARD_"
+DEFAULT_CONFIG = "config.toml"
+_SECRET_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_SECRET_NAMES = re.compile(r"(secret|password|token|api_key|private|credential)", re.IGNORECASE)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    data_dir: str = "data"
+    # Honour X-Forwarded-For / X-Forwarded-Proto from these proxy addresses.
+    forwarded_allow_ips: str = "127.0.0.1"
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite+aiosqlite:///./switchboard.db"
+    pool_size: int = Field(default=10, ge=1)
+    max_overflow: int = Field(default=10, ge=0)
+    echo: bool = False
+    # Apply migrations when `serve` starts. Default: only on SQLite (the embedded default).
+    auto_migrate: bool | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, url: str) -> str:
+        if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("expected a sqlite+aiosqlite:// or postgresql+asyncpg:// URL")
+        return url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+
+class QueueSettings(_Section):
+    backend: Literal["local", "arq"] = "local"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # arq queue name; also the prefix of the gateway's other Redis keys.
+    name: str = "switchboard"
+    local_workers: int = Field(default=16, ge=1)
+    # arq jobs one worker runs at once; each carries up to 100 deliveries.
+    worker_jobs: int = Field(default=16, ge=1)
+    sweep_interval: float = Field(default=15.0, gt=0)
+    job_timeout: int = Field(default=120, ge=1)
+
+
+class DeliverySettings(_Section):
+    max_attempts: int = Field(default=8, ge=1)
+    backoff_base: float = Field(default=60.0, gt=0)
+    backoff_factor: float = Field(default=3.0, ge=1)
+    backoff_max: float = Field(default=12 * 3600.0, gt=0)
+    jitter: float = Field(default=0.2, ge=0, le=1)
+    concurrency: int = Field(default=16, ge=1)
+    timeout: float = Field(default=30.0, gt=0)
+
+
+class ConversationSettings(_Section):
+    idle_timeout: int = Field(default=24 * 3600, gt=0)
+
+
+class AuditSettings(_Section):
+    retention_days: int = Field(default=90, ge=1)
+    capture_payloads: bool = False
+    max_payload_bytes: int = Field(default=4096, ge=0)
+    redact_keys: list[str] = Field(
+        default_factory=lambda: [
+            "password",
+            "token",
+            "secret",
+            "authorization",
+            "api_key",
+            "access_token",
+            "refresh_token",
+            "national_id",
+            "otp",
+            "pin",
+        ]
+    )
+    flush_interval: float = Field(default=0.2, gt=0)
+
+
+class RouteSettings(_Section):
+    source: str
+    destinations: list[str] = Field(min_length=1)
+    kinds: list[str] | None = None
+
+
+class Settings(_Section):
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    queue: QueueSettings = Field(default_factory=QueueSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    conversations: ConversationSettings = Field(default_factory=ConversationSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    routes: list[RouteSettings] = Field(default_factory=list)
+    plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    # Where the settings came from, for messages; and which keys held secrets, for masking.
+    source: str = Field(default="<defaults>", exclude=True)
+    secret_paths: frozenset[tuple[str, ...]] = Field(default=frozenset(), exclude=True)
+
+    def plugin_enabled(self, name: str) -> bool:
+        table = self.plugins.get(name, {})
+        return _as_bool(table.get("enabled", True))
+
+    def plugin_table(self, name: str) -> dict[str, Any]:
+        """The plugin's table without ``enabled``."""
+        return {k: v for k, v in self.plugins.get(name, {}).items() if k != "enabled"}
+
+    def masked(self) -> dict[str, Any]:
+        """The resolved settings with every secret replaced by ``***``."""
+        data = self.model_dump(mode="json")
+        masked: dict[str, Any] = _mask(data, (), self.secret_paths)
+        return masked
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on", "false", "0", "no", "off"):
+        return value.lower() in ("true", "1", "yes", "on")
+    raise ConfigError(f"'enabled' must be true or false, got {value!r}")
+
+
+def _mask(value: Any, path: tuple[str, ...], secrets: frozenset[tuple[str, ...]]) -> Any:
+    if isinstance(value, dict):
+        return {k: _mask(v, (*path, k), secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask(v, path, secrets) for v in value]
+    if value and (path in secrets or (path and _SECRET_NAMES.search(path[-1]) and isinstance(value, str))):
+        return "***"
+    if isinstance(value, str) and "://" in value and "@" in value:
+        # A URL with credentials in it (postgresql://user:pw@host/db).
+        return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", value)
+    return value
+
+
+def _describe(path: tuple[Any, ...]) -> str:
+    """``("plugins", "whatsapp", "app_secret")`` → ``[plugins.whatsapp] app_secret``."""
+    parts = [str(p) for p in path]
+    if not parts:
+        return "(top level)"
+    if parts[0] == "routes" and len(parts) > 1:
+        return f"[[routes]] #{int(parts[1]) + 1}" + (f" {'.'.join(parts[2:])}" if len(parts) > 2 else "")
+    if parts[0] == "plugins" and len(parts) > 2:
+        return f"[plugins.{parts[1]}] {'.'.join(parts[2:])}"
+    if len(parts) == 1:
+        return parts[0]
+    return f"[{parts[0]}] {'.'.join(parts[1:])}"
+
+
+def resolve_secrets(
+    value: Any,
+    source: str,
+    environ: Mapping[str, str],
+    path: tuple[str, ...] = (),
+    found: set[tuple[str, ...]] | None = None,
+) -> Any:
+    """Replace ``${VAR}`` (or ``${VAR:-default}``) in every string with the environment's value."""
+    if isinstance(value, dict):
+        return {k: resolve_secrets(v, source, environ, (*path, k), found) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve_secrets(v, source, environ, path, found) for v in value]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in environ:
+            return environ[name]
+        if default is not None:
+            return default
+        raise ConfigError(f"{source}: {_describe(path)}: environment variable {name} is not set")
+
+    if found is not None:
+        found.add(path)
+    return _SECRET_REF.sub(substitute, value)
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """``SWITCHBOARD_DATABASE__URL=…`` → ``{"database": {"url": …}}``."""
+    tree: dict[str, Any] = {}
+    for key, raw in environ.items():
+        if not key.startswith(ENV_PREFIX) or "__" not in key:
+            continue
+        path = [p.lower() for p in key[len(ENV_PREFIX) :].split("__")]
+        if any(not p for p in path):
+            raise ConfigError(f"environment variable {key}: empty section or key name")
+        value: Any = raw
+        if raw[:1] in ("[", "{"):
+            try:
+                value = json.loads(raw)
+            except json.JSONDecodeError as err:
+                raise ConfigError(f"environment variable {key}: invalid JSON ({err.msg})") from err
+        node = tree
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"environment variable {key}: {part} is not a table")
+            node = child
+        node[path[-1]] = value
+    return tree
+
+
+def _merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def config_path_from(explicit: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> tuple[Path, bool]:
+    """The config file to read and whether it was asked for explicitly."""
+    if explicit:
+        return Path(explicit), True
+    if environ.get("SWITCHBOARD_CONFIG"):
+        return Path(environ["SWITCHBOARD_CONFIG"]), True
+    return Path(DEFAULT_CONFIG), False
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Read, overlay, resolve and validate the configuration. Raises ``ConfigError``."""
+    env = os.environ if environ is None else environ
+    config_file, explicit = config_path_from(path, env)
+    data: dict[str, Any] = {}
+    if config_file.exists():
+        try:
+            data = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"{config_file}: not valid TOML: {err}") from err
+        except (OSError, UnicodeDecodeError) as err:
+            raise ConfigError(f"{config_file}: cannot be read: {err}") from err
+    elif explicit:
+        raise ConfigError(f"{config_file}: no such configuration file")
+    source = str(config_file) if config_file.exists() else "<defaults>"
+    return settings_from_dict(_merge(_merge(data, _env_overrides(env)), overrides or {}), source=source, environ=env)
+
+
+def settings_from_dict(
+    data: Mapping[str, Any], *, source: str = "<settings>", environ: Mapping[str, str] | None = None
+) -> Settings:
+    env = os.environ if environ is None else environ
+    secret_paths: set[tuple[str, ...]] = set()
+    resolved = resolve_secrets(dict(data), source, env, (), secret_paths)
+    plugins = resolved.get("plugins", {})
+    if not isinstance(plugins, dict) or any(not isinstance(t, dict) for t in plugins.values()):
+        raise ConfigError(f"{source}: [plugins]: expected one table per plugin, [plugins.<name>]")
+    try:
+        settings = Settings.model_validate(resolved)
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise ConfigError(f"{source}: {_describe(first['loc'])}: {_explain(first)}") from err
+    for name in settings.plugins:
+        try:
+            settings.plugin_enabled(name)
+        except ConfigError as err:
+            raise ConfigError(f"{source}: [plugins.{name}] {err}") from err
+    settings.source = source
+    settings.secret_paths = frozenset(secret_paths)
+    return settings
+
+
+def _explain(error: Mapping[str, Any]) -> str:
+    kind = error.get("type", "")
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    value = error.get("input")
+    shown = "" if isinstance(value, dict | list) else f" (got {value!r})"
+    return f"{error['msg']}{shown}"
+
+
+def explain_validation_error(err: ValidationError, prefix: str) -> str:
+    """One line for the first error of a plugin's settings model."""
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"]) or "(table)"
+    return f"{prefix} {loc}: {_explain(first)}"

@@ -1,0 +1,1 @@
+"""What operators and administrators do with the records: browse, repair, reply."""

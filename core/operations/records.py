@@ -1,0 +1,260 @@
+"""Reading the gateway's records: messages, deliveries, conversations, the audit log.
+
+Lists are keyset-paginated on the primary key (time-ordered ids), newest first, and filter
+only on indexed columns, so a table of millions of rows pages as fast as one of hundreds.
+The JSON API and the admin UI both read through here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from core.storage.cursors import decode_cursor, decode_int_cursor, encode_cursor
+from core.storage.db import Database
+from core.storage.ids import uuid7_floor
+from core.storage.models import audit_log, conversations, deliveries, delivery_attempts, messages
+from core.web.api.params import (
+    ConversationFilters,
+    DeliveryFilters,
+    LogFilters,
+    MessageFilters,
+    Page,
+)
+
+MESSAGE_FIELDS = (
+    "id",
+    "platform",
+    "external_id",
+    "direction",
+    "kind",
+    "sender",
+    "sender_name",
+    "recipient",
+    "text",
+    "media",
+    "timestamp",
+    "extra",
+    "conversation_id",
+    "received_at",
+)
+DELIVERY_FIELDS = (
+    "id",
+    "message_id",
+    "destination",
+    "platform",
+    "status",
+    "attempt_count",
+    "max_attempts",
+    "next_attempt_at",
+    "last_error",
+    "last_status_code",
+    "remote_ref",
+    "detail",
+    "idempotency_key",
+    "created_at",
+    "updated_at",
+    "delivered_at",
+)
+ATTEMPT_FIELDS = (
+    "number",
+    "started_at",
+    "duration_ms",
+    "outcome",
+    "status_code",
+    "error",
+    "response_excerpt",
+    "remote_ref",
+    "detail",
+    "worker",
+)
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _item(row: Any, fields: tuple[str, ...]) -> dict[str, Any]:
+    mapping = row._mapping
+    return {f: _json(mapping[f]) for f in fields}
+
+
+def _id_window(table: sa.Table, page: Page) -> list[sa.ColumnElement[bool]]:
+    """Time bounds as bounds on a time-ordered id, so they use the primary key."""
+    clauses = []
+    if page.since is not None:
+        clauses.append(table.c.id >= uuid7_floor(int(page.since.timestamp() * 1000)))
+    if page.until is not None:
+        clauses.append(table.c.id < uuid7_floor(int(page.until.timestamp() * 1000) + 1))
+    return clauses
+
+
+async def _page(
+    db: Database, query: sa.Select[Any], table: sa.Table, page: Page, fields: tuple[str, ...], *, int_ids: bool = False
+) -> dict[str, Any]:
+    if page.cursor:
+        after = decode_int_cursor(page.cursor) if int_ids else decode_cursor(page.cursor)
+        query = query.where(table.c.id < after)
+    query = query.order_by(table.c.id.desc()).limit(page.limit + 1)
+    async with db.transaction() as conn:
+        rows = (await conn.execute(query)).all()
+    more = len(rows) > page.limit
+    rows = rows[: page.limit]
+    return {
+        "items": [_item(r, fields) for r in rows],
+        "next": encode_cursor(rows[-1].id) if more and rows else None,
+    }
+
+
+async def list_messages(db: Database, f: MessageFilters) -> dict[str, Any]:
+    query = sa.select(*(messages.c[n] for n in MESSAGE_FIELDS)).where(*_id_window(messages, f))
+    for column, value in (
+        ("platform", f.platform),
+        ("kind", f.kind),
+        ("sender", f.sender),
+        ("direction", f.direction),
+        ("conversation_id", f.conversation),
+    ):
+        if value is not None:
+            query = query.where(messages.c[column] == value)
+    return await _page(db, query, messages, f, MESSAGE_FIELDS)
+
+
+async def get_message(db: Database, message_id: uuid.UUID) -> dict[str, Any] | None:
+    async with db.transaction() as conn:
+        row = (await conn.execute(sa.select(messages).where(messages.c.id == message_id))).first()
+        if row is None:
+            return None
+        item = _item(row, (*MESSAGE_FIELDS, "raw"))
+        rows = (
+            await conn.execute(
+                sa.select(deliveries).where(deliveries.c.message_id == message_id).order_by(deliveries.c.id)
+            )
+        ).all()
+        attempts = await _attempts(conn, [r.id for r in rows])
+    item["deliveries"] = [_item(r, DELIVERY_FIELDS) | {"attempts": attempts.get(r.id, [])} for r in rows]
+    return item
+
+
+async def _attempts(conn: Any, delivery_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    if not delivery_ids:
+        return {}
+    rows = await conn.execute(
+        sa.select(delivery_attempts)
+        .where(delivery_attempts.c.delivery_id.in_(delivery_ids))
+        .order_by(delivery_attempts.c.delivery_id, delivery_attempts.c.number)
+    )
+    out: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    for r in rows:
+        out.setdefault(r.delivery_id, []).append(_item(r, ATTEMPT_FIELDS))
+    return out
+
+
+def delivery_conditions(f: DeliveryFilters) -> list[sa.ColumnElement[bool]]:
+    """The WHERE clauses of a delivery filter (shared by listing, bulk requeue and purge)."""
+    clauses = _id_window(deliveries, f)
+    if f.status:
+        clauses.append(deliveries.c.status.in_(f.status))
+    if f.destination is not None:
+        clauses.append(deliveries.c.destination == f.destination)
+    if f.platform is not None:
+        clauses.append(deliveries.c.platform == f.platform)
+    if f.message is not None:
+        clauses.append(deliveries.c.message_id == f.message)
+    return clauses
+
+
+async def list_deliveries(db: Database, f: DeliveryFilters) -> dict[str, Any]:
+    query = sa.select(*(deliveries.c[n] for n in DELIVERY_FIELDS)).where(*delivery_conditions(f))
+    return await _page(db, query, deliveries, f, DELIVERY_FIELDS)
+
+
+async def get_delivery(db: Database, delivery_id: uuid.UUID) -> dict[str, Any] | None:
+    async with db.transaction() as conn:
+        row = (await conn.execute(sa.select(deliveries).where(deliveries.c.id == delivery_id))).first()
+        if row is None:
+            return None
+        message = (await conn.execute(sa.select(messages).where(messages.c.id == row.message_id))).first()
+        attempts = await _attempts(conn, [row.id])
+    item = _item(row, DELIVERY_FIELDS)
+    item["attempts"] = attempts.get(row.id, [])
+    item["message"] = _item(message, MESSAGE_FIELDS) if message is not None else None
+    return item
+
+
+CONVERSATION_FIELDS = (
+    "id",
+    "platform",
+    "participant",
+    "status",
+    "opened_at",
+    "last_message_at",
+    "closed_at",
+    "message_count",
+    "state",
+)
+
+
+async def list_conversations(db: Database, f: ConversationFilters) -> dict[str, Any]:
+    query = sa.select(conversations).where(*_id_window(conversations, f))
+    for column, value in (("platform", f.platform), ("participant", f.participant), ("status", f.status)):
+        if value is not None:
+            query = query.where(conversations.c[column] == value)
+    return await _page(db, query, conversations, f, CONVERSATION_FIELDS)
+
+
+async def get_conversation(db: Database, conversation_id: uuid.UUID, *, recent: int = 20) -> dict[str, Any] | None:
+    async with db.transaction() as conn:
+        row = (await conn.execute(sa.select(conversations).where(conversations.c.id == conversation_id))).first()
+    if row is None:
+        return None
+    item = _item(row, CONVERSATION_FIELDS)
+    latest = await list_messages(db, MessageFilters(conversation=conversation_id, limit=recent))
+    item["messages"] = latest["items"]
+    item["messages_next"] = latest["next"]
+    return item
+
+
+LOG_FIELDS = (
+    "id",
+    "at",
+    "kind",
+    "action",
+    "request_id",
+    "actor",
+    "actor_type",
+    "method",
+    "path",
+    "status",
+    "duration_ms",
+    "client",
+    "error",
+)
+
+
+async def list_logs(db: Database, f: LogFilters) -> dict[str, Any]:
+    query = sa.select(*(audit_log.c[n] for n in LOG_FIELDS))
+    if f.since is not None:
+        query = query.where(audit_log.c.at >= f.since)
+    if f.until is not None:
+        query = query.where(audit_log.c.at < f.until)
+    user = f.user if f.user is None or ":" in f.user else f"user:{f.user}"
+    for column, value in (("kind", f.kind), ("status", f.status), ("actor", user), ("action", f.action)):
+        if value is not None:
+            query = query.where(audit_log.c[column] == value)
+    if f.endpoint is not None:
+        query = query.where(audit_log.c.path == f.endpoint)
+    return await _page(db, query, audit_log, f, LOG_FIELDS, int_ids=True)
+
+
+async def get_log(db: Database, log_id: int) -> dict[str, Any] | None:
+    async with db.transaction() as conn:
+        row = (await conn.execute(sa.select(audit_log).where(audit_log.c.id == log_id))).first()
+    return None if row is None else _item(row, (*LOG_FIELDS, "detail"))

@@ -1,0 +1,181 @@
+"""Repairing deliveries: requeue, cancel, delete, purge — one or many, by filter.
+
+Bulk operations work in chunks so that a purge of a million rows never holds one huge
+transaction, and each changed delivery is enqueued only after its chunk is committed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from core.errors import Conflict, NotFound, Unprocessable
+from core.operations.records import delivery_conditions
+from core.pipeline.deliveries import FINAL
+from core.pipeline.queue.base import QueueItem
+from core.storage.models import deliveries
+from core.web.api.params import DeliveryFilters
+
+if TYPE_CHECKING:
+    from core.auth.permissions import Principal
+    from core.gateway import Gateway
+
+REQUEUEABLE = ("dead", "cancelled", "retrying", "queued", "pending")
+CHUNK = 2000
+
+
+def _audit(gateway: Gateway, principal: Principal | None, action: str, detail: dict[str, Any]) -> None:
+    gateway.audit.record(
+        "admin",
+        action=action,
+        actor=principal.label if principal else None,
+        actor_type=principal.kind if principal else "system",
+        detail=detail,
+    )
+
+
+def _requeue_values(gateway: Gateway, now: datetime) -> dict[str, Any]:
+    # A fresh budget of attempts on top of those already made.
+    return {
+        "status": "queued",
+        "next_attempt_at": now,
+        "lease_until": None,
+        "updated_at": now,
+        "max_attempts": deliveries.c.attempt_count + gateway.settings.delivery.max_attempts,
+    }
+
+
+async def requeue(gateway: Gateway, delivery_id: uuid.UUID, principal: Principal | None = None) -> dict[str, Any]:
+    """Queue one delivery again now. Refused (409) while it runs or once delivered."""
+    now = datetime.now(UTC)
+    async with gateway.db.transaction() as conn:
+        row = (await conn.execute(sa.select(deliveries.c.status).where(deliveries.c.id == delivery_id))).first()
+        if row is None:
+            raise NotFound("no such delivery")
+        if row.status not in REQUEUEABLE:
+            raise Conflict(f"a {row.status} delivery cannot be requeued")
+        result = await conn.execute(
+            sa.update(deliveries)
+            .where(deliveries.c.id == delivery_id, deliveries.c.status.in_(REQUEUEABLE))
+            .values(**_requeue_values(gateway, now))
+            .returning(deliveries.c.attempt_count, deliveries.c.destination)
+        )
+        changed = result.first()
+    if changed is None:
+        raise Conflict("the delivery changed state meanwhile; try again")
+    await _enqueue(gateway, [QueueItem(delivery_id, changed.attempt_count, changed.destination)])
+    _audit(gateway, principal, "requeue", {"delivery_id": str(delivery_id)})
+    return {"id": str(delivery_id), "status": "queued"}
+
+
+async def _enqueue(gateway: Gateway, items: list[QueueItem]) -> None:
+    try:
+        await gateway.queue.enqueue(items)
+    except Exception:  # noqa: BLE001 - committed as queued: the sweeper enqueues them
+        return
+
+
+async def requeue_many(gateway: Gateway, f: DeliveryFilters, principal: Principal | None = None) -> int:
+    """Requeue every delivery matching ``f`` (default: dead ones); returns how many."""
+    statuses = f.status or ["dead"]
+    bad = [s for s in statuses if s not in REQUEUEABLE]
+    if bad:
+        raise Unprocessable(
+            "only dead, cancelled, retrying, queued or pending deliveries can be requeued",
+            errors=[{"field": "status", "message": f"cannot requeue {', '.join(bad)} deliveries"}],
+        )
+    f = f.model_copy(update={"status": statuses, "cursor": None})
+    total = 0
+    last: uuid.UUID | None = None
+    while True:
+        now = datetime.now(UTC)
+        async with gateway.db.transaction() as conn:
+            query = sa.select(deliveries.c.id).where(*delivery_conditions(f))
+            if last is not None:
+                query = query.where(deliveries.c.id > last)
+            ids = [r.id for r in await conn.execute(query.order_by(deliveries.c.id).limit(CHUNK))]
+            if not ids:
+                break
+            last = ids[-1]
+            rows = await conn.execute(
+                sa.update(deliveries)
+                .where(deliveries.c.id.in_(ids), deliveries.c.status.in_(statuses))
+                .values(**_requeue_values(gateway, now))
+                .returning(deliveries.c.id, deliveries.c.attempt_count, deliveries.c.destination)
+            )
+            items = [QueueItem(r.id, r.attempt_count, r.destination) for r in rows]
+        await _enqueue(gateway, items)
+        total += len(items)
+    _audit(
+        gateway, principal, "requeue_many", {"filters": f.model_dump(mode="json", exclude_none=True), "count": total}
+    )
+    return total
+
+
+async def delete(gateway: Gateway, delivery_id: uuid.UUID, principal: Principal | None = None) -> None:
+    """Delete one delivery and its attempts. Refused (409) while it runs."""
+    async with gateway.db.transaction() as conn:
+        row = (await conn.execute(sa.select(deliveries.c.status).where(deliveries.c.id == delivery_id))).first()
+        if row is None:
+            raise NotFound("no such delivery")
+        if row.status == "running":
+            raise Conflict("a running delivery cannot be deleted; try again when its attempt ends")
+        await conn.execute(
+            sa.delete(deliveries).where(deliveries.c.id == delivery_id, deliveries.c.status != "running")
+        )
+    _audit(gateway, principal, "delete", {"delivery_id": str(delivery_id)})
+
+
+async def purge(gateway: Gateway, f: DeliveryFilters, principal: Principal | None = None) -> int:
+    """Delete every finished delivery matching ``f``; ``status`` is required and must be final."""
+    if not f.status:
+        raise Unprocessable(
+            "say which finished deliveries to purge",
+            errors=[{"field": "status", "message": "required: one or more of delivered, dead, cancelled"}],
+        )
+    statuses = f.status
+    bad = [s for s in statuses if s not in FINAL]
+    if bad:
+        raise Unprocessable(
+            "only finished deliveries can be purged",
+            errors=[{"field": "status", "message": f"cannot purge {', '.join(bad)} deliveries"}],
+        )
+    f = f.model_copy(update={"cursor": None})
+    total = 0
+    while True:
+        async with gateway.db.transaction() as conn:
+            ids = [
+                r.id
+                for r in await conn.execute(
+                    sa.select(deliveries.c.id).where(*delivery_conditions(f)).order_by(deliveries.c.id).limit(CHUNK)
+                )
+            ]
+            if not ids:
+                break
+            result = await conn.execute(
+                sa.delete(deliveries).where(deliveries.c.id.in_(ids), deliveries.c.status.in_(statuses))
+            )
+            total += int(result.rowcount or 0)
+    _audit(gateway, principal, "purge", {"filters": f.model_dump(mode="json", exclude_none=True), "count": total})
+    return total
+
+
+async def cancel(gateway: Gateway, delivery_id: uuid.UUID, principal: Principal | None = None) -> dict[str, Any]:
+    """Stop a waiting delivery from being attempted again."""
+    now = datetime.now(UTC)
+    async with gateway.db.transaction() as conn:
+        result = await conn.execute(
+            sa.update(deliveries)
+            .where(deliveries.c.id == delivery_id, deliveries.c.status.in_(("pending", "queued", "retrying")))
+            .values(status="cancelled", next_attempt_at=None, updated_at=now)
+        )
+        if result.rowcount == 0:
+            exists = (await conn.execute(sa.select(deliveries.c.status).where(deliveries.c.id == delivery_id))).first()
+            if exists is None:
+                raise NotFound("no such delivery")
+            raise Conflict(f"a {exists.status} delivery cannot be cancelled")
+    _audit(gateway, principal, "cancel", {"delivery_id": str(delivery_id)})
+    return {"id": str(delivery_id), "status": "cancelled"}

@@ -1,0 +1,1 @@
+"""Persistence: the database, the core's tables, migrations, cursors and the audit log."""

@@ -1,0 +1,149 @@
+"""Engine and sessions. One ``Database`` per app; nothing module-level."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from core.config.settings import DatabaseSettings
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite keeps no zone)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    # WAL lets readers run beside the writer; busy_timeout waits for the write lock
+    # rather than failing at once when the API and the local worker write together.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def make_engine(settings: DatabaseSettings) -> AsyncEngine:
+    if settings.is_sqlite:
+        database = sa.engine.make_url(settings.url).database
+        if database and database != ":memory:":
+            # The embedded default should just work: create the file's folder.
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(settings.url, echo=settings.echo)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(
+        settings.url,
+        echo=settings.echo,
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        # No pre-ping: it costs a round trip per transaction on the hot path. Stale
+        # connections are recycled instead, and a failed one is discarded by the pool.
+        pool_recycle=1800,
+    )
+
+
+class Database:
+    """An engine and its session factory."""
+
+    def __init__(self, settings: DatabaseSettings) -> None:
+        self.settings = settings
+        self.engine = make_engine(settings)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        async with self.sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A Core connection in a transaction: committed on exit, rolled back on error."""
+        async with self.engine.begin() as conn:
+            yield conn
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def pg_uuid(value: Any) -> uuid.UUID:
+    """A ``uuid.UUID`` from what raw asyncpg returns for a uuid column (its own UUID type)."""
+    return value if type(value) is uuid.UUID else uuid.UUID(bytes=value.bytes)
+
+
+# PostgreSQL's text and jsonb cannot hold U+0000: an escaped NUL (one not itself preceded by
+# an escaped backslash) becomes U+FFFD, the replacement character, rather than failing a batch.
+_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def json_rows(rows: list[dict[str, Any]]) -> str:
+    """Rows as one JSON array for ``json_to_recordset`` (ids and times as PostgreSQL reads them).
+
+    One text parameter per table instead of an array per column: asyncpg checks every array
+    element against ``collections.abc``, and orjson encodes ids and times natively
+    (3 µs per ingested message, against 44 µs through the standard library's callback).
+    """
+    try:
+        text = orjson.dumps(rows, default=str, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC).decode()
+    except (TypeError, orjson.JSONEncodeError):  # what orjson refuses (integers beyond 64 bits)
+        text = json.dumps(rows, default=_json_value, separators=(",", ":"))
+    return _NUL.sub(r"\1\\ufffd", text) if "\\u0000" in text else text
+
+
+def _json_value(value: object) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def recordset(table: sa.Table, names: Sequence[str], param: int, alias: str = "r", extra: str = "") -> str:
+    """``json_to_recordset($param::json) AS alias(name type, …)`` with the table's own column
+    types (``extra``: more definitions, e.g. a key that is not a column)."""
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    defs = [f'"{n}" {table.c[n].type.compile(dialect=dialect)}' for n in names]
+    if extra:
+        defs.append(extra)
+    return f"json_to_recordset(${param}::json) AS {alias}({', '.join(defs)})"
+
+
+def column_list(names: Sequence[str], prefix: str = "") -> str:
+    return ", ".join(f'{prefix}"{n}"' for n in names)

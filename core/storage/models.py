@@ -1,0 +1,208 @@
+"""The core tables (SQLAlchemy Core: the hot paths insert and update without ORM overhead)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from core.storage.db import JSONType, UTCDateTime
+from core.storage.ids import uuid7
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = sa.MetaData(naming_convention=NAMING)
+
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+Id = sa.Uuid(as_uuid=True)
+
+
+def _id() -> sa.Column[object]:
+    return sa.Column("id", Id, primary_key=True, default=uuid7)
+
+
+users = sa.Table(
+    "users",
+    metadata,
+    _id(),
+    sa.Column("username", sa.String(150), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    # active | pending (self-signup awaiting approval) | rejected | inactive
+    sa.Column("status", sa.String(20), nullable=False, server_default="active"),
+    sa.Column("full_name", sa.String(255)),
+    sa.Column("email", sa.String(255)),
+    sa.Column("must_change_password", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("locked_until", UTCDateTime),
+    sa.Column("last_login_at", UTCDateTime),
+    sa.Column("password_changed_at", UTCDateTime),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index(None, "role", "id"),
+    sa.Index(None, "status", "id"),
+)
+
+refresh_tokens = sa.Table(
+    "refresh_tokens",
+    metadata,
+    _id(),
+    sa.Column("user_id", Id, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    # All tokens descended from one login share a family; reuse of a rotated one revokes it.
+    sa.Column("family_id", Id, nullable=False, index=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("rotated_at", UTCDateTime),
+    sa.Column("revoked_at", UTCDateTime),
+    sa.Column("client", sa.String(64)),
+    sa.Column("user_agent", sa.String(255)),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(150), nullable=False),
+    # The visible part of the key ("sb_" + 8 characters), to identify a leaked key.
+    sa.Column("prefix", sa.String(32), nullable=False, unique=True),
+    sa.Column("key_hash", sa.String(64), nullable=False),
+    sa.Column("scopes", JSONType, nullable=False),
+    sa.Column("platform", sa.String(64)),
+    sa.Column("created_by", Id, sa.ForeignKey("users.id", ondelete="SET NULL")),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime),
+    sa.Column("revoked_at", UTCDateTime),
+    sa.Column("last_used_at", UTCDateTime),
+    sa.Column("usage_count", sa.BigInteger, nullable=False, server_default="0"),
+)
+
+conversations = sa.Table(
+    "conversations",
+    metadata,
+    _id(),
+    sa.Column("platform", sa.String(64), nullable=False),
+    sa.Column("participant", sa.String(255), nullable=False),
+    # open | closed. At most one open conversation per participant (partial unique index).
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("opened_at", UTCDateTime, nullable=False),
+    sa.Column("last_message_at", UTCDateTime, nullable=False),
+    sa.Column("closed_at", UTCDateTime),
+    sa.Column("message_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("state", JSONType, nullable=False),
+    sa.Index(
+        "uq_conversations_open_participant",
+        "platform",
+        "participant",
+        unique=True,
+        sqlite_where=sa.text("status = 'open'"),
+        postgresql_where=sa.text("status = 'open'"),
+    ),
+    sa.Index(None, "platform", "participant", "id"),
+    sa.Index(None, "status", "id"),
+)
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    _id(),
+    sa.Column("platform", sa.String(64), nullable=False),
+    sa.Column("external_id", sa.String(255), nullable=False),
+    sa.Column("direction", sa.String(3), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("sender", sa.String(255)),
+    sa.Column("sender_name", sa.String(255)),
+    sa.Column("recipient", sa.String(255)),
+    sa.Column("text", sa.Text),
+    sa.Column("media", JSONType, nullable=False),
+    sa.Column("timestamp", UTCDateTime, nullable=False),
+    sa.Column("conversation_id", Id, sa.ForeignKey("conversations.id", ondelete="SET NULL")),
+    sa.Column("raw", JSONType),
+    sa.Column("extra", JSONType, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("platform", "external_id"),
+    sa.Index(None, "platform", "id"),
+    sa.Index(None, "kind", "id"),
+    sa.Index(None, "sender", "id"),
+    sa.Index(None, "conversation_id", "id"),
+    sa.Index(None, "received_at"),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    _id(),
+    sa.Column("message_id", Id, sa.ForeignKey("messages.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("destination", sa.String(64), nullable=False),
+    sa.Column("platform", sa.String(64), nullable=False),
+    # pending | queued | running | retrying | delivered | dead | cancelled
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempt_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("max_attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime),
+    # While running: when the worker's claim expires (a killed worker's delivery is swept after it).
+    sa.Column("lease_until", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Column("last_status_code", sa.Integer),
+    sa.Column("remote_ref", sa.String(255)),
+    sa.Column("detail", JSONType),
+    sa.Column("options", JSONType, nullable=False),
+    sa.Column("idempotency_key", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("delivered_at", UTCDateTime),
+    sa.Index(None, "status", "next_attempt_at"),
+    sa.Index(None, "status", "id"),
+    sa.Index(None, "destination", "id"),
+    sa.Index(None, "platform", "id"),
+    sa.Index(None, "created_at"),
+)
+
+delivery_attempts = sa.Table(
+    "delivery_attempts",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("delivery_id", Id, sa.ForeignKey("deliveries.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("duration_ms", sa.Float, nullable=False),
+    # delivered | retry | dead
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("error", sa.Text),
+    sa.Column("response_excerpt", sa.Text),
+    sa.Column("remote_ref", sa.String(255)),
+    sa.Column("detail", JSONType),
+    sa.Column("worker", sa.String(128)),
+    sa.Index(None, "delivery_id", "number"),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    # request | webhook | delivery | auth | admin | system
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("action", sa.String(64)),
+    sa.Column("request_id", sa.String(64)),
+    sa.Column("actor", sa.String(255)),
+    # user | api_key | adapter | system | anonymous
+    sa.Column("actor_type", sa.String(16)),
+    sa.Column("method", sa.String(10)),
+    sa.Column("path", sa.String(512)),
+    sa.Column("status", sa.Integer),
+    sa.Column("duration_ms", sa.Float),
+    sa.Column("client", sa.String(64)),
+    sa.Column("error", sa.Text),
+    sa.Column("detail", JSONType),
+    sa.Index(None, "at"),
+    sa.Index(None, "kind", "id"),
+    sa.Index(None, "actor", "id"),
+    sa.Index(None, "path", "id"),
+    sa.Index(None, "status", "id"),
+    sa.Index(None, "request_id"),
+)

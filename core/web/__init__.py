@@ -1,0 +1,1 @@
+"""The HTTP face of the gateway: the app, middleware, route guards, webhooks and the ``/api`` routes."""

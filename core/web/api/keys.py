@@ -1,0 +1,119 @@
+"""``/api/api-keys``: keys for systems and devices (admins only). A key is shown once."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from core.auth.api_keys import create_key, get_key, key_view, list_keys, revoke_key, rotate_key
+from core.auth.events import record_event
+from core.auth.permissions import requires
+from core.web.api.auth_schemas import KeyCreate, KeyQuery, KeyRotate, read_body, read_query
+from core.web.openapi import describe
+
+if TYPE_CHECKING:
+    from core.gateway import Gateway
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _gateway(request: Request) -> Gateway:
+    return request.app.state.gateway  # type: ignore[no-any-return]
+
+
+def _creator(request: Request) -> uuid.UUID | None:
+    principal = request.state.principal
+    return uuid.UUID(principal.id) if principal.kind == "user" else None
+
+
+@requires("admin")
+@describe(query=KeyQuery)
+async def list_endpoint(request: Request) -> Response:
+    """List API keys (revoked ones with ``include_revoked=true``): prefix, scopes, last use, usage."""
+    gateway = _gateway(request)
+    query = read_query(request, KeyQuery)
+    rows, next_cursor = await list_keys(
+        gateway, include_revoked=query.include_revoked, limit=query.limit, cursor=query.cursor
+    )
+    return JSONResponse({"items": [key_view(gateway, r) for r in rows], "next": next_cursor})
+
+
+@requires("admin")
+@describe(body=KeyCreate)
+async def create_endpoint(request: Request) -> Response:
+    """Create a key. The answer's ``key`` is the only time it is shown: store it now."""
+    gateway = _gateway(request)
+    body = await read_body(request, KeyCreate)
+    row, key = await create_key(
+        gateway,
+        body.name,
+        body.scopes,
+        platform=body.platform,
+        expires_at=body.expires_at,
+        created_by=_creator(request),
+    )
+    record_event(
+        gateway,
+        "api_key_created",
+        request=request,
+        status=201,
+        key_prefix=row.prefix,
+        name=row.name,
+        scopes=list(row.scopes),
+        platform=row.platform,
+    )
+    return JSONResponse(key_view(gateway, row) | {"key": key}, status_code=201, headers=NO_STORE)
+
+
+@requires("admin")
+async def get_endpoint(request: Request) -> Response:
+    """One API key (never its secret)."""
+    gateway = _gateway(request)
+    return JSONResponse(key_view(gateway, await get_key(gateway, request.path_params["key_id"])))
+
+
+@requires("admin")
+async def revoke_endpoint(request: Request) -> Response:
+    """Revoke a key: it is refused from the next request on."""
+    gateway = _gateway(request)
+    row = await revoke_key(gateway, request.path_params["key_id"])
+    record_event(gateway, "api_key_revoked", request=request, status=200, key_prefix=row.prefix, name=row.name)
+    return JSONResponse(key_view(gateway, row))
+
+
+@requires("admin")
+@describe(body=KeyRotate)
+async def rotate_endpoint(request: Request) -> Response:
+    """Replace a key with a new one (same name, scopes, platform); the old one stops after the grace period."""
+    gateway = _gateway(request)
+    body = await read_body(request, KeyRotate, optional=True)
+    old, new, key = await rotate_key(
+        gateway, request.path_params["key_id"], grace_seconds=body.grace_seconds, created_by=_creator(request)
+    )
+    record_event(
+        gateway,
+        "api_key_rotated",
+        request=request,
+        status=201,
+        key_prefix=old.prefix,
+        new_key_prefix=new.prefix,
+        name=new.name,
+        grace_seconds=body.grace_seconds,
+    )
+    return JSONResponse(
+        key_view(gateway, new) | {"key": key, "replaces": str(old.id)}, status_code=201, headers=NO_STORE
+    )
+
+
+def key_routes() -> list[BaseRoute]:
+    return [
+        Route("/api/api-keys", list_endpoint, methods=["GET"]),
+        Route("/api/api-keys", create_endpoint, methods=["POST"]),
+        Route("/api/api-keys/{key_id}", get_endpoint, methods=["GET"]),
+        Route("/api/api-keys/{key_id}", revoke_endpoint, methods=["DELETE"]),
+        Route("/api/api-keys/{key_id}/rotate", rotate_endpoint, methods=["POST"]),
+    ]

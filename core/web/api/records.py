@@ -1,0 +1,200 @@
+"""``/api/messages``, ``/api/deliveries``, ``/api/conversations``, ``/api/logs``: JSON over ``browse`` and ``repair``."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from core.auth.permissions import requires
+from core.errors import BadRequest, NotFound
+from core.gateway import Gateway
+from core.operations import records as browse
+from core.operations import repair
+from core.operations import replies as conversations
+from core.web.api.params import (
+    ConversationFilters,
+    DeliveryFilters,
+    LogFilters,
+    MessageFilters,
+    parse_query,
+    validate,
+)
+from core.web.openapi import describe
+
+
+def _gateway(request: Request) -> Gateway:
+    return request.app.state.gateway  # type: ignore[no-any-return]
+
+
+def _uuid(request: Request, name: str = "id") -> uuid.UUID:
+    try:
+        return uuid.UUID(request.path_params[name])
+    except ValueError as err:
+        raise NotFound(f"no such {name}") from err
+
+
+async def _json_body(request: Request) -> Any:
+    body = await request.body()
+    if not body:
+        return {}
+    try:
+        return json.loads(body)
+    except ValueError as err:
+        raise BadRequest("the body is not valid JSON") from err
+
+
+def _found(item: dict[str, Any] | None, what: str) -> JSONResponse:
+    if item is None:
+        raise NotFound(f"no such {what}")
+    return JSONResponse(item)
+
+
+@requires("viewer", scopes=["messages:read"])
+@describe(query=MessageFilters)
+async def list_messages(request: Request) -> Response:
+    """Messages, newest first (keyset-paginated: pass ``next`` back as ``cursor``)."""
+    return JSONResponse(await browse.list_messages(_gateway(request).db, parse_query(request, MessageFilters)))
+
+
+@requires("viewer", scopes=["messages:read"])
+async def get_message(request: Request) -> Response:
+    """One message with its raw payload, its deliveries and their attempts."""
+    return _found(await browse.get_message(_gateway(request).db, _uuid(request)), "message")
+
+
+@requires("viewer", scopes=["deliveries:read"])
+@describe(query=DeliveryFilters)
+async def list_deliveries(request: Request) -> Response:
+    """Deliveries, newest first; filter by status, destination, platform, message, time."""
+    return JSONResponse(await browse.list_deliveries(_gateway(request).db, parse_query(request, DeliveryFilters)))
+
+
+@requires("viewer", scopes=["deliveries:read"])
+async def get_delivery(request: Request) -> Response:
+    """One delivery with every attempt and its message."""
+    return _found(await browse.get_delivery(_gateway(request).db, _uuid(request)), "delivery")
+
+
+@requires("operator", scopes=["deliveries:write"])
+async def requeue_delivery(request: Request) -> Response:
+    """Queue a dead, cancelled or waiting delivery again now, with a fresh budget of attempts."""
+    return JSONResponse(await repair.requeue(_gateway(request), _uuid(request), request.state.principal))
+
+
+@requires("operator", scopes=["deliveries:write"])
+async def cancel_delivery(request: Request) -> Response:
+    """Stop a waiting delivery from being attempted again."""
+    return JSONResponse(await repair.cancel(_gateway(request), _uuid(request), request.state.principal))
+
+
+@requires("operator", scopes=["deliveries:write"])
+async def delete_delivery(request: Request) -> Response:
+    """Delete one delivery and its attempts (not while it runs)."""
+    await repair.delete(_gateway(request), _uuid(request), request.state.principal)
+    return Response(status_code=204)
+
+
+@requires("operator", scopes=["deliveries:write"])
+@describe(body=DeliveryFilters)
+async def requeue_deliveries(request: Request) -> Response:
+    """Requeue every delivery matching the filters in the body (default: status dead)."""
+    filters = validate(DeliveryFilters, await _json_body(request))
+    return JSONResponse({"requeued": await repair.requeue_many(_gateway(request), filters, request.state.principal)})
+
+
+@requires("operator", scopes=["deliveries:write"])
+@describe(body=DeliveryFilters)
+async def purge_deliveries(request: Request) -> Response:
+    """Delete every finished delivery matching the filters in the body (``status`` required)."""
+    filters = validate(DeliveryFilters, await _json_body(request))
+    return JSONResponse({"purged": await repair.purge(_gateway(request), filters, request.state.principal)})
+
+
+@requires("viewer", scopes=["messages:read"])
+@describe(query=ConversationFilters)
+async def list_conversations(request: Request) -> Response:
+    """Conversations, newest first."""
+    filters = parse_query(request, ConversationFilters)
+    return JSONResponse(await browse.list_conversations(_gateway(request).db, filters))
+
+
+@requires("viewer", scopes=["messages:read"])
+async def get_conversation(request: Request) -> Response:
+    """One conversation, its state and its latest messages."""
+    return _found(await browse.get_conversation(_gateway(request).db, _uuid(request)), "conversation")
+
+
+class Reply(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = Field(default="text", min_length=1, max_length=32)
+    text: str | None = Field(default=None, max_length=4096)
+    media: list[dict[str, Any]] = Field(default_factory=list)
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+@requires("operator", scopes=["messages:write"])
+@describe(body=Reply)
+async def reply_to_conversation(request: Request) -> Response:
+    """Send a message to the conversation's participant (202: queued for delivery)."""
+    body = validate(Reply, await _json_body(request))
+    if body.kind == "text" and not body.text:
+        raise BadRequest("a text reply needs text", errors=[{"field": "text", "message": "required for kind text"}])
+    try:
+        stored = await conversations.reply(
+            _gateway(request),
+            _uuid(request),
+            kind=body.kind,
+            text=body.text,
+            media=body.media,
+            extra=body.extra,
+            principal=request.state.principal,
+        )
+    except ValueError as err:  # StandardMessage refused it (unknown media keys, …)
+        raise BadRequest(str(err)) from err
+    return JSONResponse(
+        {"message_id": str(stored.message_id), "delivery_ids": [str(d) for d in stored.delivery_ids]},
+        status_code=202,
+    )
+
+
+@requires("operator", scopes=["logs:read"])
+@describe(query=LogFilters)
+async def list_logs(request: Request) -> Response:
+    """The audit log, newest first: requests, webhooks, deliveries, security and admin events."""
+    return JSONResponse(await browse.list_logs(_gateway(request).db, parse_query(request, LogFilters)))
+
+
+@requires("operator", scopes=["logs:read"])
+async def get_log(request: Request) -> Response:
+    """One audit entry with its detail."""
+    try:
+        log_id = int(request.path_params["id"])
+    except ValueError as err:
+        raise NotFound("no such log entry") from err
+    return _found(await browse.get_log(_gateway(request).db, log_id), "log entry")
+
+
+def record_routes() -> list[BaseRoute]:
+    return [
+        Route("/api/messages", list_messages),
+        Route("/api/messages/{id}", get_message),
+        Route("/api/deliveries", list_deliveries),
+        Route("/api/deliveries/requeue", requeue_deliveries, methods=["POST"]),
+        Route("/api/deliveries/purge", purge_deliveries, methods=["POST"]),
+        Route("/api/deliveries/{id}", get_delivery),
+        Route("/api/deliveries/{id}", delete_delivery, methods=["DELETE"]),
+        Route("/api/deliveries/{id}/requeue", requeue_delivery, methods=["POST"]),
+        Route("/api/deliveries/{id}/cancel", cancel_delivery, methods=["POST"]),
+        Route("/api/conversations", list_conversations),
+        Route("/api/conversations/{id}", get_conversation),
+        Route("/api/conversations/{id}/messages", reply_to_conversation, methods=["POST"]),
+        Route("/api/logs", list_logs),
+        Route("/api/logs/{id}", get_log),
+    ]

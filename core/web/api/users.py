@@ -1,0 +1,176 @@
+"""``/api/users``: user administration (admins only)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from core.auth.events import record_event
+from core.auth.permissions import requires
+from core.auth.users import (
+    check_password,
+    create_user,
+    get_user,
+    list_users,
+    set_password,
+    unlock,
+    update_user,
+    user_view,
+)
+from core.errors import Conflict
+from core.web.api.auth_schemas import ApproveRequest, UserCreate, UserQuery, UserUpdate, read_body, read_query
+from core.web.openapi import describe
+
+if TYPE_CHECKING:
+    from core.gateway import Gateway
+
+
+def _gateway(request: Request) -> Gateway:
+    return request.app.state.gateway  # type: ignore[no-any-return]
+
+
+@requires("admin")
+@describe(query=UserQuery)
+async def list_endpoint(request: Request) -> Response:
+    """List users, oldest first: filter by role, status, active or a search of name and email."""
+    query = read_query(request, UserQuery)
+    rows, next_cursor = await list_users(
+        _gateway(request),
+        role=query.role,
+        status=query.status,
+        active=query.active,
+        search=query.search,
+        limit=query.limit,
+        cursor=query.cursor,
+    )
+    return JSONResponse({"items": [user_view(r) for r in rows], "next": next_cursor})
+
+
+@requires("admin")
+@describe(body=UserCreate)
+async def create_endpoint(request: Request) -> Response:
+    """Create a user (by default they must change the password at first login)."""
+    gateway = _gateway(request)
+    body = await read_body(request, UserCreate)
+    user = await create_user(
+        gateway,
+        body.username,
+        body.password.get_secret_value(),
+        body.role,
+        full_name=body.full_name,
+        email=body.email,
+        must_change_password=body.must_change_password,
+    )
+    record_event(gateway, "user_created", request=request, status=201, user=user.username, role=user.role)
+    return JSONResponse(user_view(user), status_code=201)
+
+
+@requires("admin")
+async def get_endpoint(request: Request) -> Response:
+    """One user."""
+    return JSONResponse(user_view(await get_user(_gateway(request), request.path_params["user_id"])))
+
+
+@requires("admin")
+@describe(body=UserUpdate)
+async def update_endpoint(request: Request) -> Response:
+    """Change a user's role, name, email or active state; reset their password; lift a lockout."""
+    gateway = _gateway(request)
+    body = await read_body(request, UserUpdate)
+    user = await get_user(gateway, request.path_params["user_id"])
+    if body.password is not None:
+        check_password(gateway, body.password.get_secret_value(), user.username)  # before changing anything
+    given = body.model_fields_set
+    changes: dict[str, Any] = {k: getattr(body, k) for k in ("full_name", "email") if k in given}
+    if body.role is not None:
+        changes["role"] = body.role
+    if body.active is not None:
+        changes["status"] = "active" if body.active else "inactive"
+    if body.must_change_password is not None and body.password is None:
+        changes["must_change_password"] = body.must_change_password
+    before, after = await update_user(gateway, user.id, **changes)
+    _record_changes(gateway, request, before, after)
+    if body.password is not None:
+        must_change = body.must_change_password if body.must_change_password is not None else True
+        after = await set_password(gateway, user.id, body.password.get_secret_value(), must_change=must_change)
+        record_event(gateway, "password_reset", request=request, status=200, user=user.username)
+    if body.unlock:
+        after = await unlock(gateway, user.id)
+        record_event(gateway, "unlocked", request=request, status=200, user=user.username)
+    return JSONResponse(user_view(after))
+
+
+def _record_changes(gateway: Gateway, request: Request, before: Any, after: Any) -> None:
+    name = after.username
+    if before.role != after.role:
+        record_event(
+            gateway, "role_changed", request=request, status=200, user=name, previous=before.role, role=after.role
+        )
+    if before.status != after.status:
+        action = "user_deactivated" if after.status == "inactive" else "user_status_changed"
+        record_event(
+            gateway, action, request=request, status=200, user=name, previous=before.status, state=after.status
+        )
+    changed = [c for c in ("full_name", "email", "must_change_password") if getattr(before, c) != getattr(after, c)]
+    if changed:
+        record_event(gateway, "user_updated", request=request, status=200, user=name, fields=changed)
+
+
+@requires("admin")
+async def deactivate_endpoint(request: Request) -> Response:
+    """Deactivate a user: their tokens stop working at once and their sessions end."""
+    gateway = _gateway(request)
+    before, after = await update_user(gateway, request.path_params["user_id"], status="inactive")
+    _record_changes(gateway, request, before, after)
+    return JSONResponse(user_view(after))
+
+
+async def _decide(request: Request, status: str, role: str | None = None) -> Response:
+    gateway = _gateway(request)
+    user = await get_user(gateway, request.path_params["user_id"])
+    if user.status != "pending":
+        raise Conflict(f"this user is not awaiting approval (status: {user.status})")
+    changes: dict[str, Any] = {"status": status} | ({"role": role} if role else {})
+    before, after = await update_user(gateway, user.id, **changes)
+    action = "user_approved" if status == "active" else "user_rejected"
+    record_event(gateway, action, request=request, status=200, user=after.username, role=after.role)
+    if before.role != after.role:
+        record_event(
+            gateway,
+            "role_changed",
+            request=request,
+            status=200,
+            user=after.username,
+            previous=before.role,
+            role=after.role,
+        )
+    return JSONResponse(user_view(after))
+
+
+@requires("admin")
+@describe(body=ApproveRequest)
+async def approve_endpoint(request: Request) -> Response:
+    """Approve a pending self-signup, optionally with another role."""
+    body = await read_body(request, ApproveRequest, optional=True)
+    return await _decide(request, "active", body.role)
+
+
+@requires("admin")
+async def reject_endpoint(request: Request) -> Response:
+    """Reject a pending self-signup."""
+    return await _decide(request, "rejected")
+
+
+def user_routes() -> list[BaseRoute]:
+    return [
+        Route("/api/users", list_endpoint, methods=["GET"]),
+        Route("/api/users", create_endpoint, methods=["POST"]),
+        Route("/api/users/{user_id}", get_endpoint, methods=["GET"]),
+        Route("/api/users/{user_id}", update_endpoint, methods=["PUT"]),
+        Route("/api/users/{user_id}", deactivate_endpoint, methods=["DELETE"]),
+        Route("/api/users/{user_id}/approve", approve_endpoint, methods=["POST"]),
+        Route("/api/users/{user_id}/reject", reject_endpoint, methods=["POST"]),
+    ]

@@ -1,0 +1,105 @@
+"""The app factory: ``create_app(settings)`` builds one independent gateway app."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterable
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import Scope
+
+from core.config.settings import Settings
+from core.gateway import Gateway, freeze_startup_heap
+from core.scopes import client_address
+from core.web.api import api_routes
+from core.web.health import ops_routes
+from core.web.middleware import Authentication, BodyLimit, RequestContext
+from core.web.responses import EXCEPTION_HANDLERS
+from core.web.security import guard_routes, max_body_of, walk_routes
+from core.web.webhooks import webhook
+
+
+def _version() -> str:
+    try:
+        return version("switchboard")
+    except PackageNotFoundError:
+        return "0.0.0+local"
+
+
+def create_app(settings: Settings, *, plugins: Iterable[tuple[str, object]] = ()) -> Starlette:
+    """Build an app: its own plugin manager, engine, HTTP client and queue.
+
+    ``plugins`` registers extra in-process plugins as ``(name, module_or_object)`` pairs,
+    beside those found through the ``switchboard`` entry points (tests use it).
+    """
+    gateway = Gateway(settings, list(plugins))
+
+    plugin_mounts: list[BaseRoute] = []
+    for name, own in gateway.plugins.collect("switchboard_routes", gateway=gateway).items():
+        plugin_mounts.append(Mount(f"/plugins/{name}", routes=guard_routes(own)))
+        gateway.plugins.infos[name].routes = [f"/plugins/{name}{getattr(r, 'path', '')}" for r in own]
+
+    routes: list[BaseRoute] = [
+        # First: the busiest route, matched before any other route's pattern is tried.
+        Route("/webhooks/{platform}", webhook, methods=["GET", "POST"]),
+        *ops_routes(),
+        *api_routes(),
+        *plugin_mounts,
+    ]
+
+    async def observe(scope: Scope, status: int, duration_ms: float, error: str | None) -> None:
+        state = scope.get("state", {})
+        if state.get("audited") or scope["path"] in ("/healthz", "/readyz") or scope["path"].startswith("/docs"):
+            return
+        principal = state.get("principal")
+        gateway.audit.record(
+            "request",
+            request_id=state.get("request_id"),
+            actor=principal.label if principal else state.get("audit_actor"),
+            actor_type=principal.kind if principal else "anonymous",
+            method=scope.get("method"),
+            path=scope["path"],
+            status=status,
+            duration_ms=duration_ms,
+            client=client_address(scope),
+            error=error,
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await gateway.start()
+        freeze_startup_heap()
+        try:
+            yield
+        finally:
+            await gateway.close()
+
+    app = Starlette(
+        routes=guard_routes(routes),
+        middleware=[
+            Middleware(RequestContext, observe=observe),
+            Middleware(BodyLimit, max_bytes=settings.server.max_body_bytes, ceiling=_largest_body_limit(routes)),
+            Middleware(Authentication, authenticate=gateway.auth.authenticate, admit=gateway.auth.admit),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
+    app.state.gateway = gateway
+    app.state.version = _version()
+    return app
+
+
+def _largest_body_limit(routes: list[BaseRoute]) -> int:
+    """The largest body any route accepts (``core.max_body``): the limit enforced before routing."""
+    return max((max_body_of(endpoint) or 0 for _, _, _, endpoint in walk_routes(routes)), default=0)
+
+
+def app_from_environment() -> Any:
+    """ASGI factory for ``uvicorn --factory core.web.app:app_from_environment`` (several workers)."""
+    from core.config.settings import load_settings
+
+    return create_app(load_settings())

@@ -1,0 +1,110 @@
+"""``/webhooks/{platform}``: the one entry point of every inbound adapter."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from core.auth.permissions import requires
+from core.errors import AuthenticationError, HTTPError, NotFound
+from core.scopes import client_address
+
+if TYPE_CHECKING:
+    from core.gateway import Gateway
+
+log = logging.getLogger("switchboard.webhooks")
+
+
+def _gateway(request: Request) -> Gateway:
+    return request.app.state.gateway  # type: ignore[no-any-return]
+
+
+@requires(public=True)  # each adapter authenticates its own platform's requests
+async def webhook(request: Request) -> Response:
+    """Receive a platform's webhook (POST) or answer its verification handshake (GET)."""
+    gateway = _gateway(request)
+    platform = request.path_params["platform"]
+    adapter = gateway.adapters.get(platform)
+    if adapter is None:
+        raise NotFound(f"no enabled adapter for platform {platform!r}")
+    request.state.audit_actor = f"adapter:{platform}"
+    if request.method == "GET":
+        answer = await adapter.verify(request)
+        if answer is None:
+            raise HTTPError("this platform has no verification handshake", status_code=405)
+        return answer
+
+    started = time.perf_counter()
+    body = await request.body()
+    try:
+        await adapter.authenticate(request, body)
+    except AuthenticationError as err:
+        gateway.audit.record(
+            "auth",
+            action="webhook_rejected",
+            actor=f"adapter:{platform}",
+            actor_type="adapter",
+            request_id=request.state.request_id,
+            method="POST",
+            path=request.scope["path"],
+            status=err.status_code,
+            client=client_address(request.scope),
+            error=str(err),
+        )
+        raise HTTPError(str(err), status_code=err.status_code) from err
+    try:
+        items = await adapter.parse(request, body)
+    except HTTPError:
+        raise
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as err:
+        # A payload the adapter could not make sense of; the traceback is for the log.
+        log.warning("adapter %s could not parse a request: %s", platform, err, exc_info=True)
+        raise HTTPError(f"malformed {platform} payload: {err}", status_code=400) from err
+
+    principal = getattr(request.state, "principal", None)
+    audit = gateway.audit.row(
+        "webhook",
+        action="received",
+        request_id=request.state.request_id,
+        actor=principal.label if principal else f"adapter:{platform}",
+        actor_type=principal.kind if principal else "adapter",
+        method="POST",
+        path=request.scope["path"],
+        status=200,
+        client=client_address(request.scope),
+        duration_ms=(time.perf_counter() - started) * 1000,
+        detail={"messages": len(items)}
+        | (
+            {"payload": gateway.audit.payload(_json_or_none(body), adapter.redact_keys)}
+            if gateway.settings.audit.capture_payloads
+            else {}
+        ),
+    )
+    stored = await gateway.ingest.submit(items, audit=audit)
+    request.state.audited = True  # the row above went in with the messages
+    custom = adapter.respond(items)
+    if custom is not None:
+        return custom
+    return JSONResponse(
+        {
+            "received": len(items),
+            "stored": sum(1 for s in stored if not s.duplicate),
+            "duplicates": sum(1 for s in stored if s.duplicate),
+            "messages": [
+                {"id": str(s.message_id), "duplicate": s.duplicate, "deliveries": [str(d) for d in s.delivery_ids]}
+                for s in stored
+            ],
+        }
+    )
+
+
+def _json_or_none(body: bytes) -> object:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
