@@ -143,13 +143,17 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _plugin_commands(sub: Any, common: argparse.ArgumentParser, argv: Sequence[str] | None) -> None:
-    """Add plugins' subcommands; they need the configuration to know which plugins are on."""
-    import sys as _sys
+def _plugin_commands(sub: Any, common: argparse.ArgumentParser, args: list[str]) -> None:
+    """Add the subcommands of the core plugin and of every enabled plugin (``switchboard_commands``).
 
-    from core.plugins import PluginRegistry
+    Which plugins are on depends on the configuration; when it cannot be read, only the core's
+    commands are added, and the chosen command then reports the configuration error properly.
+    """
+    # Imported here, not at the top: `switchboard --help` and the fixed commands must not
+    # pay for loading the plugins' modules.
+    from core import builtin
+    from core.plugins import PluginRegistry, new_manager
 
-    args = list(_sys.argv[1:] if argv is None else argv)
     config = None
     for i, arg in enumerate(args):
         if arg == "--config" and i + 1 < len(args):
@@ -157,14 +161,17 @@ def _plugin_commands(sub: Any, common: argparse.ArgumentParser, argv: Sequence[s
         elif arg.startswith("--config="):
             config = arg.split("=", 1)[1]
     try:
-        registry = PluginRegistry(load_settings(config))
+        commands = PluginRegistry(load_settings(config), internal=[(builtin.NAME, builtin)]).gather(
+            "switchboard_commands"
+        )
     except (ConfigError, PluginError):
-        return  # reported properly when the chosen command loads the settings
-    for items in registry.collect("switchboard_commands").values():
-        for command in items:
-            parser = sub.add_parser(command.name, parents=[common], help=command.help)
-            command.arguments(parser)
-            parser.set_defaults(func=_runner(command))
+        core_only = new_manager()
+        core_only.register(builtin, name=builtin.NAME)
+        commands = [c for result in core_only.hook.switchboard_commands() for c in result]
+    for command in sorted(commands, key=lambda c: c.name):
+        parser = sub.add_parser(command.name, parents=[common], help=command.help)
+        command.arguments(parser)
+        parser.set_defaults(func=_runner(command))
 
 
 def _runner(command: Any) -> Callable[[argparse.Namespace], int]:
@@ -172,9 +179,16 @@ def _runner(command: Any) -> Callable[[argparse.Namespace], int]:
         import asyncio
 
         from core.gateway import Gateway
+        from core.storage import migrate
+
+        settings = _settings(args)
+        auto = settings.database.auto_migrate
+        if auto or (auto is None and settings.database.is_sqlite):
+            # As `serve` would: creating the first admin comes before the first start.
+            _on_database(settings, lambda: migrate.upgrade(settings))
 
         async def main() -> int:
-            gateway = Gateway(_settings(args))
+            gateway = Gateway(settings)
             await gateway.start(run_queue=False)
             try:
                 return int(await command.run(gateway, args))
@@ -231,11 +245,13 @@ def build_parser(
     csub.add_parser("check", parents=[common], help="validate and print the resolved config (secrets masked)")
     config.set_defaults(func=cmd_config)
 
-    from core.auth.cli import add_commands as add_user_commands
-
-    for add in (add_user_commands, *extra):
+    for add in extra:
         add(sub)
-    _plugin_commands(sub, common, argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    chosen = next((a for a in args if not a.startswith("-")), None)
+    if chosen not in sub.choices:
+        # Only `--help`, a plugin's or the core plugin's command (users) need the plugins loaded.
+        _plugin_commands(sub, common, args)
     return parser
 
 

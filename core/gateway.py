@@ -7,24 +7,26 @@ from __future__ import annotations
 
 import gc
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 import httpx
 
+from core import builtin
+from core.auth.service import AuthService
 from core.config.settings import Settings
-from core.contracts import Adapter, Destination
+from core.contracts import Adapter, CronJob, Destination, JobFunction, job_name
 from core.errors import PluginError
+from core.messages import StandardMessage
+from core.pipeline.deliveries import DeliveryEngine
 from core.pipeline.http_client import make_client, make_session
+from core.pipeline.ingest import Ingestor, Stored
+from core.pipeline.queue.arq_backend import ArqQueue
+from core.pipeline.queue.base import QueueBackend
+from core.pipeline.queue.local import LocalQueue
 from core.plugins import PluginRegistry
 from core.storage.audit import AuditLog
 from core.storage.db import Database
-
-if TYPE_CHECKING:
-    from core.auth.service import AuthService
-    from core.messages import StandardMessage
-    from core.pipeline.ingest import Stored
-    from core.pipeline.queue.base import QueueBackend
 
 log = logging.getLogger("switchboard")
 _heap_frozen = False
@@ -50,23 +52,17 @@ class Gateway:
     """Settings, plugins, database, HTTP client, queue and audit log of one app."""
 
     def __init__(self, settings: Settings, extra_plugins: list[tuple[str, object]] | None = None) -> None:
-        from core.auth.service import AuthService
-        from core.pipeline.queue import make_queue
-
         self.settings = settings
-        self.plugins = PluginRegistry(settings, extra_plugins or [])
+        self.plugins = PluginRegistry(settings, extra_plugins or [], internal=[(builtin.NAME, builtin)])
         self.db = Database(settings.database)
         self.audit = AuditLog(self.db, settings.audit)
-        self.auth: AuthService = AuthService(self)
-        self.queue: QueueBackend = make_queue(self)
+        self.auth = AuthService(self)
+        self.queue: QueueBackend = ArqQueue(self) if settings.queue.backend == "arq" else LocalQueue(self)
         # Created in start(): an AsyncClient must be opened and closed on the running loop.
         self._http: httpx.AsyncClient | None = None
         self._session: aiohttp.ClientSession | None = None
         self.adapters: dict[str, Adapter] = self._unique("switchboard_adapters", "adapter")
         self.destinations: dict[str, Destination] = self._unique("switchboard_destinations", "destination")
-        from core.pipeline.deliveries import DeliveryEngine
-        from core.pipeline.ingest import Ingestor
-
         self.ingest = Ingestor(self)
         self.deliveries = DeliveryEngine(self)
         self.started = False
@@ -74,32 +70,30 @@ class Gateway:
     def _unique(self, hook: str, what: str) -> dict[str, Any]:
         found: dict[str, Any] = {}
         owner: dict[str, str] = {}
-        for plugin, items in self.plugins.collect(hook, gateway=self).items():
+        for plugin, items in self.plugins.each(hook, gateway=self).items():
             for item in items:
                 name = getattr(item, "name", "")
                 if not name:
-                    raise PluginError(f"plugin {self.plugins.infos[plugin].label}: {what} {item!r} has no name")
+                    raise PluginError(f"plugin {plugin}: {what} {item!r} has no name")
                 if name in found:
                     raise PluginError(f"two {what}s are named {name!r} (plugins {owner[name]!r} and {plugin!r})")
                 found[name] = item
                 owner[name] = plugin
-                getattr(self.plugins.infos[plugin], f"{what}s").append(name)
+                if plugin in self.plugins.infos:
+                    getattr(self.plugins.infos[plugin], f"{what}s").append(name)
         return found
 
     def plugin_config(self, name: str) -> Any:
         """The validated settings of plugin ``name`` (what its ``switchboard_settings`` returned)."""
         return self.plugins.plugin_settings.get(name, {})
 
-    def jobs(self) -> dict[str, Any]:
-        """Plugin job functions by name (what ``queue.enqueue_job(name, ...)`` runs)."""
-        from core.contracts import CronJob, job_name
+    def jobs(self) -> dict[str, JobFunction]:
+        """Job functions by name (what ``queue.enqueue_job(name, ...)`` runs), from ``switchboard_jobs``."""
+        return {job_name(j): j for j in self.plugins.gather("switchboard_jobs", gateway=self) if not isinstance(j, CronJob)}
 
-        return {
-            job_name(j): j
-            for js in self.plugins.collect("switchboard_jobs", gateway=self).values()
-            for j in js
-            if not isinstance(j, CronJob)
-        }
+    def cron_jobs(self) -> list[CronJob]:
+        """The periodic jobs of the core and every plugin, from ``switchboard_jobs``."""
+        return [j for j in self.plugins.gather("switchboard_jobs", gateway=self) if isinstance(j, CronJob)]
 
     async def submit(
         self,

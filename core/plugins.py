@@ -1,4 +1,11 @@
-"""Finding, loading and calling plugins (pluggy, entry-point group ``switchboard``)."""
+"""Finding, loading and calling plugins (pluggy, entry-point group ``switchboard``).
+
+Every hook is called through pluggy, so third-party hook wrappers, ``tryfirst``/``trylast``
+ordering and pluggy's tracing apply: ``gather`` calls a hook once on every plugin; ``each``
+calls it plugin by plugin (a subset caller per plugin) where the core must know which plugin
+gave what (adapters, destinations, routes, settings). The core's own routes, jobs and commands
+come from internal plugins registered the same way (``core.builtin``).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,6 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
-from types import ModuleType
 from typing import Any
 
 import pluggy
@@ -46,12 +52,22 @@ def _version_of(ep: EntryPoint) -> str:
 class PluginRegistry:
     """One app's plugin manager and what each plugin contributed."""
 
-    def __init__(self, settings: Settings, extra_plugins: Iterable[tuple[str, object]] = ()) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        extra_plugins: Iterable[tuple[str, object]] = (),
+        *,
+        internal: Iterable[tuple[str, object]] = (),
+    ) -> None:
+        """``internal``: the core's own plugins (``core.builtin``), registered first and listed apart."""
         self.settings = settings
-        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
-        self.pm.add_hookspecs(hookspecs)
+        self.pm = new_manager()
         self.infos: dict[str, PluginInfo] = {}
         self.plugin_settings: dict[str, Any] = {}
+        self.internal: list[str] = []
+        for name, plugin in internal:
+            self.pm.register(plugin, name=name)
+            self.internal.append(name)
         self._load_entry_points()
         for name, plugin in extra_plugins:
             self._register(name, plugin, version="(in-process)", module=getattr(plugin, "__name__", repr(plugin)))
@@ -88,7 +104,7 @@ class PluginRegistry:
             self._register(ep.name, plugin, version=version, module=ep.value)
 
     def _register(self, name: str, plugin: object, *, version: str, module: str) -> None:
-        if name in self.infos:
+        if name in self.infos or name in self.internal:
             raise PluginError(f"two plugins are named {name!r}")
         self.infos[name] = PluginInfo(name, version, self.settings.plugin_enabled(name), module)
         if not self.infos[name].enabled:
@@ -103,53 +119,73 @@ class PluginRegistry:
             if not info.enabled:
                 continue
             table = self.settings.plugin_table(name)
-            results = self.call_plugin(name, "switchboard_settings", config=table)
-            if not results:
+            caller = self._caller_of(name, "switchboard_settings")
+            if not caller.get_hookimpls():
                 self.plugin_settings[name] = table
                 continue
             try:
-                self.plugin_settings[name] = results[0]()
+                results = caller(config=table)
             except ValidationError as err:
                 raise ConfigError(explain_validation_error(err, f"{self.settings.source}: [plugins.{name}]")) from err
             except (ValueError, TypeError, ConfigError) as err:
                 raise ConfigError(f"{self.settings.source}: [plugins.{name}]: {err}") from err
+            self.plugin_settings[name] = results[0] if results else table
 
     @property
     def enabled(self) -> list[str]:
         return [name for name, info in self.infos.items() if info.enabled]
 
-    def call_plugin(self, name: str, hook: str, **kwargs: Any) -> list[Any]:
-        """Bound calls (not yet called) to ``name``'s implementations of ``hook``."""
-        plugin = self.pm.get_plugin(name)
-        calls = []
-        for impl in getattr(self.pm.hook, hook).get_hookimpls():
-            if impl.plugin is plugin:
-                args = {a: kwargs[a] for a in impl.argnames if a in kwargs}
-                calls.append(lambda f=impl.function, a=args: f(**a))
-        return calls
+    def _caller_of(self, name: str, hook: str) -> Any:
+        """``hook`` restricted to plugin ``name``'s implementations (its wrappers included)."""
+        others = [p for n, p in self.pm.list_name_plugin() if n != name and p is not None]
+        return self.pm.subset_hook_caller(hook, remove_plugins=others)
 
-    def collect(self, hook: str, **kwargs: Any) -> dict[str, list[Any]]:
-        """Call ``hook`` on every enabled plugin; flatten each plugin's returned list."""
+    def gather(self, hook: str, **kwargs: Any) -> list[Any]:
+        """Call a registration hook once on every plugin; the lists they return, flattened."""
+        try:
+            results = getattr(self.pm.hook, hook)(**kwargs)
+        except PluginError:
+            raise
+        except Exception as err:
+            raise PluginError(f"{hook} failed: {type(err).__name__}: {err}") from err
+        return [item for result in results if result for item in result]
+
+    def each(self, hook: str, **kwargs: Any) -> dict[str, list[Any]]:
+        """Call a registration hook plugin by plugin (internal plugins first): what each returned.
+
+        For contributions the core attributes to their plugin: adapters, destinations, routes.
+        """
         out: dict[str, list[Any]] = {}
-        for name in self.enabled:
-            for call in self.call_plugin(name, hook, **kwargs):
-                try:
-                    result = call()
-                except Exception as err:
-                    raise PluginError(f"plugin {self.infos[name].label}: {hook} failed: {err}") from err
-                if result:
-                    out.setdefault(name, []).extend(result)
+        for name in (*self.internal, *self.enabled):
+            caller = self._caller_of(name, hook)
+            if not caller.get_hookimpls():
+                continue
+            try:
+                results = caller(**kwargs)
+            except Exception as err:
+                label = self.infos[name].label if name in self.infos else name
+                raise PluginError(f"plugin {label}: {hook} failed: {err}") from err
+            items = [item for result in results if result for item in result]
+            if items:
+                out[name] = items
         return out
 
     async def notify(self, hook: str, **kwargs: Any) -> None:
-        """Call a notification hook on every plugin, awaiting coroutine implementations."""
-        for name in self.enabled:
-            for call in self.call_plugin(name, hook, **kwargs):
-                result = call()
+        """Call a notification hook on every plugin, awaiting the implementations that are coroutines."""
+        results = list(getattr(self.pm.hook, hook)(**kwargs))
+        try:
+            while results:
+                result = results.pop(0)
                 if inspect.isawaitable(result):
                     await result
+        finally:
+            for left in results:  # one raised: the rest never ran
+                if inspect.iscoroutine(left):
+                    left.close()
 
 
-def plugin_module(name: str, registry: PluginRegistry) -> ModuleType | None:
-    plugin = registry.pm.get_plugin(name)
-    return plugin if isinstance(plugin, ModuleType) else None
+def new_manager() -> pluggy.PluginManager:
+    """A plugin manager that knows the hook specifications and nothing else."""
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    return pm

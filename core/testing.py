@@ -22,7 +22,8 @@ import sqlalchemy as sa
 
 from core.config.settings import Settings, settings_from_dict
 from core.gateway import Gateway
-from core.pipeline.deliveries import WAITING, Outcome, perform
+from core.pipeline.deliveries import AttemptOutcome, perform
+from core.pipeline.statuses import WAITING
 from core.storage.models import deliveries
 from core.web.app import create_app
 
@@ -69,12 +70,12 @@ async def gateway_client(
             yield client
 
 
-async def drain(gateway: Gateway, *, rounds: int = 50, include_future: bool = False) -> list[Outcome]:
+async def drain(gateway: Gateway, *, rounds: int = 50, include_future: bool = False) -> list[AttemptOutcome]:
     """Run every due delivery now, in this task, until none is left; returns the outcomes.
 
     ``include_future`` also runs deliveries waiting for their retry time.
     """
-    outcomes: list[Outcome] = []
+    outcomes: list[AttemptOutcome] = []
     for _ in range(rounds):
         now = datetime.now(UTC)
         query = sa.select(deliveries.c.id).where(deliveries.c.status.in_(WAITING))

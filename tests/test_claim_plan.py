@@ -19,8 +19,7 @@ import sqlalchemy as sa
 
 from core import StandardMessage
 from core.gateway import Gateway
-from core.pipeline.deliveries import claim_statement
-from core.pipeline.delivery_store import _CLAIM
+from core.pipeline.delivery_store import _CLAIM, claim_statement
 from core.storage.models import deliveries
 from tests.support.pipeline import sink_gateway
 

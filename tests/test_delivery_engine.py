@@ -217,8 +217,8 @@ async def test_one_sweep_enqueues_a_backlog_larger_than_a_page(
 ) -> None:
     """Redis flushed under a backlog: the next sweep finds all of it, page after page."""
     from core import StandardMessage
-    from core.pipeline import sweeper
     from core.gateway import Gateway
+    from core.pipeline import sweeper
 
     monkeypatch.setattr(sweeper, "SWEEP_BATCH", 3)
     settings = clean_stack.settings(routes=[{"source": "backlog", "destinations": ["sink"]}])

@@ -14,6 +14,8 @@ from tests.support.echo import item, post_echo
 from tests.support.pipeline import settle
 from tests.support.receiver import Receiver, running_receiver
 
+JSON = {"content-type": "application/json"}
+
 pytest_plugins = ["tests.test_plugins"]
 
 
@@ -185,7 +187,8 @@ async def test_purge_needs_a_finished_status_and_returns_the_count(gw: GatewayCl
     await settle(gw.gateway)
     assert (await gw.post("/api/deliveries/purge", json={})).status_code == 422
     assert (await gw.post("/api/deliveries/purge", json={"status": ["queued"]})).status_code == 422
-    assert (await gw.post("/api/deliveries/purge", content=b"{not json")).status_code == 400
+    assert (await gw.post("/api/deliveries/purge", content=b"{not json", headers=JSON)).status_code == 400
+    assert (await gw.post("/api/deliveries/purge", content=b"{}")).status_code == 415  # no content type
     r = await gw.post("/api/deliveries/purge", json={"status": ["delivered"]})
     assert r.json() == {"purged": 2}
     assert (await gw.get("/api/deliveries")).json()["items"] == []

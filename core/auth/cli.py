@@ -9,20 +9,21 @@ usage or configuration.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import json
 import sys
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from core.auth.events import record_event
 from core.auth.permissions import ROLES
+from core.auth.users import create_user, find_user, list_users, normalise_username, update_user, user_view
+from core.auth.users import set_password as store_password
+from core.auth.users import unlock as lift
+from core.contracts import Command
 from core.errors import HTTPError
 
 if TYPE_CHECKING:
     from core.gateway import Gateway
-
-UserCommand = Callable[["Gateway", argparse.Namespace], Awaitable[int]]
 
 
 class CommandFailed(Exception):
@@ -57,8 +58,6 @@ def _explain(err: HTTPError) -> str:
 
 
 async def _find(gateway: Gateway, username: str) -> Any:
-    from core.auth.users import find_user
-
     user = await find_user(gateway, username)
     if user is None:
         raise CommandFailed(f"no user named {username.strip().lower()!r}")
@@ -66,14 +65,10 @@ async def _find(gateway: Gateway, username: str) -> Any:
 
 
 def _record(gateway: Gateway, action: str, **detail: Any) -> None:
-    from core.auth.events import record_event
-
     record_event(gateway, action, actor=_actor(), actor_type="system", **detail)
 
 
 async def create(gateway: Gateway, args: argparse.Namespace) -> int:
-    from core.auth.users import create_user, normalise_username
-
     username = normalise_username(args.username)
     password = read_password(args)
     user = await create_user(
@@ -91,8 +86,6 @@ async def create(gateway: Gateway, args: argparse.Namespace) -> int:
 
 
 async def list_(gateway: Gateway, args: argparse.Namespace) -> int:
-    from core.auth.users import list_users, user_view
-
     items: list[dict[str, Any]] = []
     cursor = None
     while True:
@@ -116,8 +109,6 @@ async def list_(gateway: Gateway, args: argparse.Namespace) -> int:
 
 
 async def set_role(gateway: Gateway, args: argparse.Namespace) -> int:
-    from core.auth.users import update_user
-
     user = await _find(gateway, args.username)
     before, after = await update_user(gateway, user.id, role=args.role)
     if before.role != after.role:
@@ -127,8 +118,6 @@ async def set_role(gateway: Gateway, args: argparse.Namespace) -> int:
 
 
 async def set_status(gateway: Gateway, args: argparse.Namespace, status: str) -> int:
-    from core.auth.users import update_user
-
     user = await _find(gateway, args.username)
     before, after = await update_user(gateway, user.id, status=status)
     if before.status != after.status:
@@ -147,8 +136,6 @@ async def activate(gateway: Gateway, args: argparse.Namespace) -> int:
 
 
 async def set_password(gateway: Gateway, args: argparse.Namespace) -> int:
-    from core.auth.users import set_password as store_password
-
     user = await _find(gateway, args.username)
     password = read_password(args)
     await store_password(gateway, user.id, password, must_change=args.must_change_password)
@@ -158,8 +145,6 @@ async def set_password(gateway: Gateway, args: argparse.Namespace) -> int:
 
 
 async def unlock(gateway: Gateway, args: argparse.Namespace) -> int:
-    from core.auth.users import unlock as lift
-
     user = await _find(gateway, args.username)
     await lift(gateway, user.id)
     _record(gateway, "unlocked", user=user.username)
@@ -167,46 +152,38 @@ async def unlock(gateway: Gateway, args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(command: UserCommand) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        from core.config.settings import load_settings
-        from core.gateway import Gateway
-        from core.storage import migrate
-
-        settings = load_settings(getattr(args, "config", None))
-        auto = settings.database.auto_migrate
-        if auto or (auto is None and settings.database.is_sqlite):
-            migrate.upgrade(settings)  # as `serve` would: creating the first admin comes before it
-
-        async def main() -> int:
-            gateway = Gateway(settings)
-            await gateway.start(run_queue=False)
-            try:
-                return await command(gateway, args)
-            finally:
-                await gateway.close()
-
-        try:
-            return asyncio.run(main())
-        except HTTPError as err:
-            print(f"switchboard users: {_explain(err)}", file=sys.stderr)
-            return 1
-        except CommandFailed as err:
-            print(f"switchboard users: {err}", file=sys.stderr)
-            return 1
-
-    return run
+async def run_users(gateway: Gateway, args: argparse.Namespace) -> int:
+    """Run the chosen ``users`` action; a refusal is one line on standard error and status 1."""
+    try:
+        return int(await args.users_action(gateway, args))
+    except HTTPError as err:
+        print(f"switchboard users: {_explain(err)}", file=sys.stderr)
+        return 1
+    except CommandFailed as err:
+        print(f"switchboard users: {err}", file=sys.stderr)
+        return 1
 
 
-def add_commands(sub: Any) -> None:
-    """Add the user-management subcommands to the top-level parser."""
+def users_command() -> Command:
+    """``switchboard users …`` as the core plugin contributes it (``switchboard_commands``)."""
+    return Command(
+        "users", "manage users: create, list, set-role, deactivate, …", run=run_users, arguments=add_actions
+    )
+
+
+def add_actions(users: argparse.ArgumentParser) -> None:
+    """Add the user-management actions to the ``users`` parser."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="PATH", help="config file (default: $SWITCHBOARD_CONFIG or ./config.toml)")
+    common.add_argument(
+        "--config",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="config file (default: $SWITCHBOARD_CONFIG or ./config.toml)",
+    )
     password = argparse.ArgumentParser(add_help=False)
     password.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input (instead of a prompt)"
     )
-    users = sub.add_parser("users", parents=[common], help="manage users: create, list, set-role, deactivate, …")
     actions = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
 
     p = actions.add_parser("create", parents=[common, password], help="create a user (password from a prompt)")
@@ -217,26 +194,26 @@ def add_commands(sub: Any) -> None:
     p.add_argument(
         "--must-change-password", action="store_true", help="the user must choose a new password at first login"
     )
-    p.set_defaults(func=_run(create))
+    p.set_defaults(users_action=create)
 
     p = actions.add_parser("list", parents=[common], help="list users")
     p.add_argument("--role", choices=list(ROLES))
     p.add_argument("--status", choices=["active", "pending", "rejected", "inactive"])
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=_run(list_))
+    p.set_defaults(users_action=list_)
 
     p = actions.add_parser("set-role", parents=[common], help="change a user's role")
     p.add_argument("username")
     p.add_argument("role", choices=list(ROLES))
-    p.set_defaults(func=_run(set_role))
+    p.set_defaults(users_action=set_role)
 
     p = actions.add_parser("deactivate", parents=[common], help="deactivate a user (their sessions end at once)")
     p.add_argument("username")
-    p.set_defaults(func=_run(deactivate))
+    p.set_defaults(users_action=deactivate)
 
     p = actions.add_parser("activate", parents=[common], help="activate a user (also approves a pending signup)")
     p.add_argument("username")
-    p.set_defaults(func=_run(activate))
+    p.set_defaults(users_action=activate)
 
     p = actions.add_parser(
         "set-password", parents=[common, password], help="set a user's password (ends their sessions, lifts a lock)"
@@ -245,8 +222,8 @@ def add_commands(sub: Any) -> None:
     p.add_argument(
         "--must-change-password", action="store_true", help="the user must choose a new password at next login"
     )
-    p.set_defaults(func=_run(set_password))
+    p.set_defaults(users_action=set_password)
 
     p = actions.add_parser("unlock", parents=[common], help="lift a lockout after failed logins")
     p.add_argument("username")
-    p.set_defaults(func=_run(unlock))
+    p.set_defaults(users_action=unlock)

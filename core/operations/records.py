@@ -13,17 +13,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from core.operations.filters import ConversationFilters, DeliveryFilters, LogFilters, MessageFilters, Page
 from core.storage.cursors import decode_cursor, decode_int_cursor, encode_cursor
 from core.storage.db import Database
 from core.storage.ids import uuid7_floor
 from core.storage.models import audit_log, conversations, deliveries, delivery_attempts, messages
-from core.web.api.params import (
-    ConversationFilters,
-    DeliveryFilters,
-    LogFilters,
-    MessageFilters,
-    Page,
-)
 
 MESSAGE_FIELDS = (
     "id",

@@ -13,17 +13,16 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from core.errors import Conflict, NotFound, Unprocessable
+from core.operations.filters import DeliveryFilters
 from core.operations.records import delivery_conditions
-from core.pipeline.deliveries import FINAL
 from core.pipeline.queue.base import QueueItem
+from core.pipeline.statuses import FINAL, REQUEUEABLE, WAITING, DeliveryStatus
 from core.storage.models import deliveries
-from core.web.api.params import DeliveryFilters
 
 if TYPE_CHECKING:
     from core.auth.permissions import Principal
     from core.gateway import Gateway
 
-REQUEUEABLE = ("dead", "cancelled", "retrying", "queued", "pending")
 CHUNK = 2000
 
 
@@ -40,7 +39,7 @@ def _audit(gateway: Gateway, principal: Principal | None, action: str, detail: d
 def _requeue_values(gateway: Gateway, now: datetime) -> dict[str, Any]:
     # A fresh budget of attempts on top of those already made.
     return {
-        "status": "queued",
+        "status": DeliveryStatus.QUEUED,
         "next_attempt_at": now,
         "lease_until": None,
         "updated_at": now,
@@ -80,7 +79,7 @@ async def _enqueue(gateway: Gateway, items: list[QueueItem]) -> None:
 
 async def requeue_many(gateway: Gateway, f: DeliveryFilters, principal: Principal | None = None) -> int:
     """Requeue every delivery matching ``f`` (default: dead ones); returns how many."""
-    statuses = f.status or ["dead"]
+    statuses = f.status or [DeliveryStatus.DEAD]
     bad = [s for s in statuses if s not in REQUEUEABLE]
     if bad:
         raise Unprocessable(
@@ -121,10 +120,10 @@ async def delete(gateway: Gateway, delivery_id: uuid.UUID, principal: Principal 
         row = (await conn.execute(sa.select(deliveries.c.status).where(deliveries.c.id == delivery_id))).first()
         if row is None:
             raise NotFound("no such delivery")
-        if row.status == "running":
+        if row.status == DeliveryStatus.RUNNING:
             raise Conflict("a running delivery cannot be deleted; try again when its attempt ends")
         await conn.execute(
-            sa.delete(deliveries).where(deliveries.c.id == delivery_id, deliveries.c.status != "running")
+            sa.delete(deliveries).where(deliveries.c.id == delivery_id, deliveries.c.status != DeliveryStatus.RUNNING)
         )
     _audit(gateway, principal, "delete", {"delivery_id": str(delivery_id)})
 
@@ -169,8 +168,8 @@ async def cancel(gateway: Gateway, delivery_id: uuid.UUID, principal: Principal 
     async with gateway.db.transaction() as conn:
         result = await conn.execute(
             sa.update(deliveries)
-            .where(deliveries.c.id == delivery_id, deliveries.c.status.in_(("pending", "queued", "retrying")))
-            .values(status="cancelled", next_attempt_at=None, updated_at=now)
+            .where(deliveries.c.id == delivery_id, deliveries.c.status.in_(WAITING))
+            .values(status=DeliveryStatus.CANCELLED, next_attempt_at=None, updated_at=now)
         )
         if result.rowcount == 0:
             exists = (await conn.execute(sa.select(deliveries.c.status).where(deliveries.c.id == delivery_id))).first()

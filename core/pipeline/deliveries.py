@@ -12,32 +12,27 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 import sqlalchemy as sa
 
 from core.contracts import DeliveryInfo, DeliveryResult, Destination
 from core.errors import DeliveryError
-from core.messages import StandardMessage
-from core.pipeline import delivery_store
 from core.pipeline.batching import GroupCommit
+from core.pipeline.delivery_store import Claim, DeliveryStore, Record, make_delivery_store
 from core.pipeline.queue.base import QueueItem
 from core.pipeline.retry import excerpt, retry_schedule
-from core.storage.db import pg_uuid
-from core.storage.models import audit_log, deliveries, delivery_attempts, messages
+from core.pipeline.statuses import DeliveryStatus
+from core.storage.models import deliveries
 
 if TYPE_CHECKING:
     from core.gateway import Gateway
 
 log = logging.getLogger("switchboard.delivery")
 
-STATUSES = ("pending", "queued", "running", "retrying", "delivered", "dead", "cancelled")
-WAITING = ("pending", "queued", "retrying")
-FINAL = ("delivered", "dead", "cancelled")
 # A destination whose slots are all held elsewhere: try this delivery again this much later.
 BUSY_DEFER = 1.0
 
@@ -47,109 +42,10 @@ class DestinationBusy(Exception):
 
 
 @dataclass(frozen=True)
-class Outcome:
+class AttemptOutcome:
     status: str
     attempt: int
     error: str | None = None
-
-
-@dataclass(frozen=True)
-class Claim:
-    info: DeliveryInfo
-    message: StandardMessage
-
-
-@dataclass
-class Record:
-    """What one attempt came to, ready to be written."""
-
-    info: DeliveryInfo
-    values: dict[str, Any]
-    attempt: dict[str, Any]
-    audit: dict[str, Any]
-    retry_at: datetime | None
-
-
-def message_from_row(row: Mapping[str, Any]) -> StandardMessage:
-    """A stored message from its row's columns (a SQLAlchemy row mapping or an asyncpg record)."""
-    return StandardMessage(
-        id=pg_uuid(row["id"]),
-        platform=row["platform"],
-        external_id=row["external_id"],
-        kind=row["kind"],
-        direction=row["direction"],
-        sender=row["sender"],
-        sender_name=row["sender_name"],
-        recipient=row["recipient"],
-        text=row["text"],
-        media=list(row["media"] or []),
-        timestamp=row["timestamp"],
-        raw=row["raw"],
-        extra=dict(row["extra"] or {}),
-    )
-
-
-def claim_from_rows(delivery: Mapping[Any, Any], message: Mapping[Any, Any]) -> Claim:
-    """A claimed delivery from its columns as the claim returned them, and its message's row."""
-    return Claim(
-        DeliveryInfo(
-            id=pg_uuid(delivery["delivery_id"]),
-            destination=delivery["destination"],
-            attempt=delivery["attempt_count"],
-            max_attempts=delivery["max_attempts"],
-            idempotency_key=delivery["idempotency_key"],
-            created_at=delivery["created_at"],
-            options=dict(delivery["options"] or {}),
-            previous_detail=delivery["detail"],
-        ),
-        message_from_row(message),
-    )
-
-
-def claimable(now: datetime) -> sa.ColumnElement[bool]:
-    """Due and waiting, or running under a lease that has run out (its worker died)."""
-    return sa.or_(
-        sa.and_(
-            deliveries.c.status.in_(WAITING),
-            sa.or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now),
-        ),
-        sa.and_(deliveries.c.status == "running", deliveries.c.lease_until < now),
-    )
-
-
-def claim_statement(ids: list[uuid.UUID], now: datetime, lease_until: datetime) -> sa.Update:
-    """The claim of these deliveries, where they are due, everywhere but PostgreSQL
-    (``delivery_store.claim``): found by key, then checked."""
-    return (
-        sa.update(deliveries)
-        .where(deliveries.c.id.in_(ids), claimable(now))
-        .values(status="running", attempt_count=deliveries.c.attempt_count + 1, lease_until=lease_until, updated_at=now)
-        .returning(*delivery_store.CLAIMED)
-    )
-
-
-_RECORD = (
-    sa.update(deliveries)
-    .where(
-        deliveries.c.id == sa.bindparam("b_id"),
-        deliveries.c.status == "running",
-        # A stale attempt (its lease ran out and another worker re-claimed) changes nothing.
-        deliveries.c.attempt_count == sa.bindparam("b_attempt"),
-    )
-    .values(
-        status=sa.bindparam("b_status"),
-        next_attempt_at=sa.bindparam("b_next_attempt_at"),
-        lease_until=None,
-        last_error=sa.bindparam("b_last_error"),
-        last_status_code=sa.bindparam("b_last_status_code"),
-        detail=sa.bindparam("b_detail", type_=deliveries.c.detail.type),
-        remote_ref=sa.func.coalesce(sa.bindparam("b_remote_ref", type_=sa.String), deliveries.c.remote_ref),
-        delivered_at=sa.func.coalesce(
-            sa.bindparam("b_delivered_at", type_=deliveries.c.delivered_at.type), deliveries.c.delivered_at
-        ),
-        updated_at=sa.bindparam("b_updated_at"),
-    )
-)
 
 
 class DeliveryEngine:
@@ -158,6 +54,7 @@ class DeliveryEngine:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self.lease = float(gateway.settings.queue.job_timeout)
+        self.store: DeliveryStore = make_delivery_store(gateway.db)
         self._local: dict[str, asyncio.Semaphore] = {}
         self._claims: GroupCommit[uuid.UUID, Claim | None] = GroupCommit(self._claim_batch, in_flight=2, name="claims")
         self._records: GroupCommit[Record, None] = GroupCommit(self._record_batch, in_flight=2, name="outcomes")
@@ -170,7 +67,7 @@ class DeliveryEngine:
         destination = self.gateway.destinations.get(name)
         return (destination.concurrency if destination else None) or self.gateway.settings.delivery.concurrency
 
-    async def run(self, delivery_id: uuid.UUID, destination: str, *, worker: str = "") -> Outcome | None:
+    async def run(self, delivery_id: uuid.UUID, destination: str, *, worker: str = "") -> AttemptOutcome | None:
         """Make one attempt at the delivery if it is due; ``None`` when it is not ours to do.
 
         Raises ``DestinationBusy`` when other processes hold every slot of the destination.
@@ -198,27 +95,15 @@ class DeliveryEngine:
                 )
             except Exception as err:  # noqa: BLE001 - the sweeper picks it up when due
                 log.warning("could not schedule retry of %s (%s); the sweeper will", claim.info.id, err)
-        return Outcome(record.values["b_status"], claim.info.attempt, record.values["b_last_error"])
+        return AttemptOutcome(record.values["b_status"], claim.info.attempt, record.values["b_last_error"])
 
     async def _claim_batch(self, ids: list[uuid.UUID]) -> list[Claim | None]:
         now = datetime.now(UTC)
-        if self.gateway.db.dialect == "postgresql":
-            async with self.gateway.db.engine.connect() as pg:
-                raw = (await pg.get_raw_connection()).driver_connection
-                rows = await delivery_store.claim(raw, ids, now, now + timedelta(seconds=self.lease))
-            # One record per claim: the delivery's columns, then its message's under their own names.
-            by_id = {c.info.id: c for c in (claim_from_rows(r, r) for r in rows)}
-            return [by_id.get(i) for i in ids]
-        async with self.gateway.db.transaction() as conn:
-            claimed = (await conn.execute(claim_statement(ids, now, now + timedelta(seconds=self.lease)))).all()
-            message_rows = {}
-            if claimed:
-                found = await conn.execute(
-                    sa.select(messages).where(messages.c.id.in_({r.message_id for r in claimed}))
-                )
-                message_rows = {m.id: m._mapping for m in found}
-        claims = {r.delivery_id: claim_from_rows(r._mapping, message_rows[r.message_id]) for r in claimed}
-        return [claims.get(i) for i in ids]
+        return await self.store.claim(ids, now, now + timedelta(seconds=self.lease))
+
+    async def _record_batch(self, records: list[Record]) -> list[None]:
+        await self.store.record(records)
+        return [None] * len(records)
 
     async def _attempt(self, claim: Claim, worker: str) -> Record:
         info = claim.info
@@ -262,12 +147,12 @@ class DeliveryEngine:
         retry_at: datetime | None = None
         if failure is None:
             assert result is not None
-            status, error, code, detail = "delivered", None, result.status_code, result.detail
+            status, error, code, detail = DeliveryStatus.DELIVERED, None, result.status_code, result.detail
             outcome = "delivered"
         else:
             last = info.attempt >= info.max_attempts
-            status = "retrying" if failure.retryable and not last else "dead"
-            if status == "retrying":
+            status = DeliveryStatus.RETRYING if failure.retryable and not last else DeliveryStatus.DEAD
+            if status == DeliveryStatus.RETRYING:
                 delay = (destination.retry_delay(info.attempt) if destination else None) or retry_schedule(
                     info.attempt, self.gateway.settings.delivery
                 )
@@ -278,7 +163,7 @@ class DeliveryEngine:
             if failure.retryable and last:
                 error = f"{error} (gave up after {info.attempt} attempts)"
             code, detail = failure.status_code, failure.detail
-            outcome = "retry" if status == "retrying" else "dead"
+            outcome = "retry" if status == DeliveryStatus.RETRYING else "dead"
         remote_ref = result.remote_ref if result else None
         response = (detail or {}).get("response") if failure else None
         return Record(
@@ -321,22 +206,8 @@ class DeliveryEngine:
             retry_at=retry_at,
         )
 
-    async def _record_batch(self, records: list[Record]) -> list[None]:
-        if self.gateway.db.dialect == "postgresql":
-            async with self.gateway.db.engine.connect() as pg:
-                raw = (await pg.get_raw_connection()).driver_connection
-                await delivery_store.record(
-                    raw, [r.values for r in records], [r.attempt for r in records], [r.audit for r in records]
-                )
-            return [None] * len(records)
-        async with self.gateway.db.transaction() as conn:
-            await conn.execute(_RECORD, [r.values for r in records])
-            await conn.execute(delivery_attempts.insert(), [r.attempt for r in records])
-            await conn.execute(audit_log.insert(), [r.audit for r in records])
-        return [None] * len(records)
 
-
-async def perform(gateway: Gateway, delivery_id: uuid.UUID, *, worker: str = "") -> Outcome | None:
+async def perform(gateway: Gateway, delivery_id: uuid.UUID, *, worker: str = "") -> AttemptOutcome | None:
     """One attempt at ``delivery_id`` if it is due (looks up its destination first)."""
     async with gateway.db.transaction() as conn:
         name = (

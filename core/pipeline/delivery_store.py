@@ -1,22 +1,86 @@
-"""The delivery engine's batched statements on PostgreSQL, as raw asyncpg.
+"""Where the delivery engine claims deliveries and records attempts: SQLite or PostgreSQL.
 
-JSON columns come back decoded (SQLAlchemy's pool sets the connection's jsonb codec); rows go
-in as one JSON document per table (``core.storage.db.json_rows``). A batch of claims is one statement (claim the due deliveries and read their messages); a
-batch of outcomes is one statement (update the deliveries, insert the attempts and the audit
-rows, data-modifying WITHs). Each is atomic on its own, so neither needs BEGIN/COMMIT round
-trips, and SQLAlchemy's per-statement compilation (a third of the worker's CPU) is skipped.
-SQLite runs the SQLAlchemy versions of the same statements in ``core.pipeline.deliveries``.
+Both stores take the same batches and give the same answers. A batch of claims is one
+conditional UPDATE (two workers holding the same id never both deliver) plus the messages'
+rows; a batch of outcomes updates the deliveries and inserts their attempt and audit rows,
+all or nothing. Every dialect branch of the engine is here.
+
+On PostgreSQL each batch is one raw asyncpg statement (data-modifying WITHs), so neither needs
+BEGIN/COMMIT round trips and SQLAlchemy's per-statement compilation (a third of the worker's
+CPU) is skipped. JSON columns come back decoded (SQLAlchemy's pool sets the connection's jsonb
+codec); rows go in as one JSON document per table (``core.storage.db.json_rows``).
 """
 
 from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from core.storage.db import column_list, json_rows, recordset
-from core.storage.models import audit_log, deliveries, delivery_attempts
+import sqlalchemy as sa
+
+from core.contracts import DeliveryInfo
+from core.messages import StandardMessage
+from core.pipeline.statuses import WAITING, DeliveryStatus, claimable, sql_list
+from core.storage.db import Database, column_list, json_rows, pg_uuid, recordset
+from core.storage.models import audit_log, deliveries, delivery_attempts, messages
+
+
+@dataclass(frozen=True)
+class Claim:
+    info: DeliveryInfo
+    message: StandardMessage
+
+
+@dataclass
+class Record:
+    """What one attempt came to, ready to be written."""
+
+    info: DeliveryInfo
+    values: dict[str, Any]
+    attempt: dict[str, Any]
+    audit: dict[str, Any]
+    retry_at: datetime | None
+
+
+def message_from_row(row: Mapping[str, Any]) -> StandardMessage:
+    """A stored message from its row's columns (a SQLAlchemy row mapping or an asyncpg record)."""
+    return StandardMessage(
+        id=pg_uuid(row["id"]),
+        platform=row["platform"],
+        external_id=row["external_id"],
+        kind=row["kind"],
+        direction=row["direction"],
+        sender=row["sender"],
+        sender_name=row["sender_name"],
+        recipient=row["recipient"],
+        text=row["text"],
+        media=list(row["media"] or []),
+        timestamp=row["timestamp"],
+        raw=row["raw"],
+        extra=dict(row["extra"] or {}),
+    )
+
+
+def claim_from_rows(delivery: Mapping[Any, Any], message: Mapping[Any, Any]) -> Claim:
+    """A claimed delivery from its columns as the claim returned them, and its message's row."""
+    return Claim(
+        DeliveryInfo(
+            id=pg_uuid(delivery["delivery_id"]),
+            destination=delivery["destination"],
+            attempt=delivery["attempt_count"],
+            max_attempts=delivery["max_attempts"],
+            idempotency_key=delivery["idempotency_key"],
+            created_at=delivery["created_at"],
+            options=dict(delivery["options"] or {}),
+            previous_detail=delivery["detail"],
+        ),
+        message_from_row(message),
+    )
+
 
 # The columns a claim returns, as claim_from_rows in core.pipeline.deliveries reads them.
 CLAIMED = (
@@ -36,19 +100,19 @@ CLAIMED = (
 # none, on a new database) it took that index as the selective one, read every due delivery
 # and filtered them by id (a claim of 50 at 100,000 waiting took 15-22 ms instead of 1-1.5 ms,
 # and grew with the backlog). tests/test_claim_plan.py holds it to the key.
-_CLAIM = """
+_CLAIM = f"""
 WITH c AS (
   UPDATE deliveries SET status = 'running', attempt_count = attempt_count + 1, lease_until = $2, updated_at = $3
   WHERE id = ANY($1::uuid[]) AND (
-    ((status || '') IN ('pending', 'queued', 'retrying') AND (next_attempt_at IS NULL OR next_attempt_at <= $3))
-    OR ((status || '') = 'running' AND lease_until < $3))
+    ((status || '') IN ({sql_list(WAITING)}) AND (next_attempt_at IS NULL OR next_attempt_at <= $3))
+    OR ((status || '') = '{DeliveryStatus.RUNNING.value}' AND lease_until < $3))
   RETURNING id AS delivery_id, attempt_count, max_attempts, destination, message_id, idempotency_key, created_at,
             options, detail
 )
 SELECT c.*, m.id, m.platform, m.external_id, m.kind, m.direction, m.sender, m.sender_name, m.recipient, m.text,
        m.media, m.timestamp, m.raw, m.extra
 FROM c JOIN messages m ON m.id = c.message_id
-"""
+"""  # noqa: S608 - statuses from the enum only
 
 # The outcome columns of a delivery, as (name, bound value key); their types come from the
 # table ("attempt" is the attempt_count the worker claimed).
@@ -66,10 +130,6 @@ _OUTCOME = (
 )
 
 
-async def claim(raw: Any, ids: list[uuid.UUID], now: datetime, lease_until: datetime) -> list[Any]:
-    """Claim those of ``ids`` that are due: one record per claim, the ``CLAIMED`` columns and
-    then the message's columns under their own names."""
-    return list(await raw.fetch(_CLAIM, ids, lease_until, now))
 
 
 @functools.cache
@@ -96,13 +156,95 @@ SELECT 1
 """  # noqa: S608 - table and column names only
 
 
-async def record(
-    raw: Any, outcomes: list[dict[str, Any]], attempts: list[dict[str, Any]], audit: list[dict[str, Any]]
-) -> None:
-    """Write the outcomes of a batch of attempts, with their attempt and audit rows, at once."""
-    await raw.execute(
-        _record_sql(),
-        json_rows([{name: o[key] for name, key in _OUTCOME} for o in outcomes]),
-        json_rows(attempts),
-        json_rows(audit),
+class DeliveryStore(Protocol):
+    async def claim(self, ids: list[uuid.UUID], now: datetime, lease_until: datetime) -> list[Claim | None]:
+        """Claim those of ``ids`` that are due; the claim of each id in order (``None``: not claimed)."""
+        ...
+
+    async def record(self, records: list[Record]) -> None:
+        """Write the outcomes of a batch of attempts, with their attempt and audit rows, at once."""
+        ...
+
+
+def make_delivery_store(db: Database) -> DeliveryStore:
+    return PostgresDeliveryStore(db) if db.dialect == "postgresql" else SQLiteDeliveryStore(db)
+
+
+class PostgresDeliveryStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def claim(self, ids: list[uuid.UUID], now: datetime, lease_until: datetime) -> list[Claim | None]:
+        async with self.db.engine.connect() as pg:
+            raw = (await pg.get_raw_connection()).driver_connection
+            # One record per claim: the delivery's columns, then its message's under their own names.
+            rows = await raw.fetch(_CLAIM, ids, lease_until, now)  # type: ignore[union-attr]
+        by_id = {c.info.id: c for c in (claim_from_rows(r, r) for r in rows)}
+        return [by_id.get(i) for i in ids]
+
+    async def record(self, records: list[Record]) -> None:
+        async with self.db.engine.connect() as pg:
+            raw = (await pg.get_raw_connection()).driver_connection
+            await raw.execute(  # type: ignore[union-attr]
+                _record_sql(),
+                json_rows([{name: r.values[key] for name, key in _OUTCOME} for r in records]),
+                json_rows([r.attempt for r in records]),
+                json_rows([r.audit for r in records]),
+            )
+
+
+def claim_statement(ids: list[uuid.UUID], now: datetime, lease_until: datetime) -> sa.Update:
+    """The claim of these deliveries where they are due, on SQLite: found by key, then checked."""
+    return (
+        sa.update(deliveries)
+        .where(deliveries.c.id.in_(ids), claimable(now))
+        .values(status=DeliveryStatus.RUNNING, attempt_count=deliveries.c.attempt_count + 1, lease_until=lease_until, updated_at=now)
+        .returning(*CLAIMED)
     )
+
+
+_RECORD = (
+    sa.update(deliveries)
+    .where(
+        deliveries.c.id == sa.bindparam("b_id"),
+        deliveries.c.status == DeliveryStatus.RUNNING,
+        # A stale attempt (its lease ran out and another worker re-claimed) changes nothing.
+        deliveries.c.attempt_count == sa.bindparam("b_attempt"),
+    )
+    .values(
+        status=sa.bindparam("b_status"),
+        next_attempt_at=sa.bindparam("b_next_attempt_at"),
+        lease_until=None,
+        last_error=sa.bindparam("b_last_error"),
+        last_status_code=sa.bindparam("b_last_status_code"),
+        detail=sa.bindparam("b_detail", type_=deliveries.c.detail.type),
+        remote_ref=sa.func.coalesce(sa.bindparam("b_remote_ref", type_=sa.String), deliveries.c.remote_ref),
+        delivered_at=sa.func.coalesce(
+            sa.bindparam("b_delivered_at", type_=deliveries.c.delivered_at.type), deliveries.c.delivered_at
+        ),
+        updated_at=sa.bindparam("b_updated_at"),
+    )
+)
+
+
+class SQLiteDeliveryStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def claim(self, ids: list[uuid.UUID], now: datetime, lease_until: datetime) -> list[Claim | None]:
+        async with self.db.transaction() as conn:
+            claimed = (await conn.execute(claim_statement(ids, now, lease_until))).all()
+            message_rows = {}
+            if claimed:
+                found = await conn.execute(
+                    sa.select(messages).where(messages.c.id.in_({r.message_id for r in claimed}))
+                )
+                message_rows = {m.id: m._mapping for m in found}
+        claims = {r.delivery_id: claim_from_rows(r._mapping, message_rows[r.message_id]) for r in claimed}
+        return [claims.get(i) for i in ids]
+
+    async def record(self, records: list[Record]) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute(_RECORD, [r.values for r in records])
+            await conn.execute(delivery_attempts.insert(), [r.attempt for r in records])
+            await conn.execute(audit_log.insert(), [r.audit for r in records])

@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from core.messages import StandardMessage
 from core.pipeline.batching import GroupCommit
-from core.pipeline.ingest_store import CONFLICTS, Candidate, Outcome, Plan, make_store
+from core.pipeline.ingest_store import CONFLICTS, Candidate, Plan, StoreResult, make_store
 from core.pipeline.queue.base import QueueItem
 from core.pipeline.routing import Router
+from core.pipeline.statuses import DeliveryStatus
 from core.storage.ids import uuid7
 
 if TYPE_CHECKING:
@@ -175,7 +176,7 @@ class Ingestor:
                             "message_id": m.id,
                             "destination": name,
                             "platform": m.platform,
-                            "status": "queued",
+                            "status": DeliveryStatus.QUEUED,
                             "attempt_count": 0,
                             "max_attempts": (dest.max_attempts if dest else None) or max_default,
                             "next_attempt_at": now,
@@ -197,7 +198,7 @@ class Ingestor:
         return plan, routed
 
     def _results(
-        self, batch: list[Submission], plan: Plan, routed: dict[uuid.UUID, list[str]], outcome: Outcome
+        self, batch: list[Submission], plan: Plan, routed: dict[uuid.UUID, list[str]], outcome: StoreResult
     ) -> tuple[list[list[Stored]], list[QueueItem]]:
         deliveries_of: dict[uuid.UUID, list[uuid.UUID]] = {}
         to_enqueue: list[QueueItem] = []

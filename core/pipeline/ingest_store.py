@@ -12,7 +12,7 @@ decides against what is already stored, all or nothing:
 - a conversation's ``last_message_at`` and ``message_count`` move by its new messages only,
   and a candidate is inserted only when a new message joins it.
 
-Both stores give the same ``Outcome``. A race with another process that opens the same
+Both stores give the same ``StoreResult``. A race with another process that opens the same
 conversation ends in one of ``CONFLICTS``; the caller runs the plan again.
 """
 
@@ -67,14 +67,14 @@ class Plan:
 
 
 @dataclass
-class Outcome:
+class StoreResult:
     stored: dict[uuid.UUID, uuid.UUID | None] = field(default_factory=dict)  # new message -> conversation
     opened: set[uuid.UUID] = field(default_factory=set)  # conversations opened by this batch
     existing: dict[Key, uuid.UUID] = field(default_factory=dict)  # duplicates: the stored message's id
 
 
 class IngestStore(Protocol):
-    async def store(self, plan: Plan) -> Outcome: ...
+    async def store(self, plan: Plan) -> StoreResult: ...
 
     async def close(self) -> None: ...
 
@@ -94,12 +94,12 @@ class SQLAlchemyStore:
     async def close(self) -> None:
         return None
 
-    async def store(self, plan: Plan) -> Outcome:
+    async def store(self, plan: Plan) -> StoreResult:
         async with self.db.transaction() as conn:
             return await self._store(conn, plan)
 
-    async def _store(self, conn: AsyncConnection, plan: Plan) -> Outcome:
-        outcome = Outcome()
+    async def _store(self, conn: AsyncConnection, plan: Plan) -> StoreResult:
+        outcome = StoreResult()
         m = messages.c
         keys = [(row["platform"], row["external_id"]) for row in plan.messages]
         for i in range(0, len(keys), _CHUNK):
@@ -302,7 +302,7 @@ class PostgresStore:
             await self._pool.close()
             self._pool = None
 
-    async def store(self, plan: Plan) -> Outcome:
+    async def store(self, plan: Plan) -> StoreResult:
         message_json = json_rows(
             [row | {"participant": p} for row, p in zip(plan.messages, plan.participants, strict=True)]
         )
@@ -317,7 +317,7 @@ class PostgresStore:
         pool = await self._get_pool()
         async with pool.acquire() as conn:
             rows = await conn.fetch(_STATEMENT, *args)
-            outcome = Outcome()
+            outcome = StoreResult()
             for part, rid, conversation_id, platform, external_id in rows:
                 if part == 0:
                     outcome.stored[pg_uuid(rid)] = pg_uuid(conversation_id) if conversation_id is not None else None

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from core.contracts import CronJob
-from core.pipeline.deliveries import WAITING
 from core.pipeline.queue.base import QueueItem
+from core.pipeline.statuses import claimable
 from core.storage.models import deliveries
 
 if TYPE_CHECKING:
@@ -42,12 +41,7 @@ async def sweep(gateway: Gateway, *, grace: float | None = None) -> int:
     while found < SWEEP_MAX:
         query = (
             sa.select(deliveries.c.id, deliveries.c.attempt_count, deliveries.c.destination)
-            .where(
-                sa.or_(
-                    sa.and_(deliveries.c.status.in_(WAITING), deliveries.c.next_attempt_at <= cutoff),
-                    sa.and_(deliveries.c.status == "running", deliveries.c.lease_until < now),
-                )
-            )
+            .where(claimable(now, due_by=cutoff))
             .order_by(deliveries.c.id)
             .limit(SWEEP_BATCH)
         )
@@ -67,31 +61,3 @@ async def sweep(gateway: Gateway, *, grace: float | None = None) -> int:
         if len(rows) < SWEEP_BATCH:
             break
     return found
-
-
-async def _sweep_job(ctx: dict[str, Any]) -> None:
-    await sweep(ctx["gateway"])
-
-
-async def _audit_retention_job(ctx: dict[str, Any]) -> None:
-    removed = await ctx["gateway"].audit.purge()
-    if removed:
-        log.info("audit retention removed %d rows", removed)
-
-
-async def _refresh_token_retention_job(ctx: dict[str, Any]) -> None:
-    from core.auth.sessions import purge_expired_refresh_tokens
-
-    removed = await purge_expired_refresh_tokens(ctx["gateway"])
-    if removed:
-        log.info("removed %d expired refresh tokens", removed)
-
-
-def core_cron_jobs(gateway: Gateway) -> list[CronJob]:
-    interval = max(1, int(gateway.settings.queue.sweep_interval))
-    every = next(n for n in (interval, 15, 10, 5, 1) if 60 % n == 0 or (n % 60 == 0 and 3600 % n == 0))
-    return [
-        CronJob("sweep", _sweep_job, every=every, run_at_startup=True),
-        CronJob("audit_retention", _audit_retention_job, every=3600),
-        CronJob("refresh_token_retention", _refresh_token_retention_job, every=3600),
-    ]

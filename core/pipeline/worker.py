@@ -21,8 +21,9 @@ from core.config.settings import Settings
 from core.contracts import CronJob, job_name
 from core.gateway import Gateway, freeze_startup_heap
 from core.pipeline.deliveries import BUSY_DEFER, DestinationBusy
+from core.pipeline.queue.arq_backend import ArqQueue
 from core.pipeline.queue.base import QueueItem
-from core.pipeline.sweeper import core_cron_jobs
+from core.pipeline.sweeper import sweep
 
 log = logging.getLogger("switchboard.worker")
 
@@ -64,20 +65,15 @@ def build_worker(
     """
     owned = gateway is None
     gateway = gateway or Gateway(settings)
-    from core.pipeline.queue.arq_backend import ArqQueue
-
     assert isinstance(gateway.queue, ArqQueue), 'switchboard worker needs [queue] backend = "arq"'
-    plugin_jobs = [j for js in gateway.plugins.collect("switchboard_jobs", gateway=gateway).values() for j in js]
-    functions: list[Any] = [deliver] + [j for j in plugin_jobs if not isinstance(j, CronJob)]
-    crons = core_cron_jobs(gateway) + [j for j in plugin_jobs if isinstance(j, CronJob)]
+    functions: list[Any] = [deliver, *gateway.jobs().values()]
+    crons = gateway.cron_jobs()
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         if owned:
             await gateway.start(run_queue=False)
         ctx["gateway"] = gateway
         ctx["worker_name"] = f"{socket.gethostname()}:{os.getpid()}"
-        from core.pipeline.sweeper import sweep
-
         await sweep(gateway, grace=0)
         freeze_startup_heap()
 

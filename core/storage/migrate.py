@@ -39,9 +39,7 @@ def plugin_migration_dirs(registry: PluginRegistry) -> dict[str, Path]:
 
 def alembic_config(settings: Settings, registry: PluginRegistry | None = None, stdout: Any = None) -> Config:
     registry = registry or PluginRegistry(settings)
-    metadatas: list[MetaData] = [core_metadata]
-    for items in registry.collect("switchboard_models").values():
-        metadatas.extend(items)
+    metadatas: list[MetaData] = [core_metadata, *registry.gather("switchboard_models")]
     cfg = Config(stdout=stdout or io.StringIO())
     cfg.set_main_option("script_location", str(HERE))
     locations = [HERE / "versions", *plugin_migration_dirs(registry).values()]

@@ -9,18 +9,15 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount
 from starlette.types import Scope
 
-from core.config.settings import Settings
+from core.config.settings import Settings, load_settings
 from core.gateway import Gateway, freeze_startup_heap
 from core.scopes import client_address
-from core.web.api import api_routes
-from core.web.health import ops_routes
 from core.web.middleware import Authentication, BodyLimit, RequestContext
 from core.web.responses import EXCEPTION_HANDLERS
 from core.web.security import guard_routes, max_body_of, walk_routes
-from core.web.webhooks import webhook
 
 
 def _version() -> str:
@@ -38,18 +35,13 @@ def create_app(settings: Settings, *, plugins: Iterable[tuple[str, object]] = ()
     """
     gateway = Gateway(settings, list(plugins))
 
-    plugin_mounts: list[BaseRoute] = []
-    for name, own in gateway.plugins.collect("switchboard_routes", gateway=gateway).items():
-        plugin_mounts.append(Mount(f"/plugins/{name}", routes=guard_routes(own)))
+    routes: list[BaseRoute] = []
+    for name, own in gateway.plugins.each("switchboard_routes", gateway=gateway).items():
+        if name in gateway.plugins.internal:
+            routes.extend(own)  # the core's own routes, at the root (webhooks first)
+            continue
+        routes.append(Mount(f"/plugins/{name}", routes=own))
         gateway.plugins.infos[name].routes = [f"/plugins/{name}{getattr(r, 'path', '')}" for r in own]
-
-    routes: list[BaseRoute] = [
-        # First: the busiest route, matched before any other route's pattern is tried.
-        Route("/webhooks/{platform}", webhook, methods=["GET", "POST"]),
-        *ops_routes(),
-        *api_routes(),
-        *plugin_mounts,
-    ]
 
     async def observe(scope: Scope, status: int, duration_ms: float, error: str | None) -> None:
         state = scope.get("state", {})
@@ -100,6 +92,4 @@ def _largest_body_limit(routes: list[BaseRoute]) -> int:
 
 def app_from_environment() -> Any:
     """ASGI factory for ``uvicorn --factory core.web.app:app_from_environment`` (several workers)."""
-    from core.config.settings import load_settings
-
     return create_app(load_settings())

@@ -81,7 +81,7 @@ async def docs_init(request: Request) -> Response:
     return Response(script, media_type="text/javascript")
 
 
-def ops_routes() -> list[BaseRoute]:
+def health_routes() -> list[BaseRoute]:
     static = StaticFiles(directory=STATIC / "swagger-ui")
     requires(public=True)(static)
     return [

@@ -2,32 +2,30 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
 
 from core.auth.permissions import requires
-from core.errors import AuthenticationError, HTTPError, NotFound
+from core.errors import AuthenticationError, BadRequest, HTTPError, NotFound
 from core.scopes import client_address
+from core.web.requests import gateway_of, parse_json
 
 if TYPE_CHECKING:
-    from core.gateway import Gateway
+    pass
 
 log = logging.getLogger("switchboard.webhooks")
 
-
-def _gateway(request: Request) -> Gateway:
-    return request.app.state.gateway  # type: ignore[no-any-return]
 
 
 @requires(public=True)  # each adapter authenticates its own platform's requests
 async def webhook(request: Request) -> Response:
     """Receive a platform's webhook (POST) or answer its verification handshake (GET)."""
-    gateway = _gateway(request)
+    gateway = gateway_of(request)
     platform = request.path_params["platform"]
     adapter = gateway.adapters.get(platform)
     if adapter is None:
@@ -105,6 +103,10 @@ async def webhook(request: Request) -> Response:
 
 def _json_or_none(body: bytes) -> object:
     try:
-        return json.loads(body)
-    except ValueError:
+        return parse_json(body)
+    except BadRequest:
         return None
+
+
+def webhook_routes() -> list[BaseRoute]:
+    return [Route("/webhooks/{platform}", webhook, methods=["GET", "POST"])]

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from core.contracts import CronJob
+from core.pipeline.deliveries import BUSY_DEFER, DestinationBusy
 from core.pipeline.queue.base import QueueItem
 
 if TYPE_CHECKING:
@@ -37,19 +38,12 @@ class LocalQueue:
         self._busy: set[asyncio.Task[Any]] = set()
 
     async def start(self, *, consume: bool) -> None:
-        from core.pipeline.sweeper import core_cron_jobs
-
         self._consume = consume
         if not consume:
             return
         workers = self.gateway.settings.queue.local_workers
         self._tasks = [asyncio.create_task(self._work(), name=f"local-worker-{i}") for i in range(workers)]
-        crons = core_cron_jobs(self.gateway) + [
-            j
-            for js in self.gateway.plugins.collect("switchboard_jobs", gateway=self.gateway).values()
-            for j in js
-            if isinstance(j, CronJob)
-        ]
+        crons = self.gateway.cron_jobs()
         self._tasks += [asyncio.create_task(self._cron(job), name=f"cron-{job.name}") for job in crons]
 
     async def close(self) -> None:
@@ -101,8 +95,6 @@ class LocalQueue:
         return delivery_id in self._queued or delivery_id in self._timers
 
     async def _work(self) -> None:
-        from core.pipeline.deliveries import BUSY_DEFER, DestinationBusy
-
         me = asyncio.current_task()
         assert me is not None
         while not self._closing:

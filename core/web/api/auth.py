@@ -32,21 +32,18 @@ from core.web.api.auth_schemas import (
     RefreshRequest,
     SignupRequest,
     TokenRequest,
-    read_body,
 )
 from core.web.api.keys import key_routes
 from core.web.api.users import user_routes
 from core.web.openapi import describe
+from core.web.requests import gateway_of, read_json
 
 if TYPE_CHECKING:
-    from core.gateway import Gateway
+    pass
 
 # Tokens must not be kept by a browser's or a proxy's cache.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
-
-def _gateway(request: Request) -> Gateway:
-    return request.app.state.gateway  # type: ignore[no-any-return]
 
 
 def _principal(request: Request) -> Principal:
@@ -60,9 +57,9 @@ async def token(request: Request) -> Response:
 
     Unknown user, wrong password and a locked account all get the same 401.
     """
-    gateway = _gateway(request)
+    gateway = gateway_of(request)
     await gateway.auth.admit_login(client_address(request.scope))
-    body = await read_body(request, TokenRequest)
+    body = await read_json(request, TokenRequest)
     outcome = await check_login(gateway, body.username, body.password.get_secret_value())
     actor = f"user:{body.username.strip().lower()[:150]}"
     if outcome.failure is not None:
@@ -107,8 +104,8 @@ async def refresh(request: Request) -> Response:
 
     Presenting a refresh token that was already exchanged ends its whole session.
     """
-    gateway = _gateway(request)
-    body = await read_body(request, RefreshRequest)
+    gateway = gateway_of(request)
+    body = await read_json(request, RefreshRequest)
     outcome = await refresh_session(
         gateway,
         body.refresh_token.get_secret_value(),
@@ -141,8 +138,8 @@ async def refresh(request: Request) -> Response:
 @describe(body=LogoutRequest)
 async def logout(request: Request) -> Response:
     """End this session (``{"everywhere": true}``: every session of the caller) at once."""
-    gateway = _gateway(request)
-    body = await read_body(request, LogoutRequest, optional=True)
+    gateway = gateway_of(request)
+    body = await read_json(request, LogoutRequest, optional=True)
     principal = _principal(request)
     session_id = principal.extra.get("session_id")
     if body.everywhere:
@@ -165,7 +162,7 @@ async def logout(request: Request) -> Response:
 @requires("viewer")
 async def me(request: Request) -> Response:
     """The signed-in user's own account."""
-    user = await get_user(_gateway(request), _principal(request).id)
+    user = await get_user(gateway_of(request), _principal(request).id)
     return JSONResponse(user_view(user))
 
 
@@ -174,9 +171,9 @@ async def me(request: Request) -> Response:
 @describe(body=PasswordChange)
 async def change_password(request: Request) -> Response:
     """Change your own password (the current one is required). Your other sessions end."""
-    gateway = _gateway(request)
+    gateway = gateway_of(request)
     principal = _principal(request)
-    body = await read_body(request, PasswordChange)
+    body = await read_json(request, PasswordChange)
     current, new = body.current_password.get_secret_value(), body.new_password.get_secret_value()
     user = await get_user(gateway, principal.id)
     check_password(gateway, new, user.username, field="new_password")
@@ -203,11 +200,11 @@ async def change_password(request: Request) -> Response:
 @describe(body=SignupRequest)
 async def signup(request: Request) -> Response:
     """Ask for an account (when ``[auth] allow_signup`` is on): it waits for an admin's approval."""
-    gateway = _gateway(request)
+    gateway = gateway_of(request)
     if not gateway.settings.auth.allow_signup:
         raise NotFound("self-signup is not enabled on this gateway")
     await gateway.auth.admit_login(client_address(request.scope))
-    body = await read_body(request, SignupRequest)
+    body = await read_json(request, SignupRequest)
     username = normalise_username(body.username)
     user = await create_user(
         gateway,

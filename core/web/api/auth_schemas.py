@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from typing import Literal, TypeVar
+from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr
-from starlette.requests import Request
 
 from core.auth.passwords import MAX_PASSWORD_LENGTH
-from core.errors import BadRequest, HTTPError
 
-M = TypeVar("M", bound=BaseModel)
 Role = Literal["viewer", "operator", "admin"]
 Email = Field(default=None, max_length=255, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 Password = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
@@ -19,27 +15,6 @@ Password = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
-
-
-async def read_body(request: Request, model: type[M], *, optional: bool = False) -> M:
-    """The request's JSON body as ``model``: 415 if it is not JSON, 400 if malformed, 422 if invalid."""
-    body = await request.body()
-    if not body.strip() and optional:
-        return model()
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/json":
-        raise HTTPError("expected a JSON body (Content-Type: application/json)", status_code=415)
-    try:
-        data = json.loads(body)
-    except ValueError as err:
-        raise BadRequest("the body is not valid JSON") from err
-    if not isinstance(data, dict):
-        raise BadRequest("expected a JSON object")
-    return model.model_validate(data)
-
-
-def read_query(request: Request, model: type[M]) -> M:
-    return model.model_validate(dict(request.query_params))
 
 
 class TokenRequest(_Body):

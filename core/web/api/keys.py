@@ -12,17 +12,16 @@ from starlette.routing import BaseRoute, Route
 from core.auth.api_keys import create_key, get_key, key_view, list_keys, revoke_key, rotate_key
 from core.auth.events import record_event
 from core.auth.permissions import requires
-from core.web.api.auth_schemas import KeyCreate, KeyQuery, KeyRotate, read_body, read_query
+from core.web.api.auth_schemas import KeyCreate, KeyQuery, KeyRotate
+from core.web.api.params import parse_query
 from core.web.openapi import describe
+from core.web.requests import gateway_of, read_json
 
 if TYPE_CHECKING:
-    from core.gateway import Gateway
+    pass
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
-
-def _gateway(request: Request) -> Gateway:
-    return request.app.state.gateway  # type: ignore[no-any-return]
 
 
 def _creator(request: Request) -> uuid.UUID | None:
@@ -34,8 +33,8 @@ def _creator(request: Request) -> uuid.UUID | None:
 @describe(query=KeyQuery)
 async def list_endpoint(request: Request) -> Response:
     """List API keys (revoked ones with ``include_revoked=true``): prefix, scopes, last use, usage."""
-    gateway = _gateway(request)
-    query = read_query(request, KeyQuery)
+    gateway = gateway_of(request)
+    query = parse_query(request, KeyQuery)
     rows, next_cursor = await list_keys(
         gateway, include_revoked=query.include_revoked, limit=query.limit, cursor=query.cursor
     )
@@ -46,8 +45,8 @@ async def list_endpoint(request: Request) -> Response:
 @describe(body=KeyCreate)
 async def create_endpoint(request: Request) -> Response:
     """Create a key. The answer's ``key`` is the only time it is shown: store it now."""
-    gateway = _gateway(request)
-    body = await read_body(request, KeyCreate)
+    gateway = gateway_of(request)
+    body = await read_json(request, KeyCreate)
     row, key = await create_key(
         gateway,
         body.name,
@@ -72,14 +71,14 @@ async def create_endpoint(request: Request) -> Response:
 @requires("admin")
 async def get_endpoint(request: Request) -> Response:
     """One API key (never its secret)."""
-    gateway = _gateway(request)
+    gateway = gateway_of(request)
     return JSONResponse(key_view(gateway, await get_key(gateway, request.path_params["key_id"])))
 
 
 @requires("admin")
 async def revoke_endpoint(request: Request) -> Response:
     """Revoke a key: it is refused from the next request on."""
-    gateway = _gateway(request)
+    gateway = gateway_of(request)
     row = await revoke_key(gateway, request.path_params["key_id"])
     record_event(gateway, "api_key_revoked", request=request, status=200, key_prefix=row.prefix, name=row.name)
     return JSONResponse(key_view(gateway, row))
@@ -89,8 +88,8 @@ async def revoke_endpoint(request: Request) -> Response:
 @describe(body=KeyRotate)
 async def rotate_endpoint(request: Request) -> Response:
     """Replace a key with a new one (same name, scopes, platform); the old one stops after the grace period."""
-    gateway = _gateway(request)
-    body = await read_body(request, KeyRotate, optional=True)
+    gateway = gateway_of(request)
+    body = await read_json(request, KeyRotate, optional=True)
     old, new, key = await rotate_key(
         gateway, request.path_params["key_id"], grace_seconds=body.grace_seconds, created_by=_creator(request)
     )

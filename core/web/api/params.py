@@ -1,65 +1,16 @@
-"""Query parameters of the list endpoints: validated, with the offending field named on error."""
+"""Query strings into filter objects (``core.operations.filters``), the offending field named on error."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
 from core.errors import HTTPError
-from core.pipeline.deliveries import STATUSES
 from core.web.responses import validation_errors
 
 M = TypeVar("M", bound=BaseModel)
-DeliveryStatus = Literal["pending", "queued", "running", "retrying", "delivered", "dead", "cancelled"]
-assert set(DeliveryStatus.__args__) == set(STATUSES)  # type: ignore[attr-defined]
-
-
-class Page(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    limit: int = Field(default=50, ge=1, le=500)
-    cursor: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-
-    @field_validator("since", "until")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        # A time without a zone is taken as UTC, the zone of every stored time.
-        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
-
-class MessageFilters(Page):
-    platform: str | None = None
-    kind: str | None = None
-    sender: str | None = None
-    direction: Literal["in", "out"] | None = None
-    conversation: uuid.UUID | None = None
-
-
-class DeliveryFilters(Page):
-    status: list[DeliveryStatus] | None = None
-    destination: str | None = None
-    platform: str | None = None
-    message: uuid.UUID | None = None
-
-
-class ConversationFilters(Page):
-    platform: str | None = None
-    participant: str | None = None
-    status: Literal["open", "closed"] | None = None
-
-
-class LogFilters(Page):
-    kind: str | None = None
-    status: int | None = Field(default=None, ge=100, le=599)
-    user: str | None = None
-    endpoint: str | None = None
-    action: str | None = None
 
 
 def parse_query(request: Request, model: type[M]) -> M:

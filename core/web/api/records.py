@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
@@ -13,23 +12,13 @@ from starlette.routing import BaseRoute, Route
 
 from core.auth.permissions import requires
 from core.errors import BadRequest, NotFound
-from core.gateway import Gateway
 from core.operations import records as browse
 from core.operations import repair
 from core.operations import replies as conversations
-from core.web.api.params import (
-    ConversationFilters,
-    DeliveryFilters,
-    LogFilters,
-    MessageFilters,
-    parse_query,
-    validate,
-)
+from core.operations.filters import ConversationFilters, DeliveryFilters, LogFilters, MessageFilters
+from core.web.api.params import parse_query, validate
 from core.web.openapi import describe
-
-
-def _gateway(request: Request) -> Gateway:
-    return request.app.state.gateway  # type: ignore[no-any-return]
+from core.web.requests import gateway_of, read_json
 
 
 def _uuid(request: Request, name: str = "id") -> uuid.UUID:
@@ -37,16 +26,6 @@ def _uuid(request: Request, name: str = "id") -> uuid.UUID:
         return uuid.UUID(request.path_params[name])
     except ValueError as err:
         raise NotFound(f"no such {name}") from err
-
-
-async def _json_body(request: Request) -> Any:
-    body = await request.body()
-    if not body:
-        return {}
-    try:
-        return json.loads(body)
-    except ValueError as err:
-        raise BadRequest("the body is not valid JSON") from err
 
 
 def _found(item: dict[str, Any] | None, what: str) -> JSONResponse:
@@ -59,44 +38,44 @@ def _found(item: dict[str, Any] | None, what: str) -> JSONResponse:
 @describe(query=MessageFilters)
 async def list_messages(request: Request) -> Response:
     """Messages, newest first (keyset-paginated: pass ``next`` back as ``cursor``)."""
-    return JSONResponse(await browse.list_messages(_gateway(request).db, parse_query(request, MessageFilters)))
+    return JSONResponse(await browse.list_messages(gateway_of(request).db, parse_query(request, MessageFilters)))
 
 
 @requires("viewer", scopes=["messages:read"])
 async def get_message(request: Request) -> Response:
     """One message with its raw payload, its deliveries and their attempts."""
-    return _found(await browse.get_message(_gateway(request).db, _uuid(request)), "message")
+    return _found(await browse.get_message(gateway_of(request).db, _uuid(request)), "message")
 
 
 @requires("viewer", scopes=["deliveries:read"])
 @describe(query=DeliveryFilters)
 async def list_deliveries(request: Request) -> Response:
     """Deliveries, newest first; filter by status, destination, platform, message, time."""
-    return JSONResponse(await browse.list_deliveries(_gateway(request).db, parse_query(request, DeliveryFilters)))
+    return JSONResponse(await browse.list_deliveries(gateway_of(request).db, parse_query(request, DeliveryFilters)))
 
 
 @requires("viewer", scopes=["deliveries:read"])
 async def get_delivery(request: Request) -> Response:
     """One delivery with every attempt and its message."""
-    return _found(await browse.get_delivery(_gateway(request).db, _uuid(request)), "delivery")
+    return _found(await browse.get_delivery(gateway_of(request).db, _uuid(request)), "delivery")
 
 
 @requires("operator", scopes=["deliveries:write"])
 async def requeue_delivery(request: Request) -> Response:
     """Queue a dead, cancelled or waiting delivery again now, with a fresh budget of attempts."""
-    return JSONResponse(await repair.requeue(_gateway(request), _uuid(request), request.state.principal))
+    return JSONResponse(await repair.requeue(gateway_of(request), _uuid(request), request.state.principal))
 
 
 @requires("operator", scopes=["deliveries:write"])
 async def cancel_delivery(request: Request) -> Response:
     """Stop a waiting delivery from being attempted again."""
-    return JSONResponse(await repair.cancel(_gateway(request), _uuid(request), request.state.principal))
+    return JSONResponse(await repair.cancel(gateway_of(request), _uuid(request), request.state.principal))
 
 
 @requires("operator", scopes=["deliveries:write"])
 async def delete_delivery(request: Request) -> Response:
     """Delete one delivery and its attempts (not while it runs)."""
-    await repair.delete(_gateway(request), _uuid(request), request.state.principal)
+    await repair.delete(gateway_of(request), _uuid(request), request.state.principal)
     return Response(status_code=204)
 
 
@@ -104,16 +83,16 @@ async def delete_delivery(request: Request) -> Response:
 @describe(body=DeliveryFilters)
 async def requeue_deliveries(request: Request) -> Response:
     """Requeue every delivery matching the filters in the body (default: status dead)."""
-    filters = validate(DeliveryFilters, await _json_body(request))
-    return JSONResponse({"requeued": await repair.requeue_many(_gateway(request), filters, request.state.principal)})
+    filters = validate(DeliveryFilters, await read_json(request, optional=True))
+    return JSONResponse({"requeued": await repair.requeue_many(gateway_of(request), filters, request.state.principal)})
 
 
 @requires("operator", scopes=["deliveries:write"])
 @describe(body=DeliveryFilters)
 async def purge_deliveries(request: Request) -> Response:
     """Delete every finished delivery matching the filters in the body (``status`` required)."""
-    filters = validate(DeliveryFilters, await _json_body(request))
-    return JSONResponse({"purged": await repair.purge(_gateway(request), filters, request.state.principal)})
+    filters = validate(DeliveryFilters, await read_json(request, optional=True))
+    return JSONResponse({"purged": await repair.purge(gateway_of(request), filters, request.state.principal)})
 
 
 @requires("viewer", scopes=["messages:read"])
@@ -121,13 +100,13 @@ async def purge_deliveries(request: Request) -> Response:
 async def list_conversations(request: Request) -> Response:
     """Conversations, newest first."""
     filters = parse_query(request, ConversationFilters)
-    return JSONResponse(await browse.list_conversations(_gateway(request).db, filters))
+    return JSONResponse(await browse.list_conversations(gateway_of(request).db, filters))
 
 
 @requires("viewer", scopes=["messages:read"])
 async def get_conversation(request: Request) -> Response:
     """One conversation, its state and its latest messages."""
-    return _found(await browse.get_conversation(_gateway(request).db, _uuid(request)), "conversation")
+    return _found(await browse.get_conversation(gateway_of(request).db, _uuid(request)), "conversation")
 
 
 class Reply(BaseModel):
@@ -143,12 +122,12 @@ class Reply(BaseModel):
 @describe(body=Reply)
 async def reply_to_conversation(request: Request) -> Response:
     """Send a message to the conversation's participant (202: queued for delivery)."""
-    body = validate(Reply, await _json_body(request))
+    body = validate(Reply, await read_json(request, optional=True))
     if body.kind == "text" and not body.text:
         raise BadRequest("a text reply needs text", errors=[{"field": "text", "message": "required for kind text"}])
     try:
         stored = await conversations.reply(
-            _gateway(request),
+            gateway_of(request),
             _uuid(request),
             kind=body.kind,
             text=body.text,
@@ -168,7 +147,7 @@ async def reply_to_conversation(request: Request) -> Response:
 @describe(query=LogFilters)
 async def list_logs(request: Request) -> Response:
     """The audit log, newest first: requests, webhooks, deliveries, security and admin events."""
-    return JSONResponse(await browse.list_logs(_gateway(request).db, parse_query(request, LogFilters)))
+    return JSONResponse(await browse.list_logs(gateway_of(request).db, parse_query(request, LogFilters)))
 
 
 @requires("operator", scopes=["logs:read"])
@@ -178,7 +157,7 @@ async def get_log(request: Request) -> Response:
         log_id = int(request.path_params["id"])
     except ValueError as err:
         raise NotFound("no such log entry") from err
-    return _found(await browse.get_log(_gateway(request).db, log_id), "log entry")
+    return _found(await browse.get_log(gateway_of(request).db, log_id), "log entry")
 
 
 def record_routes() -> list[BaseRoute]:

@@ -21,24 +21,23 @@ from core.auth.users import (
     user_view,
 )
 from core.errors import Conflict
-from core.web.api.auth_schemas import ApproveRequest, UserCreate, UserQuery, UserUpdate, read_body, read_query
+from core.web.api.auth_schemas import ApproveRequest, UserCreate, UserQuery, UserUpdate
+from core.web.api.params import parse_query
 from core.web.openapi import describe
+from core.web.requests import gateway_of, read_json
 
 if TYPE_CHECKING:
     from core.gateway import Gateway
 
-
-def _gateway(request: Request) -> Gateway:
-    return request.app.state.gateway  # type: ignore[no-any-return]
 
 
 @requires("admin")
 @describe(query=UserQuery)
 async def list_endpoint(request: Request) -> Response:
     """List users, oldest first: filter by role, status, active or a search of name and email."""
-    query = read_query(request, UserQuery)
+    query = parse_query(request, UserQuery)
     rows, next_cursor = await list_users(
-        _gateway(request),
+        gateway_of(request),
         role=query.role,
         status=query.status,
         active=query.active,
@@ -53,8 +52,8 @@ async def list_endpoint(request: Request) -> Response:
 @describe(body=UserCreate)
 async def create_endpoint(request: Request) -> Response:
     """Create a user (by default they must change the password at first login)."""
-    gateway = _gateway(request)
-    body = await read_body(request, UserCreate)
+    gateway = gateway_of(request)
+    body = await read_json(request, UserCreate)
     user = await create_user(
         gateway,
         body.username,
@@ -71,15 +70,15 @@ async def create_endpoint(request: Request) -> Response:
 @requires("admin")
 async def get_endpoint(request: Request) -> Response:
     """One user."""
-    return JSONResponse(user_view(await get_user(_gateway(request), request.path_params["user_id"])))
+    return JSONResponse(user_view(await get_user(gateway_of(request), request.path_params["user_id"])))
 
 
 @requires("admin")
 @describe(body=UserUpdate)
 async def update_endpoint(request: Request) -> Response:
     """Change a user's role, name, email or active state; reset their password; lift a lockout."""
-    gateway = _gateway(request)
-    body = await read_body(request, UserUpdate)
+    gateway = gateway_of(request)
+    body = await read_json(request, UserUpdate)
     user = await get_user(gateway, request.path_params["user_id"])
     if body.password is not None:
         check_password(gateway, body.password.get_secret_value(), user.username)  # before changing anything
@@ -122,14 +121,14 @@ def _record_changes(gateway: Gateway, request: Request, before: Any, after: Any)
 @requires("admin")
 async def deactivate_endpoint(request: Request) -> Response:
     """Deactivate a user: their tokens stop working at once and their sessions end."""
-    gateway = _gateway(request)
+    gateway = gateway_of(request)
     before, after = await update_user(gateway, request.path_params["user_id"], status="inactive")
     _record_changes(gateway, request, before, after)
     return JSONResponse(user_view(after))
 
 
 async def _decide(request: Request, status: str, role: str | None = None) -> Response:
-    gateway = _gateway(request)
+    gateway = gateway_of(request)
     user = await get_user(gateway, request.path_params["user_id"])
     if user.status != "pending":
         raise Conflict(f"this user is not awaiting approval (status: {user.status})")
@@ -154,7 +153,7 @@ async def _decide(request: Request, status: str, role: str | None = None) -> Res
 @describe(body=ApproveRequest)
 async def approve_endpoint(request: Request) -> Response:
     """Approve a pending self-signup, optionally with another role."""
-    body = await read_body(request, ApproveRequest, optional=True)
+    body = await read_json(request, ApproveRequest, optional=True)
     return await _decide(request, "active", body.role)
 
 

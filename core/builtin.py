@@ -1,0 +1,70 @@
+"""The core's own features, registered as an internal plugin through the hooks third parties use.
+
+Datasette's pattern: the webhook entry point, health checks, the API docs, the ``/api``
+routes, the sweeper and retention jobs and the ``users`` CLI are contributions of the plugin
+named ``core``, so a third-party plugin sees the core's routes and jobs in the same hook
+calls as its own (and its hook wrappers wrap them too). Its routes are mounted at the root
+rather than under ``/plugins/core``; ``trylast`` leaves plugins free to go first.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from core.auth.cli import users_command
+from core.auth.sessions import purge_expired_refresh_tokens
+from core.contracts import Command, CronJob
+from core.hookspecs import hookimpl
+from core.pipeline.sweeper import sweep
+from core.web.api import api_routes
+from core.web.health import health_routes
+from core.web.webhooks import webhook_routes
+
+if TYPE_CHECKING:
+    from starlette.routing import BaseRoute
+
+    from core.gateway import Gateway
+
+NAME = "core"
+log = logging.getLogger("switchboard")
+
+
+@hookimpl(trylast=True)
+def switchboard_routes(gateway: Gateway) -> Sequence[BaseRoute]:
+    # The webhook route first: the busiest route, matched before any other route's pattern is tried.
+    return [*webhook_routes(), *health_routes(), *api_routes()]
+
+
+async def _sweep_job(ctx: dict[str, Any]) -> None:
+    await sweep(ctx["gateway"])
+
+
+async def _audit_retention_job(ctx: dict[str, Any]) -> None:
+    removed = await ctx["gateway"].audit.purge()
+    if removed:
+        log.info("audit retention removed %d rows", removed)
+
+
+async def _refresh_token_retention_job(ctx: dict[str, Any]) -> None:
+    removed = await purge_expired_refresh_tokens(ctx["gateway"])
+    if removed:
+        log.info("removed %d expired refresh tokens", removed)
+
+
+@hookimpl(trylast=True)
+def switchboard_jobs(gateway: Gateway) -> Sequence[Any]:
+    interval = max(1, int(gateway.settings.queue.sweep_interval))
+    # arq's cron needs a divisor of a minute (or of an hour, for whole minutes).
+    every = next(n for n in (interval, 15, 10, 5, 1) if 60 % n == 0 or (n % 60 == 0 and 3600 % n == 0))
+    return [
+        CronJob("sweep", _sweep_job, every=every, run_at_startup=True),
+        CronJob("audit_retention", _audit_retention_job, every=3600),
+        CronJob("refresh_token_retention", _refresh_token_retention_job, every=3600),
+    ]
+
+
+@hookimpl(trylast=True)
+def switchboard_commands() -> Sequence[Command]:
+    return [users_command()]

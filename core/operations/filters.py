@@ -1,0 +1,59 @@
+"""What the record queries and repairs select by: plain filter objects, validated.
+
+The JSON API and the admin UI build these from query strings or forms; the queries in
+``core.operations`` take them and know nothing of HTTP. Times without a zone are UTC.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from core.pipeline.statuses import DeliveryStatus
+
+
+class Page(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=50, ge=1, le=500)
+    cursor: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    @field_validator("since", "until")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        # A time without a zone is taken as UTC, the zone of every stored time.
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+class MessageFilters(Page):
+    platform: str | None = None
+    kind: str | None = None
+    sender: str | None = None
+    direction: Literal["in", "out"] | None = None
+    conversation: uuid.UUID | None = None
+
+
+class DeliveryFilters(Page):
+    status: list[DeliveryStatus] | None = None
+    destination: str | None = None
+    platform: str | None = None
+    message: uuid.UUID | None = None
+
+
+class ConversationFilters(Page):
+    platform: str | None = None
+    participant: str | None = None
+    status: Literal["open", "closed"] | None = None
+
+
+class LogFilters(Page):
+    kind: str | None = None
+    status: int | None = Field(default=None, ge=100, le=599)
+    user: str | None = None
+    endpoint: str | None = None
+    action: str | None = None

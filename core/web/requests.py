@@ -1,0 +1,76 @@
+"""Reading a request: the gateway serving it, and its JSON body. One way for core and plugins alike."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
+
+from pydantic import BaseModel
+from starlette.requests import Request
+
+from core.errors import BadRequest, HTTPError
+
+if TYPE_CHECKING:
+    from core.gateway import Gateway
+
+M = TypeVar("M", bound=BaseModel)
+JSON_TYPES = ("application/json",)
+
+
+def gateway_of(request: Request) -> Gateway:
+    """The gateway of the app serving ``request`` (what hooks receive as ``gateway``)."""
+    return cast("Gateway", request.app.state.gateway)
+
+
+def parse_json(body: bytes | str) -> Any:
+    """JSON text as Python values; ``BadRequest`` (400) when it is not JSON a store can hold.
+
+    Refused: malformed JSON, nesting too deep for the parser (``[`` × 1,000 is 2 KB), and a
+    string with a lone UTF-16 surrogate (``"\\ud800"``), which no UTF-8 column can store.
+    """
+    try:
+        data = json.loads(body)
+    except RecursionError as err:
+        raise BadRequest("the body is not valid JSON: nested too deeply") from err
+    except ValueError as err:
+        raise BadRequest(f"the body is not valid JSON: {err}") from err
+    # Only an escape can produce a surrogate; look for one only when the text has escapes.
+    escaped = b"\\u" in body if isinstance(body, bytes) else "\\u" in body
+    if escaped:
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise BadRequest("the body is not valid JSON: a string holds a lone surrogate (\\ud800-\\udfff)") from err
+    return data
+
+
+@overload
+async def read_json(request: Request, model: None = None, *, optional: bool = False) -> Any: ...
+
+
+@overload
+async def read_json(request: Request, model: type[M], *, optional: bool = False) -> M: ...
+
+
+async def read_json(request: Request, model: type[M] | None = None, *, optional: bool = False) -> Any:
+    """The request's JSON body, validated as ``model`` when one is given.
+
+    415 when the content type is not JSON, 400 when the body is not JSON (or, with a model, not
+    an object), 422 naming every invalid field (pydantic's errors, rendered by the core).
+    ``optional``: an empty body is ``model()`` (or ``{}``) whatever its content type.
+    """
+    body = await request.body()
+    if optional and not body.strip():
+        return model() if model is not None else {}
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in JSON_TYPES and not content_type.endswith("+json"):
+        raise HTTPError(
+            f"expected a JSON body (Content-Type: application/json), got {content_type or 'no content type'}",
+            status_code=415,
+        )
+    data = parse_json(body)
+    if model is None:
+        return data
+    if not isinstance(data, dict):
+        raise BadRequest("expected a JSON object")
+    return model.model_validate(data)
