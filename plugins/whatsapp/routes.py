@@ -13,13 +13,9 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from core import BadRequest, Gateway, NotFound, describe, requires
+from core import BadRequest, NotFound, describe, gateway_of, read_json, requires
 from plugins.whatsapp import optout, statuses
 from plugins.whatsapp.models import media
-
-
-def _gateway(request: Request) -> Gateway:
-    return request.app.state.gateway  # type: ignore[no-any-return]
 
 
 def _message_id(request: Request) -> uuid.UUID:
@@ -46,7 +42,7 @@ def _media_row(row: sa.Row[tuple[object, ...]]) -> dict[str, object]:
 async def message_tracking(request: Request) -> Response:
     """WhatsApp details of a stored message: the send's wamid and statuses, and its media files."""
     message_id = _message_id(request)
-    async with _gateway(request).db.transaction() as conn:
+    async with gateway_of(request).db.transaction() as conn:
         tracking = await statuses.tracking_of(conn, message_id)
         files = (await conn.execute(sa.select(media).where(media.c.message_id == message_id))).all()
     if tracking is None and not files:
@@ -58,7 +54,7 @@ async def message_tracking(request: Request) -> Response:
 async def media_file(request: Request) -> Response:
     """Download a stored media file of a message (as an attachment, never rendered inline)."""
     message_id = _message_id(request)
-    async with _gateway(request).db.transaction() as conn:
+    async with gateway_of(request).db.transaction() as conn:
         row = (
             await conn.execute(
                 sa.select(media.c.path, media.c.mime_type, media.c.media_id).where(
@@ -89,7 +85,7 @@ class ContactChange(BaseModel):
 async def contact(request: Request) -> Response:
     """A contact's opt-out state."""
     wa_id = request.path_params["wa_id"]
-    async with _gateway(request).db.transaction() as conn:
+    async with gateway_of(request).db.transaction() as conn:
         state = (await optout.states(conn, [wa_id])).get(wa_id)
     if state is None:
         return JSONResponse({"wa_id": wa_id, "opted_out": False, "opted_out_at": None, "opted_in_at": None})
@@ -103,9 +99,9 @@ async def change_contact(request: Request) -> Response:
     wa_id = request.path_params["wa_id"]
     if not wa_id.isdigit() or len(wa_id) > 20:
         raise BadRequest("not a WhatsApp id", errors=[{"field": "wa_id", "message": "expected digits"}])
-    change = ContactChange.model_validate_json(await request.body())  # a ValidationError is a 422
+    change = await read_json(request, ContactChange)
     principal = request.state.principal
-    async with _gateway(request).db.transaction() as conn:
+    async with gateway_of(request).db.transaction() as conn:
         await optout.record_choice(
             conn, wa_id, "out" if change.opted_out else "in", f"({principal.label})", datetime.now(UTC)
         )
