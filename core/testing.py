@@ -20,7 +20,8 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from core.auth.accounts import insert_api_key, insert_user
+from core.auth.api_keys import insert_api_key
+from core.auth.users import insert_user
 from core.config.settings import Settings, settings_from_dict
 from core.gateway import Gateway
 from core.pipeline.deliveries import AttemptOutcome, perform

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
-from core.auth.accounts import insert_api_key
+from core.auth.credentials import hash_secret, new_api_key
 from core.errors import Conflict, NotFound, Unprocessable
 from core.storage.cursors import decode_cursor, encode_cursor
+from core.storage.ids import uuid7
 from core.storage.models import api_keys
 
 if TYPE_CHECKING:
@@ -21,6 +22,36 @@ if TYPE_CHECKING:
 
 # "messages:read", "dhis2:aggregate", "webhooks:whatsapp", or "*" (every scope).
 SCOPE = re.compile(r"^(\*|[a-z0-9][a-z0-9_.-]*(:[a-z0-9_.*-]+)+)$")
+
+
+async def insert_api_key(
+    gateway: Gateway,
+    name: str,
+    scopes: Iterable[str],
+    *,
+    platform: str | None = None,
+    created_by: uuid.UUID | None = None,
+    expires_at: datetime | None = None,
+) -> tuple[uuid.UUID, str]:
+    """Create a key; returns ``(id, key)``. The key itself is never stored."""
+    key, prefix = new_api_key()
+    key_id = uuid7()
+    async with gateway.db.transaction() as conn:
+        await conn.execute(
+            api_keys.insert().values(
+                id=key_id,
+                name=name,
+                prefix=prefix,
+                key_hash=hash_secret(key),
+                scopes=sorted(set(scopes)),
+                platform=platform,
+                created_by=created_by,
+                created_at=datetime.now(UTC),
+                expires_at=expires_at,
+            )
+        )
+    return key_id, key
+
 
 
 def check_key_request(

@@ -17,12 +17,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
-from core.auth.accounts import insert_user
 from core.auth.password_policy import password_problems
 from core.auth.permissions import ROLES
 from core.auth.sessions import end_user_sessions
 from core.errors import Conflict, NotFound, Unprocessable
 from core.storage.cursors import decode_cursor, encode_cursor
+from core.storage.ids import uuid7
 from core.storage.models import users
 
 if TYPE_CHECKING:
@@ -32,6 +32,42 @@ if TYPE_CHECKING:
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@+-]{1,149}$")
 STATUSES = ("active", "pending", "rejected", "inactive")
+
+
+async def insert_user(
+    gateway: Gateway,
+    username: str,
+    role: str,
+    password_hash: str,
+    *,
+    status: str = "active",
+    full_name: str | None = None,
+    email: str | None = None,
+    must_change_password: bool = False,
+) -> uuid.UUID:
+    """Insert a user row as given (no policy: see ``users.create_user``); returns its id."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    now = datetime.now(UTC)
+    user_id = uuid7()
+    async with gateway.db.transaction() as conn:
+        await conn.execute(
+            users.insert().values(
+                id=user_id,
+                username=username.strip().lower(),
+                password_hash=password_hash,
+                role=role,
+                status=status,
+                full_name=full_name,
+                email=email,
+                must_change_password=must_change_password,
+                created_at=now,
+                updated_at=now,
+                password_changed_at=now,
+            )
+        )
+    return user_id
+
 
 
 def normalise_username(username: str) -> str:
