@@ -130,8 +130,6 @@ _OUTCOME = (
 )
 
 
-
-
 @functools.cache
 def _record_sql() -> str:
     outcome = recordset(deliveries, [n for n, _ in _OUTCOME if n != "attempt"], 1, "v", "attempt integer")
@@ -154,6 +152,15 @@ l AS (INSERT INTO audit_log ({column_list(audit_names)})
       SELECT {column_list(audit_names)} FROM {recordset(audit_log, audit_names, 3)})
 SELECT 1
 """  # noqa: S608 - table and column names only
+
+
+def claims_in_order(ids: list[uuid.UUID], claimed: dict[uuid.UUID, Claim]) -> list[Claim | None]:
+    """The claim of each id in order; an id named twice (the sweeper and a retry's job, say, in
+    one batch) gets its claim once, so it is attempted once."""
+    out: list[Claim | None] = []
+    for i in ids:
+        out.append(claimed.pop(i, None))
+    return out
 
 
 class DeliveryStore(Protocol):
@@ -179,8 +186,7 @@ class PostgresDeliveryStore:
             raw = (await pg.get_raw_connection()).driver_connection
             # One record per claim: the delivery's columns, then its message's under their own names.
             rows = await raw.fetch(_CLAIM, ids, lease_until, now)  # type: ignore[union-attr]
-        by_id = {c.info.id: c for c in (claim_from_rows(r, r) for r in rows)}
-        return [by_id.get(i) for i in ids]
+        return claims_in_order(ids, {c.info.id: c for c in (claim_from_rows(r, r) for r in rows)})
 
     async def record(self, records: list[Record]) -> None:
         async with self.db.engine.connect() as pg:
@@ -198,7 +204,12 @@ def claim_statement(ids: list[uuid.UUID], now: datetime, lease_until: datetime) 
     return (
         sa.update(deliveries)
         .where(deliveries.c.id.in_(ids), claimable(now))
-        .values(status=DeliveryStatus.RUNNING, attempt_count=deliveries.c.attempt_count + 1, lease_until=lease_until, updated_at=now)
+        .values(
+            status=DeliveryStatus.RUNNING,
+            attempt_count=deliveries.c.attempt_count + 1,
+            lease_until=lease_until,
+            updated_at=now,
+        )
         .returning(*CLAIMED)
     )
 
@@ -240,8 +251,9 @@ class SQLiteDeliveryStore:
                     sa.select(messages).where(messages.c.id.in_({r.message_id for r in claimed}))
                 )
                 message_rows = {m.id: m._mapping for m in found}
-        claims = {r.delivery_id: claim_from_rows(r._mapping, message_rows[r.message_id]) for r in claimed}
-        return [claims.get(i) for i in ids]
+        return claims_in_order(
+            ids, {r.delivery_id: claim_from_rows(r._mapping, message_rows[r.message_id]) for r in claimed}
+        )
 
     async def record(self, records: list[Record]) -> None:
         async with self.db.transaction() as conn:
