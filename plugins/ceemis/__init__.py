@@ -54,8 +54,8 @@ def switchboard_routes() -> list[BaseRoute]:
 
 @hookimpl
 async def switchboard_messages_stored(stored: Sequence[tuple[StandardMessage, Stored]], gateway: Gateway) -> None:
-    """Record each new helpline case and update, so its status is known before its first attempt."""
-    items = [(m, NAME in s.destinations) for m, s in stored if store.is_helpline_case(m)]
-    if items:
+    """Cases and updates routed to ``ceemis`` are queued (the rest stay received)."""
+    ids = [s.message_id for m, s in stored if NAME in s.destinations and store.is_helpline_case(m)]
+    if ids:
         async with gateway.db.transaction() as conn:
-            await store.record(conn, items)
+            await store.routed(conn, ids)

@@ -70,11 +70,14 @@ class HelplineAdapter(_CaseAdapter):
         """One case create or update; 422 naming every missing or wrong field."""
         data = payloads.json_object(body, "helpline case")
         case = payloads.validate_case(data)
-        if isinstance(case, payloads.CaseCreate):
-            return [payloads.create_message(case, data)]
         async with self.gateway.db.transaction() as conn:
-            known = await store.find_case(conn, case.ref)
-        return [payloads.update_message(case, data, known.src_uid if known else None)]
+            if isinstance(case, payloads.CaseCreate):
+                message = payloads.create_message(case, data)
+            else:
+                known = await store.find_case(conn, case.ref)
+                message = payloads.update_message(case, data, known.src_uid if known else None)
+            await store.receive(conn, message)
+        return [message]
 
 
 class CEEMISAdapter(_CaseAdapter):

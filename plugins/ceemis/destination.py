@@ -95,6 +95,9 @@ class CEEMISDestination(Destination):
             row = await store.row_of(conn, message)
             case = await store.find_case(conn, ref)
             blocker = await store.earlier_pending(conn, row, store.references(case, ref))
+        if row.state == "delivered":
+            # Sent on an earlier attempt whose outcome the core did not record.
+            return DeliveryResult(remote_ref=case.ceemis_id if case else ref, detail={"sent_before": True})
         if case is None:
             if not self.pattern.fullmatch(ref):
                 await self._wait(message, delivery, row, f"no case {ref!r} has been received")
@@ -141,7 +144,13 @@ class CEEMISDestination(Destination):
         self, message: StandardMessage, delivery: DeliveryInfo, url: str, form: dict[str, str]
     ) -> tuple[int, str]:
         async with self.gateway.db.transaction() as conn:
-            sends = await store.count_attempt(conn, message)
+            sends = await store.start_send(conn, message, self.settings.timeout + 30)
+        if sends is None:
+            # Delivered meanwhile, or a second attempt of this delivery running at the same
+            # time (delivery is at-least-once): one of them sends, never both.
+            raise DeliveryError(
+                "another attempt is sending this case now", retry_after=self.settings.wait_min, detail={"busy": True}
+            )
         if sends > self.sends:
             reason = f"gave up after {sends - 1} sends to CEEMIS"
             await self._fail(message, reason)

@@ -14,12 +14,14 @@ metadata = sa.MetaData(naming_convention=NAMING)  # the core's, so constraint na
 Uuid = sa.Uuid(as_uuid=True)
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
-# One row per helpline case (its create message). state: received (no delivery routed),
-# queued, sending, retrying, delivered, failed.
+# One row per helpline case (its create message), written when the case is received, before
+# the message is committed (so the case is known the moment the helpline has its answer).
+# state: received, queued (routed to ceemis), sending, retrying, delivered, failed.
 cases = sa.Table(
     "ceemis_cases",
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("external_id", sa.String(255), nullable=False, unique=True),
     sa.Column("message_id", Uuid, nullable=False, unique=True),
     sa.Column("src", sa.String(64), nullable=False),
     sa.Column("src_uid", sa.String(255), nullable=False, index=True),
@@ -27,6 +29,9 @@ cases = sa.Table(
     sa.Column("ceemis_id", sa.String(255), index=True),
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    # While a send is in flight: when its hold on the row runs out (a second attempt of the
+    # same delivery, or a killed worker's, may send only after that).
+    sa.Column("sending_until", UTCDateTime),
     sa.Column("last_error", sa.Text),
     sa.Column("received_at", UTCDateTime, nullable=False),
     sa.Column("delivered_at", UTCDateTime),
@@ -40,11 +45,15 @@ case_updates = sa.Table(
     "ceemis_case_updates",
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("external_id", sa.String(255), nullable=False, unique=True),
     sa.Column("message_id", Uuid, nullable=False, unique=True),
     sa.Column("ref", sa.String(255), nullable=False),
     sa.Column("status", sa.String(64)),
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    # While a send is in flight: when its hold on the row runs out (a second attempt of the
+    # same delivery, or a killed worker's, may send only after that).
+    sa.Column("sending_until", UTCDateTime),
     sa.Column("last_error", sa.Text),
     sa.Column("received_at", UTCDateTime, nullable=False),
     sa.Column("delivered_at", UTCDateTime),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core import StandardMessage
+from plugins.ceemis.core_internals import uuid7
 from plugins.ceemis.models import case_updates, cases
 from plugins.ceemis.payloads import CREATE, HELPLINE, UPDATE
 
@@ -23,59 +24,85 @@ def is_helpline_case(message: StandardMessage) -> bool:
     return message.platform == HELPLINE and message.kind in (CREATE, UPDATE) and "ceemis" in message.extra
 
 
-async def _insert_missing(conn: AsyncConnection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).values(rows).on_conflict_do_nothing(index_elements=["message_id"])
-    await conn.execute(statement)
+def _table(message: StandardMessage) -> sa.Table:
+    return cases if message.kind == CREATE else case_updates
 
 
-def _row_of(message: StandardMessage, state: str, now: datetime) -> tuple[sa.Table, dict[str, Any]]:
+def _row_of(message: StandardMessage, state: str, now: datetime) -> dict[str, Any]:
     info = message.extra["ceemis"]
-    common = {"message_id": message.id, "state": state, "received_at": message.timestamp, "updated_at": now}
+    row = {
+        "external_id": message.external_id,
+        "message_id": message.id,
+        "state": state,
+        "received_at": message.timestamp,
+        "updated_at": now,
+    }
     if message.kind == CREATE:
-        return cases, {**common, "src": info["src"], "src_uid": info["src_uid"], "src_callid": info["src_callid"]}
-    return case_updates, {**common, "ref": info["ref"], "status": info.get("status")}
+        return {**row, "src": info["src"], "src_uid": info["src_uid"], "src_callid": info["src_callid"]}
+    return {**row, "ref": info["ref"], "status": info.get("status")}
 
 
-async def record(conn: AsyncConnection, items: list[tuple[StandardMessage, bool]]) -> None:
-    """Rows for helpline cases and updates not yet recorded: (message, has a delivery) pairs.
+async def _insert_missing(conn: AsyncConnection, message: StandardMessage, state: str) -> sa.Row[Any]:
+    """The row of the message's external id, inserted with ``state`` if there is none."""
+    table = _table(message)
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).values(_row_of(message, state, datetime.now(UTC)))
+    await conn.execute(statement.on_conflict_do_nothing(index_elements=["external_id"]))
+    return (await conn.execute(sa.select(table).where(table.c.external_id == message.external_id))).one()
 
-    A row already there (the destination may have got to it first) is left alone.
+
+async def receive(conn: AsyncConnection, message: StandardMessage) -> None:
+    """Record a case or update as it is received, before the core stores its message.
+
+    The message takes the id its row holds: a helpline retry of a case already received names
+    the same message, which the core then finds to be a duplicate (or stores, if the first
+    try's commit failed), so the row always names the stored message.
     """
-    now = datetime.now(UTC)
-    by_table: dict[str, list[dict[str, Any]]] = {cases.name: [], case_updates.name: []}
-    for message, routed in items:
-        table, row = _row_of(message, "queued" if routed else "received", now)
-        by_table[table.name].append(row)
-    await _insert_missing(conn, cases, by_table[cases.name])
-    await _insert_missing(conn, case_updates, by_table[case_updates.name])
+    message.id = message.id or uuid7()
+    message.id = (await _insert_missing(conn, message, "received")).message_id
+
+
+async def routed(conn: AsyncConnection, message_ids: list[uuid.UUID]) -> None:
+    """Cases and updates whose messages were given a ``ceemis`` delivery: received → queued."""
+    for table in (cases, case_updates):
+        await conn.execute(
+            sa.update(table)
+            .where(table.c.message_id.in_(message_ids), table.c.state == "received")
+            .values(state="queued", updated_at=datetime.now(UTC))
+        )
 
 
 async def row_of(conn: AsyncConnection, message: StandardMessage) -> sa.Row[Any]:
-    """The row of a create or update message, recorded now if it is missing."""
-    await record(conn, [(message, True)])
-    table = cases if message.kind == CREATE else case_updates
-    return (await conn.execute(sa.select(table).where(table.c.message_id == message.id))).one()
+    """The row of a create or update message (recorded now if it was not)."""
+    return await _insert_missing(conn, message, "queued")
 
 
 async def change(conn: AsyncConnection, message: StandardMessage, **values: Any) -> None:
-    """Set columns of a message's row (``updated_at`` too)."""
-    table = cases if message.kind == CREATE else case_updates
+    """Set columns of a message's row (``updated_at`` too); the end of a send releases its hold."""
+    table = _table(message)
+    if values.get("state") in ("delivered", "failed", "retrying"):
+        values["sending_until"] = None
     await conn.execute(
         sa.update(table).where(table.c.message_id == message.id).values(updated_at=datetime.now(UTC), **values)
     )
 
 
-async def count_attempt(conn: AsyncConnection, message: StandardMessage) -> int:
-    """Count one more real send of the message; returns how many there have been."""
-    table = cases if message.kind == CREATE else case_updates
-    await conn.execute(
+async def start_send(conn: AsyncConnection, message: StandardMessage, hold: float) -> int | None:
+    """Take the message's row for one send (for ``hold`` seconds) and count it; how many sends
+    there have been, or ``None`` when it is delivered or another attempt is sending it now."""
+    table = _table(message)
+    now = datetime.now(UTC)
+    taken = await conn.execute(
         sa.update(table)
-        .where(table.c.message_id == message.id)
-        .values(attempts=table.c.attempts + 1, state="sending", updated_at=datetime.now(UTC))
+        .where(
+            table.c.message_id == message.id,
+            table.c.state != "delivered",
+            sa.or_(table.c.sending_until.is_(None), table.c.sending_until < now),
+        )
+        .values(attempts=table.c.attempts + 1, state="sending", sending_until=now + timedelta(seconds=hold), updated_at=now)
     )
+    if taken.rowcount != 1:
+        return None
     return int(
         (await conn.execute(sa.select(table.c.attempts).where(table.c.message_id == message.id))).scalar_one()
     )
