@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from core.pipeline.statuses import DeliveryStatus as DeliveryStatus
     from core.redaction import mask_phone as mask_phone
     from core.storage.db import UTCDateTime as UTCDateTime
+    from core.storage.ids import uuid7 as uuid7
     from core.storage.models import NAMING as NAMING
     from core.web.app import create_app as create_app
     from core.web.openapi import describe as describe
@@ -92,6 +93,7 @@ _PUBLIC: dict[str, str] = {
     "DeliveryStatus": "core.pipeline.statuses",
     "mask_phone": "core.redaction",
     "UTCDateTime": "core.storage.db",
+    "uuid7": "core.storage.ids",
     "NAMING": "core.storage.models",
     "create_app": "core.web.app",
     "describe": "core.web.openapi",
@@ -141,6 +143,7 @@ __all__ = [
     "raise_for_status",
     "read_json",
     "requires",
+    "uuid7",
 ]
 
 

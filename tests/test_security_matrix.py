@@ -95,6 +95,8 @@ GET     /plugins/dhis2/orgunit-mappings/export.xlsx      401       ok     ok    
 GET     /plugins/dhis2/orgunit-mappings/export.csv       401       ok     ok       ok    ok      403
 GET     /plugins/dhis2/orgunit-mappings/{mapping_id:int} 401       ok     ok       ok    ok      403
 DELETE  /plugins/dhis2/orgunit-mappings/{mapping_id:int} 401       403    ok       ok    ok      403
+
+GET     /plugins/ceemis/cases/{reference}    401       ok     ok       ok    ok      403
 """
 
 

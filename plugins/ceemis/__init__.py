@@ -1,0 +1,61 @@
+"""The ``ceemis`` plugin: helpline cases to CEEMIS, and cases made in CEEMIS and EEMIS back.
+
+Inbound, ``/webhooks/helpline`` takes the helpline's case creates and updates, and
+``/webhooks/ceemis`` and ``/webhooks/eemis`` the cases created there (routed by ``[[routes]]``).
+Outbound, the destination ``ceemis`` sends creates and updates as CEEMIS's multipart forms, in
+order per case. ``/plugins/ceemis/cases/{reference}`` tells what became of a case. See docs/ceemis.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import MetaData
+from starlette.routing import BaseRoute
+
+from core import Adapter, Destination, Gateway, StandardMessage, Stored, hookimpl
+from plugins.ceemis import store
+from plugins.ceemis.adapter import CEEMISAdapter, EEMISAdapter, HelplineAdapter
+from plugins.ceemis.destination import NAME, CEEMISDestination
+from plugins.ceemis.models import metadata
+from plugins.ceemis.routes import ceemis_routes
+from plugins.ceemis.settings import CEEMISSettings
+
+
+@hookimpl
+def switchboard_settings(config: Mapping[str, Any]) -> CEEMISSettings:
+    return CEEMISSettings.model_validate(dict(config))
+
+
+@hookimpl
+def switchboard_models() -> list[MetaData]:
+    return [metadata]
+
+
+@hookimpl
+def switchboard_adapters(gateway: Gateway) -> list[Adapter]:
+    settings: CEEMISSettings = gateway.plugin_config("ceemis")
+    return [HelplineAdapter(gateway, settings), CEEMISAdapter(gateway, settings), EEMISAdapter(gateway, settings)]
+
+
+@hookimpl
+def switchboard_destinations(gateway: Gateway) -> list[Destination]:
+    settings: CEEMISSettings = gateway.plugin_config("ceemis")
+    if settings.create_url is None and settings.update_url is None:
+        return []
+    return [CEEMISDestination(gateway, settings)]
+
+
+@hookimpl
+def switchboard_routes() -> list[BaseRoute]:
+    return ceemis_routes()
+
+
+@hookimpl
+async def switchboard_messages_stored(stored: Sequence[tuple[StandardMessage, Stored]], gateway: Gateway) -> None:
+    """Cases and updates routed to ``ceemis`` are queued (the rest stay received)."""
+    ids = [s.message_id for m, s in stored if NAME in s.destinations and store.is_helpline_case(m)]
+    if ids:
+        async with gateway.db.transaction() as conn:
+            await store.routed(conn, ids)
