@@ -165,13 +165,13 @@ def alert_message(row: Any) -> StandardMessage:
         conversation_key="",  # alerts are not a conversation
         text=text,
         timestamp=get("created_at"),
+        # detail: the device, and the rule and reading (threshold) or the last time heard (silent)
         extra={
+            **detail,
             "alert_id": str(get("id")),
             "alert": get("kind"),
-            "rule": get("rule"),
             "severity": get("severity"),
             "subject": get("subject"),
-            **detail,
         },
     )
 
