@@ -75,7 +75,11 @@ def _reading_detail(reading: Reading) -> dict[str, Any]:
     }
     if reading.diastolic is not None:
         return detail | {"systolic": reading.value, "diastolic": reading.diastolic}
-    return detail | {"value": reading.value, "original_value": reading.original_value, "original_unit": reading.original_unit}
+    return detail | {
+        "value": reading.value,
+        "original_value": reading.original_value,
+        "original_unit": reading.original_unit,
+    }
 
 
 async def raise_threshold_alerts(
@@ -150,9 +154,7 @@ def alert_message(row: Any) -> StandardMessage:
     reading = detail.get("reading")
     if rule and reading:
         shown = (
-            f"{reading['systolic']:g}/{reading['diastolic']:g}"
-            if "systolic" in reading
-            else f"{reading['value']:g}"
+            f"{reading['systolic']:g}/{reading['diastolic']:g}" if "systolic" in reading else f"{reading['value']:g}"
         )
         text = f"{rule['name']}: {reading['metric']} {shown} {reading['unit']} {rule['comparison']} {rule['value']:g}"
     else:

@@ -112,7 +112,11 @@ async def subject_summary(gateway: Gateway, subject: str, period: str) -> dict[s
                     .limit(1)
                 )
             ).one()
-            entry: dict[str, Any] = {"count": count, "unit": last.unit, "last_measured_at": last.measured_at.isoformat()}
+            entry: dict[str, Any] = {
+                "count": count,
+                "unit": last.unit,
+                "last_measured_at": last.measured_at.isoformat(),
+            }
             if d_mean is not None:
                 entry |= {
                     "systolic": {"min": low, "max": high, "mean": round(float(mean), 2), "last": last.value},

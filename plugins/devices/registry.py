@@ -183,7 +183,9 @@ async def deactivate(gateway: Gateway, device_id: uuid.UUID) -> Any:
     return await get_device(gateway, device_id)
 
 
-async def rotate(gateway: Gateway, device_id: uuid.UUID, grace: int, by: str | None) -> tuple[Any, str, datetime | None]:
+async def rotate(
+    gateway: Gateway, device_id: uuid.UUID, grace: int, by: str | None
+) -> tuple[Any, str, datetime | None]:
     """A new key for the device: ``(row, key, when the old key stops)``."""
     row = await get_device(gateway, device_id)
     if row.status == "inactive" or row.key_id is None:

@@ -52,7 +52,10 @@ async def test_rules_match_their_subject_only(app_client) -> None:  # type: igno
         await upload(
             client,
             key,
-            [reading("t-1", metric="temperature", value=38.2, unit="°C"), reading("t-2", "temperature", 38.4, "C", subject="P-2")],
+            [
+                reading("t-1", metric="temperature", value=38.2, unit="°C"),
+                reading("t-2", "temperature", 38.4, "C", subject="P-2"),
+            ],
         )
         r = await client.get(ALERTS, headers=admin)
         assert [(a["rule"], a["subject"]) for a in r.json()["items"]] == [("p1-fever", "P-1")]
@@ -66,7 +69,9 @@ async def test_operators_acknowledge_alerts_and_viewers_may_not(app_client) -> N
         [alert] = (await client.get(ALERTS, params={"state": "open"}, headers=viewer)).json()["items"]
         r = await client.post(f"{ALERTS}/{alert['id']}/acknowledge", headers=viewer)
         assert r.status_code == 403
-        r = await client.post(f"{ALERTS}/{alert['id']}/acknowledge", headers=await user_headers(client.gateway, "operator"))
+        r = await client.post(
+            f"{ALERTS}/{alert['id']}/acknowledge", headers=await user_headers(client.gateway, "operator")
+        )
         assert r.status_code == 200 and r.json()["acknowledged_at"] is not None
         assert (await client.get(ALERTS, params={"state": "open"}, headers=viewer)).json()["items"] == []
 

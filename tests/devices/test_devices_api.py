@@ -39,7 +39,9 @@ async def test_devices_are_listed_by_type_in_pages(app_client) -> None:  # type:
         viewer = await user_headers(client.gateway, "viewer")
         first = (await client.get(DEVICES, params={"type": "scale", "limit": 2}, headers=viewer)).json()
         assert [d["serial"] for d in first["items"]] == ["SN-0", "SN-1"]
-        rest = (await client.get(DEVICES, params={"type": "scale", "cursor": first["next_cursor"]}, headers=viewer)).json()
+        rest = (
+            await client.get(DEVICES, params={"type": "scale", "cursor": first["next_cursor"]}, headers=viewer)
+        ).json()
         assert [d["serial"] for d in rest["items"]] == ["SN-2"] and rest["next_cursor"] is None
         assert "api_key" not in first["items"][0]
 
@@ -48,7 +50,9 @@ async def test_an_operator_updates_a_device_and_an_admin_deletes_it(app_client) 
     async with app_client() as client:
         device, key = await register(client)
         operator = await user_headers(client.gateway, "operator")
-        r = await client.patch(f"{DEVICES}/{device['id']}", json={"subject": "P-2", "metadata": {"ward": 3}}, headers=operator)
+        r = await client.patch(
+            f"{DEVICES}/{device['id']}", json={"subject": "P-2", "metadata": {"ward": 3}}, headers=operator
+        )
         assert r.status_code == 200 and r.json()["subject"] == "P-2" and r.json()["metadata"] == {"ward": 3}
         assert (await client.delete(f"{DEVICES}/{device['id']}", headers=operator)).status_code == 403
         admin = await user_headers(client.gateway, "admin")
@@ -61,7 +65,9 @@ async def test_a_heartbeat_records_the_devices_status(app_client) -> None:  # ty
     async with app_client() as client:
         device, key = await register(client)
         r = await client.post(
-            "/plugins/devices/heartbeat", json={"firmware": "2.1.0", "battery": 64, "signal": -71}, headers={"X-API-Key": key}
+            "/plugins/devices/heartbeat",
+            json={"firmware": "2.1.0", "battery": 64, "signal": -71},
+            headers={"X-API-Key": key},
         )
         assert r.status_code == 200, r.text
         viewer = await user_headers(client.gateway, "viewer")
@@ -78,7 +84,9 @@ async def test_readings_are_filtered_and_paged(app_client) -> None:  # type: ign
         await upload(client, key, [reading(f"s-{i}", value=95 + i) for i in range(3)])
         await upload(client, key, [reading("h-1", "heart_rate", 70, "bpm", subject="P-2")])
         viewer = await user_headers(client.gateway, "viewer")
-        page = (await client.get("/plugins/devices/readings", params={"subject": "P-1", "limit": 2}, headers=viewer)).json()
+        page = (
+            await client.get("/plugins/devices/readings", params={"subject": "P-1", "limit": 2}, headers=viewer)
+        ).json()
         assert [r["reading_id"] for r in page["items"]] == ["s-2", "s-1"]
         rest = await client.get(
             "/plugins/devices/readings", params={"subject": "P-1", "cursor": page["next_cursor"]}, headers=viewer
@@ -109,6 +117,8 @@ async def test_a_subjects_summary_gives_each_metric(app_client) -> None:  # type
         metrics = r.json()["metrics"]
         assert metrics["spo2"]["count"] == 2 and metrics["spo2"]["min"] == 94 and metrics["spo2"]["max"] == 98
         assert metrics["spo2"]["mean"] == 96
-        assert metrics["blood_pressure"]["systolic"]["last"] == 130 and metrics["blood_pressure"]["diastolic"]["max"] == 85
+        assert (
+            metrics["blood_pressure"]["systolic"]["last"] == 130 and metrics["blood_pressure"]["diastolic"]["max"] == 85
+        )
         bad = await client.get("/plugins/devices/subjects/P-1/summary", params={"period": "year"}, headers=viewer)
         assert bad.status_code == 400

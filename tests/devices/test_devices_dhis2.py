@@ -13,14 +13,15 @@ from tests.support.dhis2 import settled
 
 # A weight reading becomes an event of the Child Programme's Birth stage. The event's uid is
 # derived from the reading's external id (device and reading id), so whatever is sent again
-# updates the same event.
+# updates the same event. Program IpHINAT79UW (Child Programme), stage A03MvHHogjR (Birth),
+# data element UXz7xuGCEhU (weight).
 WEIGHT_EVENT = """{"events": [{
     "event": {{ message.external_id | dhis2_uid | tojson }},
-    "program": "%s", "programStage": "%s",
+    "program": "IpHINAT79UW", "programStage": "A03MvHHogjR",
     "orgUnit": {{ message.extra.facility | tojson }},
     "occurredAt": {{ message.extra.measured_at[:10] | tojson }},
-    "dataValues": [{"dataElement": "%s", "value": {{ message.extra.value | round(2) | tojson }}}]
-}]}""" % (CHILD_PROGRAMME, BIRTH_STAGE, WEIGHT)
+    "dataValues": [{"dataElement": "UXz7xuGCEhU", "value": {{ message.extra.value | round(2) | tojson }}}]
+}]}"""
 
 
 @pytest.fixture
@@ -54,6 +55,8 @@ async def test_a_subjects_readings_become_tracker_events_once(app_client, dhis2)
         events = [e for sent in dhis2.posted("/tracker") for e in sent.json()["events"]]
         assert sorted(e["dataValues"][0]["value"] for e in events) == [3.2, 3.72]
         assert {e["orgUnit"] for e in events} == {NGELEHUN} and {e["programStage"] for e in events} == {BIRTH_STAGE}
+        assert {e["program"] for e in events} == {CHILD_PROGRAMME}
+        assert {e["dataValues"][0]["dataElement"] for e in events} == {WEIGHT}
         assert all(e["event"] in dhis2.tracked for e in events)
 
         assert (await upload(client, key, batch))["duplicates"] == 2  # the device retries
