@@ -42,7 +42,7 @@ _NAMES = ", ".join(name for name, _ in _COLUMNS)
 # Built from the constants above, never from input.
 _PG_INSERT = (
     f"INSERT INTO device_readings ({_NAMES}) SELECT {_NAMES} "  # noqa: S608
-    f"FROM jsonb_to_recordset($1::jsonb) AS r({', '.join(f'{n} {t}' for n, t in _COLUMNS)}) "
+    f"FROM json_to_recordset($1::json) AS r({', '.join(f'{n} {t}' for n, t in _COLUMNS)}) "
     "ON CONFLICT (device_id, reading_id) DO NOTHING RETURNING reading_id"
 )
 _SQLITE_CHUNK = 500  # rows per statement: SQLite allows 32,766 variables
