@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core import Conflict, Gateway, NotFound
+from core import Conflict, Gateway, NotFound, Unprocessable
 from plugins.devices.core_keys import create_device_key, revoke_device_key, rotate_device_key
 from plugins.devices.ids import new_id
 from plugins.devices.models import device_keys, devices
@@ -155,8 +155,11 @@ async def list_devices(gateway: Gateway, f: DeviceFilter) -> tuple[list[Any], st
 
 async def update_device(gateway: Gateway, device_id: uuid.UUID, changes: DeviceChanges) -> Any:
     values = changes.model_dump(exclude_unset=True)
-    if values.get("type", "") is None or values.get("facility", "") is None:
-        raise Conflict("type and facility cannot be removed")
+    missing = [name for name in ("type", "facility") if name in values and values[name] is None]
+    if missing:
+        raise Unprocessable(
+            "invalid request body", errors=[{"field": name, "message": "cannot be removed"} for name in missing]
+        )
     async with gateway.db.transaction() as conn:
         done = await conn.execute(
             devices.update().where(devices.c.id == device_id).values(**values, updated_at=datetime.now(UTC))

@@ -74,6 +74,17 @@ class DevicesSettings(_Table):
     # Rules written here are added to the database at start-up (once, by name); admins edit them there.
     rules: list[RuleSettings] = Field(default_factory=lambda: list(DEFAULT_RULES))
 
+    @field_validator("silent_check_every")
+    @classmethod
+    def _divides(cls, value: int) -> int:
+        if not any(
+            value == n * unit and period % n == 0
+            for unit, period in ((1, 60), (60, 60), (3600, 24))
+            for n in range(1, period + 1)
+        ):
+            raise ValueError("must divide a minute, an hour or a day (e.g. 30, 60, 300, 3600)")
+        return value
+
     @field_validator("ranges")
     @classmethod
     def _ranges(cls, value: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
