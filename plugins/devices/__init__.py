@@ -20,7 +20,6 @@ from plugins.devices.adapter import DevicesAdapter
 from plugins.devices.jobs import silent_job
 from plugins.devices.models import metadata
 from plugins.devices.routes import devices_routes
-from plugins.devices.rules import seed_rules
 from plugins.devices.settings import DevicesSettings
 
 
@@ -47,8 +46,3 @@ def switchboard_routes() -> list[BaseRoute]:
 @hookimpl
 def switchboard_jobs(gateway: Gateway) -> list[Any]:
     return [silent_job(gateway.plugin_config("devices"))]
-
-
-@hookimpl
-async def switchboard_startup(gateway: Gateway) -> None:
-    await seed_rules(gateway, gateway.plugin_config("devices").rules)

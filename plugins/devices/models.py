@@ -74,8 +74,7 @@ readings = sa.Table(
 rules = sa.Table(
     "device_alert_rules",
     metadata,
-    sa.Column("id", Uuid, primary_key=True),
-    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("metric", sa.String(32), nullable=False),
     sa.Column("field", sa.String(16), nullable=False),
     sa.Column("comparison", sa.String(2), nullable=False),
@@ -84,7 +83,7 @@ rules = sa.Table(
     sa.Column("device_type", sa.String(32)),
     sa.Column("severity", sa.String(16), nullable=False),
     sa.Column("enabled", sa.Boolean, nullable=False),
-    sa.Column("source", sa.String(16), nullable=False),  # config | api
+    sa.Column("source", sa.String(16), nullable=False),  # api (a stored rule; config rules are not stored)
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )

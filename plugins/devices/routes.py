@@ -151,25 +151,28 @@ async def acknowledge_alert(request: Request) -> Response:
 
 @requires("viewer", scopes=READ)
 async def list_rules(request: Request) -> Response:
-    return JSONResponse({"items": [rules.rule_view(r) for r in await rules.list_rules(_gateway(request))]})
+    """Every alert rule: those of config and those stored by admins."""
+    return JSONResponse({"items": await rules.list_rules(_gateway(request), _settings(request).rules)})
 
 
 @requires("admin", scopes=WRITE)
 async def create_rule(request: Request) -> Response:
     rule = await json_body(request, RuleSettings)
-    return JSONResponse(rules.rule_view(await rules.create_rule(_gateway(request), rule)), status_code=201)
+    view = await rules.create_rule(_gateway(request), rule, _settings(request).rules)
+    return JSONResponse(view, status_code=201)
 
 
 @requires("admin", scopes=WRITE)
-async def replace_rule(request: Request) -> Response:
+async def put_rule(request: Request) -> Response:
+    """Store a rule under its name (replacing a rule of config of that name)."""
     rule = await json_body(request, RuleSettings)
-    row = await rules.replace_rule(_gateway(request), path_id(request, "rule_id", "rule"), rule)
-    return JSONResponse(rules.rule_view(row))
+    view = await rules.put_rule(_gateway(request), request.path_params["name"], rule, _settings(request).rules)
+    return JSONResponse(view)
 
 
 @requires("admin", scopes=WRITE)
 async def delete_rule(request: Request) -> Response:
-    await rules.delete_rule(_gateway(request), path_id(request, "rule_id", "rule"))
+    await rules.delete_rule(_gateway(request), request.path_params["name"], _settings(request).rules)
     return Response(status_code=204)
 
 
@@ -189,6 +192,6 @@ def devices_routes() -> list[BaseRoute]:
         Route("/alerts/{alert_id}/acknowledge", acknowledge_alert, methods=["POST"]),
         Route("/rules", list_rules, methods=["GET"]),
         Route("/rules", create_rule, methods=["POST"]),
-        Route("/rules/{rule_id}", replace_rule, methods=["PUT"]),
-        Route("/rules/{rule_id}", delete_rule, methods=["DELETE"]),
+        Route("/rules/{name}", put_rule, methods=["PUT"]),
+        Route("/rules/{name}", delete_rule, methods=["DELETE"]),
     ]

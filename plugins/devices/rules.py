@@ -1,9 +1,12 @@
-"""Alert rules: kept in the database, seeded from ``[plugins.devices] rules``, edited by admins."""
+"""Alert rules: those of ``[plugins.devices] rules``, and those admins store (by name) through the API.
+
+A stored rule of the same name replaces a rule of config; nothing is written at start-up, so a
+gateway starts whatever state its database is in.
+"""
 
 from __future__ import annotations
 
 import operator
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,8 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core import Conflict, Gateway, NotFound
-from plugins.devices.ids import new_id
+from core import Conflict, Gateway, NotFound, Unprocessable
 from plugins.devices.models import rules
 from plugins.devices.settings import RuleSettings
 
@@ -30,7 +32,6 @@ COMPARE: dict[str, Callable[[float, float], bool]] = {
 class Rule:
     """An enabled rule, as the upload path evaluates it."""
 
-    id: uuid.UUID
     name: str
     metric: str
     field: str
@@ -54,9 +55,9 @@ class Rule:
         }
 
 
-def rule_view(row: Any) -> dict[str, Any]:
+def rule_view(row: Any, source: str | None = None) -> dict[str, Any]:
+    """A rule as the API shows it; ``source``: ``config`` (as written there) or ``api`` (stored)."""
     return {
-        "id": str(row.id),
         "name": row.name,
         "metric": row.metric,
         "field": row.field,
@@ -66,8 +67,7 @@ def rule_view(row: Any) -> dict[str, Any]:
         "device_type": row.device_type,
         "severity": row.severity,
         "enabled": row.enabled,
-        "source": row.source,
-        "updated_at": row.updated_at.isoformat(),
+        "source": source or row.source,
     }
 
 
@@ -75,80 +75,62 @@ def _values(rule: RuleSettings) -> dict[str, Any]:
     return rule.model_dump()
 
 
-async def seed_rules(gateway: Gateway, configured: list[RuleSettings]) -> None:
-    """Add the rules of config that the database does not have yet (by name); edits made since are kept."""
-    if not configured:
-        return
+def _as_rule(row: Any) -> Rule:
+    return Rule(row.name, row.metric, row.field, row.comparison, row.value, row.subject, row.device_type, row.severity)
+
+
+async def effective_rules(conn: AsyncConnection, configured: list[RuleSettings]) -> list[Rule]:
+    """The enabled rules: those stored (by admins), and those of config no stored rule of that name replaces."""
+    stored = list(await conn.execute(sa.select(rules)))
+    names = {row.name for row in stored}
+    return [_as_rule(row) for row in stored if row.enabled] + [
+        _as_rule(r) for r in configured if r.enabled and r.name not in names
+    ]
+
+
+async def list_rules(gateway: Gateway, configured: list[RuleSettings]) -> list[dict[str, Any]]:
+    """Every rule by name: stored ones, and those of config not replaced."""
     async with gateway.db.transaction() as conn:
-        have = set(await conn.scalars(sa.select(rules.c.name)))
-        now = datetime.now(UTC)
-        missing = [
-            _values(r) | {"id": new_id(), "source": "config", "created_at": now, "updated_at": now}
-            for r in configured
-            if r.name not in have
-        ]
-        if missing:
-            try:
-                await conn.execute(rules.insert(), missing)
-            except sa.exc.IntegrityError:
-                return  # another process seeded them at the same moment
+        stored = list(await conn.execute(sa.select(rules)))
+    names = {row.name for row in stored}
+    views = [rule_view(row) for row in stored] + [rule_view(r, "config") for r in configured if r.name not in names]
+    return sorted(views, key=lambda v: v["name"])
 
 
-async def enabled_rules(conn: AsyncConnection) -> list[Rule]:
-    query = sa.select(
-        rules.c.id,
-        rules.c.name,
-        rules.c.metric,
-        rules.c.field,
-        rules.c.comparison,
-        rules.c.value,
-        rules.c.subject,
-        rules.c.device_type,
-        rules.c.severity,
-    ).where(rules.c.enabled.is_(True))
-    return [Rule(*row) for row in await conn.execute(query)]
-
-
-async def list_rules(gateway: Gateway) -> list[Any]:
-    async with gateway.db.transaction() as conn:
-        return list(await conn.execute(sa.select(rules).order_by(rules.c.name)))
-
-
-async def get_rule(gateway: Gateway, rule_id: uuid.UUID) -> Any:
-    async with gateway.db.transaction() as conn:
-        row = (await conn.execute(sa.select(rules).where(rules.c.id == rule_id))).first()
-    if row is None:
-        raise NotFound("no such rule")
-    return row
-
-
-async def create_rule(gateway: Gateway, rule: RuleSettings) -> Any:
+async def create_rule(gateway: Gateway, rule: RuleSettings, configured: list[RuleSettings]) -> dict[str, Any]:
+    """A new rule; 409 if one of that name exists (in config too: replace that one with PUT)."""
+    if any(r.name == rule.name for r in configured):
+        raise Conflict(f"a rule named {rule.name!r} is in config: change it with PUT /rules/{rule.name}")
     now = datetime.now(UTC)
-    rule_id = new_id()
     try:
         async with gateway.db.transaction() as conn:
-            await conn.execute(
-                rules.insert().values(**_values(rule), id=rule_id, source="api", created_at=now, updated_at=now)
-            )
+            await conn.execute(rules.insert().values(**_values(rule), source="api", created_at=now, updated_at=now))
     except sa.exc.IntegrityError as err:
         raise Conflict(f"a rule named {rule.name!r} exists already") from err
-    return await get_rule(gateway, rule_id)
+    return rule_view(rule, "api")
 
 
-async def replace_rule(gateway: Gateway, rule_id: uuid.UUID, rule: RuleSettings) -> Any:
-    await get_rule(gateway, rule_id)
-    try:
-        async with gateway.db.transaction() as conn:
-            await conn.execute(
-                rules.update().where(rules.c.id == rule_id).values(**_values(rule), updated_at=datetime.now(UTC))
-            )
-    except sa.exc.IntegrityError as err:
-        raise Conflict(f"a rule named {rule.name!r} exists already") from err
-    return await get_rule(gateway, rule_id)
-
-
-async def delete_rule(gateway: Gateway, rule_id: uuid.UUID) -> None:
+async def put_rule(gateway: Gateway, name: str, rule: RuleSettings, configured: list[RuleSettings]) -> dict[str, Any]:
+    """Store the rule under ``name``, replacing a stored one or one of config (which then no longer applies)."""
+    if rule.name != name:
+        raise Unprocessable(
+            "invalid request body", errors=[{"field": "name", "message": "must be the name in the path"}]
+        )
+    now = datetime.now(UTC)
     async with gateway.db.transaction() as conn:
-        done = await conn.execute(rules.delete().where(rules.c.id == rule_id))
+        done = await conn.execute(rules.update().where(rules.c.name == name).values(**_values(rule), updated_at=now))
+        if done.rowcount == 0:
+            if not any(r.name == name for r in configured):
+                raise NotFound("no such rule")
+            await conn.execute(rules.insert().values(**_values(rule), source="api", created_at=now, updated_at=now))
+    return rule_view(rule, "api")
+
+
+async def delete_rule(gateway: Gateway, name: str, configured: list[RuleSettings]) -> None:
+    """Delete a stored rule (a rule of config it replaced applies again); a rule of config is disabled instead."""
+    async with gateway.db.transaction() as conn:
+        done = await conn.execute(rules.delete().where(rules.c.name == name))
     if done.rowcount == 0:
+        if any(r.name == name for r in configured):
+            raise Conflict(f"{name!r} is a rule of config: disable it (PUT with enabled false) or remove it there")
         raise NotFound("no such rule")

@@ -20,7 +20,7 @@ from core import Gateway, StandardMessage
 from plugins.devices.alerts import alert_message, alerts_of_readings, crossings, raise_threshold_alerts
 from plugins.devices.models import devices, readings
 from plugins.devices.registry import heard_from
-from plugins.devices.rules import enabled_rules
+from plugins.devices.rules import effective_rules
 from plugins.devices.settings import DevicesSettings
 from plugins.devices.validation import Reading, Rejected, check_reading
 
@@ -165,7 +165,11 @@ async def store_upload(gateway: Gateway, settings: DevicesSettings, device: Any,
             )
         await heard_from(conn, device.id, now, **status)
         raised = await raise_threshold_alerts(
-            conn, device, crossings(new, await enabled_rules(conn), device.type), now, settings.alert_quiet_period
+            conn,
+            device,
+            crossings(new, await effective_rules(conn, settings.rules), device.type),
+            now,
+            settings.alert_quiet_period,
         )
         repeated = [r.reading_id for r in valid.values() if r.reading_id not in inserted]
         earlier = await alerts_of_readings(conn, device.id, repeated)

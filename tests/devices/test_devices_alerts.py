@@ -85,6 +85,21 @@ async def test_only_admins_manage_rules(app_client) -> None:  # type: ignore[no-
         assert "spo2-low" in names and "fever-high" in names  # the defaults of config
 
 
+async def test_an_admin_disables_a_rule_of_config_by_name(app_client) -> None:  # type: ignore[no-untyped-def]
+    async with app_client() as client:
+        admin = await user_headers(client.gateway, "admin")
+        rule = {"name": "spo2-low", "metric": "spo2", "comparison": "<", "value": 90, "enabled": False}
+        r = await client.put("/plugins/devices/rules/spo2-low", json=rule, headers=admin)
+        assert r.status_code == 200 and r.json()["source"] == "api"
+        _, key = await register(client)
+        await upload(client, key, [reading("r-1", value=85)])
+        assert (await client.get(ALERTS, headers=admin)).json()["items"] == []
+        assert (await client.delete("/plugins/devices/rules/spo2-low", headers=admin)).status_code == 204
+        await upload(client, key, [reading("r-2", value=85)])  # the rule of config applies again
+        assert len((await client.get(ALERTS, headers=admin)).json()["items"]) == 1
+        assert (await client.delete("/plugins/devices/rules/spo2-low", headers=admin)).status_code == 409
+
+
 async def test_a_bad_rule_is_refused_with_its_field(app_client) -> None:  # type: ignore[no-untyped-def]
     async with app_client() as client:
         admin = await user_headers(client.gateway, "admin")

@@ -29,7 +29,6 @@ def upgrade() -> None:
     )
     op.create_table(
         "device_alert_rules",
-        sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("metric", sa.String(length=32), nullable=False),
         sa.Column("field", sa.String(length=16), nullable=False),
@@ -42,8 +41,7 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=16), nullable=False),
         sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", UTCDateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_device_alert_rules")),
-        sa.UniqueConstraint("name", name=op.f("uq_device_alert_rules_name")),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_device_alert_rules")),
     )
     op.create_table(
         "device_alerts",
