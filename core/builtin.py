@@ -21,6 +21,7 @@ from core.pipeline import job_runs
 from core.pipeline.sweeper import sweep
 from core.web.api import api_routes
 from core.web.health import health_routes
+from core.web.metrics import metrics_routes
 from core.web.webhooks import webhook_routes
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ log = logging.getLogger("switchboard")
 @hookimpl(trylast=True)
 def switchboard_routes(gateway: Gateway) -> Sequence[BaseRoute]:
     # The webhook route first: the busiest route, matched before any other route's pattern is tried.
-    return [*webhook_routes(), *health_routes(), *api_routes()]
+    return [*webhook_routes(), *health_routes(), *metrics_routes(), *api_routes()]
 
 
 async def _sweep_job(ctx: dict[str, Any]) -> int:

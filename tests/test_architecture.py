@@ -21,6 +21,7 @@ LAYERS = {
     "core.redaction": "foundation",
     "core.scopes": "foundation",
     "core.hookspecs": "foundation",
+    "core.metrics": "foundation",
     "core.contracts": "contracts",
     "core.mail": "outbound",
     "core.config": "config",

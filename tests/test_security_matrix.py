@@ -30,6 +30,7 @@ MATRIX = """
 method  path                                 anonymous viewer operator admin api_key must_change
 GET     /healthz                             ok        ok     ok       ok    ok      ok
 GET     /readyz                              ok        ok     ok       ok    ok      ok
+GET     /metrics                             403       403    403      403   403     403
 GET     /openapi.json                        ok        ok     ok       ok    ok      ok
 GET     /docs                                ok        ok     ok       ok    ok      ok
 GET     /docs/static/init.js                 ok        ok     ok       ok    ok      ok
