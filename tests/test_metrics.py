@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -84,3 +85,29 @@ async def test_an_allowed_network_scrapes_without_a_token(app_client: Callable[.
         r = await client.get("/metrics")
     assert r.status_code == 200
     assert any(f.name == "switchboard_queue_depth" for f in text_string_to_metric_families(r.text))
+
+
+def test_metrics_of_several_processes_are_summed(tmp_path: Any, monkeypatch: Any) -> None:
+    """What a worker process recorded shows in the exposition of another process."""
+    import subprocess
+    import sys
+
+    from core.metrics import ENV, Metrics
+
+    monkeypatch.setenv(ENV, str(tmp_path))
+    script = (
+        "from core.metrics import metrics\n"
+        "m = metrics()\n"
+        "m.attempt('crm', 'retry', 0.2)\n"
+        "m.request('/webhooks/{platform}', 'POST', 200, 0.003)\n"
+        "m.flush()\n"
+    )
+    for _ in range(2):
+        subprocess.run([sys.executable, "-c", script], check=True, env={**os.environ, ENV: str(tmp_path)})
+    here = Metrics()
+    here.attempt("crm", "retry", 0.1)
+    found = samples(here.exposition().decode())
+    assert found[("switchboard_delivery_retries_total", frozenset({"destination": "crm"}.items()))] == 3
+    webhook = frozenset({"route": "/webhooks/{platform}", "method": "POST", "status": "200"}.items())
+    assert found[("switchboard_http_requests_total", webhook)] == 2
+    assert found[("switchboard_http_request_duration_seconds_bucket", webhook | {("le", "0.005")})] == 2
