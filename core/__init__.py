@@ -4,7 +4,7 @@ This module is the public plugin API. Plugin packages import only these names (a
 their tests, ``core.testing``); everything else in ``core`` is internal and may change.
 The ``Gateway`` a hook receives is public too: ``settings``, ``plugin_config(name)``,
 ``db`` (``transaction()``: an SQLAlchemy Core connection), ``http``, ``submit(...)``,
-``queue.enqueue_job(...)``, ``audit.record(...)``.
+``queue.enqueue_job(...)``, ``audit.record(...)``, ``mail.send(...)``.
 
 Names are imported on first use (PEP 562 ``__getattr__``): ``from core import hookimpl``
 loads the hook marker, not the app. Type checkers read the ``TYPE_CHECKING`` imports below.
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from core.errors import DeliveryError as DeliveryError
     from core.errors import Forbidden as Forbidden
     from core.errors import HTTPError as HTTPError
+    from core.errors import MailError as MailError
     from core.errors import NotFound as NotFound
     from core.errors import TooManyRequests as TooManyRequests
     from core.errors import Unprocessable as Unprocessable
@@ -84,6 +85,7 @@ _PUBLIC: dict[str, str] = {
     "DeliveryError": "core.errors",
     "Forbidden": "core.errors",
     "HTTPError": "core.errors",
+    "MailError": "core.errors",
     "NotFound": "core.errors",
     "TooManyRequests": "core.errors",
     "Unprocessable": "core.errors",
@@ -129,6 +131,7 @@ __all__ = [
     "Gateway",
     "HTTPError",
     "KINDS",
+    "MailError",
     "NAMING",
     "NotFound",
     "Principal",

@@ -17,9 +17,11 @@ from core.auth.cli import users_command
 from core.auth.sessions import purge_expired_refresh_tokens
 from core.contracts import Command, CronJob
 from core.hookspecs import hookimpl
+from core.pipeline import job_runs
 from core.pipeline.sweeper import sweep
 from core.web.api import api_routes
 from core.web.health import health_routes
+from core.web.metrics import metrics_routes
 from core.web.webhooks import webhook_routes
 
 if TYPE_CHECKING:
@@ -34,23 +36,39 @@ log = logging.getLogger("switchboard")
 @hookimpl(trylast=True)
 def switchboard_routes(gateway: Gateway) -> Sequence[BaseRoute]:
     # The webhook route first: the busiest route, matched before any other route's pattern is tried.
-    return [*webhook_routes(), *health_routes(), *api_routes()]
+    return [*webhook_routes(), *health_routes(), *metrics_routes(), *api_routes()]
 
 
-async def _sweep_job(ctx: dict[str, Any]) -> None:
-    await sweep(ctx["gateway"])
+async def _sweep_job(ctx: dict[str, Any]) -> int:
+    return await sweep(ctx["gateway"])
 
 
-async def _audit_retention_job(ctx: dict[str, Any]) -> None:
-    removed = await ctx["gateway"].audit.purge()
+async def _audit_retention_job(ctx: dict[str, Any]) -> int:
+    removed: int = await ctx["gateway"].audit.purge()
     if removed:
         log.info("audit retention removed %d rows", removed)
+    return removed
 
 
-async def _refresh_token_retention_job(ctx: dict[str, Any]) -> None:
+async def _refresh_token_retention_job(ctx: dict[str, Any]) -> int:
     removed = await purge_expired_refresh_tokens(ctx["gateway"])
     if removed:
         log.info("removed %d expired refresh tokens", removed)
+    return removed
+
+
+async def _job_run_retention_job(ctx: dict[str, Any]) -> int:
+    return await job_runs.purge_runs(ctx["gateway"].db)
+
+
+async def run_cron_job(ctx: dict[str, Any], name: str) -> None:
+    """Run the cron job ``name`` once now (``POST /api/jobs/{name}/run``), recorded as a manual run."""
+    gateway: Gateway = ctx["gateway"]
+    job = next((j for j in gateway.cron_jobs() if j.name == name), None)
+    if job is None:
+        log.warning("asked to run %r, which is no cron job here", name)
+        return
+    await job_runs.run_recorded(gateway, job, ctx, trigger="manual", worker=ctx.get("worker_name", "local"))
 
 
 @hookimpl(trylast=True)
@@ -62,6 +80,8 @@ def switchboard_jobs(gateway: Gateway) -> Sequence[Any]:
         CronJob("sweep", _sweep_job, every=every, run_at_startup=True),
         CronJob("audit_retention", _audit_retention_job, every=3600),
         CronJob("refresh_token_retention", _refresh_token_retention_job, every=3600),
+        CronJob("job_run_retention", _job_run_retention_job, every=3600),
+        run_cron_job,
     ]
 
 

@@ -39,11 +39,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from core.config.logging import configure_logging
+    from core.metrics import configure_multiprocess
     from core.storage import migrate
     from core.web.app import create_app
 
     settings = _settings(args)
     configure_logging(settings.server.log_format, settings.server.log_level)
+    # Every serve worker and `switchboard worker` on this host write metrics to one folder.
+    configure_multiprocess(settings.server.data_dir)
     auto = settings.database.auto_migrate
     if auto or (auto is None and settings.database.is_sqlite):
         _on_database(settings, lambda: migrate.upgrade(settings))
@@ -78,6 +81,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import asyncio
 
     from core.config.logging import configure_logging
+    from core.metrics import configure_multiprocess
     from core.pipeline.worker import build_worker, run_worker
 
     settings = _settings(args)
@@ -87,6 +91,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
             "the local queue runs inside `switchboard serve`)"
         )
     configure_logging(settings.server.log_format, settings.server.log_level)
+    configure_multiprocess(settings.server.data_dir)
     main = build_worker(settings, burst=True).main() if args.burst else run_worker(settings)
     try:
         import uvloop  # installed with uvicorn[standard]; the server uses it too

@@ -101,3 +101,14 @@ class Forbidden(HTTPError):
 
 class TooManyRequests(HTTPError):
     status_code = 429
+
+
+class MailError(SwitchboardError):
+    """An e-mail could not be sent: mail is not configured, or the SMTP server refused or failed.
+
+    ``code`` is the SMTP reply code when the server gave one.
+    """
+
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code

@@ -17,6 +17,7 @@ from core.auth.service import AuthService
 from core.config.settings import Settings
 from core.contracts import Adapter, CronJob, Destination, JobFunction, job_name
 from core.errors import PluginError
+from core.mail import Mailer
 from core.messages import StandardMessage
 from core.pipeline.deliveries import DeliveryEngine
 from core.pipeline.http_client import make_client, make_session
@@ -57,6 +58,7 @@ class Gateway:
         self.db = Database(settings.database)
         self.audit = AuditLog(self.db, settings.audit)
         self.auth = AuthService(self)
+        self.mail = Mailer(settings.mail)
         self.queue: QueueBackend = ArqQueue(self) if settings.queue.backend == "arq" else LocalQueue(self)
         # Created in start(): an AsyncClient must be opened and closed on the running loop.
         self._http: httpx.AsyncClient | None = None

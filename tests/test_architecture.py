@@ -21,7 +21,9 @@ LAYERS = {
     "core.redaction": "foundation",
     "core.scopes": "foundation",
     "core.hookspecs": "foundation",
+    "core.metrics": "foundation",
     "core.contracts": "contracts",
+    "core.mail": "outbound",
     "core.config": "config",
     "core.storage": "storage",
     "core.plugins": "plugins",
@@ -44,14 +46,16 @@ ALLOWED = {
     "foundation": {"foundation"},
     "contracts": {"foundation"},
     "config": {"foundation"},
+    "outbound": {"config", "foundation"},
     "storage": {"config", "foundation"},
     "plugins": {"config", "foundation"},
     "auth": {"storage", "config", "contracts", "foundation"},
     "pipeline": {"storage", "config", "contracts", "foundation"},
-    "operations": {"pipeline", "auth", "storage", "config", "contracts", "foundation"},
-    "web": {"operations", "pipeline", "auth", "storage", "config", "contracts", "foundation"},
+    "operations": {"pipeline", "auth", "outbound", "storage", "config", "contracts", "foundation"},
+    "web": {"operations", "pipeline", "auth", "outbound", "storage", "config", "contracts", "foundation"},
     "composition": {
-        "composition", "web", "operations", "pipeline", "auth", "plugins", "storage", "config", "contracts", "foundation"
+        "composition", "web", "operations", "pipeline", "auth", "plugins", "outbound", "storage", "config", "contracts",
+        "foundation",
     },
 }
 

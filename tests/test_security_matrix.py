@@ -30,6 +30,7 @@ MATRIX = """
 method  path                                 anonymous viewer operator admin api_key must_change
 GET     /healthz                             ok        ok     ok       ok    ok      ok
 GET     /readyz                              ok        ok     ok       ok    ok      ok
+GET     /metrics                             403       403    403      403   403     403
 GET     /openapi.json                        ok        ok     ok       ok    ok      ok
 GET     /docs                                ok        ok     ok       ok    ok      ok
 GET     /docs/static/init.js                 ok        ok     ok       ok    ok      ok
@@ -72,6 +73,10 @@ POST    /api/deliveries/requeue              401       403    ok       ok    ok 
 POST    /api/deliveries/purge                401       403    ok       ok    ok      403
 GET     /api/logs                            401       403    ok       ok    ok      403
 GET     /api/logs/{id}                       401       403    ok       ok    ok      403
+GET     /api/jobs                            401       ok     ok       ok    ok      403
+POST    /api/jobs/{name}/run                 401       403    ok       ok    ok      403
+POST    /api/jobs/{name}/disable             401       403    403      ok    ok      403
+POST    /api/jobs/{name}/enable              401       403    403      ok    ok      403
 
 GET     /plugins/example/hello               401       ok     ok       ok    403     403
 GET     /plugins/whatsapp/messages/{message_id} 401    ok     ok       ok    ok      403

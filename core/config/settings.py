@@ -107,6 +107,29 @@ class AuditSettings(_Section):
     flush_interval: float = Field(default=0.2, gt=0)
 
 
+class MailSettings(_Section):
+    """``[mail]``: the SMTP server ``gateway.mail`` sends through (unset ``host``: mail is off)."""
+
+    host: str | None = None
+    port: int = Field(default=587, ge=1, le=65535)
+    username: str | None = None
+    password: str | None = None
+    sender: str | None = None
+    # STARTTLS on a plain connection (port 587); ``ssl`` is TLS from the first byte (port 465).
+    starttls: bool = True
+    ssl: bool = False
+    timeout: float = Field(default=30.0, gt=0)
+
+
+class MetricsSettings(_Section):
+    """``[metrics]``: who may read ``GET /metrics`` (a bearer token, or these client addresses)."""
+
+    enabled: bool = True
+    token: str | None = None
+    # Client addresses or networks (CIDR) allowed without the token; none by default.
+    allow_ips: list[str] = Field(default_factory=list)
+
+
 class RouteSettings(_Section):
     source: str
     destinations: list[str] = Field(min_length=1)
@@ -121,6 +144,8 @@ class Settings(_Section):
     conversations: ConversationSettings = Field(default_factory=ConversationSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    mail: MailSettings = Field(default_factory=MailSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     routes: list[RouteSettings] = Field(default_factory=list)
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from core.contracts import DeliveryInfo, DeliveryResult, Destination
 from core.errors import DeliveryError
+from core.metrics import metrics
 from core.pipeline.batching import GroupCommit
 from core.pipeline.delivery_store import Claim, DeliveryStore, Record, make_delivery_store
 from core.pipeline.queue.base import QueueItem
@@ -164,6 +165,7 @@ class DeliveryEngine:
                 error = f"{error} (gave up after {info.attempt} attempts)"
             code, detail = failure.status_code, failure.detail
             outcome = "retry" if status == DeliveryStatus.RETRYING else "dead"
+        metrics().attempt(info.destination, outcome, duration_ms / 1000)
         remote_ref = result.remote_ref if result else None
         response = (detail or {}).get("response") if failure else None
         return Record(

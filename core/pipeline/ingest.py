@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from core.messages import StandardMessage
+from core.metrics import metrics
 from core.pipeline.batching import GroupCommit
 from core.pipeline.ingest_store import CONFLICTS, Candidate, Plan, StoreResult, make_store
 from core.pipeline.queue.base import QueueItem
@@ -66,6 +67,7 @@ class Ingestor:
             self._write_batch, max_batch=MAX_BATCH, in_flight=IN_FLIGHT, name="ingest"
         )
         self._store = make_store(gateway.db, IN_FLIGHT)
+        self._metrics = metrics()
         # Enqueueing and notifications run after the commit, off the request path. Enqueues
         # of batches committed meanwhile go to the queue together (one Redis round trip).
         self._after: set[asyncio.Task[None]] = set()
@@ -107,6 +109,12 @@ class Ingestor:
             for m, s in zip(sub.messages, result, strict=True)
             if not s.duplicate
         ]
+        if fresh:
+            by_platform: dict[str, int] = {}
+            for m, _ in fresh:
+                by_platform[m.platform] = by_platform.get(m.platform, 0) + 1
+            for platform, count in by_platform.items():
+                self._metrics.ingest(platform, count)
         if to_enqueue or (fresh and self._notify):
             task = asyncio.create_task(self._after_commit(to_enqueue, fresh))
             self._after.add(task)

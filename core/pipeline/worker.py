@@ -21,6 +21,7 @@ from core.config.settings import Settings
 from core.contracts import CronJob, job_name
 from core.gateway import Gateway, freeze_startup_heap
 from core.pipeline.deliveries import BUSY_DEFER, DestinationBusy
+from core.pipeline.job_runs import run_recorded
 from core.pipeline.queue.arq_backend import ArqQueue
 from core.pipeline.queue.base import QueueItem
 from core.pipeline.sweeper import sweep
@@ -83,7 +84,7 @@ def build_worker(
 
     def wrap(job: CronJob) -> Any:
         async def run(ctx: dict[str, Any]) -> None:
-            await job.function(ctx)
+            await run_recorded(ctx["gateway"], job, ctx, worker=ctx.get("worker_name"))
 
         run.__qualname__ = f"cron:{job.name}"
         at = job.arq_schedule()

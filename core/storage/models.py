@@ -206,3 +206,33 @@ audit_log = sa.Table(
     sa.Index(None, "status", "id"),
     sa.Index(None, "request_id"),
 )
+
+# One row per run of a cron job (core's and plugins'): what ran, when, how long, how it ended.
+job_runs = sa.Table(
+    "job_runs",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    # schedule | manual
+    sa.Column("trigger", sa.String(16), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("duration_ms", sa.Float, nullable=False),
+    # succeeded | failed
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("error", sa.Text),
+    # What the job returned when it returned a count (rows purged, deliveries requeued, …).
+    sa.Column("rows", sa.BigInteger),
+    sa.Column("worker", sa.String(128)),
+    sa.Index(None, "name", "id"),
+    sa.Index(None, "started_at"),
+)
+
+# Jobs an admin switched off (or on again); a job without a row is enabled. Read before every run.
+job_states = sa.Table(
+    "job_states",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("updated_by", sa.String(255)),
+)

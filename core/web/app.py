@@ -14,6 +14,7 @@ from starlette.types import Scope
 
 from core.config.settings import Settings, load_settings
 from core.gateway import Gateway, freeze_startup_heap
+from core.metrics import metrics
 from core.scopes import client_address
 from core.web.middleware import Authentication, BodyLimit, RequestContext
 from core.web.responses import EXCEPTION_HANDLERS
@@ -43,9 +44,13 @@ def create_app(settings: Settings, *, plugins: Iterable[tuple[str, object]] = ()
         routes.append(Mount(f"/plugins/{name}", routes=own))
         gateway.plugins.infos[name].routes = [f"/plugins/{name}{getattr(r, 'path', '')}" for r in own]
 
+    recorder = metrics()
+
     async def observe(scope: Scope, status: int, duration_ms: float, error: str | None) -> None:
+        recorder.request(route_template(scope), scope.get("method", ""), status, duration_ms / 1000)
         state = scope.get("state", {})
-        if state.get("audited") or scope["path"] in ("/healthz", "/readyz") or scope["path"].startswith("/docs"):
+        path = scope["path"]
+        if state.get("audited") or path in ("/healthz", "/readyz", "/metrics") or path.startswith("/docs"):
             return
         principal = state.get("principal")
         gateway.audit.record(
@@ -83,6 +88,17 @@ def create_app(settings: Settings, *, plugins: Iterable[tuple[str, object]] = ()
     app.state.gateway = gateway
     app.state.version = _version()
     return app
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's pattern (``/api/deliveries/{id}``), never the raw path: a bounded label set."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if path is None:
+        return "<unmatched>"
+    # Inside a Mount, root_path grew by the mount's matched prefix; app_root_path is where it began.
+    prefix = scope.get("root_path", "")[len(scope["app_root_path"]) :] if "app_root_path" in scope else ""
+    return f"{prefix}{path}"
 
 
 def _largest_body_limit(routes: list[BaseRoute]) -> int:

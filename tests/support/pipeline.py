@@ -19,17 +19,18 @@ async def delivery_statuses(gateway: Gateway) -> dict[str, int]:
         return {r[0]: r[1] for r in rows}
 
 
-async def run_arq_burst(gateway: Gateway) -> None:
+async def run_arq_burst(gateway: Gateway, *, share: bool = False) -> None:
     """Run a real arq worker in this process until no job is due and none is running.
 
     arq's own burst mode waits for deferred jobs too (a retry an hour away would hold it),
-    so the worker runs normally and is stopped once the queue has nothing due.
+    so the worker runs normally and is stopped once the queue has nothing due. ``share``
+    runs it on ``gateway`` itself (its in-process test plugins) rather than on a new one.
     """
     import time
 
     from core.pipeline.worker import build_worker
 
-    worker = build_worker(gateway.settings, poll_delay=0.01)
+    worker = build_worker(gateway.settings, gateway=gateway if share else None, poll_delay=0.01)
     task = asyncio.create_task(worker.main())
     queue = gateway.queue.queue_name  # type: ignore[attr-defined]
     idle = 0

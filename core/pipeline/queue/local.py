@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.contracts import CronJob
 from core.pipeline.deliveries import BUSY_DEFER, DestinationBusy
+from core.pipeline.job_runs import run_recorded
 from core.pipeline.queue.base import QueueItem
 
 if TYPE_CHECKING:
@@ -119,12 +120,7 @@ class LocalQueue:
         if not job.run_at_startup:
             await asyncio.sleep(job.every)
         while True:
-            try:
-                await job.function(ctx)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("cron job %s failed", job.name)
+            await run_recorded(self.gateway, job, ctx, worker="local")
             await asyncio.sleep(job.every)
 
     async def enqueue_job(self, function: str, *args: Any, defer: float | None = None) -> None:

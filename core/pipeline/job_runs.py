@@ -1,0 +1,138 @@
+"""Run history of cron jobs: every run of every core and plugin cron job is recorded here.
+
+``run_recorded`` is the one place a cron job runs, whichever backend schedules it (the local
+queue's loop, the arq worker's cron, ``POST /api/jobs/{name}/run``). Before a scheduled run it
+reads the job's state, so an admin's ``disable`` holds on every process at the next tick,
+without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from core.contracts import CronJob
+from core.storage.models import job_runs, job_states
+
+if TYPE_CHECKING:
+    from core.storage.db import Database
+
+log = logging.getLogger("switchboard.jobs")
+Trigger = Literal["schedule", "manual"]
+RUN_RETENTION_DAYS = 30
+
+
+async def enabled(db: Database, name: str) -> bool:
+    """Whether the job may run on its schedule (no row: it may)."""
+    async with db.transaction() as conn:
+        value = await conn.scalar(sa.select(job_states.c.enabled).where(job_states.c.name == name))
+    return value is None or bool(value)
+
+
+async def disabled_names(db: Database) -> set[str]:
+    """The names of every job an admin has switched off."""
+    async with db.transaction() as conn:
+        return set(await conn.scalars(sa.select(job_states.c.name).where(job_states.c.enabled.is_(False))))
+
+
+async def set_enabled(db: Database, name: str, value: bool, *, by: str | None) -> None:
+    """Switch a job on or off for every process (an upsert that holds under concurrent callers)."""
+    now = datetime.now(UTC)
+    values = {"enabled": value, "updated_at": now, "updated_by": by}
+    for _ in range(2):
+        try:
+            async with db.transaction() as conn:
+                done = await conn.execute(sa.update(job_states).where(job_states.c.name == name).values(**values))
+                if done.rowcount == 0:
+                    await conn.execute(sa.insert(job_states).values(name=name, **values))
+            return
+        except IntegrityError:
+            continue  # another process inserted it first: update it now
+
+
+async def run_recorded(
+    gateway: Any, job: CronJob, ctx: dict[str, Any], *, trigger: Trigger = "schedule", worker: str | None = None
+) -> bool:
+    """Run ``job`` once and record the run; returns whether it ran.
+
+    A scheduled run of a disabled job is skipped (and not recorded). A job may return a count
+    (rows purged, deliveries requeued): it is recorded as ``rows``. The job's own exception is
+    logged and recorded, never raised: the schedule goes on.
+    """
+    db: Database = gateway.db
+    if trigger == "schedule":
+        try:
+            if not await enabled(db, job.name):
+                return False
+        except Exception:  # the database is down: run anyway; the job will say what it can do
+            log.warning("could not read the state of job %s; running it", job.name, exc_info=True)
+    started_at = datetime.now(UTC)
+    started = time.perf_counter()
+    outcome, error, rows = "succeeded", None, None
+    try:
+        result = await job.function(ctx)
+        if isinstance(result, int) and not isinstance(result, bool):
+            rows = result
+    except asyncio.CancelledError:
+        raise
+    except Exception as err:
+        outcome, error = "failed", f"{type(err).__name__}: {err}"[:4000]
+        log.exception("cron job %s failed", job.name)
+    duration_ms = (time.perf_counter() - started) * 1000
+    try:
+        async with db.transaction() as conn:
+            await conn.execute(
+                sa.insert(job_runs).values(
+                    name=job.name,
+                    trigger=trigger,
+                    started_at=started_at,
+                    duration_ms=duration_ms,
+                    outcome=outcome,
+                    error=error,
+                    rows=rows,
+                    worker=worker,
+                )
+            )
+    except Exception:
+        log.warning("could not record the run of job %s", job.name, exc_info=True)
+    return True
+
+
+async def last_runs(db: Database, name: str, limit: int = 5) -> list[dict[str, Any]]:
+    """The job's latest runs, newest first."""
+    query = sa.select(job_runs).where(job_runs.c.name == name).order_by(job_runs.c.id.desc()).limit(limit)
+    async with db.transaction() as conn:
+        rows = (await conn.execute(query)).mappings().all()
+    return [
+        {
+            "started_at": r["started_at"].isoformat(),
+            "duration_ms": round(r["duration_ms"], 3),
+            "trigger": r["trigger"],
+            "outcome": r["outcome"],
+            "error": r["error"],
+            "rows": r["rows"],
+            "worker": r["worker"],
+        }
+        for r in rows
+    ]
+
+
+async def purge_runs(db: Database, days: int = RUN_RETENTION_DAYS) -> int:
+    """Delete runs older than ``days``; returns how many."""
+    cutoff = datetime.now(UTC) - timedelta(days=days)
+    async with db.transaction() as conn:
+        result = await conn.execute(sa.delete(job_runs).where(job_runs.c.started_at < cutoff))
+    return int(result.rowcount or 0)
+
+
+def next_run(job: CronJob, now: datetime | None = None) -> datetime:
+    """When the schedule next fires: the next multiple of ``every`` seconds on the UTC clock."""
+    now = now or datetime.now(UTC)
+    epoch = int(now.timestamp())
+    return datetime.fromtimestamp((epoch // job.every + 1) * job.every, UTC)

@@ -1,0 +1,95 @@
+"""``/api/jobs``: the cron jobs of the core and every plugin, their schedule, state and last runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from core.auth.permissions import requires
+from core.contracts import CronJob
+from core.errors import NotFound
+from core.pipeline import job_runs
+from core.web.requests import gateway_of
+
+RUN_NOW_JOB = "run_cron_job"
+
+
+def _job(request: Request) -> CronJob:
+    name = request.path_params["name"]
+    for job in gateway_of(request).cron_jobs():
+        if job.name == name:
+            return job
+    raise NotFound(f"no job named {name!r}")
+
+
+def _describe(job: CronJob) -> str:
+    every = job.every
+    if every % 3600 == 0:
+        return f"every {every // 3600} h" if every > 3600 else "every hour"
+    if every % 60 == 0:
+        return f"every {every // 60} min"
+    return f"every {every} s"
+
+
+@requires("viewer", scopes=["jobs:read"])
+async def list_jobs(request: Request) -> Response:
+    """Every cron job: its schedule, whether it is enabled, its next run and its last runs."""
+    gateway = gateway_of(request)
+    off = await job_runs.disabled_names(gateway.db)
+    items: list[dict[str, Any]] = []
+    for job in sorted(gateway.cron_jobs(), key=lambda j: j.name):
+        items.append(
+            {
+                "name": job.name,
+                "every": job.every,
+                "schedule": _describe(job),
+                "enabled": job.name not in off,
+                "next_run": None if job.name in off else job_runs.next_run(job).isoformat(),
+                "last_runs": await job_runs.last_runs(gateway.db, job.name),
+            }
+        )
+    return JSONResponse({"items": items})
+
+
+@requires("operator", scopes=["jobs:write"])
+async def run_job(request: Request) -> Response:
+    """Run a job now, once, on a worker (202; the run appears in its ``last_runs``)."""
+    job = _job(request)
+    gateway = gateway_of(request)
+    await gateway.queue.enqueue_job(RUN_NOW_JOB, job.name)
+    gateway.audit.record("admin", action="job.run", actor=request.state.principal.label, detail={"job": job.name})
+    return JSONResponse({"name": job.name, "queued": True}, status_code=202)
+
+
+async def _switch(request: Request, value: bool) -> Response:
+    job = _job(request)
+    gateway = gateway_of(request)
+    principal = request.state.principal
+    await job_runs.set_enabled(gateway.db, job.name, value, by=principal.label)
+    action = "job.enable" if value else "job.disable"
+    gateway.audit.record("admin", action=action, actor=principal.label, detail={"job": job.name})
+    return JSONResponse({"name": job.name, "enabled": value})
+
+
+@requires("admin", scopes=["jobs:admin"])
+async def disable_job(request: Request) -> Response:
+    """Stop a job's scheduled runs on every process (from its next tick; no restart)."""
+    return await _switch(request, False)
+
+
+@requires("admin", scopes=["jobs:admin"])
+async def enable_job(request: Request) -> Response:
+    """Let a disabled job run on its schedule again."""
+    return await _switch(request, True)
+
+
+def job_routes() -> list[BaseRoute]:
+    return [
+        Route("/api/jobs", list_jobs),
+        Route("/api/jobs/{name}/run", run_job, methods=["POST"]),
+        Route("/api/jobs/{name}/disable", disable_job, methods=["POST"]),
+        Route("/api/jobs/{name}/enable", enable_job, methods=["POST"]),
+    ]

@@ -1,0 +1,119 @@
+"""Run history of cron jobs: every run recorded; run now, disable and enable through ``/api/jobs``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from core import CronJob, hookimpl
+from core.gateway import Gateway
+from core.pipeline.job_runs import run_recorded
+from core.testing import user_headers
+from tests.support.pipeline import run_arq_burst
+
+
+class CountingJobs:
+    """A plugin with a cron job that returns a count and one that fails."""
+
+    @hookimpl
+    def switchboard_jobs(self) -> list[Any]:
+        async def tidy(ctx: dict[str, Any]) -> int:
+            return 42
+
+        async def broken(ctx: dict[str, Any]) -> None:
+            raise RuntimeError("the far side is down")
+
+        return [CronJob("tidy", tidy, every=3600), CronJob("broken", broken, every=3600)]
+
+
+async def _runs_of(client: Any, headers: dict[str, str], name: str, count: int = 1) -> list[dict[str, Any]]:
+    """Wait (on the worker, when the stack has one) until ``name`` has ``count`` runs; return them."""
+    gateway: Gateway = client.gateway
+    for _ in range(200):
+        if gateway.settings.queue.backend == "arq":
+            await run_arq_burst(gateway, share=True)
+        jobs = (await client.get("/api/jobs", headers=headers)).json()["items"]
+        runs = next(j for j in jobs if j["name"] == name)["last_runs"]
+        if len(runs) >= count:
+            return list(runs)
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"job {name} did not run")
+
+
+async def test_jobs_list_core_and_plugin_jobs_with_schedule_and_next_run(app_client: Callable[..., Any]) -> None:
+    async with app_client(extra_plugins=[("counting", CountingJobs())]) as client:
+        headers = await user_headers(client.gateway, "viewer")
+        r = await client.get("/api/jobs", headers=headers)
+    assert r.status_code == 200
+    jobs = {j["name"]: j for j in r.json()["items"]}
+    assert {"sweep", "audit_retention", "tidy", "broken"} <= set(jobs)
+    assert jobs["tidy"]["schedule"] == "every hour"
+    assert jobs["tidy"]["enabled"] is True
+    assert jobs["tidy"]["next_run"].endswith(":00:00+00:00")
+
+
+async def test_running_a_job_now_records_its_outcome_duration_and_count(app_client: Callable[..., Any]) -> None:
+    async with app_client(extra_plugins=[("counting", CountingJobs())]) as client:
+        headers = await user_headers(client.gateway, "operator")
+        r = await client.post("/api/jobs/tidy/run", headers=headers)
+        assert r.status_code == 202
+        [run] = await _runs_of(client, headers, "tidy")
+    assert run["outcome"] == "succeeded"
+    assert run["trigger"] == "manual"
+    assert run["rows"] == 42
+    assert run["duration_ms"] >= 0
+    assert run["error"] is None
+
+
+async def test_a_failing_job_records_its_error(app_client: Callable[..., Any]) -> None:
+    async with app_client(extra_plugins=[("counting", CountingJobs())]) as client:
+        headers = await user_headers(client.gateway, "operator")
+        await client.post("/api/jobs/broken/run", headers=headers)
+        [run] = await _runs_of(client, headers, "broken")
+    assert run["outcome"] == "failed"
+    assert run["error"] == "RuntimeError: the far side is down"
+
+
+async def test_a_disabled_job_skips_its_scheduled_runs_in_every_process(app_client: Callable[..., Any]) -> None:
+    async with app_client(extra_plugins=[("counting", CountingJobs())]) as client:
+        admin = await user_headers(client.gateway, "admin")
+        r = await client.post("/api/jobs/tidy/disable", headers=admin)
+        assert r.status_code == 200 and r.json() == {"name": "tidy", "enabled": False}
+        # Another process (its own gateway, the same database) reads the state before its run.
+        other = Gateway(client.gateway.settings, [("counting", CountingJobs())])
+        await other.start(run_queue=False)
+        try:
+            tidy = next(j for j in other.cron_jobs() if j.name == "tidy")
+            assert await run_recorded(other, tidy, {"gateway": other}) is False
+            await client.post("/api/jobs/tidy/enable", headers=admin)
+            assert await run_recorded(other, tidy, {"gateway": other}) is True
+        finally:
+            await other.close()
+        jobs = {j["name"]: j for j in (await client.get("/api/jobs", headers=admin)).json()["items"]}
+    assert jobs["tidy"]["enabled"] is True
+    assert [run["trigger"] for run in jobs["tidy"]["last_runs"]] == ["schedule"]
+
+
+async def test_a_disabled_job_shows_no_next_run(app_client: Callable[..., Any]) -> None:
+    async with app_client(extra_plugins=[("counting", CountingJobs())]) as client:
+        admin = await user_headers(client.gateway, "admin")
+        await client.post("/api/jobs/tidy/disable", headers=admin)
+        jobs = {j["name"]: j for j in (await client.get("/api/jobs", headers=admin)).json()["items"]}
+    assert jobs["tidy"]["enabled"] is False and jobs["tidy"]["next_run"] is None
+
+
+async def test_only_operators_run_jobs_and_only_admins_switch_them(app_client: Callable[..., Any]) -> None:
+    async with app_client(extra_plugins=[("counting", CountingJobs())]) as client:
+        viewer = await user_headers(client.gateway, "viewer")
+        operator = await user_headers(client.gateway, "operator")
+        assert (await client.post("/api/jobs/tidy/run", headers=viewer)).status_code == 403
+        assert (await client.post("/api/jobs/tidy/disable", headers=operator)).status_code == 403
+        assert (await client.get("/api/jobs")).status_code == 401
+
+
+async def test_an_unknown_job_is_not_found(app_client: Callable[..., Any]) -> None:
+    async with app_client() as client:
+        admin = await user_headers(client.gateway, "admin")
+        r = await client.post("/api/jobs/nope/disable", headers=admin)
+    assert r.status_code == 404
