@@ -42,7 +42,7 @@ def create_app(settings: Settings, *, plugins: Iterable[tuple[str, object]] = ()
             routes.extend(own)  # the core's own routes, at the root (webhooks first)
             continue
         routes.append(Mount(f"/plugins/{name}", routes=own))
-        gateway.plugins.infos[name].routes = [f"/plugins/{name}{getattr(r, 'path', '')}" for r in own]
+        gateway.plugins.infos[name].routes = list(dict.fromkeys(f"/plugins/{name}{getattr(r, 'path', '')}" for r in own))
 
     recorder = metrics()
 
