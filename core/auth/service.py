@@ -116,9 +116,7 @@ class AuthService:
             actor_type = "anonymous" if outcome.user is None else "user"
             self._audit_basic(scope, actor, actor_type, "login_failed", reason=outcome.failure)
             if outcome.locked_now:
-                self._audit_basic(
-                    scope, actor, "user", "lockout", seconds=self.gateway.settings.auth.lockout_seconds
-                )
+                self._audit_basic(scope, actor, "user", "lockout", seconds=self.gateway.settings.auth.lockout_seconds)
             raise invalid_credentials()
         user = outcome.user
         return Principal(

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from typing import Any
 
-from starlette.routing import BaseRoute, Match
+from starlette.datastructures import URLPath
+from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
 from core.errors import ConfigError
@@ -33,9 +35,7 @@ class RootRoutes(BaseRoute):
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:  # pragma: no cover - never matched
         raise RuntimeError("RootRoutes is unpacked by create_app, never routed to")
 
-    def url_path_for(self, name: str, /, **path_params: object) -> object:
-        from starlette.routing import NoMatchFound
-
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
         raise NoMatchFound(name, path_params)
 
 
