@@ -200,7 +200,9 @@ async def test_mapping_import_without_dataset_column_applies_to_the_request_data
         assert r.status_code == 200, r.text
         assert r.json()["total"] == 1 and r.json()["records"][0]["dataElement"] == ANC_1ST
         answer = (await client.post(f"{P}/aggregate", json=body(), headers=headers)).json()
-        assert answer["payload"]["dataValues"] == [{"dataElement": ANC_1ST, "categoryOptionCombo": FIXED, "value": "12"}]
+        assert answer["payload"]["dataValues"] == [
+            {"dataElement": ANC_1ST, "categoryOptionCombo": FIXED, "value": "12"}
+        ]
         listed = (await client.get(f"{P}/mappings", headers=headers)).json()
         assert [m["code"] for m in listed] == ["ANC1_FIXED"] and listed[0]["what"] == "de"
 
