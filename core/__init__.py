@@ -46,6 +46,11 @@ if TYPE_CHECKING:
     from core.hookspecs import hookimpl as hookimpl
     from core.messages import KINDS as KINDS
     from core.messages import StandardMessage as StandardMessage
+    from core.operations.plugin_services import delete_delivery as delete_delivery
+    from core.operations.plugin_services import delivery_states as delivery_states
+    from core.operations.plugin_services import issue_user_key as issue_user_key
+    from core.operations.plugin_services import requeue_delivery as requeue_delivery
+    from core.operations.plugin_services import user_keys as user_keys
     from core.pipeline.http_client import env_proxy as env_proxy
     from core.pipeline.ingest import Stored as Stored
     from core.pipeline.retry import parse_retry_after as parse_retry_after
@@ -61,6 +66,7 @@ if TYPE_CHECKING:
     from core.web.requests import gateway_of as gateway_of
     from core.web.requests import parse_json as parse_json
     from core.web.requests import read_json as read_json
+    from core.web.root_routes import at_root as at_root
     from core.web.security import max_body as max_body
 
 # Where each public name lives; internal layout, free to change without the names changing.
@@ -93,6 +99,11 @@ _PUBLIC: dict[str, str] = {
     "hookimpl": "core.hookspecs",
     "KINDS": "core.messages",
     "StandardMessage": "core.messages",
+    "delete_delivery": "core.operations.plugin_services",
+    "delivery_states": "core.operations.plugin_services",
+    "issue_user_key": "core.operations.plugin_services",
+    "requeue_delivery": "core.operations.plugin_services",
+    "user_keys": "core.operations.plugin_services",
     "env_proxy": "core.pipeline.http_client",
     "Stored": "core.pipeline.ingest",
     "parse_retry_after": "core.pipeline.retry",
@@ -108,6 +119,7 @@ _PUBLIC: dict[str, str] = {
     "gateway_of": "core.web.requests",
     "parse_json": "core.web.requests",
     "read_json": "core.web.requests",
+    "at_root": "core.web.root_routes",
     "max_body": "core.web.security",
 }
 
@@ -141,11 +153,15 @@ __all__ = [
     "TooManyRequests",
     "UTCDateTime",
     "Unprocessable",
+    "at_root",
     "create_app",
+    "delete_delivery",
+    "delivery_states",
     "describe",
     "env_proxy",
     "gateway_of",
     "hookimpl",
+    "issue_user_key",
     "load_settings",
     "mask_phone",
     "max_body",
@@ -154,8 +170,10 @@ __all__ = [
     "raise_for_response",
     "raise_for_status",
     "read_json",
+    "requeue_delivery",
     "requires",
     "uuid7",
+    "user_keys",
 ]
 
 

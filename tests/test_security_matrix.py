@@ -118,6 +118,22 @@ GET     /plugins/devices/rules               401       ok     ok       ok    ok 
 POST    /plugins/devices/rules               401       403    403      ok    ok      403
 PUT     /plugins/devices/rules/{name}        401       403    403      ok    ok      403
 DELETE  /plugins/devices/rules/{name}        401       403    403      ok    ok      403
+POST    /api/v2/aggregate                                401       403    ok       ok    ok      403
+POST    /api/v2/aggregate/reenqueue/batch                401       403    ok       ok    ok      403
+GET     /api/v2/aggregate/reenqueue/{task_id}            401       403    ok       ok    ok      403
+POST    /api/v2/aggregate/reenqueue/{task_id}            401       403    ok       ok    ok      403
+GET     /api/v2/logs                                     401       ok     ok       ok    ok      403
+DELETE  /api/v2/logs/purge                               401       403    ok       ok    ok      403
+GET     /api/v2/logs/{id}                                401       ok     ok       ok    ok      403
+DELETE  /api/v2/logs/{id}                                401       403    ok       ok    ok      403
+GET     /api/v2/mappings                                 401       ok     ok       ok    ok      403
+POST    /api/v2/mappings/import/csv                      401       403    ok       ok    ok      403
+POST    /api/v2/mappings/import/excel                    401       403    ok       ok    ok      403
+GET     /api/v2/mappings/export/excel                    401       ok     ok       ok    ok      403
+GET     /api/v2/mappings/export/excel-template           ok        ok     ok       ok    ok      ok
+GET     /mappings/export/excel-template                  ok        ok     ok       ok    ok      ok
+POST    /api/v2/users/getToken                           401       403    ok       ok    ok      403
+POST    /api/v2/users/refreshToken                       401       403    ok       ok    ok      403
 """
 
 
@@ -146,6 +162,7 @@ def _concrete(path: str) -> str:
         .replace("{media_id}", "1003383421387256")
         .replace("{wa_id}", "255700000000")
         .replace("{mapping_id:int}", "999999")
+        .replace("{task_id}", str(uuid.uuid4()))
     )
 
 
@@ -173,7 +190,8 @@ def _outcome(status: int) -> str:
 async def full_app(example_installed: None, app_client):  # type: ignore[no-untyped-def]
     """Every installed plugin enabled, every optional route switched on, limits out of the way."""
     auth = {"allow_signup": True, "api_rate_per_minute": 1_000_000, "login_rate_per_minute": 1_000_000}
-    async with app_client(auth=auth) as client:
+    # dhis2gw's API at /api/v2 too (off by default).
+    async with app_client(auth=auth, plugins={"dhis2": {"compat": {"enabled": True}}}) as client:
         yield client
 
 

@@ -7,6 +7,8 @@ logged-out session takes effect on the next request, not when a token expires.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 import uuid
 from datetime import UTC, datetime
@@ -20,6 +22,7 @@ from core.auth.key_usage import KeyUsage
 from core.auth.passwords import PasswordHasher
 from core.auth.permissions import Principal
 from core.auth.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from core.auth.sessions import check_login
 from core.auth.tokens import InvalidToken, TokenSigner
 from core.errors import HTTPError, TooManyRequests
 from core.scopes import client_address, header
@@ -75,7 +78,13 @@ class AuthService:
         authorization = header(scope, b"authorization")
         if api_key is None and authorization:
             scheme, _, credential = authorization.partition(" ")
-            if scheme.lower() != "bearer" or not credential.strip():
+            scheme = scheme.lower()
+            if scheme == "basic":
+                return await self._user_from_basic(scope, credential.strip())
+            if scheme in ("token", "token:"):
+                # dhis2gw's scheme (older clients wrote "Token:"): an API key, nothing else.
+                scheme, credential = "bearer", credential if api_key_prefix(credential.strip()) else ""
+            if scheme != "bearer" or not credential.strip():
                 raise invalid_credentials()
             credential = credential.strip()
             if api_key_prefix(credential):
@@ -85,6 +94,54 @@ class AuthService:
         if api_key is not None:
             return await self._principal_from_key(api_key)
         return None
+
+    async def _user_from_basic(self, scope: Scope, credential: str) -> Principal:
+        """``Authorization: Basic``: a login on every request, under the login's rate limit and lockout.
+
+        It costs what ``POST /api/auth/token`` costs (one password hash), is counted against
+        the same per-address login limit, and a failure is audited as ``login_failed``.
+        """
+        client = client_address(scope)
+        await self.admit_login(client)
+        try:
+            username, sep, password = base64.b64decode(credential, validate=True).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            username, sep, password = "", "", ""
+        if not sep or not username:
+            self._audit_basic(scope, "anonymous", "anonymous", "login_failed", reason="malformed")
+            raise invalid_credentials()
+        outcome = await check_login(self.gateway, username, password)
+        actor = f"user:{username.strip().lower()[:150]}"
+        if outcome.failure is not None or outcome.user is None:
+            actor_type = "anonymous" if outcome.user is None else "user"
+            self._audit_basic(scope, actor, actor_type, "login_failed", reason=outcome.failure)
+            if outcome.locked_now:
+                self._audit_basic(scope, actor, "user", "lockout", seconds=self.gateway.settings.auth.lockout_seconds)
+            raise invalid_credentials()
+        user = outcome.user
+        return Principal(
+            "user",
+            str(user.id),
+            user.username,
+            role=user.role,
+            must_change_password=user.must_change_password,
+            extra={"scheme": "basic"},
+        )
+
+    def _audit_basic(self, scope: Scope, actor: str, actor_type: str, action: str, **detail: Any) -> None:
+        state = scope.get("state", {})
+        self.gateway.audit.record(
+            "auth",
+            action=action,
+            actor=actor,
+            actor_type=actor_type,
+            status=401,
+            request_id=state.get("request_id"),
+            method=scope.get("method"),
+            path=scope.get("path"),
+            client=client_address(scope),
+            detail={"scheme": "basic", **{k: v for k, v in detail.items() if v is not None}},
+        )
 
     async def _user_from_token(self, token: str) -> Principal:
         try:
@@ -132,6 +189,7 @@ class AuthService:
                         api_keys.c.platform,
                         api_keys.c.revoked_at,
                         api_keys.c.expires_at,
+                        api_keys.c.created_by,
                     ).where(api_keys.c.prefix == prefix)
                 )
             ).first()
@@ -149,7 +207,8 @@ class AuthService:
             row.name,
             scopes=frozenset(row.scopes or []),
             platform=row.platform,
-            extra={"prefix": prefix},
+            # created_by: the user a key was issued for (dhis2gw's getToken acts for that user).
+            extra={"prefix": prefix, "created_by": str(row.created_by) if row.created_by else None},
         )
 
     async def admit(self, scope: Scope, principal: Principal | None) -> None:

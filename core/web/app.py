@@ -18,6 +18,7 @@ from core.metrics import metrics
 from core.scopes import client_address
 from core.web.middleware import Authentication, BodyLimit, RequestContext
 from core.web.responses import EXCEPTION_HANDLERS
+from core.web.root_routes import RootRoutes, check_no_shadowing
 from core.web.security import guard_routes, max_body_of, walk_routes
 
 
@@ -37,12 +38,23 @@ def create_app(settings: Settings, *, plugins: Iterable[tuple[str, object]] = ()
     gateway = Gateway(settings, list(plugins))
 
     routes: list[BaseRoute] = []
+    at_root: list[tuple[str, list[BaseRoute]]] = []
     for name, own in gateway.plugins.each("switchboard_routes", gateway=gateway).items():
         if name in gateway.plugins.internal:
             routes.extend(own)  # the core's own routes, at the root (webhooks first)
             continue
+        rooted = [route for wrapper in own if isinstance(wrapper, RootRoutes) for route in wrapper.routes]
+        own = [route for route in own if not isinstance(route, RootRoutes)]
         routes.append(Mount(f"/plugins/{name}", routes=own))
         gateway.plugins.infos[name].routes = list(dict.fromkeys(f"/plugins/{name}{getattr(r, 'path', '')}" for r in own))
+        if rooted:
+            at_root.append((name, rooted))
+            gateway.plugins.infos[name].routes += [getattr(r, "path", "") for r in rooted]
+    for name, rooted in at_root:
+        # A plugin's root routes go first (a core Mount such as /docs/static must not catch
+        # them), which is safe because none may overlap a route already there.
+        check_no_shadowing(name, rooted, routes)
+        routes[0:0] = rooted
 
     recorder = metrics()
 

@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute
 from core import Command, Destination, Gateway, hookimpl
 from plugins.dhis2 import store
 from plugins.dhis2.cli import COMMAND
+from plugins.dhis2.compat import compat_routes
 from plugins.dhis2.context import DHIS2Context
 from plugins.dhis2.destination import DHIS2Destination
 from plugins.dhis2.mapping_routes import MappingEndpoints
@@ -46,6 +47,7 @@ def switchboard_routes(gateway: Gateway) -> list[BaseRoute]:
         *SubmissionEndpoints(context).routes(),
         *MappingEndpoints(context, store.DATA_VALUES, "/mappings").routes(),
         *MappingEndpoints(context, store.ORG_UNITS, "/orgunit-mappings").routes(),
+        *compat_routes(context),  # dhis2gw's API at the root, when [plugins.dhis2.compat] is on
     ]
 
 

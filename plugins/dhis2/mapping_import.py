@@ -141,7 +141,8 @@ def parse_rows(table: Table, *, org_units: bool) -> Parsed:
             )
             continue
         columns[name] = index
-    required = ("code", "org_unit") if org_units else ("code", "dataset", "dataelement")
+    # No dataset column (dhis2gw's files may omit it): each mapping then holds for every data set.
+    required = ("code", "org_unit") if org_units else ("code", "dataelement")
     missing = [c for c in required if c not in columns]
     for name in missing:
         parsed.errors.append({"row": 1, "column": name, "cell": None, "message": "required column is missing"})
@@ -192,7 +193,8 @@ def _data_value_row(row: _Row) -> dict[str, Any] | None:
     item = {
         "_row": row.number,
         "code": row.text("code", required=True),
-        "dataset": row.uid("dataset", required=True),
+        # "" (no data set): the mapping applies to whatever data set a submission names.
+        "dataset": row.uid("dataset") or "",
         "data_element": row.uid("dataelement", required=True),
         "category_option_combo": row.uid("category_option_combo"),
         "attribute_option_combo": row.uid("attribute_option_combo"),

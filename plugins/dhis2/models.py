@@ -55,3 +55,18 @@ org_unit_mappings = sa.Table(
     sa.Index(None, "org_unit", "id"),
     sa.Index(None, "instance", "id"),
 )
+
+# dhis2gw compatibility (compat.py): dhis2gw's integer submission ids over Switchboard's
+# message and delivery. No delivery when nothing in the request had a mapping (dhis2gw then
+# logs a failed submission); ``errors`` says why.
+dhis2gw_submissions = sa.Table(
+    "dhis2gw_submissions",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("message_id", sa.Uuid),
+    sa.Column("delivery_id", sa.Uuid, unique=True),
+    sa.Column("request", sa.JSON, nullable=False),
+    sa.Column("errors", sa.Text),
+    sa.Column("submitted_at", UTCDateTime(), nullable=False),
+    sa.Index(None, "submitted_at"),
+)

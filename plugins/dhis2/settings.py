@@ -109,6 +109,20 @@ class TemplateSettings(_Table):
         return kinds
 
 
+class CompatSettings(_Table):
+    """``[plugins.dhis2.compat]``: dhis2gw's API at ``prefix`` (off by default). See docs/dhis2.md."""
+
+    enabled: bool = False
+    prefix: str = "/api/v2"
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, prefix: str) -> str:
+        if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", prefix):
+            raise ValueError(f"prefix {prefix!r}: a path such as /api/v2 (no trailing slash)")
+        return prefix
+
+
 class DHIS2Settings(_Table):
     """The whole ``[plugins.dhis2]`` table."""
 
@@ -124,6 +138,7 @@ class DHIS2Settings(_Table):
     # How long uids found on an instance by the metadata check are remembered (seconds).
     metadata_cache_ttl: float = Field(default=3600.0, ge=0)
     templates: dict[str, TemplateSettings] = Field(default_factory=dict)
+    compat: CompatSettings = Field(default_factory=CompatSettings)
 
     @field_validator("instances")
     @classmethod

@@ -164,15 +164,20 @@ async def upsert(conn: AsyncConnection, kind: Kind, rows: Sequence[Mapping[str, 
 async def data_value_mappings_for(
     conn: AsyncConnection, codes: Iterable[str], dataset: str | None
 ) -> dict[str, list[Any]]:
-    """Mappings of these codes (in ``dataset`` when given), by code; several when ambiguous."""
+    """Mappings of these codes (in ``dataset`` when given), by code; several when ambiguous.
+
+    A mapping without a data set (``dataset = ""``, from a dhis2gw file) applies to every data
+    set, after those of ``dataset`` itself.
+    """
     table = data_value_mappings
     found: dict[str, list[Any]] = {}
     wanted = sorted(set(codes))
     for i in range(0, len(wanted), _KEYS_PER_QUERY):
         query = sa.select(table).where(table.c.code.in_(wanted[i : i + _KEYS_PER_QUERY]))
         if dataset is not None:
-            query = query.where(table.c.dataset == dataset)
-        for row in await conn.execute(query.order_by(table.c.id)):
+            query = query.where(table.c.dataset.in_([dataset, ""]))
+        rows = (await conn.execute(query.order_by(table.c.id))).all()
+        for row in sorted(rows, key=lambda r: r.dataset == ""):  # the data set's own first
             found.setdefault(row.code, []).append(row)
     return found
 

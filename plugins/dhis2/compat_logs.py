@@ -1,0 +1,203 @@
+"""dhis2gw's submission logs (``/logs``), read from the compat rows and their deliveries.
+
+A log's status follows its delivery: waiting or running → ``queued``; delivered → DHIS2's
+status (``OK`` from DHIS2 2.38 on, else ``SUCCESS``); dead, cancelled or never sent → ``failed``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from core import Conflict, NotFound, delete_delivery, delivery_states, gateway_of, requires
+from plugins.dhis2.compat_answers import error, go_time
+from plugins.dhis2.models import dhis2gw_submissions as table
+
+if TYPE_CHECKING:
+    from plugins.dhis2.context import DHIS2Context
+
+_WAITING = {"pending", "queued", "running", "retrying"}
+_FINAL = {"delivered", "dead", "cancelled"}
+
+
+def log_status(state: dict[str, Any] | None) -> str:
+    if state is None:
+        return "failed"
+    if state["status"] in _WAITING:
+        return "queued"
+    if state["status"] == "delivered":
+        detail = state.get("detail") or {}
+        return "OK" if detail.get("response_shape") == "webmessage" else "SUCCESS"
+    return "failed"
+
+
+def _text(value: str | None) -> dict[str, Any]:
+    return {"String": value or "", "Valid": value is not None}
+
+
+def _parse_day(value: str | None) -> datetime | None:
+    """``YYYY-MM-DD`` or RFC 3339 (both accepted, dhis2gw parsed only the first); else ignored."""
+    if not value:
+        return None
+    try:
+        if len(value) == 10:
+            return datetime.combine(date.fromisoformat(value), datetime.min.time(), UTC)
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else None
+
+
+def _int(value: str | None, default: int, low: int, high: int) -> int:
+    try:
+        return min(max(int(value or default), low), high)
+    except ValueError:
+        return default
+
+
+class LogEndpoints:
+    def __init__(self, context: DHIS2Context) -> None:
+        self.context = context
+
+    def routes(self, prefix: str) -> list[Route]:
+        return [
+            Route(f"{prefix}/logs", self.index, methods=["GET"]),
+            Route(f"{prefix}/logs/purge", self.purge, methods=["DELETE"]),
+            Route(f"{prefix}/logs/{{id}}", self.one, methods=["GET"]),
+            Route(f"{prefix}/logs/{{id}}", self.delete, methods=["DELETE"]),
+        ]
+
+    def _item(self, row: Any, state: dict[str, Any] | None) -> dict[str, Any]:
+        response = json.dumps(state["detail"]) if state and state.get("detail") else None
+        errors = row.errors if row.errors is not None else ((state or {}).get("last_error") or "")
+        return {
+            "id": row.id,
+            "submitted_at": go_time(row.submitted_at),
+            "payload": row.request,
+            "status": log_status(state),
+            "dhis2_payload": _text(json.dumps(state["raw"]) if state and state.get("raw") is not None else None),
+            "retry_count": max(0, (state or {}).get("attempt_count", 1) - 1),
+            "last_attempt": {"Time": go_time(state["updated_at"] if state else None), "Valid": state is not None},
+            "task_id": _text(str(row.delivery_id) if row.delivery_id else None),
+            "response": _text(response),
+            "errors": _text(errors),
+        }
+
+    @requires("viewer", scopes=["dhis2:aggregate"])
+    async def index(self, request: Request) -> Response:
+        """dhis2gw's ``GET /logs``: filters, page and page_size; ``to_date`` includes its day."""
+        q = request.query_params
+        conditions: list[Any] = []
+        if q.get("task_id"):
+            try:
+                conditions.append(table.c.delivery_id == uuid.UUID(q["task_id"]))
+            except ValueError:
+                conditions.append(sa.false())
+        if q.get("job_id", "").isdigit():
+            conditions.append(table.c.id == int(q["job_id"]))
+        day = _parse_day(q.get("submitted_at"))
+        if day is not None:
+            conditions += [table.c.submitted_at >= day, table.c.submitted_at < day + timedelta(days=1)]
+        start = _parse_day(q.get("from_date") or q.get("submitted_from"))
+        if start is not None:
+            conditions.append(table.c.submitted_at >= start)
+        end_value = q.get("to_date") or q.get("submitted_to")
+        end = _parse_day(end_value)
+        if end is not None:
+            conditions.append(table.c.submitted_at < (end + timedelta(days=1) if len(end_value or "") == 10 else end))
+        page = _int(q.get("page"), 1, 1, 1_000_000)
+        size = _int(q.get("page_size"), 10, 1, 1000)
+        query = sa.select(table).where(*conditions).order_by(table.c.submitted_at.desc(), table.c.id.desc())
+        gateway = gateway_of(request)
+        status = q.get("status")
+        async with gateway.db.transaction() as conn:
+            if status:
+                rows = (await conn.execute(query)).all()  # status lives on the delivery: filter after reading
+            else:
+                total = int(
+                    (await conn.execute(sa.select(sa.func.count()).select_from(table).where(*conditions))).scalar_one()
+                )
+                rows = (await conn.execute(query.offset((page - 1) * size).limit(size))).all()
+        states = await delivery_states(gateway, [r.delivery_id for r in rows if r.delivery_id])
+        items = [self._item(r, states.get(r.delivery_id) if r.delivery_id else None) for r in rows]
+        if status:
+            items = [i for i in items if i["status"] == status]
+            total = len(items)
+            items = items[(page - 1) * size : page * size]
+        return JSONResponse(
+            {"items": items, "total": total, "page": page, "total_pages": -(-total // size), "page_size": size}
+        )
+
+    async def _row(self, request: Request) -> Any:
+        raw = request.path_params["id"]
+        if not raw.lstrip("-").isdigit() or not -(2**63) <= int(raw) < 2**63:
+            return error("Invalid log ID", 400)
+        async with gateway_of(request).db.transaction() as conn:
+            row = (await conn.execute(sa.select(table).where(table.c.id == int(raw)))).first()
+        return row if row is not None else error("Log not found", 404)
+
+    @requires("viewer", scopes=["dhis2:aggregate"])
+    async def one(self, request: Request) -> Response:
+        """dhis2gw's ``GET /logs/{id}``, in its flat shape."""
+        row = await self._row(request)
+        if isinstance(row, Response):
+            return row
+        states = await delivery_states(gateway_of(request), [row.delivery_id] if row.delivery_id else [])
+        item = self._item(row, states.get(row.delivery_id))
+        flat = {k: item[k] for k in ("id", "submitted_at", "payload", "status", "retry_count")}
+        flat |= {k: item[k]["String"] for k in ("task_id", "response", "errors")}
+        return JSONResponse(flat)
+
+    @requires("operator", scopes=["dhis2:aggregate"])
+    async def delete(self, request: Request) -> Response:
+        """dhis2gw's ``DELETE /logs/{id}``: the log and its delivery (refused while it runs)."""
+        row = await self._row(request)
+        if isinstance(row, Response):
+            return row
+        gateway = gateway_of(request)
+        if row.delivery_id is not None:
+            try:
+                await delete_delivery(gateway, row.delivery_id, request.state.principal)
+            except NotFound:
+                pass
+            except Conflict:
+                return error("Failed to delete log", 500)
+        async with gateway.db.transaction() as conn:
+            await conn.execute(sa.delete(table).where(table.c.id == row.id))
+        return JSONResponse({"message": "Deleted 1 log(s)"})
+
+    @requires("operator", scopes=["dhis2:aggregate"])
+    async def purge(self, request: Request) -> Response:
+        """dhis2gw's ``DELETE /logs/purge?date=<RFC 3339>``: logs submitted before ``date``.
+
+        Finished deliveries go with their logs; one still waiting keeps its delivery (it is sent).
+        """
+        value = request.query_params.get("date", "")
+        if not value:
+            return error("missing 'date' query parameter", 400)
+        cutoff = _parse_day(value) if len(value) > 10 else None
+        if cutoff is None:
+            return error("invalid 'date' format, use RFC3339", 400)
+        gateway = gateway_of(request)
+        async with gateway.db.transaction() as conn:
+            rows = (
+                await conn.execute(sa.select(table.c.id, table.c.delivery_id).where(table.c.submitted_at < cutoff))
+            ).all()
+        states = await delivery_states(gateway, [r.delivery_id for r in rows if r.delivery_id])
+        for row in rows:
+            state = states.get(row.delivery_id) if row.delivery_id else None
+            if state is not None and state["status"] in _FINAL:
+                try:
+                    await delete_delivery(gateway, row.delivery_id, request.state.principal)
+                except (NotFound, Conflict):
+                    pass
+        async with gateway.db.transaction() as conn:
+            await conn.execute(sa.delete(table).where(table.c.id.in_([r.id for r in rows])))
+        return JSONResponse({"message": f"Deleted {len(rows)} logs older than {value}"})
