@@ -47,6 +47,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     auto = settings.database.auto_migrate
     if auto or (auto is None and settings.database.is_sqlite):
         _on_database(settings, lambda: migrate.upgrade(settings))
+    else:
+        _say_if_behind(settings)
     host = args.host or settings.server.host
     port = args.port or settings.server.port
     workers = args.workers or settings.server.workers
@@ -72,6 +74,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
     else:
         uvicorn.run(create_app(settings), **common)
     return 0
+
+
+def _say_if_behind(settings: Settings) -> None:
+    """Without auto-migrate, say at start which command brings the database up to date.
+
+    The server still starts (``/readyz`` answers 503 until the schema is there), so a
+    migration run from elsewhere makes it ready without a restart.
+    """
+    from core.storage import migrate
+
+    try:
+        missing = _on_database(settings, lambda: migrate.missing_revisions(settings))
+    except Unreachable as err:
+        print(f"warning: {err}", file=sys.stderr)
+        return
+    if missing:
+        print(
+            f"error: the database is not migrated (missing revision {', '.join(missing)}); "
+            "run `switchboard db upgrade` (or set [database] auto_migrate = true). "
+            "/readyz answers 503 until it is.",
+            file=sys.stderr,
+        )
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import httpx
@@ -27,6 +27,9 @@ from core.pipeline.queue.local import LocalQueue
 from core.plugins import PluginRegistry
 from core.storage.audit import AuditLog
 from core.storage.db import Database
+
+if TYPE_CHECKING:
+    from core.storage.migrate import SchemaCheck
 
 log = logging.getLogger("switchboard")
 _heap_frozen = False
@@ -66,6 +69,16 @@ class Gateway:
         self.ingest = Ingestor(self)
         self.deliveries = DeliveryEngine(self)
         self.started = False
+        self._schema: Any = None
+
+    @property
+    def schema(self) -> SchemaCheck:
+        """Whether the database is migrated to this code's revisions (``/readyz`` asks)."""
+        if self._schema is None:
+            from core.storage.migrate import SchemaCheck  # Alembic is loaded only when asked
+
+            self._schema = SchemaCheck(self.settings, self.plugins, self.db)
+        return self._schema  # type: ignore[no-any-return]
 
     def _unique(self, hook: str, what: str) -> dict[str, Any]:
         found: dict[str, Any] = {}
