@@ -5,8 +5,10 @@ One ``Gateway`` per app. Hooks receive it as ``gateway``.
 
 from __future__ import annotations
 
+import difflib
 import gc
 import logging
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -16,7 +18,7 @@ from core import builtin
 from core.auth.service import AuthService
 from core.config.settings import Settings
 from core.contracts import Adapter, CronJob, Destination, JobFunction, job_name
-from core.errors import PluginError
+from core.errors import ConfigError, PluginError
 from core.messages import StandardMessage
 from core.pipeline.deliveries import DeliveryEngine
 from core.pipeline.http_client import make_client, make_session
@@ -51,6 +53,36 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
+def check_routes(settings: Settings, adapters: Iterable[str], destinations: Iterable[str]) -> list[str]:
+    """Check ``[[routes]]`` against what the enabled plugins provide.
+
+    A destination no enabled plugin provides is a typo that would store deliveries nobody can
+    make: ``ConfigError`` naming the route, the name and the closest known one. A source no
+    adapter serves is returned as a warning instead: a plugin may submit messages of its own
+    platform through ``gateway.submit`` (routed by ``[[routes]]``) without an adapter.
+    """
+    warnings: list[str] = []
+    for number, route in enumerate(settings.routes, start=1):
+        where = f"{settings.source}: [[routes]] #{number} ({route.source} → {', '.join(route.destinations)})"
+        for name in route.destinations:
+            if name not in destinations:
+                raise ConfigError(
+                    f"{where}: no enabled plugin provides the destination {name!r}{_closest(name, destinations)}"
+                )
+        if route.source not in adapters:
+            warnings.append(
+                f"{where}: no enabled adapter serves the source {route.source!r}{_closest(route.source, adapters)}"
+            )
+    return warnings
+
+
+def _closest(name: str, known: Iterable[str]) -> str:
+    names = sorted(known)
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"{hint} (known: {', '.join(names) or 'none'})"
+
+
 class Gateway:
     """Settings, plugins, database, HTTP client, queue and audit log of one app."""
 
@@ -66,6 +98,9 @@ class Gateway:
         self._session: aiohttp.ClientSession | None = None
         self.adapters: dict[str, Adapter] = self._unique("switchboard_adapters", "adapter")
         self.destinations: dict[str, Destination] = self._unique("switchboard_destinations", "destination")
+        self.route_warnings = check_routes(settings, self.adapters, self.destinations)
+        for warning in self.route_warnings:
+            log.warning("%s", warning)
         self.ingest = Ingestor(self)
         self.deliveries = DeliveryEngine(self)
         self.started = False
@@ -102,7 +137,9 @@ class Gateway:
 
     def jobs(self) -> dict[str, JobFunction]:
         """Job functions by name (what ``queue.enqueue_job(name, ...)`` runs), from ``switchboard_jobs``."""
-        return {job_name(j): j for j in self.plugins.gather("switchboard_jobs", gateway=self) if not isinstance(j, CronJob)}
+        return {
+            job_name(j): j for j in self.plugins.gather("switchboard_jobs", gateway=self) if not isinstance(j, CronJob)
+        }
 
     def cron_jobs(self) -> list[CronJob]:
         """The periodic jobs of the core and every plugin, from ``switchboard_jobs``."""
