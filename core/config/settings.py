@@ -214,7 +214,7 @@ def resolve_secrets(
     return _SECRET_REF.sub(substitute, value)
 
 
-MISSING_SECRET = "<missing secret>"
+MISSING_SECRET = "<missing secret>"  # noqa: S105 - a placeholder, not a secret
 
 
 def describe_path(path: tuple[Any, ...]) -> str:

@@ -59,7 +59,7 @@ async def webhook(request: Request) -> Response:
         items = await adapter.parse(request, body)
     except HTTPError:
         raise
-    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as err:
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as err:
         # A payload the adapter could not make sense of; the traceback is for the log.
         log.warning("adapter %s could not parse a request: %s", platform, err, exc_info=True)
         raise HTTPError(f"malformed {platform} payload: {err}", status_code=400) from err
