@@ -68,3 +68,19 @@ async def test_a_requeued_delivery_is_delivered_once(gw: GatewayClient, receiver
         await gw.post(f"/api/deliveries/{delivery_id}/requeue")
     await settle(gw.gateway)
     assert len(receiver.requests) == failed + 1
+
+
+async def test_a_failed_attempt_is_one_log_line_with_id_destination_attempt_and_reason(
+    gw: GatewayClient, receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="switchboard.delivery")
+    [delivery_id] = await _retrying(gw, receiver, "log1")
+    [line] = [r.getMessage() for r in caplog.records if r.name == "switchboard.delivery"]
+    assert delivery_id in line and " to crm " in line and "attempt 1" in line and "503" in line
+
+
+async def test_every_answer_says_nosniff(gw: GatewayClient) -> None:
+    for path in ("/healthz", "/api/messages", "/no-such-page"):
+        assert (await gw.get(path)).headers["x-content-type-options"] == "nosniff"
