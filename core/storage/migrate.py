@@ -183,4 +183,3 @@ def missing_revisions(settings: Settings) -> list[str]:
             await db.close()
 
     return asyncio.run(check())
-
