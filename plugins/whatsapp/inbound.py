@@ -61,7 +61,10 @@ def parse_webhook(body: bytes) -> list[StandardMessage]:
     """Every message, status and reported error of one webhook POST, in payload order."""
     # The core's reader: 400 on malformed JSON, nesting too deep and lone surrogates (which
     # would fail the insert, and Meta would retry the webhook for days).
-    data = parse_json(body)
+    try:
+        data = parse_json(body)
+    except BadRequest as err:
+        raise BadRequest(str(err), errors=[{"field": "(body)", "message": str(err)}]) from err
     if not isinstance(data, dict):
         raise BadRequest("expected a JSON object", errors=[{"field": "(body)", "message": "not an object"}])
     if data.get("object") != OBJECT:
