@@ -50,6 +50,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     auto = settings.database.auto_migrate
     if auto or (auto is None and settings.database.is_sqlite):
         _on_database(settings, lambda: migrate.upgrade(settings))
+    else:
+        _say_if_behind(settings)
     host = args.host or settings.server.host
     port = args.port or settings.server.port
     workers = args.workers or settings.server.workers
@@ -75,6 +77,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
     else:
         uvicorn.run(create_app(settings), **common)
     return 0
+
+
+def _say_if_behind(settings: Settings) -> None:
+    """Without auto-migrate, say at start which command brings the database up to date.
+
+    The server still starts (``/readyz`` answers 503 until the schema is there), so a
+    migration run from elsewhere makes it ready without a restart.
+    """
+    from core.storage import migrate
+
+    try:
+        missing = _on_database(settings, lambda: migrate.missing_revisions(settings))
+    except Unreachable as err:
+        print(f"warning: {err}", file=sys.stderr)
+        return
+    if missing:
+        print(
+            f"error: the database is not migrated (missing revision {', '.join(missing)}); "
+            "run `switchboard db upgrade` (or set [database] auto_migrate = true). "
+            "/readyz answers 503 until it is.",
+            file=sys.stderr,
+        )
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -121,19 +145,33 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    from core.web.app import create_app
+    from core.config.settings import describe_path
+    from core.gateway import Gateway
+    from core.plugins import PluginRegistry
 
-    settings = _settings(args)
-    app = create_app(settings)
-    infos = app.state.gateway.plugins.infos.values()
+    # A plugin whose secrets are not in this shell's environment is still listed: say which.
+    missing: dict[tuple[str, ...], str] = {}
+    settings = load_settings(getattr(args, "config", None), missing_secrets=missing)
+    lacking: dict[str, list[str]] = {}
+    for path, variable in missing.items():
+        owner = path[1] if len(path) > 2 and path[0] == "plugins" else "core"
+        lacking.setdefault(owner, []).append(f"{variable} ({describe_path(path)})")
+    try:
+        infos = list(Gateway(settings).plugins.infos.values())
+    except ConfigError as err:
+        # A plugin refused a placeholder, or a route is wrong: list the plugins anyway, unexpanded.
+        print(f"note: {err}", file=sys.stderr)
+        infos = list(PluginRegistry(settings).infos.values())
     if args.json:
-        print(json.dumps([vars(i) for i in infos], indent=2))
+        print(json.dumps([vars(i) | {"missing_secrets": lacking.get(i.name, [])} for i in infos], indent=2))
         return 0
     if not infos:
         print("no plugins installed")
     for info in infos:
         state = "enabled" if info.enabled else "disabled"
         print(f"{info.name} {info.version} ({state}) — {info.module}")
+        if lacking.get(info.name):
+            print(f"    missing secrets: {', '.join(lacking[info.name])}")
         for label, items in (("adapters", info.adapters), ("destinations", info.destinations), ("routes", info.routes)):
             if items:
                 print(f"    {label}: {', '.join(items)}")
@@ -141,10 +179,14 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    from core.plugins import PluginRegistry
+    from core.gateway import Gateway
 
     settings = _settings(args)
-    registry = PluginRegistry(settings)  # validates every enabled plugin's table too
+    # Validates every enabled plugin's table, and the routes against what the plugins provide.
+    gateway = Gateway(settings)
+    registry = gateway.plugins
+    for warning in gateway.route_warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     data = settings.masked()
     print(json.dumps(data, indent=2, default=str))
     print(f"configuration OK ({settings.source}; plugins: {', '.join(registry.enabled) or 'none'})", file=sys.stderr)

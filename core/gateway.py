@@ -5,9 +5,11 @@ One ``Gateway`` per app. Hooks receive it as ``gateway``.
 
 from __future__ import annotations
 
+import difflib
 import gc
 import logging
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import httpx
@@ -16,7 +18,7 @@ from core import builtin
 from core.auth.service import AuthService
 from core.config.settings import Settings
 from core.contracts import Adapter, CronJob, Destination, JobFunction, job_name
-from core.errors import PluginError
+from core.errors import ConfigError, PluginError
 from core.mail import Mailer
 from core.messages import StandardMessage
 from core.pipeline.deliveries import DeliveryEngine
@@ -28,6 +30,9 @@ from core.pipeline.queue.local import LocalQueue
 from core.plugins import PluginRegistry
 from core.storage.audit import AuditLog
 from core.storage.db import Database
+
+if TYPE_CHECKING:
+    from core.storage.migrate import SchemaCheck
 
 log = logging.getLogger("switchboard")
 _heap_frozen = False
@@ -49,6 +54,36 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
+def check_routes(settings: Settings, adapters: Iterable[str], destinations: Iterable[str]) -> list[str]:
+    """Check ``[[routes]]`` against what the enabled plugins provide.
+
+    A destination no enabled plugin provides is a typo that would store deliveries nobody can
+    make: ``ConfigError`` naming the route, the name and the closest known one. A source no
+    adapter serves is returned as a warning instead: a plugin may submit messages of its own
+    platform through ``gateway.submit`` (routed by ``[[routes]]``) without an adapter.
+    """
+    warnings: list[str] = []
+    for number, route in enumerate(settings.routes, start=1):
+        where = f"{settings.source}: [[routes]] #{number} ({route.source} → {', '.join(route.destinations)})"
+        for name in route.destinations:
+            if name not in destinations:
+                raise ConfigError(
+                    f"{where}: no enabled plugin provides the destination {name!r}{_closest(name, destinations)}"
+                )
+        if route.source not in adapters:
+            warnings.append(
+                f"{where}: no enabled adapter serves the source {route.source!r}{_closest(route.source, adapters)}"
+            )
+    return warnings
+
+
+def _closest(name: str, known: Iterable[str]) -> str:
+    names = sorted(known)
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"{hint} (known: {', '.join(names) or 'none'})"
+
+
 class Gateway:
     """Settings, plugins, database, HTTP client, queue and audit log of one app."""
 
@@ -65,9 +100,22 @@ class Gateway:
         self._session: aiohttp.ClientSession | None = None
         self.adapters: dict[str, Adapter] = self._unique("switchboard_adapters", "adapter")
         self.destinations: dict[str, Destination] = self._unique("switchboard_destinations", "destination")
+        self.route_warnings = check_routes(settings, self.adapters, self.destinations)
+        for warning in self.route_warnings:
+            log.warning("%s", warning)
         self.ingest = Ingestor(self)
         self.deliveries = DeliveryEngine(self)
         self.started = False
+        self._schema: Any = None
+
+    @property
+    def schema(self) -> SchemaCheck:
+        """Whether the database is migrated to this code's revisions (``/readyz`` asks)."""
+        if self._schema is None:
+            from core.storage.migrate import SchemaCheck  # Alembic is loaded only when asked
+
+            self._schema = SchemaCheck(self.settings, self.plugins, self.db)
+        return self._schema  # type: ignore[no-any-return]
 
     def _unique(self, hook: str, what: str) -> dict[str, Any]:
         found: dict[str, Any] = {}
@@ -91,7 +139,9 @@ class Gateway:
 
     def jobs(self) -> dict[str, JobFunction]:
         """Job functions by name (what ``queue.enqueue_job(name, ...)`` runs), from ``switchboard_jobs``."""
-        return {job_name(j): j for j in self.plugins.gather("switchboard_jobs", gateway=self) if not isinstance(j, CronJob)}
+        return {
+            job_name(j): j for j in self.plugins.gather("switchboard_jobs", gateway=self) if not isinstance(j, CronJob)
+        }
 
     def cron_jobs(self) -> list[CronJob]:
         """The periodic jobs of the core and every plugin, from ``switchboard_jobs``."""

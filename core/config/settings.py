@@ -209,12 +209,17 @@ def resolve_secrets(
     environ: Mapping[str, str],
     path: tuple[str, ...] = (),
     found: set[tuple[str, ...]] | None = None,
+    missing: dict[tuple[str, ...], str] | None = None,
 ) -> Any:
-    """Replace ``${VAR}`` (or ``${VAR:-default}``) in every string with the environment's value."""
+    """Replace ``${VAR}`` (or ``${VAR:-default}``) in every string with the environment's value.
+
+    With ``missing``, an unset variable is recorded there (path → variable name) and left as a
+    placeholder instead of raising: for commands that only describe the configuration.
+    """
     if isinstance(value, dict):
-        return {k: resolve_secrets(v, source, environ, (*path, k), found) for k, v in value.items()}
+        return {k: resolve_secrets(v, source, environ, (*path, k), found, missing) for k, v in value.items()}
     if isinstance(value, list):
-        return [resolve_secrets(v, source, environ, path, found) for v in value]
+        return [resolve_secrets(v, source, environ, path, found, missing) for v in value]
     if not isinstance(value, str) or "${" not in value:
         return value
 
@@ -224,11 +229,22 @@ def resolve_secrets(
             return environ[name]
         if default is not None:
             return default
+        if missing is not None:
+            missing[path] = name
+            return MISSING_SECRET
         raise ConfigError(f"{source}: {_describe(path)}: environment variable {name} is not set")
 
     if found is not None:
         found.add(path)
     return _SECRET_REF.sub(substitute, value)
+
+
+MISSING_SECRET = "<missing secret>"  # noqa: S105 - a placeholder, not a secret
+
+
+def describe_path(path: tuple[Any, ...]) -> str:
+    """Where a key sits, as an operator writes it (``[plugins.whatsapp] app_secret``)."""
+    return _describe(path)
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -280,8 +296,12 @@ def load_settings(
     *,
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    missing_secrets: dict[tuple[str, ...], str] | None = None,
 ) -> Settings:
-    """Read, overlay, resolve and validate the configuration. Raises ``ConfigError``."""
+    """Read, overlay, resolve and validate the configuration. Raises ``ConfigError``.
+
+    ``missing_secrets``: collect unset ``${VAR}`` there instead of raising (see ``resolve_secrets``).
+    """
     env = os.environ if environ is None else environ
     config_file, explicit = config_path_from(path, env)
     data: dict[str, Any] = {}
@@ -295,15 +315,21 @@ def load_settings(
     elif explicit:
         raise ConfigError(f"{config_file}: no such configuration file")
     source = str(config_file) if config_file.exists() else "<defaults>"
-    return settings_from_dict(_merge(_merge(data, _env_overrides(env)), overrides or {}), source=source, environ=env)
+    return settings_from_dict(
+        _merge(_merge(data, _env_overrides(env)), overrides or {}), source=source, environ=env, missing=missing_secrets
+    )
 
 
 def settings_from_dict(
-    data: Mapping[str, Any], *, source: str = "<settings>", environ: Mapping[str, str] | None = None
+    data: Mapping[str, Any],
+    *,
+    source: str = "<settings>",
+    environ: Mapping[str, str] | None = None,
+    missing: dict[tuple[str, ...], str] | None = None,
 ) -> Settings:
     env = os.environ if environ is None else environ
     secret_paths: set[tuple[str, ...]] = set()
-    resolved = resolve_secrets(dict(data), source, env, (), secret_paths)
+    resolved = resolve_secrets(dict(data), source, env, (), secret_paths, missing)
     plugins = resolved.get("plugins", {})
     if not isinstance(plugins, dict) or any(not isinstance(t, dict) for t in plugins.values()):
         raise ConfigError(f"{source}: [plugins]: expected one table per plugin, [plugins.<name>]")

@@ -165,6 +165,15 @@ class DeliveryEngine:
                 error = f"{error} (gave up after {info.attempt} attempts)"
             code, detail = failure.status_code, failure.detail
             outcome = "retry" if status == DeliveryStatus.RETRYING else "dead"
+            # One line per failed attempt for operators; DeliveryError messages carry no secrets.
+            log.warning(
+                "delivery %s to %s failed on attempt %d (%s): %s",
+                info.id,
+                info.destination,
+                info.attempt,
+                f"retry at {retry_at:%Y-%m-%dT%H:%M:%SZ}" if retry_at else "dead",
+                error,
+            )
         metrics().attempt(info.destination, outcome, duration_ms / 1000)
         remote_ref = result.remote_ref if result else None
         response = (detail or {}).get("response") if failure else None

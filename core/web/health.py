@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -14,8 +15,12 @@ from starlette.staticfiles import StaticFiles
 from core.auth.permissions import requires
 from core.web.openapi import openapi_document
 
+if TYPE_CHECKING:
+    from core.gateway import Gateway
+
 STATIC = Path(__file__).parent / "static"
 READY_TIMEOUT = 3.0
+UPGRADE_HINT = "run `switchboard db upgrade`"
 
 _DOCS_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Switchboard API</title>
@@ -41,13 +46,24 @@ async def _check(name: str, probe: object) -> tuple[str, dict[str, object]]:
     return name, {"status": "ok", "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
 
 
+async def _schema(gateway: Gateway) -> tuple[str, dict[str, object]]:
+    try:
+        missing = await asyncio.wait_for(gateway.schema.missing(), READY_TIMEOUT)
+    except Exception as err:  # noqa: BLE001 - the database check names the cause
+        return "schema", {"status": "unknown", "error": type(err).__name__}
+    if missing:
+        return "schema", {"status": "down", "missing": missing, "error": f"not migrated; {UPGRADE_HINT}"}
+    return "schema", {"status": "ok"}
+
+
 @requires(public=True)
 async def readyz(request: Request) -> Response:
-    """Readiness: the database and the queue answer. 503 when one does not."""
+    """Readiness: the database answers and is migrated, the queue answers. 503 when not."""
     gateway = request.app.state.gateway
     results = dict(
         await asyncio.gather(
             _check("database", gateway.db.ping()),
+            _schema(gateway),
             _check(f"queue:{gateway.queue.name}", gateway.queue.ping()),
         )
     )

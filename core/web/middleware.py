@@ -54,7 +54,10 @@ class RequestContext:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+                headers = MutableHeaders(scope=message)
+                headers["X-Request-ID"] = request_id
+                # No answer is to be sniffed into another type (an error body rendered as HTML).
+                headers["X-Content-Type-Options"] = "nosniff"
             await send(message)
 
         try:

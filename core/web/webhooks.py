@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("switchboard.webhooks")
 
 
-
 @requires(public=True)  # each adapter authenticates its own platform's requests
 async def webhook(request: Request) -> Response:
     """Receive a platform's webhook (POST) or answer its verification handshake (GET)."""
@@ -59,7 +58,7 @@ async def webhook(request: Request) -> Response:
         items = await adapter.parse(request, body)
     except HTTPError:
         raise
-    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as err:
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as err:
         # A payload the adapter could not make sense of; the traceback is for the log.
         log.warning("adapter %s could not parse a request: %s", platform, err, exc_info=True)
         raise HTTPError(f"malformed {platform} payload: {err}", status_code=400) from err

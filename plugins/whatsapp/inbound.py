@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from core import BadRequest, StandardMessage
+from core import BadRequest, StandardMessage, parse_json
 
 PLATFORM = "whatsapp"
 OBJECT = "whatsapp_business_account"
@@ -59,10 +59,12 @@ class Change:
 
 def parse_webhook(body: bytes) -> list[StandardMessage]:
     """Every message, status and reported error of one webhook POST, in payload order."""
+    # The core's reader: 400 on malformed JSON, nesting too deep and lone surrogates (which
+    # would fail the insert, and Meta would retry the webhook for days).
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise BadRequest("the body is not JSON", errors=[{"field": "(body)", "message": str(err)}]) from err
+        data = parse_json(body)
+    except BadRequest as err:
+        raise BadRequest(str(err), errors=[{"field": "(body)", "message": str(err)}]) from err
     if not isinstance(data, dict):
         raise BadRequest("expected a JSON object", errors=[{"field": "(body)", "message": "not an object"}])
     if data.get("object") != OBJECT:

@@ -1,7 +1,9 @@
 """The arq backend: jobs on Redis, run by any number of ``switchboard worker`` processes.
 
 Job ids are ``deliver:<delivery id>:<attempt count>``, so enqueueing the same attempt twice
-(the sweeper racing the API) is a no-op, and a retry is a new job.
+(the sweeper racing the API) adds nothing, and a retry is a new job. Enqueueing a job that is
+already waiting for a later time moves it earlier instead: a requeue of a ``retrying``
+delivery (whose job waits out its backoff under the same id) runs now.
 """
 
 from __future__ import annotations
@@ -49,16 +51,20 @@ _EXPIRES_EXTRA_MS = 86_400_000  # what arq gives a job to be started: a day past
 
 
 # arq's enqueue_job, for many jobs in one round trip: a job whose key or result exists is
-# skipped (the same test arq makes under WATCH); otherwise its payload is stored with an
-# expiry and its id scheduled. KEYS: queue; ARGV: expiry-extra ms, then triples
-# (job id, score ms, payload).
+# not stored again (the same test arq makes under WATCH), but if it still waits in the queue
+# for a later time it is moved to this one (ZADD XX LT: only an existing entry, only earlier;
+# a running job is guarded by arq's in-progress key and the delivery claim, so nothing runs
+# twice). Otherwise its payload is stored with an expiry and its id scheduled.
+# KEYS: queue; ARGV: expiry-extra ms, then triples (job id, score ms, payload).
 _ENQUEUE = """
 local added = 0
 for i = 2, #ARGV, 3 do
   local id = ARGV[i]
   local job_key = 'arq:job:' .. id
-  if redis.call('EXISTS', job_key, 'arq:result:' .. id) == 0 then
-    local score = tonumber(ARGV[i + 1])
+  local score = tonumber(ARGV[i + 1])
+  if redis.call('EXISTS', job_key, 'arq:result:' .. id) > 0 then
+    redis.call('ZADD', KEYS[1], 'XX', 'LT', score, id)
+  else
     local now = tonumber(redis.call('TIME')[1]) * 1000
     local expires = math.max(score - now, 0) + tonumber(ARGV[1])
     redis.call('SET', job_key, ARGV[i + 2], 'PX', expires)
@@ -134,7 +140,8 @@ class ArqQueue:
     async def enqueue(self, items: list[QueueItem], *, at: datetime | None = None) -> int:
         """Enqueue deliveries as ``deliver`` jobs of up to ``BATCH`` each, in one round trip.
 
-        Returns how many jobs were new (the rest were already queued or running).
+        Returns how many jobs were new (the rest were already queued or running; a queued one
+        waiting for a later time is moved to this one).
         """
         if not items:
             return 0

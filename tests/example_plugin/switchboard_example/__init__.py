@@ -6,7 +6,6 @@ It imports nothing from ``core`` but its public API.
 from __future__ import annotations
 
 import hmac
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,6 +23,7 @@ from core import (
     Gateway,
     StandardMessage,
     hookimpl,
+    parse_json,
     requires,
 )
 
@@ -42,10 +42,7 @@ class EchoAdapter(Adapter):
             raise AuthenticationError("bad echo token")
 
     async def parse(self, request: Request, body: bytes) -> list[StandardMessage]:
-        try:
-            items = json.loads(body)
-        except ValueError as err:
-            raise BadRequest("body is not JSON") from err
+        items = parse_json(body)
         if not isinstance(items, list):
             raise BadRequest("expected a JSON list")
         return [
