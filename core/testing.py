@@ -3,19 +3,25 @@
 settings = make_settings(tmp_path, plugins={"myplugin": {"url": "http://127.0.0.1:9999"}})
 async with gateway_client(settings, plugins=[("myplugin", myplugin)]) as client:
     r = await client.post("/webhooks/myplatform", content=body, headers=signed(body, "secret"))
-    await drain(client.gateway)
+    await settle(client.gateway)
+    [delivery] = await deliveries_of(client.gateway, r.json()["messages"][0]["message_id"])
+
+Waiting for something to happen is always ``await wait_until(check, message=...)``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import inspect
+import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import httpx
 import sqlalchemy as sa
@@ -25,14 +31,65 @@ from core.auth.users import insert_user
 from core.config.settings import Settings, settings_from_dict
 from core.gateway import Gateway
 from core.pipeline.deliveries import AttemptOutcome, perform
-from core.pipeline.statuses import WAITING
+from core.pipeline.queue.arq_backend import ArqQueue
+from core.pipeline.statuses import WAITING, DeliveryStatus
+from core.pipeline.worker import build_worker
+from core.plugins import PluginRegistry
 from core.storage import migrate as migrations
-from core.storage.models import deliveries
+from core.storage.models import audit_log, conversations, deliveries, delivery_attempts, messages
 from core.web.app import create_app
 
+T = TypeVar("T")
 
-def make_settings(tmp_path: Path | str | None = None, *, database_url: str | None = None, **sections: Any) -> Settings:
-    """Settings for a test: SQLite in ``tmp_path`` (or ``database_url``), local queue, quiet audit."""
+
+@overload
+async def wait_until(
+    check: Callable[[], Awaitable[T | None]], *, timeout: float = ..., interval: float = ..., message: str | None = ...
+) -> T: ...
+@overload
+async def wait_until(
+    check: Callable[[], T | None], *, timeout: float = ..., interval: float = ..., message: str | None = ...
+) -> T: ...
+async def wait_until(
+    check: Callable[[], Any],
+    *,
+    timeout: float = 10.0,
+    interval: float = 0.05,
+    message: str | None = None,
+) -> Any:
+    """Call ``check`` (a function or a coroutine function) until it returns something truthy; return that.
+
+    ``check`` runs at once, then every ``interval`` seconds. After ``timeout`` seconds it
+    raises ``AssertionError`` naming what was awaited (``message``, else ``check``'s name)
+    and the last value ``check`` returned. An exception from ``check`` ends the wait at once.
+    A check whose answer may rightly be empty or zero returns ``True`` instead; read the
+    answer after the wait.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = check()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        if loop.time() >= deadline:
+            what = message or getattr(check, "__name__", repr(check))
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {value!r}")
+        await asyncio.sleep(interval)
+
+
+def make_settings(
+    tmp_path: Path | str | None = None,
+    *,
+    database_url: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    **sections: Any,
+) -> Settings:
+    """Settings for a test: SQLite in ``tmp_path`` (or ``database_url``), local queue, quiet audit.
+
+    ``environ`` is the environment that ``${VAR}`` references read (none by default).
+    """
     base = Path(tmp_path) if tmp_path is not None else Path.cwd()
     data: dict[str, Any] = {
         "server": {"data_dir": str(base / "data")},
@@ -45,7 +102,15 @@ def make_settings(tmp_path: Path | str | None = None, *, database_url: str | Non
             data[key] = {**data[key], **value}
         else:
             data[key] = value
-    return settings_from_dict(data, source="<test settings>", environ={})
+    return settings_from_dict(data, source="<test settings>", environ=environ or {})
+
+
+def plugin_settings(settings: Settings, name: str) -> Any:
+    """What ``gateway.plugin_config(name)`` would be: the plugin's validated settings.
+
+    Validated as at startup: an invalid ``[plugins.<name>]`` table raises ``ConfigError``.
+    """
+    return PluginRegistry(settings).plugin_settings[name]
 
 
 class GatewayClient(httpx.AsyncClient):
@@ -122,3 +187,126 @@ def hmac_sha256(secret: str | bytes, body: bytes) -> str:
 
 def new_external_id() -> str:
     return uuid.uuid4().hex
+
+
+async def after_commit(gateway: Gateway) -> None:
+    """Wait for what the last commits set off in this process: enqueues, messages-stored hooks."""
+    pending = gateway.ingest._after  # the ingestor's own set of after-commit tasks
+    while pending:
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+async def run_jobs(gateway: Gateway, *, timeout: float = 60.0, share: bool = False) -> None:
+    """Give queued jobs and deliveries a turn to run.
+
+    On the local queue, whose workers run in this process, that is a short pause (0.05 s).
+    On arq, a worker runs in this process until, three polls in a row, no job is due and
+    none is running (arq's own burst mode would also wait for jobs deferred far ahead).
+    ``share`` runs that worker on ``gateway`` itself (with its in-process plugins) rather than
+    on a gateway of its own built from the same settings.
+    """
+    if not isinstance(gateway.queue, ArqQueue):
+        await asyncio.sleep(0.05)
+        return
+    queue, redis = gateway.queue.queue_name, gateway.queue.redis
+    worker = build_worker(gateway.settings, gateway=gateway if share else None, poll_delay=0.01)
+    task = asyncio.create_task(worker.main())
+    idle_polls = 0
+
+    async def idle() -> bool:
+        nonlocal idle_polls
+        await asyncio.sleep(0.05)
+        if task.done():
+            task.result()  # the worker failed: say why
+        due = await redis.zcount(queue, "-inf", int(time.time() * 1000))
+        running = any(not t.done() for t in worker.tasks.values())
+        idle_polls = idle_polls + 1 if due == 0 and not running else 0
+        return idle_polls >= 3
+
+    try:
+        await wait_until(idle, timeout=timeout, interval=0, message="the arq queue to have nothing due or running")
+    finally:
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        await worker.close()
+
+
+async def delivery_statuses(gateway: Gateway) -> dict[str, int]:
+    """How many deliveries are in each status (statuses with none are left out)."""
+    query = sa.select(deliveries.c.status, sa.func.count()).group_by(deliveries.c.status)
+    async with gateway.db.transaction() as conn:
+        return {status: count for status, count in await conn.execute(query)}
+
+
+async def settle(gateway: Gateway, *, timeout: float = 20.0) -> dict[str, int]:
+    """Run deliveries (``run_jobs``) until none is due now or running; the count of each status.
+
+    Retries scheduled for later are left waiting: ``settle`` again once they are due.
+    """
+
+    async def nothing_due() -> bool:
+        await run_jobs(gateway)
+        due_now = sa.or_(
+            sa.and_(deliveries.c.status.in_(WAITING), deliveries.c.next_attempt_at <= datetime.now(UTC)),
+            deliveries.c.status == DeliveryStatus.RUNNING,
+        )
+        async with gateway.db.transaction() as conn:
+            due = (await conn.execute(sa.select(sa.func.count()).select_from(deliveries).where(due_now))).scalar_one()
+        return bool(due == 0)
+
+    try:
+        await wait_until(nothing_due, timeout=timeout, interval=0, message="no delivery to be due or running")
+    except AssertionError as err:
+        raise AssertionError(f"{err}; deliveries: {await delivery_statuses(gateway)}") from None
+    return await delivery_statuses(gateway)
+
+
+def _uuid(value: uuid.UUID | str) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(value)
+
+
+async def _rows(gateway: Gateway, query: sa.Select[Any]) -> list[sa.Row[Any]]:
+    async with gateway.db.transaction() as conn:
+        return list(await conn.execute(query))
+
+
+async def deliveries_of(gateway: Gateway, message_id: uuid.UUID | str) -> list[sa.Row[Any]]:
+    """The delivery rows of a stored message (``status``, ``destination``, ``last_error``, ``detail``...)."""
+    return await _rows(gateway, sa.select(deliveries).where(deliveries.c.message_id == _uuid(message_id)))
+
+
+async def delivery(gateway: Gateway, delivery_id: uuid.UUID | str) -> sa.Row[Any]:
+    """One delivery row, by id."""
+    [row] = await _rows(gateway, sa.select(deliveries).where(deliveries.c.id == _uuid(delivery_id)))
+    return row
+
+
+async def attempts(gateway: Gateway, delivery_id: uuid.UUID | str) -> list[sa.Row[Any]]:
+    """A delivery's attempt rows, first attempt first (``outcome``, ``status_code``, ``response_excerpt``...)."""
+    query = sa.select(delivery_attempts).where(delivery_attempts.c.delivery_id == _uuid(delivery_id))
+    return await _rows(gateway, query.order_by(delivery_attempts.c.number))
+
+
+async def stored_messages(gateway: Gateway, **where: Any) -> list[sa.Row[Any]]:
+    """Stored message rows, oldest first, whose columns equal ``where`` (``platform="whatsapp"``)."""
+    query = sa.select(messages).order_by(messages.c.received_at, messages.c.id)
+    return await _rows(gateway, query.where(*(messages.c[column] == value for column, value in where.items())))
+
+
+async def conversation_of(gateway: Gateway, participant: str) -> sa.Row[Any] | None:
+    """The conversation row of ``participant``, if there is one."""
+    rows = await _rows(gateway, sa.select(conversations).where(conversations.c.participant == participant))
+    return rows[0] if rows else None
+
+
+async def audit_entries(gateway: Gateway, **where: Any) -> list[sa.Row[Any]]:
+    """Audit log rows, oldest first, whose columns equal ``where`` (``action="webhook_rejected"``).
+
+    The audit log is written in the background: it is flushed first.
+    """
+    await gateway.audit.flush()
+    query = sa.select(audit_log).order_by(audit_log.c.id)
+    return await _rows(gateway, query.where(*(audit_log.c[column] == value for column, value in where.items())))

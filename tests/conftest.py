@@ -4,20 +4,29 @@
 Each session gets its own PostgreSQL database and its own Redis key namespace, so runs on
 one machine do not disturb each other. Nothing is skipped when a service is missing: the
 test fails and says which service.
+
+Redis is a service of the postgres stack only: a test that needs it asks for ``redis_url``
+and is marked ``@pytest.mark.stacks("postgres")``, so ``--stack sqlite`` runs without Redis.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import importlib.metadata
 import os
+import subprocess
+import sys
+import tempfile
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
+import redis
 import redis.asyncio as aioredis
 import sqlalchemy as sa
 
@@ -27,6 +36,7 @@ from core.testing import GatewayClient, gateway_client, make_settings
 PG_ADMIN = os.environ.get("SWITCHBOARD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("SWITCHBOARD_TEST_REDIS", "redis://127.0.0.1:6379/0")
 STACKS = ("sqlite", "postgres")
+EXAMPLE_PLUGIN = Path(__file__).parent / "example_plugin"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -38,15 +48,51 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def _chosen_stacks(config: pytest.Config) -> tuple[str, ...]:
+    chosen = config.getoption("--stack")
+    return STACKS if chosen == "all" else (chosen,)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "stack_name" in metafunc.fixturenames:
-        chosen = metafunc.config.getoption("--stack")
-        names = STACKS if chosen == "all" else (chosen,)
+        names = _chosen_stacks(metafunc.config)
         only = metafunc.definition.get_closest_marker("stacks")
         if only is not None:
-            # A test about one stack's machinery (the arq worker, the embedded server).
+            # A test about one stack's machinery (the arq worker, Redis, the embedded server).
             names = tuple(n for n in names if n in only.args)
         metafunc.parametrize("stack_name", names, scope="session")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # A test marked for stacks none of which runs is left out, rather than reported as an
+    # empty parameter set: ``--stack sqlite`` neither runs nor needs what is postgres-only (Redis).
+    chosen = set(_chosen_stacks(config))
+    dropped = [
+        item
+        for item in items
+        if (marker := item.get_closest_marker("stacks")) is not None and not chosen.intersection(marker.args)
+    ]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item not in dropped]
+
+
+@pytest.fixture(scope="session")
+def example_installed() -> None:
+    """Install tests/example_plugin into this environment, as a user would install a plugin.
+
+    Parallel test workers share the environment: the first installs, the others wait on the lock.
+    """
+    lock_path = Path(tempfile.gettempdir()) / f"switchboard-example-install-{Path(sys.prefix).name}.lock"
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        importlib.invalidate_caches()
+        try:
+            importlib.metadata.distribution("switchboard-example")
+        except importlib.metadata.PackageNotFoundError:
+            pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation"]
+            subprocess.run([*pip, str(EXAMPLE_PLUGIN)], check=True)
+            importlib.invalidate_caches()
 
 
 @dataclass
@@ -87,24 +133,30 @@ async def _drop_pg_database(name: str) -> None:
 
 
 @pytest.fixture(scope="session")
-async def redis_namespace() -> AsyncIterator[str]:
-    """A Redis key prefix for this session; its keys are removed at the end."""
-    prefix = f"sbtest-{uuid.uuid4().hex[:8]}"
-    client = aioredis.from_url(REDIS_URL)
+def redis_namespace() -> str:
+    """A Redis key prefix for this session (``redis_url`` removes its keys at the end)."""
+    return f"sbtest-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_namespace: str) -> Iterator[str]:
+    """The shared Redis, reachable: asking for it declares that a test needs Redis."""
+    client = redis.Redis.from_url(REDIS_URL)
     try:
-        await client.ping()
-    except (OSError, aioredis.RedisError) as err:
+        client.ping()
+    except (OSError, redis.RedisError) as err:
+        client.close()
         pytest.fail(f"Redis is not reachable at {REDIS_URL}: {err} (start it; CI's .ci/run does)")
-    yield prefix
-    keys = [k async for k in client.scan_iter(f"{prefix}*", count=1000)]
+    yield REDIS_URL
+    keys = list(client.scan_iter(f"{redis_namespace}*", count=1000))
     if keys:
-        await client.delete(*keys)
-    await client.aclose()
+        client.delete(*keys)
+    client.close()
 
 
 @pytest.fixture(scope="session")
 async def stack(
-    stack_name: str, tmp_path_factory: pytest.TempPathFactory, redis_namespace: str
+    stack_name: str, tmp_path_factory: pytest.TempPathFactory, redis_namespace: str, request: pytest.FixtureRequest
 ) -> AsyncIterator[Stack]:
     tmp = tmp_path_factory.mktemp(stack_name)
     if stack_name == "sqlite":
@@ -112,12 +164,13 @@ async def stack(
         await asyncio.to_thread(_migrate, st)
         yield st
         return
+    redis_url: str = request.getfixturevalue("redis_url")
     db = await _create_pg_database()
     host = PG_ADMIN.split("://", 1)[1].rsplit("/", 1)[0]
     st = Stack(
         "postgres",
         f"postgresql+asyncpg://{host}/{db}",
-        {"backend": "arq", "redis_url": REDIS_URL, "name": f"{redis_namespace}-{stack_name}"},
+        {"backend": "arq", "redis_url": redis_url, "name": f"{redis_namespace}-{stack_name}"},
         tmp,
     )
     await asyncio.to_thread(_migrate, st)

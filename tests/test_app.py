@@ -11,8 +11,6 @@ import pytest
 from core.config.logging import JSONFormatter
 from core.testing import gateway_client, make_settings
 
-pytest_plugins = ["tests.test_plugins"]
-
 
 async def test_every_response_carries_a_request_id_taken_from_the_caller(client) -> None:  # type: ignore[no-untyped-def]
     assert len((await client.get("/healthz")).headers["x-request-id"]) == 32

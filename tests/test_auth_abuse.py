@@ -13,7 +13,6 @@ import core.auth.passwords as passwords
 from core.auth.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from core.storage.models import users
 from core.testing import user_headers
-from tests.conftest import REDIS_URL
 from tests.support.auth import PASSWORD, audit_rows, login, make_user
 
 
@@ -150,12 +149,13 @@ async def test_health_probes_and_webhooks_are_not_rate_limited(app_client) -> No
         assert {(await client.post("/webhooks/nosuch", content=b"{}")).status_code for _ in range(5)} == {404}
 
 
-def _arq(redis_namespace: str) -> dict[str, str]:
-    return {"backend": "arq", "redis_url": REDIS_URL, "name": f"{redis_namespace}-rl-{uuid.uuid4().hex[:8]}"}
+def _arq(redis_url: str, redis_namespace: str) -> dict[str, str]:
+    return {"backend": "arq", "redis_url": redis_url, "name": f"{redis_namespace}-rl-{uuid.uuid4().hex[:8]}"}
 
 
-async def test_with_the_arq_backend_limits_hold_across_processes(app_client, redis_namespace: str) -> None:  # type: ignore[no-untyped-def]
-    queue = _arq(redis_namespace)
+@pytest.mark.stacks("postgres")
+async def test_with_the_arq_backend_limits_hold_across_processes(app_client, redis_url: str, redis_namespace: str) -> None:  # type: ignore[no-untyped-def]
+    queue = _arq(redis_url, redis_namespace)
     async with app_client(queue=queue, auth={"login_rate_per_minute": 2}) as one:
         async with app_client(queue=queue, auth={"login_rate_per_minute": 2}) as two:
             assert isinstance(one.gateway.auth.limiter, RedisRateLimiter)
@@ -171,16 +171,17 @@ async def test_with_the_local_backend_limits_live_in_memory(app_client) -> None:
 
 
 async def test_without_redis_limits_fall_back_to_memory_rather_than_failing(app_client, redis_namespace: str) -> None:  # type: ignore[no-untyped-def]
-    queue = _arq(redis_namespace) | {"redis_url": "redis://127.0.0.1:1/0"}
+    queue = _arq("redis://127.0.0.1:1/0", redis_namespace)  # nothing listens there
     async with app_client(queue=queue, auth={"login_rate_per_minute": 1}) as client:
         assert (await _attempt(client, "lela", "not-the-password-1"))[0] == 401
         assert (await _attempt(client, "lela", "not-the-password-1"))[0] == 429
 
 
-async def test_redis_limiter_refills_at_the_configured_rate(redis_namespace: str) -> None:
+@pytest.mark.stacks("postgres")
+async def test_redis_limiter_refills_at_the_configured_rate(redis_url: str, redis_namespace: str) -> None:
     import redis.asyncio as aioredis
 
-    connection = aioredis.from_url(REDIS_URL)
+    connection = aioredis.from_url(redis_url)
     try:
         limiter = RedisRateLimiter(lambda: connection, f"{redis_namespace}-unit", fallback=MemoryRateLimiter())
         waits = [await limiter.hit("k", 2, 60) for _ in range(3)]

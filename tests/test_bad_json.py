@@ -12,8 +12,6 @@ import pytest
 from core.testing import GatewayClient, user_headers
 from tests.whatsapp.support import APP_SECRET, signed
 
-pytest_plugins = ["tests.test_plugins"]
-
 NESTED = b"[" * 1000 + b"]" * 1000
 SURROGATE = b'{"text": "\\ud800"}'
 NOWHERE = "http://127.0.0.1:9"

@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.test_plugins"]
-
 
 def run(
     *args: str, cwd: Path, env: dict[str, str] | None = None, stdin: str | None = None
@@ -108,12 +106,11 @@ def test_worker_refuses_the_local_queue(tmp_path: Path) -> None:
     assert result.returncode == 2 and "[queue] backend" in result.stderr
 
 
-def test_serve_answers_healthz_on_the_embedded_default(tmp_path: Path) -> None:
+async def test_serve_answers_healthz_on_the_embedded_default(tmp_path: Path) -> None:
     """The README's first command on a fresh directory: migrate, serve, answer."""
-    import time
-
     import httpx
 
+    from core.testing import wait_until
     from tests.support.receiver import free_port
 
     port = free_port()
@@ -126,16 +123,18 @@ def test_serve_answers_healthz_on_the_embedded_default(tmp_path: Path) -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                r = httpx.get(f"http://127.0.0.1:{port}/healthz")
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline and proc.poll() is None
-                time.sleep(0.1)
-        assert r.status_code == 200
-        assert httpx.get(f"http://127.0.0.1:{port}/docs").status_code == 200
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+
+            async def healthz() -> httpx.Response | None:
+                assert proc.poll() is None, "switchboard serve exited"
+                try:
+                    return await client.get("/healthz")
+                except httpx.TransportError:
+                    return None
+
+            r = await wait_until(healthz, timeout=30, interval=0.1, message="switchboard serve to answer")
+            assert r.status_code == 200
+            assert (await client.get("/docs")).status_code == 200
         assert (tmp_path / "switchboard.db").exists()
     finally:
         proc.terminate()

@@ -16,12 +16,9 @@ from core.config.settings import DeliverySettings
 from core.errors import DeliveryError
 from core.pipeline.retry import parse_retry_after, raise_for_response, retry_schedule
 from core.storage.models import audit_log, deliveries
-from core.testing import user_headers
+from core.testing import run_jobs, settle, user_headers
 from tests.support.echo import item, post_echo
-from tests.support.pipeline import run_arq_burst, settle
 from tests.support.receiver import Receiver, running_receiver
-
-pytest_plugins = ["tests.test_plugins"]
 
 
 @pytest.fixture
@@ -115,7 +112,7 @@ async def test_concurrency_limit_holds_across_workers(example_installed: None, a
         await post_echo(client, *(item(f"cc{i}", sender=f"+{i}") for i in range(12)))
         if client.gateway.settings.queue.backend == "arq":
             # Two workers, each with its own gateway: only Redis can hold them to 2 in all.
-            await asyncio.gather(run_arq_burst(client.gateway), run_arq_burst(client.gateway))
+            await asyncio.gather(run_jobs(client.gateway), run_jobs(client.gateway))
         await settle(client.gateway)
     assert len(receiver.requests) == 12
     assert receiver.max_in_flight == 2

@@ -17,13 +17,12 @@ import sqlalchemy as sa
 
 from core.config.settings import settings_from_dict
 from core.storage.models import deliveries, messages
-from core.testing import GatewayClient, gateway_client, user_headers
+from core.testing import GatewayClient, gateway_client, user_headers, wait_until
 from tests.conftest import Stack
 from tests.support.echo import HEADERS
 from tests.support.processes import RedisServer, WorkerProcess, write_config
 from tests.support.receiver import Receiver, running_receiver
 
-pytest_plugins = ["tests.test_plugins"]
 pytestmark = pytest.mark.stacks("postgres")  # real arq workers; test_embedded_guarantees covers SQLite
 N = 40
 
@@ -78,18 +77,16 @@ async def send(client: GatewayClient, start: int, count: int) -> None:
 
 
 async def wait_all_delivered(client: GatewayClient, receiver: Receiver, n: int, timeout: float = 60) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
+    async def all_delivered() -> bool:
         async with client.gateway.db.transaction() as conn:
             done = (
                 await conn.execute(
                     sa.select(sa.func.count()).select_from(deliveries).where(deliveries.c.status == "delivered")
                 )
             ).scalar_one()
-        if done == n:
-            break
-        await asyncio.sleep(0.2)
+        return bool(done == n)
+
+    await wait_until(all_delivered, timeout=timeout, interval=0.2, message=f"all {n} deliveries to be delivered")
     async with client.gateway.db.transaction() as conn:
         stored = (await conn.execute(sa.select(sa.func.count()).select_from(messages))).scalar_one()
         statuses = dict(
@@ -127,8 +124,7 @@ async def test_worker_killed_mid_delivery_loses_nothing(world) -> None:  # type:
     first = worker()
     async with gateway_client(settings, migrate=False) as client:
         await send(client, 0, N)
-        while len(receiver.requests) < 5:
-            await asyncio.sleep(0.05)
+        await wait_until(lambda: len(receiver.requests) >= 5, timeout=30, message="five deliveries under way")
         first.kill()
         worker()
         await wait_all_delivered(client, receiver, N, timeout=90)
@@ -159,19 +155,18 @@ async def test_permanent_rejection_is_dead_until_requeued_after_the_fix(world) -
     worker()
     async with gateway_client(settings, migrate=False) as client:
         await send(client, 0, N)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 60
-        while loop.time() < deadline:
-            dead = (
+
+        async def all_dead() -> list[dict[str, Any]] | None:
+            dead: list[dict[str, Any]] = (
                 await client.get(
                     "/api/deliveries",
                     params={"status": "dead", "limit": 500},
                     headers=await user_headers(client.gateway, "viewer"),
                 )
             ).json()["items"]
-            if len(dead) == N:
-                break
-            await asyncio.sleep(0.2)
+            return dead if len(dead) == N else None
+
+        dead = await wait_until(all_dead, timeout=60, interval=0.2, message=f"all {N} deliveries to be dead")
         assert len(dead) == N and all(d["attempt_count"] == 1 for d in dead)
         receiver.heal()
         operator = await user_headers(client.gateway, "operator")

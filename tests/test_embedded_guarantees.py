@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -13,24 +12,24 @@ from pathlib import Path
 import httpx
 import pytest
 
+from core.testing import wait_until
 from tests.support.processes import write_config
 from tests.support.receiver import free_port, running_receiver
 
-pytest_plugins = ["tests.test_plugins"]
 N = 30
 
 
 async def wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
     async with httpx.AsyncClient() as client:
-        for _ in range(300):
+
+        async def ready() -> bool:
             assert process.poll() is None, "switchboard serve exited"
             try:
-                if (await client.get(f"{base}/readyz")).status_code == 200:
-                    return
+                return (await client.get(f"{base}/readyz")).status_code == 200
             except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.05)
-    raise AssertionError("switchboard serve did not become ready")
+                return False
+
+        await wait_until(ready, timeout=15, message="switchboard serve to be ready")
 
 
 @pytest.mark.stacks("sqlite")
@@ -62,8 +61,7 @@ async def test_serve_killed_mid_delivery_delivers_everything_after_restart(
                     body = json.dumps([{"id": f"e{i}", "from": "+1", "text": str(i)}]).encode()
                     r = await client.post("/webhooks/echo", content=body, headers={"x-echo-token": "example-token"})
                     assert r.status_code == 200
-            while len(receiver.requests) < 3:
-                await asyncio.sleep(0.05)
+            await wait_until(lambda: len(receiver.requests) >= 3, timeout=30, message="three deliveries under way")
         finally:
             first.send_signal(signal.SIGKILL)
             first.wait()
@@ -73,10 +71,11 @@ async def test_serve_killed_mid_delivery_delivers_everything_after_restart(
         second = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
         try:
             await wait_ready(base, second)
-            for _ in range(400):
-                if {b["external_id"] for b in receiver.bodies()} == {f"e{i}" for i in range(N)}:
-                    break
-                await asyncio.sleep(0.05)
+            await wait_until(
+                lambda: {b["external_id"] for b in receiver.bodies()} == {f"e{i}" for i in range(N)},
+                timeout=20,
+                message="every message to reach the receiver",
+            )
         finally:
             second.send_signal(signal.SIGTERM)
             second.wait(timeout=30)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
 from core import CronJob, hookimpl
 from core.gateway import Gateway
 from core.pipeline.job_runs import run_recorded
-from core.testing import user_headers
-from tests.support.pipeline import run_arq_burst
+from core.testing import run_jobs, user_headers, wait_until
 
 
 class CountingJobs:
@@ -30,15 +28,16 @@ class CountingJobs:
 async def _runs_of(client: Any, headers: dict[str, str], name: str, count: int = 1) -> list[dict[str, Any]]:
     """Wait (on the worker, when the stack has one) until ``name`` has ``count`` runs; return them."""
     gateway: Gateway = client.gateway
-    for _ in range(200):
+
+    async def runs() -> list[dict[str, Any]] | None:
         if gateway.settings.queue.backend == "arq":
-            await run_arq_burst(gateway, share=True)
+            await run_jobs(gateway, share=True)
         jobs = (await client.get("/api/jobs", headers=headers)).json()["items"]
-        runs = next(j for j in jobs if j["name"] == name)["last_runs"]
-        if len(runs) >= count:
-            return list(runs)
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"job {name} did not run")
+        found = next(j for j in jobs if j["name"] == name)["last_runs"]
+        return list(found) if len(found) >= count else None
+
+    done: list[dict[str, Any]] = await wait_until(runs, message=f"{count} run(s) of job {name}")
+    return done
 
 
 async def test_jobs_list_core_and_plugin_jobs_with_schedule_and_next_run(app_client: Callable[..., Any]) -> None:

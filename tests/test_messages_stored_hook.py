@@ -8,6 +8,7 @@ from typing import Any
 
 from core import StandardMessage, Stored, hookimpl
 from core.gateway import Gateway
+from core.testing import wait_until
 
 
 class Acknowledger:
@@ -47,9 +48,8 @@ async def test_a_hook_may_submit_messages_without_stalling_ingest(app_client: An
         first = await asyncio.wait_for(client.gateway.submit([inbound("m1")]), timeout=10)
         # Ingest still answers afterwards: the hook's own submit did not wait on the ingestor.
         second = await asyncio.wait_for(client.gateway.submit([inbound("m2")]), timeout=10)
-        for _ in range(200):
-            if len(plugin.seen) == 4:
-                break
-            await asyncio.sleep(0.02)
+        await wait_until(
+            lambda: len(plugin.seen) == 4, timeout=4, interval=0.02, message="the hook to see the four messages"
+        )
     assert not first[0].duplicate and not second[0].duplicate
     assert sorted(plugin.seen) == [("ack-m1", False), ("ack-m2", False), ("m1", True), ("m2", False)]

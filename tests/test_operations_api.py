@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from core.storage.models import deliveries
-from core.testing import GatewayClient, user_headers
+from core.testing import GatewayClient, settle, user_headers, wait_until
 from tests.support.echo import item, post_echo
-from tests.support.pipeline import settle
 from tests.support.receiver import Receiver, running_receiver
 
 JSON = {"content-type": "application/json"}
 
-pytest_plugins = ["tests.test_plugins"]
 
 
 @pytest.fixture
@@ -147,13 +146,14 @@ async def test_retryable_failures_exhaust_attempts_then_dead(gw: GatewayClient, 
     receiver.fail_with(503)
     stored = await post_echo(gw, item("x1"))
     delivery_id = stored["messages"][0]["deliveries"][0]
-    await settle(gw.gateway)
-    # max_attempts is 2 with 0.05 s backoff: wait for the retry, then it is dead.
-    for _ in range(100):
-        d = (await gw.get(f"/api/deliveries/{delivery_id}")).json()
-        if d["status"] == "dead":
-            break
+
+    async def dead() -> dict[str, Any] | None:
         await settle(gw.gateway)
+        d: dict[str, Any] = (await gw.get(f"/api/deliveries/{delivery_id}")).json()
+        return d if d["status"] == "dead" else None
+
+    # max_attempts is 2 with 0.05 s backoff: wait for the retry, then it is dead.
+    d = await wait_until(dead, timeout=30, interval=0, message="the delivery to be dead after its retry")
     assert d["status"] == "dead" and d["attempt_count"] == 2
     assert [a["outcome"] for a in d["attempts"]] == ["retry", "dead"]
     assert "gave up after 2 attempts" in d["last_error"]

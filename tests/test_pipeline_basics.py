@@ -8,10 +8,8 @@ import json
 
 import pytest
 
-from tests.support.pipeline import settle
+from core.testing import settle
 from tests.support.receiver import running_receiver
-
-pytest_plugins = ["tests.test_plugins"]
 
 
 @pytest.fixture

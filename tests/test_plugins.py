@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import importlib.metadata
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,31 +10,6 @@ import pytest
 from core.errors import ConfigError, PluginError
 from core.plugins import PluginRegistry
 from core.testing import make_settings
-
-EXAMPLE = Path(__file__).parent / "example_plugin"
-
-
-@pytest.fixture(scope="session")
-def example_installed() -> None:
-    """Install tests/example_plugin into this environment, as a user would install a plugin.
-
-    Parallel test workers share the environment: the first installs, the others wait on the lock.
-    """
-    import fcntl
-    import tempfile
-
-    lock_path = Path(tempfile.gettempdir()) / f"switchboard-example-install-{Path(sys.prefix).name}.lock"
-    with lock_path.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        importlib.invalidate_caches()
-        try:
-            importlib.metadata.distribution("switchboard-example")
-        except importlib.metadata.PackageNotFoundError:
-            subprocess.run(
-                [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", str(EXAMPLE)],
-                check=True,
-            )
-            importlib.invalidate_caches()
 
 
 def test_builtin_plugins_register_through_entry_points() -> None:

@@ -6,12 +6,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from core.testing import GatewayClient, user_headers
+from core.testing import GatewayClient, settle, user_headers
 from tests.support.echo import item, post_echo
-from tests.support.pipeline import settle
 from tests.support.receiver import Receiver, running_receiver
-
-pytest_plugins = ["tests.test_plugins"]
 
 HOUR = 3600.0
 

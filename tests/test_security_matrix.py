@@ -22,8 +22,6 @@ from core.auth.users import update_user
 from core.testing import api_key_headers, user_headers
 from core.web.security import walk_routes
 
-pytest_plugins = ["tests.test_plugins"]
-
 CALLERS = ("anonymous", "viewer", "operator", "admin", "api_key", "must_change")
 
 MATRIX = """

@@ -7,8 +7,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from core.testing import GatewayClient, api_key_headers, hmac_sha256, user_headers
-from tests.support.pipeline import settle
+from core.testing import GatewayClient, api_key_headers, hmac_sha256, settle, user_headers
 
 
 def new_case(uid: str = "HL-1001", **fields: Any) -> dict[str, Any]:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from core.testing import user_headers
+from core.testing import settle, user_headers
 from plugins.devices.jobs import mark_silent_devices
 from tests.devices.device_steps import DEVICES, reading, register, upload
-from tests.support.pipeline import settle
 from tests.support.receiver import running_receiver
 
 ALERTS = "/plugins/devices/alerts"

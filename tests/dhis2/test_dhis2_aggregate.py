@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.testing import api_key_headers, user_headers
+from core.testing import api_key_headers, delivery, user_headers
 from tests.fakes.dhis2_metadata import (
     ANC_1ST,
     ANC_2ND,
@@ -17,7 +17,7 @@ from tests.fakes.dhis2_metadata import (
     OUTREACH,
     TOKEN,
 )
-from tests.support.dhis2 import delivery_row, import_mappings, settled
+from tests.support.dhis2 import import_mappings, settled
 
 AGGREGATE = "/plugins/dhis2/aggregate"
 
@@ -294,5 +294,5 @@ async def test_the_submission_is_kept_with_its_source_codes(dhis2_app) -> None: 
         await import_mappings(client)
         headers = await user_headers(client.gateway, "operator", username="clerk")
         r = await client.post(AGGREGATE, json=dhis2gw_body(), headers=headers)
-        row = await delivery_row(client.gateway, r.json()["delivery_id"])
+        row = await delivery(client.gateway, r.json()["delivery_id"])
         assert row.destination == "dhis2:national" and row.options == {"dhis2": "aggregate"}

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from core.testing import user_headers
+from core.testing import attempts, delivery, user_headers
 from tests.fakes.dhis2_metadata import ANC_1ST, ANC_REMARKS, DATA_SET, FIXED, NGELEHUN
-from tests.support.dhis2 import attempts, delivery_row, import_mappings, settled
+from tests.support.dhis2 import import_mappings, settled
 from tests.support.receiver import free_port
 
 AGGREGATE = "/plugins/dhis2/aggregate"
@@ -30,7 +30,7 @@ async def test_an_accepted_import_is_delivered_with_its_counts_and_idempotency_k
     async with dhis2_app() as client:
         delivery_id = await submit(client, native(value(v="4"), value(ANC_REMARKS, "seen")))
         assert await settled(client.gateway) == {"delivered": 1}
-        row = await delivery_row(client.gateway, delivery_id)
+        row = await delivery(client.gateway, delivery_id)
         assert row.last_status_code == 200
         assert row.detail["status"] == "SUCCESS"
         assert row.detail["import_count"] == {"imported": 2, "updated": 0, "ignored": 0, "deleted": 0}
@@ -46,7 +46,7 @@ async def test_conflicts_make_the_delivery_dead_at_once_with_every_failing_value
         delivery_id = await submit(client, body)
         assert await settled(client.gateway) == {"dead": 1}
         assert len(dhis2.posted("/dataValueSets")) == 1  # not retried
-        row = await delivery_row(client.gateway, delivery_id)
+        row = await delivery(client.gateway, delivery_id)
         assert row.last_status_code == 409
         assert "WARNING" in row.last_error and "2 conflict(s)" in row.last_error
         detail = row.detail
@@ -65,7 +65,7 @@ async def test_an_import_error_for_the_whole_set_is_dead_with_status_error(dhis2
     async with dhis2_app() as client:
         delivery_id = await submit(client, native(value(), dataSet="aaaaaaaaaaa"))
         assert await settled(client.gateway) == {"dead": 1}
-        detail = (await delivery_row(client.gateway, delivery_id)).detail
+        detail = (await delivery(client.gateway, delivery_id)).detail
         assert detail["status"] == "ERROR" and detail["conflicts"][0]["errorCode"] == "E7600"
 
 
@@ -75,9 +75,9 @@ async def test_the_bare_import_summary_of_older_versions_is_understood(dhis2_app
         ok = await submit(client, native(value()))
         conflicting = await submit(client, native(value(UNKNOWN_ELEMENT, "2"), value(ANC_REMARKS, "fine")))
         assert await settled(client.gateway) == {"delivered": 1, "dead": 1}
-        delivered = (await delivery_row(client.gateway, ok)).detail
+        delivered = (await delivery(client.gateway, ok)).detail
         assert delivered["response_shape"] == "importsummary" and delivered["import_count"]["imported"] == 1
-        dead = await delivery_row(client.gateway, conflicting)
+        dead = await delivery(client.gateway, conflicting)
         assert dead.last_status_code == 200 and dead.detail["status"] == "WARNING"
         [conflict] = dead.detail["conflicts"]
         # No indexes in old summaries: the value is found by the object the conflict names.
@@ -88,7 +88,7 @@ async def test_refused_credentials_are_permanent_with_a_clear_message(dhis2_app,
     async with dhis2_app(instance={"token": "d2pat_wrong"}) as client:
         delivery_id = await submit(client, native(value()))
         assert await settled(client.gateway) == {"dead": 1}
-        row = await delivery_row(client.gateway, delivery_id)
+        row = await delivery(client.gateway, delivery_id)
         assert row.last_status_code == 401
         assert "refused the credentials" in row.last_error and "token" in row.last_error
         assert len(await attempts(client.gateway, delivery_id)) == 1
@@ -99,11 +99,11 @@ async def test_forbidden_and_login_redirects_are_permanent(dhis2_app, dhis2) -> 
         dhis2.fail_with(403)
         forbidden = await submit(client, native(value()))
         assert await settled(client.gateway) == {"dead": 1}
-        assert "authorities" in (await delivery_row(client.gateway, forbidden)).last_error
+        assert "authorities" in (await delivery(client.gateway, forbidden)).last_error
         dhis2.fail_with(302)
         redirected = await submit(client, native(value()))
         assert await settled(client.gateway) == {"dead": 2}
-        assert "login page" in (await delivery_row(client.gateway, redirected)).last_error
+        assert "login page" in (await delivery(client.gateway, redirected)).last_error
 
 
 async def test_server_errors_are_retried_until_delivered(dhis2_app, dhis2) -> None:  # type: ignore[no-untyped-def]
@@ -120,7 +120,7 @@ async def test_a_slow_dhis2_times_out_and_is_retried(dhis2_app, dhis2) -> None: 
         dhis2.delay = 0.6
         delivery_id = await submit(client, native(value()))
         assert await settled(client.gateway) == {"dead": 1}
-        row = await delivery_row(client.gateway, delivery_id)
+        row = await delivery(client.gateway, delivery_id)
         assert "ReadTimeout" in row.last_error and "gave up after 1 attempts" in row.last_error
 
 
@@ -136,7 +136,7 @@ async def test_an_unreachable_dhis2_is_retried(app_client, dhis2) -> None:  # ty
         assert await settled(client.gateway) == {"dead": 1}
         outcomes = [a.outcome for a in await attempts(client.gateway, delivery_id)]
         assert outcomes == ["retry", "dead"]
-        assert "ConnectError" in (await delivery_row(client.gateway, delivery_id)).last_error
+        assert "ConnectError" in (await delivery(client.gateway, delivery_id)).last_error
 
 
 async def test_large_sets_are_sent_in_chunks_with_the_completion_in_the_last(dhis2_app, dhis2) -> None:  # type: ignore[no-untyped-def]
@@ -148,7 +148,7 @@ async def test_large_sets_are_sent_in_chunks_with_the_completion_in_the_last(dhi
         assert [len(s["dataValues"]) for s in sent] == [2, 2, 1]
         assert ["completeDate" in s for s in sent] == [False, False, True]
         assert all(s["orgUnit"] == NGELEHUN for s in sent)
-        detail = (await delivery_row(client.gateway, delivery_id)).detail
+        detail = (await delivery(client.gateway, delivery_id)).detail
         assert detail["chunks"] == 3 and detail["import_count"]["imported"] == 5
 
 
@@ -160,7 +160,7 @@ async def test_a_retry_resumes_after_the_chunks_already_imported(dhis2_app, dhis
         assert await settled(client.gateway) == {"delivered": 1}
         periods = [[v["period"] for v in r.json()["dataValues"]] for r in dhis2.posted("/dataValueSets")]
         assert periods == [["202401", "202402"], ["202403", "202404"], ["202403", "202404"], ["202405"]]
-        detail = (await delivery_row(client.gateway, delivery_id)).detail
+        detail = (await delivery(client.gateway, delivery_id)).detail
         assert detail["import_count"]["imported"] == 5
 
 
@@ -216,9 +216,9 @@ async def test_the_operations_api_shows_which_value_failed_and_why(dhis2_app) ->
         viewer = await user_headers(client.gateway, "viewer")
         r = await client.get(f"/api/deliveries/{delivery_id}", headers=viewer)
         assert r.status_code == 200, r.text
-        delivery = r.json()
-        assert delivery["status"] == "dead" and delivery["detail"]["status"] == "WARNING"
-        [conflict] = delivery["detail"]["conflicts"]
+        shown = r.json()
+        assert shown["status"] == "dead" and shown["detail"]["status"] == "WARNING"
+        [conflict] = shown["detail"]["conflicts"]
         assert conflict["errorCode"] == "E7610"
         assert conflict["dataValues"] == [{"index": 1, "code": "BAD_DE", "dataElement": UNKNOWN_ELEMENT, "value": "2"}]
 
@@ -239,4 +239,4 @@ async def test_a_long_delivery_continues_in_the_next_attempt_instead_of_outlivin
         assert len(dhis2.posted("/dataValueSets")) == 6  # every chunk once
         tries = await attempts(client.gateway, delivery_id)
         assert len(tries) > 1 and "the next attempt sends the rest" in tries[0].error
-        assert (await delivery_row(client.gateway, delivery_id)).detail["import_count"]["imported"] == 6
+        assert (await delivery(client.gateway, delivery_id)).detail["import_count"]["imported"] == 6

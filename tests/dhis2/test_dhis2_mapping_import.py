@@ -6,7 +6,7 @@ import io
 
 from openpyxl import Workbook
 
-from core.testing import user_headers
+from core.testing import audit_entries, user_headers
 from tests.fakes.dhis2_metadata import ANC_1ST, ANC_2ND, DATA_SET, FIXED, NGELEHUN
 from tests.support.mapping_files import DHIS2GW_HEADER, ROWS, csv_bytes, upload, xlsx_bytes
 
@@ -299,16 +299,10 @@ async def test_importing_needs_the_operator_role(dhis2_app) -> None:  # type: ig
 
 
 async def test_an_import_is_audited(dhis2_app) -> None:  # type: ignore[no-untyped-def]
-    import sqlalchemy as sa
-
-    from core.storage.models import audit_log
-
     async with dhis2_app() as client:
         headers = await user_headers(client.gateway, "operator", username="ops-anna")
         await client.post(IMPORT, files=upload(csv_bytes(ROWS)), headers=headers)
-        await client.gateway.audit.flush()
-        async with client.gateway.db.transaction() as conn:
-            row = (await conn.execute(sa.select(audit_log).where(audit_log.c.action == "dhis2.mappings.import"))).one()
+        [row] = await audit_entries(client.gateway, action="dhis2.mappings.import")
         assert row.actor == "user:ops-anna" and row.detail["data_values_created"] == 4
 
 

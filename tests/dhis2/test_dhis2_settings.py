@@ -7,52 +7,52 @@ from typing import Any
 
 import pytest
 
-from core.errors import ConfigError
-from core.plugins import PluginRegistry
-from core.testing import make_settings
+from core import ConfigError
+from core.testing import make_settings, plugin_settings
 from plugins.dhis2.client import DHIS2Client
 from plugins.dhis2.settings import DHIS2Settings
 
 TOKEN = "d2pat_0123456789abcdefghijklmnopqrstuvwxyz01234567"
 
 
-def registry(tmp_path: Path, **table: Any) -> PluginRegistry:
-    return PluginRegistry(make_settings(tmp_path, plugins={"dhis2": table}))
+def dhis2_settings(tmp_path: Path, **table: Any) -> DHIS2Settings:
+    """``[plugins.dhis2]`` = ``table``, validated as at start-up."""
+    return plugin_settings(make_settings(tmp_path, plugins={"dhis2": table}), "dhis2")  # type: ignore[no-any-return]
 
 
 def test_an_instance_with_a_token_is_accepted_and_becomes_the_default(tmp_path: Path) -> None:
-    settings: DHIS2Settings = registry(
+    settings = dhis2_settings(
         tmp_path, instances={"national": {"base_url": "https://dhis2.example.org", "token": TOKEN}}
-    ).plugin_settings["dhis2"]
+    )
     assert settings.default_instance_name == "national"
     assert settings.unmapped == "reject" and settings.chunk_size == 1000
 
 
 def test_an_instance_without_credentials_stops_start_up_naming_it(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"\[plugins.dhis2\] instances.national.*credentials are missing"):
-        registry(tmp_path, instances={"national": {"base_url": "https://dhis2.example.org"}})
+        dhis2_settings(tmp_path, instances={"national": {"base_url": "https://dhis2.example.org"}})
 
 
 def test_token_and_password_together_are_refused(tmp_path: Path) -> None:
     instance = {"base_url": "https://d.example.org", "token": TOKEN, "username": "a", "password": "b"}
     with pytest.raises(ConfigError, match="either token or username and password"):
-        registry(tmp_path, instances={"national": instance})
+        dhis2_settings(tmp_path, instances={"national": instance})
 
 
 def test_the_default_instance_must_be_configured(tmp_path: Path) -> None:
     instances = {"national": {"base_url": "https://d.example.org", "token": TOKEN}}
     with pytest.raises(ConfigError, match="default_instance 'district' is not one of"):
-        registry(tmp_path, instances=instances, default_instance="district")
+        dhis2_settings(tmp_path, instances=instances, default_instance="district")
 
 
 def test_unknown_keys_and_bad_values_are_refused(tmp_path: Path) -> None:
     instance = {"base_url": "https://d.example.org", "token": TOKEN}
     with pytest.raises(ConfigError, match="unknown key"):
-        registry(tmp_path, instances={"national": instance}, unmaped="skip")
+        dhis2_settings(tmp_path, instances={"national": instance}, unmaped="skip")
     with pytest.raises(ConfigError, match="id_scheme"):
-        registry(tmp_path, instances={"national": {**instance, "id_scheme": "SHORTNAME"}})
+        dhis2_settings(tmp_path, instances={"national": {**instance, "id_scheme": "SHORTNAME"}})
     with pytest.raises(ConfigError, match="unmapped"):
-        registry(tmp_path, instances={"national": instance}, unmapped="ignore")
+        dhis2_settings(tmp_path, instances={"national": instance}, unmapped="ignore")
 
 
 def test_two_templates_for_the_same_messages_are_refused(tmp_path: Path) -> None:
@@ -62,14 +62,14 @@ def test_two_templates_for_the_same_messages_are_refused(tmp_path: Path) -> None
         "b": {"source": "webform", "type": "aggregate", "body": "{}"},
     }
     with pytest.raises(ConfigError, match="templates 'a' and 'b' both match 'webform'"):
-        registry(tmp_path, instances=instances, templates=templates)
+        dhis2_settings(tmp_path, instances=instances, templates=templates)
 
 
 def test_a_template_that_does_not_compile_is_refused(tmp_path: Path) -> None:
     instances = {"national": {"base_url": "https://d.example.org", "token": TOKEN}}
     templates = {"a": {"source": "webform", "type": "tracker", "body": "{{ message.text "}}
     with pytest.raises(ConfigError, match="template line 1"):
-        registry(tmp_path, instances=instances, templates=templates)
+        dhis2_settings(tmp_path, instances=instances, templates=templates)
 
 
 def test_requests_carry_the_personal_access_token_or_basic_credentials() -> None:
@@ -90,10 +90,9 @@ def test_requests_carry_the_personal_access_token_or_basic_credentials() -> None
 
 
 def test_secrets_come_from_the_environment_and_are_masked(tmp_path: Path) -> None:
-    from core.config.settings import settings_from_dict
-
-    settings = settings_from_dict(
-        {"plugins": {"dhis2": {"instances": {"national": {"base_url": "https://d.example.org", "token": "${PAT}"}}}}},
+    settings = make_settings(
+        tmp_path,
+        plugins={"dhis2": {"instances": {"national": {"base_url": "https://d.example.org", "token": "${PAT}"}}}},
         environ={"PAT": TOKEN},
     )
     assert settings.plugins["dhis2"]["instances"]["national"]["token"] == TOKEN

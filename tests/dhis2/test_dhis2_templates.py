@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from core import StandardMessage
-from core.testing import user_headers
+from core.testing import delivery, user_headers
 from tests.fakes.dhis2_metadata import ANC_1ST, DEFAULT_COC, FIXED, NGELEHUN, WEIGHT
-from tests.support.dhis2 import delivery_row, import_mappings, settled
+from tests.support.dhis2 import import_mappings, settled
 from tests.support.mapping_files import csv_bytes, upload
 
 ROUTES = [
@@ -62,7 +62,7 @@ async def test_a_routed_form_becomes_a_tracker_event(dhis2_app, dhis2) -> None: 
         assert event["orgUnit"] == NGELEHUN and event["occurredAt"] == "2024-05-01"
         assert event["dataValues"] == [{"dataElement": WEIGHT, "value": "3.1"}]
         assert event["event"] in dhis2.tracked
-        detail = (await delivery_row(client.gateway, str(stored.delivery_ids[0]))).detail
+        detail = (await delivery(client.gateway, str(stored.delivery_ids[0]))).detail
         assert detail["type"] == "tracker" and detail["status"] == "OK"
 
 
@@ -98,7 +98,7 @@ async def test_a_message_no_template_handles_is_dead_with_the_reason(dhis2_app) 
         text = StandardMessage(platform="webform", external_id="t-1", kind="text", sender="+1", text="hello")
         [stored] = await client.gateway.submit([text])
         assert await settled(client.gateway) == {"dead": 1}
-        row = await delivery_row(client.gateway, str(stored.delivery_ids[0]))
+        row = await delivery(client.gateway, str(stored.delivery_ids[0]))
         assert "no [plugins.dhis2.templates] entry" in row.last_error and "'text'" in row.last_error
 
 
@@ -107,7 +107,7 @@ async def test_a_template_that_does_not_make_json_is_dead_with_what_it_made(dhis
     async with dhis2_app(routes=ROUTES, templates=broken) as client:
         [stored] = await client.gateway.submit([form()])
         assert await settled(client.gateway) == {"dead": 1}
-        row = await delivery_row(client.gateway, str(stored.delivery_ids[0]))
+        row = await delivery(client.gateway, str(stored.delivery_ids[0]))
         assert "did not produce JSON" in row.last_error and row.detail["rendered"] == "3.1 kg"
 
 
@@ -117,7 +117,7 @@ async def test_a_template_missing_a_field_of_the_message_is_dead(dhis2_app) -> N
         del message.extra["facility"]
         [stored] = await client.gateway.submit([message])
         assert await settled(client.gateway) == {"dead": 1}
-        row = await delivery_row(client.gateway, str(stored.delivery_ids[0]))
+        row = await delivery(client.gateway, str(stored.delivery_ids[0]))
         assert "cannot render this message" in row.last_error and "facility" in row.last_error
 
 
@@ -128,5 +128,5 @@ async def test_rendered_data_with_unmapped_codes_is_dead_with_the_codes(dhis2_ap
     async with dhis2_app(routes=ROUTES, templates=TEMPLATES) as client:
         [stored] = await client.gateway.submit([reading])
         assert await settled(client.gateway) == {"dead": 1}
-        row = await delivery_row(client.gateway, str(stored.delivery_ids[0]))
+        row = await delivery(client.gateway, str(stored.delivery_ids[0]))
         assert row.detail["errors"][0]["code"] == "MALARIA" and row.detail["template"] == "anc-counts"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from core.testing import api_key_headers, user_headers
+from core.testing import api_key_headers, attempts, delivery, user_headers
 from tests.fakes.dhis2_metadata import BIRTH_STAGE, CHILD_PROGRAMME, NGELEHUN, PERSON, WEIGHT
-from tests.support.dhis2 import attempts, delivery_row, first_attempt, settled
+from tests.support.dhis2 import first_attempt, settled
 from tests.support.mapping_files import csv_bytes, upload
 
 TRACKER = "/plugins/dhis2/tracker"
@@ -73,7 +73,7 @@ async def test_a_nested_payload_round_trips_synchronously(dhis2_app, dhis2) -> N
             "atomicMode": "ALL",
             "reportMode": "ERRORS",
         }
-        row = await delivery_row(client.gateway, answer["delivery_id"])
+        row = await delivery(client.gateway, answer["delivery_id"])
         assert row.detail["status"] == "OK" and row.detail["stats"]["created"] == 3
         assert row.detail["report"]["validationReport"] == {"errorReports": [], "warningReports": []}
         assert EVENT_UID in dhis2.tracked
@@ -85,7 +85,7 @@ async def test_an_asynchronous_import_is_polled_and_its_report_kept(dhis2_app, d
         answer = await submit(client, flat_event())
         assert answer["async"] is True
         assert await settled(client.gateway) == {"delivered": 1}
-        row = await delivery_row(client.gateway, answer["delivery_id"])
+        row = await delivery(client.gateway, answer["delivery_id"])
         job = row.remote_ref
         assert job and row.detail["job"] == job and row.detail["job_state"] == "done"
         assert row.detail["report"]["stats"]["created"] == 1
@@ -118,7 +118,7 @@ async def test_a_job_lost_by_a_restart_is_submitted_again_without_duplicates(dhi
         assert await settled(client.gateway) == {"delivered": 1}
         posts = dhis2.posted("/tracker")
         assert len(posts) == 2 and posts[0].json() == posts[1].json()
-        row = await delivery_row(client.gateway, answer["delivery_id"])
+        row = await delivery(client.gateway, answer["delivery_id"])
         assert row.detail["lost_job"] and row.detail["stats"] == {
             "created": 0,
             "updated": 1,
@@ -134,7 +134,7 @@ async def test_a_rejected_payload_is_dead_with_every_error_report(dhis2_app, dhi
         answer = await submit(client, flat_event(programStage=unknown_stage), **{"async": "false"})
         assert await settled(client.gateway) == {"dead": 1}
         assert len(dhis2.posted("/tracker")) == 1
-        row = await delivery_row(client.gateway, answer["delivery_id"])
+        row = await delivery(client.gateway, answer["delivery_id"])
         assert row.last_status_code == 409 and "E1013" in row.last_error
         [error] = row.detail["errors"]
         assert error["errorCode"] == "E1013" and error["trackerType"] == "EVENT"
@@ -145,7 +145,7 @@ async def test_an_asynchronous_import_with_errors_is_dead_with_its_report(dhis2_
     async with dhis2_app(instance={"tracker": {"async_import": True, "poll_interval": 0.01}}) as client:
         answer = await submit(client, flat_event(orgUnit="ImspTQPwCqd"))
         assert await settled(client.gateway) == {"dead": 1}
-        row = await delivery_row(client.gateway, answer["delivery_id"])
+        row = await delivery(client.gateway, answer["delivery_id"])
         assert row.detail["status"] == "ERROR" and row.detail["errors"][0]["errorCode"] == "E1011"
 
 

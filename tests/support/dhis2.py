@@ -1,42 +1,25 @@
-"""Helpers of the DHIS2 plugin's tests: settling deliveries with their retries, reading them back."""
+"""Helpers of the DHIS2 plugin's tests: settling deliveries with their retries, importing mappings."""
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from typing import Any
 
-import sqlalchemy as sa
-
-from core import Gateway
-from core.storage.models import deliveries, delivery_attempts
-from core.testing import user_headers
+from core import DeliveryStatus, Gateway
+from core.testing import attempts, delivery_statuses, drain, settle, user_headers, wait_until
 from tests.support.mapping_files import ROWS, csv_bytes, upload
-from tests.support.pipeline import settle
+
+UNFINISHED = (DeliveryStatus.PENDING, DeliveryStatus.QUEUED, DeliveryStatus.RETRYING, DeliveryStatus.RUNNING)
 
 
 async def settled(gateway: Gateway, *, timeout: float = 30.0) -> dict[str, int]:
     """Run deliveries, retries included, until none is waiting; the count of each status."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
+
+    async def finished() -> bool:
         statuses = await settle(gateway, timeout=timeout)
-        if not any(statuses.get(s) for s in ("pending", "queued", "retrying", "running")):
-            return statuses
-        if loop.time() > deadline:
-            raise AssertionError(f"deliveries did not settle: {statuses}")
-        await asyncio.sleep(0.05)
+        return not any(statuses.get(s) for s in UNFINISHED)
 
-
-async def delivery_row(gateway: Gateway, delivery_id: str) -> Any:
-    async with gateway.db.transaction() as conn:
-        return (await conn.execute(sa.select(deliveries).where(deliveries.c.id == uuid.UUID(delivery_id)))).one()
-
-
-async def attempts(gateway: Gateway, delivery_id: str) -> list[Any]:
-    async with gateway.db.transaction() as conn:
-        query = sa.select(delivery_attempts).where(delivery_attempts.c.delivery_id == uuid.UUID(delivery_id))
-        return list(await conn.execute(query.order_by(delivery_attempts.c.number)))
+    await wait_until(finished, timeout=timeout, message="every delivery to finish, retries included")
+    return await delivery_statuses(gateway)
 
 
 async def import_mappings(client: Any, rows: list[list[Any]] | None = None) -> None:
@@ -50,13 +33,8 @@ async def import_mappings(client: Any, rows: list[list[Any]] | None = None) -> N
 
 async def first_attempt(gateway: Gateway, delivery_id: str, *, timeout: float = 10.0) -> Any:
     """Make (or wait for) the delivery's first attempt, without running its retries; that attempt."""
-    from core.testing import drain
-
     await drain(gateway)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not (done := await attempts(gateway, delivery_id)):
-        if loop.time() > deadline:
-            raise AssertionError("no attempt was made")
-        await asyncio.sleep(0.02)
-    return done[0]
+    made = await wait_until(
+        lambda: attempts(gateway, delivery_id), timeout=timeout, interval=0.02, message="the delivery's first attempt"
+    )
+    return made[0]

@@ -5,7 +5,6 @@ The private Redis lets a test kill and restart Redis without touching the shared
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import signal
@@ -16,6 +15,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from core.testing import wait_until
 from tests.support.receiver import free_port
 
 
@@ -51,14 +51,15 @@ class RedisServer:
             stderr=subprocess.DEVNULL,
         )
         client = aioredis.from_url(self.url)
+
+        async def answers() -> bool:
+            try:
+                return bool(await client.ping())
+            except (OSError, aioredis.RedisError):
+                return False
+
         try:
-            for _ in range(200):
-                try:
-                    await client.ping()
-                    return
-                except (OSError, aioredis.RedisError):
-                    await asyncio.sleep(0.05)
-            raise AssertionError("private redis-server did not start")
+            await wait_until(answers, timeout=10, message="the private redis-server to start")
         finally:
             await client.aclose()
 

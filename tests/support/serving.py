@@ -14,6 +14,8 @@ from contextlib import asynccontextmanager
 import uvicorn
 from starlette.types import ASGIApp
 
+from core.testing import wait_until
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -27,10 +29,13 @@ async def serving(app: ASGIApp) -> AsyncIterator[str]:
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     task = asyncio.create_task(server.serve())
-    while not server.started:
+
+    def started() -> bool:
         if task.done():
             task.result()  # it failed to start: say why
-        await asyncio.sleep(0.01)
+        return server.started
+
+    await wait_until(started, interval=0.01, message=f"uvicorn to serve on port {port}")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import time
@@ -12,9 +11,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from core.gateway import Gateway
-from core.storage.models import conversations, deliveries, messages
-from core.testing import hmac_sha256
+from core import Gateway, StandardMessage
+from core.testing import after_commit, deliveries_of, drain, hmac_sha256, run_jobs, settle, wait_until
 from plugins.whatsapp.models import media, outbound
 
 PAYLOADS = Path(__file__).parent / "payloads"
@@ -78,27 +76,8 @@ async def post_webhook(client: Any, data: dict[str, Any] | bytes, secret: str = 
     """
     body = body_of(data)
     answer = await client.post("/webhooks/whatsapp", content=body, headers=signed(body, secret))
-    await after_commit_done(client.gateway)
+    await after_commit(client.gateway)
     return answer
-
-
-async def stored_messages(gateway: Gateway, **where: Any) -> list[Any]:
-    """Stored message rows, oldest first, filtered by column values."""
-    query = sa.select(messages).order_by(messages.c.received_at, messages.c.id)
-    for column, value in where.items():
-        query = query.where(messages.c[column] == value)
-    async with gateway.db.transaction() as conn:
-        return list((await conn.execute(query)).all())
-
-
-async def conversation_of(gateway: Gateway, participant: str) -> Any:
-    async with gateway.db.transaction() as conn:
-        return (await conn.execute(sa.select(conversations).where(conversations.c.participant == participant))).first()
-
-
-async def deliveries_of(gateway: Gateway, message_id: Any) -> list[Any]:
-    async with gateway.db.transaction() as conn:
-        return list((await conn.execute(sa.select(deliveries).where(deliveries.c.message_id == message_id))).all())
 
 
 async def tracking(gateway: Gateway, wamid: str) -> Any:
@@ -112,29 +91,20 @@ async def media_rows(gateway: Gateway) -> list[Any]:
 
 
 async def wait_for_media(gateway: Gateway, *, timeout: float = 15.0) -> list[Any]:
-    """Run media jobs (an arq burst worker on the postgres stack) until no download is in flight."""
-    from tests.support.pipeline import run_arq_burst
+    """Run media jobs (an arq worker on the postgres stack) until no download is in flight; the media rows."""
 
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        if gateway.settings.queue.backend == "arq":
-            await run_arq_burst(gateway)
-        else:
-            await asyncio.sleep(0.05)
+    async def downloaded() -> list[Any] | None:
+        await run_jobs(gateway)
         rows = await media_rows(gateway)
-        if rows and all(r.status not in ("pending", "downloading") for r in rows):
-            return rows
-        if loop.time() > deadline:
-            raise AssertionError(f"media downloads did not finish: {[(r.media_id, r.status) for r in rows]}")
+        return rows if rows and all(r.status not in ("pending", "downloading") for r in rows) else None
+
+    return await wait_until(downloaded, timeout=timeout, interval=0, message="media downloads to finish")
 
 
 def outbound_message(
     text: str | None = "We are here to help.", *, kind: str = "text", to: str = WA_ID, **spec: Any
 ) -> Any:
     """An outbound standard message to ``to``; ``spec`` becomes ``extra["whatsapp"]``."""
-    from core import StandardMessage
-
     return StandardMessage(
         platform="whatsapp",
         external_id=f"reply-{uuid.uuid4().hex}",
@@ -148,9 +118,6 @@ def outbound_message(
 
 async def send(gateway: Gateway, message: Any) -> Any:
     """Submit ``message`` to the whatsapp destination, run deliveries, return its delivery row."""
-    from core.testing import drain
-    from tests.support.pipeline import settle
-
     [stored] = await gateway.submit([message], destinations=["whatsapp"])
     if gateway.settings.queue.backend == "arq":
         # In this task: an arq burst worker would also sit out the delay of a scheduled retry.
@@ -159,9 +126,3 @@ async def send(gateway: Gateway, message: Any) -> Any:
         await settle(gateway)
     [delivery] = await deliveries_of(gateway, stored.message_id)
     return delivery
-
-
-async def after_commit_done(gateway: Gateway) -> None:
-    """Wait for the ingestor's after-commit work (enqueues, messages-stored hooks) under way."""
-    while gateway.ingest._after:
-        await asyncio.gather(*gateway.ingest._after, return_exceptions=True)

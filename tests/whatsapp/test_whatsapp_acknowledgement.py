@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support.pipeline import settle
-from tests.whatsapp.support import WA_ID, conversation_of, payload, post_webhook, stored_messages
+from core.testing import conversation_of, settle, stored_messages
+from tests.whatsapp.support import WA_ID, payload, post_webhook
 
 ACK = {"enabled": True, "text": "Hello {name}, we have your message. Your reference is {reference}."}
 

@@ -4,15 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.testing import user_headers
-from tests.support.pipeline import settle
-from tests.whatsapp.support import (
-    WA_ID,
-    conversation_of,
-    payload,
-    post_webhook,
-    status_payload,
-)
+from core.testing import conversation_of, settle, user_headers
+from tests.whatsapp.support import WA_ID, payload, post_webhook, status_payload
 
 
 async def test_a_reply_to_a_conversation_reaches_meta_and_its_statuses_update_it(

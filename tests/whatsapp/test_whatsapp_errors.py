@@ -5,19 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
-from core.storage.models import delivery_attempts
-from core.testing import drain
-from tests.whatsapp.support import (
-    WA_ID,
-    deliveries_of,
-    outbound_message,
-    post_webhook,
-    send,
-    status_payload,
-    tracking,
-)
+from core.testing import attempts, deliveries_of, drain
+from tests.whatsapp.support import WA_ID, outbound_message, post_webhook, send, status_payload, tracking
 
 
 @pytest.mark.parametrize(
@@ -53,10 +43,7 @@ async def test_permanent_errors_make_the_delivery_dead_with_the_error_shown(
     graph.fail_next(code, status=status)
     async with whatsapp_client() as client:
         delivery = await send(client.gateway, outbound_message())
-        async with client.gateway.db.transaction() as conn:
-            [attempt] = (
-                await conn.execute(sa.select(delivery_attempts).where(delivery_attempts.c.delivery_id == delivery.id))
-            ).all()
+        [attempt] = await attempts(client.gateway, delivery.id)
     assert delivery.status == "dead"
     assert delivery.last_error.startswith(f"Graph error {code}")
     assert shown in delivery.last_error

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.whatsapp.support import WA_ID, conversation_of, first_item, payload, post_webhook, stored_messages
+from core.testing import conversation_of, stored_messages
+from tests.whatsapp.support import WA_ID, first_item, payload, post_webhook
 
 MEDIA_ID = {
     "image": "1003383421387256",

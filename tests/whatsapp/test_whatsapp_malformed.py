@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.whatsapp.support import WA_ID, first_item, payload, post_webhook, stored_messages
+from core.testing import stored_messages
+from tests.whatsapp.support import WA_ID, first_item, payload, post_webhook
 
 
 @pytest.mark.parametrize(

@@ -6,9 +6,9 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from core.testing import api_key_headers, user_headers
+from core.testing import api_key_headers, stored_messages, user_headers
 from plugins.whatsapp import media
-from tests.whatsapp.support import first_item, media_rows, payload, post_webhook, stored_messages, wait_for_media
+from tests.whatsapp.support import first_item, media_rows, payload, post_webhook, wait_for_media
 
 JPEG = b"\xff\xd8\xff\xe0" + b"receipt-photo" * 500
 PDF = b"%PDF-1.7\n" + b"referral letter " * 200

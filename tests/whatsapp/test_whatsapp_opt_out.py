@@ -6,17 +6,8 @@ from typing import Any
 
 import pytest
 
-from core.testing import user_headers
-from tests.support.pipeline import settle
-from tests.whatsapp.support import (
-    WA_ID,
-    first_item,
-    outbound_message,
-    payload,
-    post_webhook,
-    send,
-    stored_messages,
-)
+from core.testing import settle, stored_messages, user_headers
+from tests.whatsapp.support import WA_ID, first_item, outbound_message, payload, post_webhook, send
 
 CONFIRMATION = "You will no longer receive messages from us. Reply START to receive them again."
 

@@ -7,18 +7,10 @@ import logging
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from core import mask_phone
-from core.storage.models import audit_log, delivery_attempts
-from tests.whatsapp.support import (
-    WA_ID,
-    outbound_message,
-    payload,
-    post_webhook,
-    send,
-    status_payload,
-)
+from core.testing import attempts, audit_entries
+from tests.whatsapp.support import WA_ID, outbound_message, payload, post_webhook, send, status_payload
 
 PERSONAL = (WA_ID, "Kerry Fisher", "Hello, I need help with my account")
 
@@ -37,9 +29,7 @@ async def test_captured_webhook_payloads_keep_their_shape_but_not_personal_data(
 ) -> None:
     async with whatsapp_client(audit={"capture_payloads": True, "max_payload_bytes": 100_000}) as client:
         await post_webhook(client, payload(name))
-        await client.gateway.audit.flush()
-        async with client.gateway.db.transaction() as conn:
-            [row] = (await conn.execute(sa.select(audit_log).where(audit_log.c.kind == "webhook"))).all()
+        [row] = await audit_entries(client.gateway, kind="webhook")
     captured = json.dumps(row.detail, ensure_ascii=False)
     assert '"object": "whatsapp_business_account"' in captured  # the structure is there to debug
     assert '"phone_number_id": "106540352242922"' in captured
@@ -69,9 +59,6 @@ async def test_delivery_records_do_not_keep_the_contacts_number_from_graphs_answ
 ) -> None:
     async with whatsapp_client() as client:
         delivery = await send(client.gateway, outbound_message())
-        async with client.gateway.db.transaction() as conn:
-            [attempt] = (
-                await conn.execute(sa.select(delivery_attempts).where(delivery_attempts.c.delivery_id == delivery.id))
-            ).all()
+        [attempt] = await attempts(client.gateway, delivery.id)
     assert WA_ID not in json.dumps(delivery.detail)
     assert WA_ID not in json.dumps(attempt.detail) + str(attempt.response_excerpt)

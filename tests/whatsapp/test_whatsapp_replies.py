@@ -6,14 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.whatsapp.support import (
-    PHONE_NUMBER_ID,
-    WA_ID,
-    outbound_message,
-    send,
-    stored_messages,
-    tracking,
-)
+from core.testing import stored_messages
+from tests.whatsapp.support import PHONE_NUMBER_ID, WA_ID, outbound_message, send, tracking
 
 
 async def test_text_reply_is_posted_to_the_business_numbers_messages_endpoint(whatsapp_client: Any, graph: Any) -> None:

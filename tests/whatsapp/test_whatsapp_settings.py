@@ -8,20 +8,17 @@ from typing import Any
 
 import pytest
 
-from core.config.settings import settings_from_dict
-from core.errors import ConfigError
-from core.plugins import PluginRegistry
-from core.testing import make_settings
+from core import ConfigError
+from core.testing import make_settings, plugin_settings
 from plugins.whatsapp.settings import WhatsAppSettings
 
 
 def whatsapp(tmp_path: Path, **table: Any) -> WhatsAppSettings:
-    registry = PluginRegistry(make_settings(tmp_path, plugins={"whatsapp": table}))
-    return registry.plugin_settings["whatsapp"]  # type: ignore[no-any-return]
+    return plugin_settings(make_settings(tmp_path, plugins={"whatsapp": table}), "whatsapp")  # type: ignore[no-any-return]
 
 
 def test_an_unconfigured_plugin_loads_with_safe_defaults(tmp_path: Path) -> None:
-    settings = PluginRegistry(make_settings(tmp_path)).plugin_settings["whatsapp"]
+    settings = plugin_settings(make_settings(tmp_path), "whatsapp")
     assert (settings.verify_token, settings.app_secret, settings.access_token) == (None, [], None)
     assert settings.graph_base_url == "https://graph.facebook.com"
     assert settings.messages_url("123") == "https://graph.facebook.com/v24.0/123/messages"
@@ -38,8 +35,8 @@ def test_app_secret_is_a_string_or_a_list_for_rotation(tmp_path: Path) -> None:
 def test_secrets_come_from_the_environment_and_are_masked(tmp_path: Path) -> None:
     environ = {"WA_APP_SECRET": "s3cr3t-from-env", "WA_TOKEN": "EAAG-from-env", "WA_VERIFY": "verify-from-env"}
     table = {"app_secret": "${WA_APP_SECRET}", "access_token": "${WA_TOKEN}", "verify_token": "${WA_VERIFY}"}
-    settings = settings_from_dict({"plugins": {"whatsapp": table}}, environ=environ)
-    resolved = PluginRegistry(settings).plugin_settings["whatsapp"]
+    settings = make_settings(tmp_path, plugins={"whatsapp": table}, environ=environ)
+    resolved = plugin_settings(settings, "whatsapp")
     assert (resolved.app_secret, resolved.access_token) == (["s3cr3t-from-env"], "EAAG-from-env")
     shown = json.dumps(settings.masked())
     assert all(secret not in shown for secret in environ.values())

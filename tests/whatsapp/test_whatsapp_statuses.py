@@ -7,16 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.whatsapp.support import (
-    WA_ID,
-    first_item,
-    outbound_message,
-    post_webhook,
-    send,
-    status_payload,
-    stored_messages,
-    tracking,
-)
+from core.testing import stored_messages
+from tests.whatsapp.support import WA_ID, first_item, outbound_message, post_webhook, send, status_payload, tracking
 
 
 def at(data: dict[str, Any]) -> datetime:

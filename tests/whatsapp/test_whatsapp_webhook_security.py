@@ -6,18 +6,9 @@ import json
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
-from core.storage.models import audit_log
-from tests.whatsapp.support import (
-    APP_SECRET,
-    VERIFY_TOKEN,
-    body_of,
-    payload,
-    post_webhook,
-    signed,
-    stored_messages,
-)
+from core.testing import audit_entries, stored_messages
+from tests.whatsapp.support import APP_SECRET, VERIFY_TOKEN, body_of, payload, post_webhook, signed
 
 
 def handshake(token: str = VERIFY_TOKEN, mode: str = "subscribe", challenge: str = "1158201444") -> dict[str, str]:
@@ -117,7 +108,5 @@ async def test_posts_are_refused_while_no_app_secret_is_configured(whatsapp_clie
 async def test_a_refused_post_is_audited(whatsapp_client: Any) -> None:
     async with whatsapp_client() as client:
         await post_webhook(client, payload("text"), secret="wrong")
-        await client.gateway.audit.flush()
-        async with client.gateway.db.transaction() as conn:
-            rows = (await conn.execute(sa.select(audit_log).where(audit_log.c.action == "webhook_rejected"))).all()
+        rows = await audit_entries(client.gateway, action="webhook_rejected")
     assert [(r.actor, r.status) for r in rows] == [("adapter:whatsapp", 401)]
