@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.types import Scope
 
 from core.config.settings import Settings, load_settings
+from core.contracts import is_at_root
 from core.gateway import Gateway, freeze_startup_heap
 from core.scopes import client_address
 from core.web.middleware import Authentication, BodyLimit, RequestContext
@@ -40,8 +41,15 @@ def create_app(settings: Settings, *, plugins: Iterable[tuple[str, object]] = ()
         if name in gateway.plugins.internal:
             routes.extend(own)  # the core's own routes, at the root (webhooks first)
             continue
-        routes.append(Mount(f"/plugins/{name}", routes=own))
-        gateway.plugins.infos[name].routes = [f"/plugins/{name}{getattr(r, 'path', '')}" for r in own]
+        # A route marked with core.at_root (the admin UI's /admin) is mounted at the root.
+        rooted = [r for r in own if is_at_root(r)]
+        own = [r for r in own if not is_at_root(r)]
+        routes.extend(rooted)
+        if own:
+            routes.append(Mount(f"/plugins/{name}", routes=own))
+        gateway.plugins.infos[name].routes = [getattr(r, "path", "") for r in rooted] + [
+            f"/plugins/{name}{getattr(r, 'path', '')}" for r in own
+        ]
 
     async def observe(scope: Scope, status: int, duration_ms: float, error: str | None) -> None:
         state = scope.get("state", {})
