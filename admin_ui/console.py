@@ -34,7 +34,7 @@ class NavEntry:
 
 
 CORE_NAV = (
-    NavEntry("Dashboard", "/admin"),
+    NavEntry("Dashboard", "/admin/"),
     NavEntry("Deliveries", "/admin/deliveries"),
     NavEntry("Logs", "/admin/logs", "operator"),
     NavEntry("Conversations", "/admin/conversations"),

@@ -26,7 +26,7 @@ def _safe_next(value: str | None) -> str:
     """Only a path of the console: never another site (an open redirect)."""
     if value and value.startswith(PREFIX) and not value.startswith("//") and "\\" not in value:
         return value
-    return PREFIX
+    return PREFIX + "/"
 
 
 def _login_page(request: Request, *, error: str | None = None, status_code: int = 200, username: str = "") -> Response:
@@ -134,4 +134,4 @@ async def password(request: Request) -> Response:
     session_id = principal.extra.get("session_id")
     await set_password(gateway, user.id, new, must_change=False, keep_session=session_id if isinstance(session_id, uuid.UUID) else None)
     record_event(gateway, "password_changed", request=request, status=303)
-    return RedirectResponse(PREFIX, status_code=303)
+    return RedirectResponse(PREFIX + "/", status_code=303)
