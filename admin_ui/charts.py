@@ -36,4 +36,5 @@ def volume_chart(series: list[dict[str, Any]]) -> Markup:
             parts.append(f'<text x="{x:.1f}" y="{HEIGHT - 8}" class="label">{escape(p["at"][5:16].replace("T", " "))}</text>')
     parts.append(f'<polyline points="{" ".join(points)}" class="line"/>')
     parts.append("</svg>")
-    return Markup("".join(parts))
+    # Every value from outside (bucket times) was escaped above; the rest are numbers.
+    return Markup("".join(parts))  # noqa: S704

@@ -24,12 +24,12 @@ if TYPE_CHECKING:
     from core.config.settings import load_settings as load_settings
     from core.contracts import Adapter as Adapter
     from core.contracts import AdminPage as AdminPage
-    from core.contracts import at_root as at_root
     from core.contracts import Command as Command
     from core.contracts import CronJob as CronJob
     from core.contracts import DeliveryInfo as DeliveryInfo
     from core.contracts import DeliveryResult as DeliveryResult
     from core.contracts import Destination as Destination
+    from core.contracts import at_root as at_root
     from core.errors import AuthenticationError as AuthenticationError
     from core.errors import BadRequest as BadRequest
     from core.errors import ConfigError as ConfigError

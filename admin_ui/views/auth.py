@@ -12,7 +12,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from admin_ui.console import console_of
-from admin_ui.sessions import LOGIN_CSRF_COOKIE, PREFIX, SESSION_COOKIE, issue_session_cookie, new_csrf_token, set_cookie
+from admin_ui.sessions import (
+    LOGIN_CSRF_COOKIE,
+    PREFIX,
+    SESSION_COOKIE,
+    issue_session_cookie,
+    new_csrf_token,
+    set_cookie,
+)
 from admin_ui.views.common import caller, text_field
 from core.auth.events import record_event
 from core.auth.permissions import open_during_password_change, requires

@@ -90,10 +90,9 @@ async def cancel(request: Request) -> Response:
 async def delete(request: Request) -> Response:
     delivery_id = path_uuid(request)
     await repair.delete(console_of(request).gateway, delivery_id, caller(request))
-    response = RedirectResponse("/admin/deliveries", status_code=303)
     if request.headers.get("hx-request") == "true":
-        response = Response(status_code=200, headers={"HX-Redirect": "/admin/deliveries"})
-    return response
+        return Response(status_code=200, headers={"HX-Redirect": "/admin/deliveries"})
+    return RedirectResponse("/admin/deliveries", status_code=303)
 
 
 async def _after(request: Request, delivery_id: str) -> Response:

@@ -61,7 +61,7 @@ async def summary(db: Database, window: str = "24h", *, now: datetime | None = N
     start = _floor(since)
     buckets = [since + step * i for i in range(math.ceil(length / step))]
     async with db.transaction() as conn:
-        by_direction = dict(
+        by_direction: dict[str, int] = dict(
             (
                 await conn.execute(
                     sa.select(messages.c.direction, sa.func.count())
