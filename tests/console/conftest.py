@@ -13,8 +13,7 @@ from core.testing import GatewayClient
 from tests.support.echo import item, post_echo
 from tests.support.pipeline import settle
 from tests.support.receiver import Receiver, running_receiver
-
-pytest_plugins = ["tests.test_plugins"]
+from tests.test_plugins import example_installed  # noqa: F401 - the fixture, shared with these tests
 
 PASSWORD = "correct horse battery staple 42"
 XSS = "<script>alert(1)</script>"
@@ -27,7 +26,7 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 @pytest.fixture
-async def gw(example_installed: None, app_client: Any, receiver: Receiver) -> AsyncIterator[GatewayClient]:
+async def gw(example_installed: None, app_client: Any, receiver: Receiver) -> AsyncIterator[GatewayClient]:  # noqa: F811
     async with app_client(
         routes=[{"source": "echo", "destinations": ["crm"]}],
         plugins={"http": {"destinations": {"crm": {"url": receiver.url}}}},
