@@ -1,1 +1,34 @@
-"""Admin UI (Jinja2 + HTMX)."""
+"""Admin UI (Jinja2 + HTMX): the operators' console at ``/admin``, registered as the plugin ``admin``.
+
+It talks to core's services (``core.operations``, ``core.auth``) and collects other plugins'
+pages through ``switchboard_admin_pages``; it never imports a plugin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from admin_ui.settings import AdminSettings
+from core import at_root, hookimpl
+
+if TYPE_CHECKING:
+    from starlette.routing import BaseRoute
+
+    from core.gateway import Gateway
+
+NAME = "admin"
+
+
+@hookimpl
+def switchboard_settings(config: Mapping[str, Any]) -> AdminSettings:
+    return AdminSettings.model_validate(dict(config))
+
+
+@hookimpl
+def switchboard_routes(gateway: Gateway) -> Sequence[BaseRoute]:
+    from admin_ui.console import Console
+
+    settings = gateway.plugin_config(NAME)
+    console = Console(gateway, settings if isinstance(settings, AdminSettings) else AdminSettings())
+    return [at_root([console.mount()])]

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from core.config.settings import Settings as Settings
     from core.config.settings import load_settings as load_settings
     from core.contracts import Adapter as Adapter
+    from core.contracts import AdminPage as AdminPage
     from core.contracts import Command as Command
     from core.contracts import CronJob as CronJob
     from core.contracts import DeliveryInfo as DeliveryInfo
@@ -79,6 +80,7 @@ _PUBLIC: dict[str, str] = {
     "Settings": "core.config.settings",
     "load_settings": "core.config.settings",
     "Adapter": "core.contracts",
+    "AdminPage": "core.contracts",
     "Command": "core.contracts",
     "CronJob": "core.contracts",
     "DeliveryInfo": "core.contracts",

@@ -164,3 +164,22 @@ class Command:
     help: str
     run: Callable[[Gateway, argparse.Namespace], Awaitable[int]]
     arguments: Callable[[argparse.ArgumentParser], None] = field(default=lambda parser: None)
+
+
+@dataclass(frozen=True)
+class AdminPage:
+    """A contribution to the admin UI (``switchboard_admin_pages``).
+
+    ``path`` is where the page lives under ``/admin`` (``"/dhis2/mappings"``) and ``title`` its
+    entry in the navigation. ``routes`` are Starlette routes mounted at ``/admin{path}``,
+    guarded like any route (``core.requires``); ``templates`` is a folder the admin UI's
+    template lookup searches after the user's folder and before its own defaults, so a page
+    can ``{% extends "base.html" %}``. An endpoint renders with
+    ``request.state.admin.render(request, "page.html", {...})``.
+    """
+
+    path: str
+    title: str
+    routes: list[Any] = field(default_factory=list)
+    templates: str | None = None
+    role: str = "viewer"  # the least role that sees the navigation entry

@@ -68,7 +68,11 @@ def switchboard_jobs(gateway: Gateway) -> Sequence[Any]:
 
 @hookspec
 def switchboard_admin_pages(gateway: Gateway) -> Sequence[Any]:
-    """Return admin UI contributions: nav entries, routes and template folders."""
+    """Return admin UI contributions: ``core.AdminPage`` items (nav entry, routes, template folder).
+
+    The admin UI mounts each page's routes at ``/admin{page.path}``, lists it in its navigation
+    and searches its template folder (after the user's, before the defaults).
+    """
 
 
 @hookspec

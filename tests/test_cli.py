@@ -8,6 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
+
+from core.storage import migrate
+
+# The newest core revision: what `db current` shows for core once upgraded.
+CORE_HEAD = ScriptDirectory(str(migrate.HERE)).get_current_head()
 
 
 def run(
@@ -88,7 +94,7 @@ def test_db_upgrade_and_current(tmp_path: Path) -> None:
     assert "(empty database" in run("db", "current", "--config", str(config), cwd=tmp_path).stdout
     up = run("db", "upgrade", "--config", str(config), cwd=tmp_path)
     assert up.returncode == 0, up.stderr
-    assert "0001_core" in run("db", "current", "--config", str(config), cwd=tmp_path).stdout
+    assert f"{CORE_HEAD} (head)" in run("db", "current", "--config", str(config), cwd=tmp_path).stdout
 
 
 def test_plugins_lists_name_version_state_and_contributions(example_installed: None, tmp_path: Path) -> None:
@@ -145,5 +151,5 @@ def test_config_may_come_before_or_after_the_action(tmp_path: Path) -> None:
     config = tmp_path / "elsewhere.toml"
     config.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "where.db"}"\n')
     assert run("db", "--config", str(config), "upgrade", cwd=tmp_path).returncode == 0
-    assert "0001_core" in run("db", "current", "--config", str(config), cwd=tmp_path).stdout
+    assert f"{CORE_HEAD} (head)" in run("db", "current", "--config", str(config), cwd=tmp_path).stdout
     assert not (tmp_path / "switchboard.db").exists()

@@ -9,6 +9,11 @@ answered to an empty request), ``401`` (no credentials) or ``403`` (not allowed)
 Callers: anonymous, a viewer, an operator, an admin, an API key holding every scope
 (``*``: keys reach only the routes that name a scope), and an admin whose password was
 reset (only the routes to change it are open until they do).
+
+The console under ``/admin`` answers a browser, not an API client: without a session a page is
+redirected to the login page and a user who must change their password to that screen (both
+``ok`` here: a 303, nothing ran); an API key is refused (403), and a POST to the login form
+without its CSRF token is refused (403).
 """
 
 from __future__ import annotations
@@ -75,6 +80,7 @@ GET     /api/jobs                            401       ok     ok       ok    ok 
 POST    /api/jobs/{name}/run                 401       403    ok       ok    ok      403
 POST    /api/jobs/{name}/disable             401       403    403      ok    ok      403
 POST    /api/jobs/{name}/enable              401       403    403      ok    ok      403
+GET     /api/metrics/summary                 401       ok        ok        ok        ok        403
 
 GET     /plugins/example/hello               401       ok     ok       ok    403     403
 GET     /plugins/whatsapp/messages/{message_id} 401    ok     ok       ok    ok      403
@@ -132,6 +138,30 @@ GET     /api/v2/mappings/export/excel-template           ok        ok     ok    
 GET     /mappings/export/excel-template                  ok        ok     ok       ok    ok      ok
 POST    /api/v2/users/getToken                           401       403    ok       ok    ok      403
 POST    /api/v2/users/refreshToken                       401       403    ok       ok    ok      403
+GET     /admin/                              ok        ok        ok        ok        403       ok
+GET     /admin/login                         ok        ok        ok        ok        403       ok
+POST    /admin/login                         403       403       403       403       403       ok
+POST    /admin/logout                        ok        ok        ok        ok        403       ok
+GET     /admin/password                      ok        ok        ok        ok        403       ok
+POST    /admin/password                      ok        ok        ok        ok        403       ok
+GET     /admin/deliveries                    ok        ok        ok        ok        403       ok
+POST    /admin/deliveries/bulk               ok        403       ok        ok        403       ok
+GET     /admin/deliveries/{id}               ok        ok        ok        ok        403       ok
+POST    /admin/deliveries/{id}/requeue       ok        403       ok        ok        403       ok
+POST    /admin/deliveries/{id}/cancel        ok        403       ok        ok        403       ok
+POST    /admin/deliveries/{id}/delete        ok        403       ok        ok        403       ok
+GET     /admin/logs                          ok        403       ok        ok        403       ok
+GET     /admin/logs/{id:int}                 ok        403       ok        ok        403       ok
+GET     /admin/conversations                 ok        ok        ok        ok        403       ok
+GET     /admin/conversations/{id}            ok        ok        ok        ok        403       ok
+GET     /admin/plugins                       ok        ok        ok        ok        403       ok
+GET     /admin/users                         ok        403       403       ok        403       ok
+POST    /admin/users                         ok        403       403       ok        403       ok
+POST    /admin/users/{id}                    ok        403       403       ok        403       ok
+GET     /admin/keys                          ok        403       403       ok        403       ok
+POST    /admin/keys                          ok        403       403       ok        403       ok
+POST    /admin/keys/{id}/revoke              ok        403       403       ok        403       ok
+GET     /admin/static/{path}                 ok        ok        ok        ok        403       ok
 """
 
 
@@ -161,6 +191,7 @@ def _concrete(path: str) -> str:
         .replace("{wa_id}", "255700000000")
         .replace("{mapping_id:int}", "999999")
         .replace("{task_id}", str(uuid.uuid4()))
+        .replace("{id:int}", "999999")
     )
 
 

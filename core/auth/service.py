@@ -143,9 +143,16 @@ class AuthService:
             detail={"scheme": "basic", **{k: v for k, v in detail.items() if v is not None}},
         )
 
-    async def _user_from_token(self, token: str) -> Principal:
+    async def session_principal(self, token: str, audience: str) -> Principal:
+        """The user of a token issued for ``audience`` (a browser session's cookie), checked as a bearer token is.
+
+        Raises the 401 ``HTTPError`` of any bad credential.
+        """
+        return await self._user_from_token(token, audience=audience)
+
+    async def _user_from_token(self, token: str, *, audience: str | None = None) -> Principal:
         try:
-            claims = self.signer.verify(token)
+            claims = self.signer.verify(token, audience=audience)
             user_id = uuid.UUID(str(claims["sub"]))
             session_id = uuid.UUID(str(claims["sid"])) if "sid" in claims else None
         except (InvalidToken, ValueError, KeyError) as err:

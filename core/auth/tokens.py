@@ -97,8 +97,11 @@ class TokenSigner:
         }
         return jwt.encode({"alg": self.algorithm, "typ": "JWT"}, payload, self._sign_key), payload
 
-    def verify(self, token: str, *, now: datetime | None = None) -> dict[str, Any]:
-        """The claims of a valid token; raises ``InvalidToken`` otherwise."""
+    def verify(self, token: str, *, now: datetime | None = None, audience: str | None = None) -> dict[str, Any]:
+        """The claims of a valid token; raises ``InvalidToken`` otherwise.
+
+        ``audience``: a token issued for another audience than the API's (the admin UI's cookie).
+        """
         if self._verify_key is None:
             self._load_keys()
         try:
@@ -111,7 +114,7 @@ class TokenSigner:
             now=int((now or datetime.now(UTC)).timestamp()),
             leeway=5,
             iss={"essential": True, "value": self.settings.issuer},
-            aud={"essential": True, "value": self.settings.audience},
+            aud={"essential": True, "value": audience or self.settings.audience},
             sub={"essential": True},
             iat={"essential": True},
             exp={"essential": True},

@@ -57,3 +57,4 @@ class LogFilters(Page):
     user: str | None = None
     endpoint: str | None = None
     action: str | None = None
+    platform: str | None = None

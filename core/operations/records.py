@@ -170,6 +170,13 @@ async def list_deliveries(db: Database, f: DeliveryFilters) -> dict[str, Any]:
     return await _page(db, query, deliveries, f, DELIVERY_FIELDS)
 
 
+async def count_deliveries(db: Database, f: DeliveryFilters) -> int:
+    """How many deliveries match ``f`` (what a bulk requeue or purge would touch)."""
+    query = sa.select(sa.func.count()).select_from(deliveries).where(*delivery_conditions(f))
+    async with db.transaction() as conn:
+        return int((await conn.execute(query)).scalar_one())
+
+
 async def get_delivery(db: Database, delivery_id: uuid.UUID) -> dict[str, Any] | None:
     async with db.transaction() as conn:
         row = (await conn.execute(sa.select(deliveries).where(deliveries.c.id == delivery_id))).first()
@@ -245,6 +252,9 @@ async def list_logs(db: Database, f: LogFilters) -> dict[str, Any]:
             query = query.where(audit_log.c[column] == value)
     if f.endpoint is not None:
         query = query.where(audit_log.c.path == f.endpoint)
+    if f.platform is not None:
+        # A platform's traffic is its webhook's path (indexed), not a column of its own.
+        query = query.where(audit_log.c.path == f"/webhooks/{f.platform}")
     return await _page(db, query, audit_log, f, LOG_FIELDS, int_ids=True)
 
 

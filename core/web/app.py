@@ -45,7 +45,8 @@ def create_app(settings: Settings, *, plugins: Iterable[tuple[str, object]] = ()
             continue
         rooted = [route for wrapper in own if isinstance(wrapper, RootRoutes) for route in wrapper.routes]
         own = [route for route in own if not isinstance(route, RootRoutes)]
-        routes.append(Mount(f"/plugins/{name}", routes=own))
+        if own:
+            routes.append(Mount(f"/plugins/{name}", routes=own))
         gateway.plugins.infos[name].routes = list(dict.fromkeys(f"/plugins/{name}{getattr(r, 'path', '')}" for r in own))
         if rooted:
             at_root.append((name, rooted))

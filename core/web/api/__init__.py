@@ -6,8 +6,9 @@ from starlette.routing import BaseRoute
 
 from core.web.api.auth import auth_routes
 from core.web.api.jobs import job_routes
+from core.web.api.metrics import metrics_routes
 from core.web.api.records import record_routes
 
 
 def api_routes() -> list[BaseRoute]:
-    return [*auth_routes(), *record_routes(), *job_routes()]
+    return [*auth_routes(), *record_routes(), *job_routes(), *metrics_routes()]

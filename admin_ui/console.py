@@ -1,0 +1,122 @@
+"""The console: its routes under ``/admin``, the plugins' pages, templates, and how a page is rendered."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
+
+from admin_ui.sessions import AdminSession, csrf_of, principal_of
+from admin_ui.settings import AdminSettings
+from admin_ui.templating import build_environment, render_page
+from core.auth.permissions import requires
+from core.contracts import AdminPage
+from core.errors import HTTPError
+
+if TYPE_CHECKING:
+    from core.gateway import Gateway
+
+STATIC = Path(__file__).parent / "static"
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    title: str
+    href: str
+    role: str = "viewer"
+
+
+CORE_NAV = (
+    NavEntry("Dashboard", "/admin/"),
+    NavEntry("Deliveries", "/admin/deliveries"),
+    NavEntry("Logs", "/admin/logs", "operator"),
+    NavEntry("Conversations", "/admin/conversations"),
+    NavEntry("Plugins", "/admin/plugins"),
+    NavEntry("Users", "/admin/users", "admin"),
+    NavEntry("API keys", "/admin/keys", "admin"),
+)
+
+
+class Console:
+    """One app's console: built from its gateway when the app is built."""
+
+    def __init__(self, gateway: Gateway, settings: AdminSettings) -> None:
+        self.gateway = gateway
+        self.settings = settings
+        self.pages: list[AdminPage] = [
+            p for p in gateway.plugins.gather("switchboard_admin_pages", gateway=gateway) if isinstance(p, AdminPage)
+        ]
+        self.nav = [*CORE_NAV, *(NavEntry(p.title, f"/admin{p.path}", p.role) for p in self.pages)]
+        self.env = build_environment(settings.templates_dir, [p.templates for p in self.pages if p.templates])
+
+    def render(
+        self,
+        request: Request,
+        name: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        block: str | None = None,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+    ) -> HTMLResponse:
+        """Render a page with the console's common context (the caller, its rights, the navigation)."""
+        principal = principal_of(request)
+        full = {
+            "request": request,
+            "principal": principal,
+            "csrf_token": csrf_of(request),
+            "nav": [n for n in self.nav if principal is not None and principal.has_role(n.role)],
+            "can_write": principal is not None and principal.has_role("operator"),
+            "is_admin": principal is not None and principal.has_role("admin"),
+            "path": request.url.path,
+            **(context or {}),
+        }
+        return render_page(self.env, request, name, full, block=block, status_code=status_code, headers=headers)
+
+    async def error_page(self, request: Request, exc: HTTPError) -> Response:
+        errors = getattr(exc, "errors", None) or []
+        return self.render(
+            request,
+            "error.html",
+            {"status": exc.status_code, "message": str(exc), "errors": errors},
+            block="content",
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None) or {},
+        )
+
+    def mount(self) -> Mount:
+        from admin_ui.views import console_routes
+
+        static = StaticFiles(directory=str(STATIC))
+        requires(public=True)(static)  # the login page needs its stylesheet and script
+        routes: list[BaseRoute] = [*console_routes(), Mount("/static", app=static, name="static")]
+        for page in self.pages:
+            routes.append(Mount(page.path, routes=list(page.routes)))
+        return Mount(
+            "/admin",
+            routes=routes,
+            middleware=[Middleware(_ConsoleState, console=self), Middleware(AdminSession, gateway=self.gateway, error_page=self.error_page)],
+        )
+
+
+class _ConsoleState:
+    """Puts the console in the request state (``request.state.admin``) for views and plugin pages."""
+
+    def __init__(self, app: Any, console: Console) -> None:
+        self.app = app
+        self.console = console
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        scope.setdefault("state", {})["admin"] = self.console
+        await self.app(scope, receive, send)
+
+
+def console_of(request: Request) -> Console:
+    return request.state.admin  # type: ignore[no-any-return]

@@ -1,0 +1,33 @@
+"""The console's own routes (a plugin's pages are added by ``Console.mount``)."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute, Route
+
+from admin_ui.views import auth, conversations, dashboard, deliveries, logs, people, plugins
+
+
+def console_routes() -> list[BaseRoute]:
+    return [
+        Route("/", dashboard.dashboard, methods=["GET"]),
+        Route("/login", auth.login, methods=["GET", "POST"]),
+        Route("/logout", auth.logout, methods=["POST"]),
+        Route("/password", auth.password, methods=["GET", "POST"]),
+        Route("/deliveries", deliveries.list_deliveries, methods=["GET"]),
+        Route("/deliveries/bulk", deliveries.bulk, methods=["POST"]),
+        Route("/deliveries/{id}", deliveries.show_delivery, methods=["GET"]),
+        Route("/deliveries/{id}/requeue", deliveries.requeue, methods=["POST"]),
+        Route("/deliveries/{id}/cancel", deliveries.cancel, methods=["POST"]),
+        Route("/deliveries/{id}/delete", deliveries.delete, methods=["POST"]),
+        Route("/logs", logs.list_logs, methods=["GET"]),
+        Route("/logs/{id:int}", logs.show_log, methods=["GET"]),
+        Route("/conversations", conversations.list_conversations, methods=["GET"]),
+        Route("/conversations/{id}", conversations.show_conversation, methods=["GET"]),
+        Route("/plugins", plugins.list_plugins, methods=["GET"]),
+        Route("/users", people.users_page, methods=["GET"]),
+        Route("/users", people.create_user_view, methods=["POST"]),
+        Route("/users/{id}", people.change_user, methods=["POST"]),
+        Route("/keys", people.keys_page, methods=["GET"]),
+        Route("/keys", people.create_key_view, methods=["POST"]),
+        Route("/keys/{id}/revoke", people.revoke_key_view, methods=["POST"]),
+    ]

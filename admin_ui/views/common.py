@@ -1,0 +1,64 @@
+"""What the console's views share: filters from a query string, ids from a path, the caller."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import FormData
+from starlette.requests import Request
+
+from core.auth.permissions import Principal
+from core.errors import HTTPError, NotFound
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def filters_from(params: Any, model: type[M], *, limit: int | None = None) -> M:
+    """A filter object from a query string or form: empty fields are absent, lists may repeat."""
+    data: dict[str, Any] = {}
+    for key in set(params.keys()):
+        if key not in model.model_fields:
+            continue
+        values = [v for v in params.getlist(key) if isinstance(v, str) and v.strip()]
+        if not values:
+            continue
+        annotation = str(model.model_fields[key].annotation)
+        data[key] = values if "list" in annotation else values[-1].strip()
+    if limit is not None and "limit" not in data:
+        data["limit"] = limit
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        errors = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in err.errors()]
+        raise HTTPError("some filters are not valid", status_code=422, errors=errors) from err
+
+
+def query_of(f: BaseModel, **changes: Any) -> str:
+    """The query string of a filter object (for links: next page, the same filter elsewhere)."""
+    data = f.model_dump(mode="json", exclude_none=True, exclude={"limit"}) | changes
+    pairs: list[tuple[str, str]] = []
+    for key, value in data.items():
+        if value is None:
+            continue
+        for v in value if isinstance(value, list) else [value]:
+            pairs.append((key, str(v)))
+    return urlencode(pairs)
+
+
+def path_uuid(request: Request, name: str = "id") -> uuid.UUID:
+    try:
+        return uuid.UUID(str(request.path_params[name]))
+    except ValueError as err:
+        raise NotFound("no such record") from err
+
+
+def caller(request: Request) -> Principal:
+    return request.state.principal  # type: ignore[no-any-return]
+
+
+def text_field(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""

@@ -1,0 +1,133 @@
+"""Deliveries: filter, inspect every attempt, requeue, cancel, delete; bulk requeue and purge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from admin_ui.console import console_of
+from admin_ui.views.common import caller, filters_from, path_uuid, query_of
+from core.auth.permissions import requires
+from core.errors import NotFound
+from core.operations import records, repair
+from core.operations.filters import DeliveryFilters
+from core.pipeline.statuses import FINAL, REQUEUEABLE, WAITING, DeliveryStatus
+
+STATUSES = [s.value for s in DeliveryStatus]
+
+
+def _import_summary(detail: Any) -> dict[str, Any] | None:
+    """DHIS2's import counts and conflicts, when an attempt's detail holds them."""
+    if not isinstance(detail, dict):
+        return None
+    counts = detail.get("importCount") or detail.get("import_count") or detail.get("stats")
+    conflicts = detail.get("conflicts") or []
+    if counts is None and not conflicts:
+        return None
+    return {"counts": counts if isinstance(counts, dict) else {}, "conflicts": conflicts if isinstance(conflicts, list) else []}
+
+
+@requires("viewer")
+async def list_deliveries(request: Request) -> Response:
+    """Deliveries, newest first, filtered by status, destination, platform and date."""
+    console = console_of(request)
+    f = filters_from(request.query_params, DeliveryFilters, limit=console.settings.page_size)
+    page = await records.list_deliveries(console.gateway.db, f)
+    context = {
+        "f": f,
+        "page": page,
+        "statuses": STATUSES,
+        "chosen": [s.value for s in f.status or []],
+        "destinations": sorted(console.gateway.destinations),
+        "platforms": sorted(console.gateway.adapters),
+        "query": query_of(f),
+        "next_query": query_of(f, cursor=page["next"]) if page["next"] else None,
+    }
+    return console.render(request, "deliveries.html", context, block="results")
+
+
+@requires("viewer")
+async def show_delivery(request: Request) -> Response:
+    """One delivery: its message, every attempt, DHIS2 import counts and conflicts."""
+    console = console_of(request)
+    item = await records.get_delivery(console.gateway.db, path_uuid(request))
+    if item is None:
+        raise NotFound("no such delivery")
+    for attempt in item["attempts"]:
+        attempt["import"] = _import_summary(attempt.get("detail"))
+    context = {
+        "d": item,
+        "requeueable": item["status"] in REQUEUEABLE,
+        "cancellable": item["status"] in WAITING,
+        "deletable": item["status"] != DeliveryStatus.RUNNING,
+        "import": _import_summary(item.get("detail")),
+    }
+    return console.render(request, "delivery.html", context, block="delivery")
+
+
+def _back(request: Request, delivery_id: str) -> Response:
+    """After an action: the delivery's page again (HTMX swaps it in place)."""
+    return RedirectResponse(f"/admin/deliveries/{delivery_id}", status_code=303)
+
+
+@requires("operator")
+async def requeue(request: Request) -> Response:
+    delivery_id = path_uuid(request)
+    await repair.requeue(console_of(request).gateway, delivery_id, caller(request))
+    return await _after(request, str(delivery_id))
+
+
+@requires("operator")
+async def cancel(request: Request) -> Response:
+    delivery_id = path_uuid(request)
+    await repair.cancel(console_of(request).gateway, delivery_id, caller(request))
+    return await _after(request, str(delivery_id))
+
+
+@requires("operator")
+async def delete(request: Request) -> Response:
+    delivery_id = path_uuid(request)
+    await repair.delete(console_of(request).gateway, delivery_id, caller(request))
+    if request.headers.get("hx-request") == "true":
+        return Response(status_code=200, headers={"HX-Redirect": "/admin/deliveries"})
+    return RedirectResponse("/admin/deliveries", status_code=303)
+
+
+async def _after(request: Request, delivery_id: str) -> Response:
+    if request.headers.get("hx-request") == "true":
+        return await show_delivery(request)
+    return _back(request, delivery_id)
+
+
+@requires("operator")
+async def bulk(request: Request) -> Response:
+    """Requeue or purge everything matching the filter: first a confirmation stating the count."""
+    console = console_of(request)
+    form = await request.form()
+    action = form.get("action")
+    if action not in ("requeue", "purge"):
+        raise NotFound("no such action")
+    f = filters_from(form, DeliveryFilters)
+    if action == "requeue" and not f.status:
+        f = f.model_copy(update={"status": [DeliveryStatus.DEAD]})
+    if action == "purge" and not f.status:
+        f = f.model_copy(update={"status": list(FINAL)})
+    if form.get("confirmed") != "yes":
+        count = await records.count_deliveries(console.gateway.db, f.model_copy(update={"cursor": None}))
+        context = {"action": action, "count": count, "f": f, "fields": _fields(f), "query": query_of(f)}
+        return console.render(request, "confirm.html", context, block="content")
+    if action == "requeue":
+        done = await repair.requeue_many(console.gateway, f, caller(request))
+    else:
+        done = await repair.purge(console.gateway, f, caller(request))
+    target = f"/admin/deliveries?{query_of(f)}&done={action}:{done}"
+    if request.headers.get("hx-request") == "true":
+        return Response(status_code=200, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
+
+
+def _fields(f: DeliveryFilters) -> list[tuple[str, str]]:
+    data = f.model_dump(mode="json", exclude_none=True, exclude={"limit", "cursor"})
+    return [(k, str(v)) for k, value in data.items() for v in (value if isinstance(value, list) else [value])]

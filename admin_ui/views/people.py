@@ -1,0 +1,102 @@
+"""Users and API keys (admins only): create, change role, deactivate, reset, approve; keys shown once."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from admin_ui.console import console_of
+from admin_ui.views.common import caller, path_uuid, text_field
+from core.auth.api_keys import create_key, key_view, list_keys, revoke_key
+from core.auth.events import record_event
+from core.auth.permissions import ROLES, requires
+from core.auth.users import create_user, get_user, list_users, set_password, update_user, user_view
+
+
+async def _users_page(request: Request, **extra: object) -> Response:
+    gateway = console_of(request).gateway
+    rows, _ = await list_users(gateway, limit=500)
+    users = [user_view(r) for r in rows]
+    context = {"users": users, "roles": list(ROLES), "pending": [u for u in users if u["status"] == "pending"]}
+    return console_of(request).render(request, "users.html", context | {"notice": None, "secret": None} | extra)
+
+
+@requires("admin")
+async def users_page(request: Request) -> Response:
+    return await _users_page(request)
+
+
+@requires("admin")
+async def create_user_view(request: Request) -> Response:
+    form = await request.form()
+    gateway = console_of(request).gateway
+    user = await create_user(
+        gateway, text_field(form, "username"), str(form.get("password") or ""), text_field(form, "role") or "viewer",
+        full_name=text_field(form, "full_name") or None, must_change_password=True,
+    )
+    record_event(gateway, "user_created", request=request, status=303, user=user.username, role=user.role)
+    return RedirectResponse("/admin/users", status_code=303)
+
+
+@requires("admin")
+async def change_user(request: Request) -> Response:
+    """``action``: role (with ``role``), deactivate, activate, approve, reject, reset (a temporary password)."""
+    gateway = console_of(request).gateway
+    user_id = path_uuid(request)
+    form = await request.form()
+    action = text_field(form, "action")
+    secret: str | None = None
+    if action == "role":
+        await update_user(gateway, user_id, role=text_field(form, "role"))
+    elif action in ("deactivate", "reject"):
+        await update_user(gateway, user_id, status="inactive" if action == "deactivate" else "rejected")
+    elif action in ("activate", "approve"):
+        await update_user(gateway, user_id, status="active")
+    elif action == "reset":
+        secret = secrets.token_urlsafe(12)
+        await set_password(gateway, user_id, secret, must_change=True)
+    else:
+        return await _users_page(request, notice="Unknown action.")
+    user = await get_user(gateway, user_id)
+    record_event(gateway, f"user_{action}", request=request, status=200, user=user.username, by=caller(request).name)
+    notice = f"{user.username}: {action} done."
+    if secret is not None:
+        return await _users_page(request, notice=notice, secret=(f"Temporary password for {user.username}", secret))
+    return await _users_page(request, notice=notice)
+
+
+async def _keys_page(request: Request, secret: str | None = None) -> Response:
+    gateway = console_of(request).gateway
+    rows, _ = await list_keys(gateway, include_revoked=True, limit=500)
+    keys = [key_view(gateway, r) for r in rows]
+    return console_of(request).render(request, "keys.html", {"keys": keys, "secret": secret, "platforms": sorted(gateway.adapters)})
+
+
+@requires("admin")
+async def keys_page(request: Request) -> Response:
+    return await _keys_page(request)
+
+
+@requires("admin")
+async def create_key_view(request: Request) -> Response:
+    """A new key; its secret is in this answer only (the page is not cached)."""
+    gateway = console_of(request).gateway
+    form = await request.form()
+    scopes = [s for s in text_field(form, "scopes").replace(",", " ").split() if s]
+    row, key = await create_key(
+        gateway, text_field(form, "name") or "unnamed", scopes, platform=text_field(form, "platform") or None,
+        created_by=uuid.UUID(caller(request).id),
+    )
+    record_event(gateway, "api_key_created", request=request, status=200, key=row.prefix)
+    return await _keys_page(request, secret=key)
+
+
+@requires("admin")
+async def revoke_key_view(request: Request) -> Response:
+    gateway = console_of(request).gateway
+    row = await revoke_key(gateway, path_uuid(request))
+    record_event(gateway, "api_key_revoked", request=request, status=303, key=row.prefix)
+    return RedirectResponse("/admin/keys", status_code=303)
