@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from core.auth.api_keys import revoke_api_key as revoke_api_key
     from core.auth.api_keys import rotate_api_key as rotate_api_key
     from core.auth.permissions import Principal as Principal
+    from core.auth.scoped import InvalidToken as InvalidToken
+    from core.auth.scoped import issue_token as issue_token
+    from core.auth.scoped import rate_limit as rate_limit
+    from core.auth.scoped import verify_token as verify_token
     from core.auth.permissions import requires as requires
     from core.config.settings import Settings as Settings
     from core.config.settings import load_settings as load_settings
@@ -69,6 +73,10 @@ _PUBLIC: dict[str, str] = {
     "revoke_api_key": "core.auth.api_keys",
     "rotate_api_key": "core.auth.api_keys",
     "Principal": "core.auth.permissions",
+    "InvalidToken": "core.auth.scoped",
+    "issue_token": "core.auth.scoped",
+    "rate_limit": "core.auth.scoped",
+    "verify_token": "core.auth.scoped",
     "requires": "core.auth.permissions",
     "Settings": "core.config.settings",
     "load_settings": "core.config.settings",
@@ -130,6 +138,7 @@ __all__ = [
     "Forbidden",
     "Gateway",
     "HTTPError",
+    "InvalidToken",
     "KINDS",
     "MailError",
     "NAMING",
@@ -146,16 +155,19 @@ __all__ = [
     "env_proxy",
     "gateway_of",
     "hookimpl",
+    "issue_token",
     "load_settings",
     "mask_phone",
     "max_body",
     "parse_json",
     "parse_retry_after",
+    "rate_limit",
     "raise_for_response",
     "raise_for_status",
     "read_json",
     "requires",
     "uuid7",
+    "verify_token",
 ]
 
 
