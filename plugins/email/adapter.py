@@ -45,20 +45,37 @@ class EmailAdapter(Adapter):
         if kind not in ("multipart/form-data", "application/x-www-form-urlencoded"):
             raise HTTPError("expected a form post (multipart/form-data)", status_code=415)
         settings = settings_of(self.gateway)
+        form = getattr(request.state, "form", None)
+        if form is not None:
+            return form
         try:
-            return await request.form(max_files=settings.max_attachments, max_fields=100)
+            request.state.form = await request.form(max_files=settings.max_attachments, max_fields=100)
+            return request.state.form
         except HTTPError:
             raise
         except Exception as err:  # starlette's MultiPartException / HTTPException for a broken form
             raise BadRequest(f"malformed form body: {getattr(err, 'detail', err)}") from err
 
     async def authenticate(self, request: Request, body: bytes) -> None:
+        try:
+            await self._authenticate(request, body)
+        except BaseException:
+            await close_form(request)
+            raise
+
+    async def _authenticate(self, request: Request, body: bytes) -> None:
         form = await self._form(request)
         fields = {k: form.get(k) if isinstance(form.get(k), str) else None for k in ("timestamp", "token", "signature")}
         settings = settings_of(self.gateway)
         await signature.check(self.gateway, settings.signing_key, settings.max_age, fields)
 
     async def parse(self, request: Request, body: bytes) -> list[StandardMessage]:
+        try:
+            return await self._parse(request, body)
+        finally:
+            await close_form(request)
+
+    async def _parse(self, request: Request, body: bytes) -> list[StandardMessage]:
         form = await self._form(request)
         field = {k: v for k, v in form.multi_items() if isinstance(v, str)}
         sender_name, sender = parseaddr(field.get("from", ""))
@@ -123,3 +140,10 @@ class EmailAdapter(Adapter):
                 }
             )
         return out
+
+
+async def close_form(request: Request) -> None:
+    """Close the spooled files of the request's form, if it was read."""
+    form = getattr(request.state, "form", None)
+    if form is not None:
+        await form.close()

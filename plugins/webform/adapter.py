@@ -58,6 +58,13 @@ class WebformAdapter(Adapter):
         return await cors.headers_for(request)
 
     async def authenticate(self, request: Request, body: bytes) -> None:
+        try:
+            await self._authenticate(request, body)
+        except BaseException:
+            await close_form(request)
+            raise
+
+    async def _authenticate(self, request: Request, body: bytes) -> None:
         """The form token: signed by the gateway for ``webform``, of a known organisation whose
         origins include the request's ``Origin``."""
         token = await self._token(request, body)
@@ -91,14 +98,24 @@ class WebformAdapter(Adapter):
 
     async def _form(self, request: Request) -> Any:
         settings = organisations.settings_of(self.gateway)
+        form = getattr(request.state, "form", None)
+        if form is not None:
+            return form
         try:
-            return await request.form(max_files=settings.max_attachments + 1, max_fields=200)
+            request.state.form = await request.form(max_files=settings.max_attachments + 1, max_fields=200)
+            return request.state.form
         except HTTPError:
             raise
         except Exception as err:  # starlette's MultiPartException / HTTPException for a broken form
             raise BadRequest(f"malformed form body: {getattr(err, 'detail', err)}") from err
 
     async def parse(self, request: Request, body: bytes) -> list[StandardMessage]:
+        try:
+            return await self._parse(request, body)
+        finally:
+            await close_form(request)
+
+    async def _parse(self, request: Request, body: bytes) -> list[StandardMessage]:
         org, email, _jti = request.state.webform
         kind = _content_type(request)
         files: list[UploadFile] = []
@@ -185,3 +202,10 @@ def _json_object(body: bytes) -> dict[str, Any]:
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
+
+
+async def close_form(request: Request) -> None:
+    """Close the spooled files of the request's form, if it was read."""
+    form = getattr(request.state, "form", None)
+    if form is not None:
+        await form.close()
