@@ -6,7 +6,8 @@ import base64
 import hashlib
 from typing import Any
 
-from core.testing import drain, user_headers
+from core.testing import user_headers
+from tests.support.pipeline import settle
 from tests.support.receiver import running_receiver
 from tests.webform.conftest import ORG, ORIGIN, form_token
 
@@ -30,7 +31,7 @@ async def test_a_verified_users_form_with_an_attachment_reaches_the_receiver(web
             )
             assert r.status_code == 200, r.text
             assert r.headers["access-control-allow-origin"] == ORIGIN
-            await drain(client.gateway)
+            await settle(client.gateway)
         [received] = receiver.requests
     message = received.json()
     assert message["kind"] == "form" and message["platform"] == "webform"
