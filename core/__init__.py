@@ -22,11 +22,11 @@ if TYPE_CHECKING:
     from core.auth.api_keys import revoke_api_key as revoke_api_key
     from core.auth.api_keys import rotate_api_key as rotate_api_key
     from core.auth.permissions import Principal as Principal
+    from core.auth.permissions import requires as requires
     from core.auth.scoped import InvalidToken as InvalidToken
     from core.auth.scoped import issue_token as issue_token
     from core.auth.scoped import rate_limit as rate_limit
     from core.auth.scoped import verify_token as verify_token
-    from core.auth.permissions import requires as requires
     from core.config.settings import Settings as Settings
     from core.config.settings import load_settings as load_settings
     from core.contracts import Adapter as Adapter

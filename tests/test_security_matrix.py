@@ -37,6 +37,7 @@ GET     /docs/static/init.js                 ok        ok     ok       ok    ok 
 GET     /docs/static/{path}                  ok        ok     ok       ok    ok      ok
 GET     /webhooks/{platform}                 ok        ok     ok       ok    ok      ok
 POST    /webhooks/{platform}                 ok        ok     ok       ok    ok      ok
+OPTIONS /webhooks/{platform}                 ok        ok     ok       ok    ok      ok
 
 POST    /api/auth/token                      ok        ok     ok       ok    ok      ok
 POST    /api/auth/refresh                    ok        ok     ok       ok    ok      ok
@@ -118,6 +119,16 @@ GET     /plugins/devices/rules               401       ok     ok       ok    ok 
 POST    /plugins/devices/rules               401       403    403      ok    ok      403
 PUT     /plugins/devices/rules/{name}        401       403    403      ok    ok      403
 DELETE  /plugins/devices/rules/{name}        401       403    403      ok    ok      403
+
+POST    /plugins/webform/auth/request-verification ok    ok     ok       ok    ok      ok
+OPTIONS /plugins/webform/auth/request-verification ok    ok     ok       ok    ok      ok
+POST    /plugins/webform/auth/verify-otp     ok        ok     ok       ok    ok      ok
+OPTIONS /plugins/webform/auth/verify-otp     ok        ok     ok       ok    ok      ok
+GET     /plugins/webform/organisations       401       403    403      ok    ok      403
+POST    /plugins/webform/organisations       401       403    403      ok    ok      403
+GET     /plugins/webform/organisations/{slug} 401      403    403      ok    ok      403
+PUT     /plugins/webform/organisations/{slug} 401      403    403      ok    ok      403
+DELETE  /plugins/webform/organisations/{slug} 401      403    403      ok    ok      403
 """
 
 
@@ -146,6 +157,7 @@ def _concrete(path: str) -> str:
         .replace("{media_id}", "1003383421387256")
         .replace("{wa_id}", "255700000000")
         .replace("{mapping_id:int}", "999999")
+        .replace("{slug}", "no-such-organisation")
     )
 
 

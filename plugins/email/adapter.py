@@ -83,7 +83,8 @@ class EmailAdapter(Adapter):
             raise BadRequest("the post has no sender address (from)", errors=[{"field": "from", "message": "required"}])
         sender = sender.lower()
         headers = HeaderParser(policy=default_policy).parsestr(field.get("headers", "") or "")
-        message_id = (threads.ids_in(str(headers.get("Message-ID", ""))) or [None])[0]
+        found = threads.ids_in(str(headers.get("Message-ID", "")))
+        message_id = found[0] if found else None
         if message_id is None:  # a Message-ID of our own, stable for this post
             digest = hashlib.sha256(f"{field.get('token', '')}{sender}".encode()).hexdigest()[:32]
             message_id = f"<{digest}@inbound.switchboard.invalid>"

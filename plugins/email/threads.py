@@ -42,7 +42,7 @@ async def key_of(conn: AsyncConnection, referenced: list[str]) -> str | None:
             )
         )
     ).all()
-    known = {r.message_id: r.thread_key for r in rows}
+    known: dict[str, str] = {r.message_id: r.thread_key for r in rows}
     for mid in reversed(referenced):  # In-Reply-To last: the most direct parent wins
         if mid in known:
             return known[mid]

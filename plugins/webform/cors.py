@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
-from core import Forbidden, HTTPError, gateway_of
+from core import BadRequest, Forbidden, HTTPError, gateway_of
 from plugins.webform import organisations
 
 ALLOW_HEADERS = "Authorization, Content-Type"
@@ -35,6 +35,8 @@ async def headers_for(request: Request) -> dict[str, str]:
 
 async def preflight(request: Request) -> Response:
     """204 with the CORS grant for an allowed origin; 403 (without one) otherwise."""
+    if origin_of(request) is None:
+        raise BadRequest("not a CORS preflight: the Origin header is missing")
     headers = await headers_for(request)
     if not headers:
         raise Forbidden("this origin may not post web forms here")
