@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from core.auth.api_keys import rotate_api_key as rotate_api_key
     from core.auth.permissions import Principal as Principal
     from core.auth.permissions import requires as requires
+    from core.auth.scoped import InvalidToken as InvalidToken
+    from core.auth.scoped import issue_token as issue_token
+    from core.auth.scoped import rate_limit as rate_limit
+    from core.auth.scoped import verify_token as verify_token
     from core.config.settings import Settings as Settings
     from core.config.settings import load_settings as load_settings
     from core.contracts import Adapter as Adapter
@@ -76,6 +80,10 @@ _PUBLIC: dict[str, str] = {
     "revoke_api_key": "core.auth.api_keys",
     "rotate_api_key": "core.auth.api_keys",
     "Principal": "core.auth.permissions",
+    "InvalidToken": "core.auth.scoped",
+    "issue_token": "core.auth.scoped",
+    "rate_limit": "core.auth.scoped",
+    "verify_token": "core.auth.scoped",
     "requires": "core.auth.permissions",
     "Settings": "core.config.settings",
     "load_settings": "core.config.settings",
@@ -144,6 +152,7 @@ __all__ = [
     "Forbidden",
     "Gateway",
     "HTTPError",
+    "InvalidToken",
     "KINDS",
     "MailError",
     "NAMING",
@@ -164,11 +173,13 @@ __all__ = [
     "gateway_of",
     "hookimpl",
     "issue_user_key",
+    "issue_token",
     "load_settings",
     "mask_phone",
     "max_body",
     "parse_json",
     "parse_retry_after",
+    "rate_limit",
     "raise_for_response",
     "raise_for_status",
     "read_json",
@@ -176,6 +187,7 @@ __all__ = [
     "requires",
     "uuid7",
     "user_keys",
+    "verify_token",
 ]
 
 

@@ -66,6 +66,17 @@ class Adapter:
         """The answer to the platform; ``None`` for the core's default 200 JSON."""
         return None
 
+    async def preflight(self, request: Request) -> Response | None:
+        """Answer an ``OPTIONS`` request (a browser's CORS preflight); ``None`` (default): 405.
+
+        Only adapters posted to from web pages (a web form) need one.
+        """
+        return None
+
+    async def response_headers(self, request: Request) -> dict[str, str]:
+        """Headers added to every answer to a POST, errors included (CORS); default none."""
+        return {}
+
 
 @dataclass(frozen=True, slots=True)
 class DeliveryInfo:

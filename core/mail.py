@@ -58,7 +58,10 @@ class Mailer:
         for name, value in (headers or {}).items():
             if any(c in name + value for c in "\r\n"):
                 raise MailError(f"header {name!r} may not contain line breaks")
-            message[name] = value
+            if name in message:  # Message-ID, Date: the caller's own (a reply it tracks)
+                message.replace_header(name, value)
+            else:
+                message[name] = value
         message.set_content(text)
         if html is not None:
             message.add_alternative(html, subtype="html")
@@ -81,7 +84,8 @@ class Mailer:
         """Send one message to ``to`` (an address or a list); raises ``MailError`` on any failure.
 
         ``attachments`` are ``(filename, bytes, mime type)``; ``headers`` are extra headers
-        (``Reply-To``, ``X-…``). Returns once the server has accepted the message.
+        (``Reply-To``, ``In-Reply-To``, ``X-…``; a ``Message-ID`` or ``Date`` replaces the generated
+        one). Returns once the server has accepted the message.
         """
         if not self.configured:
             raise MailError("mail is not configured: set [mail] host and sender")

@@ -40,6 +40,7 @@ GET     /docs/static/init.js                 ok        ok     ok       ok    ok 
 GET     /docs/static/{path}                  ok        ok     ok       ok    ok      ok
 GET     /webhooks/{platform}                 ok        ok     ok       ok    ok      ok
 POST    /webhooks/{platform}                 ok        ok     ok       ok    ok      ok
+OPTIONS /webhooks/{platform}                 ok        ok     ok       ok    ok      ok
 
 POST    /api/auth/token                      ok        ok     ok       ok    ok      ok
 POST    /api/auth/refresh                    ok        ok     ok       ok    ok      ok
@@ -162,6 +163,16 @@ GET     /admin/keys                          ok        403       403       ok   
 POST    /admin/keys                          ok        403       403       ok        403       ok
 POST    /admin/keys/{id}/revoke              ok        403       403       ok        403       ok
 GET     /admin/static/{path}                 ok        ok        ok        ok        403       ok
+
+POST    /plugins/webform/auth/request-verification ok    ok     ok       ok    ok      ok
+OPTIONS /plugins/webform/auth/request-verification ok    ok     ok       ok    ok      ok
+POST    /plugins/webform/auth/verify-otp     ok        ok     ok       ok    ok      ok
+OPTIONS /plugins/webform/auth/verify-otp     ok        ok     ok       ok    ok      ok
+GET     /plugins/webform/organisations       401       403    403      ok    ok      403
+POST    /plugins/webform/organisations       401       403    403      ok    ok      403
+GET     /plugins/webform/organisations/{slug} 401      403    403      ok    ok      403
+PUT     /plugins/webform/organisations/{slug} 401      403    403      ok    ok      403
+DELETE  /plugins/webform/organisations/{slug} 401      403    403      ok    ok      403
 """
 
 
@@ -192,6 +203,7 @@ def _concrete(path: str) -> str:
         .replace("{mapping_id:int}", "999999")
         .replace("{task_id}", str(uuid.uuid4()))
         .replace("{id:int}", "999999")
+        .replace("{slug}", "no-such-organisation")
     )
 
 

@@ -97,10 +97,38 @@ class TokenSigner:
         }
         return jwt.encode({"alg": self.algorithm, "typ": "JWT"}, payload, self._sign_key), payload
 
+    def issue_scoped(
+        self, subject: str, *, audience: str, ttl: int, now: datetime | None = None, **claims: Any
+    ) -> tuple[str, dict[str, Any]]:
+        """A token for another audience than the core's (a plugin's own short-lived token).
+
+        The core's bearer authentication checks its own audience, so such a token opens
+        nothing but what verifies it with ``verify(token, audience=...)``.
+        """
+        if audience == self.settings.audience:
+            raise ValueError("a scoped token may not use the core's own audience")
+        if ttl < 1:
+            raise ValueError("ttl must be positive")
+        if self._sign_key is None:
+            self._load_keys()
+        issued = int((now or datetime.now(UTC)).timestamp())
+        payload = {
+            **claims,
+            "sub": subject,
+            "iss": self.settings.issuer,
+            "aud": audience,
+            "iat": issued,
+            "nbf": issued,
+            "exp": issued + ttl,
+            "jti": uuid.uuid4().hex,
+        }
+        return jwt.encode({"alg": self.algorithm, "typ": "JWT"}, payload, self._sign_key), payload
+
     def verify(self, token: str, *, now: datetime | None = None, audience: str | None = None) -> dict[str, Any]:
         """The claims of a valid token; raises ``InvalidToken`` otherwise.
 
-        ``audience``: a token issued for another audience than the API's (the admin UI's cookie).
+        ``audience``: the audience the token must carry (default: the core's own; the admin UI's
+        cookie and plugins' scoped tokens carry their own).
         """
         if self._verify_key is None:
             self._load_keys()

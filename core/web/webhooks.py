@@ -16,14 +16,16 @@ from core.scopes import client_address
 from core.web.requests import gateway_of, parse_json
 
 if TYPE_CHECKING:
-    pass
+    from core.contracts import Adapter
+    from core.gateway import Gateway
 
 log = logging.getLogger("switchboard.webhooks")
 
 
 @requires(public=True)  # each adapter authenticates its own platform's requests
 async def webhook(request: Request) -> Response:
-    """Receive a platform's webhook (POST) or answer its verification handshake (GET)."""
+    """Receive a platform's webhook (POST), answer its verification handshake (GET) or a CORS
+    preflight (OPTIONS, for adapters that have one)."""
     gateway = gateway_of(request)
     platform = request.path_params["platform"]
     adapter = gateway.adapters.get(platform)
@@ -35,7 +37,24 @@ async def webhook(request: Request) -> Response:
         if answer is None:
             raise HTTPError("this platform has no verification handshake", status_code=405)
         return answer
+    if request.method == "OPTIONS":
+        answer = await adapter.preflight(request)
+        if answer is None:
+            raise HTTPError("this platform takes no requests from web pages", status_code=405)
+        return answer
+    extra_headers = await adapter.response_headers(request)
+    if not extra_headers:
+        return await _receive(request, gateway, adapter, platform)
+    try:
+        response = await _receive(request, gateway, adapter, platform)
+    except HTTPError as err:
+        err.headers = {**(err.headers or {}), **extra_headers}
+        raise
+    response.headers.update(extra_headers)
+    return response
 
+
+async def _receive(request: Request, gateway: Gateway, adapter: Adapter, platform: str) -> Response:
     started = time.perf_counter()
     body = await request.body()
     try:
@@ -108,4 +127,4 @@ def _json_or_none(body: bytes) -> object:
 
 
 def webhook_routes() -> list[BaseRoute]:
-    return [Route("/webhooks/{platform}", webhook, methods=["GET", "POST"])]
+    return [Route("/webhooks/{platform}", webhook, methods=["GET", "POST", "OPTIONS"])]

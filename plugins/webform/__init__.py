@@ -1,0 +1,48 @@
+"""The ``webform`` plugin: public complaint and feedback forms embedded on organisations' sites.
+
+A form user asks for a code (``/plugins/webform/auth/request-verification``), gets it by
+e-mail, exchanges it for a short-lived form token (``/plugins/webform/auth/verify-otp``) and
+posts the form with it to ``/webhooks/webform``: a message of kind ``form``, routed by
+``[[routes]]``. Organisations come from ``[plugins.webform.organisations]`` and from the API
+(``/plugins/webform/organisations``). See docs/webform.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import MetaData
+from starlette.routing import BaseRoute
+
+from core import Adapter, Gateway, StandardMessage, Stored, hookimpl
+from plugins.webform import notify
+from plugins.webform.adapter import WebformAdapter
+from plugins.webform.models import metadata
+from plugins.webform.routes import webform_routes
+from plugins.webform.settings import WebformSettings
+
+
+@hookimpl
+def switchboard_settings(config: Mapping[str, Any]) -> WebformSettings:
+    return WebformSettings.model_validate(dict(config))
+
+
+@hookimpl
+def switchboard_models() -> list[MetaData]:
+    return [metadata]
+
+
+@hookimpl
+def switchboard_adapters(gateway: Gateway) -> list[Adapter]:
+    return [WebformAdapter(gateway)]
+
+
+@hookimpl
+def switchboard_routes() -> list[BaseRoute]:
+    return webform_routes()
+
+
+@hookimpl
+async def switchboard_messages_stored(stored: Sequence[tuple[StandardMessage, Stored]], gateway: Gateway) -> None:
+    await notify.after_stored(gateway, stored)

@@ -1,0 +1,138 @@
+"""One-time codes: e-mailed to a form user, checked once, then exchanged for a form token.
+
+State lives in ``webform_verifications`` (shared by every process). A code is 6 digits from
+``secrets``, stored as SHA-256(salt + code) and compared in constant time. A wrong guess is
+counted before the comparison, by a conditional update, so that concurrent guesses cannot
+exceed ``max_attempts`` between them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+
+from core import BadRequest, Gateway, HTTPError, MailError, NotFound, TooManyRequests, issue_token
+from plugins.webform.models import verifications
+from plugins.webform.organisations import Org, settings_of
+
+log = logging.getLogger("switchboard.webform")
+AUDIENCE = "webform"
+
+
+def _hash(salt: str, code: str) -> str:
+    return hashlib.sha256(f"{salt}:{code}".encode()).hexdigest()
+
+
+def mask_email(email: str) -> str:
+    """``j***@example.org``, for logs."""
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+async def send_code(gateway: Gateway, org: Org, email: str) -> int:
+    """E-mail a new code for ``org`` to ``email``; returns its lifetime in seconds.
+
+    429 after ``max_sends`` codes to the e-mail within ``send_window``; 502 when the SMTP
+    server will not take the mail (and then nothing is recorded: the send does not count).
+    """
+    settings = settings_of(gateway)
+    now = datetime.now(UTC)
+    code = f"{secrets.randbelow(10**6):06d}"
+    salt = secrets.token_hex(16)
+    v = verifications.c
+    async with gateway.db.transaction() as conn:
+        sent = (
+            await conn.execute(
+                sa.select(sa.func.count())
+                .select_from(verifications)
+                .where(v.email == email, v.created_at > now - timedelta(seconds=settings.send_window))
+            )
+        ).scalar_one()
+        if sent >= settings.max_sends:
+            minutes = max(1, settings.send_window // 60)
+            raise TooManyRequests(
+                f"at most {settings.max_sends} codes are sent to one address in {minutes} minutes; try again later",
+                headers={"Retry-After": str(settings.send_window)},
+            )
+        # A new code replaces the pending one of this organisation.
+        await conn.execute(
+            verifications.update()
+            .where(v.email == email, v.organisation == org.slug, v.consumed_at.is_(None))
+            .values(consumed_at=now)
+        )
+        row_id = (
+            await conn.execute(
+                verifications.insert()
+                .values(
+                    email=email,
+                    organisation=org.slug,
+                    salt=salt,
+                    code_hash=_hash(salt, code),
+                    attempts=0,
+                    created_at=now,
+                    expires_at=now + timedelta(seconds=settings.code_ttl),
+                )
+                .returning(v.id)
+            )
+        ).scalar_one()
+    minutes = settings.code_ttl // 60
+    text = (
+        f"Your verification code for {org.name} is {code}.\n\n"
+        f"It expires in {minutes} minutes. If you did not ask for it, ignore this e-mail.\n"
+    )
+    try:
+        await gateway.mail.send(email, settings.code_subject, text)
+    except MailError as err:
+        async with gateway.db.transaction() as conn:
+            await conn.execute(verifications.delete().where(v.id == row_id))
+        log.warning("webform: the code for %s could not be sent: %s", mask_email(email), err)
+        raise HTTPError("the verification e-mail could not be sent; try again later", status_code=502) from err
+    log.info("webform: code sent to %s for %s", mask_email(email), org.slug)
+    return settings.code_ttl
+
+
+async def check_code(gateway: Gateway, org: Org, email: str, code: str) -> tuple[str, int]:
+    """Exchange a right code for a form token (``(token, ttl)``); the code is then used up.
+
+    404 without a pending code, 400 for an expired or wrong one, 429 after ``max_attempts``.
+    """
+    settings = settings_of(gateway)
+    now = datetime.now(UTC)
+    v = verifications.c
+    async with gateway.db.transaction() as conn:
+        row = (
+            await conn.execute(
+                sa.select(v.id, v.salt, v.code_hash, v.attempts, v.expires_at)
+                .where(v.email == email, v.organisation == org.slug, v.consumed_at.is_(None))
+                .order_by(v.id.desc())
+                .limit(1)
+            )
+        ).first()
+        if row is None:
+            raise NotFound("no verification is pending for this address: request a code first")
+        if row.attempts >= settings.max_attempts:
+            raise TooManyRequests("too many wrong codes: request a new code")
+        if row.expires_at <= now:
+            raise BadRequest("the code has expired: request a new code")
+        counted = await conn.execute(
+            verifications.update()
+            .where(v.id == row.id, v.attempts < settings.max_attempts, v.consumed_at.is_(None))
+            .values(attempts=v.attempts + 1)
+        )
+    if counted.rowcount != 1:
+        raise TooManyRequests("too many wrong codes: request a new code")
+    if not hmac.compare_digest(_hash(row.salt, code), row.code_hash):
+        raise BadRequest("wrong code")
+    async with gateway.db.transaction() as conn:
+        used = await conn.execute(
+            verifications.update().where(v.id == row.id, v.consumed_at.is_(None)).values(consumed_at=now)
+        )
+    if used.rowcount != 1:  # the same code used by a concurrent request
+        raise NotFound("no verification is pending for this address: request a code first")
+    token = issue_token(gateway, email, audience=AUDIENCE, ttl=settings.token_ttl, org=org.slug)
+    return token, settings.token_ttl
