@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from core.auth.api_keys import rotate_api_key as rotate_api_key
     from core.auth.permissions import Principal as Principal
     from core.auth.permissions import requires as requires
+    from core.auth.tokens import derive_key as derive_key
     from core.config.settings import Settings as Settings
     from core.config.settings import load_settings as load_settings
     from core.contracts import Adapter as Adapter
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from core.contracts import DeliveryInfo as DeliveryInfo
     from core.contracts import DeliveryResult as DeliveryResult
     from core.contracts import Destination as Destination
+    from core.contracts import ReportType as ReportType
     from core.errors import AuthenticationError as AuthenticationError
     from core.errors import BadRequest as BadRequest
     from core.errors import ConfigError as ConfigError
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
     from core.hookspecs import hookimpl as hookimpl
     from core.messages import KINDS as KINDS
     from core.messages import StandardMessage as StandardMessage
+    from core.operations import exports as exports
     from core.pipeline.http_client import env_proxy as env_proxy
     from core.pipeline.ingest import Stored as Stored
     from core.pipeline.retry import parse_retry_after as parse_retry_after
@@ -70,6 +73,7 @@ _PUBLIC: dict[str, str] = {
     "rotate_api_key": "core.auth.api_keys",
     "Principal": "core.auth.permissions",
     "requires": "core.auth.permissions",
+    "derive_key": "core.auth.tokens",
     "Settings": "core.config.settings",
     "load_settings": "core.config.settings",
     "Adapter": "core.contracts",
@@ -78,6 +82,7 @@ _PUBLIC: dict[str, str] = {
     "DeliveryInfo": "core.contracts",
     "DeliveryResult": "core.contracts",
     "Destination": "core.contracts",
+    "ReportType": "core.contracts",
     "AuthenticationError": "core.errors",
     "BadRequest": "core.errors",
     "ConfigError": "core.errors",
@@ -93,6 +98,7 @@ _PUBLIC: dict[str, str] = {
     "hookimpl": "core.hookspecs",
     "KINDS": "core.messages",
     "StandardMessage": "core.messages",
+    "exports": "core.operations",
     "env_proxy": "core.pipeline.http_client",
     "Stored": "core.pipeline.ingest",
     "parse_retry_after": "core.pipeline.retry",
@@ -135,6 +141,7 @@ __all__ = [
     "NAMING",
     "NotFound",
     "Principal",
+    "ReportType",
     "Settings",
     "StandardMessage",
     "Stored",
@@ -142,8 +149,10 @@ __all__ = [
     "UTCDateTime",
     "Unprocessable",
     "create_app",
+    "derive_key",
     "describe",
     "env_proxy",
+    "exports",
     "gateway_of",
     "hookimpl",
     "load_settings",
@@ -163,7 +172,9 @@ def __getattr__(name: str) -> Any:
     module = _PUBLIC.get(name)
     if module is None:
         raise AttributeError(f"module 'core' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    package = importlib.import_module(module)
+    # A public name may be a module of its own (``exports``): import it as a submodule.
+    value = getattr(package, name) if hasattr(package, name) else importlib.import_module(f"{module}.{name}")
     globals()[name] = value  # found once: later lookups skip this function
     return value
 
