@@ -53,10 +53,11 @@ def check_period(params: dict[str, Any], *, max_days: int = MAX_DAYS, now: datet
     try:
         checked = PeriodParams.model_validate(params)
     except ValidationError as err:
-        errors = [
-            {"field": ".".join(["params", *(str(p) for p in e["loc"])]) if e["loc"] else "params", "message": e["msg"]}
-            for e in err.errors()
-        ]
+        # The field alone: a union's member (start.date, start.datetime) says nothing to the client.
+        found: dict[str, str] = {}
+        for e in err.errors():
+            found.setdefault(f"params.{e['loc'][0]}" if e["loc"] else "params", e["msg"])
+        errors = [{"field": field, "message": message} for field, message in found.items()]
         raise Unprocessable("invalid params", errors=errors) from err
     if checked.period is not None:
         start, end = relative_period(checked.period, now or datetime.now(UTC))
