@@ -8,7 +8,8 @@ Outcomes: ``ok`` (the guard let the call through: the endpoint answered, whateve
 answered to an empty request), ``401`` (no credentials) or ``403`` (not allowed).
 Callers: anonymous, a viewer, an operator, an admin, an API key holding every scope
 (``*``: keys reach only the routes that name a scope), and an admin whose password was
-reset (only the routes to change it are open until they do).
+reset (only the routes to change it are open until they do). A report download is public to
+the guard, and its link's signature is the authentication: unsigned, every caller gets 403.
 """
 
 from __future__ import annotations
@@ -118,6 +119,12 @@ GET     /plugins/devices/rules               401       ok     ok       ok    ok 
 POST    /plugins/devices/rules               401       403    403      ok    ok      403
 PUT     /plugins/devices/rules/{name}        401       403    403      ok    ok      403
 DELETE  /plugins/devices/rules/{name}        401       403    403      ok    ok      403
+GET     /plugins/reports/types               401       ok     ok       ok    ok      403
+GET     /plugins/reports/reports             401       ok     ok       ok    ok      403
+POST    /plugins/reports/reports             401       403    ok       ok    ok      403
+GET     /plugins/reports/reports/{report_id} 401       ok     ok       ok    ok      403
+DELETE  /plugins/reports/reports/{report_id} 401       403    ok       ok    ok      403
+GET     /plugins/reports/download/{report_id} 403      403    403      403   403     403
 """
 
 
@@ -146,6 +153,7 @@ def _concrete(path: str) -> str:
         .replace("{media_id}", "1003383421387256")
         .replace("{wa_id}", "255700000000")
         .replace("{mapping_id:int}", "999999")
+        .replace("{report_id}", str(uuid.uuid4()))
     )
 
 

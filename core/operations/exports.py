@@ -189,8 +189,17 @@ async def audit_entries(
     db: Database, start: datetime, end: datetime, *, chunk: int = CHUNK
 ) -> AsyncIterator[dict[str, Any]]:
     """Audit log entries of the period, oldest first (``AUDIT_FIELDS``; captured payloads are left out)."""
-    query = sa.select(*(audit_log.c[f] for f in AUDIT_FIELDS)).where(audit_log.c.at >= start, audit_log.c.at < end)
-    async for row in _keyset(db, query, audit_log.c.id, 0, chunk):
+    # The period's id range first (two reads of the ``at`` index), then pages by id within it:
+    # paging on ``id`` under a filter on ``at`` alone lets SQLite re-read the period per page.
+    async with db.transaction() as conn:
+        first = await conn.scalar(sa.select(sa.func.min(audit_log.c.id)).where(audit_log.c.at >= start))
+        last = await conn.scalar(sa.select(sa.func.max(audit_log.c.id)).where(audit_log.c.at < end))
+    if first is None or last is None:
+        return
+    query = sa.select(*(audit_log.c[f] for f in AUDIT_FIELDS)).where(
+        audit_log.c.id <= last, audit_log.c.at >= start, audit_log.c.at < end
+    )
+    async for row in _keyset(db, query, audit_log.c.id, first - 1, chunk):
         yield row
 
 
