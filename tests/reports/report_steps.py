@@ -61,7 +61,7 @@ async def seed(gateway: Gateway) -> None:
                 "created_at": now,
                 "updated_at": now,
                 "delivered_at": now + timedelta(seconds=took) if took is not None else None,
-                "last_error": "=HYPERLINK(\"http://evil\")" if status == "dead" else None,
+                "last_error": '=HYPERLINK("http://evil")' if status == "dead" else None,
                 "last_status_code": 400 if status == "dead" else None,
                 # Far ahead: the sweeper must leave the retrying one alone.
                 "next_attempt_at": now + timedelta(days=30) if status == "retrying" else None,

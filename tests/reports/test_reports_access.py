@@ -10,7 +10,7 @@ import pytest
 from core.testing import api_key_headers, user_headers
 from plugins.reports import links, service
 from plugins.reports.models import reports
-from tests.reports.report_steps import REPORTS, ask, download, finished, period
+from tests.reports.report_steps import REPORTS, ask, finished, period
 
 
 async def test_a_viewer_may_not_ask_for_a_report(app_client) -> None:  # type: ignore[no-untyped-def]
@@ -133,14 +133,21 @@ async def test_a_pending_report_whose_enqueue_was_lost_is_picked_up(app_client) 
         async with client.gateway.db.transaction() as conn:
             await conn.execute(
                 reports.insert().values(
-                    id=report_id, type="failures", format="csv", params={"start": "2026-01-01T00:00:00+00:00",
-                    "end": "2026-01-02T00:00:00+00:00"}, owner="system:test", owner_label="test", status="pending",
+                    id=report_id,
+                    type="failures",
+                    format="csv",
+                    params={"start": "2026-01-01T00:00:00+00:00", "end": "2026-01-02T00:00:00+00:00"},
+                    owner="system:test",
+                    owner_label="test",
+                    status="pending",
                     created_at=datetime.now(UTC) - timedelta(minutes=5),
                 )
             )
         assert await service.pick_up(client.gateway, run=True) == 1
         async with client.gateway.db.transaction() as conn:
-            status = await conn.scalar(reports.select().with_only_columns(reports.c.status).where(reports.c.id == report_id))
+            status = await conn.scalar(
+                reports.select().with_only_columns(reports.c.status).where(reports.c.id == report_id)
+            )
         assert status == "completed"
         assert (await client.get(f"{REPORTS}/{report_id}", headers=operator)).status_code == 404
 

@@ -39,8 +39,11 @@ def s3_endpoint() -> Iterator[str]:
 def _bucket(endpoint: str, name: str) -> dict[str, object]:
     s3 = {"bucket": name, "endpoint_url": endpoint, "region": "us-east-1", "part_size": 5 * 1024 * 1024, **CREDENTIALS}
     client = boto3.client(
-        "s3", endpoint_url=endpoint, region_name="us-east-1",
-        aws_access_key_id=CREDENTIALS["access_key_id"], aws_secret_access_key=CREDENTIALS["secret_access_key"],
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=CREDENTIALS["access_key_id"],
+        aws_secret_access_key=CREDENTIALS["secret_access_key"],
     )
     client.create_bucket(Bucket=name)
     return s3
@@ -78,7 +81,9 @@ async def test_a_large_report_is_uploaded_in_parts(app_client, s3_endpoint: str,
         def switchboard_report_types(self) -> list[ReportType]:
             return [Big()]
 
-    async with app_client(plugins={"reports": {"storage": "s3", "s3": s3}}, extra_plugins=[("big", Plugin())]) as client:
+    async with app_client(
+        plugins={"reports": {"storage": "s3", "s3": s3}}, extra_plugins=[("big", Plugin())]
+    ) as client:
         admin = await user_headers(client.gateway, "admin")
         r = await client.post("/plugins/reports/reports", json={"type": "big", "format": "csv"}, headers=admin)
         report = await finished(client, r.json()["id"], admin)
@@ -89,7 +94,10 @@ async def test_a_large_report_is_uploaded_in_parts(app_client, s3_endpoint: str,
 
             key = await conn.scalar(reports.select().with_only_columns(reports.c.storage_key))
         head = await asyncio.to_thread(
-            storage.client.head_object, Bucket="reports-b", Key=storage.object_key(key), PartNumber=1  # type: ignore[union-attr]
+            storage.client.head_object,
+            Bucket="reports-b",
+            Key=storage.object_key(key),
+            PartNumber=1,  # type: ignore[union-attr]
         )
         assert head["PartsCount"] == 2
         async with httpx.AsyncClient() as far:
