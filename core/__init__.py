@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from core.auth.scoped import issue_token as issue_token
     from core.auth.scoped import rate_limit as rate_limit
     from core.auth.scoped import verify_token as verify_token
+    from core.auth.tokens import derive_key as derive_key
     from core.config.settings import Settings as Settings
     from core.config.settings import load_settings as load_settings
     from core.contracts import Adapter as Adapter
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from core.contracts import DeliveryInfo as DeliveryInfo
     from core.contracts import DeliveryResult as DeliveryResult
     from core.contracts import Destination as Destination
+    from core.contracts import ReportType as ReportType
     from core.errors import AuthenticationError as AuthenticationError
     from core.errors import BadRequest as BadRequest
     from core.errors import ConfigError as ConfigError
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
     from core.hookspecs import hookimpl as hookimpl
     from core.messages import KINDS as KINDS
     from core.messages import StandardMessage as StandardMessage
+    from core.operations import exports as exports
     from core.operations.plugin_services import delete_delivery as delete_delivery
     from core.operations.plugin_services import delivery_states as delivery_states
     from core.operations.plugin_services import issue_user_key as issue_user_key
@@ -85,6 +88,7 @@ _PUBLIC: dict[str, str] = {
     "rate_limit": "core.auth.scoped",
     "verify_token": "core.auth.scoped",
     "requires": "core.auth.permissions",
+    "derive_key": "core.auth.tokens",
     "Settings": "core.config.settings",
     "load_settings": "core.config.settings",
     "Adapter": "core.contracts",
@@ -94,6 +98,7 @@ _PUBLIC: dict[str, str] = {
     "DeliveryInfo": "core.contracts",
     "DeliveryResult": "core.contracts",
     "Destination": "core.contracts",
+    "ReportType": "core.contracts",
     "AuthenticationError": "core.errors",
     "BadRequest": "core.errors",
     "ConfigError": "core.errors",
@@ -114,6 +119,7 @@ _PUBLIC: dict[str, str] = {
     "issue_user_key": "core.operations.plugin_services",
     "requeue_delivery": "core.operations.plugin_services",
     "user_keys": "core.operations.plugin_services",
+    "exports": "core.operations",
     "env_proxy": "core.pipeline.http_client",
     "Stored": "core.pipeline.ingest",
     "parse_retry_after": "core.pipeline.retry",
@@ -158,6 +164,7 @@ __all__ = [
     "NAMING",
     "NotFound",
     "Principal",
+    "ReportType",
     "Settings",
     "StandardMessage",
     "Stored",
@@ -168,8 +175,10 @@ __all__ = [
     "create_app",
     "delete_delivery",
     "delivery_states",
+    "derive_key",
     "describe",
     "env_proxy",
+    "exports",
     "gateway_of",
     "hookimpl",
     "issue_user_key",
@@ -195,7 +204,9 @@ def __getattr__(name: str) -> Any:
     module = _PUBLIC.get(name)
     if module is None:
         raise AttributeError(f"module 'core' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    package = importlib.import_module(module)
+    # A public name may be a module of its own (``exports``): import it as a submodule.
+    value = getattr(package, name) if hasattr(package, name) else importlib.import_module(f"{module}.{name}")
     globals()[name] = value  # found once: later lookups skip this function
     return value
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import argparse
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from starlette.responses import Response
 
-from core.errors import AuthenticationError
+from core.errors import AuthenticationError, Unprocessable
 from core.messages import StandardMessage
 
 if TYPE_CHECKING:
@@ -194,3 +194,38 @@ class AdminPage:
     routes: list[Any] = field(default_factory=list)
     templates: str | None = None
     role: str = "viewer"  # the least role that sees the navigation entry
+
+
+class ReportType:
+    """A kind of report the reports plugin can generate (from the ``switchboard_report_types`` hook).
+
+    Subclasses set ``name`` (what a client asks for), ``title``, ``columns`` (the header of
+    every row) and implement ``check_params`` and ``rows``. ``admin_only`` types may be asked
+    for only by admins (and API keys with the ``reports:admin`` scope).
+    """
+
+    name: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    columns: ClassVar[tuple[str, ...]] = ()
+    admin_only: ClassVar[bool] = False
+
+    def check_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Validate the client's ``params``; return them normalised (JSON-able, stored with the report).
+
+        Raise ``core.Unprocessable`` with ``errors=[{"field": "params.<name>", "message": …}]``
+        for a bad one; the client gets a 422 naming it. The default accepts no parameters.
+        """
+        if params:
+            raise Unprocessable(
+                "invalid params",
+                errors=[{"field": f"params.{k}", "message": "not a parameter of this report"} for k in params],
+            )
+        return {}
+
+    def rows(self, gateway: Gateway, params: dict[str, Any]) -> AsyncIterator[Sequence[Any]]:
+        """The report's rows, in ``columns`` order, as an async iterator (``params`` as checked).
+
+        Stream them: read the database in chunks (``core`` offers streams over messages,
+        deliveries, attempts and the audit log) rather than building a list.
+        """
+        raise NotImplementedError(f"report type {self.name!r} does not implement rows()")

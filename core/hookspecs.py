@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from sqlalchemy import MetaData
     from starlette.routing import BaseRoute
 
-    from core.contracts import Adapter, Command, Destination
+    from core.contracts import Adapter, Command, Destination, ReportType
     from core.gateway import Gateway
     from core.messages import StandardMessage
     from core.pipeline.ingest import Stored
@@ -98,6 +98,15 @@ async def switchboard_messages_stored(stored: Sequence[tuple[StandardMessage, St
     ``conversation_id``, ``conversation_opened`` (this message opened the conversation),
     ``delivery_ids``. May be a coroutine function. For reactions such as acknowledgements
     and opt-outs; an exception is logged and does not undo the commit.
+    """
+
+
+@hookspec
+def switchboard_report_types(gateway: Gateway) -> Sequence[ReportType]:
+    """Return ``core.ReportType`` items: kinds of report the reports plugin can generate.
+
+    Called by the reports plugin when it builds its catalogue; names must be unique across
+    plugins. A plugin may add reports over its own tables this way.
     """
 
 

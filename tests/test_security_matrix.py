@@ -14,6 +14,8 @@ The console under ``/admin`` answers a browser, not an API client: without a ses
 redirected to the login page and a user who must change their password to that screen (both
 ``ok`` here: a 303, nothing ran); an API key is refused (403), and a POST to the login form
 without its CSRF token is refused (403).
+reset (only the routes to change it are open until they do). A report download is public to
+the guard, and its link's signature is the authentication: unsigned, every caller gets 403.
 """
 
 from __future__ import annotations
@@ -173,6 +175,12 @@ POST    /plugins/webform/organisations       401       403    403      ok    ok 
 GET     /plugins/webform/organisations/{slug} 401      403    403      ok    ok      403
 PUT     /plugins/webform/organisations/{slug} 401      403    403      ok    ok      403
 DELETE  /plugins/webform/organisations/{slug} 401      403    403      ok    ok      403
+GET     /plugins/reports/types               401       ok     ok       ok    ok      403
+GET     /plugins/reports/reports             401       ok     ok       ok    ok      403
+POST    /plugins/reports/reports             401       403    ok       ok    ok      403
+GET     /plugins/reports/reports/{report_id} 401       ok     ok       ok    ok      403
+DELETE  /plugins/reports/reports/{report_id} 401       403    ok       ok    ok      403
+GET     /plugins/reports/download/{report_id} 403      403    403      403   403     403
 """
 
 
@@ -204,6 +212,7 @@ def _concrete(path: str) -> str:
         .replace("{task_id}", str(uuid.uuid4()))
         .replace("{id:int}", "999999")
         .replace("{slug}", "no-such-organisation")
+        .replace("{report_id}", str(uuid.uuid4()))
     )
 
 

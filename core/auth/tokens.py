@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import os
 import secrets
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -16,6 +18,9 @@ from joserfc.jwk import ECKey, OctKey, RSAKey
 
 from core.config.auth import AuthSettings
 from core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from core.gateway import Gateway
 
 log = logging.getLogger("switchboard.auth")
 
@@ -66,6 +71,11 @@ class TokenSigner:
             except (OSError, ValueError, JoseError) as err:
                 raise ConfigError(f"[auth] cannot read the {self.algorithm} key files: {err}") from err
             self._check_pair()
+
+    def derive_key(self, purpose: str) -> bytes:
+        """A key for ``purpose`` derived from ``[auth] secret_key`` (HMAC-SHA256), never the secret itself."""
+        secret = self.settings.secret_key or _load_or_create_secret(self.data_dir)
+        return hmac.new(secret.encode(), b"switchboard-derived-key\x00" + purpose.encode(), hashlib.sha256).digest()
 
     def _check_pair(self) -> None:
         """Sign and verify a probe: a wrong curve or a mismatched pair is found at start-up, not at login."""
@@ -153,3 +163,12 @@ class TokenSigner:
         except (JoseError, ValueError, TypeError) as err:
             raise InvalidToken(type(err).__name__) from err
         return claims
+
+
+def derive_key(gateway: Gateway, purpose: str) -> bytes:
+    """A secret key for one purpose (signing download links, say), derived from ``[auth] secret_key``.
+
+    Different purposes get unrelated keys; the same purpose gets the same key in every process
+    that shares the secret. Use it with ``hmac.new(key, data, hashlib.sha256)``.
+    """
+    return gateway.auth.signer.derive_key(purpose)

@@ -1,0 +1,210 @@
+"""``/plugins/reports/…``: ask for a report, follow it, list yours, and download it through a signed link.
+
+Operators (and API keys with ``reports:write``) ask for reports; every signed-in user and key
+with ``reports:read`` follows and lists their own; admins see everyone's. A key owns its
+reports as itself. The download route is public: its signature is its authentication.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from core import Forbidden, NotFound, Principal, Unprocessable, gateway_of, read_json, requires
+from plugins.reports import links, service
+from plugins.reports.storage import LocalStorage
+from plugins.reports.writers import MEDIA_TYPES
+
+READ, WRITE = ["reports:read", "reports:write"], ["reports:write"]
+ADMIN_SCOPE = "reports:admin"
+
+
+class ReportIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(min_length=1, max_length=64)
+    format: Literal["csv", "xlsx", "json"]
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+def owner_of(principal: Principal) -> str:
+    return f"{principal.kind}:{principal.id}"
+
+
+def is_admin(principal: Principal) -> bool:
+    if principal.kind == "user":
+        return principal.has_role("admin")
+    return principal.has_scope(ADMIN_SCOPE)
+
+
+def _principal(request: Request) -> Principal:
+    return request.state.principal  # type: ignore[no-any-return]
+
+
+def _report_id(request: Request) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.path_params["report_id"])
+    except ValueError as err:
+        raise NotFound("no such report") from err
+
+
+async def view(request: Request, row: Any) -> dict[str, Any]:
+    """The report as the API shows it; a completed one carries a download link and its expiry."""
+    out: dict[str, Any] = {
+        "id": str(row.id),
+        "type": row.type,
+        "format": row.format,
+        "params": row.params,
+        "status": row.status,
+        "owner": row.owner_label,
+        "created_at": row.created_at.isoformat(),
+        "started_at": row.started_at.isoformat() if row.started_at else None,
+        "row_count": row.row_count,
+        "size_bytes": row.size_bytes,
+    }
+    if row.status == "failed":
+        out |= {"failed_at": row.failed_at.isoformat() if row.failed_at else None, "error": row.error}
+    if row.status == "completed":
+        out["completed_at"] = row.completed_at.isoformat() if row.completed_at else None
+        out |= await download_link(request, row)
+    return out
+
+
+async def download_link(request: Request, row: Any) -> dict[str, Any]:
+    gateway = gateway_of(request)
+    settings = service.settings_of(gateway)
+    storage = service.storage_of(gateway)
+    if isinstance(storage, LocalStorage):
+        query, expires = links.signed_query(gateway, row.id, settings.link_ttl)
+        base = settings.public_url.rstrip("/") + "/" if settings.public_url else str(request.base_url)
+        url = f"{base}plugins/reports/download/{row.id}?{query}"
+    else:
+        import time
+
+        expires = int(time.time()) + settings.link_ttl
+        url = await storage.presigned_url(row.storage_key, settings.link_ttl, service.filename(row))
+    from datetime import UTC, datetime
+
+    return {"download_url": url, "download_expires_at": datetime.fromtimestamp(expires, UTC).isoformat()}
+
+
+@requires("operator", scopes=WRITE)
+async def create_report(request: Request) -> Response:
+    """Ask for a report: 202 with its id at once; a worker generates it."""
+    body = await read_json(request, ReportIn)
+    gateway = gateway_of(request)
+    principal = _principal(request)
+    report_type = service.catalogue(gateway).get(body.type)
+    if report_type is None:
+        raise Unprocessable(
+            "unknown report type", errors=[{"field": "type", "message": f"no report type {body.type!r}"}]
+        )
+    if report_type.admin_only and not is_admin(principal):
+        raise Forbidden(f"the {body.type} report is for administrators")
+    params = report_type.check_params(body.params)
+    row = await service.create(
+        gateway,
+        owner=owner_of(principal),
+        owner_label=principal.label,
+        type_name=body.type,
+        fmt=body.format,
+        params=params,
+    )
+    return JSONResponse({"id": str(row.id), "status": row.status}, status_code=202)
+
+
+@requires("viewer", scopes=READ)
+async def get_report(request: Request) -> Response:
+    """A report's state; yours only, unless you are an admin (someone else's is a 404)."""
+    principal = _principal(request)
+    row = await service.get(
+        gateway_of(request), _report_id(request), None if is_admin(principal) else owner_of(principal)
+    )
+    return JSONResponse(await view(request, row))
+
+
+@requires("operator", scopes=WRITE)
+async def delete_report(request: Request) -> Response:
+    """Delete a report and its file; its links stop working (404)."""
+    principal = _principal(request)
+    gateway = gateway_of(request)
+    row = await service.get(gateway, _report_id(request), None if is_admin(principal) else owner_of(principal))
+    await service.delete(gateway, row)
+    return Response(status_code=204)
+
+
+@requires("viewer", scopes=READ)
+async def list_reports(request: Request) -> Response:
+    """Your reports (an admin's: everyone's), newest first; ``limit`` and ``cursor`` page them."""
+    principal = _principal(request)
+    try:
+        limit = int(request.query_params.get("limit", "50"))
+        if not 1 <= limit <= 200:
+            raise ValueError
+    except ValueError as err:
+        raise Unprocessable(
+            "invalid limit", errors=[{"field": "limit", "message": "an integer from 1 to 200"}]
+        ) from err
+    cursor = request.query_params.get("cursor")
+    before = None
+    if cursor:
+        try:
+            before = uuid.UUID(cursor)
+        except ValueError as err:
+            raise Unprocessable("invalid cursor", errors=[{"field": "cursor", "message": "not a cursor"}]) from err
+    rows, last = await service.page(
+        gateway_of(request), None if is_admin(principal) else owner_of(principal), before, limit
+    )
+    items = [await view(request, row) for row in rows]
+    return JSONResponse({"items": items, "next_cursor": str(last) if last else None})
+
+
+@requires("viewer", scopes=READ)
+async def list_types(request: Request) -> Response:
+    """The report types you may ask for, with their columns."""
+    principal = _principal(request)
+    types = [
+        {"name": t.name, "title": t.title, "columns": list(t.columns), "admin_only": t.admin_only}
+        for t in service.catalogue(gateway_of(request)).values()
+        if is_admin(principal) or not t.admin_only
+    ]
+    return JSONResponse({"items": types})
+
+
+# Public: whoever holds the link may download, as with a presigned S3 URL. The HMAC over the
+# id and the expiry is the authentication (a key only the gateway has), checked before the
+# report is even looked up: an expired or altered link is a 403, a deleted report a 404.
+@requires(public=True)
+async def download(request: Request) -> Response:
+    gateway = gateway_of(request)
+    report_id = _report_id(request)
+    q = request.query_params
+    if not links.link_is_valid(gateway, report_id, q.get("expires"), q.get("signature")):
+        raise Forbidden("this download link is invalid or has expired")
+    row = await service.get(gateway, report_id, None)
+    if row.status != "completed" or not row.storage_key:
+        raise NotFound("this report has no file")
+    storage = service.storage_of(gateway)
+    if isinstance(storage, LocalStorage):
+        path = storage.path(row.storage_key)
+        if not path.is_file():
+            raise NotFound("this report's file is gone")
+        return FileResponse(path, media_type=MEDIA_TYPES[row.format], filename=service.filename(row))
+    url = await storage.presigned_url(row.storage_key, 300, service.filename(row))
+    return RedirectResponse(url, status_code=307)
+
+
+def reports_routes() -> list[BaseRoute]:
+    return [
+        Route("/types", list_types, methods=["GET"]),
+        Route("/reports", list_reports, methods=["GET"]),
+        Route("/reports", create_report, methods=["POST"]),
+        Route("/reports/{report_id}", get_report, methods=["GET"]),
+        Route("/reports/{report_id}", delete_report, methods=["DELETE"]),
+        Route("/download/{report_id}", download, methods=["GET"]),
+    ]

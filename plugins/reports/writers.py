@@ -1,0 +1,116 @@
+"""Writing report rows to a file as they come: CSV, XLSX (openpyxl's write-only mode) or JSON.
+
+Nothing holds the whole report: each writer appends a chunk of rows to its file and forgets
+them. Cells are made plain first (times as ISO text, ids as text, structures as JSON), and
+CSV text that a spreadsheet would run as a formula is defused with a leading quote.
+"""
+
+from __future__ import annotations
+
+import csv
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+import orjson
+from openpyxl import Workbook
+
+FORMATS = ("csv", "xlsx", "json")
+MEDIA_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "json": "application/json",
+}
+# What a spreadsheet reads as the start of a formula (OWASP's CSV injection list).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def plain(value: Any) -> Any:
+    """A cell every format can hold: None, bool, int, float or str."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, Decimal):
+        return float(value)
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def defuse(value: Any) -> Any:
+    """A CSV cell that cannot run as a formula: text starting with = + - @ tab or CR gets a leading '."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+class RowWriter(Protocol):
+    def write(self, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class CsvWriter:
+    def __init__(self, path: Path, columns: Sequence[str]) -> None:
+        self._file: IO[str] = path.open("w", newline="", encoding="utf-8")
+        self._csv = csv.writer(self._file)
+        self._csv.writerow(columns)
+
+    def write(self, rows: Sequence[Sequence[Any]]) -> None:
+        self._csv.writerows([defuse(plain(v)) for v in row] for row in rows)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class XlsxWriter:
+    def __init__(self, path: Path, columns: Sequence[str], title: str) -> None:
+        self._path = path
+        self._book = Workbook(write_only=True)
+        self._sheet = self._book.create_sheet(title=title[:31] or "report")
+        self._sheet.append(list(columns))
+
+    def write(self, rows: Sequence[Sequence[Any]]) -> None:
+        for row in rows:
+            # Formula-like text is kept as text, not as a formula, by defusing it here too.
+            self._sheet.append([defuse(plain(v)) for v in row])
+
+    def close(self) -> None:
+        self._book.save(self._path)
+
+
+class JsonWriter:
+    """``{"type": …, "params": …, "columns": […], "rows": [{column: value}, …]}``, written row by row."""
+
+    def __init__(self, path: Path, columns: Sequence[str], meta: dict[str, Any]) -> None:
+        self._file: IO[bytes] = path.open("wb")
+        self._columns = list(columns)
+        self._first = True
+        head = orjson.dumps({**meta, "columns": self._columns})
+        self._file.write(head[:-1] + b',"rows":[')
+
+    def write(self, rows: Sequence[Sequence[Any]]) -> None:
+        parts = []
+        for row in rows:
+            parts.append(
+                (b"" if self._first else b",") + orjson.dumps(dict(zip(self._columns, map(plain, row), strict=True)))
+            )
+            self._first = False
+        self._file.write(b"".join(parts))
+
+    def close(self) -> None:
+        self._file.write(b"]}")
+        self._file.close()
+
+
+def open_writer(fmt: str, path: Path, columns: Sequence[str], meta: dict[str, Any]) -> RowWriter:
+    """A writer of ``fmt`` (one of ``FORMATS``) into ``path``, the header already written."""
+    if fmt == "csv":
+        return CsvWriter(path, columns)
+    if fmt == "xlsx":
+        return XlsxWriter(path, columns, str(meta.get("type", "report")))
+    return JsonWriter(path, columns, meta)
