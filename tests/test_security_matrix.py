@@ -162,6 +162,11 @@ GET     /admin/keys                          ok        403       403       ok   
 POST    /admin/keys                          ok        403       403       ok        403       ok
 POST    /admin/keys/{id}/revoke              ok        403       403       ok        403       ok
 GET     /admin/static/{path}                 ok        ok        ok        ok        403       ok
+GET     /admin/dhis2/mappings/               ok        ok        ok        ok        403       ok
+POST    /admin/dhis2/mappings/upload         ok        403       ok        ok        403       ok
+GET     /admin/dhis2/mappings/template.xlsx  ok        ok        ok        ok        403       ok
+GET     /admin/dhis2/mappings/export.csv     ok        ok        ok        ok        403       ok
+GET     /admin/dhis2/mappings/export.xlsx    ok        ok        ok        ok        403       ok
 """
 
 
