@@ -42,13 +42,14 @@ _PG_SEED = [
               to_timestamp(({start} + g * 2500) / 1000.0)
        FROM generate_series(1, {rows}) AS g""",
     """INSERT INTO deliveries (id, message_id, destination, platform, status, attempt_count, max_attempts,
-           last_error, options, idempotency_key, created_at, updated_at)
+           last_error, options, idempotency_key, created_at, updated_at, next_attempt_at)
        SELECT (lpad(to_hex({start} + g * 2500), 12, '0') || '7' || substr(md5('d' || g), 1, 19))::uuid,
               (lpad(to_hex({start} + g * 2500), 12, '0') || '7' || substr(md5(g::text), 1, 19))::uuid,
               (ARRAY['crm', 'dhis2:national', 'sheet'])[1 + g % 3], (ARRAY['whatsapp', 'telegram', 'sms'])[1 + g % 3],
               CASE WHEN g % 10 = 0 THEN 'dead' WHEN g % 10 = 1 THEN 'retrying' ELSE 'delivered' END,
               1, 5, CASE WHEN g % 10 IN (0, 1) THEN 'HTTP 503 from the destination' END, '{{}}', md5('k' || g),
-              to_timestamp(({start} + g * 2500) / 1000.0), to_timestamp(({start} + g * 2500) / 1000.0)
+              to_timestamp(({start} + g * 2500) / 1000.0), to_timestamp(({start} + g * 2500) / 1000.0),
+              CASE WHEN g % 10 = 1 THEN now() + interval '1 year' END
        FROM generate_series(1, {rows}) AS g""",
     """INSERT INTO audit_log (at, kind, action, actor, actor_type, method, path, status, duration_ms, client)
        SELECT to_timestamp(({start} + g * 2500) / 1000.0), (ARRAY['request', 'webhook', 'delivery'])[1 + g % 3],
@@ -69,13 +70,13 @@ _SQLITE_SEED = [
        FROM s""",
     f"""WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < {{rows}})
        INSERT INTO deliveries (id, message_id, destination, platform, status, attempt_count, max_attempts,
-           last_error, options, idempotency_key, created_at, updated_at)
+           last_error, options, idempotency_key, created_at, updated_at, next_attempt_at)
        SELECT printf('%012x', {{start}} + g * 2500) || '8' || substr(printf('%019d', g * 7919), 1, 19), {_SQLITE_ID},
               CASE g % 3 WHEN 0 THEN 'crm' WHEN 1 THEN 'dhis2:national' ELSE 'sheet' END,
               CASE g % 3 WHEN 0 THEN 'whatsapp' WHEN 1 THEN 'telegram' ELSE 'sms' END,
               CASE g % 10 WHEN 0 THEN 'dead' WHEN 1 THEN 'retrying' ELSE 'delivered' END, 1, 5,
               CASE WHEN g % 10 IN (0, 1) THEN 'HTTP 503 from the destination' END, '{{{{}}}}', 'k' || g,
-              {_SQLITE_TIME}, {_SQLITE_TIME}
+              {_SQLITE_TIME}, {_SQLITE_TIME}, CASE WHEN g % 10 = 1 THEN '2099-01-01 00:00:00.000000' END
        FROM s""",
     f"""WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < {{rows}})
        INSERT INTO audit_log (at, kind, action, actor, actor_type, method, path, status, duration_ms, client)
