@@ -56,6 +56,11 @@ class Console:
         self.nav = [*CORE_NAV, *(NavEntry(p.title, f"/admin{p.path}", p.role) for p in self.pages)]
         self.env = build_environment(settings.templates_dir, [p.templates for p in self.pages if p.templates])
 
+    @property
+    def page_size(self) -> int:
+        """Rows per page of a list (``[plugins.admin] page_size``)."""
+        return self.settings.page_size
+
     def render(
         self,
         request: Request,
@@ -107,7 +112,7 @@ class Console:
 
 
 class _ConsoleState:
-    """Puts the console in the request state (``request.state.admin``) for views and plugin pages."""
+    """Puts the console in the request state for views and plugin pages (``core.admin_console``)."""
 
     def __init__(self, app: Any, console: Console) -> None:
         self.app = app

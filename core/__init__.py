@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from core.config.settings import Settings as Settings
     from core.config.settings import load_settings as load_settings
     from core.contracts import Adapter as Adapter
+    from core.contracts import AdminConsole as AdminConsole
     from core.contracts import AdminPage as AdminPage
     from core.contracts import Command as Command
     from core.contracts import CronJob as CronJob
@@ -71,6 +72,7 @@ if TYPE_CHECKING:
     from core.storage.models import NAMING as NAMING
     from core.web.app import create_app as create_app
     from core.web.openapi import describe as describe
+    from core.web.requests import admin_console as admin_console
     from core.web.requests import gateway_of as gateway_of
     from core.web.requests import parse_json as parse_json
     from core.web.requests import read_json as read_json
@@ -92,6 +94,7 @@ _PUBLIC: dict[str, str] = {
     "Settings": "core.config.settings",
     "load_settings": "core.config.settings",
     "Adapter": "core.contracts",
+    "AdminConsole": "core.contracts",
     "AdminPage": "core.contracts",
     "Command": "core.contracts",
     "CronJob": "core.contracts",
@@ -132,6 +135,7 @@ _PUBLIC: dict[str, str] = {
     "NAMING": "core.storage.models",
     "create_app": "core.web.app",
     "describe": "core.web.openapi",
+    "admin_console": "core.web.requests",
     "gateway_of": "core.web.requests",
     "parse_json": "core.web.requests",
     "read_json": "core.web.requests",
@@ -144,6 +148,8 @@ __all__ = [
     "revoke_api_key",
     "rotate_api_key",
     "Adapter",
+    "AdminConsole",
+    "admin_console",
     "AuthenticationError",
     "BadRequest",
     "Command",

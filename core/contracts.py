@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from starlette.responses import Response
 
@@ -186,7 +186,7 @@ class AdminPage:
     guarded like any route (``core.requires``); ``templates`` is a folder the admin UI's
     template lookup searches after the user's folder and before its own defaults, so a page
     can ``{% extends "base.html" %}``. An endpoint renders with
-    ``request.state.admin.render(request, "page.html", {...})``.
+    ``core.admin_console(request).render(request, "page.html", {...})``.
     """
 
     path: str
@@ -229,3 +229,28 @@ class ReportType:
         deliveries, attempts and the audit log) rather than building a list.
         """
         raise NotImplementedError(f"report type {self.name!r} does not implement rows()")
+
+
+class AdminConsole(Protocol):
+    """What the admin UI offers an ``AdminPage``'s endpoints: ``core.admin_console(request)``.
+
+    ``render`` renders a template found in the page's ``templates`` folder (or the console's)
+    with the console's common context added: ``principal`` (the ``core.Principal`` of the
+    caller, also ``request.state.principal``), ``csrf_token`` (put it in a form's hidden field
+    ``csrf_token``; HTMX requests send it as a header by themselves), ``can_write`` (operator or
+    above), ``is_admin``, ``nav`` and ``path``. ``block`` names the ``{% block %}`` to answer an
+    HTMX request with (the whole page otherwise). ``page_size`` is the rows per page of a list.
+    """
+
+    page_size: int
+
+    def render(
+        self,
+        request: Request,
+        name: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        block: str | None = None,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response: ...

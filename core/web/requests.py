@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 from pydantic import BaseModel
 from starlette.requests import Request
 
-from core.errors import BadRequest, HTTPError
+from core.errors import BadRequest, HTTPError, NotFound
 
 if TYPE_CHECKING:
+    from core.contracts import AdminConsole
     from core.gateway import Gateway
 
 M = TypeVar("M", bound=BaseModel)
@@ -20,6 +21,14 @@ JSON_TYPES = ("application/json",)
 def gateway_of(request: Request) -> Gateway:
     """The gateway of the app serving ``request`` (what hooks receive as ``gateway``)."""
     return cast("Gateway", request.app.state.gateway)
+
+
+def admin_console(request: Request) -> AdminConsole:
+    """The admin console serving an ``AdminPage``'s endpoint (404 outside the console)."""
+    console = getattr(request.state, "admin", None)
+    if console is None:
+        raise NotFound("the admin console serves this page")
+    return cast("AdminConsole", console)
 
 
 def parse_json(body: bytes | str) -> Any:

@@ -12,8 +12,9 @@ from typing import Any
 from sqlalchemy import MetaData
 from starlette.routing import BaseRoute
 
-from core import Command, Destination, Gateway, hookimpl
+from core import AdminPage, Command, Destination, Gateway, hookimpl
 from plugins.dhis2 import store
+from plugins.dhis2.admin import MappingsPage
 from plugins.dhis2.cli import COMMAND
 from plugins.dhis2.compat import compat_routes
 from plugins.dhis2.context import DHIS2Context
@@ -49,6 +50,11 @@ def switchboard_routes(gateway: Gateway) -> list[BaseRoute]:
         *MappingEndpoints(context, store.ORG_UNITS, "/orgunit-mappings").routes(),
         *compat_routes(context),  # dhis2gw's API at the root, when [plugins.dhis2.compat] is on
     ]
+
+
+@hookimpl
+def switchboard_admin_pages(gateway: Gateway) -> list[AdminPage]:
+    return [MappingsPage(DHIS2Context(gateway)).admin_page()]
 
 
 @hookimpl

@@ -123,8 +123,20 @@ class MappingEndpoints:
         """
         dry_run = flag(request, "dry_run")
         verify = flag(request, "verify")
-        fallback = self.context.instance_for(request.query_params.get("instance")) if verify else None
         data = await uploaded_file(request)
+        instance = request.query_params.get("instance")
+        result = await self.run_import(request, data, dry_run=dry_run, verify=verify, instance=instance)
+        return JSONResponse(result)
+
+    async def run_import(
+        self, request: Request, data: bytes, *, dry_run: bool, verify: bool = False, instance: str | None = None
+    ) -> dict[str, Any]:
+        """Import a CSV or XLSX file's mappings (all rows or none); what changed (or would, dry).
+
+        Raises ``HTTPError`` (422 with ``errors``: row, column, cell, message) for a file with
+        problems; the console's page shows the same errors as a table.
+        """
+        fallback = self.context.instance_for(instance) if verify else None
         max_rows = self.context.settings.max_import_rows
         try:
             table, parsed = await asyncio.to_thread(self._parse, data, max_rows)
@@ -181,7 +193,7 @@ class MappingEndpoints:
                     **{f"org_units_{k}": getattr(units, k) for k in ("created", "updated", "unchanged")},
                 },
             )
-        return JSONResponse(result)
+        return result
 
     def _parse(self, data: bytes, max_rows: int) -> tuple[Any, mapping_import.Parsed]:
         table = read_table(data, max_rows=max_rows)
@@ -240,6 +252,10 @@ class MappingEndpoints:
     @requires("viewer", scopes=["dhis2:mappings"])
     async def template(self, request: Request) -> Response:
         """An empty XLSX mapping file with the expected columns (the dhis2gw layout) and their meaning."""
+        return await self.template_response()
+
+    async def template_response(self) -> Response:
+        """The template download (for this route and the console's page)."""
         data = await asyncio.to_thread(exports.template, self.header, self.notes)
         return self._download(data, exports.XLSX_MEDIA_TYPE, f"{self.filename}-template.xlsx")
 
@@ -268,7 +284,10 @@ class MappingEndpoints:
     @requires("viewer", scopes=["dhis2:mappings"])
     async def export_xlsx(self, request: Request) -> Response:
         """Every (filtered) mapping as an XLSX file that imports back unchanged."""
-        filters = self.filters(request)
+        return await self.xlsx_response(self.filters(request))
+
+    async def xlsx_response(self, filters: dict[str, str]) -> Response:
+        """The XLSX export of the mappings matching ``filters``."""
         rows: list[list[Any]] = []
         async for batch in store.batches(self.context.gateway, self.kind, filters):
             rows.extend(self._export_row(r) for r in batch)
@@ -278,7 +297,10 @@ class MappingEndpoints:
     @requires("viewer", scopes=["dhis2:mappings"])
     async def export_csv(self, request: Request) -> Response:
         """Every (filtered) mapping as CSV (UTF-8), streamed."""
-        filters = self.filters(request)
+        return self.csv_response(self.filters(request))
+
+    def csv_response(self, filters: dict[str, str]) -> Response:
+        """The CSV export (streamed) of the mappings matching ``filters``."""
         header = self._export_header()
 
         async def lines() -> AsyncIterator[bytes]:

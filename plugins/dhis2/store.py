@@ -87,11 +87,28 @@ def _where(kind: Kind, filters: Mapping[str, str]) -> list[sa.ColumnElement[bool
 
 
 async def page(
-    conn: AsyncConnection, kind: Kind, filters: Mapping[str, str], *, limit: int, after: int | None
+    conn: AsyncConnection,
+    kind: Kind,
+    filters: Mapping[str, str],
+    *,
+    limit: int,
+    after: int | None,
+    search: str | None = None,
 ) -> tuple[list[Any], int | None]:
-    """One keyset page ordered by id; returns the rows and the id to continue after (or None)."""
+    """One keyset page ordered by id; returns the rows and the id to continue after (or None).
+
+    ``search`` keeps the rows whose code starts with it or whose name contains it (any case).
+    """
     table = kind.table
     query = sa.select(table).where(*_where(kind, filters)).order_by(table.c.id).limit(limit + 1)
+    if search:
+        escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(
+            sa.or_(
+                table.c.code.like(f"{escaped}%", escape="\\"),
+                sa.func.lower(table.c.name).like(f"%{escaped.lower()}%", escape="\\"),
+            )
+        )
     if after is not None:
         query = query.where(table.c.id > after)
     rows = list((await conn.execute(query)).all())

@@ -1,0 +1,174 @@
+"""Server time of the console's main pages with a million rows in the audit and delivery tables.
+
+    python bench/admin_pages.py [--rows 1000000] [--runs 20] [--only sqlite|postgres]
+
+Per database: the tables are seeded in bulk (PostgreSQL: ``INSERT … SELECT generate_series``;
+SQLite: a recursive CTE), ``rows`` messages each with one delivery (a tenth dead, a tenth
+retrying, the rest delivered, over three destinations and a month) and ``rows`` audit
+entries; then each page is requested ``runs`` times by a logged-in admin through an
+in-process app (no network) and p50/p95 of the time to the whole response is printed.
+A PostgreSQL database is created for the run and dropped after it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import sqlalchemy as sa  # noqa: E402
+
+from bench.harness import create_database, drop_database  # noqa: E402
+from core.auth.users import create_user  # noqa: E402
+from core.testing import gateway_client, make_settings  # noqa: E402
+
+PASSWORD = "bench password 0123456789"
+START_MS = 1_714_521_600_000  # 2024-05-01, one row a second or so after it
+
+_PG_SEED = [
+    # uuid7-like ids: the time in the first 48 bits, so id order is time order as uuid7's is.
+    """INSERT INTO messages (id, platform, external_id, direction, kind, sender, text, media, timestamp,
+           extra, received_at)
+       SELECT (lpad(to_hex({start} + g * 2500), 12, '0') || '7' || substr(md5(g::text), 1, 19))::uuid,
+              (ARRAY['whatsapp', 'telegram', 'sms'])[1 + g % 3], 'ext-' || g, 'in', 'text', 'p' || (g % 5000),
+              'message ' || g, '[]', to_timestamp(({start} + g * 2500) / 1000.0), '{{}}',
+              to_timestamp(({start} + g * 2500) / 1000.0)
+       FROM generate_series(1, {rows}) AS g""",
+    """INSERT INTO deliveries (id, message_id, destination, platform, status, attempt_count, max_attempts,
+           last_error, options, idempotency_key, created_at, updated_at, next_attempt_at)
+       SELECT (lpad(to_hex({start} + g * 2500), 12, '0') || '7' || substr(md5('d' || g), 1, 19))::uuid,
+              (lpad(to_hex({start} + g * 2500), 12, '0') || '7' || substr(md5(g::text), 1, 19))::uuid,
+              (ARRAY['crm', 'dhis2:national', 'sheet'])[1 + g % 3], (ARRAY['whatsapp', 'telegram', 'sms'])[1 + g % 3],
+              CASE WHEN g % 10 = 0 THEN 'dead' WHEN g % 10 = 1 THEN 'retrying' ELSE 'delivered' END,
+              1, 5, CASE WHEN g % 10 IN (0, 1) THEN 'HTTP 503 from the destination' END, '{{}}', md5('k' || g),
+              to_timestamp(({start} + g * 2500) / 1000.0), to_timestamp(({start} + g * 2500) / 1000.0),
+              CASE WHEN g % 10 = 1 THEN now() + interval '1 year' END
+       FROM generate_series(1, {rows}) AS g""",
+    """INSERT INTO audit_log (at, kind, action, actor, actor_type, method, path, status, duration_ms, client)
+       SELECT to_timestamp(({start} + g * 2500) / 1000.0), (ARRAY['request', 'webhook', 'delivery'])[1 + g % 3],
+              NULL, 'user-' || (g % 50), 'user', 'GET', '/api/deliveries/' || (g % 1000),
+              (ARRAY[200, 200, 200, 201, 401, 404, 500])[1 + g % 7], 3.5, '10.0.0.' || (g % 250)
+       FROM generate_series(1, {rows}) AS g""",
+]
+
+_SQLITE_TIME = "strftime('%Y-%m-%d %H:%M:%f000', ({start} + g * 2500) / 1000.0, 'unixepoch')"
+_SQLITE_ID = "printf('%012x', {start} + g * 2500) || '7' || substr(printf('%019d', g * 7919), 1, 19)"
+_SQLITE_SEED = [
+    f"""WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < {{rows}})
+       INSERT INTO messages (id, platform, external_id, direction, kind, sender, text, media, timestamp,
+           extra, received_at)
+       SELECT {_SQLITE_ID}, CASE g % 3 WHEN 0 THEN 'whatsapp' WHEN 1 THEN 'telegram' ELSE 'sms' END,
+              'ext-' || g, 'in', 'text', 'p' || (g % 5000), 'message ' || g, '[]', {_SQLITE_TIME}, '{{{{}}}}',
+              {_SQLITE_TIME}
+       FROM s""",
+    f"""WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < {{rows}})
+       INSERT INTO deliveries (id, message_id, destination, platform, status, attempt_count, max_attempts,
+           last_error, options, idempotency_key, created_at, updated_at, next_attempt_at)
+       SELECT printf('%012x', {{start}} + g * 2500) || '8' || substr(printf('%019d', g * 7919), 1, 19), {_SQLITE_ID},
+              CASE g % 3 WHEN 0 THEN 'crm' WHEN 1 THEN 'dhis2:national' ELSE 'sheet' END,
+              CASE g % 3 WHEN 0 THEN 'whatsapp' WHEN 1 THEN 'telegram' ELSE 'sms' END,
+              CASE g % 10 WHEN 0 THEN 'dead' WHEN 1 THEN 'retrying' ELSE 'delivered' END, 1, 5,
+              CASE WHEN g % 10 IN (0, 1) THEN 'HTTP 503 from the destination' END, '{{{{}}}}', 'k' || g,
+              {_SQLITE_TIME}, {_SQLITE_TIME}, CASE WHEN g % 10 = 1 THEN '2099-01-01 00:00:00.000000' END
+       FROM s""",
+    f"""WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < {{rows}})
+       INSERT INTO audit_log (at, kind, action, actor, actor_type, method, path, status, duration_ms, client)
+       SELECT {_SQLITE_TIME}, CASE g % 3 WHEN 0 THEN 'request' WHEN 1 THEN 'webhook' ELSE 'delivery' END, NULL,
+              'user-' || (g % 50), 'user', 'GET', '/api/deliveries/' || (g % 1000),
+              CASE g % 7 WHEN 4 THEN 401 WHEN 5 THEN 404 WHEN 6 THEN 500 ELSE 200 END, 3.5, '10.0.0.' || (g % 250)
+       FROM s""",
+]
+
+
+async def seed(client: Any, rows: int) -> float:
+    started = time.perf_counter()
+    statements = _PG_SEED if client.gateway.db.engine.dialect.name == "postgresql" else _SQLITE_SEED
+    async with client.gateway.db.transaction() as conn:
+        for statement in statements:
+            await conn.execute(sa.text(statement.format(rows=rows, start=START_MS)))
+        if conn.dialect.name == "postgresql":
+            await conn.execute(sa.text("ANALYZE"))
+        else:
+            await conn.execute(sa.text("ANALYZE"))
+    return time.perf_counter() - started
+
+
+async def one_id(client: Any, sql: str) -> str:
+    async with client.gateway.db.transaction() as conn:
+        value = (await conn.execute(sa.text(sql))).scalar_one()
+    text = str(value).replace("-", "")
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}" if len(text) == 32 else text
+
+
+async def log_in(client: Any) -> None:
+    page = await client.get("/admin/login")
+    token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    r = await client.post("/admin/login", data={"username": "admin", "password": PASSWORD, "csrf_token": token})
+    if r.status_code != 303:
+        raise SystemExit(f"login failed: {r.status_code} {r.text[:300]}")
+
+
+async def run_on(label: str, database_url: str, rows: int, runs: int) -> list[tuple[str, float, float]]:
+    settings = make_settings(tempfile.mkdtemp(), database_url=database_url)
+    async with gateway_client(settings) as client:
+        await create_user(client.gateway, "admin", PASSWORD, "admin")
+        seconds = await seed(client, rows)
+        print(f"{label}: seeded {rows:,} messages, deliveries and audit entries in {seconds:.1f} s", flush=True)
+        delivery = await one_id(client, "SELECT id FROM deliveries WHERE status = 'dead' ORDER BY id LIMIT 1 OFFSET 500")
+        entry = await one_id(client, "SELECT max(id) - 1000 FROM audit_log")
+        await log_in(client)
+        pages = {
+            "dashboard": "/admin/",
+            "deliveries": "/admin/deliveries",
+            "deliveries ?status=dead": "/admin/deliveries?status=dead",
+            "deliveries ?status&destination&dates": (
+                "/admin/deliveries?status=dead&status=retrying&destination=crm&since=2024-05-03&until=2024-05-20"
+            ),
+            "delivery": f"/admin/deliveries/{delivery}",
+            "logs": "/admin/logs",
+            "logs ?status=500&since": "/admin/logs?status=500&since=2024-05-10",
+            "log entry": f"/admin/logs/{entry}",
+        }
+        results = []
+        for name, path in pages.items():
+            times = []
+            for _ in range(runs):
+                started = time.perf_counter()
+                r = await client.get(path)
+                times.append((time.perf_counter() - started) * 1000)
+                if r.status_code != 200:
+                    raise SystemExit(f"{label} {path}: {r.status_code} {r.text[:300]}")
+            times.sort()
+            p50 = statistics.median(times)
+            p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+            results.append((name, p50, p95))
+            print(f"{label:10} {name:40} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms", flush=True)
+    return results
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--only", choices=("sqlite", "postgres"))
+    args = parser.parse_args()
+    if args.only != "postgres":
+        path = Path(tempfile.mkdtemp()) / "bench.db"
+        await run_on("sqlite", f"sqlite+aiosqlite:///{path}", args.rows, args.runs)
+    if args.only != "sqlite":
+        name, url = await create_database()
+        try:
+            await run_on("postgres", url, args.rows, args.runs)
+        finally:
+            await drop_database(name)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
