@@ -88,6 +88,9 @@ class SubmissionEndpoints:
                 "format": prepared.format,
                 "codes": prepared.codes,
                 "unmapped": prepared.unmapped,
+                # The body as submitted: each attempt maps it again with the mappings as they are then.
+                "submission": body,
+                "unmapped_policy": settings.unmapped,
                 "submitted_by": request.state.principal.label,
             },
         )
