@@ -148,7 +148,7 @@ class AggregateEndpoints:
                 "codes": prepared.codes,
                 "unmapped": prepared.unmapped,
                 # Each attempt maps this again with the mappings as they are then (left out if unmapped).
-                "submission": submission,
+                "submission": json.dumps(submission),  # text: JSONB would reorder the codes
                 "unmapped_policy": "skip",
                 "submitted_by": request.state.principal.label,
                 "dhis2gw_request": record,

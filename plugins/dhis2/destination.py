@@ -9,6 +9,7 @@ instance's ``max_concurrent_requests`` across every worker process.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from core import DeliveryError, DeliveryInfo, DeliveryResult, Destination, StandardMessage
@@ -49,10 +50,10 @@ class DHIS2Destination(Destination):
 
     async def deliver(self, message: StandardMessage, delivery: DeliveryInfo) -> DeliveryResult:
         kind = delivery.options.get("dhis2")
-        if kind == "aggregate" and isinstance(message.extra.get("submission"), dict):
-            # Resolved now, with the mappings as they are: fixing a mapping and requeueing works.
+        if kind == "aggregate" and isinstance(message.extra.get("submission"), str):
+            # Mapped now, with the mappings as they are: fixing a mapping and requeueing works.
             return await self._send_aggregate(
-                message.extra["submission"], delivery, str(message.extra.get("unmapped_policy") or "skip")
+                json.loads(message.extra["submission"]), delivery, str(message.extra.get("unmapped_policy") or "skip")
             )
         if kind == "aggregate":
             # Stored before submissions kept their body: sent as resolved when submitted.
@@ -144,7 +145,5 @@ class DHIS2Destination(Destination):
 
 
 def _short(payload: Any) -> Any:
-    import json
-
     text = json.dumps(payload, default=str)
     return payload if len(text) <= 4000 else text[:4000]

@@ -8,6 +8,7 @@ answer) return the first submission instead of storing a second one.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -145,8 +146,8 @@ class SubmissionEndpoints:
                 "format": prepared.format,
                 "codes": prepared.codes,
                 "unmapped": prepared.unmapped,
-                # The body as submitted: each attempt maps it again with the mappings as they are then.
-                "submission": body,
+                # The body as submitted (JSON text: JSONB would reorder its codes), mapped again at each attempt.
+                "submission": json.dumps(body),
                 "unmapped_policy": settings.unmapped,
                 "submitted_by": request.state.principal.label,
             },
