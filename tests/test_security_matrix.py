@@ -78,7 +78,7 @@ DELETE  /api/deliveries/{id}                 401       403    ok       ok    ok 
 POST    /api/deliveries/requeue              401       403    ok       ok    ok      403
 POST    /api/deliveries/purge                401       403    ok       ok    ok      403
 GET     /api/logs                            401       403    ok       ok    ok      403
-GET     /api/logs/{id}                       401       403    ok       ok    ok      403
+GET     /api/logs/{id:int}                   401       403    ok       ok    ok      403
 GET     /api/jobs                            401       ok     ok       ok    ok      403
 POST    /api/jobs/{name}/run                 401       403    ok       ok    ok      403
 POST    /api/jobs/{name}/disable             401       403    403      ok    ok      403

@@ -259,6 +259,9 @@ async def list_logs(db: Database, f: LogFilters) -> dict[str, Any]:
 
 
 async def get_log(db: Database, log_id: int) -> dict[str, Any] | None:
+    """One audit entry with its detail; ``None`` if there is none (an id beyond a BIGINT included)."""
+    if not 0 <= log_id <= 2**63 - 1:  # no such row, and the driver would refuse the parameter
+        return None
     async with db.transaction() as conn:
         row = (await conn.execute(sa.select(audit_log).where(audit_log.c.id == log_id))).first()
     return None if row is None else _item(row, (*LOG_FIELDS, "detail"))

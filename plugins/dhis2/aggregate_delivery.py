@@ -25,6 +25,8 @@ from plugins.dhis2.reports import COUNTS, ImportSummary, import_summary
 
 MAX_CONFLICTS = 1000
 MAX_VALUES_PER_CONFLICT = 20
+# Values of the dataValueSet an attempt records as sent (its first ones; the count is always there).
+MAX_VALUES_RECORDED = 1000
 _SEVERITY = {"SUCCESS": 0, "WARNING": 1, "ERROR": 2}
 
 
@@ -37,6 +39,21 @@ def chunks(data_value_set: dict[str, Any], size: int) -> list[dict[str, Any]]:
     if "completeDate" in data_value_set:
         out[-1] = {**header, "completeDate": data_value_set["completeDate"], "dataValues": parts[-1]}
     return out
+
+
+def sent_record(data_value_set: dict[str, Any], codes: Sequence[str | None]) -> dict[str, Any]:
+    """What an attempt sent, as resolved for it: the dataValueSet, each value with its source code.
+
+    Capped at ``MAX_VALUES_RECORDED`` values (``truncated`` says so), so a large set does not
+    make every attempt's detail large.
+    """
+    values = data_value_set["dataValues"]
+    header = {k: v for k, v in data_value_set.items() if k != "dataValues"}
+    shown = [
+        {**({"code": codes[i]} if i < len(codes) and codes[i] else {}), **v}
+        for i, v in enumerate(values[:MAX_VALUES_RECORDED])
+    ]
+    return {**header, "dataValues": shown, "truncated": len(values) > MAX_VALUES_RECORDED}
 
 
 class _Progress:
@@ -143,6 +160,7 @@ async def send_data_value_set(
         "values": len(data_value_set["dataValues"]),
         "idempotency_key": delivery.idempotency_key,
         "dry_run": client.settings.dry_run,
+        "sent": sent_record(data_value_set, codes),
     }
     status_code: int | None = None
     first, started = progress.done, time.monotonic()

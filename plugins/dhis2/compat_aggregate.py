@@ -147,6 +147,9 @@ class AggregateEndpoints:
                 "format": "dhis2gw",
                 "codes": prepared.codes,
                 "unmapped": prepared.unmapped,
+                # Each attempt maps this again with the mappings as they are then (left out if unmapped).
+                "submission": json.dumps(submission),  # text: JSONB would reorder the codes
+                "unmapped_policy": "skip",
                 "submitted_by": request.state.principal.label,
                 "dhis2gw_request": record,
             },

@@ -9,6 +9,7 @@ instance's ``max_concurrent_requests`` across every worker process.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from core import DeliveryError, DeliveryInfo, DeliveryResult, Destination, StandardMessage
@@ -49,7 +50,13 @@ class DHIS2Destination(Destination):
 
     async def deliver(self, message: StandardMessage, delivery: DeliveryInfo) -> DeliveryResult:
         kind = delivery.options.get("dhis2")
+        if kind == "aggregate" and isinstance(message.extra.get("submission"), str):
+            # Mapped now, with the mappings as they are: fixing a mapping and requeueing works.
+            return await self._send_aggregate(
+                json.loads(message.extra["submission"]), delivery, str(message.extra.get("unmapped_policy") or "skip")
+            )
         if kind == "aggregate":
+            # Stored before submissions kept their body: sent as resolved when submitted.
             return await send_data_value_set(
                 self.client,
                 message.raw,
@@ -81,27 +88,9 @@ class DHIS2Destination(Destination):
                 retryable=False,
             )
         payload = template.render(message, delivery)
+        if template.settings.type == "aggregate":
+            return await self._send_aggregate(payload, delivery, self.settings.unmapped, template=template.name)
         try:
-            if template.settings.type == "aggregate":
-                async with self.gateway.db.transaction() as conn:
-                    prepared = await aggregate.prepare(
-                        conn,
-                        payload,
-                        instance_name=self.instance,
-                        instance=self.instance_settings,
-                        unmapped=self.settings.unmapped,
-                    )
-                result = await send_data_value_set(
-                    self.client,
-                    prepared.data_value_set,
-                    delivery,
-                    codes=prepared.codes,
-                    chunk_size=self.settings.chunk_size,
-                    budget=self.budget,
-                )
-                if prepared.unmapped and result.detail is not None:
-                    result.detail["skipped_unmapped"] = prepared.unmapped
-                return result
             async with self.gateway.db.transaction() as conn:
                 codes = tracker.org_unit_codes(payload)
                 org_units = await org_units_for(conn, codes, self.instance) if codes else {}
@@ -127,8 +116,34 @@ class DHIS2Destination(Destination):
         )
 
 
-def _short(payload: Any) -> Any:
-    import json
+    async def _send_aggregate(
+        self, submission: Any, delivery: DeliveryInfo, unmapped: str, *, template: str | None = None
+    ) -> DeliveryResult:
+        """Map ``submission`` with the mappings as they are now and send it; the detail records what went."""
+        try:
+            async with self.gateway.db.transaction() as conn:
+                prepared = await aggregate.prepare(
+                    conn, submission, instance_name=self.instance, instance=self.instance_settings, unmapped=unmapped
+                )
+        except InvalidSubmission as err:
+            what = f"template {template!r} made invalid DHIS2 data" if template else "the submission no longer maps"
+            detail: dict[str, Any] = {"type": "aggregate", "instance": self.instance, "errors": err.errors}
+            if template:
+                detail.update(template=template, rendered=_short(submission))
+            raise DeliveryError(f"{what}: {err}", retryable=False, detail=detail) from err
+        result = await send_data_value_set(
+            self.client,
+            prepared.data_value_set,
+            delivery,
+            codes=prepared.codes,
+            chunk_size=self.settings.chunk_size,
+            budget=self.budget,
+        )
+        if prepared.unmapped and result.detail is not None:
+            result.detail["skipped_unmapped"] = prepared.unmapped
+        return result
 
+
+def _short(payload: Any) -> Any:
     text = json.dumps(payload, default=str)
     return payload if len(text) <= 4000 else text[:4000]

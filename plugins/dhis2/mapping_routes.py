@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from core import BadRequest, HTTPError, NotFound, Unprocessable, max_body, requires
+from core import BadRequest, HTTPError, NotFound, Unprocessable, describe, max_body, requires
 from plugins.dhis2 import exports, mapping_import, store
 from plugins.dhis2.metadata import verify_rows
 from plugins.dhis2.tabular import FileProblem, read_table
@@ -53,6 +53,14 @@ def flag(request: Request, name: str) -> bool:
     if value in ("false", "0", "no", ""):
         return False
     raise Unprocessable(f"{name} must be true or false", errors=[{"field": name, "message": "expected true or false"}])
+
+
+# The multipart form of an import: the CSV or XLSX file in the field ``file``.
+_UPLOAD: dict[str, Any] = {
+    "type": "object",
+    "properties": {"file": {"type": "string", "format": "binary"}},
+    "required": ["file"],
+}
 
 
 async def uploaded_file(request: Request) -> bytes:
@@ -114,6 +122,7 @@ class MappingEndpoints:
         return filters
 
     @requires("operator", scopes=["dhis2:mappings"])
+    @describe(body=_UPLOAD, content_type="multipart/form-data", responses={200: {"type": "object"}})
     async def import_file(self, request: Request) -> Response:
         """Import mappings from a CSV or XLSX file (all rows or none).
 

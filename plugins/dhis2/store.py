@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from core import Gateway
 
 _KEYS_PER_QUERY = 500
+# The largest id a BIGINT (and SQLite's INTEGER) holds: a larger one in a path names no row.
+MAX_ID = 2**63 - 1
 # Rows handed to the driver's executemany at once (bounds the memory of one call).
 _ROWS_PER_BATCH = 5000
 
@@ -133,10 +135,15 @@ async def batches(
 
 async def get(conn: AsyncConnection, kind: Kind, mapping_id: int) -> Any:
     """One mapping row, or ``None``."""
+    if not 0 <= mapping_id <= MAX_ID:
+        return None
     return (await conn.execute(sa.select(kind.table).where(kind.table.c.id == mapping_id))).first()
 
 
 async def delete(conn: AsyncConnection, kind: Kind, mapping_id: int) -> bool:
+    """Delete one mapping row; ``False`` if there was none."""
+    if not 0 <= mapping_id <= MAX_ID:
+        return False
     result = await conn.execute(sa.delete(kind.table).where(kind.table.c.id == mapping_id))
     return bool(result.rowcount)
 

@@ -8,6 +8,7 @@ answer) return the first submission instead of storing a second one.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from core import BadRequest, StandardMessage, Unprocessable, read_json, requires
+from core import BadRequest, StandardMessage, Unprocessable, describe, read_json, requires
 from plugins.dhis2 import aggregate, tracker
 from plugins.dhis2.aggregate_delivery import chunks
 from plugins.dhis2.mapping_routes import flag
@@ -26,6 +27,62 @@ from plugins.dhis2.store import org_units_for
 
 if TYPE_CHECKING:
     from plugins.dhis2.context import DHIS2Context
+
+_VALUE: dict[str, Any] = {"type": ["number", "string", "boolean"]}
+_NATIVE_VALUE: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "dataElement": {"type": "string"},
+        "categoryOptionCombo": {"type": "string"},
+        "attributeOptionCombo": {"type": "string"},
+        "period": {"type": "string"},
+        "orgUnit": {"type": "string"},
+        "value": _VALUE,
+        "comment": {"type": "string"},
+    },
+    "required": ["dataElement", "value"],
+}
+# The two bodies POST /aggregate takes: dhis2gw's (codes → values) and a native dataValueSet.
+AGGREGATE_BODY: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "dataSet": {"type": "string"},
+        "period": {"type": "string"},
+        "orgUnit": {"type": "string"},
+        "completeDate": {"type": "string", "format": "date"},
+        "attributeOptionCombo": {"type": "string"},
+        "dataValues": {
+            "oneOf": [
+                {"type": "object", "additionalProperties": _VALUE},
+                {"type": "array", "items": _NATIVE_VALUE},
+            ]
+        },
+    },
+    "required": ["dataValues"],
+}
+TRACKER_BODY: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        name: {"type": "array", "items": {"type": "object"}}
+        for name in ("trackedEntities", "enrollments", "events", "relationships")
+    },
+}
+_QUEUED: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "message_id": {"type": "string"},
+        "delivery_id": {"type": "string"},
+        "destination": {"type": "string"},
+        "instance": {"type": "string"},
+        "status": {"type": "string"},
+    },
+    "required": ["message_id", "delivery_id", "destination", "instance", "status"],
+}
+_DUPLICATE: dict[str, Any] = {
+    "type": "object",
+    "properties": {"message_id": {"type": "string"}, "duplicate": {"type": "boolean"}},
+    "required": ["message_id", "duplicate"],
+}
 
 _KEY = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
@@ -55,6 +112,7 @@ class SubmissionEndpoints:
         ]
 
     @requires("operator", scopes=["dhis2:aggregate"])
+    @describe(body=AGGREGATE_BODY, status=202, responses={202: _QUEUED, 200: _DUPLICATE})
     async def aggregate(self, request: Request) -> Response:
         """Submit aggregate data: a dhis2gw body (codes) or a native dataValueSet. Answers 202.
 
@@ -88,6 +146,9 @@ class SubmissionEndpoints:
                 "format": prepared.format,
                 "codes": prepared.codes,
                 "unmapped": prepared.unmapped,
+                # The body as submitted (JSON text: JSONB would reorder its codes), mapped again at each attempt.
+                "submission": json.dumps(body),
+                "unmapped_policy": settings.unmapped,
                 "submitted_by": request.state.principal.label,
             },
         )
@@ -104,6 +165,7 @@ class SubmissionEndpoints:
         )
 
     @requires("operator", scopes=["dhis2:tracker"])
+    @describe(body=TRACKER_BODY, status=202, responses={202: _QUEUED, 200: _DUPLICATE})
     async def tracker(self, request: Request) -> Response:
         """Submit a tracker import payload (nested or flat) for ``/api/tracker``. Answers 202.
 

@@ -167,3 +167,16 @@ async def test_an_api_key_with_the_mappings_scope_may_import(dhis2_app) -> None:
         other = await api_key_headers(client.gateway, ["dhis2:aggregate"])
         assert (await client.post(f"{MAPPINGS}/import", files=upload(csv_bytes(ROWS)), headers=key)).status_code == 200
         assert (await client.get(MAPPINGS, headers=other)).status_code == 403
+
+
+async def test_the_openapi_document_describes_imports_submissions_and_integer_ids(dhis2_app) -> None:  # type: ignore[no-untyped-def]
+    async with dhis2_app() as client:
+        paths = (await client.get("/openapi.json")).json()["paths"]
+        upload = paths["/plugins/dhis2/mappings/import"]["post"]["requestBody"]["content"]["multipart/form-data"]
+        assert upload["schema"]["properties"]["file"]["format"] == "binary"
+        aggregate = paths["/plugins/dhis2/aggregate"]["post"]
+        assert "dataValues" in aggregate["requestBody"]["content"]["application/json"]["schema"]["properties"]
+        assert "202" in aggregate["responses"]
+        assert "requestBody" in paths["/plugins/dhis2/tracker"]["post"]
+        [param] = paths["/plugins/dhis2/mappings/{mapping_id}"]["get"]["parameters"]
+        assert param["schema"]["type"] == "integer"

@@ -26,6 +26,7 @@ from core.auth.sessions import (
 from core.auth.users import check_password, create_user, get_user, normalise_username, set_password, user_view
 from core.errors import HTTPError, NotFound, Unprocessable
 from core.scopes import client_address
+from core.web.api import answers as A
 from core.web.api.auth_schemas import (
     LogoutRequest,
     PasswordChange,
@@ -45,13 +46,12 @@ if TYPE_CHECKING:
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-
 def _principal(request: Request) -> Principal:
     return request.state.principal  # type: ignore[no-any-return]
 
 
 @requires(public=True)
-@describe(body=TokenRequest)
+@describe(body=TokenRequest, responses={200: A.TOKENS})
 async def token(request: Request) -> Response:
     """Log in: a username and password for an access token and a refresh token.
 
@@ -98,7 +98,7 @@ async def token(request: Request) -> Response:
 
 
 @requires(public=True)
-@describe(body=RefreshRequest)
+@describe(body=RefreshRequest, responses={200: A.TOKENS})
 async def refresh(request: Request) -> Response:
     """Exchange a refresh token for a new pair; the old refresh token stops working.
 
@@ -135,7 +135,7 @@ async def refresh(request: Request) -> Response:
 
 @open_during_password_change
 @requires("viewer")
-@describe(body=LogoutRequest)
+@describe(body=LogoutRequest, status=204)
 async def logout(request: Request) -> Response:
     """End this session (``{"everywhere": true}``: every session of the caller) at once."""
     gateway = gateway_of(request)
@@ -160,6 +160,7 @@ async def logout(request: Request) -> Response:
 
 @open_during_password_change
 @requires("viewer")
+@describe(responses={200: A.USER})
 async def me(request: Request) -> Response:
     """The signed-in user's own account."""
     user = await get_user(gateway_of(request), _principal(request).id)
@@ -168,7 +169,7 @@ async def me(request: Request) -> Response:
 
 @open_during_password_change
 @requires("viewer")
-@describe(body=PasswordChange)
+@describe(body=PasswordChange, responses={200: A.USER})
 async def change_password(request: Request) -> Response:
     """Change your own password (the current one is required). Your other sessions end."""
     gateway = gateway_of(request)
@@ -197,7 +198,7 @@ async def change_password(request: Request) -> Response:
 
 
 @requires(public=True)
-@describe(body=SignupRequest)
+@describe(body=SignupRequest, status=202, responses={202: A.SIGNED_UP})
 async def signup(request: Request) -> Response:
     """Ask for an account (when ``[auth] allow_signup`` is on): it waits for an admin's approval."""
     gateway = gateway_of(request)

@@ -12,6 +12,8 @@ from core.auth.permissions import requires
 from core.contracts import CronJob
 from core.errors import NotFound
 from core.pipeline import job_runs
+from core.web.api import answers as A
+from core.web.openapi import describe
 from core.web.requests import gateway_of
 
 RUN_NOW_JOB = "run_cron_job"
@@ -35,6 +37,7 @@ def _describe(job: CronJob) -> str:
 
 
 @requires("viewer", scopes=["jobs:read"])
+@describe(responses={200: A.JOBS})
 async def list_jobs(request: Request) -> Response:
     """Every cron job: its schedule, whether it is enabled, its next run and its last runs."""
     gateway = gateway_of(request)
@@ -55,6 +58,7 @@ async def list_jobs(request: Request) -> Response:
 
 
 @requires("operator", scopes=["jobs:write"])
+@describe(status=202, responses={202: A.JOB_QUEUED})
 async def run_job(request: Request) -> Response:
     """Run a job now, once, on a worker (202; the run appears in its ``last_runs``)."""
     job = _job(request)
@@ -75,12 +79,14 @@ async def _switch(request: Request, value: bool) -> Response:
 
 
 @requires("admin", scopes=["jobs:admin"])
+@describe(responses={200: A.JOB_SWITCHED})
 async def disable_job(request: Request) -> Response:
     """Stop a job's scheduled runs on every process (from its next tick; no restart)."""
     return await _switch(request, False)
 
 
 @requires("admin", scopes=["jobs:admin"])
+@describe(responses={200: A.JOB_SWITCHED})
 async def enable_job(request: Request) -> Response:
     """Let a disabled job run on its schedule again."""
     return await _switch(request, True)

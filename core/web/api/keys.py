@@ -12,6 +12,7 @@ from starlette.routing import BaseRoute, Route
 from core.auth.api_keys import create_key, get_key, key_view, list_keys, revoke_key, rotate_key
 from core.auth.events import record_event
 from core.auth.permissions import requires
+from core.web.api import answers as A
 from core.web.api.auth_schemas import KeyCreate, KeyQuery, KeyRotate
 from core.web.api.params import parse_query
 from core.web.openapi import describe
@@ -23,14 +24,13 @@ if TYPE_CHECKING:
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-
 def _creator(request: Request) -> uuid.UUID | None:
     principal = request.state.principal
     return uuid.UUID(principal.id) if principal.kind == "user" else None
 
 
 @requires("admin")
-@describe(query=KeyQuery)
+@describe(query=KeyQuery, responses={200: A.KEYS})
 async def list_endpoint(request: Request) -> Response:
     """List API keys (revoked ones with ``include_revoked=true``): prefix, scopes, last use, usage."""
     gateway = gateway_of(request)
@@ -42,7 +42,7 @@ async def list_endpoint(request: Request) -> Response:
 
 
 @requires("admin")
-@describe(body=KeyCreate)
+@describe(body=KeyCreate, status=201, responses={201: A.NEW_KEY})
 async def create_endpoint(request: Request) -> Response:
     """Create a key. The answer's ``key`` is the only time it is shown: store it now."""
     gateway = gateway_of(request)
@@ -69,6 +69,7 @@ async def create_endpoint(request: Request) -> Response:
 
 
 @requires("admin")
+@describe(responses={200: A.KEY})
 async def get_endpoint(request: Request) -> Response:
     """One API key (never its secret)."""
     gateway = gateway_of(request)
@@ -76,6 +77,7 @@ async def get_endpoint(request: Request) -> Response:
 
 
 @requires("admin")
+@describe(responses={200: A.KEY})
 async def revoke_endpoint(request: Request) -> Response:
     """Revoke a key: it is refused from the next request on."""
     gateway = gateway_of(request)
@@ -85,7 +87,7 @@ async def revoke_endpoint(request: Request) -> Response:
 
 
 @requires("admin")
-@describe(body=KeyRotate)
+@describe(body=KeyRotate, status=201, responses={201: A.NEW_KEY})
 async def rotate_endpoint(request: Request) -> Response:
     """Replace a key with a new one (same name, scopes, platform); the old one stops after the grace period."""
     gateway = gateway_of(request)

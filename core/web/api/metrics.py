@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute, Route
 
 from core.auth.permissions import requires
 from core.operations.summary import summary
+from core.web.api import answers as A
 from core.web.api.params import parse_query
 from core.web.openapi import describe
 from core.web.requests import gateway_of
@@ -23,7 +24,7 @@ class SummaryQuery(BaseModel):
 
 
 @requires("viewer", scopes=["metrics:read"])
-@describe(query=SummaryQuery)
+@describe(query=SummaryQuery, responses={200: A.SUMMARY})
 async def metrics_summary(request: Request) -> Response:
     """Messages and deliveries by status over the window, success rate per destination, mean and
     p95 delivery time, queue depth and oldest pending delivery, and volume over time."""

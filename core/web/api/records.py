@@ -16,6 +16,7 @@ from core.operations import records as browse
 from core.operations import repair
 from core.operations import replies as conversations
 from core.operations.filters import ConversationFilters, DeliveryFilters, LogFilters, MessageFilters
+from core.web.api import answers as A
 from core.web.api.params import parse_query, validate
 from core.web.openapi import describe
 from core.web.requests import gateway_of, read_json
@@ -35,44 +36,49 @@ def _found(item: dict[str, Any] | None, what: str) -> JSONResponse:
 
 
 @requires("viewer", scopes=["messages:read"])
-@describe(query=MessageFilters)
+@describe(query=MessageFilters, responses={200: A.PAGE})
 async def list_messages(request: Request) -> Response:
     """Messages, newest first (keyset-paginated: pass ``next`` back as ``cursor``)."""
     return JSONResponse(await browse.list_messages(gateway_of(request).db, parse_query(request, MessageFilters)))
 
 
 @requires("viewer", scopes=["messages:read"])
+@describe(responses={200: A.RECORD})
 async def get_message(request: Request) -> Response:
     """One message with its raw payload, its deliveries and their attempts."""
     return _found(await browse.get_message(gateway_of(request).db, _uuid(request)), "message")
 
 
 @requires("viewer", scopes=["deliveries:read"])
-@describe(query=DeliveryFilters)
+@describe(query=DeliveryFilters, responses={200: A.PAGE})
 async def list_deliveries(request: Request) -> Response:
     """Deliveries, newest first; filter by status, destination, platform, message, time."""
     return JSONResponse(await browse.list_deliveries(gateway_of(request).db, parse_query(request, DeliveryFilters)))
 
 
 @requires("viewer", scopes=["deliveries:read"])
+@describe(responses={200: A.RECORD})
 async def get_delivery(request: Request) -> Response:
     """One delivery with every attempt and its message."""
     return _found(await browse.get_delivery(gateway_of(request).db, _uuid(request)), "delivery")
 
 
 @requires("operator", scopes=["deliveries:write"])
+@describe(responses={200: A.DELIVERY_STATE})
 async def requeue_delivery(request: Request) -> Response:
     """Queue a dead, cancelled or waiting delivery again now, with a fresh budget of attempts."""
     return JSONResponse(await repair.requeue(gateway_of(request), _uuid(request), request.state.principal))
 
 
 @requires("operator", scopes=["deliveries:write"])
+@describe(responses={200: A.DELIVERY_STATE})
 async def cancel_delivery(request: Request) -> Response:
     """Stop a waiting delivery from being attempted again."""
     return JSONResponse(await repair.cancel(gateway_of(request), _uuid(request), request.state.principal))
 
 
 @requires("operator", scopes=["deliveries:write"])
+@describe(status=204)
 async def delete_delivery(request: Request) -> Response:
     """Delete one delivery and its attempts (not while it runs)."""
     await repair.delete(gateway_of(request), _uuid(request), request.state.principal)
@@ -80,7 +86,7 @@ async def delete_delivery(request: Request) -> Response:
 
 
 @requires("operator", scopes=["deliveries:write"])
-@describe(body=DeliveryFilters)
+@describe(body=DeliveryFilters, responses={200: A.REQUEUED})
 async def requeue_deliveries(request: Request) -> Response:
     """Requeue every delivery matching the filters in the body (default: status dead)."""
     filters = validate(DeliveryFilters, await read_json(request, optional=True))
@@ -88,7 +94,7 @@ async def requeue_deliveries(request: Request) -> Response:
 
 
 @requires("operator", scopes=["deliveries:write"])
-@describe(body=DeliveryFilters)
+@describe(body=DeliveryFilters, responses={200: A.PURGED})
 async def purge_deliveries(request: Request) -> Response:
     """Delete every finished delivery matching the filters in the body (``status`` required)."""
     filters = validate(DeliveryFilters, await read_json(request, optional=True))
@@ -96,7 +102,7 @@ async def purge_deliveries(request: Request) -> Response:
 
 
 @requires("viewer", scopes=["messages:read"])
-@describe(query=ConversationFilters)
+@describe(query=ConversationFilters, responses={200: A.PAGE})
 async def list_conversations(request: Request) -> Response:
     """Conversations, newest first."""
     filters = parse_query(request, ConversationFilters)
@@ -104,6 +110,7 @@ async def list_conversations(request: Request) -> Response:
 
 
 @requires("viewer", scopes=["messages:read"])
+@describe(responses={200: A.RECORD})
 async def get_conversation(request: Request) -> Response:
     """One conversation, its state and its latest messages."""
     return _found(await browse.get_conversation(gateway_of(request).db, _uuid(request)), "conversation")
@@ -119,7 +126,7 @@ class Reply(BaseModel):
 
 
 @requires("operator", scopes=["messages:write"])
-@describe(body=Reply)
+@describe(body=Reply, status=202, responses={202: A.REPLY_QUEUED})
 async def reply_to_conversation(request: Request) -> Response:
     """Send a message to the conversation's participant (202: queued for delivery)."""
     body = validate(Reply, await read_json(request, optional=True))
@@ -144,13 +151,14 @@ async def reply_to_conversation(request: Request) -> Response:
 
 
 @requires("operator", scopes=["logs:read"])
-@describe(query=LogFilters)
+@describe(query=LogFilters, responses={200: A.PAGE})
 async def list_logs(request: Request) -> Response:
     """The audit log, newest first: requests, webhooks, deliveries, security and admin events."""
     return JSONResponse(await browse.list_logs(gateway_of(request).db, parse_query(request, LogFilters)))
 
 
 @requires("operator", scopes=["logs:read"])
+@describe(responses={200: A.RECORD})
 async def get_log(request: Request) -> Response:
     """One audit entry with its detail."""
     try:
@@ -175,5 +183,5 @@ def record_routes() -> list[BaseRoute]:
         Route("/api/conversations/{id}", get_conversation),
         Route("/api/conversations/{id}/messages", reply_to_conversation, methods=["POST"]),
         Route("/api/logs", list_logs),
-        Route("/api/logs/{id}", get_log),
+        Route("/api/logs/{id:int}", get_log),
     ]

@@ -21,6 +21,7 @@ from core.auth.users import (
     user_view,
 )
 from core.errors import Conflict
+from core.web.api import answers as A
 from core.web.api.auth_schemas import ApproveRequest, UserCreate, UserQuery, UserUpdate
 from core.web.api.params import parse_query
 from core.web.openapi import describe
@@ -30,9 +31,8 @@ if TYPE_CHECKING:
     from core.gateway import Gateway
 
 
-
 @requires("admin")
-@describe(query=UserQuery)
+@describe(query=UserQuery, responses={200: A.USERS})
 async def list_endpoint(request: Request) -> Response:
     """List users, oldest first: filter by role, status, active or a search of name and email."""
     query = parse_query(request, UserQuery)
@@ -49,7 +49,7 @@ async def list_endpoint(request: Request) -> Response:
 
 
 @requires("admin")
-@describe(body=UserCreate)
+@describe(body=UserCreate, status=201, responses={201: A.USER})
 async def create_endpoint(request: Request) -> Response:
     """Create a user (by default they must change the password at first login)."""
     gateway = gateway_of(request)
@@ -68,13 +68,14 @@ async def create_endpoint(request: Request) -> Response:
 
 
 @requires("admin")
+@describe(responses={200: A.USER})
 async def get_endpoint(request: Request) -> Response:
     """One user."""
     return JSONResponse(user_view(await get_user(gateway_of(request), request.path_params["user_id"])))
 
 
 @requires("admin")
-@describe(body=UserUpdate)
+@describe(body=UserUpdate, responses={200: A.USER})
 async def update_endpoint(request: Request) -> Response:
     """Change a user's role, name, email or active state; reset their password; lift a lockout."""
     gateway = gateway_of(request)
@@ -119,6 +120,7 @@ def _record_changes(gateway: Gateway, request: Request, before: Any, after: Any)
 
 
 @requires("admin")
+@describe(responses={200: A.USER})
 async def deactivate_endpoint(request: Request) -> Response:
     """Deactivate a user: their tokens stop working at once and their sessions end."""
     gateway = gateway_of(request)
@@ -150,7 +152,7 @@ async def _decide(request: Request, status: str, role: str | None = None) -> Res
 
 
 @requires("admin")
-@describe(body=ApproveRequest)
+@describe(body=ApproveRequest, responses={200: A.USER})
 async def approve_endpoint(request: Request) -> Response:
     """Approve a pending self-signup, optionally with another role."""
     body = await read_json(request, ApproveRequest, optional=True)
@@ -158,6 +160,7 @@ async def approve_endpoint(request: Request) -> Response:
 
 
 @requires("admin")
+@describe(responses={200: A.USER})
 async def reject_endpoint(request: Request) -> Response:
     """Reject a pending self-signup."""
     return await _decide(request, "rejected")

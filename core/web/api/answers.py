@@ -1,0 +1,41 @@
+"""JSON schemas of the ``/api`` answers, for the OpenAPI document (``describe(responses=…)``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.web.openapi import OBJECT, page_of
+
+_TEXT: dict[str, Any] = {"type": "string"}
+_MAYBE_TEXT: dict[str, Any] = {"type": ["string", "null"]}
+
+
+def _object(required: dict[str, Any], **optional: Any) -> dict[str, Any]:
+    return {"type": "object", "properties": {**required, **optional}, "required": list(required)}
+
+
+USER = _object(
+    {"id": _TEXT, "username": _TEXT, "role": _TEXT, "status": _TEXT, "active": {"type": "boolean"}},
+    full_name=_MAYBE_TEXT,
+    email=_MAYBE_TEXT,
+    must_change_password={"type": "boolean"},
+    locked_until=_MAYBE_TEXT,
+)
+USERS = page_of(USER)
+SIGNED_UP = _object({"id": _TEXT, "username": _TEXT, "status": _TEXT})
+TOKENS = _object({"access_token": _TEXT, "refresh_token": _TEXT, "token_type": _TEXT})
+KEY = _object(
+    {"id": _TEXT, "name": _TEXT, "prefix": _TEXT, "scopes": {"type": "array", "items": _TEXT}, "state": _TEXT}
+)
+KEYS = page_of(KEY)
+NEW_KEY = {**KEY, "properties": {**KEY["properties"], "key": _TEXT}, "required": [*KEY["required"], "key"]}
+JOBS = _object({"items": {"type": "array", "items": _object({"name": _TEXT, "enabled": {"type": "boolean"}})}})
+JOB_QUEUED = _object({"name": _TEXT, "queued": {"type": "boolean"}})
+JOB_SWITCHED = _object({"name": _TEXT, "enabled": {"type": "boolean"}})
+PAGE = page_of()
+RECORD = OBJECT
+DELIVERY_STATE = _object({"id": _TEXT, "status": _TEXT})
+REQUEUED = _object({"requeued": {"type": "integer"}})
+PURGED = _object({"purged": {"type": "integer"}})
+REPLY_QUEUED = _object({"message_id": _TEXT, "delivery_ids": {"type": "array", "items": _TEXT}})
+SUMMARY = _object({"window": _TEXT, "since": _TEXT, "messages": OBJECT, "deliveries": OBJECT})
