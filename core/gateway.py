@@ -89,7 +89,9 @@ class Gateway:
 
     def jobs(self) -> dict[str, JobFunction]:
         """Job functions by name (what ``queue.enqueue_job(name, ...)`` runs), from ``switchboard_jobs``."""
-        return {job_name(j): j for j in self.plugins.gather("switchboard_jobs", gateway=self) if not isinstance(j, CronJob)}
+        return {
+            job_name(j): j for j in self.plugins.gather("switchboard_jobs", gateway=self) if not isinstance(j, CronJob)
+        }
 
     def cron_jobs(self) -> list[CronJob]:
         """The periodic jobs of the core and every plugin, from ``switchboard_jobs``."""

@@ -70,6 +70,9 @@ POST    /api/deliveries/{id}/cancel          401       403    ok       ok    ok 
 DELETE  /api/deliveries/{id}                 401       403    ok       ok    ok      403
 POST    /api/deliveries/requeue              401       403    ok       ok    ok      403
 POST    /api/deliveries/purge                401       403    ok       ok    ok      403
+GET     /api/destinations                    401       ok     ok       ok    ok      403
+POST    /api/destinations/{name}/pause       401       403    ok       ok    ok      403
+POST    /api/destinations/{name}/resume      401       403    ok       ok    ok      403
 GET     /api/logs                            401       403    ok       ok    ok      403
 GET     /api/logs/{id}                       401       403    ok       ok    ok      403
 
@@ -125,6 +128,7 @@ def _concrete(path: str) -> str:
         .replace("{media_id}", "1003383421387256")
         .replace("{wa_id}", "255700000000")
         .replace("{mapping_id:int}", "999999")
+        .replace("{name}", "no-such-destination")
     )
 
 

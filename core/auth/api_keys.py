@@ -53,7 +53,6 @@ async def insert_api_key(
     return key_id, key
 
 
-
 def check_key_request(
     gateway: Gateway, scopes: Iterable[str], platform: str | None, expires_at: datetime | None
 ) -> list[str]:

@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("switchboard.webhooks")
 
 
-
 @requires(public=True)  # each adapter authenticates its own platform's requests
 async def webhook(request: Request) -> Response:
     """Receive a platform's webhook (POST) or answer its verification handshake (GET)."""

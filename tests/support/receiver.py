@@ -28,6 +28,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    status: int = 0  # what the receiver answered
 
     def json(self) -> Any:
         import json
@@ -57,7 +58,8 @@ class Receiver:
 
     async def handle(self, request: Request) -> Response:
         body = await request.body()
-        self.requests.append(Received(request.method, request.url.path, dict(request.headers), body))
+        received = Received(request.method, request.url.path, dict(request.headers), body)
+        self.requests.append(received)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
@@ -70,6 +72,7 @@ class Receiver:
             if self.failures_left <= 0:
                 status = 200
             self.failures_left -= 1
+        received.status = status
         if status >= 300:
             headers = {"Retry-After": self.retry_after} if self.retry_after else None
             if self.error_body is not None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from core.web.api.auth import auth_routes
+from core.web.api.destinations import destination_routes
 from core.web.api.records import record_routes
 
 
 def api_routes() -> list[BaseRoute]:
-    return [*auth_routes(), *record_routes()]
+    return [*auth_routes(), *record_routes(), *destination_routes()]

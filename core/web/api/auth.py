@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-
 def _principal(request: Request) -> Principal:
     return request.state.principal  # type: ignore[no-any-return]
 

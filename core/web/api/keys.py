@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-
 def _creator(request: Request) -> uuid.UUID | None:
     principal = request.state.principal
     return uuid.UUID(principal.id) if principal.kind == "user" else None

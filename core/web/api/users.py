@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from core.gateway import Gateway
 
 
-
 @requires("admin")
 @describe(query=UserQuery)
 async def list_endpoint(request: Request) -> Response:
