@@ -116,23 +116,34 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
+    from core import builtin, hookspecs
     from core.web.app import create_app
 
     settings = _settings(args)
-    app = create_app(settings)
-    infos = app.state.gateway.plugins.infos.values()
+    status = 0
+    try:
+        infos = list(create_app(settings).state.gateway.plugins.infos.values())
+    except PluginError as err:
+        # Still list what is installed, and say which plugin the gateway refuses.
+        from core.plugins import PluginRegistry
+
+        print(f"switchboard: {err}", file=sys.stderr)
+        registry = PluginRegistry(settings, internal=[(builtin.NAME, builtin)], refuse_incompatible=False)
+        infos, status = list(registry.infos.values()), 2
     if args.json:
         print(json.dumps([vars(i) for i in infos], indent=2))
-        return 0
+        return status
     if not infos:
         print("no plugins installed")
+    print(f"plugin API {hookspecs.PLUGIN_API_VERSION}")
     for info in infos:
         state = "enabled" if info.enabled else "disabled"
-        print(f"{info.name} {info.version} ({state}) — {info.module}")
+        api = f"API {info.api}: {info.api_status}" if info.api else "API: not declared"
+        print(f"{info.name} {info.version} ({state}; {api}) — {info.module}")
         for label, items in (("adapters", info.adapters), ("destinations", info.destinations), ("routes", info.routes)):
             if items:
                 print(f"    {label}: {', '.join(items)}")
-    return 0
+    return status
 
 
 def cmd_config(args: argparse.Namespace) -> int:
