@@ -30,6 +30,9 @@ def _distribution_version() -> str:
 __version__ = _distribution_version()
 
 if TYPE_CHECKING:
+    from core.auth.api_keys import create_api_key as create_api_key
+    from core.auth.api_keys import revoke_api_key as revoke_api_key
+    from core.auth.api_keys import rotate_api_key as rotate_api_key
     from core.auth.permissions import Principal as Principal
     from core.auth.permissions import requires as requires
     from core.config.settings import Settings as Settings
@@ -74,6 +77,9 @@ if TYPE_CHECKING:
 
 # Where each public name lives; internal layout, free to change without the names changing.
 _PUBLIC: dict[str, str] = {
+    "create_api_key": "core.auth.api_keys",
+    "revoke_api_key": "core.auth.api_keys",
+    "rotate_api_key": "core.auth.api_keys",
     "Principal": "core.auth.permissions",
     "requires": "core.auth.permissions",
     "Settings": "core.config.settings",
@@ -118,6 +124,9 @@ _PUBLIC: dict[str, str] = {
 }
 
 __all__ = [
+    "create_api_key",
+    "revoke_api_key",
+    "rotate_api_key",
     "Adapter",
     "AuthenticationError",
     "BadRequest",

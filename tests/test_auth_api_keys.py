@@ -46,7 +46,7 @@ class DevicesPlugin:
 
 
 def devices(app_client):  # type: ignore[no-untyped-def]
-    return app_client(extra_plugins=[("devices", DevicesPlugin())])
+    return app_client(extra_plugins=[("meters", DevicesPlugin())])
 
 
 async def _create(client, admin: dict[str, str], **body: Any) -> dict[str, Any]:  # type: ignore[no-untyped-def]
@@ -60,21 +60,21 @@ async def _create(client, admin: dict[str, str], **body: Any) -> dict[str, Any]:
 async def test_a_device_key_with_the_right_scope_reaches_its_route(app_client) -> None:  # type: ignore[no-untyped-def]
     async with devices(app_client) as client:
         created = await _create(client, await user_headers(client.gateway, "admin"))
-        r = await client.post("/plugins/devices/readings", headers={"X-API-Key": created["key"]})
+        r = await client.post("/plugins/meters/readings", headers={"X-API-Key": created["key"]})
         assert r.status_code == 201 and r.json() == {"from": "meter-17"}
 
 
 async def test_a_key_is_accepted_as_a_bearer_token_too(app_client) -> None:  # type: ignore[no-untyped-def]
     async with devices(app_client) as client:
         created = await _create(client, await user_headers(client.gateway, "admin"))
-        r = await client.post("/plugins/devices/readings", headers={"Authorization": f"Bearer {created['key']}"})
+        r = await client.post("/plugins/meters/readings", headers={"Authorization": f"Bearer {created['key']}"})
         assert r.status_code == 201
 
 
 async def test_a_key_without_the_scope_gets_403(app_client) -> None:  # type: ignore[no-untyped-def]
     async with devices(app_client) as client:
         created = await _create(client, await user_headers(client.gateway, "admin"), scopes=["messages:read"])
-        r = await client.post("/plugins/devices/readings", headers={"X-API-Key": created["key"]})
+        r = await client.post("/plugins/meters/readings", headers={"X-API-Key": created["key"]})
         assert r.status_code == 403 and "readings:write" in r.json()["error"]
 
 
@@ -116,7 +116,7 @@ async def test_key_list_shows_prefix_scopes_last_use_and_usage_count(app_client)
         admin = await user_headers(client.gateway, "admin")
         created = await _create(client, admin)
         for _ in range(3):
-            await client.post("/plugins/devices/readings", headers={"X-API-Key": created["key"]})
+            await client.post("/plugins/meters/readings", headers={"X-API-Key": created["key"]})
         [item] = (await client.get("/api/api-keys", headers=admin)).json()["items"]
         assert item["prefix"] == created["prefix"] and item["scopes"] == ["readings:write"]
         assert item["usage_count"] == 3 and item["last_used_at"] and item["state"] == "active"
@@ -126,7 +126,7 @@ async def test_key_usage_is_written_in_batches_not_per_request(app_client) -> No
     async with devices(app_client) as client:
         created = await _create(client, await user_headers(client.gateway, "admin"))
         for _ in range(4):
-            await client.post("/plugins/devices/readings", headers={"X-API-Key": created["key"]})
+            await client.post("/plugins/meters/readings", headers={"X-API-Key": created["key"]})
 
         async def stored() -> Any:
             async with client.gateway.db.transaction() as conn:
@@ -141,7 +141,7 @@ async def test_key_usage_is_written_in_batches_not_per_request(app_client) -> No
 async def test_key_usage_still_unwritten_is_written_when_the_app_stops(app_client) -> None:  # type: ignore[no-untyped-def]
     async with devices(app_client) as client:
         created = await _create(client, await user_headers(client.gateway, "admin"))
-        await client.post("/plugins/devices/readings", headers={"X-API-Key": created["key"]})
+        await client.post("/plugins/meters/readings", headers={"X-API-Key": created["key"]})
         settings = client.gateway.settings
     engine = make_engine(settings.database)
     try:
@@ -156,10 +156,10 @@ async def test_a_revoked_key_is_refused_on_its_next_request(app_client) -> None:
         admin = await user_headers(client.gateway, "admin")
         created = await _create(client, admin)
         headers = {"X-API-Key": created["key"]}
-        assert (await client.post("/plugins/devices/readings", headers=headers)).status_code == 201
+        assert (await client.post("/plugins/meters/readings", headers=headers)).status_code == 201
         r = await client.delete(f"/api/api-keys/{created['id']}", headers=admin)
         assert r.status_code == 200 and r.json()["state"] == "revoked"
-        assert (await client.post("/plugins/devices/readings", headers=headers)).status_code == 401
+        assert (await client.post("/plugins/meters/readings", headers=headers)).status_code == 401
         assert (await client.delete(f"/api/api-keys/{created['id']}", headers=admin)).status_code == 409
 
 
@@ -179,7 +179,7 @@ async def test_an_expired_key_is_refused(app_client) -> None:  # type: ignore[no
         async with client.gateway.db.transaction() as conn:
             await conn.execute(sa.update(api_keys).values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
         assert (
-            await client.post("/plugins/devices/readings", headers={"X-API-Key": created["key"]})
+            await client.post("/plugins/meters/readings", headers={"X-API-Key": created["key"]})
         ).status_code == 401
 
 
@@ -187,7 +187,7 @@ async def test_a_key_with_a_wrong_secret_but_a_real_prefix_is_refused(app_client
     async with devices(app_client) as client:
         created = await _create(client, await user_headers(client.gateway, "admin"))
         forged = created["prefix"] + "_" + "A" * 43
-        assert (await client.post("/plugins/devices/readings", headers={"X-API-Key": forged})).status_code == 401
+        assert (await client.post("/plugins/meters/readings", headers={"X-API-Key": forged})).status_code == 401
 
 
 async def test_invalid_key_requests_are_422_naming_each_field(app_client) -> None:  # type: ignore[no-untyped-def]
@@ -224,7 +224,7 @@ async def test_rotation_gives_a_new_key_and_the_old_one_works_through_the_grace_
         new = r.json()
         assert new["prefix"] != old["prefix"] and new["scopes"] == old["scopes"] and new["replaces"] == old["id"]
         for key in (old["key"], new["key"]):
-            assert (await client.post("/plugins/devices/readings", headers={"X-API-Key": key})).status_code == 201
+            assert (await client.post("/plugins/meters/readings", headers={"X-API-Key": key})).status_code == 201
 
 
 async def test_rotation_without_grace_stops_the_old_key_at_once(app_client) -> None:  # type: ignore[no-untyped-def]
@@ -232,8 +232,8 @@ async def test_rotation_without_grace_stops_the_old_key_at_once(app_client) -> N
         admin = await user_headers(client.gateway, "admin")
         old = await _create(client, admin)
         new = (await client.post(f"/api/api-keys/{old['id']}/rotate", headers=admin)).json()
-        assert (await client.post("/plugins/devices/readings", headers={"X-API-Key": old["key"]})).status_code == 401
-        assert (await client.post("/plugins/devices/readings", headers={"X-API-Key": new["key"]})).status_code == 201
+        assert (await client.post("/plugins/meters/readings", headers={"X-API-Key": old["key"]})).status_code == 401
+        assert (await client.post("/plugins/meters/readings", headers={"X-API-Key": new["key"]})).status_code == 201
 
 
 async def test_key_creation_rotation_and_revocation_are_audited_without_the_key(app_client) -> None:  # type: ignore[no-untyped-def]
@@ -258,7 +258,7 @@ async def test_usage_counted_by_several_processes_adds_up(app_client) -> None:  
         created = await _create(one, await user_headers(one.gateway, "admin"))
         for client, times in ((one, 2), (two, 3)):
             for _ in range(times):
-                await client.post("/plugins/devices/readings", headers={"X-API-Key": created["key"]})
+                await client.post("/plugins/meters/readings", headers={"X-API-Key": created["key"]})
         await one.gateway.auth.key_usage.flush()
         await two.gateway.auth.key_usage.flush()
         async with one.gateway.db.transaction() as conn:

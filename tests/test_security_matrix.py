@@ -100,6 +100,22 @@ GET     /plugins/dhis2/orgunit-mappings/{mapping_id:int} 401       ok     ok    
 DELETE  /plugins/dhis2/orgunit-mappings/{mapping_id:int} 401       403    ok       ok    ok      403
 
 GET     /plugins/ceemis/cases/{reference}    401       ok     ok       ok    ok      403
+GET     /plugins/devices/devices             401       ok     ok       ok    ok      403
+POST    /plugins/devices/devices             401       403    ok       ok    ok      403
+GET     /plugins/devices/devices/{device_id} 401       ok     ok       ok    ok      403
+PATCH   /plugins/devices/devices/{device_id} 401       403    ok       ok    ok      403
+DELETE  /plugins/devices/devices/{device_id} 401       403    403      ok    ok      403
+POST    /plugins/devices/devices/{device_id}/deactivate 401 403 ok     ok    ok      403
+POST    /plugins/devices/devices/{device_id}/rotate-key 401 403 ok     ok    ok      403
+POST    /plugins/devices/heartbeat           401       403    403      403   403     403
+GET     /plugins/devices/readings            401       ok     ok       ok    ok      403
+GET     /plugins/devices/subjects/{subject}/summary 401 ok    ok       ok    ok      403
+GET     /plugins/devices/alerts              401       ok     ok       ok    ok      403
+POST    /plugins/devices/alerts/{alert_id}/acknowledge 401 403 ok      ok    ok      403
+GET     /plugins/devices/rules               401       ok     ok       ok    ok      403
+POST    /plugins/devices/rules               401       403    403      ok    ok      403
+PUT     /plugins/devices/rules/{name}        401       403    403      ok    ok      403
+DELETE  /plugins/devices/rules/{name}        401       403    403      ok    ok      403
 """
 
 

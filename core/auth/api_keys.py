@@ -178,3 +178,44 @@ async def rotate_key(
     )
     old = await revoke_key(gateway, old.id, at=now + timedelta(seconds=grace_seconds) if grace_seconds else None)
     return old, await get_key(gateway, new_id), key
+
+
+# The public API (``from core import create_api_key, …``): keys a plugin issues for the systems
+# and devices it serves, ordinary keys in every other way (revocation, last use, rate limits, audit).
+
+
+async def create_api_key(
+    gateway: Gateway,
+    name: str,
+    scopes: Iterable[str],
+    *,
+    platform: str | None = None,
+    expires_at: datetime | None = None,
+    created_by: uuid.UUID | None = None,
+) -> tuple[uuid.UUID, str]:
+    """Issue an API key: ``(key id, key)``. Show the key once; only its hash is stored.
+
+    ``platform`` binds it to an adapter (it then passes ``webhooks:<platform>``); unknown scopes
+    and a past ``expires_at`` are refused with ``Unprocessable``.
+    """
+    row, key = await create_key(
+        gateway, name, scopes, platform=platform, expires_at=expires_at, created_by=created_by
+    )
+    return row.id, key
+
+
+async def revoke_api_key(gateway: Gateway, key_id: uuid.UUID) -> None:
+    """Refuse the key from the next request on; a key revoked already stays as it is."""
+    try:
+        await revoke_key(gateway, key_id)
+    except Conflict:
+        return
+
+
+async def rotate_api_key(
+    gateway: Gateway, key_id: uuid.UUID, *, grace_seconds: int = 0, created_by: uuid.UUID | None = None
+) -> tuple[uuid.UUID, str, datetime | None]:
+    """Replace a key: ``(new id, new key, when the old key stops)`` (now, or after the grace)."""
+    old, new, key = await rotate_key(gateway, key_id, grace_seconds=grace_seconds, created_by=created_by)
+    stops: datetime | None = old.revoked_at or old.expires_at
+    return new.id, key, stops

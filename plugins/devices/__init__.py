@@ -1,0 +1,48 @@
+"""The ``devices`` plugin: health devices upload readings with their own API keys.
+
+Inbound, the adapter ``devices`` (``/webhooks/devices``) takes batches of readings, checks
+each, stores them in canonical units and hands each to the core as a message of kind
+``reading``; readings that cross an alert rule also become messages of kind ``alert``.
+Routes under ``/plugins/devices`` register devices and serve readings, summaries, alerts and
+rules; a cron job marks silent devices. See docs/devices.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import MetaData
+from starlette.routing import BaseRoute
+
+from core import Adapter, Gateway, hookimpl
+from plugins.devices.adapter import DevicesAdapter
+from plugins.devices.jobs import silent_job
+from plugins.devices.models import metadata
+from plugins.devices.routes import devices_routes
+from plugins.devices.settings import DevicesSettings
+
+
+@hookimpl
+def switchboard_settings(config: Mapping[str, Any]) -> DevicesSettings:
+    return DevicesSettings.model_validate(dict(config))
+
+
+@hookimpl
+def switchboard_adapters(gateway: Gateway) -> list[Adapter]:
+    return [DevicesAdapter(gateway)]
+
+
+@hookimpl
+def switchboard_models() -> list[MetaData]:
+    return [metadata]
+
+
+@hookimpl
+def switchboard_routes() -> list[BaseRoute]:
+    return devices_routes()
+
+
+@hookimpl
+def switchboard_jobs(gateway: Gateway) -> list[Any]:
+    return [silent_job(gateway.plugin_config("devices"))]

@@ -1,0 +1,180 @@
+"""Storing an upload: its new readings, the device's status and the alerts they raise, in one transaction.
+
+The readings table is written first and is idempotent (unique on device and reading id), and
+so is the core's message store (unique on platform and external id). The messages of every
+valid reading are handed to the core, not only of the new ones: if a request failed after
+the readings were stored, the device's retry still gets its messages stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core import Gateway, StandardMessage
+from plugins.devices.alerts import alert_message, alerts_of_readings, crossings, raise_threshold_alerts
+from plugins.devices.models import devices, readings
+from plugins.devices.registry import heard_from
+from plugins.devices.rules import effective_rules
+from plugins.devices.settings import DevicesSettings
+from plugins.devices.validation import Reading, Rejected, check_reading
+
+_COLUMNS = (
+    ("device_id", "uuid"),
+    ("reading_id", "text"),
+    ("subject", "text"),
+    ("metric", "text"),
+    ("value", "float8"),
+    ("diastolic", "float8"),
+    ("unit", "text"),
+    ("original_value", "float8"),
+    ("original_unit", "text"),
+    ("measured_at", "timestamptz"),
+    ("received_at", "timestamptz"),
+)
+_NAMES = ", ".join(name for name, _ in _COLUMNS)
+# One statement and one parameter for the whole batch on PostgreSQL.
+# Built from the constants above, never from input.
+_PG_INSERT = (
+    f"INSERT INTO device_readings ({_NAMES}) SELECT {_NAMES} "  # noqa: S608
+    f"FROM json_to_recordset($1::json) AS r({', '.join(f'{n} {t}' for n, t in _COLUMNS)}) "
+    "ON CONFLICT (device_id, reading_id) DO NOTHING RETURNING reading_id"
+)
+_SQLITE_CHUNK = 500  # rows per statement: SQLite allows 32,766 variables
+
+
+@dataclass
+class Upload:
+    """The outcome of one upload: the answer's counts and the messages for the core to store."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+    messages: list[StandardMessage] = field(default_factory=list)
+
+    def answer(self) -> dict[str, Any]:
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": [r.to_dict() for r in self.rejected],
+        }
+
+
+def _row(device_id: Any, r: Reading, now: datetime) -> dict[str, Any]:
+    return {
+        "device_id": device_id,
+        "reading_id": r.reading_id,
+        "subject": r.subject,
+        "metric": r.metric,
+        "value": r.value,
+        "diastolic": r.diastolic,
+        "unit": r.unit,
+        "original_value": r.original_value,
+        "original_unit": r.original_unit,
+        "measured_at": r.measured_at,
+        "received_at": now,
+    }
+
+
+async def insert_readings(conn: AsyncConnection, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert the rows not stored yet; returns the reading ids inserted."""
+    if not rows:
+        return set()
+    if conn.dialect.name == "postgresql":
+        text = orjson.dumps(rows, default=str).decode()
+        result = await conn.exec_driver_sql(_PG_INSERT, (text,))
+        return {row[0] for row in result}
+    inserted: set[str] = set()
+    for start in range(0, len(rows), _SQLITE_CHUNK):
+        statement = (
+            sa.dialects.sqlite.insert(readings)
+            .values(rows[start : start + _SQLITE_CHUNK])
+            .on_conflict_do_nothing(index_elements=["device_id", "reading_id"])
+            .returning(readings.c.reading_id)
+        )
+        inserted.update(await conn.scalars(statement))
+    return inserted
+
+
+def reading_message(device: Any, r: Reading) -> StandardMessage:
+    """The standard message of a reading: canonical values in ``extra``, the device's item in ``raw``."""
+    extra: dict[str, Any] = {
+        "device_id": str(device.id),
+        "serial": device.serial,
+        "device_type": device.type,
+        "facility": device.facility,
+        "subject": r.subject,
+        "reading_id": r.reading_id,
+        "metric": r.metric,
+        "unit": r.unit,
+        "measured_at": r.measured_at.isoformat(),
+    }
+    if r.diastolic is not None:
+        extra |= {"systolic": r.value, "diastolic": r.diastolic}
+    else:
+        extra |= {"value": r.value, "original_value": r.original_value, "original_unit": r.original_unit}
+    return StandardMessage(
+        platform="devices",
+        external_id=f"{device.id.hex}:{r.reading_id}",
+        kind="reading",
+        sender=r.subject,
+        conversation_key="",  # readings are not a conversation
+        timestamp=r.measured_at,
+        raw=r.raw,
+        extra=extra,
+    )
+
+
+async def store_upload(gateway: Gateway, settings: DevicesSettings, device: Any, items: list[Any]) -> Upload:
+    """Check every item, store the new readings, update the device, raise alerts; all or nothing."""
+    now = datetime.now(UTC)
+    upload = Upload()
+    valid: dict[str, Reading] = {}
+    for index, item in enumerate(items):
+        checked = check_reading(
+            index,
+            item,
+            now=now,
+            max_future_skew=settings.max_future_skew,
+            ranges=settings.ranges,
+            default_subject=device.subject,
+        )
+        if isinstance(checked, Rejected):
+            upload.rejected.append(checked)
+        elif checked.reading_id in valid:
+            upload.duplicates += 1  # the same reading twice in one batch
+        else:
+            valid[checked.reading_id] = checked
+    async with gateway.db.transaction() as conn:
+        inserted = await insert_readings(conn, [_row(device.id, r, now) for r in valid.values()])
+        new = [r for r in valid.values() if r.reading_id in inserted]
+        status: dict[str, Any] = {}
+        if new:
+            latest = max(r.measured_at for r in new)
+            status["last_reading_at"] = sa.case(
+                (
+                    sa.or_(devices.c.last_reading_at.is_(None), devices.c.last_reading_at < latest),
+                    sa.literal(latest, devices.c.last_reading_at.type),
+                ),
+                else_=devices.c.last_reading_at,
+            )
+        await heard_from(conn, device.id, now, **status)
+        raised = await raise_threshold_alerts(
+            conn,
+            device,
+            crossings(new, await effective_rules(conn, settings.rules), device.type),
+            now,
+            settings.alert_quiet_period,
+        )
+        repeated = [r.reading_id for r in valid.values() if r.reading_id not in inserted]
+        earlier = await alerts_of_readings(conn, device.id, repeated)
+    upload.accepted = len(new)
+    upload.duplicates += len(valid) - len(new)
+    upload.messages = [reading_message(device, r) for r in valid.values()]
+    upload.messages += [alert_message(row) for row in [*raised, *earlier]]
+    return upload
