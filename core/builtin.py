@@ -18,6 +18,7 @@ from core.auth.sessions import purge_expired_refresh_tokens
 from core.contracts import Command, CronJob
 from core.hookspecs import hookimpl
 from core.pipeline.sweeper import sweep
+from core.scaffold import new_plugin_command
 from core.web.api import api_routes
 from core.web.health import health_routes
 from core.web.webhooks import webhook_routes
@@ -67,4 +68,4 @@ def switchboard_jobs(gateway: Gateway) -> Sequence[Any]:
 
 @hookimpl(trylast=True)
 def switchboard_commands() -> Sequence[Command]:
-    return [users_command()]
+    return [users_command(), new_plugin_command()]

@@ -192,6 +192,9 @@ def _runner(command: Any) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         import asyncio
 
+        if not command.needs_gateway:
+            return int(asyncio.run(command.run(None, args)))
+
         from core.gateway import Gateway
         from core.storage import migrate
 

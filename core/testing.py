@@ -8,6 +8,7 @@ async with gateway_client(settings, plugins=[("myplugin", myplugin)]) as client:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import uuid
@@ -57,16 +58,26 @@ class GatewayClient(httpx.AsyncClient):
 
 @asynccontextmanager
 async def gateway_client(
-    settings: Settings, *, plugins: Iterable[tuple[str, object]] = (), migrate: bool = True
+    settings: Settings, *, plugins: Iterable[tuple[str, object]] = (), migrate: bool = True, run_queue: bool = True
 ) -> AsyncIterator[GatewayClient]:
-    """Build the app, migrate its database, run its lifespan, and yield a client for it."""
+    """Build the app, migrate its database, run its lifespan, and yield a client for it.
+
+    ``run_queue=False``: no delivery workers or cron jobs run in the background, so deliveries
+    happen only when the test calls ``drain`` (what the test kit's ``gateway`` does).
+    """
     app = create_app(settings, plugins=plugins)
     if migrate:
         migrations.upgrade(settings)
-    async with app.router.lifespan_context(app):
+    gateway: Gateway = app.state.gateway
+    async with contextlib.AsyncExitStack() as stack:
+        if run_queue:
+            await stack.enter_async_context(app.router.lifespan_context(app))
+        else:
+            await gateway.start(run_queue=False)
+            stack.push_async_callback(gateway.close)
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
         async with GatewayClient(transport=transport, base_url="http://testserver") as client:
-            client.gateway = app.state.gateway
+            client.gateway = gateway
             client.app = app
             yield client
 
@@ -122,3 +133,34 @@ def hmac_sha256(secret: str | bytes, body: bytes) -> str:
 
 def new_external_id() -> str:
     return uuid.uuid4().hex
+
+
+# The test kit's helpers, public here (core.testkit is their home).
+from core.testkit.assertions import (  # noqa: E402
+    assert_deliveries,
+    attempt_rows,
+    delivery_rows,
+    signed,
+    stored_messages,
+)
+from core.testkit.receiver import Received, Receiver, running_receiver, serving  # noqa: E402
+
+__all__ = [
+    "GatewayClient",
+    "Received",
+    "Receiver",
+    "api_key_headers",
+    "assert_deliveries",
+    "attempt_rows",
+    "delivery_rows",
+    "drain",
+    "gateway_client",
+    "hmac_sha256",
+    "make_settings",
+    "new_external_id",
+    "running_receiver",
+    "serving",
+    "signed",
+    "stored_messages",
+    "user_headers",
+]

@@ -198,9 +198,7 @@ async def create_api_key(
     ``platform`` binds it to an adapter (it then passes ``webhooks:<platform>``); unknown scopes
     and a past ``expires_at`` are refused with ``Unprocessable``.
     """
-    row, key = await create_key(
-        gateway, name, scopes, platform=platform, expires_at=expires_at, created_by=created_by
-    )
+    row, key = await create_key(gateway, name, scopes, platform=platform, expires_at=expires_at, created_by=created_by)
     return row.id, key
 
 
