@@ -138,8 +138,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     print(f"plugin API {hookspecs.PLUGIN_API_VERSION}")
     for info in infos:
         state = "enabled" if info.enabled else "disabled"
-        api = f"API {info.api}: {info.api_status}" if info.api else "API: not declared"
-        print(f"{info.name} {info.version} ({state}; {api}) — {info.module}")
+        print(f"{info.name} {info.version} ({state}) — {info.module}")
+        print(f"    plugin API: {info.api} ({info.api_status})" if info.api else "    plugin API: not declared")
         for label, items in (("adapters", info.adapters), ("destinations", info.destinations), ("routes", info.routes)):
             if items:
                 print(f"    {label}: {', '.join(items)}")

@@ -42,9 +42,12 @@ async def consuming(client: GatewayClient) -> AsyncIterator[None]:
     if client.gateway.settings.queue.backend != "arq":
         yield
         return
+    from core.gateway import Gateway
     from core.pipeline.worker import build_worker
 
-    worker = build_worker(client.gateway.settings, poll_delay=0.01)
+    gateway = Gateway(client.gateway.settings)  # the worker's own: another view of the breakers
+    await gateway.start(run_queue=False)
+    worker = build_worker(client.gateway.settings, gateway=gateway, poll_delay=0.01)
     task = asyncio.create_task(worker.main())
     try:
         yield
@@ -53,6 +56,7 @@ async def consuming(client: GatewayClient) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await worker.close()
+        await gateway.close()
 
 
 @contextlib.asynccontextmanager

@@ -25,7 +25,7 @@ from core.pipeline.batching import GroupCommit
 from core.pipeline.breaker import Breaker, Gate, State, Verdict
 from core.pipeline.delivery_store import Claim, DeliveryStore, Record, make_delivery_store
 from core.pipeline.queue.base import QueueItem
-from core.pipeline.retry import excerpt, retry_schedule
+from core.pipeline.retry import RETRYABLE_STATUS, excerpt, retry_schedule
 from core.pipeline.statuses import DeliveryStatus
 from core.pipeline.sweeper import release_backlog
 from core.storage.models import deliveries
@@ -193,8 +193,7 @@ class DeliveryEngine:
                 error = f"{error} (gave up after {info.attempt} attempts)"
             code, detail = failure.status_code, failure.detail
             outcome = "retry" if status == DeliveryStatus.RETRYING else "dead"
-        # A refused item (bad data) says nothing of the destination's health; a retryable failure does.
-        verdict = "success" if failure is None else "failure" if failure.retryable else "neutral"
+        verdict = "success" if failure is None else "failure" if unhealthy(failure) else "neutral"
         remote_ref = result.remote_ref if result else None
         response = (detail or {}).get("response") if failure else None
         return Record(
@@ -237,6 +236,21 @@ class DeliveryEngine:
             retry_at=retry_at,
             verdict=verdict,
         )
+
+
+def unhealthy(failure: DeliveryError) -> bool:
+    """Whether a failed attempt says the destination is failing (for its breaker).
+
+    A 5xx, 408, 425 or 429 answer, a timeout, a connection error or an unexpected exception
+    does. A refused item (a 4xx: bad data) does not, nor does a retry a destination asks for
+    without an answer behind it (an update waiting for its case's create, say).
+    """
+    if not failure.retryable:
+        return False
+    if failure.status_code is not None:
+        return failure.status_code in RETRYABLE_STATUS or failure.status_code >= 500
+    # A wait the destination chose carries its own retry_after (or a detail to resume from).
+    return failure.retry_after is None and failure.detail is None
 
 
 async def perform(gateway: Gateway, delivery_id: uuid.UUID, *, worker: str = "") -> AttemptOutcome | None:
