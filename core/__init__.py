@@ -15,7 +15,19 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+
+def _distribution_version() -> str:
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+    except ImportError:  # pragma: no cover - a stripped interpreter
+        return "0.0.0+unknown"
+    try:
+        return version("switchboard")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "0.0.0+unknown"
+
+
+__version__ = _distribution_version()
 
 if TYPE_CHECKING:
     from core.auth.api_keys import create_api_key as create_api_key
@@ -51,6 +63,7 @@ if TYPE_CHECKING:
     from core.errors import TooManyRequests as TooManyRequests
     from core.errors import Unprocessable as Unprocessable
     from core.gateway import Gateway as Gateway
+    from core.hookspecs import PLUGIN_API_VERSION as PLUGIN_API_VERSION
     from core.hookspecs import hookimpl as hookimpl
     from core.messages import KINDS as KINDS
     from core.messages import StandardMessage as StandardMessage
@@ -114,6 +127,7 @@ _PUBLIC: dict[str, str] = {
     "TooManyRequests": "core.errors",
     "Unprocessable": "core.errors",
     "Gateway": "core.gateway",
+    "PLUGIN_API_VERSION": "core.hookspecs",
     "hookimpl": "core.hookspecs",
     "KINDS": "core.messages",
     "StandardMessage": "core.messages",
@@ -169,6 +183,7 @@ __all__ = [
     "MailError",
     "NAMING",
     "NotFound",
+    "PLUGIN_API_VERSION",
     "Principal",
     "ReportType",
     "Settings",

@@ -19,6 +19,7 @@ from core.contracts import Command, CronJob
 from core.hookspecs import hookimpl
 from core.pipeline import job_runs
 from core.pipeline.sweeper import sweep
+from core.scaffold import new_plugin_command
 from core.web.api import api_routes
 from core.web.health import health_routes
 from core.web.metrics import metrics_routes
@@ -87,4 +88,4 @@ def switchboard_jobs(gateway: Gateway) -> Sequence[Any]:
 
 @hookimpl(trylast=True)
 def switchboard_commands() -> Sequence[Command]:
-    return [users_command()]
+    return [users_command(), new_plugin_command()]

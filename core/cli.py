@@ -145,9 +145,10 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
+    from core import builtin, hookspecs
     from core.config.settings import describe_path
-    from core.gateway import Gateway
     from core.plugins import PluginRegistry
+    from core.web.app import create_app
 
     # A plugin whose secrets are not in this shell's environment is still listed: say which.
     missing: dict[tuple[str, ...], str] = {}
@@ -156,26 +157,34 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     for path, variable in missing.items():
         owner = path[1] if len(path) > 2 and path[0] == "plugins" else "core"
         lacking.setdefault(owner, []).append(f"{variable} ({describe_path(path)})")
+    status = 0
     try:
-        infos = list(Gateway(settings).plugins.infos.values())
+        infos = list(create_app(settings).state.gateway.plugins.infos.values())
+    except PluginError as err:
+        # Still list what is installed, and say which plugin the gateway refuses.
+        print(f"switchboard: {err}", file=sys.stderr)
+        registry = PluginRegistry(settings, internal=[(builtin.NAME, builtin)], refuse_incompatible=False)
+        infos, status = list(registry.infos.values()), 2
     except ConfigError as err:
         # A plugin refused a placeholder, or a route is wrong: list the plugins anyway, unexpanded.
         print(f"note: {err}", file=sys.stderr)
-        infos = list(PluginRegistry(settings).infos.values())
+        infos = list(PluginRegistry(settings, refuse_incompatible=False).infos.values())
     if args.json:
         print(json.dumps([vars(i) | {"missing_secrets": lacking.get(i.name, [])} for i in infos], indent=2))
-        return 0
+        return status
     if not infos:
         print("no plugins installed")
+    print(f"plugin API {hookspecs.PLUGIN_API_VERSION}")
     for info in infos:
         state = "enabled" if info.enabled else "disabled"
         print(f"{info.name} {info.version} ({state}) — {info.module}")
         if lacking.get(info.name):
             print(f"    missing secrets: {', '.join(lacking[info.name])}")
+        print(f"    plugin API: {info.api} ({info.api_status})" if info.api else "    plugin API: not declared")
         for label, items in (("adapters", info.adapters), ("destinations", info.destinations), ("routes", info.routes)):
             if items:
                 print(f"    {label}: {', '.join(items)}")
-    return 0
+    return status
 
 
 def cmd_config(args: argparse.Namespace) -> int:
@@ -227,6 +236,9 @@ def _plugin_commands(sub: Any, common: argparse.ArgumentParser, args: list[str])
 def _runner(command: Any) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         import asyncio
+
+        if not command.needs_gateway:
+            return int(asyncio.run(command.run(None, args)))
 
         from core.gateway import Gateway
         from core.storage import migrate

@@ -168,13 +168,15 @@ class Command:
     """``switchboard <name> …``: ``arguments`` adds options to its parser; ``run`` does the work.
 
     ``run(gateway, args)`` gets a started gateway (database, HTTP client; no delivery
-    workers) and returns the exit status.
+    workers) and returns the exit status. With ``needs_gateway=False`` none is built (no
+    configuration, no database): ``run`` gets ``None`` (for commands such as ``new-plugin``).
     """
 
     name: str
     help: str
     run: Callable[[Gateway, argparse.Namespace], Awaitable[int]]
     arguments: Callable[[argparse.ArgumentParser], None] = field(default=lambda parser: None)
+    needs_gateway: bool = True
 
 
 @dataclass(frozen=True)

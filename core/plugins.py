@@ -9,6 +9,7 @@ come from internal plugins registered the same way (``core.builtin``).
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import logging
 from collections.abc import Iterable
@@ -17,6 +18,8 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 import pluggy
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import Version
 from pydantic import ValidationError
 
 from core import hookspecs
@@ -25,6 +28,8 @@ from core.errors import ConfigError, PluginError
 
 log = logging.getLogger("switchboard.plugins")
 ENTRY_POINT_GROUP = "switchboard"
+# The attribute of a plugin's entry-point module naming the plugin API versions it supports.
+API_ATTRIBUTE = "SWITCHBOARD_API"
 
 
 @dataclass
@@ -38,6 +43,9 @@ class PluginInfo:
     adapters: list[str] = field(default_factory=list)
     destinations: list[str] = field(default_factory=list)
     routes: list[str] = field(default_factory=list)
+    # The plugin API versions it supports (its SWITCHBOARD_API), and whether this gateway's fits.
+    api: str | None = None
+    api_status: str = "not declared"
 
     @property
     def label(self) -> str:
@@ -58,9 +66,16 @@ class PluginRegistry:
         extra_plugins: Iterable[tuple[str, object]] = (),
         *,
         internal: Iterable[tuple[str, object]] = (),
+        refuse_incompatible: bool = True,
     ) -> None:
-        """``internal``: the core's own plugins (``core.builtin``), registered first and listed apart."""
+        """``internal``: the core's own plugins (``core.builtin``), registered first and listed apart.
+
+        A plugin whose ``SWITCHBOARD_API`` excludes this gateway's ``PLUGIN_API_VERSION`` stops
+        start-up with a ``PluginError`` naming it; with ``refuse_incompatible=False`` (for
+        ``switchboard plugins``) it is listed with its status and left unregistered instead.
+        """
         self.settings = settings
+        self.refuse_incompatible = refuse_incompatible
         self.pm = new_manager()
         self.infos: dict[str, PluginInfo] = {}
         self.plugin_settings: dict[str, Any] = {}
@@ -82,7 +97,7 @@ class PluginRegistry:
             self.pm.check_pending()
         except pluggy.PluginValidationError as err:
             culprit = self.pm.get_name(err.plugin) if err.plugin is not None else "?"
-            raise PluginError(f"plugin {culprit!r}: {err}") from err
+            raise PluginError(f"plugin {culprit!r}: {_explain_unknown_hook(self.pm, err)}") from err
         self._validate_settings()
 
     def _load_entry_points(self) -> None:
@@ -106,13 +121,40 @@ class PluginRegistry:
     def _register(self, name: str, plugin: object, *, version: str, module: str) -> None:
         if name in self.infos or name in self.internal:
             raise PluginError(f"two plugins are named {name!r}")
-        self.infos[name] = PluginInfo(name, version, self.settings.plugin_enabled(name), module)
-        if not self.infos[name].enabled:
+        info = self.infos[name] = PluginInfo(name, version, self.settings.plugin_enabled(name), module)
+        if not info.enabled:
+            return
+        if not self._api_fits(info, plugin):
             return
         try:
             self.pm.register(plugin, name=name)
         except (ValueError, pluggy.PluginValidationError) as err:
-            raise PluginError(f"plugin {self.infos[name].label} cannot be registered: {err}") from err
+            raise PluginError(f"plugin {info.label} cannot be registered: {err}") from err
+
+    def _api_fits(self, info: PluginInfo, plugin: object) -> bool:
+        """Check the plugin's ``SWITCHBOARD_API`` against ``PLUGIN_API_VERSION``; record the result."""
+        required = getattr(plugin, API_ATTRIBUTE, None)
+        if required is None:
+            return True
+        info.api = str(required)
+        try:
+            fits = Version(hookspecs.PLUGIN_API_VERSION) in SpecifierSet(str(required))
+        except InvalidSpecifier:
+            info.api_status = "invalid requirement"
+            problem = f"{API_ATTRIBUTE} = {required!r} is not a version specifier (e.g. '>=1.0,<2')"
+        else:
+            info.api_status = "compatible" if fits else f"incompatible with plugin API {hookspecs.PLUGIN_API_VERSION}"
+            if fits:
+                return True
+            problem = (
+                f"requires plugin API {required}; this gateway (switchboard {_gateway_version()}) "
+                f"provides {hookspecs.PLUGIN_API_VERSION}"
+            )
+        if self.refuse_incompatible:
+            raise PluginError(f"plugin {info.label} refused: {problem}")
+        log.warning("plugin %s not loaded: %s", info.label, problem)
+        info.enabled = False
+        return False
 
     def _validate_settings(self) -> None:
         for name, info in self.infos.items():
@@ -182,6 +224,24 @@ class PluginRegistry:
             for left in results:  # one raised: the rest never ran
                 if inspect.iscoroutine(left):
                     left.close()
+
+
+def _gateway_version() -> str:
+    import core
+
+    return core.__version__
+
+
+def _explain_unknown_hook(pm: pluggy.PluginManager, err: pluggy.PluginValidationError) -> str:
+    """pluggy's message for a hook no specification knows, with the nearest hook name."""
+    message = str(err)
+    known = [n for n in dir(pm.hook) if n.startswith("switchboard_") and getattr(pm.hook, n).spec is not None]
+    for word in message.replace("'", " ").split():
+        if word.startswith("switchboard_") and word not in known:
+            close = difflib.get_close_matches(word, known, n=1)
+            if close:
+                return f"{message} (did you mean {close[0]!r}?)"
+    return message
 
 
 def new_manager() -> pluggy.PluginManager:

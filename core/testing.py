@@ -12,16 +12,16 @@ Waiting for something to happen is always ``await wait_until(check, message=...)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
-import inspect
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar
 
 import httpx
 import sqlalchemy as sa
@@ -40,43 +40,6 @@ from core.storage.models import audit_log, conversations, deliveries, delivery_a
 from core.web.app import create_app
 
 T = TypeVar("T")
-
-
-@overload
-async def wait_until(
-    check: Callable[[], Awaitable[T | None]], *, timeout: float = ..., interval: float = ..., message: str | None = ...
-) -> T: ...
-@overload
-async def wait_until(
-    check: Callable[[], T | None], *, timeout: float = ..., interval: float = ..., message: str | None = ...
-) -> T: ...
-async def wait_until(
-    check: Callable[[], Any],
-    *,
-    timeout: float = 10.0,
-    interval: float = 0.05,
-    message: str | None = None,
-) -> Any:
-    """Call ``check`` (a function or a coroutine function) until it returns something truthy; return that.
-
-    ``check`` runs at once, then every ``interval`` seconds. After ``timeout`` seconds it
-    raises ``AssertionError`` naming what was awaited (``message``, else ``check``'s name)
-    and the last value ``check`` returned. An exception from ``check`` ends the wait at once.
-    A check whose answer may rightly be empty or zero returns ``True`` instead; read the
-    answer after the wait.
-    """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = check()
-        if inspect.isawaitable(value):
-            value = await value
-        if value:
-            return value
-        if loop.time() >= deadline:
-            what = message or getattr(check, "__name__", repr(check))
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {value!r}")
-        await asyncio.sleep(interval)
 
 
 def make_settings(
@@ -122,16 +85,26 @@ class GatewayClient(httpx.AsyncClient):
 
 @asynccontextmanager
 async def gateway_client(
-    settings: Settings, *, plugins: Iterable[tuple[str, object]] = (), migrate: bool = True
+    settings: Settings, *, plugins: Iterable[tuple[str, object]] = (), migrate: bool = True, run_queue: bool = True
 ) -> AsyncIterator[GatewayClient]:
-    """Build the app, migrate its database, run its lifespan, and yield a client for it."""
+    """Build the app, migrate its database, run its lifespan, and yield a client for it.
+
+    ``run_queue=False``: no delivery workers or cron jobs run in the background, so deliveries
+    happen only when the test calls ``drain`` (what the test kit's ``gateway`` does).
+    """
     app = create_app(settings, plugins=plugins)
     if migrate:
         migrations.upgrade(settings)
-    async with app.router.lifespan_context(app):
+    gateway: Gateway = app.state.gateway
+    async with contextlib.AsyncExitStack() as stack:
+        if run_queue:
+            await stack.enter_async_context(app.router.lifespan_context(app))
+        else:
+            await gateway.start(run_queue=False)
+            stack.push_async_callback(gateway.close)
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
         async with GatewayClient(transport=transport, base_url="http://testserver") as client:
-            client.gateway = app.state.gateway
+            client.gateway = gateway
             client.app = app
             yield client
 
@@ -310,3 +283,44 @@ async def audit_entries(gateway: Gateway, **where: Any) -> list[sa.Row[Any]]:
     await gateway.audit.flush()
     query = sa.select(audit_log).order_by(audit_log.c.id)
     return await _rows(gateway, query.where(*(audit_log.c[column] == value for column, value in where.items())))
+
+# The test kit's helpers, public here (core.testkit is their home).
+from core.testkit.assertions import (  # noqa: E402
+    assert_deliveries,
+    attempt_rows,
+    delivery_rows,
+    signed,
+)
+from core.testkit.receiver import Received, Receiver, running_receiver, serving  # noqa: E402
+from core.testkit.waiting import wait_until  # noqa: E402
+
+__all__ = [
+    "after_commit",
+    "api_key_headers",
+    "assert_deliveries",
+    "attempt_rows",
+    "attempts",
+    "audit_entries",
+    "conversation_of",
+    "deliveries_of",
+    "delivery",
+    "delivery_rows",
+    "delivery_statuses",
+    "drain",
+    "gateway_client",
+    "GatewayClient",
+    "hmac_sha256",
+    "make_settings",
+    "new_external_id",
+    "plugin_settings",
+    "Received",
+    "Receiver",
+    "run_jobs",
+    "running_receiver",
+    "serving",
+    "settle",
+    "signed",
+    "stored_messages",
+    "user_headers",
+    "wait_until",
+]

@@ -40,6 +40,8 @@ LAYERS = {
     "core.storage.migrate": "composition",  # core's tables and every plugin's, through the registry
     "core.cli": "composition",
     "core.testing": "composition",
+    "core.testkit": "composition",
+    "core.scaffold": "composition",
 }
 # What each layer may import besides itself (the map in docs/architecture.md).
 ALLOWED = {

@@ -88,6 +88,16 @@ def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
     assert "database unreachable" in result.stderr and "Traceback" not in result.stderr
 
 
+def _core_head() -> str:
+    """The newest core revision (branches add their own on top of 0001_core)."""
+    from alembic.script import ScriptDirectory
+
+    import core.storage.migrations
+
+    (head,) = ScriptDirectory(str(Path(core.storage.migrations.__file__).parent)).get_heads()
+    return head
+
+
 def test_db_upgrade_and_current(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "cli.db"}"\n')

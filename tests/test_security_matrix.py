@@ -77,6 +77,9 @@ POST    /api/deliveries/{id}/cancel          401       403    ok       ok    ok 
 DELETE  /api/deliveries/{id}                 401       403    ok       ok    ok      403
 POST    /api/deliveries/requeue              401       403    ok       ok    ok      403
 POST    /api/deliveries/purge                401       403    ok       ok    ok      403
+GET     /api/destinations                    401       ok     ok       ok    ok      403
+POST    /api/destinations/{name}/pause       401       403    ok       ok    ok      403
+POST    /api/destinations/{name}/resume      401       403    ok       ok    ok      403
 GET     /api/logs                            401       403    ok       ok    ok      403
 GET     /api/logs/{id:int}                   401       403    ok       ok    ok      403
 GET     /api/jobs                            401       ok     ok       ok    ok      403
@@ -218,6 +221,7 @@ def _concrete(path: str) -> str:
         .replace("{id:int}", "999999")
         .replace("{slug}", "no-such-organisation")
         .replace("{report_id}", str(uuid.uuid4()))
+        .replace("{name}", "no-such-destination")
     )
 
 

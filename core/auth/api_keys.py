@@ -53,7 +53,6 @@ async def insert_api_key(
     return key_id, key
 
 
-
 def check_key_request(
     gateway: Gateway, scopes: Iterable[str], platform: str | None, expires_at: datetime | None
 ) -> list[str]:
@@ -199,9 +198,7 @@ async def create_api_key(
     ``platform`` binds it to an adapter (it then passes ``webhooks:<platform>``); unknown scopes
     and a past ``expires_at`` are refused with ``Unprocessable``.
     """
-    row, key = await create_key(
-        gateway, name, scopes, platform=platform, expires_at=expires_at, created_by=created_by
-    )
+    row, key = await create_key(gateway, name, scopes, platform=platform, expires_at=expires_at, created_by=created_by)
     return row.id, key
 
 

@@ -166,9 +166,7 @@ async def run_users(gateway: Gateway, args: argparse.Namespace) -> int:
 
 def users_command() -> Command:
     """``switchboard users …`` as the core plugin contributes it (``switchboard_commands``)."""
-    return Command(
-        "users", "manage users: create, list, set-role, deactivate, …", run=run_users, arguments=add_actions
-    )
+    return Command("users", "manage users: create, list, set-role, deactivate, …", run=run_users, arguments=add_actions)
 
 
 def add_actions(users: argparse.ArgumentParser) -> None:

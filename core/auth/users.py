@@ -69,7 +69,6 @@ async def insert_user(
     return user_id
 
 
-
 def normalise_username(username: str) -> str:
     """The stored form of a username; raises ``Unprocessable`` when it cannot be one."""
     name = username.strip().lower()

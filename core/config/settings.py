@@ -72,6 +72,34 @@ class QueueSettings(_Section):
     job_timeout: int = Field(default=120, ge=1)
 
 
+class BreakerPolicy(_Section):
+    """One destination's circuit breaker: ``failures`` consecutive failed attempts pause it (0: never)."""
+
+    failures: int = Field(default=5, ge=0)
+    cooldown: float = Field(default=30.0, gt=0)
+    max_cooldown: float = Field(default=900.0, gt=0)
+
+
+class BreakerOverride(_Section):
+    failures: int | None = Field(default=None, ge=0)
+    cooldown: float | None = Field(default=None, gt=0)
+    max_cooldown: float | None = Field(default=None, gt=0)
+
+
+class BreakerSettings(BreakerPolicy):
+    """``[delivery.breaker]``: defaults, and ``[delivery.breaker.destinations.<name>]`` per destination."""
+
+    destinations: dict[str, BreakerOverride] = Field(default_factory=dict)
+
+    def policy(self, destination: str) -> BreakerPolicy:
+        """The breaker settings of ``destination``: its own table over the defaults."""
+        base: dict[str, Any] = {"failures": self.failures, "cooldown": self.cooldown, "max_cooldown": self.max_cooldown}
+        override = self.destinations.get(destination)
+        if override is not None:
+            base.update(override.model_dump(exclude_none=True))
+        return BreakerPolicy.model_validate(base)
+
+
 class DeliverySettings(_Section):
     max_attempts: int = Field(default=8, ge=1)
     backoff_base: float = Field(default=60.0, gt=0)
@@ -80,6 +108,7 @@ class DeliverySettings(_Section):
     jitter: float = Field(default=0.2, ge=0, le=1)
     concurrency: int = Field(default=16, ge=1)
     timeout: float = Field(default=30.0, gt=0)
+    breaker: BreakerSettings = Field(default_factory=BreakerSettings)
 
 
 class ConversationSettings(_Section):

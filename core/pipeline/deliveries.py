@@ -23,10 +23,12 @@ from core.contracts import DeliveryInfo, DeliveryResult, Destination
 from core.errors import DeliveryError
 from core.metrics import metrics
 from core.pipeline.batching import GroupCommit
+from core.pipeline.breaker import Breaker, Gate, State, Verdict
 from core.pipeline.delivery_store import Claim, DeliveryStore, Record, make_delivery_store
 from core.pipeline.queue.base import QueueItem
-from core.pipeline.retry import excerpt, retry_schedule
+from core.pipeline.retry import RETRYABLE_STATUS, excerpt, retry_schedule
 from core.pipeline.statuses import DeliveryStatus
+from core.pipeline.sweeper import release_backlog
 from core.storage.models import deliveries
 
 if TYPE_CHECKING:
@@ -56,6 +58,7 @@ class DeliveryEngine:
         self.gateway = gateway
         self.lease = float(gateway.settings.queue.job_timeout)
         self.store: DeliveryStore = make_delivery_store(gateway.db)
+        self.breaker = Breaker(gateway)
         self._local: dict[str, asyncio.Semaphore] = {}
         self._claims: GroupCommit[uuid.UUID, Claim | None] = GroupCommit(self._claim_batch, in_flight=2, name="claims")
         self._records: GroupCommit[Record, None] = GroupCommit(self._record_batch, in_flight=2, name="outcomes")
@@ -71,24 +74,37 @@ class DeliveryEngine:
     async def run(self, delivery_id: uuid.UUID, destination: str, *, worker: str = "") -> AttemptOutcome | None:
         """Make one attempt at the delivery if it is due; ``None`` when it is not ours to do.
 
-        Raises ``DestinationBusy`` when other processes hold every slot of the destination.
+        ``None`` too, without claiming it, while the destination's breaker holds its deliveries
+        back (the sweeper hands them out again once it is closed). Raises ``DestinationBusy`` when
+        other processes hold every slot of the destination.
         """
-        limit = self._limit(destination)
-        # The local semaphore queues this process's attempts without touching Redis; the
-        # queue's slot then holds the limit across every process.
-        local = self._local.setdefault(destination, asyncio.Semaphore(limit))
-        async with local:
-            token = await self.gateway.queue.acquire_slot(destination, limit, self.lease)
-            if token is None:
-                raise DestinationBusy(destination)
-            try:
-                claim = await self._claims.submit(delivery_id)
-                if claim is None:
-                    return None
-                record = await self._attempt(claim, worker)
-                await self._records.submit(record)
-            finally:
-                await self.gateway.queue.release_slot(destination, token)
+        gate = await self.breaker.gate(destination)
+        if gate is Gate.WAIT:
+            return None
+        probe = gate is Gate.PROBE
+        record: Record | None = None
+        try:
+            limit = self._limit(destination)
+            # The local semaphore queues this process's attempts without touching Redis; the
+            # queue's slot then holds the limit across every process.
+            local = self._local.setdefault(destination, asyncio.Semaphore(limit))
+            async with local:
+                token = await self.gateway.queue.acquire_slot(destination, limit, self.lease)
+                if token is None:
+                    raise DestinationBusy(destination)
+                try:
+                    claim = await self._claims.submit(delivery_id)
+                    if claim is None:
+                        return None
+                    record = await self._attempt(claim, worker)
+                    await self._records.submit(record)
+                finally:
+                    await self.gateway.queue.release_slot(destination, token)
+        finally:
+            if probe and record is None:
+                await self.breaker.release_probe(destination)
+        assert record is not None
+        await self._judge(destination, record, probe)
         if record.retry_at is not None:
             try:
                 await self.gateway.queue.enqueue(
@@ -97,6 +113,19 @@ class DeliveryEngine:
             except Exception as err:  # noqa: BLE001 - the sweeper picks it up when due
                 log.warning("could not schedule retry of %s (%s); the sweeper will", claim.info.id, err)
         return AttemptOutcome(record.values["b_status"], claim.info.attempt, record.values["b_last_error"])
+
+    async def _judge(self, destination: str, record: Record, probe: bool) -> None:
+        """Tell the destination's breaker how the attempt went; release its backlog if it resumed."""
+        if record.verdict == "success" and not probe and self.breaker.quiet(destination):
+            return  # the hot path: a healthy destination, nothing to write
+        try:
+            changed = await self.breaker.record(
+                destination, Verdict(record.verdict), probe=probe, error=record.values["b_last_error"]
+            )
+            if changed is State.CLOSED:
+                await release_backlog(self.gateway, destination)
+        except Exception:  # the attempt is recorded; the breaker catches up on the next one
+            log.exception("could not update the breaker of destination %s", destination)
 
     async def _claim_batch(self, ids: list[uuid.UUID]) -> list[Claim | None]:
         now = datetime.now(UTC)
@@ -175,6 +204,7 @@ class DeliveryEngine:
                 error,
             )
         metrics().attempt(info.destination, outcome, duration_ms / 1000)
+        verdict = "success" if failure is None else "failure" if unhealthy(failure) else "neutral"
         remote_ref = result.remote_ref if result else None
         response = (detail or {}).get("response") if failure else None
         return Record(
@@ -215,7 +245,23 @@ class DeliveryEngine:
                 detail={"delivery_id": str(info.id), "attempt": info.attempt},
             ),
             retry_at=retry_at,
+            verdict=verdict,
         )
+
+
+def unhealthy(failure: DeliveryError) -> bool:
+    """Whether a failed attempt says the destination is failing (for its breaker).
+
+    A 5xx, 408, 425 or 429 answer, a timeout, a connection error or an unexpected exception
+    does. A refused item (a 4xx: bad data) does not, nor does a retry a destination asks for
+    without an answer behind it (an update waiting for its case's create, say).
+    """
+    if not failure.retryable:
+        return False
+    if failure.status_code is not None:
+        return failure.status_code in RETRYABLE_STATUS or failure.status_code >= 500
+    # A wait the destination chose carries its own retry_after (or a detail to resume from).
+    return failure.retry_after is None and failure.detail is None
 
 
 async def perform(gateway: Gateway, delivery_id: uuid.UUID, *, worker: str = "") -> AttemptOutcome | None:

@@ -44,6 +44,8 @@ class Record:
     attempt: dict[str, Any]
     audit: dict[str, Any]
     retry_at: datetime | None
+    # What the attempt says of the destination's health, for its breaker: success | failure | neutral.
+    verdict: str = "success"
 
 
 def message_from_row(row: Mapping[str, Any]) -> StandardMessage:

@@ -1,10 +1,10 @@
 """The states of a delivery, and which of them a worker may claim.
 
-    pending/queued ──claim──▶ running ──▶ delivered
-          ▲                     │ ╲
-          │                     │  ╲──▶ dead (permanent failure, or attempts used up)
-          └──── retrying ◀──────┘
-    any waiting state ──cancel──▶ cancelled;  dead/cancelled/retrying ──requeue──▶ queued
+pending/queued ──claim──▶ running ──▶ delivered
+      ▲                     │ ╲
+      │                     │  ╲──▶ dead (permanent failure, or attempts used up)
+      └──── retrying ◀──────┘
+any waiting state ──cancel──▶ cancelled;  dead/cancelled/retrying ──requeue──▶ queued
 """
 
 from __future__ import annotations

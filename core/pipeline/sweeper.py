@@ -3,6 +3,9 @@
 It re-enqueues every delivery that is due and not held by a live worker: those whose
 enqueue failed (Redis down at commit), whose job vanished (Redis flushed) or whose worker
 died mid-attempt (its lease ran out).
+
+A destination whose breaker is not closed (``core.pipeline.breaker``) has its deliveries left
+waiting; once its cool-down is over, the sweeper hands out one of them as the probe.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from core.pipeline.breaker import CACHE_TTL, held_back
 from core.pipeline.queue.base import QueueItem
 from core.pipeline.statuses import claimable
 from core.storage.models import deliveries
@@ -25,18 +29,26 @@ SWEEP_BATCH = 5000
 SWEEP_MAX = 200_000  # deliveries enqueued by one sweep at most; the next sweep goes on
 
 
-async def sweep(gateway: Gateway, *, grace: float | None = None) -> int:
+async def sweep(
+    gateway: Gateway, *, grace: float | None = None, destination: str | None = None, at: datetime | None = None
+) -> int:
     """Enqueue due deliveries overdue by more than ``grace`` seconds; returns how many.
 
     Pages through them by id, so a backlog (Redis flushed under a million waiting deliveries)
     is enqueued in one sweep, up to ``SWEEP_MAX``, rather than ``SWEEP_BATCH`` per interval.
+    ``destination`` restricts the sweep to one destination (its backlog once it is resumed);
+    ``at`` defers what it enqueues.
     """
     now = datetime.now(UTC)
     if grace is None:
         grace = gateway.settings.queue.sweep_interval
     cutoff = now - timedelta(seconds=grace)
     local = getattr(gateway.queue, "holds", None)
-    found = 0
+    async with gateway.db.transaction() as conn:
+        held, probe_due = await held_back(conn, now)
+    if destination is not None:
+        held = [] if destination not in held else [destination]
+    found = await _probes(gateway, probe_due if destination is None else [], now)
     after = None
     while found < SWEEP_MAX:
         query = (
@@ -45,6 +57,10 @@ async def sweep(gateway: Gateway, *, grace: float | None = None) -> int:
             .order_by(deliveries.c.id)
             .limit(SWEEP_BATCH)
         )
+        if destination is not None:
+            query = query.where(deliveries.c.destination == destination)
+        if held:
+            query = query.where(deliveries.c.destination.not_in(held))
         if after is not None:
             query = query.where(deliveries.c.id > after)
         async with gateway.db.transaction() as conn:
@@ -54,10 +70,42 @@ async def sweep(gateway: Gateway, *, grace: float | None = None) -> int:
         after = rows[-1].id
         items = [QueueItem(r.id, r.attempt_count, r.destination) for r in rows if not (local and local(r.id))]
         if items:
-            added = await gateway.queue.enqueue(items)
+            added = await gateway.queue.enqueue(items, at=at)
             # The arq backend says how many jobs were new: the rest were still queued.
             log.info("sweeper found %d due deliveries; %s enqueued", len(items), added if added is not None else "all")
         found += len(items)
         if len(rows) < SWEEP_BATCH:
             break
     return found
+
+
+async def _probes(gateway: Gateway, names: list[str], now: datetime) -> int:
+    """Enqueue one due delivery of each paused destination whose cool-down is over: its probe."""
+    items: list[QueueItem] = []
+    for name in names:
+        async with gateway.db.transaction() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(deliveries.c.id, deliveries.c.attempt_count, deliveries.c.destination)
+                    .where(deliveries.c.destination == name, claimable(now))
+                    .order_by(deliveries.c.id)
+                    .limit(1)
+                )
+            ).first()
+        if row is not None:
+            items.append(QueueItem(row.id, row.attempt_count, row.destination))
+    if items:
+        await gateway.queue.enqueue(items)
+    return len(items)
+
+
+async def release_backlog(gateway: Gateway, destination: str) -> int:
+    """Enqueue a resumed destination's waiting deliveries.
+
+    Deferred by a little more than how stale another process's view of the breaker may be, so
+    that no process still seeing the destination paused drops them; the sweeper would find them
+    anyway, one interval later.
+    """
+    return await sweep(
+        gateway, grace=0, destination=destination, at=datetime.now(UTC) + timedelta(seconds=CACHE_TTL * 1.5)
+    )

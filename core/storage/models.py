@@ -161,6 +161,27 @@ deliveries = sa.Table(
     sa.Index(None, "created_at"),
 )
 
+# One row per destination that has had an attempt: its circuit breaker (core.pipeline.breaker).
+destination_state = sa.Table(
+    "destination_state",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    # closed | open | half_open | paused (by hand)
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("failure_streak", sa.Integer, nullable=False, server_default="0"),
+    # While open: the length of this pause (doubled by each failed probe) and when to probe.
+    sa.Column("cooldown", sa.Float),
+    sa.Column("probe_at", UTCDateTime),
+    # While half-open: the probe's lease (a probe whose process died is retried after it).
+    sa.Column("probe_until", UTCDateTime),
+    sa.Column("paused_since", UTCDateTime),
+    sa.Column("paused_by", sa.String(255)),
+    sa.Column("last_success_at", UTCDateTime),
+    sa.Column("last_failure_at", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
 delivery_attempts = sa.Table(
     "delivery_attempts",
     metadata,

@@ -22,6 +22,9 @@ from plugins.ceemis.models import metadata
 from plugins.ceemis.routes import ceemis_routes
 from plugins.ceemis.settings import CEEMISSettings
 
+# The plugin API versions this plugin is written against (docs/plugins.md, "Versions and compatibility").
+SWITCHBOARD_API = ">=1.0,<2"
+
 
 @hookimpl
 def switchboard_settings(config: Mapping[str, Any]) -> CEEMISSettings:

@@ -87,7 +87,9 @@ class CEEMISDestination(Destination):
         await self._change(
             message, state="delivered", ceemis_id=case_id, last_error=None, delivered_at=datetime.now(UTC)
         )
-        return DeliveryResult(status_code=status, remote_ref=case_id, detail={"case_id": case_id, "response": text[:500]})
+        return DeliveryResult(
+            status_code=status, remote_ref=case_id, detail={"case_id": case_id, "response": text[:500]}
+        )
 
     async def _update(self, message: StandardMessage, delivery: DeliveryInfo) -> DeliveryResult:
         ref = message.extra["ceemis"]["ref"]
@@ -162,7 +164,9 @@ class CEEMISDestination(Destination):
                 url, files=parts, headers=self._headers(delivery), timeout=self.settings.timeout
             )
         except httpx.TimeoutException as err:
-            await self._retry_or_give_up(message, delivery, sends, DeliveryError(f"CEEMIS timed out: {type(err).__name__}"))
+            await self._retry_or_give_up(
+                message, delivery, sends, DeliveryError(f"CEEMIS timed out: {type(err).__name__}")
+            )
         except httpx.TransportError as err:
             failure = DeliveryError(f"connection to CEEMIS failed: {type(err).__name__}: {err}")
             await self._retry_or_give_up(message, delivery, sends, failure)

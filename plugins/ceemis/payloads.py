@@ -87,9 +87,7 @@ def json_object(body: bytes, what: str) -> dict[str, Any]:
     except ValueError as err:
         raise BadRequest(f"the {what} body is not valid JSON: {err}") from err
     if not isinstance(data, dict):
-        raise Unprocessable(
-            f"invalid {what}", errors=[{"field": "(body)", "message": "expected a JSON object"}]
-        )
+        raise Unprocessable(f"invalid {what}", errors=[{"field": "(body)", "message": "expected a JSON object"}])
     return data
 
 

@@ -98,13 +98,13 @@ async def start_send(conn: AsyncConnection, message: StandardMessage, hold: floa
             table.c.state != "delivered",
             sa.or_(table.c.sending_until.is_(None), table.c.sending_until < now),
         )
-        .values(attempts=table.c.attempts + 1, state="sending", sending_until=now + timedelta(seconds=hold), updated_at=now)
+        .values(
+            attempts=table.c.attempts + 1, state="sending", sending_until=now + timedelta(seconds=hold), updated_at=now
+        )
     )
     if taken.rowcount != 1:
         return None
-    return int(
-        (await conn.execute(sa.select(table.c.attempts).where(table.c.message_id == message.id))).scalar_one()
-    )
+    return int((await conn.execute(sa.select(table.c.attempts).where(table.c.message_id == message.id))).scalar_one())
 
 
 async def find_case(conn: AsyncConnection, reference: str) -> sa.Row[Any] | None:

@@ -24,6 +24,9 @@ from plugins.dhis2.models import metadata
 from plugins.dhis2.settings import DHIS2Settings
 from plugins.dhis2.submission_routes import SubmissionEndpoints
 
+# The plugin API versions this plugin is written against (docs/plugins.md, "Versions and compatibility").
+SWITCHBOARD_API = ">=1.0,<2"
+
 
 @hookimpl
 def switchboard_settings(config: Mapping[str, Any]) -> DHIS2Settings:

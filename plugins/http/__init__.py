@@ -12,6 +12,9 @@ from core import Destination, Gateway, hookimpl
 from plugins.http.destination import HTTPDestination
 from plugins.http.settings import HTTPPluginSettings
 
+# The plugin API versions this plugin is written against (docs/plugins.md, "Versions and compatibility").
+SWITCHBOARD_API = ">=1.0,<2"
+
 
 @hookimpl
 def switchboard_settings(config: Mapping[str, Any]) -> HTTPPluginSettings:

@@ -23,6 +23,9 @@ from plugins.whatsapp.models import metadata
 from plugins.whatsapp.routes import whatsapp_routes
 from plugins.whatsapp.settings import WhatsAppSettings
 
+# The plugin API versions this plugin is written against (docs/plugins.md, "Versions and compatibility").
+SWITCHBOARD_API = ">=1.0,<2"
+
 
 @hookimpl
 def switchboard_settings(config: Mapping[str, Any]) -> WhatsAppSettings:
