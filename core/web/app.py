@@ -57,6 +57,7 @@ def create_app(settings: Settings, *, plugins: Iterable[tuple[str, object]] = ()
         check_no_shadowing(name, rooted, routes)
         routes[0:0] = rooted
 
+    gateway.route_scopes = frozenset(s for _, _, permission, _ in walk_routes(routes) for s in permission.scopes)
     recorder = metrics()
 
     async def observe(scope: Scope, status: int, duration_ms: float, error: str | None) -> None:
