@@ -62,12 +62,13 @@ def check_key_request(
     or ``*``: a misspelt scope would make a key that can call nothing.
     """
     scopes = list(scopes)
-    known = known_scopes(gateway)
+    known_scope = known_scopes(gateway)
     errors: list[dict[str, str]] = []
     for s in scopes:
         if not SCOPE.match(s):
-            errors.append({"field": "scopes", "message": f"{s!r} is not a scope (expected area:action, e.g. messages:read, or *)"})
-        elif known is not None and s not in known:
+            message = f"{s!r} is not a scope (expected area:action, e.g. messages:read, or *)"
+            errors.append({"field": "scopes", "message": message})
+        elif known_scope is not None and s not in known_scope:
             errors.append({"field": "scopes", "message": f"unknown scope {s!r}: no route accepts it"})
     if platform is not None and platform not in gateway.adapters:
         known = ", ".join(sorted(gateway.adapters)) or "none enabled"
