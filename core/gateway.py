@@ -107,6 +107,9 @@ class Gateway:
         self.deliveries = DeliveryEngine(self)
         self.started = False
         self._schema: Any = None
+        # Every scope a route declares (``requires(scopes=...)``), set by ``create_app`` once the
+        # routes are built: API keys may name only these, ``webhooks:<adapter>`` and ``*``.
+        self.route_scopes: frozenset[str] | None = None
 
     @property
     def schema(self) -> SchemaCheck:

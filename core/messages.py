@@ -47,7 +47,8 @@ class StandardMessage:
 
     ``platform``, ``external_id`` and ``kind`` are required. ``id`` is assigned by the core
     when the message is stored; ``conversation_key`` defaults to the sender. ``raw`` keeps the
-    platform's original item so nothing is lost in normalisation.
+    platform's original item so nothing is lost in normalisation. ``conversation_id`` is the stored
+    message's conversation, filled in by the core for delivery.
     """
 
     platform: str
@@ -64,6 +65,9 @@ class StandardMessage:
     conversation_key: str | None = None
     raw: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # The stored message's conversation, set by the core when a destination delivers it (so a
+    # receiving system can reply to it); ignored when an adapter submits a message.
+    conversation_id: uuid.UUID | None = None
 
     def __post_init__(self) -> None:
         for name in ("platform", "external_id", "kind"):
@@ -89,6 +93,7 @@ class StandardMessage:
         # (8 % of a worker's CPU); the containers are copied one level, as JSON needs no more.
         data = {name: getattr(self, name) for name in _FIELDS}
         data["id"] = str(self.id) if self.id else None
+        data["conversation_id"] = str(self.conversation_id) if self.conversation_id else None
         data["timestamp"] = self.timestamp.isoformat()
         data["media"] = [dict(item) for item in self.media]
         data["extra"] = dict(self.extra)

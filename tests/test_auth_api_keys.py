@@ -6,12 +6,13 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from core import Adapter, StandardMessage, hookimpl, requires
+from core import Adapter, StandardMessage, Unprocessable, create_api_key, hookimpl, requires
 from core.auth.credentials import hash_secret
 from core.storage.db import make_engine
 from core.storage.models import api_keys
@@ -263,3 +264,29 @@ async def test_usage_counted_by_several_processes_adds_up(app_client) -> None:  
         await two.gateway.auth.key_usage.flush()
         async with one.gateway.db.transaction() as conn:
             assert (await conn.execute(sa.select(api_keys.c.usage_count))).scalar_one() == 5
+
+
+async def test_a_key_with_an_unknown_scope_is_422_naming_it(app_client) -> None:  # type: ignore[no-untyped-def]
+    async with devices(app_client) as client:
+        admin = await user_headers(client.gateway, "admin")
+        r = await client.post(
+            "/api/api-keys", headers=admin, json={"name": "typo", "scopes": ["readings:write", "reading:write"]}
+        )
+        assert r.status_code == 422, r.text
+        [error] = r.json()["errors"]
+        assert error["field"] == "scopes" and "'reading:write'" in error["message"]
+        assert (await client.get("/api/api-keys", headers=admin)).json()["items"] == []
+
+
+async def test_route_scopes_webhook_scopes_and_star_are_known(app_client) -> None:  # type: ignore[no-untyped-def]
+    async with devices(app_client) as client:
+        scopes = ["readings:write", "messages:read", "webhooks:meter", "*"]
+        created = await _create(client, await user_headers(client.gateway, "admin"), scopes=scopes)
+        assert created["scopes"] == sorted(scopes)
+
+
+async def test_create_api_key_refuses_an_unknown_scope(app_client) -> None:  # type: ignore[no-untyped-def]
+    async with devices(app_client) as client:
+        with pytest.raises(Unprocessable) as refused:
+            await create_api_key(client.gateway, "typo", ["webhooks:fax"])
+        assert "'webhooks:fax'" in refused.value.errors[0]["message"]

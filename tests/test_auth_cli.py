@@ -7,6 +7,8 @@ import contextlib
 import io
 import json
 import os
+import pty
+import select
 import subprocess
 import sys
 from pathlib import Path
@@ -192,3 +194,72 @@ async def test_users_create_on_a_fresh_sqlite_file_migrates_it_first(run, tmp_pa
     fresh = Stack("sqlite", f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}", {"backend": "local"}, tmp_path)
     await _create(run, fresh, tmp_path, "first-admin")
     assert [u["username"] for u in await _listed(run, fresh, tmp_path)] == ["first-admin"]
+
+
+class Terminal:
+    """``switchboard users …`` in a process whose standard input and output are a pseudo-terminal."""
+
+    def __init__(self, stack, tmp_path: Path, *args: str) -> None:  # type: ignore[no-untyped-def]
+        self.master, slave = pty.openpty()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")} | _environment(stack, tmp_path)
+        # A new session: no controlling terminal, so getpass reads the pseudo-terminal on stdin.
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "core.cli", "users", *args],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            cwd=tmp_path,
+            env=env,
+            start_new_session=True,
+        )
+        os.close(slave)
+        self.seen = ""
+
+    def expect(self, text: str) -> str:
+        """Read until ``text`` appears (or the process ends); returns what was read up to it."""
+        while text not in self.seen:
+            ready, _, _ = select.select([self.master], [], [], 60)
+            assert ready, f"no {text!r} within a minute; saw {self.seen!r}"
+            try:
+                chunk = os.read(self.master, 4096)
+            except OSError:  # EIO: the process closed the terminal
+                chunk = b""
+            assert chunk, f"the process ended before {text!r}; saw {self.seen!r}"
+            self.seen += chunk.decode(errors="replace")
+        before, _, self.seen = self.seen.partition(text)
+        return before
+
+    def type(self, line: str) -> None:
+        os.write(self.master, line.encode() + b"\n")
+
+    def finish(self) -> int:
+        try:
+            while chunk := os.read(self.master, 4096):
+                self.seen += chunk.decode(errors="replace")
+        except OSError:
+            pass
+        os.close(self.master)
+        return self.process.wait(timeout=60)
+
+
+def _prompted_create(stack, tmp_path: Path, answers: list[str]) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    terminal = Terminal(stack, tmp_path, "create", "--username", "root", "--role", "admin")
+    said = ""
+    for answer in answers:
+        said += terminal.expect("Password")
+        terminal.type(answer)
+    code = terminal.finish()
+    return code, said + terminal.seen
+
+
+async def test_users_create_asks_again_at_the_prompt_for_a_refused_password(clean_stack, client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    code, said = await asyncio.to_thread(_prompted_create, clean_stack, tmp_path, ["letmein", PASSWORD, PASSWORD])
+    assert code == 0, said
+    assert "at least 10 characters" in said and "try again" in said and "created admin root" in said
+    assert (await login(client, "root"))["must_change_password"] is False
+
+
+async def test_users_create_gives_up_after_three_refused_passwords(clean_stack, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    code, said = await asyncio.to_thread(_prompted_create, clean_stack, tmp_path, ["letmein", "aaaaaaaaaaaa", "short"])
+    assert code == 1, said
+    assert "3 attempts" in said and "created" not in said and "Traceback" not in said

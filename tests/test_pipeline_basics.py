@@ -7,7 +7,9 @@ import hmac
 import json
 
 import pytest
+import sqlalchemy as sa
 
+from core.storage.models import messages
 from core.testing import settle
 from tests.support.receiver import running_receiver
 
@@ -43,6 +45,24 @@ async def test_webhook_is_stored_and_delivered_with_signature_and_idempotency_ke
         expected = hmac.new(b"s3cret", req.body, hashlib.sha256).hexdigest()
         assert req.headers["x-switchboard-signature"] == f"sha256={expected}"
         assert req.headers["idempotency-key"]
+
+
+async def test_the_default_body_carries_the_conversation_id_to_reply_to(
+    example_installed: None,
+    app_client,
+    receiver,  # type: ignore[no-untyped-def]
+) -> None:
+    async with app_client(
+        routes=[{"source": "echo", "destinations": ["crm"]}],
+        plugins={"http": {"destinations": {"crm": {"url": receiver.url}}}},
+    ) as client:
+        body, headers = echo([{"id": "c1", "from": "+255700000002", "text": "hi"}])
+        assert (await client.post("/webhooks/echo", content=body, headers=headers)).status_code == 200
+        assert await settle(client.gateway) == {"delivered": 1}
+        async with client.gateway.db.transaction() as conn:
+            conversation_id = (await conn.execute(sa.select(messages.c.conversation_id))).scalar_one()
+        [req] = receiver.requests
+        assert conversation_id is not None and req.json()["conversation_id"] == str(conversation_id)
 
 
 async def test_same_webhook_twice_is_stored_and_delivered_once(

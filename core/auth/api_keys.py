@@ -56,12 +56,20 @@ async def insert_api_key(
 def check_key_request(
     gateway: Gateway, scopes: Iterable[str], platform: str | None, expires_at: datetime | None
 ) -> list[str]:
-    """The scopes, deduplicated and sorted, once the whole request is found sound."""
-    errors = [
-        {"field": "scopes", "message": f"{s!r} is not a scope (expected area:action, e.g. messages:read, or *)"}
-        for s in scopes
-        if not SCOPE.match(s)
-    ]
+    """The scopes, deduplicated and sorted, once the whole request is found sound.
+
+    A scope must be one some route declares (``requires(scopes=...)``), ``webhooks:<adapter>``
+    or ``*``: a misspelt scope would make a key that can call nothing.
+    """
+    scopes = list(scopes)
+    known_scope = known_scopes(gateway)
+    errors: list[dict[str, str]] = []
+    for s in scopes:
+        if not SCOPE.match(s):
+            message = f"{s!r} is not a scope (expected area:action, e.g. messages:read, or *)"
+            errors.append({"field": "scopes", "message": message})
+        elif known_scope is not None and s not in known_scope:
+            errors.append({"field": "scopes", "message": f"unknown scope {s!r}: no route accepts it"})
     if platform is not None and platform not in gateway.adapters:
         known = ", ".join(sorted(gateway.adapters)) or "none enabled"
         errors.append({"field": "platform", "message": f"no adapter {platform!r} (adapters: {known})"})
@@ -70,6 +78,16 @@ def check_key_request(
     if errors:
         raise Unprocessable("invalid API key request", errors=errors)
     return sorted(set(scopes))
+
+
+def known_scopes(gateway: Gateway) -> frozenset[str] | None:
+    """The scopes a key may name: every route's, ``webhooks:<adapter>`` and ``*``.
+
+    ``None`` before the app is built (a gateway without routes cannot tell; only the form is checked).
+    """
+    if gateway.route_scopes is None:
+        return None
+    return gateway.route_scopes | {f"webhooks:{name}" for name in gateway.adapters} | {"*"}
 
 
 def key_view(gateway: Gateway, row: Row[Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from core.auth.events import record_event
+from core.auth.password_policy import password_problems
 from core.auth.permissions import ROLES
 from core.auth.users import create_user, find_user, list_users, normalise_username, update_user, user_view
 from core.auth.users import set_password as store_password
@@ -37,7 +38,15 @@ def _actor() -> str:
         return "cli"
 
 
-def read_password(args: argparse.Namespace) -> str:
+PROMPT_ATTEMPTS = 3
+
+
+def read_password(gateway: Gateway, args: argparse.Namespace, username: str | None) -> str:
+    """The password from standard input, or from a prompt that asks again when the policy refuses it.
+
+    At the prompt a refused or mistyped password is explained and asked for again, up to
+    ``PROMPT_ATTEMPTS`` times; from ``--password-stdin`` there is no second chance (exit 1).
+    """
     if args.password_stdin:
         line = sys.stdin.readline()
         password = line[:-1] if line.endswith("\n") else line
@@ -46,10 +55,18 @@ def read_password(args: argparse.Namespace) -> str:
         return password
     if not sys.stdin.isatty():
         raise CommandFailed("no terminal to prompt for a password: use --password-stdin")
-    password = getpass.getpass("Password: ")
-    if getpass.getpass("Password (again): ") != password:
-        raise CommandFailed("the passwords do not match")
-    return password
+    problem = ""
+    for _ in range(PROMPT_ATTEMPTS):
+        password = getpass.getpass("Password: ")
+        problems = password_problems(password, min_length=gateway.settings.auth.password_min_length, username=username)
+        if problems:
+            problem = "the password is not acceptable: " + "; ".join(problems)
+        elif getpass.getpass("Password (again): ") != password:
+            problem = "the passwords do not match"
+        else:
+            return password
+        print(f"switchboard users: {problem}; try again", file=sys.stderr, flush=True)
+    raise CommandFailed(f"{problem} ({PROMPT_ATTEMPTS} attempts)")
 
 
 def _explain(err: HTTPError) -> str:
@@ -70,7 +87,7 @@ def _record(gateway: Gateway, action: str, **detail: Any) -> None:
 
 async def create(gateway: Gateway, args: argparse.Namespace) -> int:
     username = normalise_username(args.username)
-    password = read_password(args)
+    password = read_password(gateway, args, username)
     user = await create_user(
         gateway,
         username,
@@ -137,7 +154,7 @@ async def activate(gateway: Gateway, args: argparse.Namespace) -> int:
 
 async def set_password(gateway: Gateway, args: argparse.Namespace) -> int:
     user = await _find(gateway, args.username)
-    password = read_password(args)
+    password = read_password(gateway, args, user.username)
     await store_password(gateway, user.id, password, must_change=args.must_change_password)
     _record(gateway, "password_reset", user=user.username)
     print(f"password of {user.username} set; their sessions ended" + (", lock lifted" if user.locked_until else ""))

@@ -35,6 +35,8 @@ class ServerSettings(_Section):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # One log line per request on the logger switchboard.access (the audit log has them anyway).
+    access_log: bool = False
     data_dir: str = "data"
     # Honour X-Forwarded-For / X-Forwarded-Proto from these proxy addresses.
     forwarded_allow_ips: str = "127.0.0.1"

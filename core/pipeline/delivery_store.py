@@ -64,6 +64,7 @@ def message_from_row(row: Mapping[str, Any]) -> StandardMessage:
         timestamp=row["timestamp"],
         raw=row["raw"],
         extra=dict(row["extra"] or {}),
+        conversation_id=pg_uuid(row["conversation_id"]) if row["conversation_id"] is not None else None,
     )
 
 
@@ -112,7 +113,7 @@ WITH c AS (
             options, detail
 )
 SELECT c.*, m.id, m.platform, m.external_id, m.kind, m.direction, m.sender, m.sender_name, m.recipient, m.text,
-       m.media, m.timestamp, m.raw, m.extra
+       m.media, m.timestamp, m.raw, m.extra, m.conversation_id
 FROM c JOIN messages m ON m.id = c.message_id
 """  # noqa: S608 - statuses from the enum only
 

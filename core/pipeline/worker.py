@@ -142,6 +142,7 @@ async def run_worker(settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop)
     delay = 1.0
+    waited = cancelled = 0
     try:
         while not stopping.is_set():
             worker = build_worker(settings, gateway=gateway)
@@ -155,8 +156,9 @@ async def run_worker(settings: Settings) -> None:
             except REDIS_ERRORS as err:
                 log.warning("lost Redis (%s: %s); reconnecting in %.0f s", type(err).__name__, err, delay)
             finally:
-                await _drain(worker)
+                waited, cancelled = await _drain(worker)
             if not stopping.is_set():
+                waited = cancelled = 0  # those were waited for because Redis went, not at the stop
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), delay)
                 delay = min(delay * 2, 30.0)
@@ -164,11 +166,20 @@ async def run_worker(settings: Settings) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         await gateway.close()
+        log.info(
+            "worker stopped; waited for %d running jobs%s",
+            waited,
+            f" ({cancelled} cancelled after {DRAIN_TIMEOUT:.0f} s)" if cancelled else "",
+        )
 
 
-async def _drain(worker: Worker) -> None:
-    """Let the worker's running jobs finish (they record their outcome in the database)."""
+async def _drain(worker: Worker) -> tuple[int, int]:
+    """Let the worker's running jobs finish (they record their outcome in the database).
+
+    Returns ``(jobs waited for, jobs cancelled after DRAIN_TIMEOUT)``.
+    """
     tasks = [t for t in worker.tasks.values() if not t.done()]
+    pending: set[asyncio.Task[Any]] = set()
     if tasks:
         log.info("waiting for %d running jobs", len(tasks))
         _done, pending = await asyncio.wait(tasks, timeout=DRAIN_TIMEOUT)
@@ -177,3 +188,4 @@ async def _drain(worker: Worker) -> None:
     with contextlib.suppress(*REDIS_ERRORS, RuntimeError):
         if worker._pool is not None:  # arq keeps no public handle on its pool
             await worker._pool.aclose()
+    return len(tasks), len(pending)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Iterable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -57,12 +58,26 @@ def create_app(settings: Settings, *, plugins: Iterable[tuple[str, object]] = ()
         check_no_shadowing(name, rooted, routes)
         routes[0:0] = rooted
 
+    gateway.route_scopes = frozenset(s for _, _, permission, _ in walk_routes(routes) for s in permission.scopes)
     recorder = metrics()
+    access = logging.getLogger("switchboard.access") if settings.server.access_log else None
 
     async def observe(scope: Scope, status: int, duration_ms: float, error: str | None) -> None:
         recorder.request(route_template(scope), scope.get("method", ""), status, duration_ms / 1000)
         state = scope.get("state", {})
         path = scope["path"]
+        if access is not None:
+            # One line, one write to this process's stderr: safe with several workers. The path
+            # only (a query string may carry a token); the request id is in the line itself.
+            access.info(
+                "%s %s %d %.1f ms %s request_id=%s",
+                scope.get("method", ""),
+                path,
+                status,
+                duration_ms,
+                client_address(scope) or "-",
+                state.get("request_id", "-"),
+            )
         if state.get("audited") or path in ("/healthz", "/readyz", "/metrics") or path.startswith("/docs"):
             return
         principal = state.get("principal")

@@ -20,8 +20,9 @@ from plugins.reports import links, service
 from plugins.reports.storage import LocalStorage
 from plugins.reports.writers import MEDIA_TYPES
 
-READ, WRITE = ["reports:read", "reports:write"], ["reports:write"]
 ADMIN_SCOPE = "reports:admin"
+# reports:admin is named on the routes too, so it is a scope a key may be given.
+READ, WRITE = ["reports:read", "reports:write", ADMIN_SCOPE], ["reports:write", ADMIN_SCOPE]
 
 
 class ReportIn(BaseModel):
