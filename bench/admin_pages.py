@@ -42,6 +42,7 @@ def day(ms: int) -> str:
     """The date of ``ms`` as the filter forms take it."""
     return time.strftime("%Y-%m-%d", time.gmtime(ms / 1000))
 
+
 _PG_SEED = [
     # uuid7-like ids: the time in the first 48 bits, so id order is time order as uuid7's is.
     """INSERT INTO messages (id, platform, external_id, direction, kind, sender, text, media, timestamp,
@@ -133,7 +134,9 @@ async def run_on(label: str, database_url: str, rows: int, runs: int) -> list[tu
         span = rows * STEP_MS
         seconds = await seed(client, rows, start)
         print(f"{label}: seeded {rows:,} messages, deliveries and audit entries in {seconds:.1f} s", flush=True)
-        delivery = await one_id(client, "SELECT id FROM deliveries WHERE status = 'dead' ORDER BY id LIMIT 1 OFFSET 500")
+        delivery = await one_id(
+            client, "SELECT id FROM deliveries WHERE status = 'dead' ORDER BY id LIMIT 1 OFFSET 500"
+        )
         entry = await one_id(client, "SELECT max(id) - 1000 FROM audit_log")
         await log_in(client)
         pages = {
