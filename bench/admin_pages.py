@@ -47,23 +47,23 @@ _PG_SEED = [
     # uuid7-like ids: the time in the first 48 bits, so id order is time order as uuid7's is.
     """INSERT INTO messages (id, platform, external_id, direction, kind, sender, text, media, timestamp,
            extra, received_at)
-       SELECT (lpad(to_hex({start} + g * 2500), 12, '0') || '7' || substr(md5(g::text), 1, 19))::uuid,
+       SELECT (lpad(to_hex({start} + g::bigint * 2500), 12, '0') || '7' || substr(md5(g::text), 1, 19))::uuid,
               (ARRAY['whatsapp', 'telegram', 'sms'])[1 + g % 3], 'ext-' || g, 'in', 'text', 'p' || (g % 5000),
-              'message ' || g, '[]', to_timestamp(({start} + g * 2500) / 1000.0), '{{}}',
-              to_timestamp(({start} + g * 2500) / 1000.0)
+              'message ' || g, '[]', to_timestamp(({start} + g::bigint * 2500) / 1000.0), '{{}}',
+              to_timestamp(({start} + g::bigint * 2500) / 1000.0)
        FROM generate_series(1, {rows}) AS g""",
     """INSERT INTO deliveries (id, message_id, destination, platform, status, attempt_count, max_attempts,
            last_error, options, idempotency_key, created_at, updated_at, next_attempt_at)
-       SELECT (lpad(to_hex({start} + g * 2500), 12, '0') || '7' || substr(md5('d' || g), 1, 19))::uuid,
-              (lpad(to_hex({start} + g * 2500), 12, '0') || '7' || substr(md5(g::text), 1, 19))::uuid,
+       SELECT (lpad(to_hex({start} + g::bigint * 2500), 12, '0') || '7' || substr(md5('d' || g), 1, 19))::uuid,
+              (lpad(to_hex({start} + g::bigint * 2500), 12, '0') || '7' || substr(md5(g::text), 1, 19))::uuid,
               (ARRAY['crm', 'dhis2:national', 'sheet'])[1 + g % 3], (ARRAY['whatsapp', 'telegram', 'sms'])[1 + g % 3],
               CASE WHEN g % 10 = 0 THEN 'dead' WHEN g % 10 = 1 THEN 'retrying' ELSE 'delivered' END,
               1, 5, CASE WHEN g % 10 IN (0, 1) THEN 'HTTP 503 from the destination' END, '{{}}', md5('k' || g),
-              to_timestamp(({start} + g * 2500) / 1000.0), to_timestamp(({start} + g * 2500) / 1000.0),
+              to_timestamp(({start} + g::bigint * 2500) / 1000.0), to_timestamp(({start} + g::bigint * 2500) / 1000.0),
               CASE WHEN g % 10 = 1 THEN now() + interval '1 year' END
        FROM generate_series(1, {rows}) AS g""",
     """INSERT INTO audit_log (at, kind, action, actor, actor_type, method, path, status, duration_ms, client)
-       SELECT to_timestamp(({start} + g * 2500) / 1000.0), (ARRAY['request', 'webhook', 'delivery'])[1 + g % 3],
+       SELECT to_timestamp(({start} + g::bigint * 2500) / 1000.0), (ARRAY['request', 'webhook', 'delivery'])[1 + g % 3],
               NULL, 'user-' || (g % 50), 'user', 'GET', '/api/deliveries/' || (g % 1000),
               (ARRAY[200, 200, 200, 201, 401, 404, 500])[1 + g % 7], 3.5, '10.0.0.' || (g % 250)
        FROM generate_series(1, {rows}) AS g""",
