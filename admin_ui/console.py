@@ -40,6 +40,7 @@ CORE_NAV = (
     NavEntry("Logs", "/admin/logs", "operator"),
     NavEntry("Conversations", "/admin/conversations"),
     NavEntry("Plugins", "/admin/plugins"),
+    NavEntry("Destinations and jobs", "/admin/destinations"),
     NavEntry("Users", "/admin/users", "admin"),
     NavEntry("API keys", "/admin/keys", "admin"),
 )
