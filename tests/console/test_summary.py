@@ -13,6 +13,8 @@ from core.storage.models import deliveries, messages
 from core.testing import GatewayClient
 
 NOW = datetime(2026, 11, 29, 12, 30, tzinfo=UTC)
+# Waiting deliveries are due only then, so the app's own worker never claims them during a test.
+NEVER = datetime.now(UTC) + timedelta(days=3650)
 
 
 def _id(at: datetime, n: int) -> uuid.UUID:
@@ -22,7 +24,7 @@ def _id(at: datetime, n: int) -> uuid.UUID:
 async def _add(
     client: GatewayClient, at: datetime, *, direction: str = "in", status: str = "delivered", destination: str = "crm"
 ) -> None:
-    """A message received at ``at`` with one delivery created then."""
+    """A message received at ``at`` with one delivery created then (if waiting, not due for years)."""
     n = hash((at, direction, status, destination)) & 0xFFFFFF
     message_id = _id(at, n)
     async with client.gateway.db.transaction() as conn:
