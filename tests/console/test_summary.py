@@ -55,6 +55,7 @@ async def _add(
                 created_at=at,
                 updated_at=at,
                 delivered_at=at + timedelta(seconds=2) if status == "delivered" else None,
+                next_attempt_at=NEVER if status in ("pending", "queued", "retrying") else None,
             )
         )
 
