@@ -33,9 +33,7 @@ def volume_chart(series: list[dict[str, Any]]) -> Markup:
         )
         points.append(f"{x + step / 2:.1f},{HEIGHT - PAD - inner_h * p['deliveries'] / top:.1f}")
         if i % label_every == 0:
-            parts.append(
-                f'<text x="{x:.1f}" y="{HEIGHT - 8}" class="label">{escape(p["at"][5:16].replace("T", " "))}</text>'
-            )
+            parts.append(f'<text x="{x:.1f}" y="{HEIGHT - 8}" class="label">{escape(p["at"][5:16].replace("T", " "))}</text>')
     parts.append(f'<polyline points="{" ".join(points)}" class="line"/>')
     parts.append("</svg>")
     # Every value from outside (bucket times) was escaped above; the rest are numbers.

@@ -110,10 +110,7 @@ class Console:
         return Mount(
             "/admin",
             routes=routes,
-            middleware=[
-                Middleware(_ConsoleState, console=self),
-                Middleware(AdminSession, gateway=self.gateway, error_page=self.error_page),
-            ],
+            middleware=[Middleware(_ConsoleState, console=self), Middleware(AdminSession, gateway=self.gateway, error_page=self.error_page)],
         )
 
 

@@ -167,9 +167,7 @@ class AdminSession:
             given = value if isinstance(value, str) else None
             await form.close()
         if not expected or not given or not hmac.compare_digest(given.encode(), expected.encode()):
-            raise HTTPError(
-                "this form has expired or did not come from this console: reload and try again", status_code=403
-            )
+            raise HTTPError("this form has expired or did not come from this console: reload and try again", status_code=403)
         return replay()
 
     async def _refusal(self, request: Request, exc: HTTPError, principal: Principal | None) -> Response:

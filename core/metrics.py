@@ -99,9 +99,7 @@ class Metrics:
         """Count one delivery attempt (``delivered``, ``retry`` or ``dead``) and its duration."""
         attempts = self.counters["switchboard_delivery_attempts"]
         attempts[(destination, outcome)] = attempts.get((destination, outcome), 0.0) + 1
-        self._observe(
-            self.histograms["switchboard_delivery_duration_seconds"], (destination,), DELIVERY_BUCKETS, seconds
-        )
+        self._observe(self.histograms["switchboard_delivery_duration_seconds"], (destination,), DELIVERY_BUCKETS, seconds)
         if outcome == "retry":
             retries = self.counters["switchboard_delivery_retries"]
             retries[(destination,)] = retries.get((destination,), 0.0) + 1
@@ -177,9 +175,7 @@ class _Totals:
             yield histogram
             if name == REQUESTS:
                 requests = CounterMetricFamily(
-                    "switchboard_http_requests",
-                    "HTTP requests by route template, method and status",
-                    labels=list(labels),
+                    "switchboard_http_requests", "HTTP requests by route template, method and status", labels=list(labels)
                 )
                 for k, row in totals.items():
                     requests.add_metric(list(k), row[-1])

@@ -284,7 +284,6 @@ async def audit_entries(gateway: Gateway, **where: Any) -> list[sa.Row[Any]]:
     query = sa.select(audit_log).order_by(audit_log.c.id)
     return await _rows(gateway, query.where(*(audit_log.c[column] == value for column, value in where.items())))
 
-
 # The test kit's helpers, public here (core.testkit is their home).
 from core.testkit.assertions import (  # noqa: E402
     assert_deliveries,

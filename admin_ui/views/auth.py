@@ -77,34 +77,17 @@ async def login(request: Request) -> Response:
         )
         if outcome.locked_now:
             seconds = gateway.settings.auth.lockout_seconds
-            record_event(
-                gateway, "lockout", request=request, actor=actor, actor_type="user", status=status, seconds=seconds
-            )
+            record_event(gateway, "lockout", request=request, actor=actor, actor_type="user", status=status, seconds=seconds)
         message = "Invalid username or password."
         if outcome.failure == "not_active" and outcome.user is not None:
-            message = (
-                "This account is awaiting approval."
-                if outcome.user.status == "pending"
-                else "This account is not active."
-            )
+            message = "This account is awaiting approval." if outcome.user.status == "pending" else "This account is not active."
         return _login_page(request, error=message, status_code=status, username=username)
     assert outcome.user is not None
     session_id, _ = await start_session(
         gateway, outcome.user, client=client_address(request.scope), user_agent=request.headers.get("user-agent")
     )
-    record_event(
-        gateway,
-        "login",
-        request=request,
-        actor=actor,
-        actor_type="user",
-        status=303,
-        session=str(session_id),
-        console=True,
-    )
-    cookie = issue_session_cookie(
-        gateway, str(outcome.user.id), outcome.user.role, str(session_id), console.settings.session_ttl
-    )
+    record_event(gateway, "login", request=request, actor=actor, actor_type="user", status=303, session=str(session_id), console=True)
+    cookie = issue_session_cookie(gateway, str(outcome.user.id), outcome.user.role, str(session_id), console.settings.session_ttl)
     target = f"{PREFIX}/password" if outcome.user.must_change_password else _safe_next(str(form.get("next") or ""))
     response = RedirectResponse(target, status_code=303)
     set_cookie(response, request, SESSION_COOKIE, cookie, max_age=console.settings.session_ttl)
@@ -152,16 +135,10 @@ async def password(request: Request) -> Response:
         outcome = await check_password_of(gateway, user, current)
         if outcome.failure is not None:
             record_event(gateway, "password_change_failed", request=request, status=422, reason=outcome.failure)
-            errors.append(
-                "Too many failed attempts: try again later."
-                if outcome.failure == "locked"
-                else "The current password is wrong."
-            )
+            errors.append("Too many failed attempts: try again later." if outcome.failure == "locked" else "The current password is wrong.")
     if errors:
         return console.render(request, "password.html", {"errors": errors, "done": False}, status_code=422)
     session_id = principal.extra.get("session_id")
-    await set_password(
-        gateway, user.id, new, must_change=False, keep_session=session_id if isinstance(session_id, uuid.UUID) else None
-    )
+    await set_password(gateway, user.id, new, must_change=False, keep_session=session_id if isinstance(session_id, uuid.UUID) else None)
     record_event(gateway, "password_changed", request=request, status=303)
     return RedirectResponse(PREFIX + "/", status_code=303)

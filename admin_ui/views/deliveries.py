@@ -26,10 +26,7 @@ def _import_summary(detail: Any) -> dict[str, Any] | None:
     conflicts = detail.get("conflicts") or []
     if counts is None and not conflicts:
         return None
-    return {
-        "counts": counts if isinstance(counts, dict) else {},
-        "conflicts": conflicts if isinstance(conflicts, list) else [],
-    }
+    return {"counts": counts if isinstance(counts, dict) else {}, "conflicts": conflicts if isinstance(conflicts, list) else []}
 
 
 @requires("viewer")

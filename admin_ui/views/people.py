@@ -34,12 +34,8 @@ async def create_user_view(request: Request) -> Response:
     form = await request.form()
     gateway = console_of(request).gateway
     user = await create_user(
-        gateway,
-        text_field(form, "username"),
-        str(form.get("password") or ""),
-        text_field(form, "role") or "viewer",
-        full_name=text_field(form, "full_name") or None,
-        must_change_password=True,
+        gateway, text_field(form, "username"), str(form.get("password") or ""), text_field(form, "role") or "viewer",
+        full_name=text_field(form, "full_name") or None, must_change_password=True,
     )
     record_event(gateway, "user_created", request=request, status=303, user=user.username, role=user.role)
     return RedirectResponse("/admin/users", status_code=303)
@@ -76,9 +72,7 @@ async def _keys_page(request: Request, secret: str | None = None) -> Response:
     gateway = console_of(request).gateway
     rows, _ = await list_keys(gateway, include_revoked=True, limit=500)
     keys = [key_view(gateway, r) for r in rows]
-    return console_of(request).render(
-        request, "keys.html", {"keys": keys, "secret": secret, "platforms": sorted(gateway.adapters)}
-    )
+    return console_of(request).render(request, "keys.html", {"keys": keys, "secret": secret, "platforms": sorted(gateway.adapters)})
 
 
 @requires("admin")
@@ -93,10 +87,7 @@ async def create_key_view(request: Request) -> Response:
     form = await request.form()
     scopes = [s for s in text_field(form, "scopes").replace(",", " ").split() if s]
     row, key = await create_key(
-        gateway,
-        text_field(form, "name") or "unnamed",
-        scopes,
-        platform=text_field(form, "platform") or None,
+        gateway, text_field(form, "name") or "unnamed", scopes, platform=text_field(form, "platform") or None,
         created_by=uuid.UUID(caller(request).id),
     )
     record_event(gateway, "api_key_created", request=request, status=200, key=row.prefix)

@@ -47,9 +47,7 @@ def create_app(settings: Settings, *, plugins: Iterable[tuple[str, object]] = ()
         own = [route for route in own if not isinstance(route, RootRoutes)]
         if own:
             routes.append(Mount(f"/plugins/{name}", routes=own))
-        gateway.plugins.infos[name].routes = list(
-            dict.fromkeys(f"/plugins/{name}{getattr(r, 'path', '')}" for r in own)
-        )
+        gateway.plugins.infos[name].routes = list(dict.fromkeys(f"/plugins/{name}{getattr(r, 'path', '')}" for r in own))
         if rooted:
             at_root.append((name, rooted))
             gateway.plugins.infos[name].routes += [getattr(r, "path", "") for r in rooted]

@@ -62,8 +62,7 @@ async def log_in(gw: GatewayClient, role: str, password: str = PASSWORD) -> str:
     gw.cookies.clear()
     page = await gw.get("/admin/login")
     r = await gw.post(
-        "/admin/login",
-        data={"username": role, "password": password, "csrf_token": csrf_in(page.text), "next": "/admin/"},
+        "/admin/login", data={"username": role, "password": password, "csrf_token": csrf_in(page.text), "next": "/admin/"}
     )
     assert r.status_code == 303, r.text
     return csrf_in((await gw.get("/admin/")).text)
