@@ -104,10 +104,12 @@ async def seed(client: Any, rows: int, start: int) -> float:
     async with client.gateway.db.transaction() as conn:
         for statement in statements:
             await conn.execute(sa.text(statement.format(rows=rows, start=start)))
-        if conn.dialect.name == "postgresql":
-            await conn.execute(sa.text("ANALYZE"))
-        else:
-            await conn.execute(sa.text("ANALYZE"))
+        await conn.execute(sa.text("ANALYZE"))
+    if client.gateway.db.engine.dialect.name == "postgresql":
+        # What autovacuum does soon after a bulk load: sets the visibility map, so that counts over
+        # a covering index are index-only scans rather than a visit of every row of the window.
+        async with client.gateway.db.engine.connect() as conn:
+            await (await conn.execution_options(isolation_level="AUTOCOMMIT")).execute(sa.text("VACUUM ANALYZE"))
     return time.perf_counter() - started
 
 
