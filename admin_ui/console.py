@@ -13,6 +13,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
+from admin_ui.figures import FigureCache
 from admin_ui.sessions import AdminSession, csrf_of, principal_of
 from admin_ui.settings import AdminSettings
 from admin_ui.templating import build_environment, render_page
@@ -39,6 +40,7 @@ CORE_NAV = (
     NavEntry("Logs", "/admin/logs", "operator"),
     NavEntry("Conversations", "/admin/conversations"),
     NavEntry("Plugins", "/admin/plugins"),
+    NavEntry("Destinations and jobs", "/admin/destinations"),
     NavEntry("Users", "/admin/users", "admin"),
     NavEntry("API keys", "/admin/keys", "admin"),
 )
@@ -55,6 +57,7 @@ class Console:
         ]
         self.nav = [*CORE_NAV, *(NavEntry(p.title, f"/admin{p.path}", p.role) for p in self.pages)]
         self.env = build_environment(settings.templates_dir, [p.templates for p in self.pages if p.templates])
+        self.figures = FigureCache(settings.dashboard_cache_seconds)
 
     @property
     def page_size(self) -> int:

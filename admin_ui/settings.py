@@ -14,5 +14,7 @@ class AdminSettings(BaseModel):
     session_ttl: int = Field(default=8 * 3600, ge=60, le=30 * 24 * 3600)
     # How often the dashboard refreshes itself.
     refresh_seconds: int = Field(default=30, ge=5)
+    # How long one computation of the dashboard's figures is shown to every viewer (0: compute each time).
+    dashboard_cache_seconds: int = Field(default=10, ge=0, le=300)
     # Rows per page of the lists.
     page_size: int = Field(default=50, ge=5, le=500)

@@ -161,6 +161,10 @@ GET     /admin/logs/{id:int}                 ok        403       ok        ok   
 GET     /admin/conversations                 ok        ok        ok        ok        403       ok
 GET     /admin/conversations/{id}            ok        ok        ok        ok        403       ok
 GET     /admin/plugins                       ok        ok        ok        ok        403       ok
+GET     /admin/destinations                  ok        ok        ok        ok        403       ok
+POST    /admin/destinations/{name}/pause     ok        403       ok        ok        403       ok
+POST    /admin/destinations/{name}/resume    ok        403       ok        ok        403       ok
+POST    /admin/jobs/{name}/run               ok        403       ok        ok        403       ok
 GET     /admin/users                         ok        403       403       ok        403       ok
 POST    /admin/users                         ok        403       403       ok        403       ok
 POST    /admin/users/{id}                    ok        403       403       ok        403       ok

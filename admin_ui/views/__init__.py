@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from admin_ui.views import auth, conversations, dashboard, deliveries, logs, people, plugins
+from admin_ui.views import auth, conversations, dashboard, deliveries, logs, operations, people, plugins
 
 
 def console_routes() -> list[BaseRoute]:
@@ -24,6 +24,10 @@ def console_routes() -> list[BaseRoute]:
         Route("/conversations", conversations.list_conversations, methods=["GET"]),
         Route("/conversations/{id}", conversations.show_conversation, methods=["GET"]),
         Route("/plugins", plugins.list_plugins, methods=["GET"]),
+        Route("/destinations", operations.operations_page, methods=["GET"]),
+        Route("/destinations/{name}/pause", operations.pause, methods=["POST"]),
+        Route("/destinations/{name}/resume", operations.resume, methods=["POST"]),
+        Route("/jobs/{name}/run", operations.run_job, methods=["POST"]),
         Route("/users", people.users_page, methods=["GET"]),
         Route("/users", people.create_user_view, methods=["POST"]),
         Route("/users/{id}", people.change_user, methods=["POST"]),

@@ -1,4 +1,4 @@
-"""The dashboard: the figures of ``core.operations.summary``, refreshing itself through HTMX."""
+"""The dashboard: the figures of ``core.operations.summary`` (kept a few seconds, ``admin_ui.figures``), refreshing itself through HTMX."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ async def dashboard(request: Request) -> Response:
     window = request.query_params.get("window", "24h")
     if window not in WINDOWS:
         window = "24h"
-    figures = await summary(console.gateway.db, window)
+    figures = await console.figures.get(window, lambda: summary(console.gateway.db, window))
     context = {
         "s": figures,
         "window": window,

@@ -128,7 +128,8 @@ messages = sa.Table(
     sa.Index(None, "kind", "id"),
     sa.Index(None, "sender", "id"),
     sa.Index(None, "conversation_id", "id"),
-    sa.Index(None, "received_at"),
+    # The dashboard counts a window by direction from this index alone (0005_console_indexes).
+    sa.Index(None, "received_at", "direction"),
 )
 
 deliveries = sa.Table(
@@ -158,7 +159,8 @@ deliveries = sa.Table(
     sa.Index(None, "status", "id"),
     sa.Index(None, "destination", "id"),
     sa.Index(None, "platform", "id"),
-    sa.Index(None, "created_at"),
+    # The dashboard counts a window by status and destination from this index alone (0005_console_indexes).
+    sa.Index(None, "created_at", "status", "destination"),
 )
 
 # One row per destination that has had an attempt: its circuit breaker (core.pipeline.breaker).

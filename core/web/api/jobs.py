@@ -2,69 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from core.auth.permissions import requires
 from core.contracts import CronJob
-from core.errors import NotFound
+from core.operations import jobs
 from core.pipeline import job_runs
 from core.web.api import answers as A
 from core.web.openapi import describe
 from core.web.requests import gateway_of
 
-RUN_NOW_JOB = "run_cron_job"
-
 
 def _job(request: Request) -> CronJob:
-    name = request.path_params["name"]
-    for job in gateway_of(request).cron_jobs():
-        if job.name == name:
-            return job
-    raise NotFound(f"no job named {name!r}")
-
-
-def _describe(job: CronJob) -> str:
-    every = job.every
-    if every % 3600 == 0:
-        return f"every {every // 3600} h" if every > 3600 else "every hour"
-    if every % 60 == 0:
-        return f"every {every // 60} min"
-    return f"every {every} s"
+    return jobs.find_job(gateway_of(request), request.path_params["name"])
 
 
 @requires("viewer", scopes=["jobs:read"])
 @describe(responses={200: A.JOBS})
 async def list_jobs(request: Request) -> Response:
     """Every cron job: its schedule, whether it is enabled, its next run and its last runs."""
-    gateway = gateway_of(request)
-    off = await job_runs.disabled_names(gateway.db)
-    items: list[dict[str, Any]] = []
-    for job in sorted(gateway.cron_jobs(), key=lambda j: j.name):
-        items.append(
-            {
-                "name": job.name,
-                "every": job.every,
-                "schedule": _describe(job),
-                "enabled": job.name not in off,
-                "next_run": None if job.name in off else job_runs.next_run(job).isoformat(),
-                "last_runs": await job_runs.last_runs(gateway.db, job.name),
-            }
-        )
-    return JSONResponse({"items": items})
+    return JSONResponse({"items": await jobs.list_jobs(gateway_of(request))})
 
 
 @requires("operator", scopes=["jobs:write"])
 @describe(status=202, responses={202: A.JOB_QUEUED})
 async def run_job(request: Request) -> Response:
     """Run a job now, once, on a worker (202; the run appears in its ``last_runs``)."""
-    job = _job(request)
-    gateway = gateway_of(request)
-    await gateway.queue.enqueue_job(RUN_NOW_JOB, job.name)
-    gateway.audit.record("admin", action="job.run", actor=request.state.principal.label, detail={"job": job.name})
+    job = await jobs.run_now(gateway_of(request), request.path_params["name"], request.state.principal)
     return JSONResponse({"name": job.name, "queued": True}, status_code=202)
 
 
