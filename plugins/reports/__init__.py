@@ -14,10 +14,12 @@ from typing import Any
 from sqlalchemy import MetaData
 from starlette.routing import BaseRoute
 
-from core import ReportType, hookimpl
+from core import ConfigError, Gateway, ReportType, Unprocessable, hookimpl
+from plugins.reports import scheduler
 from plugins.reports.jobs import jobs
 from plugins.reports.models import metadata
 from plugins.reports.routes import reports_routes
+from plugins.reports.schedule_routes import schedule_routes
 from plugins.reports.settings import ReportsSettings
 from plugins.reports.types import BUILT_IN
 
@@ -34,7 +36,7 @@ def switchboard_models() -> list[MetaData]:
 
 @hookimpl
 def switchboard_routes() -> list[BaseRoute]:
-    return reports_routes()
+    return reports_routes() + schedule_routes()
 
 
 @hookimpl
@@ -45,3 +47,18 @@ def switchboard_jobs() -> list[Any]:
 @hookimpl
 def switchboard_report_types() -> list[ReportType]:
     return [kind() for kind in BUILT_IN]
+
+
+@hookimpl
+def switchboard_startup(gateway: Gateway) -> None:
+    """Refuse to start with a configured schedule whose type, params or destination is bad."""
+    settings: ReportsSettings = gateway.plugin_config("reports")
+    for i, schedule in enumerate(settings.schedules):
+        where = f"[[plugins.reports.schedules]] #{i + 1} ({schedule.name})"
+        try:
+            scheduler.check(gateway, schedule)
+        except Unprocessable as err:
+            found = "; ".join(f"{e.get('field')}: {e.get('message')}" for e in err.errors or []) or str(err)
+            raise ConfigError(f"{where}: {found}") from err
+        if schedule.recipients and not gateway.mail.configured:
+            raise ConfigError(f"{where}: recipients: mail is not configured (set [mail] host and sender)")

@@ -12,7 +12,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 CATCH_UP = timedelta(minutes=15)
 NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -33,13 +33,15 @@ class Schedule(BaseModel):
     format: Literal["csv", "xlsx", "json"] = "csv"
     params: dict[str, Any] = Field(default_factory=lambda: {"period": "last_day"})
     recipients: list[str] = Field(default_factory=list, max_length=50)
-    destination: str | None = Field(default=None, min_length=1, max_length=64)
+    destination: str | None = Field(default=None, min_length=1, max_length=64, validate_default=True)
 
     @field_validator("at")
     @classmethod
-    def _at_is_a_time(cls, value: str) -> str:
+    def _at_is_a_time(cls, value: str, info: ValidationInfo) -> str:
         if not _AT.match(value):
             raise ValueError('expected "HH:MM" (UTC), such as "06:30"')
+        if info.data.get("every") == "hour" and not value.startswith("00:"):
+            raise ValueError('every = "hour" runs at a minute of each hour: give "00:MM"')
         return value
 
     @field_validator("recipients")
@@ -50,13 +52,12 @@ class Schedule(BaseModel):
                 raise ValueError(f"{address!r} is not an e-mail address")
         return value
 
-    @model_validator(mode="after")
-    def _goes_somewhere(self) -> Schedule:
-        if self.every == "hour" and not self.at.startswith("00:"):
-            raise ValueError('every = "hour" runs at a minute of each hour: give at as "00:MM"')
-        if not self.recipients and self.destination is None:
+    @field_validator("destination")
+    @classmethod
+    def _goes_somewhere(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and not info.data.get("recipients") and "recipients" in info.data:
             raise ValueError("give recipients, a destination, or both")
-        return self
+        return value
 
     def last_tick(self, now: datetime) -> datetime:
         """The latest instant at or before ``now`` when this schedule is due."""
