@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from core import Conflict, Gateway, NotFound, gateway_of, read_json, requires
+from core import Conflict, Gateway, NotFound, describe, gateway_of, read_json, requires
 from plugins.reports import scheduler
 from plugins.reports.models import report_schedule_runs as runs
 from plugins.reports.models import report_schedules
@@ -77,6 +77,7 @@ async def list_schedules(request: Request) -> Response:
 
 
 @requires("admin", scopes=ADMIN)
+@describe(body=Schedule, status=201)
 async def create_schedule(request: Request) -> Response:
     """Add a schedule: 201; 422 naming a bad field, 409 when the name is taken."""
     gateway = gateway_of(request)
@@ -95,6 +96,7 @@ async def create_schedule(request: Request) -> Response:
 
 
 @requires("admin", scopes=ADMIN)
+@describe(body=ScheduleChange)
 async def change_schedule(request: Request) -> Response:
     """Change some fields of an API schedule (404 unknown, 409 a config file's, 422 a bad result)."""
     gateway = gateway_of(request)
@@ -113,6 +115,7 @@ async def change_schedule(request: Request) -> Response:
 
 
 @requires("admin", scopes=ADMIN)
+@describe(status=204)
 async def delete_schedule(request: Request) -> Response:
     """Remove an API schedule (its reports stay until their retention ends)."""
     gateway = gateway_of(request)

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 
 from core import DeliveryResult, Destination, hookimpl
 from core.gateway import Gateway
 from plugins.reports import scheduler, service
 from plugins.reports.models import report_schedule_runs
-from tests.support.smtp import Inbox, smtp_server
 
 SCHEDULES = "/plugins/reports/schedules"
 PUBLIC_URL = "http://testserver"
@@ -42,12 +39,6 @@ class RecorderPlugin:
         return [self.destination]
 
 
-@pytest.fixture
-async def inbox() -> AsyncIterator[Inbox]:
-    async with smtp_server() as served:
-        yield served
-
-
 def daily(name: str = "daily-failures", **fields: Any) -> dict[str, Any]:
     """A schedule of the failures report, every day at 06:00, e-mailed to two people."""
     return {
@@ -65,21 +56,6 @@ def daily(name: str = "daily-failures", **fields: Any) -> dict[str, Any]:
 def at_six(minutes: int = 1) -> datetime:
     """A moment ``minutes`` after today's 06:00 UTC tick."""
     return datetime.now(UTC).replace(hour=6, minute=minutes, second=0, microsecond=0)
-
-
-@pytest.fixture
-def schedule_app(app_client: Callable[..., Any], inbox: Inbox) -> Callable[..., Any]:
-    """``async with schedule_app(schedules=[...], **reports) as client``: mail to ``inbox``, links under PUBLIC_URL."""
-
-    def open_app(*, extra_plugins: list[tuple[str, object]] | None = None, **reports: Any) -> Any:
-        mail = {"host": "127.0.0.1", "port": inbox.port, "sender": "reports@example.org", "starttls": False}
-        return app_client(
-            plugins={"reports": {"public_url": PUBLIC_URL, **reports}},
-            mail=mail,
-            extra_plugins=extra_plugins,
-        )
-
-    return open_app
 
 
 async def runs(gateway: Gateway) -> list[Any]:

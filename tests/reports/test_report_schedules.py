@@ -16,9 +16,7 @@ from tests.reports.schedule_steps import (
     RecorderPlugin,
     at_six,
     daily,
-    inbox,  # noqa: F401 - fixture
     runs,
-    schedule_app,  # noqa: F401 - fixture
     scheduled_reports,
     settled,
 )

@@ -11,8 +11,6 @@ from plugins.reports import scheduler
 from tests.reports.schedule_steps import (
     SCHEDULES,
     daily,
-    inbox,  # noqa: F401 - fixture
-    schedule_app,  # noqa: F401 - fixture
     scheduled_reports,
     settled,
 )
