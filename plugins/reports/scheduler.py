@@ -92,7 +92,7 @@ async def start(gateway: Gateway, schedule: Schedule, tick_at: datetime) -> bool
 
 
 def check(gateway: Gateway, schedule: Schedule) -> None:
-    """Raise ``Unprocessable`` naming the field when the type, its params or the destination are unknown or bad."""
+    """Raise ``Unprocessable`` naming the field: an unknown type or destination, bad params, mail not set up."""
     report_type = service.catalogue(gateway).get(schedule.type)
     if report_type is None:
         raise Unprocessable(
@@ -103,6 +103,11 @@ def check(gateway: Gateway, schedule: Schedule) -> None:
         raise Unprocessable(
             "invalid schedule",
             errors=[{"field": "destination", "message": f"no destination {schedule.destination!r}"}],
+        )
+    if schedule.recipients and not gateway.mail.configured:
+        raise Unprocessable(
+            "invalid schedule",
+            errors=[{"field": "recipients", "message": "mail is not configured (set [mail] host and sender)"}],
         )
 
 

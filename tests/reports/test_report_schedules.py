@@ -129,3 +129,9 @@ async def test_runs_are_recorded_per_tick(schedule_app) -> None:  # type: ignore
         await settled(client.gateway)
         [run] = await runs(client.gateway)
         assert run.tick_at == at_six(0)
+
+
+async def test_a_configured_schedule_with_recipients_but_no_mail_stops_start_up(app_client) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ConfigError, match="recipients"):
+        async with app_client(plugins={"reports": {"schedules": [daily()]}}):
+            pass

@@ -127,3 +127,10 @@ async def test_an_api_schedule_runs_at_its_next_tick_and_mails(schedule_app, inb
         assert len(inbox.received) == 1
         [item] = (await client.get(SCHEDULES, headers=admin)).json()["items"]
         assert item["last_run"]["state"] == "delivered"
+
+
+async def test_recipients_without_mail_configured_are_a_422(app_client) -> None:  # type: ignore[no-untyped-def]
+    async with app_client() as client:
+        admin = await user_headers(client.gateway, "admin")
+        r = await client.post(SCHEDULES, json=daily(), headers=admin)
+        assert r.status_code == 422 and "recipients" in {e.get("field") for e in r.json()["errors"]}
