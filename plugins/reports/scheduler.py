@@ -166,16 +166,15 @@ async def deliver(gateway: Gateway, schedule: Schedule, row: Any) -> None:
     settings = service.settings_of(gateway)
     storage = service.storage_of(gateway)
     size = row.size_bytes or 0
-    attach = size <= settings.attach_max_bytes
+    attach = bool(schedule.recipients) and size <= settings.attach_max_bytes
     inline = schedule.destination is not None and size <= settings.inline_max_bytes
     content = await storage.read(row.storage_key) if attach or inline else b""
     link: dict[str, Any] | None = None
-    if not attach or schedule.destination is not None:
-        try:
-            link = await service.download_link(gateway, row, None)
-        except LookupError:
-            if not attach or not inline:
-                raise
+    try:
+        link = await service.download_link(gateway, row, None)
+    except LookupError:  # no public_url: fine only when the file travels itself
+        if (schedule.recipients and not attach) or (schedule.destination is not None and not inline):
+            raise
     summary = _summary(schedule, row)
     name = service.filename(row)
     if schedule.recipients:

@@ -125,13 +125,22 @@ async def test_a_configured_schedule_with_a_bad_time_stops_start_up(schedule_app
 
 async def test_runs_are_recorded_per_tick(schedule_app) -> None:  # type: ignore[no-untyped-def]
     async with schedule_app(schedules=[daily()]) as client:
-        await scheduler.tick(client.gateway, at_six())
+        now = at_six(3)
+        await scheduler.tick(client.gateway, now)
         await settled(client.gateway)
         [run] = await runs(client.gateway)
-        assert run.tick_at == at_six(0)
+        assert run.tick_at == now.replace(minute=0)
 
 
 async def test_a_configured_schedule_with_recipients_but_no_mail_stops_start_up(app_client) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ConfigError, match="recipients"):
         async with app_client(plugins={"reports": {"schedules": [daily()]}}):
             pass
+
+
+async def test_without_public_url_a_file_too_big_to_attach_fails_its_run(schedule_app, inbox: Inbox) -> None:  # type: ignore[no-untyped-def]
+    async with schedule_app(schedules=[daily()], public_url=None, attach_max_bytes=0) as client:
+        await scheduler.tick(client.gateway, at_six())
+        [run] = await settled(client.gateway)
+        assert run.state == "failed" and "public_url" in (run.error or "")
+        assert inbox.received == []
