@@ -1,7 +1,7 @@
 """A report schedule's definition (``[[plugins.reports.schedules]]`` or the API) and when it is due.
 
 A schedule runs ``every`` hour, day (at ``at``, UTC), week (Mondays at ``at``) or month (the 1st
-at ``at``). Its ticks are those instants; the cron job starts the latest tick that has come,
+at ``at``), or at the times of a 5-field ``cron`` expression (UTC, read by croniter). Its ticks are those instants; the cron job starts the latest tick that has come,
 if it came less than ``CATCH_UP`` ago (a worker down for a minute or two still runs it; one down
 for hours does not send stale reports).
 """
@@ -12,6 +12,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 CATCH_UP = timedelta(minutes=15)
@@ -26,18 +27,37 @@ class Schedule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=NAME)
-    every: Literal["hour", "day", "week", "month"]
-    # "HH:MM" UTC; for every = "hour" only the minutes count and HH must be 00.
-    at: str = "00:00"
+    every: Literal["hour", "day", "week", "month"] | None = None
+    # Instead of every: "minute hour day-of-month month day-of-week", UTC ("30 6 * * 1-5").
+    cron: str | None = Field(default=None, max_length=120, validate_default=True)
+    # With every, "HH:MM" UTC (default 00:00); for every = "hour" only the minutes count and HH must be 00.
+    at: str | None = None
     type: str = Field(min_length=1, max_length=64)
     format: Literal["csv", "xlsx", "json"] = "csv"
     params: dict[str, Any] = Field(default_factory=lambda: {"period": "last_day"})
     recipients: list[str] = Field(default_factory=list, max_length=50)
     destination: str | None = Field(default=None, min_length=1, max_length=64, validate_default=True)
 
+    @field_validator("cron")
+    @classmethod
+    def _every_or_cron(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if "every" not in info.data:
+            return value  # every itself is invalid: that is the error to report
+        if value is None and info.data["every"] is None:
+            raise ValueError("give every or cron")
+        if value is not None and info.data["every"] is not None:
+            raise ValueError("give every or cron, not both")
+        if value is not None and (len(value.split()) != 5 or not croniter.is_valid(value)):
+            raise ValueError('expected 5 fields, "minute hour day-of-month month day-of-week", such as "30 6 * * 1-5"')
+        return value
+
     @field_validator("at")
     @classmethod
-    def _at_is_a_time(cls, value: str, info: ValidationInfo) -> str:
+    def _at_is_a_time(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
+        if info.data.get("cron") is not None:
+            raise ValueError("at goes with every; a cron expression holds its own times")
         if not _AT.match(value):
             raise ValueError('expected "HH:MM" (UTC), such as "06:30"')
         if info.data.get("every") == "hour" and not value.startswith("00:"):
@@ -62,7 +82,12 @@ class Schedule(BaseModel):
     def last_tick(self, now: datetime) -> datetime:
         """The latest instant at or before ``now`` when this schedule is due."""
         now = now.astimezone(UTC)
-        hour, minute = (int(part) for part in self.at.split(":"))
+        if self.cron is not None:
+            # croniter's previous time is strictly before its start: start just after this minute began.
+            start = now.replace(second=0, microsecond=0) + timedelta(seconds=1)
+            tick: datetime = croniter(self.cron, start).get_prev(datetime)
+            return tick.astimezone(UTC)
+        hour, minute = (int(part) for part in (self.at or "00:00").split(":"))
         if self.every == "hour":
             tick = now.replace(minute=minute, second=0, microsecond=0)
             return tick if tick <= now else tick - timedelta(hours=1)

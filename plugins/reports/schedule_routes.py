@@ -30,6 +30,7 @@ class ScheduleChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     every: Literal["hour", "day", "week", "month"] | None = None
+    cron: str | None = None
     at: str | None = None
     type: str | None = Field(default=None, min_length=1, max_length=64)
     format: Literal["csv", "xlsx", "json"] | None = None

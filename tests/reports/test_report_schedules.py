@@ -144,3 +144,13 @@ async def test_without_public_url_a_file_too_big_to_attach_fails_its_run(schedul
         [run] = await settled(client.gateway)
         assert run.state == "failed" and "public_url" in (run.error or "")
         assert inbox.received == []
+
+
+async def test_a_cron_schedule_runs_at_its_expressions_times(schedule_app, inbox: Inbox) -> None:  # type: ignore[no-untyped-def]
+    schedule = daily("weekday-mornings", every=None, at=None, cron="30 6 * * *")
+    async with schedule_app(schedules=[schedule]) as client:
+        assert await scheduler.tick(client.gateway, at_six(29)) == 0  # yesterday's 06:30 is long past
+        assert await scheduler.tick(client.gateway, at_six(31)) == 1
+        [run] = await settled(client.gateway)
+        assert run.tick_at == at_six(31).replace(minute=30) and run.state == "delivered"
+        assert len(inbox.received) == 1

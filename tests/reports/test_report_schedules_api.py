@@ -43,6 +43,9 @@ async def test_an_operator_may_not_manage_schedules(schedule_app) -> None:  # ty
     ("change", "field"),
     [
         ({"every": "fortnight"}, "every"),
+        ({"every": None}, "cron"),
+        ({"cron": "30 6 * *"}, "cron"),
+        ({"cron": "61 6 * * *", "every": None, "at": None}, "cron"),
         ({"at": "6am"}, "at"),
         ({"every": "hour", "at": "06:00"}, "at"),
         ({"recipients": ["not-an-address"]}, "recipients"),
