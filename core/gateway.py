@@ -189,7 +189,11 @@ class Gateway:
         await self.audit.start()
         await self.queue.start(consume=run_queue)
         await self.ingest.start()
-        await self.plugins.notify("switchboard_startup", gateway=self)
+        try:
+            await self.plugins.notify("switchboard_startup", gateway=self)
+        except BaseException:
+            await self.close()  # a plugin refused to start (bad config): leave nothing open
+            raise
         self.started = True
 
     async def close(self) -> None:

@@ -188,6 +188,10 @@ POST    /plugins/reports/reports             401       403    ok       ok    ok 
 GET     /plugins/reports/reports/{report_id} 401       ok     ok       ok    ok      403
 DELETE  /plugins/reports/reports/{report_id} 401       403    ok       ok    ok      403
 GET     /plugins/reports/download/{report_id} 403      403    403      403   403     403
+GET     /plugins/reports/schedules           401       403    403      ok    ok      403
+POST    /plugins/reports/schedules           401       403    403      ok    ok      403
+PATCH   /plugins/reports/schedules/{name}    401       403    403      ok    ok      403
+DELETE  /plugins/reports/schedules/{name}    401       403    403      ok    ok      403
 GET     /admin/dhis2/mappings/               ok        ok        ok        ok        403       ok
 POST    /admin/dhis2/mappings/upload         ok        403       ok        ok        403       ok
 GET     /admin/dhis2/mappings/template.xlsx  ok        ok        ok        ok        403       ok

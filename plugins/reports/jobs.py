@@ -6,12 +6,18 @@ import uuid
 from typing import Any
 
 from core import CronJob
-from plugins.reports import service
+from plugins.reports import scheduler, service
 
 
 async def reports_generate(ctx: dict[str, Any], report_id: str) -> None:
-    """Generate one report (a no-op when another worker claimed it first)."""
-    await service.generate(ctx["gateway"], uuid.UUID(report_id))
+    """Generate one report (a no-op when another worker claimed it first); deliver it if scheduled."""
+    if await service.generate(ctx["gateway"], uuid.UUID(report_id)) is not None:
+        await scheduler.deliver_ready(ctx["gateway"], uuid.UUID(report_id))
+
+
+async def reports_schedules(ctx: dict[str, Any]) -> int:
+    """Start the scheduled reports whose time has come; deliver those that ended."""
+    return await scheduler.tick(ctx["gateway"])
 
 
 async def reports_pick_up(ctx: dict[str, Any]) -> int:
@@ -29,4 +35,5 @@ def jobs() -> list[Any]:
         reports_generate,
         CronJob("reports_pick_up", reports_pick_up, every=60),
         CronJob("reports_purge", reports_purge, every=3600),
+        CronJob("reports_schedules", reports_schedules, every=60),
     ]

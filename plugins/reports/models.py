@@ -36,3 +36,28 @@ reports = sa.Table(
     sa.Index(None, "status", "created_at"),
     sa.Index(None, "created_at"),
 )
+
+# Schedules added through the API (those of the config file live there only).
+report_schedules = sa.Table(
+    "report_schedules",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("definition", JSONType, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# One row per schedule tick: inserting it claims the tick (the primary key makes a second
+# claim fail), so a tick runs once however many workers or gateways tick at the same moment.
+report_schedule_runs = sa.Table(
+    "report_schedule_runs",
+    metadata,
+    sa.Column("schedule", sa.String(64), primary_key=True),
+    sa.Column("tick_at", UTCDateTime, primary_key=True),
+    sa.Column("report_id", Uuid, index=True),
+    # waiting (for its report) | sending | delivered | failed
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("claimed_at", UTCDateTime, nullable=False),
+    sa.Column("delivered_at", UTCDateTime),
+    sa.Column("error", sa.Text),
+)

@@ -77,21 +77,7 @@ async def view(request: Request, row: Any) -> dict[str, Any]:
 
 
 async def download_link(request: Request, row: Any) -> dict[str, Any]:
-    gateway = gateway_of(request)
-    settings = service.settings_of(gateway)
-    storage = service.storage_of(gateway)
-    if isinstance(storage, LocalStorage):
-        query, expires = links.signed_query(gateway, row.id, settings.link_ttl)
-        base = settings.public_url.rstrip("/") + "/" if settings.public_url else str(request.base_url)
-        url = f"{base}plugins/reports/download/{row.id}?{query}"
-    else:
-        import time
-
-        expires = int(time.time()) + settings.link_ttl
-        url = await storage.presigned_url(row.storage_key, settings.link_ttl, service.filename(row))
-    from datetime import UTC, datetime
-
-    return {"download_url": url, "download_expires_at": datetime.fromtimestamp(expires, UTC).isoformat()}
+    return await service.download_link(gateway_of(request), row, str(request.base_url))
 
 
 @requires("operator", scopes=WRITE)

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import uuid
 import weakref
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from core import Gateway, NotFound, ReportType, uuid7
+from plugins.reports import links
 from plugins.reports.models import reports
 from plugins.reports.settings import ReportsSettings
 from plugins.reports.storage import LocalStorage, S3Storage, local_directory, make_storage
@@ -56,9 +57,20 @@ def filename(row: Any) -> str:
 
 
 async def create(
-    gateway: Gateway, *, owner: str, owner_label: str, type_name: str, fmt: str, params: dict[str, Any]
+    gateway: Gateway,
+    *,
+    owner: str,
+    owner_label: str,
+    type_name: str,
+    fmt: str,
+    params: dict[str, Any],
+    also: Callable[[Any, Any], Awaitable[None]] | None = None,
 ) -> Any:
-    """Store a pending report (committed), then ask a worker for it; a lost enqueue is picked up later."""
+    """Store a pending report (committed), then ask a worker for it; a lost enqueue is picked up later.
+
+    ``also(conn, row)`` runs in the same transaction (a schedule claims its tick there: if the
+    claim fails, no report is stored).
+    """
     now = datetime.now(UTC)
     values = {
         "id": uuid7(),
@@ -72,11 +84,33 @@ async def create(
     }
     async with gateway.db.transaction() as conn:
         row = (await conn.execute(reports.insert().values(values).returning(*reports.c))).one()
+        if also is not None:
+            await also(conn, row)
     try:
         await gateway.queue.enqueue_job(JOB, str(row.id))
     except Exception as err:  # noqa: BLE001 - the pick-up job generates it later
         log.warning("report %s: enqueue failed (%s); the pick-up job will run it", row.id, err)
     return row
+
+
+async def download_link(gateway: Gateway, row: Any, base_url: str | None) -> dict[str, Any]:
+    """A completed report's link and its expiry: signed (local files) or presigned (S3).
+
+    ``public_url`` is the base when set, else ``base_url`` (a request's); without either a local
+    file has no link (``LookupError``).
+    """
+    settings = settings_of(gateway)
+    storage = storage_of(gateway)
+    if isinstance(storage, LocalStorage):
+        base = settings.public_url or base_url
+        if not base:
+            raise LookupError("no link can be made: set [plugins.reports] public_url")
+        query, expires = links.signed_query(gateway, row.id, settings.link_ttl)
+        url = f"{base.rstrip('/')}/plugins/reports/download/{row.id}?{query}"
+    else:
+        expires = int(datetime.now(UTC).timestamp()) + settings.link_ttl
+        url = await storage.presigned_url(row.storage_key, settings.link_ttl, filename(row))
+    return {"download_url": url, "download_expires_at": datetime.fromtimestamp(expires, UTC).isoformat()}
 
 
 async def get(gateway: Gateway, report_id: uuid.UUID, owner: str | None) -> Any:

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from plugins.reports.schedule_def import Schedule
+
 
 class _Table(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -43,9 +45,19 @@ class ReportsSettings(_Table):
     run_timeout: int = Field(default=3600, ge=60)
     # Base of download links when there is no request to take it from (scheduled e-mails).
     public_url: str | None = None
+    # Scheduled reports (read-only; admins add more through the API). See docs/reports.md.
+    schedules: list[Schedule] = Field(default_factory=list)
+    # A scheduled report's file is attached to its e-mail up to this size; beyond, its link is sent.
+    attach_max_bytes: int = Field(default=5 * 1024 * 1024, ge=0, le=25 * 1024 * 1024)
+    # ...and put inline (base64) in the message submitted to its destination up to this size.
+    inline_max_bytes: int = Field(default=64 * 1024, ge=0, le=5 * 1024 * 1024)
 
     @model_validator(mode="after")
     def _s3_has_a_bucket(self) -> ReportsSettings:
         if self.storage == "s3" and self.s3 is None:
             raise ValueError('storage = "s3" needs a [plugins.reports.s3] table with at least bucket')
+        names = [s.name for s in self.schedules]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"two schedules are named {twice[0]!r}")
         return self

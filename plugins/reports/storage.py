@@ -39,6 +39,10 @@ class LocalStorage:
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self.path(key).unlink, missing_ok=True)
 
+    async def read(self, key: str) -> bytes:
+        """The whole file (for small files only: scheduled e-mails attach them)."""
+        return await asyncio.to_thread(self.path(key).read_bytes)
+
 
 class S3Storage:
     def __init__(self, settings: S3Settings) -> None:
@@ -78,6 +82,15 @@ class S3Storage:
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self.client.delete_object, Bucket=self.settings.bucket, Key=self.object_key(key))
+
+    async def read(self, key: str) -> bytes:
+        """The whole object (for small files only: scheduled e-mails attach them)."""
+
+        def get() -> bytes:
+            found = self.client.get_object(Bucket=self.settings.bucket, Key=self.object_key(key))
+            return bytes(found["Body"].read())
+
+        return await asyncio.to_thread(get)
 
     async def presigned_url(self, key: str, ttl: int, filename: str) -> str:
         """A GET URL of the object valid for ``ttl`` seconds, downloading as ``filename``."""
