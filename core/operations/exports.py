@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from core.operations.records import LOG_FIELDS
 from core.storage.db import Database
 from core.storage.ids import uuid7_floor
 from core.storage.models import audit_log, deliveries, delivery_attempts, messages
@@ -168,21 +169,8 @@ async def delivery_attempts_of(
         yield row
 
 
-AUDIT_FIELDS = (
-    "id",
-    "at",
-    "kind",
-    "action",
-    "request_id",
-    "actor",
-    "actor_type",
-    "method",
-    "path",
-    "status",
-    "duration_ms",
-    "client",
-    "error",
-)
+# The audit columns a report may carry: the same as the log list's (captured payloads left out).
+AUDIT_FIELDS = LOG_FIELDS
 
 
 async def audit_entries(
