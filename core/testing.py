@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import httpx
 import sqlalchemy as sa
+from arq.worker import Worker
 
 from core.auth.api_keys import insert_api_key
 from core.auth.users import insert_user
@@ -199,12 +200,24 @@ async def run_jobs(gateway: Gateway, *, timeout: float = 60.0, share: bool = Fal
     try:
         await wait_until(idle, timeout=timeout, interval=0, message="the arq queue to have nothing due or running")
     finally:
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
-        await worker.close()
+        await stop_worker(worker, task)
+
+
+async def stop_worker(worker: Worker, task: asyncio.Task[Any], *, timeout: float = 30.0) -> None:
+    """Stop an arq worker running as ``task`` (``worker.main()``) as a drained shutdown would.
+
+    The worker stops picking jobs, the jobs it is running finish (for up to ``timeout``
+    seconds), then it closes. arq's ``close()`` alone cancels running jobs and then gathers
+    them, which raises the ``CancelledError`` of a job caught mid-way (a cron tick or a
+    delivery that started just before) and leaves its connections open.
+    """
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    running = [t for t in worker.tasks.values() if not t.done()]
+    if running:
+        await asyncio.wait(running, timeout=timeout)
+    await worker.close()
 
 
 async def delivery_statuses(gateway: Gateway) -> dict[str, int]:
@@ -283,6 +296,7 @@ async def audit_entries(gateway: Gateway, **where: Any) -> list[sa.Row[Any]]:
     await gateway.audit.flush()
     query = sa.select(audit_log).order_by(audit_log.c.id)
     return await _rows(gateway, query.where(*(audit_log.c[column] == value for column, value in where.items())))
+
 
 # The test kit's helpers, public here (core.testkit is their home).
 from core.testkit.assertions import (  # noqa: E402

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from core.config.settings import BreakerSettings
 from core.storage.models import audit_log, deliveries, delivery_attempts
-from core.testing import GatewayClient, user_headers
+from core.testing import GatewayClient, stop_worker, user_headers
 from tests.support.echo import post_echo
 from tests.support.receiver import Receiver, running_receiver
 
@@ -52,10 +52,7 @@ async def consuming(client: GatewayClient) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await worker.close()
+        await stop_worker(worker, task)
         await gateway.close()
 
 
