@@ -197,6 +197,11 @@ POST    /admin/dhis2/mappings/upload         ok        403       ok        ok   
 GET     /admin/dhis2/mappings/template.xlsx  ok        ok        ok        ok        403       ok
 GET     /admin/dhis2/mappings/export.csv     ok        ok        ok        ok        403       ok
 GET     /admin/dhis2/mappings/export.xlsx    ok        ok        ok        ok        403       ok
+GET     /admin/reports/                      ok        ok        ok        ok        403       ok
+POST    /admin/reports/request               ok        403       ok        ok        403       ok
+POST    /admin/reports/schedules/{name}/delete ok      403       403       ok        403       ok
+GET     /admin/reports/{report_id}           ok        ok        ok        ok        403       ok
+POST    /admin/reports/{report_id}/delete    ok        403       ok        ok        403       ok
 """
 
 

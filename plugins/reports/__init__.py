@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import MetaData
 from starlette.routing import BaseRoute
 
-from core import ConfigError, Gateway, ReportType, Unprocessable, hookimpl
-from plugins.reports import scheduler
+from core import AdminPage, ConfigError, Gateway, ReportType, Unprocessable, hookimpl
+from plugins.reports import admin, scheduler
 from plugins.reports.jobs import jobs
 from plugins.reports.models import metadata
 from plugins.reports.routes import reports_routes
@@ -49,6 +49,11 @@ def switchboard_jobs() -> list[Any]:
 @hookimpl
 def switchboard_report_types() -> list[ReportType]:
     return [kind() for kind in BUILT_IN]
+
+
+@hookimpl
+def switchboard_admin_pages() -> list[AdminPage]:
+    return [admin.admin_page()]
 
 
 @hookimpl
