@@ -5,7 +5,7 @@ Scheduled reports (config or admin API) are started once per tick by a cron job 
 or submitted to a destination when they end (plugins/reports/scheduler.py).
 Report types come from the ``switchboard_report_types`` hook: this plugin contributes message
 volume, delivery outcomes, failures and the audit extract; other plugins may add theirs.
-See docs/reports.md.
+The console's "Reports" page is plugins/reports/admin.py. See docs/reports.md.
 """
 
 from __future__ import annotations
