@@ -153,9 +153,14 @@ async def request_report(request: Request) -> Response:
 @requires("viewer")
 async def report_row(request: Request) -> Response:
     """One report's row (what a pending row polls for); without HTMX, the list."""
-    principal = _principal(request)
-    row = await service.get(gateway_of(request), _report_id(request), visible_owner(principal))
-    if request.headers.get("hx-request") != "true":
+    htmx = request.headers.get("hx-request") == "true"
+    try:
+        row = await service.get(gateway_of(request), _report_id(request), visible_owner(_principal(request)))
+    except NotFound:
+        if htmx:  # deleted meanwhile (or purged): an empty answer swaps the polling row out
+            return Response(status_code=200)
+        raise
+    if not htmx:
         return RedirectResponse(HOME, status_code=303)
     context = {"r": await view(request, row)}
     return admin_console(request).render(request, "reports.html", context, block="report_row")

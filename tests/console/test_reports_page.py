@@ -226,7 +226,8 @@ async def test_an_operator_sees_their_own_reports_and_an_admin_sees_everyones(gw
     theirs = await requested(gw, await log_in(gw, "other"))
     page = await gw.get(PAGE)
     assert f"report-{theirs}" in page.text and f"report-{mine}" not in page.text
-    assert (await gw.get(PAGE + mine, headers=HTMX)).status_code == 404
+    assert (await gw.get(PAGE + mine)).status_code == 404
+    assert (await gw.get(PAGE + mine, headers=HTMX)).text == ""
     token = await log_in(gw, "other")
     assert (await gw.post(f"{PAGE}{mine}/delete", data={"csrf_token": token})).status_code == 404
     await log_in(gw, "admin")
@@ -248,6 +249,22 @@ async def test_an_htmx_delete_answers_an_empty_row(gw: GatewayClient) -> None:
     report_id = await requested(gw, token)
     r = await gw.post(f"{PAGE}{report_id}/delete", headers=HTMX | {"X-CSRF-Token": token})
     assert r.status_code == 200 and r.text == ""
+    assert await stored(gw) == []
+
+
+async def test_a_polled_row_of_a_deleted_report_answers_nothing_so_the_row_goes_and_stops_polling(
+    gw: GatewayClient,
+) -> None:
+    token = await log_in(gw, "operator")
+    report_id = await requested(gw, token, type="gated")
+    assert (await gw.post(f"{PAGE}{report_id}/delete", data={"csrf_token": token})).status_code == 303
+    r = await gw.get(PAGE + report_id, headers=HTMX)
+    assert r.status_code == 200 and r.text == ""
+
+
+async def test_an_operator_may_not_ask_for_an_admins_report_type(gw: GatewayClient) -> None:
+    token = await log_in(gw, "operator")
+    assert (await request_report(gw, token, type="audit")).status_code == 403
     assert await stored(gw) == []
 
 
