@@ -197,6 +197,18 @@ POST    /admin/dhis2/mappings/upload         ok        403       ok        ok   
 GET     /admin/dhis2/mappings/template.xlsx  ok        ok        ok        ok        403       ok
 GET     /admin/dhis2/mappings/export.csv     ok        ok        ok        ok        403       ok
 GET     /admin/dhis2/mappings/export.xlsx    ok        ok        ok        ok        403       ok
+GET     /admin/reports/                      ok        ok        ok        ok        403       ok
+POST    /admin/reports/request               ok        403       ok        ok        403       ok
+POST    /admin/reports/schedules/{name}/delete ok      403       403       ok        403       ok
+GET     /admin/reports/{report_id}           ok        ok        ok        ok        403       ok
+POST    /admin/reports/{report_id}/delete    ok        403       ok        ok        403       ok
+GET     /admin/devices/                      ok        ok        ok        ok        403       ok
+POST    /admin/devices/register              ok        403       ok        ok        403       ok
+GET     /admin/devices/alerts                ok        ok        ok        ok        403       ok
+POST    /admin/devices/alerts/{alert_id}/acknowledge ok 403      ok        ok        403       ok
+GET     /admin/devices/{device_id}           ok        ok        ok        ok        403       ok
+POST    /admin/devices/{device_id}/deactivate ok       403       ok        ok        403       ok
+POST    /admin/devices/{device_id}/rotate-key ok       403       ok        ok        403       ok
 """
 
 
@@ -229,6 +241,8 @@ def _concrete(path: str) -> str:
         .replace("{id:int}", "999999")
         .replace("{slug}", "no-such-organisation")
         .replace("{report_id}", str(uuid.uuid4()))
+        .replace("{device_id}", str(uuid.uuid4()))
+        .replace("{alert_id}", str(uuid.uuid4()))
         .replace("{name}", "no-such-destination")
     )
 

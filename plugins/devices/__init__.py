@@ -4,7 +4,8 @@ Inbound, the adapter ``devices`` (``/webhooks/devices``) takes batches of readin
 each, stores them in canonical units and hands each to the core as a message of kind
 ``reading``; readings that cross an alert rule also become messages of kind ``alert``.
 Routes under ``/plugins/devices`` register devices and serve readings, summaries, alerts and
-rules; a cron job marks silent devices. See docs/devices.md.
+rules; a cron job marks silent devices. The console's "Devices and alerts" page is admin.py.
+See docs/devices.md.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any
 from sqlalchemy import MetaData
 from starlette.routing import BaseRoute
 
-from core import Adapter, Gateway, hookimpl
+from core import Adapter, AdminPage, Gateway, hookimpl
+from plugins.devices import admin
 from plugins.devices.adapter import DevicesAdapter
 from plugins.devices.jobs import silent_job
 from plugins.devices.models import metadata
@@ -46,3 +48,8 @@ def switchboard_routes() -> list[BaseRoute]:
 @hookimpl
 def switchboard_jobs(gateway: Gateway) -> list[Any]:
     return [silent_job(gateway.plugin_config("devices"))]
+
+
+@hookimpl
+def switchboard_admin_pages() -> list[AdminPage]:
+    return [admin.admin_page()]

@@ -5,7 +5,7 @@ Scheduled reports (config or admin API) are started once per tick by a cron job 
 or submitted to a destination when they end (plugins/reports/scheduler.py).
 Report types come from the ``switchboard_report_types`` hook: this plugin contributes message
 volume, delivery outcomes, failures and the audit extract; other plugins may add theirs.
-See docs/reports.md.
+The console's "Reports" page is plugins/reports/admin.py. See docs/reports.md.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import MetaData
 from starlette.routing import BaseRoute
 
-from core import ConfigError, Gateway, ReportType, Unprocessable, hookimpl
-from plugins.reports import scheduler
+from core import AdminPage, ConfigError, Gateway, ReportType, Unprocessable, hookimpl
+from plugins.reports import admin, scheduler
 from plugins.reports.jobs import jobs
 from plugins.reports.models import metadata
 from plugins.reports.routes import reports_routes
@@ -49,6 +49,11 @@ def switchboard_jobs() -> list[Any]:
 @hookimpl
 def switchboard_report_types() -> list[ReportType]:
     return [kind() for kind in BUILT_IN]
+
+
+@hookimpl
+def switchboard_admin_pages() -> list[AdminPage]:
+    return [admin.admin_page()]
 
 
 @hookimpl

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from core import Forbidden, NotFound, Principal, Unprocessable, gateway_of, read_json, requires
+from core import Forbidden, Gateway, NotFound, Principal, ReportType, Unprocessable, gateway_of, read_json, requires
 from plugins.reports import links, service
 from plugins.reports.storage import LocalStorage
 from plugins.reports.writers import MEDIA_TYPES
@@ -41,6 +41,11 @@ def is_admin(principal: Principal) -> bool:
     if principal.kind == "user":
         return principal.has_role("admin")
     return principal.has_scope(ADMIN_SCOPE)
+
+
+def visible_owner(principal: Principal) -> str | None:
+    """Whose reports ``principal`` sees: their own, or (``None``) everyone's for an admin."""
+    return None if is_admin(principal) else owner_of(principal)
 
 
 def _principal(request: Request) -> Principal:
@@ -80,12 +85,8 @@ async def download_link(request: Request, row: Any) -> dict[str, Any]:
     return await service.download_link(gateway_of(request), row, str(request.base_url))
 
 
-@requires("operator", scopes=WRITE)
-async def create_report(request: Request) -> Response:
-    """Ask for a report: 202 with its id at once; a worker generates it."""
-    body = await read_json(request, ReportIn)
-    gateway = gateway_of(request)
-    principal = _principal(request)
+async def ask_for(gateway: Gateway, principal: Principal, body: ReportIn) -> Any:
+    """Store the report ``principal`` asks for (pending); 422 naming a bad type or param, 403 an admin's type."""
     report_type = service.catalogue(gateway).get(body.type)
     if report_type is None:
         raise Unprocessable(
@@ -94,7 +95,7 @@ async def create_report(request: Request) -> Response:
     if report_type.admin_only and not is_admin(principal):
         raise Forbidden(f"the {body.type} report is for administrators")
     params = report_type.check_params(body.params)
-    row = await service.create(
+    return await service.create(
         gateway,
         owner=owner_of(principal),
         owner_label=principal.label,
@@ -102,6 +103,18 @@ async def create_report(request: Request) -> Response:
         fmt=body.format,
         params=params,
     )
+
+
+def types_for(gateway: Gateway, principal: Principal) -> list[ReportType]:
+    """The report types ``principal`` may ask for (an admin's types only for admins)."""
+    return [t for t in service.catalogue(gateway).values() if is_admin(principal) or not t.admin_only]
+
+
+@requires("operator", scopes=WRITE)
+async def create_report(request: Request) -> Response:
+    """Ask for a report: 202 with its id at once; a worker generates it."""
+    body = await read_json(request, ReportIn)
+    row = await ask_for(gateway_of(request), _principal(request), body)
     return JSONResponse({"id": str(row.id), "status": row.status}, status_code=202)
 
 
@@ -109,9 +122,7 @@ async def create_report(request: Request) -> Response:
 async def get_report(request: Request) -> Response:
     """A report's state; yours only, unless you are an admin (someone else's is a 404)."""
     principal = _principal(request)
-    row = await service.get(
-        gateway_of(request), _report_id(request), None if is_admin(principal) else owner_of(principal)
-    )
+    row = await service.get(gateway_of(request), _report_id(request), visible_owner(principal))
     return JSONResponse(await view(request, row))
 
 
@@ -120,7 +131,7 @@ async def delete_report(request: Request) -> Response:
     """Delete a report and its file; its links stop working (404)."""
     principal = _principal(request)
     gateway = gateway_of(request)
-    row = await service.get(gateway, _report_id(request), None if is_admin(principal) else owner_of(principal))
+    row = await service.get(gateway, _report_id(request), visible_owner(principal))
     await service.delete(gateway, row)
     return Response(status_code=204)
 
@@ -144,9 +155,7 @@ async def list_reports(request: Request) -> Response:
             before = uuid.UUID(cursor)
         except ValueError as err:
             raise Unprocessable("invalid cursor", errors=[{"field": "cursor", "message": "not a cursor"}]) from err
-    rows, last = await service.page(
-        gateway_of(request), None if is_admin(principal) else owner_of(principal), before, limit
-    )
+    rows, last = await service.page(gateway_of(request), visible_owner(principal), before, limit)
     items = [await view(request, row) for row in rows]
     return JSONResponse({"items": items, "next_cursor": str(last) if last else None})
 
@@ -154,11 +163,9 @@ async def list_reports(request: Request) -> Response:
 @requires("viewer", scopes=READ)
 async def list_types(request: Request) -> Response:
     """The report types you may ask for, with their columns."""
-    principal = _principal(request)
     types = [
         {"name": t.name, "title": t.title, "columns": list(t.columns), "admin_only": t.admin_only}
-        for t in service.catalogue(gateway_of(request)).values()
-        if is_admin(principal) or not t.admin_only
+        for t in types_for(gateway_of(request), _principal(request))
     ]
     return JSONResponse({"items": types})
 

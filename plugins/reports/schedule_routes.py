@@ -39,7 +39,8 @@ class ScheduleChange(BaseModel):
     destination: str | None = None
 
 
-async def _view(gateway: Gateway, item: scheduler.Defined) -> dict[str, Any]:
+async def schedule_view(gateway: Gateway, item: scheduler.Defined) -> dict[str, Any]:
+    """A schedule as the API shows it: its definition, where it comes from, and its last run."""
     async with gateway.db.transaction() as conn:
         last = (
             await conn.execute(
@@ -73,7 +74,7 @@ async def _api_schedule(gateway: Gateway, name: str) -> scheduler.Defined:
 async def list_schedules(request: Request) -> Response:
     """Every schedule, the config file's (``source: "config"``, read-only) and the API's, with its last run."""
     gateway = gateway_of(request)
-    items = [await _view(gateway, item) for item in (await scheduler.defined(gateway)).values()]
+    items = [await schedule_view(gateway, item) for item in (await scheduler.defined(gateway)).values()]
     return JSONResponse({"items": items})
 
 
@@ -93,7 +94,7 @@ async def create_schedule(request: Request) -> Response:
             await conn.execute(report_schedules.insert().values(values))
     except IntegrityError as err:
         raise Conflict(f"a schedule named {schedule.name!r} exists") from err
-    return JSONResponse(await _view(gateway, scheduler.Defined(schedule, "api", now)), status_code=201)
+    return JSONResponse(await schedule_view(gateway, scheduler.Defined(schedule, "api", now)), status_code=201)
 
 
 @requires("admin", scopes=ADMIN)
@@ -112,18 +113,22 @@ async def change_schedule(request: Request) -> Response:
             .where(report_schedules.c.name == schedule.name)
             .values(definition=schedule.model_dump(), updated_at=datetime.now(UTC))
         )
-    return JSONResponse(await _view(gateway, scheduler.Defined(schedule, "api", item.since)))
+    return JSONResponse(await schedule_view(gateway, scheduler.Defined(schedule, "api", item.since)))
 
 
 @requires("admin", scopes=ADMIN)
 @describe(status=204)
 async def delete_schedule(request: Request) -> Response:
     """Remove an API schedule (its reports stay until their retention ends)."""
-    gateway = gateway_of(request)
-    item = await _api_schedule(gateway, request.path_params["name"])
+    await remove_schedule(gateway_of(request), request.path_params["name"])
+    return Response(status_code=204)
+
+
+async def remove_schedule(gateway: Gateway, name: str) -> None:
+    """Remove an API schedule (404 unknown, 409 one of the config file)."""
+    item = await _api_schedule(gateway, name)
     async with gateway.db.transaction() as conn:
         await conn.execute(report_schedules.delete().where(report_schedules.c.name == item.schedule.name))
-    return Response(status_code=204)
 
 
 def schedule_routes() -> list[BaseRoute]:

@@ -1,0 +1,184 @@
+"""The console's "Reports" page (``switchboard_admin_pages``): request, follow, download and delete reports.
+
+Mounted by the admin UI at ``/admin/reports``. An operator requests a report (a type of any
+plugin, a format, a period and, for a type that takes more, its other params as JSON); the
+list shows the caller's reports (an admin's: everyone's), and a pending or running one polls
+its own row until it ends. Admins also see the scheduled reports and may remove one added
+through the API. The work is the API's (``routes``, ``schedule_routes``, ``service``); only
+the HTML is this module's.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from core import AdminPage, NotFound, Principal, Unprocessable, admin_console, gateway_of, requires
+from plugins.reports import scheduler, service
+from plugins.reports.periods import Relative
+from plugins.reports.routes import ReportIn, ask_for, types_for, view, visible_owner
+from plugins.reports.schedule_routes import remove_schedule, schedule_view
+
+TEMPLATES = Path(__file__).parent / "admin_templates"
+PATH = "/reports"
+HOME = f"/admin{PATH}/"
+FORMATS = ("csv", "xlsx", "json")
+PERIODS: tuple[Relative, ...] = ("last_day", "last_week", "last_month")
+FORM_FIELDS = ("type", "format", "period", "start", "end", "more")
+
+
+def admin_page() -> AdminPage:
+    return AdminPage(
+        path=PATH,
+        title="Reports",
+        routes=[
+            Route("/", index, methods=["GET"]),
+            Route("/request", request_report, methods=["POST"]),
+            Route("/schedules/{name}/delete", delete_schedule, methods=["POST"]),
+            Route("/{report_id}", report_row, methods=["GET"]),
+            Route("/{report_id}/delete", delete_report, methods=["POST"]),
+        ],
+        templates=str(TEMPLATES),
+        role="viewer",
+    )
+
+
+def _principal(request: Request) -> Principal:
+    return request.state.principal  # type: ignore[no-any-return]
+
+
+def _report_id(request: Request) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.path_params["report_id"])
+    except ValueError as err:
+        raise NotFound("no such report") from err
+
+
+def _field_errors(err: ValidationError) -> list[dict[str, str]]:
+    return [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in err.errors()]
+
+
+def params_of(form: FormData) -> dict[str, Any]:
+    """A type's params from the form: the period (relative, or from/to), then any others given as JSON."""
+    params: dict[str, Any] = {}
+    more = str(form.get("more") or "").strip()
+    if more:
+        try:
+            extra = orjson.loads(more)
+        except orjson.JSONDecodeError as err:
+            raise Unprocessable("invalid params", errors=[{"field": "params", "message": "not JSON"}]) from err
+        if not isinstance(extra, dict):
+            raise Unprocessable("invalid params", errors=[{"field": "params", "message": "expected a JSON object"}])
+        params |= extra
+    for name in ("period", "start", "end"):
+        value = str(form.get(name) or "").strip()
+        if value:
+            params[name] = value
+    return params
+
+
+@requires("viewer")
+async def index(request: Request) -> Response:
+    """The request form (operators), the caller's reports a page at a time, and the schedules (admins)."""
+    return await _page(request)
+
+
+async def _page(
+    request: Request,
+    *,
+    form: dict[str, str] | None = None,
+    problem: Unprocessable | None = None,
+    status_code: int = 200,
+) -> Response:
+    console = admin_console(request)
+    gateway = gateway_of(request)
+    principal = _principal(request)
+    cursor = request.query_params.get("cursor", "")
+    try:
+        before = uuid.UUID(cursor) if cursor else None
+    except ValueError as err:
+        raise Unprocessable("invalid cursor", errors=[{"field": "cursor", "message": "not a cursor"}]) from err
+    rows, last = await service.page(gateway, visible_owner(principal), before, console.page_size)
+    errors = {str(e.get("field")): str(e.get("message")) for e in (problem.errors or [])} if problem else {}
+    placed = {"type", "format", "params.period", "params.start", "params.end"}
+    context = {
+        "reports": [await view(request, row) for row in rows],
+        "next_cursor": str(last) if last else None,
+        "paged": before is not None,
+        "types": types_for(gateway, principal),
+        "formats": FORMATS,
+        "periods": PERIODS,
+        "form": {"format": "csv", "period": "last_week"} | (form or {}),
+        "problem": problem,
+        "errors": errors,
+        "other_errors": [(f, m) for f, m in errors.items() if f not in placed],
+        "schedules": await _schedules(request) if principal.has_role("admin") else [],
+    }
+    return console.render(request, "reports.html", context, block="results", status_code=status_code)
+
+
+async def _schedules(request: Request) -> list[dict[str, Any]]:
+    gateway = gateway_of(request)
+    return [await schedule_view(gateway, item) for item in (await scheduler.defined(gateway)).values()]
+
+
+@requires("operator")
+async def request_report(request: Request) -> Response:
+    """Ask for a report: back to the list, where it is followed; a bad field is shown by its input (422)."""
+    async with request.form(max_files=0, max_fields=20) as data:
+        form = {name: str(data.get(name) or "") for name in FORM_FIELDS}
+        try:
+            params = params_of(data)
+            body = ReportIn.model_validate({"type": form["type"], "format": form["format"], "params": params})
+        except ValidationError as err:
+            problem = Unprocessable("invalid report request", errors=_field_errors(err))
+            return await _page(request, form=form, problem=problem, status_code=422)
+        except Unprocessable as err:
+            return await _page(request, form=form, problem=err, status_code=422)
+    try:
+        await ask_for(gateway_of(request), _principal(request), body)
+    except Unprocessable as err:
+        return await _page(request, form=form, problem=err, status_code=422)
+    return RedirectResponse(HOME, status_code=303)
+
+
+@requires("viewer")
+async def report_row(request: Request) -> Response:
+    """One report's row (what a pending row polls for); without HTMX, the list."""
+    htmx = request.headers.get("hx-request") == "true"
+    try:
+        row = await service.get(gateway_of(request), _report_id(request), visible_owner(_principal(request)))
+    except NotFound:
+        if htmx:  # deleted meanwhile (or purged): an empty answer swaps the polling row out
+            return Response(status_code=200)
+        raise
+    if not htmx:
+        return RedirectResponse(HOME, status_code=303)
+    context = {"r": await view(request, row)}
+    return admin_console(request).render(request, "reports.html", context, block="report_row")
+
+
+@requires("operator")
+async def delete_report(request: Request) -> Response:
+    """Delete one of your reports (an admin: anyone's) and its file; back to the list."""
+    gateway = gateway_of(request)
+    row = await service.get(gateway, _report_id(request), visible_owner(_principal(request)))
+    await service.delete(gateway, row)
+    if request.headers.get("hx-request") == "true":
+        return Response(status_code=200)  # the row swaps itself out
+    return RedirectResponse(HOME, status_code=303)
+
+
+@requires("admin")
+async def delete_schedule(request: Request) -> Response:
+    """Remove a schedule added through the API (one of the config file is a 409)."""
+    await remove_schedule(gateway_of(request), request.path_params["name"])
+    return RedirectResponse(HOME + "#schedules", status_code=303)

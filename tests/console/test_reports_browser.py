@@ -1,0 +1,50 @@
+"""The Reports page in a real browser: an operator requests a report, watches it end, and downloads it."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from core.testing import GatewayClient
+from tests.console.test_browser import browser, logged_in, shot
+from tests.console.test_reports_page import gate, gw
+from tests.support.serving import serving
+
+__all__ = ["browser", "gate", "gw"]  # fixtures shared by import
+pytestmark = pytest.mark.stacks("sqlite")  # the in-process worker generates the report by itself
+
+
+@pytest.fixture
+async def site(gw: GatewayClient) -> AsyncIterator[str]:
+    async with serving(gw.app) as url:
+        yield url
+
+
+async def test_an_operator_requests_a_report_sees_it_complete_and_downloads_it(
+    gw: GatewayClient, site: str, browser: Browser, gate: asyncio.Event
+) -> None:
+    page = await logged_in(browser, site, "operator")
+    await page.goto(f"{site}/admin/reports")
+    await expect(page).to_have_url(re.compile(r"/admin/reports/$"))
+    await page.select_option("select[name=type]", "gated")  # ends when the test says so
+    await page.select_option("select[name=format]", "csv")
+    await page.select_option("select[name=period]", "last_week")
+    await page.click("#request-button")
+    row = page.locator("#reports tr.report").first
+    await expect(row.locator(".status")).to_have_text(re.compile(r"pending|running"))
+    await expect(row).to_have_attribute("hx-trigger", "every 2s")
+    await shot(page, "reports-running")
+    gate.set()
+    await expect(row.locator(".status")).to_have_text("completed", timeout=15_000)  # polled in place
+    await expect(row).not_to_have_attribute("hx-trigger", "every 2s")
+    await shot(page, "reports-completed")
+    async with page.expect_download() as info:
+        await row.locator("a.download").click()
+    download = await info.value
+    assert re.fullmatch(r"gated-\d{8}-\d{6}-[0-9a-f]{8}\.csv", download.suggested_filename)
+    path = await download.path()
+    assert path.read_text().splitlines()[0] == "n"
