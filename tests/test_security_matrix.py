@@ -158,6 +158,8 @@ POST    /admin/deliveries/{id}/cancel        ok        403       ok        ok   
 POST    /admin/deliveries/{id}/delete        ok        403       ok        ok        403       ok
 GET     /admin/logs                          ok        403       ok        ok        403       ok
 GET     /admin/logs/{id:int}                 ok        403       ok        ok        403       ok
+GET     /admin/messages                      ok        ok        ok        ok        403       ok
+GET     /admin/messages/{id}                 ok        ok        ok        ok        403       ok
 GET     /admin/conversations                 ok        ok        ok        ok        403       ok
 GET     /admin/conversations/{id}            ok        ok        ok        ok        403       ok
 GET     /admin/plugins                       ok        ok        ok        ok        403       ok
