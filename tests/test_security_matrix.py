@@ -195,6 +195,11 @@ POST    /plugins/reports/schedules           401       403    403      ok    ok 
 PATCH   /plugins/reports/schedules/{name}    401       403    403      ok    ok      403
 DELETE  /plugins/reports/schedules/{name}    401       403    403      ok    ok      403
 GET     /admin/ceemis/cases/                 ok        ok        ok        ok        403       ok
+GET     /admin/webform/organisations/        ok        403       403       ok        403       ok
+POST    /admin/webform/organisations/        ok        403       403       ok        403       ok
+GET     /admin/webform/organisations/{slug}  ok        403       403       ok        403       ok
+POST    /admin/webform/organisations/{slug}  ok        403       403       ok        403       ok
+POST    /admin/webform/organisations/{slug}/delete ok  403       403       ok        403       ok
 GET     /admin/dhis2/mappings/               ok        ok        ok        ok        403       ok
 POST    /admin/dhis2/mappings/upload         ok        403       ok        ok        403       ok
 GET     /admin/dhis2/mappings/template.xlsx  ok        ok        ok        ok        403       ok
