@@ -26,7 +26,8 @@ async def list_messages(request: Request) -> Response:
         "f": f,
         "page": page,
         "kinds": sorted(KINDS),
-        "platforms": sorted(console.gateway.adapters),
+        # A platform whose adapter is off now still names its stored messages.
+        "platforms": sorted({*console.gateway.adapters, *([f.platform] if f.platform else [])}),
         "next_query": query_of(f, cursor=page["next"]) if page["next"] else None,
     }
     return console.render(request, "messages.html", context, block="results")

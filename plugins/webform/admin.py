@@ -33,7 +33,7 @@ def admin_page() -> AdminPage:
     """The page, for admins only (as the API's organisation routes are)."""
     return AdminPage(
         path=PATH,
-        title="Web-form organisations",
+        title="Web forms",
         routes=[
             Route("/", index, methods=["GET"]),
             Route("/", create, methods=["POST"]),
