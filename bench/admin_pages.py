@@ -174,6 +174,8 @@ async def run_on(
                 f"/admin/messages?platform=telegram&kind=image&since={day(start + span * 2 // 30)}"
                 f"&until={day(start + span * 19 // 30)}"
             ),
+            # Nothing matches (every image is outbound): the worst case, the whole kind index is read.
+            "messages ?kind=image&direction=in": "/admin/messages?kind=image&direction=in",
             "messages ?until (a month back)": f"/admin/messages?until={day(start + span * 3 // 30)}",
             "message": f"/admin/messages/{message}",
         }

@@ -138,3 +138,12 @@ async def test_the_messages_page_is_in_the_navigation_and_has_no_buttons_for_a_v
     page = await gw.get("/admin/messages")
     assert 'href="/admin/messages" class="active"' in page.text
     assert 'method="post"' not in page.text.replace('action="/admin/logout"', "").split("<main", 1)[1]
+
+
+async def test_an_outbound_message_without_a_conversation_or_payload_has_its_page(gw: GatewayClient) -> None:
+    message_id = await outbound(gw, "+255700000009", "reply over sms")
+    await log_in(gw, "viewer")
+    page = await gw.get(f"/admin/messages/{message_id}")
+    assert page.status_code == 200
+    assert "outbound" in page.text and "+255700000009" in page.text
+    assert "No raw payload stored." in page.text and "No deliveries" in page.text
