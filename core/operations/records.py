@@ -107,7 +107,7 @@ async def _page(
     }
 
 
-def message_conditions(f: MessageFilters) -> list[sa.ColumnElement[bool]]:
+def _message_conditions(f: MessageFilters) -> list[sa.ColumnElement[bool]]:
     """The WHERE clauses of a message filter, the participant's aside (see ``list_messages``)."""
     clauses = _id_window(messages, f)
     for column, value in (
@@ -123,14 +123,14 @@ def message_conditions(f: MessageFilters) -> list[sa.ColumnElement[bool]]:
 
 
 async def list_messages(db: Database, f: MessageFilters) -> dict[str, Any]:
-    query = sa.select(*(messages.c[n] for n in MESSAGE_FIELDS)).where(*message_conditions(f))
+    query = sa.select(*(messages.c[n] for n in MESSAGE_FIELDS)).where(*_message_conditions(f))
     if f.participant is not None:
         # Sender OR recipient as two keyset scans, one per index, each stopping after a page:
         # an OR in one WHERE would gather every message of the participant and sort them.
         after = [messages.c.id < decode_cursor(f.cursor)] if f.cursor else []
         halves = [
             sa.select(messages.c.id)
-            .where(*message_conditions(f), *after, messages.c[column] == f.participant)
+            .where(*_message_conditions(f), *after, messages.c[column] == f.participant)
             .order_by(messages.c.id.desc())
             .limit(f.limit + 1)
             .subquery()
