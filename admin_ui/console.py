@@ -38,6 +38,7 @@ CORE_NAV = (
     NavEntry("Dashboard", "/admin/"),
     NavEntry("Deliveries", "/admin/deliveries"),
     NavEntry("Logs", "/admin/logs", "operator"),
+    NavEntry("Messages", "/admin/messages"),
     NavEntry("Conversations", "/admin/conversations"),
     NavEntry("Plugins", "/admin/plugins"),
     NavEntry("Destinations and jobs", "/admin/destinations"),

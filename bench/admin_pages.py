@@ -1,6 +1,6 @@
 """Server time of the console's main pages with a million rows in the audit and delivery tables.
 
-    python bench/admin_pages.py [--rows 1000000] [--runs 20] [--only sqlite|postgres]
+    python bench/admin_pages.py [--rows 1000000] [--runs 20] [--only sqlite|postgres] [--explain]
 
 Per database: the tables are seeded in bulk (PostgreSQL: ``INSERT … SELECT generate_series``;
 SQLite: a recursive CTE), ``rows`` messages each with one delivery (a tenth dead, a tenth
@@ -45,10 +45,12 @@ def day(ms: int) -> str:
 
 _PG_SEED = [
     # uuid7-like ids: the time in the first 48 bits, so id order is time order as uuid7's is.
-    """INSERT INTO messages (id, platform, external_id, direction, kind, sender, text, media, timestamp,
-           extra, received_at)
+    """INSERT INTO messages (id, platform, external_id, direction, kind, sender, recipient, text, media,
+           timestamp, extra, received_at)
        SELECT (lpad(to_hex({start} + g::bigint * 2500), 12, '0') || '7' || substr(md5(g::text), 1, 19))::uuid,
-              (ARRAY['whatsapp', 'telegram', 'sms'])[1 + g % 3], 'ext-' || g, 'in', 'text', 'p' || (g % 5000),
+              (ARRAY['whatsapp', 'telegram', 'sms'])[1 + g % 3], 'ext-' || g,
+              CASE WHEN g % 4 = 0 THEN 'out' ELSE 'in' END, CASE WHEN g % 20 = 0 THEN 'image' ELSE 'text' END,
+              CASE WHEN g % 4 <> 0 THEN 'p' || (g % 5000) END, CASE WHEN g % 4 = 0 THEN 'p' || ((g + 1) % 5000) END,
               'message ' || g, '[]', to_timestamp(({start} + g::bigint * 2500) / 1000.0), '{{}}',
               to_timestamp(({start} + g::bigint * 2500) / 1000.0)
        FROM generate_series(1, {rows}) AS g""",
@@ -73,10 +75,12 @@ _SQLITE_TIME = "strftime('%Y-%m-%d %H:%M:%f000', ({start} + g * 2500) / 1000.0, 
 _SQLITE_ID = "printf('%012x', {start} + g * 2500) || '7' || substr(printf('%019d', g * 7919), 1, 19)"
 _SQLITE_SEED = [
     f"""WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < {{rows}})
-       INSERT INTO messages (id, platform, external_id, direction, kind, sender, text, media, timestamp,
-           extra, received_at)
+       INSERT INTO messages (id, platform, external_id, direction, kind, sender, recipient, text, media,
+           timestamp, extra, received_at)
        SELECT {_SQLITE_ID}, CASE g % 3 WHEN 0 THEN 'whatsapp' WHEN 1 THEN 'telegram' ELSE 'sms' END,
-              'ext-' || g, 'in', 'text', 'p' || (g % 5000), 'message ' || g, '[]', {_SQLITE_TIME}, '{{{{}}}}',
+              'ext-' || g, CASE WHEN g % 4 = 0 THEN 'out' ELSE 'in' END,
+              CASE WHEN g % 20 = 0 THEN 'image' ELSE 'text' END, CASE WHEN g % 4 <> 0 THEN 'p' || (g % 5000) END,
+              CASE WHEN g % 4 = 0 THEN 'p' || ((g + 1) % 5000) END, 'message ' || g, '[]', {_SQLITE_TIME}, '{{{{}}}}',
               {_SQLITE_TIME}
        FROM s""",
     f"""WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < {{rows}})
@@ -128,7 +132,9 @@ async def log_in(client: Any) -> None:
         raise SystemExit(f"login failed: {r.status_code} {r.text[:300]}")
 
 
-async def run_on(label: str, database_url: str, rows: int, runs: int) -> list[tuple[str, float, float]]:
+async def run_on(
+    label: str, database_url: str, rows: int, runs: int, *, explain: bool = False
+) -> list[tuple[str, float, float]]:
     # No dashboard cache: every request computes the figures (what a cache miss costs).
     settings = make_settings(
         tempfile.mkdtemp(), database_url=database_url, plugins={"admin": {"dashboard_cache_seconds": 0}}
@@ -143,6 +149,7 @@ async def run_on(label: str, database_url: str, rows: int, runs: int) -> list[tu
             client, "SELECT id FROM deliveries WHERE status = 'dead' ORDER BY id LIMIT 1 OFFSET 500"
         )
         entry = await one_id(client, "SELECT max(id) - 1000 FROM audit_log")
+        message = await one_id(client, "SELECT message_id FROM deliveries WHERE status = 'dead' ORDER BY id LIMIT 1")
         await log_in(client)
         pages = {
             "dashboard": "/admin/",
@@ -157,7 +164,23 @@ async def run_on(label: str, database_url: str, rows: int, runs: int) -> list[tu
             "logs": "/admin/logs",
             "logs ?status=500&since": f"/admin/logs?status=500&since={day(start + span * 9 // 30)}",
             "log entry": f"/admin/logs/{entry}",
+            "messages": "/admin/messages",
+            "messages ?platform": "/admin/messages?platform=sms",
+            "messages ?participant": "/admin/messages?participant=p4001",
+            "messages ?participant&direction=out": "/admin/messages?participant=p4001&direction=out",
+            "messages ?direction=out": "/admin/messages?direction=out",
+            "messages ?kind=image&direction=out": "/admin/messages?kind=image&direction=out",
+            "messages ?platform&kind&dates": (
+                f"/admin/messages?platform=telegram&kind=image&since={day(start + span * 2 // 30)}"
+                f"&until={day(start + span * 19 // 30)}"
+            ),
+            # Nothing matches (every image is outbound): the worst case, the whole kind index is read.
+            "messages ?kind=image&direction=in": "/admin/messages?kind=image&direction=in",
+            "messages ?until (a month back)": f"/admin/messages?until={day(start + span * 3 // 30)}",
+            "message": f"/admin/messages/{message}",
         }
+        if explain:
+            await explain_pages(client, label, {k: v for k, v in pages.items() if k.startswith("messages")})
         results = []
         for name, path in pages.items():
             times = []
@@ -175,19 +198,46 @@ async def run_on(label: str, database_url: str, rows: int, runs: int) -> list[tu
     return results
 
 
+async def explain_pages(client: Any, label: str, pages: dict[str, str]) -> None:
+    """Each page's queries on the messages table, and how the database reads them (the plan's scans)."""
+    engine = client.gateway.db.engine
+    seen: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if "FROM messages" in statement and not statement.startswith("EXPLAIN"):
+            seen.append((statement, parameters))
+
+    sa.event.listen(engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        for name, path in pages.items():
+            seen.clear()
+            await client.get(path)
+            statements = list(seen)
+            for statement, parameters in statements:
+                prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
+                async with engine.connect() as conn:
+                    plan = (await conn.exec_driver_sql(prefix + statement, parameters)).all()
+                lines = [str(row[-1]) for row in plan]
+                scans = [line.strip() for line in lines if "Scan" in line or "SCAN" in line or "SEARCH" in line]
+                print(f"{label:10} {name:40} plan: {' | '.join(scans)}", flush=True)
+    finally:
+        sa.event.remove(engine.sync_engine, "before_cursor_execute", capture)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--only", choices=("sqlite", "postgres"))
+    parser.add_argument("--explain", action="store_true", help="print how the messages pages' queries are read")
     args = parser.parse_args()
     if args.only != "postgres":
         path = Path(tempfile.mkdtemp()) / "bench.db"
-        await run_on("sqlite", f"sqlite+aiosqlite:///{path}", args.rows, args.runs)
+        await run_on("sqlite", f"sqlite+aiosqlite:///{path}", args.rows, args.runs, explain=args.explain)
     if args.only != "sqlite":
         name, url = await create_database()
         try:
-            await run_on("postgres", url, args.rows, args.runs)
+            await run_on("postgres", url, args.rows, args.runs, explain=args.explain)
         finally:
             await drop_database(name)
 

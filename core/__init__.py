@@ -71,6 +71,7 @@ if TYPE_CHECKING:
     from core.operations.plugin_services import delete_delivery as delete_delivery
     from core.operations.plugin_services import delivery_states as delivery_states
     from core.operations.plugin_services import issue_user_key as issue_user_key
+    from core.operations.plugin_services import message_deliveries as message_deliveries
     from core.operations.plugin_services import requeue_delivery as requeue_delivery
     from core.operations.plugin_services import user_keys as user_keys
     from core.pipeline.http_client import env_proxy as env_proxy
@@ -133,6 +134,7 @@ _PUBLIC: dict[str, str] = {
     "StandardMessage": "core.messages",
     "delete_delivery": "core.operations.plugin_services",
     "delivery_states": "core.operations.plugin_services",
+    "message_deliveries": "core.operations.plugin_services",
     "issue_user_key": "core.operations.plugin_services",
     "requeue_delivery": "core.operations.plugin_services",
     "user_keys": "core.operations.plugin_services",
@@ -207,6 +209,7 @@ __all__ = [
     "load_settings",
     "mask_phone",
     "max_body",
+    "message_deliveries",
     "parse_json",
     "parse_retry_after",
     "rate_limit",

@@ -158,6 +158,8 @@ POST    /admin/deliveries/{id}/cancel        ok        403       ok        ok   
 POST    /admin/deliveries/{id}/delete        ok        403       ok        ok        403       ok
 GET     /admin/logs                          ok        403       ok        ok        403       ok
 GET     /admin/logs/{id:int}                 ok        403       ok        ok        403       ok
+GET     /admin/messages                      ok        ok        ok        ok        403       ok
+GET     /admin/messages/{id}                 ok        ok        ok        ok        403       ok
 GET     /admin/conversations                 ok        ok        ok        ok        403       ok
 GET     /admin/conversations/{id}            ok        ok        ok        ok        403       ok
 GET     /admin/plugins                       ok        ok        ok        ok        403       ok
@@ -192,6 +194,12 @@ GET     /plugins/reports/schedules           401       403    403      ok    ok 
 POST    /plugins/reports/schedules           401       403    403      ok    ok      403
 PATCH   /plugins/reports/schedules/{name}    401       403    403      ok    ok      403
 DELETE  /plugins/reports/schedules/{name}    401       403    403      ok    ok      403
+GET     /admin/ceemis/cases/                 ok        ok        ok        ok        403       ok
+GET     /admin/webform/organisations/        ok        403       403       ok        403       ok
+POST    /admin/webform/organisations/        ok        403       403       ok        403       ok
+GET     /admin/webform/organisations/{slug}  ok        403       403       ok        403       ok
+POST    /admin/webform/organisations/{slug}  ok        403       403       ok        403       ok
+POST    /admin/webform/organisations/{slug}/delete ok  403       403       ok        403       ok
 GET     /admin/dhis2/mappings/               ok        ok        ok        ok        403       ok
 POST    /admin/dhis2/mappings/upload         ok        403       ok        ok        403       ok
 GET     /admin/dhis2/mappings/template.xlsx  ok        ok        ok        ok        403       ok

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from admin_ui.views import auth, conversations, dashboard, deliveries, logs, operations, people, plugins
+from admin_ui.views import auth, conversations, dashboard, deliveries, logs, messages, operations, people, plugins
 
 
 def console_routes() -> list[BaseRoute]:
@@ -21,6 +21,8 @@ def console_routes() -> list[BaseRoute]:
         Route("/deliveries/{id}/delete", deliveries.delete, methods=["POST"]),
         Route("/logs", logs.list_logs, methods=["GET"]),
         Route("/logs/{id:int}", logs.show_log, methods=["GET"]),
+        Route("/messages", messages.list_messages, methods=["GET"]),
+        Route("/messages/{id}", messages.show_message, methods=["GET"]),
         Route("/conversations", conversations.list_conversations, methods=["GET"]),
         Route("/conversations/{id}", conversations.show_conversation, methods=["GET"]),
         Route("/plugins", plugins.list_plugins, methods=["GET"]),

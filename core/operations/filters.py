@@ -34,6 +34,7 @@ class MessageFilters(Page):
     platform: str | None = None
     kind: str | None = None
     sender: str | None = None
+    participant: str | None = Field(default=None, description="the sender or the recipient")
     direction: Literal["in", "out"] | None = None
     conversation: uuid.UUID | None = None
 

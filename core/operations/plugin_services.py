@@ -18,6 +18,18 @@ from core.errors import NotFound
 from core.operations import repair
 from core.storage.models import api_keys, deliveries, messages, users
 
+MESSAGE_DELIVERY_FIELDS = (
+    "id",
+    "destination",
+    "status",
+    "attempt_count",
+    "max_attempts",
+    "last_error",
+    "remote_ref",
+    "created_at",
+    "delivered_at",
+)
+
 if TYPE_CHECKING:
     from core.auth.permissions import Principal
     from core.gateway import Gateway
@@ -60,6 +72,28 @@ async def delivery_states(gateway: Gateway, ids: Iterable[uuid.UUID]) -> dict[uu
         async with gateway.db.transaction() as conn:
             for row in await conn.execute(query):
                 found[row.id] = dict(row._mapping)
+    return found
+
+
+async def message_deliveries(
+    gateway: Gateway, message_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    """The deliveries of each of ``message_ids`` (those with none are absent), oldest first: ``id``,
+    ``destination``, ``status``, ``attempt_count``, ``max_attempts``, ``last_error``, ``remote_ref``,
+    ``created_at``, ``delivered_at`` (what a plugin's page shows beside its own records)."""
+    wanted = list(dict.fromkeys(message_ids))
+    columns = [deliveries.c[name] for name in MESSAGE_DELIVERY_FIELDS]
+    found: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    for start in range(0, len(wanted), 1000):
+        chunk = wanted[start : start + 1000]
+        query = (
+            sa.select(deliveries.c.message_id, *columns)
+            .where(deliveries.c.message_id.in_(chunk))
+            .order_by(deliveries.c.message_id, deliveries.c.id)
+        )
+        async with gateway.db.transaction() as conn:
+            for row in await conn.execute(query):
+                found.setdefault(row.message_id, []).append({n: row._mapping[n] for n in MESSAGE_DELIVERY_FIELDS})
     return found
 
 

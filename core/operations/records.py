@@ -107,8 +107,9 @@ async def _page(
     }
 
 
-async def list_messages(db: Database, f: MessageFilters) -> dict[str, Any]:
-    query = sa.select(*(messages.c[n] for n in MESSAGE_FIELDS)).where(*_id_window(messages, f))
+def _message_conditions(f: MessageFilters) -> list[sa.ColumnElement[bool]]:
+    """The WHERE clauses of a message filter, the participant's aside (see ``list_messages``)."""
+    clauses = _id_window(messages, f)
     for column, value in (
         ("platform", f.platform),
         ("kind", f.kind),
@@ -117,7 +118,26 @@ async def list_messages(db: Database, f: MessageFilters) -> dict[str, Any]:
         ("conversation_id", f.conversation),
     ):
         if value is not None:
-            query = query.where(messages.c[column] == value)
+            clauses.append(messages.c[column] == value)
+    return clauses
+
+
+async def list_messages(db: Database, f: MessageFilters) -> dict[str, Any]:
+    query = sa.select(*(messages.c[n] for n in MESSAGE_FIELDS)).where(*_message_conditions(f))
+    if f.participant is not None:
+        # Sender OR recipient as two keyset scans, one per index, each stopping after a page:
+        # an OR in one WHERE would gather every message of the participant and sort them.
+        after = [messages.c.id < decode_cursor(f.cursor)] if f.cursor else []
+        halves = [
+            sa.select(messages.c.id)
+            .where(*_message_conditions(f), *after, messages.c[column] == f.participant)
+            .order_by(messages.c.id.desc())
+            .limit(f.limit + 1)
+            .subquery()
+            for column in ("sender", "recipient")
+        ]
+        ids = sa.union(*(sa.select(h.c.id) for h in halves)).subquery()
+        query = query.where(messages.c.id.in_(sa.select(ids.c.id)))
     return await _page(db, query, messages, f, MESSAGE_FIELDS)
 
 

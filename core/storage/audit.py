@@ -67,15 +67,19 @@ class AuditLog:
         """
         if not self.settings.capture_payloads:
             return None
+        redacted = self.redacted(value, extra_keys)
+        text = str(redacted)
+        limit = self.settings.max_payload_bytes
+        return redacted if len(text) <= limit else {"truncated": text[:limit]}
+
+    def redacted(self, value: Any, extra_keys: tuple[str, ...] = ()) -> Any:
+        """``value`` with ``[audit] redact_keys`` and ``extra_keys`` masked (what a page may show)."""
         redact = self.redact
         if extra_keys:
             redact = self._redactors.get(extra_keys) or self._redactors.setdefault(
                 extra_keys, Redactor([*self.settings.redact_keys, *extra_keys])
             )
-        redacted = redact(value)
-        text = str(redacted)
-        limit = self.settings.max_payload_bytes
-        return redacted if len(text) <= limit else {"truncated": text[:limit]}
+        return redact(value)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="audit-writer")

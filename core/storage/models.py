@@ -127,6 +127,8 @@ messages = sa.Table(
     sa.Index(None, "platform", "id"),
     sa.Index(None, "kind", "id"),
     sa.Index(None, "sender", "id"),
+    # A participant is the sender or the recipient: the two index scans are merged (0006_message_recipient).
+    sa.Index(None, "recipient", "id"),
     sa.Index(None, "conversation_id", "id"),
     # The dashboard counts a window by direction from this index alone (0005_console_indexes).
     sa.Index(None, "received_at", "direction"),

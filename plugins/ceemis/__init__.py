@@ -3,7 +3,8 @@
 Inbound, ``/webhooks/helpline`` takes the helpline's case creates and updates, and
 ``/webhooks/ceemis`` and ``/webhooks/eemis`` the cases created there (routed by ``[[routes]]``).
 Outbound, the destination ``ceemis`` sends creates and updates as CEEMIS's multipart forms, in
-order per case. ``/plugins/ceemis/cases/{reference}`` tells what became of a case. See docs/ceemis.md.
+order per case. ``/plugins/ceemis/cases/{reference}`` tells what became of a case, and the
+console's ``/admin/ceemis/cases`` shows it with its deliveries. See docs/ceemis.md.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from typing import Any
 from sqlalchemy import MetaData
 from starlette.routing import BaseRoute
 
-from core import Adapter, Destination, Gateway, StandardMessage, Stored, hookimpl
-from plugins.ceemis import store
+from core import Adapter, AdminPage, Destination, Gateway, StandardMessage, Stored, hookimpl
+from plugins.ceemis import admin, store
 from plugins.ceemis.adapter import CEEMISAdapter, EEMISAdapter, HelplineAdapter
 from plugins.ceemis.destination import NAME, CEEMISDestination
 from plugins.ceemis.models import metadata
@@ -53,6 +54,11 @@ def switchboard_destinations(gateway: Gateway) -> list[Destination]:
 @hookimpl
 def switchboard_routes() -> list[BaseRoute]:
     return ceemis_routes()
+
+
+@hookimpl
+def switchboard_admin_pages() -> list[AdminPage]:
+    return [admin.admin_page()]
 
 
 @hookimpl

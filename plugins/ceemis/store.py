@@ -152,3 +152,11 @@ async def updates_of(conn: AsyncConnection, refs: list[str]) -> list[sa.Row[Any]
         .order_by(case_updates.c.received_at, case_updates.c.id)
     )
     return list(await conn.execute(query))
+
+
+async def recent(conn: AsyncConnection, *, limit: int, before: int | None = None) -> list[sa.Row[Any]]:
+    """Cases newest first (by their row number), those numbered below ``before`` when given."""
+    query = sa.select(cases).order_by(cases.c.id.desc()).limit(limit)
+    if before is not None:
+        query = query.where(cases.c.id < before)
+    return list(await conn.execute(query))

@@ -4,7 +4,8 @@ A form user asks for a code (``/plugins/webform/auth/request-verification``), ge
 e-mail, exchanges it for a short-lived form token (``/plugins/webform/auth/verify-otp``) and
 posts the form with it to ``/webhooks/webform``: a message of kind ``form``, routed by
 ``[[routes]]``. Organisations come from ``[plugins.webform.organisations]`` and from the API
-(``/plugins/webform/organisations``). See docs/webform.md.
+(``/plugins/webform/organisations``), which admins also manage in the console
+(``/admin/webform/organisations``). See docs/webform.md.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from typing import Any
 from sqlalchemy import MetaData
 from starlette.routing import BaseRoute
 
-from core import Adapter, Gateway, StandardMessage, Stored, hookimpl
-from plugins.webform import notify
+from core import Adapter, AdminPage, Gateway, StandardMessage, Stored, hookimpl
+from plugins.webform import admin, notify
 from plugins.webform.adapter import WebformAdapter
 from plugins.webform.models import metadata
 from plugins.webform.routes import webform_routes
@@ -41,6 +42,11 @@ def switchboard_adapters(gateway: Gateway) -> list[Adapter]:
 @hookimpl
 def switchboard_routes() -> list[BaseRoute]:
     return webform_routes()
+
+
+@hookimpl
+def switchboard_admin_pages() -> list[AdminPage]:
+    return [admin.admin_page()]
 
 
 @hookimpl
