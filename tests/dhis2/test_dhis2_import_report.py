@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from core.testing import api_key_headers, user_headers
+from tests.dhis2.test_dhis2_tracker import flat_event, nested_payload
 from tests.fakes.dhis2_metadata import ANC_1ST, ANC_REMARKS, FIXED, NGELEHUN, TOKEN
 from tests.reports.report_steps import REPORTS, ask, download, finished, parse, period
 from tests.support.dhis2 import settled
@@ -66,6 +67,8 @@ async def test_each_import_is_reported_with_its_counts_and_conflicts(dhis2_app, 
         assert conflict.startswith(f"value {ANC_1ST}: ") and conflict.endswith("[E7619]"), conflict
         assert "1 conflict(s)" in rows[2]["error"] and not rows[0]["error"]
         assert all(r["message_id"] and int(r["attempt"]) == 1 for r in rows)
+        if fmt != "csv":  # counts stay numbers, times are ISO text
+            assert isinstance(rows[0]["imported"], int) and isinstance(rows[0]["time"], str)
 
 
 async def test_a_failing_chunk_is_a_row_with_its_status_and_the_retry_has_the_counts(dhis2_app, dhis2) -> None:  # type: ignore[no-untyped-def]
@@ -79,6 +82,26 @@ async def test_a_failing_chunk_is_a_row_with_its_status_and_the_retry_has_the_co
         assert (failed["attempt"], failed["outcome"], failed["http_status"]) == (1, "retry", 503)
         assert failed["dhis2_status"] is None and failed["imported"] is None and "503" in failed["error"]
         assert (delivered["attempt"], delivered["dhis2_status"], delivered["imported"]) == (2, "SUCCESS", 1)
+
+
+async def test_tracker_imports_show_created_objects_and_error_reports(dhis2_app) -> None:  # type: ignore[no-untyped-def]
+    async with dhis2_app() as client:
+        headers = await api_key_headers(client.gateway, ["dhis2:tracker"])
+        for body in (nested_payload(), flat_event(programStage="Zj7UnCAulEk")):
+            r = await client.post("/plugins/dhis2/tracker", json=body, params={"async": "false"}, headers=headers)
+            assert r.status_code == 202, r.text
+            await settled(client.gateway)
+        operator = await user_headers(client.gateway, "operator")
+        report = await finished(client, await ask(client, operator, "dhis2_imports", "csv"), operator)
+        created, rejected = parse("csv", await download(client, report))
+        assert (created["type"], created["dhis2_status"], created["imported"], created["conflicts_total"]) == (
+            "tracker",
+            "OK",
+            "3",
+            "0",
+        )
+        assert (rejected["dhis2_status"], rejected["http_status"], rejected["conflicts_total"]) == ("ERROR", "409", "1")
+        assert rejected["conflicts"].startswith("EVENT ") and rejected["conflicts"].endswith("[E1013]")
 
 
 async def test_the_report_can_be_limited_to_one_instance(app_client, dhis2) -> None:  # type: ignore[no-untyped-def]
