@@ -126,6 +126,8 @@ class ImportResults(ReportType):
 
     async def rows(self, gateway: Gateway, params: dict[str, Any]) -> AsyncIterator[Sequence[Any]]:
         instances = [params["instance"]] if params.get("instance") else self.instances
+        if not instances:
+            return  # no instance configured: nothing to read (and no empty IN to scan the attempts with)
         destinations = [destination_name(i) for i in instances]
         async for attempt in exports.delivery_attempts_of(gateway.db, *period_of(params), destinations=destinations):
             row = import_row(attempt)

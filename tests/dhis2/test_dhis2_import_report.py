@@ -158,3 +158,13 @@ async def test_without_the_dhis2_plugin_there_is_no_such_report(app_client) -> N
         body = {"type": "dhis2_imports", "format": "csv", "params": period()}
         r = await client.post(REPORTS, json=body, headers=operator)
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "type"
+
+
+async def test_without_a_configured_instance_the_report_is_empty(app_client) -> None:  # type: ignore[no-untyped-def]
+    async with app_client() as client:
+        operator = await user_headers(client.gateway, "operator")
+        report = await finished(client, await ask(client, operator, "dhis2_imports", "csv"), operator)
+        assert report["status"] == "completed" and report["row_count"] == 0
+        body = {"type": "dhis2_imports", "format": "csv", "params": {**period(), "instance": "national"}}
+        r = await client.post(REPORTS, json=body, headers=operator)
+        assert r.status_code == 422 and "none is configured" in r.json()["errors"][0]["message"]
