@@ -57,16 +57,7 @@ ALLOWED = {
     "operations": {"pipeline", "auth", "outbound", "storage", "config", "contracts", "foundation"},
     "web": {"operations", "pipeline", "auth", "outbound", "storage", "config", "contracts", "foundation"},
     "composition": {
-        "composition",
-        "web",
-        "operations",
-        "pipeline",
-        "auth",
-        "plugins",
-        "outbound",
-        "storage",
-        "config",
-        "contracts",
+        "composition", "web", "operations", "pipeline", "auth", "plugins", "outbound", "storage", "config", "contracts",
         "foundation",
     },
 }
@@ -198,13 +189,9 @@ def test_no_module_is_both_imported_by_and_importing_the_gateway() -> None:
 def test_the_rules_see_a_forbidden_import(tmp_path: Path) -> None:
     """The checker itself: an import of the web layer from storage is found."""
     bad = tmp_path / "bad.py"
-    bad.write_text(
-        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import core.gateway\nimport core.web.app\n"
-    )
+    bad.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import core.gateway\nimport core.web.app\n")
     found = runtime_imports(bad)
     assert "core.web.app" in found and "core.gateway" not in found
-    assert violations("core.storage.db", {"core.web.app"}) == [
-        "core.storage.db (storage) imports core.web.app (composition)"
-    ]
+    assert violations("core.storage.db", {"core.web.app"}) == ["core.storage.db (storage) imports core.web.app (composition)"]
     assert violations("core.pipeline.ingest", {"core.auth.users"}) != []
     assert violations("core.web.webhooks", {"core.pipeline.ingest", "core.errors"}) == []
