@@ -6,7 +6,9 @@ The audit log is seeded once (SQLAlchemy Core, 20,000 rows a statement); then ea
 generated in a fresh child process, through the plugin's own path (claim, keyset stream from
 ``core.exports``, writer in a thread, move into the local storage), so its peak RSS is the
 report's alone. Printed per format: rows, seconds, rows/s, file size and peak RSS (with the
-RSS of the same child before generating, i.e. the app and its imports).
+RSS of the same child before generating, i.e. the app and its imports), and whether openpyxl
+wrote XLSX through lxml (``OPENPYXL_LXML=False`` in the environment turns it off, for a
+comparison on the same machine).
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ def seed(tmp: Path, rows: int) -> None:
 
 
 async def generate(tmp: Path, fmt: str) -> dict[str, object]:
+    from openpyxl import LXML
+
     from plugins.reports import service
 
     settings = make_settings(tmp)
@@ -94,6 +98,7 @@ async def generate(tmp: Path, fmt: str) -> dict[str, object]:
         "size_mb": round((done.size_bytes or 0) / 1e6, 1),
         "rss_before_mb": round(before),
         "peak_rss_mb": round(rss_mb()),
+        "lxml": LXML,
     }
 
 

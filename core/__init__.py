@@ -74,6 +74,10 @@ if TYPE_CHECKING:
     from core.operations.plugin_services import message_deliveries as message_deliveries
     from core.operations.plugin_services import requeue_delivery as requeue_delivery
     from core.operations.plugin_services import user_keys as user_keys
+    from core.periods import RELATIVE_PERIODS as RELATIVE_PERIODS
+    from core.periods import Period as Period
+    from core.periods import check_period as check_period
+    from core.periods import period_of as period_of
     from core.pipeline.http_client import env_proxy as env_proxy
     from core.pipeline.ingest import Stored as Stored
     from core.pipeline.retry import parse_retry_after as parse_retry_after
@@ -139,6 +143,10 @@ _PUBLIC: dict[str, str] = {
     "requeue_delivery": "core.operations.plugin_services",
     "user_keys": "core.operations.plugin_services",
     "exports": "core.operations",
+    "Period": "core.periods",
+    "RELATIVE_PERIODS": "core.periods",
+    "check_period": "core.periods",
+    "period_of": "core.periods",
     "env_proxy": "core.pipeline.http_client",
     "Stored": "core.pipeline.ingest",
     "parse_retry_after": "core.pipeline.retry",
@@ -186,6 +194,8 @@ __all__ = [
     "NAMING",
     "NotFound",
     "PLUGIN_API_VERSION",
+    "Period",
+    "RELATIVE_PERIODS",
     "Principal",
     "ReportType",
     "Settings",
@@ -195,6 +205,7 @@ __all__ = [
     "UTCDateTime",
     "Unprocessable",
     "at_root",
+    "check_period",
     "create_app",
     "delete_delivery",
     "delivery_states",
@@ -212,6 +223,7 @@ __all__ = [
     "message_deliveries",
     "parse_json",
     "parse_retry_after",
+    "period_of",
     "rate_limit",
     "raise_for_response",
     "raise_for_status",

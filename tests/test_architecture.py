@@ -22,6 +22,7 @@ LAYERS = {
     "core.scopes": "foundation",
     "core.hookspecs": "foundation",
     "core.metrics": "foundation",
+    "core.periods": "foundation",
     "core.contracts": "contracts",
     "core.mail": "outbound",
     "core.config": "config",

@@ -148,19 +148,36 @@ async def dead_deliveries(
         yield row
 
 
-ATTEMPT_FIELDS = ("id", "delivery_id", "number", "started_at", "duration_ms", "outcome", "status_code", "detail")
+ATTEMPT_FIELDS = (
+    "id",
+    "delivery_id",
+    "number",
+    "started_at",
+    "duration_ms",
+    "outcome",
+    "status_code",
+    "error",
+    "detail",
+)
 
 
 async def delivery_attempts_of(
     db: Database, start: datetime, end: datetime, *, destinations: list[str] | None = None, chunk: int = CHUNK
 ) -> AsyncIterator[dict[str, Any]]:
-    """Attempts made in the period (``ATTEMPT_FIELDS`` plus ``destination`` and ``message_id``), oldest first.
+    """Attempts made in the period, oldest first: ``ATTEMPT_FIELDS`` plus their delivery's
+    ``destination`` and ``message_id`` and the message's ``external_id``.
 
     ``destinations`` keeps the attempts of deliveries to those destinations only.
     """
     query = (
-        sa.select(*(delivery_attempts.c[f] for f in ATTEMPT_FIELDS), deliveries.c.destination, deliveries.c.message_id)
+        sa.select(
+            *(delivery_attempts.c[f] for f in ATTEMPT_FIELDS),
+            deliveries.c.destination,
+            deliveries.c.message_id,
+            messages.c.external_id,
+        )
         .join(deliveries, deliveries.c.id == delivery_attempts.c.delivery_id)
+        .join(messages, messages.c.id == deliveries.c.message_id)
         .where(delivery_attempts.c.started_at >= start, delivery_attempts.c.started_at < end)
     )
     if destinations is not None:

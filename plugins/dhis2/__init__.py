@@ -12,13 +12,14 @@ from typing import Any
 from sqlalchemy import MetaData
 from starlette.routing import BaseRoute
 
-from core import AdminPage, Command, Destination, Gateway, hookimpl
+from core import AdminPage, Command, Destination, Gateway, ReportType, hookimpl
 from plugins.dhis2 import store
 from plugins.dhis2.admin import MappingsPage
 from plugins.dhis2.cli import COMMAND
 from plugins.dhis2.compat import compat_routes
 from plugins.dhis2.context import DHIS2Context
 from plugins.dhis2.destination import DHIS2Destination
+from plugins.dhis2.import_results import ImportResults
 from plugins.dhis2.mapping_routes import MappingEndpoints
 from plugins.dhis2.models import metadata
 from plugins.dhis2.settings import DHIS2Settings
@@ -63,3 +64,10 @@ def switchboard_admin_pages(gateway: Gateway) -> list[AdminPage]:
 @hookimpl
 def switchboard_commands() -> list[Command]:
     return [COMMAND]
+
+
+@hookimpl
+def switchboard_report_types(gateway: Gateway) -> list[ReportType]:
+    """The import results of every instance (``dhis2_imports``), when the reports plugin is on."""
+    settings: DHIS2Settings = gateway.plugin_config("dhis2")
+    return [ImportResults(list(settings.instances))]

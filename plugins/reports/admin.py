@@ -21,9 +21,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from core import AdminPage, NotFound, Principal, Unprocessable, admin_console, gateway_of, requires
+from core import RELATIVE_PERIODS, AdminPage, NotFound, Principal, Unprocessable, admin_console, gateway_of, requires
 from plugins.reports import scheduler, service
-from plugins.reports.periods import Relative
 from plugins.reports.routes import ReportIn, ask_for, types_for, view, visible_owner
 from plugins.reports.schedule_routes import remove_schedule, schedule_view
 
@@ -31,7 +30,7 @@ TEMPLATES = Path(__file__).parent / "admin_templates"
 PATH = "/reports"
 HOME = f"/admin{PATH}/"
 FORMATS = ("csv", "xlsx", "json")
-PERIODS: tuple[Relative, ...] = ("last_day", "last_week", "last_month")
+PERIODS = RELATIVE_PERIODS
 FORM_FIELDS = ("type", "format", "period", "start", "end", "more")
 
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, ClassVar
 
-from core import Gateway, ReportType, exports
-from plugins.reports.periods import check_period, period_of
+from core import Gateway, ReportType, check_period, exports, period_of
 
 WAITING = ("pending", "queued", "running")
 
