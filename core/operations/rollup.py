@@ -174,14 +174,6 @@ async def rolled_hours(conn: Any, start: datetime, end: datetime) -> set[datetim
     )
 
 
-async def rolled_counts(conn: Any, start: datetime, end: datetime) -> list[tuple[datetime, str, str, int]]:
-    """``(hour, metric, name, count)`` of the rolled-up hours in ``[start, end)``."""
-    query = sa.select(rollup_counts.c.hour, rollup_counts.c.metric, rollup_counts.c.name, rollup_counts.c.count).where(
-        rollup_counts.c.hour >= start, rollup_counts.c.hour < end
-    )
-    return [(hour, metric, name, int(count)) for hour, metric, name, count in await conn.execute(query)]
-
-
 def live_ranges(hours: Iterable[datetime], rolled: set[datetime]) -> list[tuple[datetime, datetime]]:
     """The runs of consecutive ``hours`` not in ``rolled``, as ``[start, end)`` ranges."""
     ranges: list[tuple[datetime, datetime]] = []
