@@ -103,11 +103,12 @@ async def summary(
     async with db.transaction() as conn:
         rolled = await rollup.rolled_hours(conn, since, current + HOUR) if use_rollup else set()
         if rolled:
-            # Summed per chart bucket by the database: a few hundred rows, no time to convert.
+            # Summed per chart bucket by the database: a few hundred rows, no time to convert. Only
+            # the hours read as rolled: one rolled up meanwhile is counted live, not twice.
             bucket = _bucket(conn, rollup_counts.c.hour, since, step).label("bucket")
             for index, metric, name, count in await conn.execute(
                 sa.select(bucket, rollup_counts.c.metric, rollup_counts.c.name, sa.func.sum(rollup_counts.c.count))
-                .where(rollup_counts.c.hour >= since, rollup_counts.c.hour < current + HOUR)
+                .where(rollup_counts.c.hour.in_(sorted(rolled)))
                 .group_by(bucket, rollup_counts.c.metric, rollup_counts.c.name)
             ):
                 tally.add(metric, name, int(count), index)
