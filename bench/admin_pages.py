@@ -274,8 +274,10 @@ async def main() -> None:
     args = parser.parse_args()
     options = {"use_rollup": not args.no_rollup, "dashboard_only": args.dashboard_only, "show_plans": args.explain}
     if args.only != "postgres":
-        path = Path(tempfile.mkdtemp()) / "bench.db"
-        await run_on("sqlite", f"sqlite+aiosqlite:///{path}", args.rows, args.runs, **options)
+        # The SQLite file (over a gigabyte at a million rows) goes with its folder after the run.
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "bench.db"
+            await run_on("sqlite", f"sqlite+aiosqlite:///{path}", args.rows, args.runs, **options)
     if args.only != "sqlite":
         name, url = await create_database()
         try:
