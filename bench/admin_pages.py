@@ -1,12 +1,18 @@
 """Server time of the console's main pages with a million rows in the audit and delivery tables.
 
-    python bench/admin_pages.py [--rows 1000000] [--runs 20] [--only sqlite|postgres] [--explain]
+    python bench/admin_pages.py [--rows 1000000] [--runs 20] [--only sqlite|postgres]
+                                [--dashboard-only] [--no-rollup] [--explain]
 
 Per database: the tables are seeded in bulk (PostgreSQL: ``INSERT … SELECT generate_series``;
-SQLite: a recursive CTE), ``rows`` messages each with one delivery (a tenth dead, a tenth
-retrying, the rest delivered, over three destinations and the month up to now) and ``rows`` audit
-entries; then each page is requested ``runs`` times by a logged-in admin through an
-in-process app (no network) and p50/p95 of the time to the whole response is printed.
+SQLite: a recursive CTE), ``rows`` messages each with one delivery and its one attempt (a tenth
+dead, a tenth retrying, the rest delivered, over three destinations and the month up to now) and
+``rows`` audit entries; then the dashboard's hourly rollup is brought up to date (the
+``dashboard_rollup`` job's work, run until nothing is left; ``--no-rollup``: not, so the
+dashboard counts every hour live, as on a fresh install or with the job stopped); then each page
+is requested ``runs`` times by a logged-in admin through an in-process app (no network) and
+p50/p95 of the time to the whole response is printed. ``--explain`` prints how the messages pages'
+queries are read (their plans' scans) and, on PostgreSQL, the server's execution time of each
+query of the dashboard's figures (EXPLAIN ANALYZE).
 A PostgreSQL database is created for the run and dropped after it.
 """
 
@@ -14,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import sys
 import tempfile
@@ -27,6 +34,8 @@ import sqlalchemy as sa  # noqa: E402
 
 from bench.harness import create_database, drop_database  # noqa: E402
 from core.auth.users import create_user  # noqa: E402
+from core.operations import rollup  # noqa: E402
+from core.operations.summary import summary  # noqa: E402
 from core.testing import gateway_client, make_settings  # noqa: E402
 
 PASSWORD = "bench password 0123456789"
@@ -64,6 +73,12 @@ _PG_SEED = [
               to_timestamp(({start} + g::bigint * 2500) / 1000.0), to_timestamp(({start} + g::bigint * 2500) / 1000.0),
               CASE WHEN g % 10 = 1 THEN now() + interval '1 year' END
        FROM generate_series(1, {rows}) AS g""",
+    """INSERT INTO delivery_attempts (delivery_id, number, started_at, duration_ms, outcome, status_code)
+       SELECT (lpad(to_hex({start} + g::bigint * 2500), 12, '0') || '7' || substr(md5('d' || g), 1, 19))::uuid, 1,
+              to_timestamp(({start} + g::bigint * 2500 + 200) / 1000.0), 180.0,
+              CASE WHEN g % 10 = 0 THEN 'dead' WHEN g % 10 = 1 THEN 'retry' ELSE 'delivered' END,
+              CASE WHEN g % 10 IN (0, 1) THEN 503 ELSE 200 END
+       FROM generate_series(1, {rows}) AS g""",
     """INSERT INTO audit_log (at, kind, action, actor, actor_type, method, path, status, duration_ms, client)
        SELECT to_timestamp(({start} + g::bigint * 2500) / 1000.0), (ARRAY['request', 'webhook', 'delivery'])[1 + g % 3],
               NULL, 'user-' || (g % 50), 'user', 'GET', '/api/deliveries/' || (g % 1000),
@@ -92,6 +107,13 @@ _SQLITE_SEED = [
               CASE g % 10 WHEN 0 THEN 'dead' WHEN 1 THEN 'retrying' ELSE 'delivered' END, 1, 5,
               CASE WHEN g % 10 IN (0, 1) THEN 'HTTP 503 from the destination' END, '{{{{}}}}', 'k' || g,
               {_SQLITE_TIME}, {_SQLITE_TIME}, CASE WHEN g % 10 = 1 THEN '2099-01-01 00:00:00.000000' END
+       FROM s""",
+    """WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < {rows})
+       INSERT INTO delivery_attempts (delivery_id, number, started_at, duration_ms, outcome, status_code)
+       SELECT printf('%012x', {start} + g * 2500) || '8' || substr(printf('%019d', g * 7919), 1, 19), 1,
+              strftime('%Y-%m-%d %H:%M:%f000', ({start} + g * 2500 + 200) / 1000.0, 'unixepoch'), 180.0,
+              CASE g % 10 WHEN 0 THEN 'dead' WHEN 1 THEN 'retry' ELSE 'delivered' END,
+              CASE WHEN g % 10 IN (0, 1) THEN 503 ELSE 200 END
        FROM s""",
     f"""WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < {{rows}})
        INSERT INTO audit_log (at, kind, action, actor, actor_type, method, path, status, duration_ms, client)
@@ -132,8 +154,64 @@ async def log_in(client: Any) -> None:
         raise SystemExit(f"login failed: {r.status_code} {r.text[:300]}")
 
 
+async def roll_up_all(client: Any) -> tuple[int, float]:
+    """What the ``dashboard_rollup`` job does over its runs: every closed hour rolled up."""
+    started = time.perf_counter()
+    hours = 0
+    while done := await rollup.roll_up(client.gateway.db):
+        hours += done
+    return hours, time.perf_counter() - started
+
+
+async def explain(client: Any) -> None:
+    """The server's execution time of each query of the dashboard's figures (EXPLAIN ANALYZE)."""
+    engine = client.gateway.db.engine
+    for window in ("24h", "7d"):
+        captured: list[tuple[str, Any]] = []
+
+        def grab(
+            conn: Any,
+            cursor: Any,
+            statement: str,
+            parameters: Any,
+            context: Any,
+            many: bool,
+            into: list[Any] = captured,
+        ) -> None:
+            into.append((statement, parameters))
+
+        sa.event.listen(engine.sync_engine, "before_cursor_execute", grab)
+        try:
+            await summary(client.gateway.db, window)
+        finally:
+            sa.event.remove(engine.sync_engine, "before_cursor_execute", grab)
+        async with engine.connect() as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            total = 0.0
+            for statement, parameters in captured:
+                if not statement.lstrip().upper().startswith("SELECT"):
+                    continue
+                plan = await raw.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {statement}", *parameters)
+                plan = json.loads(plan) if isinstance(plan, str) else plan
+                ms = float(plan[0]["Execution Time"])
+                total += ms
+                node = plan[0]["Plan"]
+                while node.get("Plans") and node["Node Type"] in ("Aggregate", "Limit", "Sort", "Result"):
+                    node = node["Plans"][0]
+                what = " ".join(statement.split())[:90]
+                print(f"  {window:3} {ms:7.2f} ms  {node['Node Type']:22} {node.get('Index Name', '')[:40]:40} {what}")
+            print(f"  {window:3} {total:7.2f} ms  in all ({len(captured)} statements)", flush=True)
+
+
 async def run_on(
-    label: str, database_url: str, rows: int, runs: int, *, explain: bool = False
+    label: str,
+    database_url: str,
+    rows: int,
+    runs: int,
+    *,
+    use_rollup: bool = True,
+    dashboard_only: bool = False,
+    show_plans: bool = False,
 ) -> list[tuple[str, float, float]]:
     # No dashboard cache: every request computes the figures (what a cache miss costs).
     settings = make_settings(
@@ -144,7 +222,14 @@ async def run_on(
         start = start_ms(rows)
         span = rows * STEP_MS
         seconds = await seed(client, rows, start)
-        print(f"{label}: seeded {rows:,} messages, deliveries and audit entries in {seconds:.1f} s", flush=True)
+        print(
+            f"{label}: seeded {rows:,} messages, deliveries, attempts and audit entries in {seconds:.1f} s", flush=True
+        )
+        if use_rollup:
+            hours, seconds = await roll_up_all(client)
+            print(f"{label}: rolled up {hours} closed hours in {seconds:.1f} s", flush=True)
+        if show_plans and client.gateway.db.engine.dialect.name == "postgresql":
+            await explain(client)
         delivery = await one_id(
             client, "SELECT id FROM deliveries WHERE status = 'dead' ORDER BY id LIMIT 1 OFFSET 500"
         )
@@ -179,8 +264,10 @@ async def run_on(
             "messages ?until (a month back)": f"/admin/messages?until={day(start + span * 3 // 30)}",
             "message": f"/admin/messages/{message}",
         }
-        if explain:
+        if show_plans:
             await explain_pages(client, label, {k: v for k, v in pages.items() if k.startswith("messages")})
+        if dashboard_only:
+            pages = {k: v for k, v in pages.items() if k.startswith("dashboard")}
         results = []
         for name, path in pages.items():
             times = []
@@ -229,15 +316,24 @@ async def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--only", choices=("sqlite", "postgres"))
-    parser.add_argument("--explain", action="store_true", help="print how the messages pages' queries are read")
+    parser.add_argument("--dashboard-only", action="store_true", help="request the dashboard pages only")
+    parser.add_argument("--no-rollup", action="store_true", help="leave the hourly rollup empty (all counted live)")
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="print the plans of the messages pages' queries and EXPLAIN ANALYZE the dashboard's (PostgreSQL)",
+    )
     args = parser.parse_args()
+    options = {"use_rollup": not args.no_rollup, "dashboard_only": args.dashboard_only, "show_plans": args.explain}
     if args.only != "postgres":
-        path = Path(tempfile.mkdtemp()) / "bench.db"
-        await run_on("sqlite", f"sqlite+aiosqlite:///{path}", args.rows, args.runs, explain=args.explain)
+        # The SQLite file (over a gigabyte at a million rows) goes with its folder after the run.
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "bench.db"
+            await run_on("sqlite", f"sqlite+aiosqlite:///{path}", args.rows, args.runs, **options)
     if args.only != "sqlite":
         name, url = await create_database()
         try:
-            await run_on("postgres", url, args.rows, args.runs, explain=args.explain)
+            await run_on("postgres", url, args.rows, args.runs, **options)
         finally:
             await drop_database(name)
 

@@ -1,7 +1,7 @@
 """The core's own features, registered as an internal plugin through the hooks third parties use.
 
 Datasette's pattern: the webhook entry point, health checks, the API docs, the ``/api``
-routes, the sweeper and retention jobs and the ``users`` CLI are contributions of the plugin
+routes, the sweeper, retention and dashboard rollup jobs and the ``users`` CLI are contributions of the plugin
 named ``core``, so a third-party plugin sees the core's routes and jobs in the same hook
 calls as its own (and its hook wrappers wrap them too). Its routes are mounted at the root
 rather than under ``/plugins/core``; ``trylast`` leaves plugins free to go first.
@@ -17,6 +17,7 @@ from core.auth.cli import users_command
 from core.auth.sessions import purge_expired_refresh_tokens
 from core.contracts import Command, CronJob
 from core.hookspecs import hookimpl
+from core.operations import rollup
 from core.pipeline import job_runs
 from core.pipeline.sweeper import sweep
 from core.scaffold import new_plugin_command
@@ -62,6 +63,14 @@ async def _job_run_retention_job(ctx: dict[str, Any]) -> int:
     return await job_runs.purge_runs(ctx["gateway"].db)
 
 
+async def _dashboard_rollup_job(ctx: dict[str, Any]) -> int:
+    """Roll up the closed hours not rolled up yet (a bounded chunk a run) and drop expired ones."""
+    gateway: Gateway = ctx["gateway"]
+    rolled = await rollup.roll_up(gateway.db, margin=rollup.margin_for(gateway.settings.queue.job_timeout))
+    await rollup.purge_rollups(gateway.db)
+    return rolled
+
+
 async def run_cron_job(ctx: dict[str, Any], name: str) -> None:
     """Run the cron job ``name`` once now (``POST /api/jobs/{name}/run``), recorded as a manual run."""
     gateway: Gateway = ctx["gateway"]
@@ -82,6 +91,7 @@ def switchboard_jobs(gateway: Gateway) -> Sequence[Any]:
         CronJob("audit_retention", _audit_retention_job, every=3600),
         CronJob("refresh_token_retention", _refresh_token_retention_job, every=3600),
         CronJob("job_run_retention", _job_run_retention_job, every=3600),
+        CronJob("dashboard_rollup", _dashboard_rollup_job, every=300),
         run_cron_job,
     ]
 

@@ -203,6 +203,8 @@ delivery_attempts = sa.Table(
     sa.Column("detail", JSONType),
     sa.Column("worker", sa.String(128)),
     sa.Index(None, "delivery_id", "number"),
+    # The dashboard's hourly rollup counts an hour's outcomes from this index (0007_dashboard_rollup).
+    sa.Index(None, "started_at"),
 )
 
 audit_log = sa.Table(
@@ -250,6 +252,29 @@ job_runs = sa.Table(
     sa.Column("worker", sa.String(128)),
     sa.Index(None, "name", "id"),
     sa.Index(None, "started_at"),
+)
+
+# The dashboard's hourly rollup (core.operations.rollup): an hour appears here once it is rolled
+# up, in the same transaction as its counts; the dashboard counts live every hour not here.
+rollup_hours = sa.Table(
+    "rollup_hours",
+    metadata,
+    sa.Column("hour", UTCDateTime, primary_key=True),
+    sa.Column("rolled_at", UTCDateTime, nullable=False),
+)
+
+# The counts of a rolled-up hour, fixed once written: ``metric`` is ``in`` or ``out`` (messages
+# received, ``name`` their platform), ``created`` (deliveries created, ``name`` their destination),
+# or an attempt outcome ``delivered``, ``retry`` or ``dead`` (attempts started in the hour, ``name``
+# the destination).
+rollup_counts = sa.Table(
+    "rollup_counts",
+    metadata,
+    sa.Column("hour", UTCDateTime, nullable=False),
+    sa.Column("metric", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("count", sa.BigInteger, nullable=False),
+    sa.PrimaryKeyConstraint("hour", "metric", "name"),
 )
 
 # Jobs an admin switched off (or on again); a job without a row is enabled. Read before every run.

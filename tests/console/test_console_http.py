@@ -24,7 +24,9 @@ async def test_an_htmx_request_without_a_session_is_told_to_go_to_the_login_page
 
 async def test_login_sets_an_httponly_samesite_cookie_and_opens_the_dashboard(gw: GatewayClient) -> None:
     page = await gw.get("/admin/login")
-    r = await gw.post("/admin/login", data={"username": "viewer", "password": PASSWORD, "csrf_token": csrf_in(page.text)})
+    r = await gw.post(
+        "/admin/login", data={"username": "viewer", "password": PASSWORD, "csrf_token": csrf_in(page.text)}
+    )
     cookie = next(v for k, v in r.headers.multi_items() if k == "set-cookie" and v.startswith("sb_admin="))
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/admin" in cookie
     assert (await gw.get("/admin/")).status_code == 200
@@ -36,7 +38,9 @@ async def test_a_wrong_password_is_refused_and_audited(gw: GatewayClient) -> Non
     assert r.status_code == 401 and "Invalid username or password" in r.text
     await gw.gateway.audit.flush()
     async with gw.gateway.db.transaction() as conn:
-        actions = [row.action for row in await conn.execute(sa.select(audit_log.c.action).where(audit_log.c.kind == "auth"))]
+        actions = [
+            row.action for row in await conn.execute(sa.select(audit_log.c.action).where(audit_log.c.kind == "auth"))
+        ]
     assert "login_failed" in actions
 
 
@@ -47,7 +51,9 @@ async def test_a_login_without_its_csrf_token_is_refused(gw: GatewayClient) -> N
     assert "sb_admin=" not in r.headers.get("set-cookie", "")
 
 
-async def test_a_requeue_without_the_csrf_token_is_refused_and_changes_nothing(gw: GatewayClient, receiver: Receiver) -> None:
+async def test_a_requeue_without_the_csrf_token_is_refused_and_changes_nothing(
+    gw: GatewayClient, receiver: Receiver
+) -> None:
     delivery_id = await dead_delivery(gw, receiver)
     await log_in(gw, "operator")
     r = await gw.post(f"/admin/deliveries/{delivery_id}/requeue")
@@ -111,7 +117,9 @@ async def test_a_user_whose_password_was_reset_is_sent_to_change_it(gw: GatewayC
     await set_password(gw.gateway, user.id, PASSWORD + "x", must_change=True)
     gw.cookies.clear()
     page = await gw.get("/admin/login")
-    r = await gw.post("/admin/login", data={"username": "operator", "password": PASSWORD + "x", "csrf_token": csrf_in(page.text)})
+    r = await gw.post(
+        "/admin/login", data={"username": "operator", "password": PASSWORD + "x", "csrf_token": csrf_in(page.text)}
+    )
     assert r.headers["location"] == "/admin/password"
     assert (await gw.get("/admin/deliveries")).headers["location"] == "/admin/password"
 
@@ -130,19 +138,35 @@ async def test_metrics_summary_counts_deliveries_by_status(gw: GatewayClient, re
     r = await gw.get("/api/metrics/summary", headers=await bearer(gw, "viewer"))
     body = r.json()
     assert body["deliveries"]["dead"] == 1 and body["messages"]["total"] == 1
-    assert body["destinations"] == [{"destination": "crm", "delivered": 0, "dead": 1, "success_rate": 0.0}]
+    assert body["created"] == 1 and body["attempts"] == {"delivered": 0, "retry": 0, "dead": 1}
+    assert body["destinations"] == [
+        {"destination": "crm", "created": 1, "delivered": 0, "retries": 0, "dead": 1, "success_rate": 0.0}
+    ]
     assert len(body["volume"]) == 24
 
 
 async def test_metrics_summary_needs_the_metrics_scope_for_a_key(gw: GatewayClient) -> None:
-    assert (await gw.get("/api/metrics/summary", headers=await api_key_headers(gw.gateway, ["metrics:read"]))).status_code == 200
-    assert (await gw.get("/api/metrics/summary", headers=await api_key_headers(gw.gateway, ["messages:read"]))).status_code == 403
+    assert (
+        await gw.get("/api/metrics/summary", headers=await api_key_headers(gw.gateway, ["metrics:read"]))
+    ).status_code == 200
+    assert (
+        await gw.get("/api/metrics/summary", headers=await api_key_headers(gw.gateway, ["messages:read"]))
+    ).status_code == 403
 
 
 async def test_the_main_pages_render_for_an_admin(gw: GatewayClient, receiver: Receiver) -> None:
     await dead_delivery(gw, receiver)
     await post_echo(gw, item("m2"))
     await log_in(gw, "admin")
-    for path in ("/admin/", "/admin/?window=7d", "/admin/deliveries", "/admin/logs", "/admin/conversations", "/admin/plugins", "/admin/users", "/admin/keys"):
+    for path in (
+        "/admin/",
+        "/admin/?window=7d",
+        "/admin/deliveries",
+        "/admin/logs",
+        "/admin/conversations",
+        "/admin/plugins",
+        "/admin/users",
+        "/admin/keys",
+    ):
         r = await gw.get(path)
         assert r.status_code == 200, (path, r.text[:300])

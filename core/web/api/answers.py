@@ -38,4 +38,14 @@ DELIVERY_STATE = _object({"id": _TEXT, "status": _TEXT})
 REQUEUED = _object({"requeued": {"type": "integer"}})
 PURGED = _object({"purged": {"type": "integer"}})
 REPLY_QUEUED = _object({"message_id": _TEXT, "delivery_ids": {"type": "array", "items": _TEXT}})
-SUMMARY = _object({"window": _TEXT, "since": _TEXT, "messages": OBJECT, "deliveries": OBJECT})
+_COUNT: dict[str, Any] = {"type": "integer"}
+SUMMARY = _object(
+    {"window": _TEXT, "since": _TEXT, "messages": OBJECT, "deliveries": OBJECT},
+    created=_COUNT,
+    attempts=_object({"delivered": _COUNT, "retry": _COUNT, "dead": _COUNT}),
+    destinations={"type": "array", "items": OBJECT},
+    delivery_time_ms=OBJECT,
+    queue=OBJECT,
+    volume={"type": "array", "items": OBJECT},
+    rollup=_object({"hours": _COUNT, "rolled": _COUNT}),
+)

@@ -26,8 +26,11 @@ class SummaryQuery(BaseModel):
 @requires("viewer", scopes=["metrics:read"])
 @describe(query=SummaryQuery, responses={200: A.SUMMARY})
 async def metrics_summary(request: Request) -> Response:
-    """Messages and deliveries by status over the window, success rate per destination, mean and
-    p95 delivery time, queue depth and oldest pending delivery, and volume over time."""
+    """Messages received, deliveries created and attempt outcomes (delivered, retry, dead) in the
+    window (the current UTC hour and the 23, or 167, before it), success rate per destination
+    (delivered / (delivered + dead) outcomes), deliveries waiting now by status, mean and p95
+    delivery time of the latest delivered ones, queue depth and oldest pending delivery, and
+    volume over time. Closed hours come from the hourly rollup, the rest is counted live."""
     query = parse_query(request, SummaryQuery)
     return JSONResponse(await summary(gateway_of(request).db, query.window))
 
