@@ -6,7 +6,10 @@ Each batch is one ``POST /webhooks/devices`` to an in-process app, with a device
 lookup, JSON, per-item validation and unit conversion, the readings' insert, the device's
 status, rule evaluation, then the core's ingest of one message per reading (dedupe and the
 message rows) in its own transaction. ``--devices`` uploaders run at once, each with its own
-device. Printed per database: readings/s over every batch, and the median and slowest batch.
+device. Printed per database: readings/s over every batch, the median and slowest batch, and
+the CPU time per reading of this process (the app and its in-process client) and, on
+PostgreSQL, of the server backends serving the bench database. On a shared, busy host the
+CPU figures are the ones to compare: wall time also counts waiting for other processes.
 A PostgreSQL database is created for the run and dropped after it.
 """
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -54,8 +58,7 @@ def batch_body(device: int, number: int, size: int) -> bytes:
     return orjson.dumps({"readings": readings})
 
 
-async def uploader(client: Any, key: str, device: int, batches: int, size: int, times: list[float]) -> None:
-    bodies = [batch_body(device, n, size) for n in range(batches)]
+async def uploader(client: Any, key: str, bodies: list[bytes], size: int, times: list[float]) -> None:
     headers = {"X-API-Key": key, "Content-Type": "application/json"}
     for body in bodies:
         started = time.perf_counter()
@@ -65,7 +68,36 @@ async def uploader(client: Any, key: str, device: int, batches: int, size: int, 
             raise SystemExit(f"upload failed: {response.status_code} {response.text[:500]}")
 
 
-async def run_on(label: str, database_url: str, batches: int, size: int, devices: int) -> None:
+def _cpu_of(pid: int) -> float | None:
+    """User + system CPU seconds of a process (None: it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def backend_cpu(admin_url: str | None, database: str | None) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend connected to ``database`` (same host only)."""
+    if admin_url is None or database is None:
+        return {}
+    conn = await asyncpg.connect(admin_url)
+    try:
+        pids = [r[0] for r in await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", database)]
+    finally:
+        await conn.close()
+    return {pid: cpu for pid in pids if (cpu := _cpu_of(pid)) is not None}
+
+
+async def run_on(
+    label: str,
+    database_url: str,
+    batches: int,
+    size: int,
+    devices: int,
+    admin_url: str | None = None,
+    database: str | None = None,
+) -> None:
     settings = make_settings(tempfile.mkdtemp(), database_url=database_url)
     async with gateway_client(settings) as client:
         operator = await user_headers(client.gateway, "operator")
@@ -74,16 +106,24 @@ async def run_on(label: str, database_url: str, batches: int, size: int, devices
             body = {"serial": f"BENCH-{d}", "type": "wearable", "facility": "FAC-1"}
             keys.append((await client.post("/plugins/devices/devices", json=body, headers=operator)).json()["api_key"])
         warm: list[float] = []
-        await uploader(client, keys[0], 99, 2, size, warm)  # first statements prepared, caches warm
+        # First statements prepared, caches warm.
+        await uploader(client, keys[0], [batch_body(99, n, size) for n in range(2)], size, warm)
         times: list[float] = []
+        bodies = [[batch_body(d, n, size) for n in range(batches)] for d in range(devices)]
+        backends = await backend_cpu(admin_url, database)
+        cpu = time.process_time()
         started = time.perf_counter()
-        await asyncio.gather(*(uploader(client, keys[d], d, batches, size, times) for d in range(devices)))
+        await asyncio.gather(*(uploader(client, keys[d], bodies[d], size, times) for d in range(devices)))
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu
+        after = await backend_cpu(admin_url, database)
     total = batches * size * devices
+    pg = sum(seconds - backends.get(pid, 0.0) for pid, seconds in after.items())
     print(
         f"{label:<11} {total:>7} readings in batches of {size}, {devices} uploader(s): "
         f"{total / elapsed:8,.0f} readings/s   batch median {statistics.median(times) * 1000:6.1f} ms   "
-        f"slowest {max(times) * 1000:6.1f} ms"
+        f"slowest {max(times) * 1000:6.1f} ms   CPU per reading: process {cpu / total * 1e6:5.1f} µs"
+        + (f", PostgreSQL {pg / total * 1e6:5.1f} µs" if admin_url else "")
     )
 
 
@@ -105,7 +145,8 @@ async def main() -> None:
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:
         host = args.pg.split("://", 1)[1].rsplit("/", 1)[0]
-        await run_on("PostgreSQL", f"postgresql+asyncpg://{host}/{name}", args.batches, args.size, args.devices)
+        url = f"postgresql+asyncpg://{host}/{name}"
+        await run_on("PostgreSQL", url, args.batches, args.size, args.devices, args.pg, name)
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()

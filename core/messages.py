@@ -70,11 +70,15 @@ class StandardMessage:
     conversation_id: uuid.UUID | None = None
 
     def __post_init__(self) -> None:
-        for name in ("platform", "external_id", "kind"):
-            value = getattr(self, name)
-            if not isinstance(value, str) or not value:
-                raise ValueError(f"StandardMessage.{name} must be a non-empty string")
-        if len(self.external_id) > 255:
+        platform, external_id, kind = self.platform, self.external_id, self.kind
+        if not (isinstance(platform, str) and isinstance(external_id, str) and isinstance(kind, str)) or not (
+            platform and external_id and kind
+        ):
+            for name in ("platform", "external_id", "kind"):
+                value = getattr(self, name)
+                if not isinstance(value, str) or not value:
+                    raise ValueError(f"StandardMessage.{name} must be a non-empty string")
+        if len(external_id) > 255:
             raise ValueError("StandardMessage.external_id is longer than 255 characters")
         if self.direction not in ("in", "out"):
             raise ValueError("StandardMessage.direction must be 'in' or 'out'")

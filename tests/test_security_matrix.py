@@ -120,6 +120,7 @@ DELETE  /plugins/devices/devices/{device_id} 401       403    403      ok    ok 
 POST    /plugins/devices/devices/{device_id}/deactivate 401 403 ok     ok    ok      403
 POST    /plugins/devices/devices/{device_id}/rotate-key 401 403 ok     ok    ok      403
 POST    /plugins/devices/heartbeat           401       403    403      403   403     403
+POST    /webhooks/devices/heartbeat          401       403    403      403   403     403
 GET     /plugins/devices/readings            401       ok     ok       ok    ok      403
 GET     /plugins/devices/subjects/{subject}/summary 401 ok    ok       ok    ok      403
 GET     /plugins/devices/alerts              401       ok     ok       ok    ok      403

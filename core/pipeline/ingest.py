@@ -138,7 +138,7 @@ class Ingestor:
         return [None] * len(batches)
 
     async def _commit_with_retry(self, batch: list[Submission]) -> tuple[list[list[Stored]], list[QueueItem]]:
-        plan, routed = self._plan(batch)
+        plan, routed, places = self._plan(batch)
         for attempt in range(3):
             try:
                 outcome = await self._store.store(plan)
@@ -148,25 +148,36 @@ class Ingestor:
                 # conversations at the same moment: run the plan again against what it stored.
                 if attempt == 2:
                     raise
-        return self._results(batch, plan, routed, outcome)
+        return self._results(batch, plan, routed, places, outcome)
 
-    def _plan(self, batch: list[Submission]) -> tuple[Plan, dict[uuid.UUID, list[str]]]:
+    def _plan(self, batch: list[Submission]) -> tuple[Plan, list[list[str]], list[list[int]]]:
         """What to store: each message once, a candidate conversation per participant, the
-        deliveries of every message (the store keeps those of new messages only)."""
+        deliveries of every message (the store keeps those of new messages only).
+
+        Also returns each planned message's destinations, and where each submitted message is
+        in the plan: its position, or ``-1 - position`` for a repeat of a message before it.
+        """
         now = datetime.now(UTC)
         message_rows: list[dict[str, Any]] = []
         participants: list[str | None] = []
         latest: dict[tuple[str, str], datetime] = {}
         delivery_rows: list[dict[str, Any]] = []
-        routed: dict[uuid.UUID, list[str]] = {}
-        seen: set[tuple[str, str]] = set()
+        owners: list[int] = []
+        routed: list[list[str]] = []
+        places: list[list[int]] = []
+        position_of: dict[tuple[str, str], int] = {}
         max_default = self.gateway.settings.delivery.max_attempts
         for sub in batch:
+            where: list[int] = []
+            places.append(where)
             for m in sub.messages:
                 key = (m.platform, m.external_id)
-                if key in seen:
+                position = position_of.get(key)
+                if position is not None:
+                    where.append(-1 - position)
                     continue
-                seen.add(key)
+                position = position_of[key] = len(message_rows)
+                where.append(position)
                 m.id = m.id or uuid7()
                 message_rows.append(_message_row(m, now))
                 participants.append(m.conversation_key or None)
@@ -174,10 +185,11 @@ class Ingestor:
                     conv = (m.platform, m.conversation_key)
                     latest[conv] = max(latest.get(conv, m.timestamp), m.timestamp)
                 names = sub.destinations if sub.destinations is not None else self.router.destinations_for(m)
-                routed[m.id] = names
+                routed.append(names)
                 for name in names:
                     dest = self.gateway.destinations.get(name)
                     delivery_id = uuid7()
+                    owners.append(position)
                     delivery_rows.append(
                         {
                             "id": delivery_id,
@@ -201,45 +213,50 @@ class Ingestor:
             participants=participants,
             conversations=[Candidate(uuid7(), platform, who, ts) for (platform, who), ts in sorted(latest.items())],
             deliveries=delivery_rows,
+            owners=owners,
             audit=[sub.audit for sub in batch if sub.audit is not None],
         )
-        return plan, routed
+        return plan, routed, places
 
     def _results(
-        self, batch: list[Submission], plan: Plan, routed: dict[uuid.UUID, list[str]], outcome: StoreResult
+        self,
+        batch: list[Submission],
+        plan: Plan,
+        routed: list[list[str]],
+        places: list[list[int]],
+        outcome: StoreResult,
     ) -> tuple[list[list[Stored]], list[QueueItem]]:
-        deliveries_of: dict[uuid.UUID, list[uuid.UUID]] = {}
+        duplicates = outcome.duplicates
+        deliveries_of: dict[int, list[uuid.UUID]] = {}
         to_enqueue: list[QueueItem] = []
-        for row in plan.deliveries:
-            if row["message_id"] in outcome.stored:
-                deliveries_of.setdefault(row["message_id"], []).append(row["id"])
+        for row, owner in zip(plan.deliveries, plan.owners, strict=True):
+            if owner not in duplicates:
+                deliveries_of.setdefault(owner, []).append(row["id"])
                 to_enqueue.append(QueueItem(row["id"], 0, row["destination"]))
         opened = set(outcome.opened)  # the first new message of an opened conversation opened it
-        new: dict[uuid.UUID, Stored] = {}
-        for row in plan.messages:
-            mid = row["id"]
-            if mid in outcome.stored:
-                conversation = outcome.stored[mid]
-                first = conversation in opened
+        planned: list[Stored] = []
+        for position, row in enumerate(plan.messages):
+            existing = duplicates.get(position)
+            if existing is not None:
+                planned.append(Stored(existing, True))  # a duplicate is the message stored under that id
+                continue
+            conversation = outcome.conversations.get(position)
+            first = conversation is not None and conversation in opened
+            if first:
                 opened.discard(conversation)
-                new[mid] = Stored(mid, False, conversation, first, deliveries_of.get(mid, []), routed[mid])
-        planned: dict[tuple[str, str], uuid.UUID] | None = None  # built for a repeat within the batch
+            planned.append(
+                Stored(row["id"], False, conversation, first, deliveries_of.get(position, []), routed[position])
+            )
         results: list[list[Stored]] = []
-        for sub in batch:
+        for sub, where in zip(batch, places, strict=True):
             out = []
-            for m in sub.messages:
-                stored = new.get(m.id)  # type: ignore[arg-type]
-                if stored is not None:
-                    out.append(stored)
-                    continue
-                key = (m.platform, m.external_id)
-                existing = outcome.existing.get(key)
-                if existing is None:  # a repeat of a message earlier in this batch
-                    if planned is None:
-                        planned = {(r["platform"], r["external_id"]): r["id"] for r in plan.messages}
-                    existing = planned[key]
-                m.id = existing  # a duplicate is the message stored under that id
-                out.append(Stored(existing, True))
+            for m, position in zip(sub.messages, where, strict=True):
+                if position >= 0:
+                    stored = planned[position]
+                else:  # a repeat of a message earlier in this batch
+                    stored = Stored(planned[-1 - position].message_id, True)
+                m.id = stored.message_id
+                out.append(stored)
             results.append(out)
         return results, to_enqueue
 

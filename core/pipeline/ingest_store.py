@@ -63,14 +63,18 @@ class Plan:
     participants: list[str | None]  # each message's conversation key (None: no conversation)
     conversations: list[Candidate]
     deliveries: list[dict[str, Any]]  # rows for every message; inserted with new messages only
+    owners: list[int]  # the position in ``messages`` of each delivery's message
     audit: list[dict[str, Any]]
 
 
 @dataclass
 class StoreResult:
-    stored: dict[uuid.UUID, uuid.UUID | None] = field(default_factory=dict)  # new message -> conversation
+    """What the store decided, by position in ``Plan.messages``: every message not a duplicate
+    is new (positions rather than ids: nothing to convert or hash per message)."""
+
+    duplicates: dict[int, uuid.UUID] = field(default_factory=dict)  # a message stored already -> its id
+    conversations: dict[int, uuid.UUID] = field(default_factory=dict)  # a new message in a conversation -> it
     opened: set[uuid.UUID] = field(default_factory=set)  # conversations opened by this batch
-    existing: dict[Key, uuid.UUID] = field(default_factory=dict)  # duplicates: the stored message's id
 
 
 class IngestStore(Protocol):
@@ -102,22 +106,25 @@ class SQLAlchemyStore:
         outcome = StoreResult()
         m = messages.c
         keys = [(row["platform"], row["external_id"]) for row in plan.messages]
+        existing: dict[Key, uuid.UUID] = {}
         for i in range(0, len(keys), _CHUNK):
             rows = await conn.execute(
                 sa.select(m.id, m.platform, m.external_id).where(
                     sa.tuple_(m.platform, m.external_id).in_(keys[i : i + _CHUNK])
                 )
             )
-            outcome.existing.update({(r.platform, r.external_id): r.id for r in rows})
+            existing.update({(r.platform, r.external_id): r.id for r in rows})
+        if existing:
+            outcome.duplicates = {i: existing[key] for i, key in enumerate(keys) if key in existing}
         new = [
-            (row, participant)
-            for row, participant in zip(plan.messages, plan.participants, strict=True)
-            if (row["platform"], row["external_id"]) not in outcome.existing
+            (i, row, participant)
+            for i, (row, participant) in enumerate(zip(plan.messages, plan.participants, strict=True))
+            if i not in outcome.duplicates
         ]
 
         # Each conversation the new messages join: the open one unless it has gone idle.
         joined: dict[Key, tuple[datetime, int]] = {}
-        for row, participant in new:
+        for _, row, participant in new:
             if participant is not None:
                 key = (row["platform"], participant)
                 ts, count = joined.get(key, (row["timestamp"], 0))
@@ -164,10 +171,11 @@ class SQLAlchemyStore:
             )
 
         message_rows = []
-        for row, participant in new:
+        for i, row, participant in new:
             cid = conversation_of.get((row["platform"], participant)) if participant is not None else None
             message_rows.append(row | {"conversation_id": cid})
-            outcome.stored[row["id"]] = cid
+            if cid is not None:
+                outcome.conversations[i] = cid
         if to_close:
             await conn.execute(
                 sa.update(conversations).where(c.id.in_(to_close)).values(status="closed", closed_at=plan.now)
@@ -181,7 +189,11 @@ class SQLAlchemyStore:
                 to_touch,
             )
         await _insert(conn, messages, message_rows)
-        await _insert(conn, deliveries, [d for d in plan.deliveries if d["message_id"] in outcome.stored])
+        await _insert(
+            conn,
+            deliveries,
+            [d for d, owner in zip(plan.deliveries, plan.owners, strict=True) if owner not in outcome.duplicates],
+        )
         await _insert(conn, audit_log, plan.audit)
         return outcome
 
@@ -220,10 +232,12 @@ _AUDIT_COLUMNS = tuple(c.name for c in audit_log.c if c.name != "id")
 #   InitPlan, evaluated in full before the first candidate row is produced;
 # - touched: open conversations that new messages joined;
 # - d, a: deliveries of new messages, audit rows.
-# The result: new messages (0), opened conversations (1), and the stored ids of duplicates (2).
+# The result: new messages that joined a conversation (0), opened conversations (1), and the
+# stored ids of duplicates (2); every other message of the plan is new, in no conversation
+# (nothing comes back for those: a batch of 1,000 readings returns no rows).
 _STATEMENT = f"""
 WITH
-k AS (SELECT * FROM json_to_recordset($2::json) AS k(id uuid, platform varchar, participant varchar,
+k AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS k(id uuid, platform varchar, participant varchar,
       latest timestamptz)),
 cur AS (SELECT k.id AS candidate, c.id, greatest($4::timestamptz, k.latest) - c.last_message_at > $5::interval AS idle
         FROM k CROSS JOIN LATERAL (SELECT c.id, c.last_message_at FROM conversations c
@@ -256,7 +270,7 @@ d AS (INSERT INTO deliveries ({column_list(_DELIVERY_COLUMNS)})
       WHERE r.message_id IN (SELECT id FROM m)),
 a AS (INSERT INTO audit_log ({column_list(_AUDIT_COLUMNS)})
       SELECT {column_list(_AUDIT_COLUMNS)} FROM {recordset(audit_log, _AUDIT_COLUMNS, 6)})
-SELECT 0, id, conversation_id, NULL, NULL FROM m
+SELECT 0, id, conversation_id, NULL, NULL FROM m WHERE conversation_id IS NOT NULL
 UNION ALL SELECT 1, id, NULL, NULL, NULL FROM opened
 UNION ALL SELECT 2, id, NULL, platform, external_id FROM stored WHERE NOT new
 """  # noqa: S608 - table and column names only
@@ -317,12 +331,18 @@ class PostgresStore:
         pool = await self._get_pool()
         async with pool.acquire() as conn:
             rows = await conn.fetch(_STATEMENT, *args)
-            outcome = StoreResult()
-            for part, rid, conversation_id, platform, external_id in rows:
-                if part == 0:
-                    outcome.stored[pg_uuid(rid)] = pg_uuid(conversation_id) if conversation_id is not None else None
-                elif part == 1:
-                    outcome.opened.add(pg_uuid(rid))
-                else:
-                    outcome.existing[(platform, external_id)] = pg_uuid(rid)
+        outcome = StoreResult()
+        by_id: dict[int, int] | None = None
+        by_key: dict[Key, int] | None = None
+        for part, rid, conversation_id, platform, external_id in rows:
+            if part == 0:
+                if by_id is None:
+                    by_id = {row["id"].int: i for i, row in enumerate(plan.messages)}
+                outcome.conversations[by_id[pg_uuid(rid).int]] = pg_uuid(conversation_id)
+            elif part == 1:
+                outcome.opened.add(pg_uuid(rid))
+            else:
+                if by_key is None:
+                    by_key = {(row["platform"], row["external_id"]): i for i, row in enumerate(plan.messages)}
+                outcome.duplicates[by_key[(platform, external_id)]] = pg_uuid(rid)
         return outcome

@@ -118,7 +118,7 @@ _NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 
 
 def json_rows(rows: list[dict[str, Any]]) -> str:
-    """Rows as one JSON array for ``json_to_recordset`` (ids and times as PostgreSQL reads them).
+    """Rows as one JSON array for ``jsonb_to_recordset`` (ids and times as PostgreSQL reads them).
 
     One text parameter per table instead of an array per column: asyncpg checks every array
     element against ``collections.abc``, and orjson encodes ids and times natively
@@ -136,13 +136,18 @@ def _json_value(value: object) -> str:
 
 
 def recordset(table: sa.Table, names: Sequence[str], param: int, alias: str = "r", extra: str = "") -> str:
-    """``json_to_recordset($param::json) AS alias(name type, …)`` with the table's own column
-    types (``extra``: more definitions, e.g. a key that is not a column)."""
+    """``jsonb_to_recordset($param::jsonb) AS alias(name type, …)`` with the table's own column
+    types (``extra``: more definitions, e.g. a key that is not a column).
+
+    jsonb, not json: the document is parsed once, and a row's jsonb values (a message's
+    ``raw``, ``extra``) are taken as they are instead of each being parsed again from its
+    text (1,000 device messages: 6.5 ms instead of 15 ms of the server's time).
+    """
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
     defs = [f'"{n}" {table.c[n].type.compile(dialect=dialect)}' for n in names]
     if extra:
         defs.append(extra)
-    return f"json_to_recordset(${param}::json) AS {alias}({', '.join(defs)})"
+    return f"jsonb_to_recordset(${param}::jsonb) AS {alias}({', '.join(defs)})"
 
 
 def column_list(names: Sequence[str], prefix: str = "") -> str:

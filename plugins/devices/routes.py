@@ -1,6 +1,8 @@
 """``/plugins/devices/…``: devices, heartbeats, readings, summaries, alerts and rules for people and devices.
 
-Viewers read; operators register, change and deactivate devices, rotate keys and acknowledge
+A device beats at ``POST /webhooks/devices/heartbeat`` (beside its uploads to
+``/webhooks/devices``; mounted at the root with ``core.at_root``), and at the older
+``/plugins/devices/heartbeat``, kept as an alias. Viewers read; operators register, change and deactivate devices, rotate keys and acknowledge
 alerts; admins delete devices and manage alert rules. API keys may use the scopes
 ``devices:read`` and ``devices:write``; a device's own key (``devices:upload``) only beats.
 """
@@ -15,10 +17,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from core import AuthenticationError, Gateway, HTTPError, requires
+from core import AuthenticationError, Gateway, HTTPError, at_root, requires
 from plugins.devices import alerts, history, registry, rules
 from plugins.devices.adapter import device_of_request
-from plugins.devices.core_keys import SCOPE
+from plugins.devices.core_keys import PLATFORM, SCOPE
 from plugins.devices.requests import json_body, path_id, query
 from plugins.devices.settings import DevicesSettings, RuleSettings
 
@@ -194,4 +196,7 @@ def devices_routes() -> list[BaseRoute]:
         Route("/rules", create_rule, methods=["POST"]),
         Route("/rules/{name}", put_rule, methods=["PUT"]),
         Route("/rules/{name}", delete_rule, methods=["DELETE"]),
+        # Where the issue puts it, beside the uploads. The core's /webhooks/{platform} takes no
+        # sub-path, so the two never overlap (the app would refuse to start if they did).
+        at_root([Route(f"/webhooks/{PLATFORM}/heartbeat", heartbeat, methods=["POST"])]),
     ]

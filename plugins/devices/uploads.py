@@ -8,6 +8,8 @@ the readings were stored, the device's retry still gets its messages stored.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,8 +26,8 @@ from plugins.devices.rules import effective_rules
 from plugins.devices.settings import DevicesSettings
 from plugins.devices.validation import Reading, Rejected, check_reading
 
+# The columns of each reading; device_id and received_at are the upload's, given once.
 _COLUMNS = (
-    ("device_id", "uuid"),
     ("reading_id", "text"),
     ("subject", "text"),
     ("metric", "text"),
@@ -35,15 +37,17 @@ _COLUMNS = (
     ("original_value", "float8"),
     ("original_unit", "text"),
     ("measured_at", "timestamptz"),
-    ("received_at", "timestamptz"),
 )
 _NAMES = ", ".join(name for name, _ in _COLUMNS)
-# One statement and one parameter for the whole batch on PostgreSQL.
+# One statement and one parameter for the whole batch on PostgreSQL. It answers one row: how
+# many readings were inserted and, only when some were not (a retry), which ones.
 # Built from the constants above, never from input.
 _PG_INSERT = (
-    f"INSERT INTO device_readings ({_NAMES}) SELECT {_NAMES} "  # noqa: S608
+    f"WITH ins AS (INSERT INTO device_readings (device_id, received_at, {_NAMES}) "  # noqa: S608
+    f"SELECT $2::uuid, $3::timestamptz, {_NAMES} "
     f"FROM json_to_recordset($1::json) AS r({', '.join(f'{n} {t}' for n, t in _COLUMNS)}) "
-    "ON CONFLICT (device_id, reading_id) DO NOTHING RETURNING reading_id"
+    "ON CONFLICT (device_id, reading_id) DO NOTHING RETURNING reading_id) "
+    "SELECT count(*), CASE WHEN count(*) < $4 THEN array_agg(reading_id) END FROM ins"
 )
 _SQLITE_CHUNK = 500  # rows per statement: SQLite allows 32,766 variables
 
@@ -65,9 +69,8 @@ class Upload:
         }
 
 
-def _row(device_id: Any, r: Reading, now: datetime) -> dict[str, Any]:
+def _row(r: Reading) -> dict[str, Any]:
     return {
-        "device_id": device_id,
         "reading_id": r.reading_id,
         "subject": r.subject,
         "metric": r.metric,
@@ -77,19 +80,23 @@ def _row(device_id: Any, r: Reading, now: datetime) -> dict[str, Any]:
         "original_value": r.original_value,
         "original_unit": r.original_unit,
         "measured_at": r.measured_at,
-        "received_at": now,
     }
 
 
-async def insert_readings(conn: AsyncConnection, rows: list[dict[str, Any]]) -> set[str]:
-    """Insert the rows not stored yet; returns the reading ids inserted."""
+async def insert_readings(
+    conn: AsyncConnection, device_id: uuid.UUID, received_at: datetime, rows: list[dict[str, Any]]
+) -> set[str]:
+    """Insert the rows (``_row``) not stored yet; returns the reading ids inserted."""
     if not rows:
         return set()
     if conn.dialect.name == "postgresql":
-        text = orjson.dumps(rows, default=str).decode()
-        result = await conn.exec_driver_sql(_PG_INSERT, (text,))
-        return {row[0] for row in result}
+        text = orjson.dumps(rows).decode()
+        result = await conn.exec_driver_sql(_PG_INSERT, (text, device_id, received_at, len(rows)))
+        count, some = tuple(result.one())
+        return {row["reading_id"] for row in rows} if count == len(rows) else set(some or ())
     inserted: set[str] = set()
+    for row in rows:
+        row["device_id"], row["received_at"] = device_id, received_at
     for start in range(0, len(rows), _SQLITE_CHUNK):
         statement = (
             sa.dialects.sqlite.insert(readings)
@@ -101,33 +108,43 @@ async def insert_readings(conn: AsyncConnection, rows: list[dict[str, Any]]) -> 
     return inserted
 
 
-def reading_message(device: Any, r: Reading) -> StandardMessage:
-    """The standard message of a reading: canonical values in ``extra``, the device's item in ``raw``."""
-    extra: dict[str, Any] = {
-        "device_id": str(device.id),
-        "serial": device.serial,
-        "device_type": device.type,
-        "facility": device.facility,
-        "subject": r.subject,
-        "reading_id": r.reading_id,
-        "metric": r.metric,
-        "unit": r.unit,
-        "measured_at": r.measured_at.isoformat(),
-    }
-    if r.diastolic is not None:
-        extra |= {"systolic": r.value, "diastolic": r.diastolic}
-    else:
-        extra |= {"value": r.value, "original_value": r.original_value, "original_unit": r.original_unit}
-    return StandardMessage(
-        platform="devices",
-        external_id=f"{device.id.hex}:{r.reading_id}",
-        kind="reading",
-        sender=r.subject,
-        conversation_key="",  # readings are not a conversation
-        timestamp=r.measured_at,
-        raw=r.raw,
-        extra=extra,
-    )
+def reading_messages(device: Any, valid: Iterable[Reading]) -> list[StandardMessage]:
+    """The standard message of each reading: canonical values in ``extra``, the device's item in ``raw``."""
+    device_id, prefix = str(device.id), f"{device.id.hex}:"
+    serial, device_type, facility = device.serial, device.type, device.facility
+    out = []
+    for r in valid:
+        extra: dict[str, Any] = {
+            "device_id": device_id,
+            "serial": serial,
+            "device_type": device_type,
+            "facility": facility,
+            "subject": r.subject,
+            "reading_id": r.reading_id,
+            "metric": r.metric,
+            "unit": r.unit,
+            "measured_at": r.measured_at.isoformat(),
+        }
+        if r.diastolic is not None:
+            extra["systolic"] = r.value
+            extra["diastolic"] = r.diastolic
+        else:
+            extra["value"] = r.value
+            extra["original_value"] = r.original_value
+            extra["original_unit"] = r.original_unit
+        out.append(
+            StandardMessage(
+                platform="devices",
+                external_id=prefix + r.reading_id,
+                kind="reading",
+                sender=r.subject,
+                conversation_key="",  # readings are not a conversation
+                timestamp=r.measured_at,
+                raw=r.raw,
+                extra=extra,
+            )
+        )
+    return out
 
 
 async def store_upload(gateway: Gateway, settings: DevicesSettings, device: Any, items: list[Any]) -> Upload:
@@ -151,7 +168,7 @@ async def store_upload(gateway: Gateway, settings: DevicesSettings, device: Any,
         else:
             valid[checked.reading_id] = checked
     async with gateway.db.transaction() as conn:
-        inserted = await insert_readings(conn, [_row(device.id, r, now) for r in valid.values()])
+        inserted = await insert_readings(conn, device.id, now, [_row(r) for r in valid.values()])
         new = [r for r in valid.values() if r.reading_id in inserted]
         status: dict[str, Any] = {}
         if new:
@@ -175,6 +192,6 @@ async def store_upload(gateway: Gateway, settings: DevicesSettings, device: Any,
         earlier = await alerts_of_readings(conn, device.id, repeated)
     upload.accepted = len(new)
     upload.duplicates += len(valid) - len(new)
-    upload.messages = [reading_message(device, r) for r in valid.values()]
+    upload.messages = reading_messages(device, valid.values())
     upload.messages += [alert_message(row) for row in [*raised, *earlier]]
     return upload

@@ -65,7 +65,7 @@ async def test_a_heartbeat_records_the_devices_status(app_client) -> None:  # ty
     async with app_client() as client:
         device, key = await register(client)
         r = await client.post(
-            "/plugins/devices/heartbeat",
+            "/webhooks/devices/heartbeat",
             json={"firmware": "2.1.0", "battery": 64, "signal": -71},
             headers={"X-API-Key": key},
         )
@@ -74,8 +74,32 @@ async def test_a_heartbeat_records_the_devices_status(app_client) -> None:  # ty
         seen = (await client.get(f"{DEVICES}/{device['id']}", headers=viewer)).json()
         assert (seen["firmware"], seen["battery"], seen["signal"]) == ("2.1.0", 64, -71)
         assert seen["last_seen_at"] is not None and seen["last_reading_at"] is None
-        bad = await client.post("/plugins/devices/heartbeat", json={"battery": 250}, headers={"X-API-Key": key})
-        assert bad.status_code == 422
+        bad = await client.post("/webhooks/devices/heartbeat", json={"battery": 250}, headers={"X-API-Key": key})
+        assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "battery"
+
+
+async def test_the_old_heartbeat_path_still_answers(app_client) -> None:  # type: ignore[no-untyped-def]
+    async with app_client() as client:
+        device, key = await register(client)
+        r = await client.post("/plugins/devices/heartbeat", json={"firmware": "2.2.0"}, headers={"X-API-Key": key})
+        assert r.status_code == 200, r.text
+        viewer = await user_headers(client.gateway, "viewer")
+        assert (await client.get(f"{DEVICES}/{device['id']}", headers=viewer)).json()["firmware"] == "2.2.0"
+
+
+async def test_a_heartbeat_needs_the_devices_own_active_key(app_client) -> None:  # type: ignore[no-untyped-def]
+    async with app_client() as client:
+        device, key = await register(client)
+        path = "/webhooks/devices/heartbeat"
+        assert (await client.post(path, json={})).status_code == 401
+        assert (await client.post(path, json={}, headers={"X-API-Key": key + "x"})).status_code == 401
+        admin = await user_headers(client.gateway, "admin")
+        assert (await client.post(path, json={}, headers=admin)).status_code == 403
+        operator = await user_headers(client.gateway, "operator")
+        await client.post(f"{DEVICES}/{device['id']}/deactivate", headers=operator)
+        refused = await client.post(path, json={}, headers={"X-API-Key": key})
+        assert refused.status_code == 401, refused.text
+        assert (await client.get(f"{DEVICES}/{device['id']}", headers=admin)).json()["last_seen_at"] is None
 
 
 async def test_readings_are_filtered_and_paged(app_client) -> None:  # type: ignore[no-untyped-def]

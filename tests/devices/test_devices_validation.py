@@ -68,3 +68,32 @@ def test_a_value_that_is_not_a_number_is_refused() -> None:
 
 def test_an_item_that_is_not_an_object_is_refused() -> None:
     assert check(["spo2", 97]) == Rejected(0, None, [{"field": "", "message": "a reading is a JSON object"}])
+
+
+def test_plain_readings_give_the_same_reading_by_either_check() -> None:
+    """Plain valid readings take a short path; it must agree with the full check on each."""
+    from plugins.devices.validation import _check_thoroughly, _plainly_valid
+
+    latest = NOW + timedelta(seconds=300)
+    items = [
+        item(metric="blood_glucose", value=180, unit="mg/dL"),
+        item(metric="temperature", value=98.6, unit=" °f ", subject="P-9"),
+        item(metric="weight", value=154.2, unit="LB", id=1846),
+        item(metric="blood_pressure", systolic=124, diastolic=81, unit="mmHg"),
+        item(metric="spo2", value=97.0, unit="%", measured_at="2025-03-04T08:04:00Z"),
+        item(metric="heart_rate", value=72, unit="/min", subject=None),
+    ]
+    for index, one in enumerate(items):
+        fast = _plainly_valid(index, one, latest, default_ranges(), "P-1")
+        assert isinstance(fast, Reading) and fast == _check_thoroughly(index, one, latest, default_ranges(), "P-1")
+    # Anything else is left to the full check, which names what is wrong.
+    for bad in (
+        item(metric="spo2", value=True, unit="%"),
+        item(metric="spo2", value="97", unit="%"),
+        item(metric="spo2", value=97, unit="%", id=""),
+        item(metric="spo2", value=97, unit="%", subject=7),
+        item(metric="blood_pressure", systolic=80, diastolic=81, unit="mmHg"),
+        item(metric="spo2", value=97, unit="%", measured_at="2025-03-04T09:00:00+00:00"),
+    ):
+        assert _plainly_valid(0, bad, latest, default_ranges(), "P-1") is None
+        assert isinstance(check(bad), Rejected)
