@@ -39,8 +39,12 @@ def ceemis_app(app_client: Callable[..., Any], ceemis: FakeCEEMIS) -> Callable[.
         return app_client(
             plugins=plugins,
             routes=routes if routes is not None else [{"source": "helpline", "destinations": ["ceemis"]}],
-            # Retries a tenth of a second apart, so that a retried delivery settles in a test.
-            delivery={"backoff_base": 0.1, "jitter": 0},
+            # Retries a tenth of a second apart, so that a retried delivery settles in a test. No
+            # circuit breaker: a test that keeps CEEMIS failing (503 for every create until it
+            # heals) would trip it after five failures and pause every CEEMIS delivery for its
+            # cool-down, longer than `settle` waits, whenever a loaded host made the test slow to
+            # look (tests/test_breaker.py covers the breaker, CEEMIS's "waiting" included).
+            delivery={"backoff_base": 0.1, "jitter": 0, "breaker": {"failures": 0}},
         )
 
     return open_app
