@@ -230,10 +230,13 @@ async def test_a_long_delivery_continues_in_the_next_attempt_instead_of_outlivin
     instance = {"base_url": dhis2.url, "token": TOKEN}
     async with app_client(
         plugins={"dhis2": {"instances": {"national": instance}, "chunk_size": 1}},
-        queue={"job_timeout": 1},  # an attempt may run 0.6 s before it hands over
+        # An attempt starts no chunk after 2.4 s (0.6 of the lease) and six chunks of 0.5 s take
+        # 3 s: it must hand over. The chunk it starts last ends by 2.9 s, 1.1 s inside the lease,
+        # room for a loaded host (with a 1 s lease and 0.25 s chunks, 0.15 s was not enough).
+        queue={"job_timeout": 4},
         delivery={"backoff_base": 0.1, "jitter": 0},
     ) as client:
-        dhis2.delay = 0.25
+        dhis2.delay = 0.5
         delivery_id = await submit(client, native(*values))
         assert await settled(client.gateway) == {"delivered": 1}
         assert len(dhis2.posted("/dataValueSets")) == 6  # every chunk once
