@@ -150,8 +150,9 @@ def _ms(start: datetime | None, end: datetime | None) -> float | None:
 async def last_runs(gateway: Gateway, name: str, limit: int = 5) -> list[dict[str, Any]]:
     """The schedule's latest runs, newest first, read from the reports they made (no second history).
 
-    ``outcome``: ``pending``/``running`` (its report), ``sending``, ``delivered`` or ``failed``
-    (the report failed, or its delivery did: ``error`` says which).
+    ``outcome``: ``pending``/``running`` (its report), ``sending`` (the report ended, its delivery
+    has not), ``delivered`` or ``failed`` (the report failed, or its delivery did: ``error`` says
+    which). ``report_status`` is the report's own status (null once deleted or purged).
     """
     query = (
         sa.select(runs, reports.c.status, reports.c.started_at, reports.c.completed_at, reports.c.failed_at)
@@ -166,9 +167,10 @@ async def last_runs(gateway: Gateway, name: str, limit: int = 5) -> list[dict[st
     found = []
     for r in rows:
         outcome, error = r.state, r.error or r.report_error
-        if r.state == "waiting":
-            outcome = r.status or "failed"
-            error = error if r.status else "its report was deleted before it was delivered"
+        if r.state == "waiting":  # its report not yet ended, or ended and not yet delivered
+            outcome = r.status if r.status in ("pending", "running") else "sending"
+            if r.status is None:
+                outcome, error = "failed", "its report was deleted before it was delivered"
         ended = r.completed_at or r.failed_at
         found.append(
             {
