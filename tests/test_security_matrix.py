@@ -191,10 +191,14 @@ POST    /plugins/reports/reports             401       403    ok       ok    ok 
 GET     /plugins/reports/reports/{report_id} 401       ok     ok       ok    ok      403
 DELETE  /plugins/reports/reports/{report_id} 401       403    ok       ok    ok      403
 GET     /plugins/reports/download/{report_id} 403      403    403      403   403     403
-GET     /plugins/reports/schedules           401       403    403      ok    ok      403
+GET     /plugins/reports/schedules           401       ok     ok       ok    ok      403
 POST    /plugins/reports/schedules           401       403    403      ok    ok      403
+GET     /plugins/reports/schedules/{name}    401       ok     ok       ok    ok      403
 PATCH   /plugins/reports/schedules/{name}    401       403    403      ok    ok      403
 DELETE  /plugins/reports/schedules/{name}    401       403    403      ok    ok      403
+POST    /plugins/reports/schedules/{name}/run 401      403    ok       ok    ok      403
+POST    /plugins/reports/schedules/{name}/disable 401  403    403      ok    ok      403
+POST    /plugins/reports/schedules/{name}/enable 401   403    403      ok    ok      403
 GET     /admin/ceemis/cases/                 ok        ok        ok        ok        403       ok
 GET     /admin/webform/organisations/        ok        403       403       ok        403       ok
 POST    /admin/webform/organisations/        ok        403       403       ok        403       ok
@@ -208,6 +212,10 @@ GET     /admin/dhis2/mappings/export.csv     ok        ok        ok        ok   
 GET     /admin/dhis2/mappings/export.xlsx    ok        ok        ok        ok        403       ok
 GET     /admin/reports/                      ok        ok        ok        ok        403       ok
 POST    /admin/reports/request               ok        403       ok        ok        403       ok
+GET     /admin/reports/schedules/{name}      ok        ok        ok        ok        403       ok
+POST    /admin/reports/schedules/{name}/run  ok        403       ok        ok        403       ok
+POST    /admin/reports/schedules/{name}/enable ok      403       403       ok        403       ok
+POST    /admin/reports/schedules/{name}/disable ok     403       403       ok        403       ok
 POST    /admin/reports/schedules/{name}/delete ok      403       403       ok        403       ok
 GET     /admin/reports/{report_id}           ok        ok        ok        ok        403       ok
 POST    /admin/reports/{report_id}/delete    ok        403       ok        ok        403       ok

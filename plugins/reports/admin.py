@@ -3,8 +3,9 @@
 Mounted by the admin UI at ``/admin/reports``. An operator requests a report (a type of any
 plugin, a format, a period and, for a type that takes more, its other params as JSON); the
 list shows the caller's reports (an admin's: everyone's), and a pending or running one polls
-its own row until it ends. Admins also see the scheduled reports and may remove one added
-through the API. The work is the API's (``routes``, ``schedule_routes``, ``service``); only
+its own row until it ends. Everyone sees the scheduled reports (their state, next run and
+last runs; recipients for admins only); operators run one now, admins enable, disable and
+remove them (a run not yet ended polls its schedule's row). The work is the API's (``routes``, ``schedule_routes``, ``service``); only
 the HTML is this module's.
 """
 
@@ -22,9 +23,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from core import RELATIVE_PERIODS, AdminPage, NotFound, Principal, Unprocessable, admin_console, gateway_of, requires
-from plugins.reports import scheduler, service
+from plugins.reports import service
 from plugins.reports.routes import ReportIn, ask_for, types_for, view, visible_owner
-from plugins.reports.schedule_routes import remove_schedule, schedule_view
+from plugins.reports.schedule_routes import remove_schedule, run, switch, view_of, views
 
 TEMPLATES = Path(__file__).parent / "admin_templates"
 PATH = "/reports"
@@ -41,6 +42,10 @@ def admin_page() -> AdminPage:
         routes=[
             Route("/", index, methods=["GET"]),
             Route("/request", request_report, methods=["POST"]),
+            Route("/schedules/{name}", schedule_row, methods=["GET"]),
+            Route("/schedules/{name}/run", run_schedule, methods=["POST"]),
+            Route("/schedules/{name}/enable", enable_schedule, methods=["POST"]),
+            Route("/schedules/{name}/disable", disable_schedule, methods=["POST"]),
             Route("/schedules/{name}/delete", delete_schedule, methods=["POST"]),
             Route("/{report_id}", report_row, methods=["GET"]),
             Route("/{report_id}/delete", delete_report, methods=["POST"]),
@@ -119,14 +124,9 @@ async def _page(
         "problem": problem,
         "errors": errors,
         "other_errors": [(f, m) for f, m in errors.items() if f not in placed],
-        "schedules": await _schedules(request) if principal.has_role("admin") else [],
+        "schedules": await views(gateway, principal),
     }
     return console.render(request, "reports.html", context, block="results", status_code=status_code)
-
-
-async def _schedules(request: Request) -> list[dict[str, Any]]:
-    gateway = gateway_of(request)
-    return [await schedule_view(gateway, item) for item in (await scheduler.defined(gateway)).values()]
 
 
 @requires("operator")
@@ -174,6 +174,51 @@ async def delete_report(request: Request) -> Response:
     if request.headers.get("hx-request") == "true":
         return Response(status_code=200)  # the row swaps itself out
     return RedirectResponse(HOME, status_code=303)
+
+
+def _htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+async def _schedule_answer(request: Request) -> Response:
+    """The schedule's row for HTMX (swapped in place); without it, back to the list."""
+    if not _htmx(request):
+        return RedirectResponse(HOME + "#schedules", status_code=303)
+    context = {"s": await view_of(gateway_of(request), _principal(request), request.path_params["name"])}
+    return admin_console(request).render(request, "reports.html", context, block="schedule_row")
+
+
+@requires("viewer")
+async def schedule_row(request: Request) -> Response:
+    """One schedule's row (what it polls while a run has not ended); without HTMX, the list."""
+    return await _schedule_answer(request)
+
+
+@requires("operator")
+async def run_schedule(request: Request) -> Response:
+    """Run a schedule now (a disabled one too); its run shows in its row."""
+    await run(gateway_of(request), request.path_params["name"], _principal(request), _request_id(request))
+    return await _schedule_answer(request)
+
+
+@requires("admin")
+async def enable_schedule(request: Request) -> Response:
+    """Let a disabled schedule run at its times again."""
+    name = request.path_params["name"]
+    await switch(gateway_of(request), name, True, _principal(request), _request_id(request))
+    return await _schedule_answer(request)
+
+
+@requires("admin")
+async def disable_schedule(request: Request) -> Response:
+    """Stop a schedule's ticks (a config file's too) until it is enabled again."""
+    name = request.path_params["name"]
+    await switch(gateway_of(request), name, False, _principal(request), _request_id(request))
+    return await _schedule_answer(request)
+
+
+def _request_id(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
 
 
 @requires("admin")

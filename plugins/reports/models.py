@@ -60,4 +60,17 @@ report_schedule_runs = sa.Table(
     sa.Column("claimed_at", UTCDateTime, nullable=False),
     sa.Column("delivered_at", UTCDateTime),
     sa.Column("error", sa.Text),
+    # Who asked for it with "run now" (a user's or key's label); null for a scheduled tick.
+    sa.Column("requested_by", sa.String(255)),
+)
+
+# A schedule an admin switched off (or on again), config file's and API's alike: the config
+# file stays read-only, this row overrides it. No row: enabled.
+report_schedule_states = sa.Table(
+    "report_schedule_states",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("updated_by", sa.String(255)),
 )

@@ -102,6 +102,22 @@ class Schedule(BaseModel):
             return first
         return (first - timedelta(days=1)).replace(day=1)
 
+    def next_tick(self, now: datetime) -> datetime:
+        """The first instant strictly after ``now`` when this schedule is due."""
+        now = now.astimezone(UTC)
+        if self.cron is not None:
+            tick: datetime = croniter(self.cron, now).get_next(datetime)
+            return tick.astimezone(UTC)
+        last = self.last_tick(now)
+        if self.every == "hour":
+            return last + timedelta(hours=1)
+        if self.every == "day":
+            return last + timedelta(days=1)
+        if self.every == "week":
+            return last + timedelta(days=7)
+        month = last.replace(day=28) + timedelta(days=4)  # some day of the next month
+        return month.replace(day=1)
+
     def due(self, now: datetime, since: datetime | None = None) -> datetime | None:
         """The tick to run now, if one came within ``CATCH_UP`` (and not before ``since``)."""
         tick = self.last_tick(now)

@@ -18,9 +18,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from core import Gateway, StandardMessage, Unprocessable
+from core import Conflict, Gateway, StandardMessage, Unprocessable
 from plugins.reports import service
 from plugins.reports.models import report_schedule_runs as runs
+from plugins.reports.models import report_schedule_states as states
 from plugins.reports.models import report_schedules, reports
 from plugins.reports.schedule_def import Schedule
 from plugins.reports.writers import MEDIA_TYPES
@@ -48,11 +49,34 @@ async def defined(gateway: Gateway) -> dict[str, Defined]:
     return found
 
 
+async def disabled_names(gateway: Gateway) -> set[str]:
+    """The schedules an admin has switched off (read on each tick: no restart, every process)."""
+    async with gateway.db.transaction() as conn:
+        return set(await conn.scalars(sa.select(states.c.name).where(states.c.enabled.is_(False))))
+
+
+async def set_enabled(gateway: Gateway, name: str, value: bool, *, by: str | None) -> None:
+    """Switch a schedule on or off for every process (an upsert that holds under concurrent callers)."""
+    values = {"enabled": value, "updated_at": datetime.now(UTC), "updated_by": by}
+    for _ in range(2):
+        try:
+            async with gateway.db.transaction() as conn:
+                done = await conn.execute(sa.update(states).where(states.c.name == name).values(**values))
+                if done.rowcount == 0:
+                    await conn.execute(sa.insert(states).values(name=name, **values))
+            return
+        except IntegrityError:
+            continue  # another process inserted it first: update it now
+
+
 async def tick(gateway: Gateway, now: datetime | None = None) -> int:
-    """Start every schedule whose time has come (once per tick, whoever else ticks); how many started."""
+    """Start every enabled schedule whose time has come (once per tick, whoever else ticks); how many started."""
     now = now or datetime.now(UTC)
     started = 0
+    off = await disabled_names(gateway)
     for item in (await defined(gateway)).values():
+        if item.schedule.name in off:
+            continue
         at = item.schedule.due(now, item.since)
         if at is not None and await start(gateway, item.schedule, at):
             started += 1
@@ -62,33 +86,107 @@ async def tick(gateway: Gateway, now: datetime | None = None) -> int:
 
 async def start(gateway: Gateway, schedule: Schedule, tick_at: datetime) -> bool:
     """Claim the tick and store its report; False when another process claimed it first."""
-    report_type = service.catalogue(gateway).get(schedule.type)
-    if report_type is None:
-        log.error("schedule %s: no report type %r", schedule.name, schedule.type)
-        return False
-
-    async def claim(conn: Any, row: Any) -> None:
-        values = {"schedule": schedule.name, "tick_at": tick_at, "report_id": row.id}
-        await conn.execute(runs.insert().values(**values, state="waiting", claimed_at=datetime.now(UTC)))
-
     try:
-        params = report_type.check_params(dict(schedule.params))
+        params = _params(gateway, schedule)
     except Unprocessable as err:
-        log.error("schedule %s: invalid params: %s", schedule.name, err)
+        log.error("schedule %s: %s", schedule.name, err)
         return False
     try:
-        await service.create(
-            gateway,
-            owner=OWNER + schedule.name,
-            owner_label=f"schedule {schedule.name}",
-            type_name=schedule.type,
-            fmt=schedule.format,
-            params=params,
-            also=claim,
-        )
+        await _create(gateway, schedule, params, tick_at, None)
     except IntegrityError:
         return False  # another gateway or worker has this tick
     return True
+
+
+async def run_now(gateway: Gateway, schedule: Schedule, by: str) -> Any:
+    """Store the schedule's report now, as its tick would (params resolved now, delivered when it ends).
+
+    Works for a disabled schedule too, and leaves its ticks alone: the run's ``tick_at`` is the
+    moment asked, and the next scheduled tick still runs. The stored report row is returned;
+    409 when the schedule's type or params are no longer valid (a type whose plugin was removed).
+    """
+    try:
+        params = _params(gateway, schedule)
+    except Unprocessable as err:
+        raise Conflict(f"the schedule {schedule.name!r} cannot run: {err}") from err
+    for _ in range(3):
+        try:
+            return await _create(gateway, schedule, params, datetime.now(UTC), by)
+        except IntegrityError:
+            continue  # a tick of the same instant (to the microsecond) took the key: take the next one
+    raise Conflict(f"the schedule {schedule.name!r} is being run: try again")
+
+
+def _params(gateway: Gateway, schedule: Schedule) -> dict[str, Any]:
+    """The schedule's params checked and resolved now (a relative period becomes dates)."""
+    report_type = service.catalogue(gateway).get(schedule.type)
+    if report_type is None:
+        raise Unprocessable(f"no report type {schedule.type!r}")
+    return report_type.check_params(dict(schedule.params))
+
+
+async def _create(
+    gateway: Gateway, schedule: Schedule, params: dict[str, Any], tick_at: datetime, by: str | None
+) -> Any:
+    async def claim(conn: Any, row: Any) -> None:
+        values = {"schedule": schedule.name, "tick_at": tick_at, "report_id": row.id, "requested_by": by}
+        await conn.execute(runs.insert().values(**values, state="waiting", claimed_at=datetime.now(UTC)))
+
+    return await service.create(
+        gateway,
+        owner=OWNER + schedule.name,
+        owner_label=f"schedule {schedule.name}",
+        type_name=schedule.type,
+        fmt=schedule.format,
+        params=params,
+        also=claim,
+    )
+
+
+def _ms(start: datetime | None, end: datetime | None) -> float | None:
+    return None if start is None or end is None else round((end - start).total_seconds() * 1000, 3)
+
+
+async def last_runs(gateway: Gateway, name: str, limit: int = 5) -> list[dict[str, Any]]:
+    """The schedule's latest runs, newest first, read from the reports they made (no second history).
+
+    ``outcome``: ``pending``/``running`` (its report), ``sending`` (the report ended, its delivery
+    has not), ``delivered`` or ``failed`` (the report failed, or its delivery did: ``error`` says
+    which). ``report_status`` is the report's own status (null once deleted or purged).
+    """
+    query = (
+        sa.select(runs, reports.c.status, reports.c.started_at, reports.c.completed_at, reports.c.failed_at)
+        .add_columns(reports.c.row_count, reports.c.error.label("report_error"))
+        .select_from(runs.outerjoin(reports, reports.c.id == runs.c.report_id))
+        .where(runs.c.schedule == name)
+        .order_by(runs.c.tick_at.desc())
+        .limit(limit)
+    )
+    async with gateway.db.transaction() as conn:
+        rows = (await conn.execute(query)).all()
+    found = []
+    for r in rows:
+        outcome, error = r.state, r.error or r.report_error
+        if r.state == "waiting":  # its report not yet ended, or ended and not yet delivered
+            outcome = r.status if r.status in ("pending", "running") else "sending"
+            if r.status is None:
+                outcome, error = "failed", "its report was deleted before it was delivered"
+        ended = r.completed_at or r.failed_at
+        found.append(
+            {
+                "tick_at": r.tick_at.isoformat(),
+                "trigger": "schedule" if r.requested_by is None else "manual",
+                "requested_by": r.requested_by,
+                "report_id": str(r.report_id) if r.report_id else None,
+                "report_status": r.status,  # None once the report was deleted or purged
+                "started_at": (r.started_at or r.claimed_at).isoformat(),
+                "duration_ms": _ms(r.started_at, ended),
+                "rows": r.row_count,
+                "outcome": outcome,
+                "error": error,
+            }
+        )
+    return found
 
 
 def check(gateway: Gateway, schedule: Schedule) -> None:

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from core import ReportType, hookimpl
 from core.auth.users import create_user
 from core.testing import GatewayClient, user_headers, wait_until
-from plugins.reports import service
+from plugins.reports import scheduler, service
 from plugins.reports.models import report_schedules, reports
 from tests.console.conftest import PASSWORD, XSS, log_in
 from tests.reports.report_steps import REPORTS
@@ -282,15 +282,20 @@ async def test_the_list_is_paged_by_keyset(app_client: Callable[..., Any]) -> No
         assert (await gw.get(PAGE, params={"cursor": "nonsense"})).status_code == 422
 
 
-async def test_only_an_admin_sees_the_schedules_and_removes_one_added_through_the_api(gw: GatewayClient) -> None:
+async def _api_schedule(gw: GatewayClient, name: str = "daily") -> None:
     now = datetime.now(UTC)
-    definition = {"name": "daily", "every": "day", "type": "failures", "destination": "crm"}
+    definition = {"name": name, "every": "day", "type": "failures", "destination": "crm", "recipients": []}
     async with gw.gateway.db.transaction() as conn:
         await conn.execute(
-            report_schedules.insert().values(name="daily", definition=definition, created_at=now, updated_at=now)
+            report_schedules.insert().values(name=name, definition=definition, created_at=now, updated_at=now)
         )
+
+
+async def test_only_an_admin_removes_a_schedule_added_through_the_api(gw: GatewayClient) -> None:
+    await _api_schedule(gw)
     token = await log_in(gw, "operator")
-    assert 'id="schedules"' not in (await gw.get(PAGE)).text
+    page = await gw.get(PAGE)
+    assert 'id="schedule-daily"' in page.text and "/admin/reports/schedules/daily/delete" not in page.text
     assert (await gw.post(PAGE + "schedules/daily/delete", data={"csrf_token": token})).status_code == 403
     token = await log_in(gw, "admin")
     page = await gw.get(PAGE)
@@ -301,3 +306,79 @@ async def test_only_an_admin_sees_the_schedules_and_removes_one_added_through_th
     r = await gw.post(PAGE + "schedules/daily/delete", data={"csrf_token": token})
     assert r.status_code == 303
     assert 'id="schedule-daily"' not in (await gw.get(PAGE)).text
+
+
+def schedule_row(html: str, name: str) -> str:
+    match = re.search(rf'<tr id="schedule-{name}".*?</tr>', html, re.S)
+    assert match, f"no row for schedule {name}"
+    return match.group(0)
+
+
+async def test_a_viewer_sees_the_schedules_read_only_and_is_refused_every_change(gw: GatewayClient) -> None:
+    token = await log_in(gw, "viewer")
+    row = schedule_row((await gw.get(PAGE)).text, "weekly")
+    assert "enabled" in row and "never" in row
+    assert "Run now" not in row and "Disable" not in row and "<th>Recipients</th>" not in (await gw.get(PAGE)).text
+    for action in ("run", "disable", "enable", "delete"):
+        r = await gw.post(PAGE + f"schedules/weekly/{action}", data={"csrf_token": token})
+        assert r.status_code == 403, action
+    assert await stored(gw) == []
+
+
+async def test_an_operator_runs_a_schedule_now_and_its_row_shows_the_run_and_polls(gw: GatewayClient) -> None:
+    token = await log_in(gw, "operator")
+    row = schedule_row((await gw.get(PAGE)).text, "weekly")
+    assert "Run now" in row and "Disable" not in row
+    assert (await gw.post(PAGE + "schedules/weekly/disable", data={"csrf_token": token})).status_code == 403
+    r = await gw.post(PAGE + "schedules/weekly/run", data={"csrf_token": token}, headers=HTMX)
+    assert r.status_code == 200 and "<html" not in r.text
+    [report] = await stored(gw)
+    assert report.owner == "schedule:weekly"
+    row = schedule_row(r.text, "weekly")
+    assert "(run now)" in row and 'hx-trigger="every 2s"' in row
+    await generated(gw, str(report.id))
+
+    async def delivered() -> bool:
+        await scheduler.deliver_ready(gw.gateway)
+        polled = await gw.get(PAGE + "schedules/weekly", headers=HTMX)
+        return "every 2s" not in polled.text and "delivered" in polled.text
+
+    await wait_until(delivered, message="the run to be delivered")
+    polled = (await gw.get(PAGE + "schedules/weekly", headers=HTMX)).text
+    assert "0 rows" in polled and "report-link" not in polled  # the report itself: admins only
+
+
+async def test_without_htmx_a_run_goes_back_to_the_list(gw: GatewayClient) -> None:
+    token = await log_in(gw, "operator")
+    r = await gw.post(PAGE + "schedules/weekly/run", data={"csrf_token": token})
+    assert r.status_code == 303 and r.headers["location"] == PAGE + "#schedules"
+    [report] = await stored(gw)
+    await generated(gw, str(report.id))  # not left mid-way when the app stops
+    assert (await gw.get(PAGE + "schedules/weekly")).status_code == 303
+
+
+async def test_an_admin_disables_and_enables_a_config_schedule_in_place(gw: GatewayClient) -> None:
+    token = await log_in(gw, "admin")
+    page = (await gw.get(PAGE)).text
+    assert "<th>Recipients</th>" in page and "Disable" in schedule_row(page, "weekly")
+    r = await gw.post(PAGE + "schedules/weekly/disable", data={"csrf_token": token}, headers=HTMX)
+    assert r.status_code == 200
+    row = schedule_row(r.text, "weekly")
+    assert "disabled" in row and "/admin/reports/schedules/weekly/enable" in row and "—" in row  # no next run
+    r = await gw.post(PAGE + "schedules/weekly/enable", data={"csrf_token": token})
+    assert r.status_code == 303
+    assert "/admin/reports/schedules/weekly/disable" in schedule_row((await gw.get(PAGE)).text, "weekly")
+
+
+async def test_schedule_forms_without_their_csrf_token_are_refused(gw: GatewayClient) -> None:
+    await log_in(gw, "admin")
+    for action in ("run", "disable"):
+        assert (await gw.post(PAGE + f"schedules/weekly/{action}", data={})).status_code == 403
+    assert await stored(gw) == []
+
+
+async def test_an_unknown_schedule_is_a_404_in_the_console(gw: GatewayClient) -> None:
+    token = await log_in(gw, "admin")
+    for action in ("run", "disable", "enable"):
+        assert (await gw.post(PAGE + f"schedules/ghost/{action}", data={"csrf_token": token})).status_code == 404
+    assert (await gw.get(PAGE + "schedules/ghost", headers=HTMX)).status_code == 404

@@ -33,10 +33,11 @@ async def test_an_api_key_with_reports_admin_manages_schedules(schedule_app) -> 
 
 
 async def test_an_operator_may_not_manage_schedules(schedule_app) -> None:  # type: ignore[no-untyped-def]
-    async with schedule_app() as client:
+    async with schedule_app(schedules=[daily("fixed")]) as client:
         operator = await user_headers(client.gateway, "operator")
         assert (await client.post(SCHEDULES, json=daily(), headers=operator)).status_code == 403
-        assert (await client.get(SCHEDULES, headers=operator)).status_code == 403
+        assert (await client.patch(f"{SCHEDULES}/fixed", json={"enabled": False}, headers=operator)).status_code == 403
+        assert (await client.delete(f"{SCHEDULES}/fixed", headers=operator)).status_code == 403
 
 
 @pytest.mark.parametrize(
