@@ -197,7 +197,10 @@ async def generate(gateway: Gateway, report_id: uuid.UUID) -> str | None:
 async def write_file(gateway: Gateway, report_type: ReportType, row: Any, path: Path) -> int:
     """Stream the report's rows into ``path`` in chunks (the writing in a thread); how many rows."""
     meta = {"type": row.type, "params": row.params, "created_at": row.created_at.isoformat()}
-    writer = await asyncio.to_thread(open_writer, row.format, path, report_type.columns, meta)
+    # Opened here, not in a thread: a cancellation (the gateway closing) between the thread opening
+    # the file and this task taking the writer would leave the file open with no one to close it.
+    # Opening the file and writing its header is quick.
+    writer = open_writer(row.format, path, report_type.columns, meta)
     count = 0
     chunk: list[Any] = []
     try:
@@ -211,7 +214,8 @@ async def write_file(gateway: Gateway, report_type: ReportType, row: Any, path: 
             await asyncio.to_thread(writer.write, chunk)
             count += len(chunk)
     finally:
-        await asyncio.to_thread(writer.close)
+        # Shielded: cancelled while waiting, the thread still closes the file.
+        await asyncio.shield(asyncio.to_thread(writer.close))
     return count
 
 
