@@ -93,6 +93,7 @@ if TYPE_CHECKING:
     from core.web.requests import admin_console as admin_console
     from core.web.requests import gateway_of as gateway_of
     from core.web.requests import parse_json as parse_json
+    from core.web.requests import principal_of as principal_of
     from core.web.requests import read_json as read_json
     from core.web.root_routes import at_root as at_root
     from core.web.security import max_body as max_body
@@ -161,6 +162,7 @@ _PUBLIC: dict[str, str] = {
     "describe": "core.web.openapi",
     "admin_console": "core.web.requests",
     "gateway_of": "core.web.requests",
+    "principal_of": "core.web.requests",
     "parse_json": "core.web.requests",
     "read_json": "core.web.requests",
     "at_root": "core.web.root_routes",
@@ -214,6 +216,7 @@ __all__ = [
     "env_proxy",
     "exports",
     "gateway_of",
+    "principal_of",
     "hookimpl",
     "issue_user_key",
     "issue_token",

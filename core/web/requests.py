@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 from pydantic import BaseModel
 from starlette.requests import Request
 
-from core.errors import BadRequest, HTTPError, NotFound
+from core.errors import AuthenticationError, BadRequest, HTTPError, NotFound
 
 if TYPE_CHECKING:
+    from core.auth.permissions import Principal
     from core.contracts import AdminConsole
     from core.gateway import Gateway
 
@@ -21,6 +22,15 @@ JSON_TYPES = ("application/json",)
 def gateway_of(request: Request) -> Gateway:
     """The gateway of the app serving ``request`` (what hooks receive as ``gateway``)."""
     return cast("Gateway", request.app.state.gateway)
+
+
+def principal_of(request: Request) -> Principal:
+    """Who made ``request``: the user or API key the gateway authenticated (always there in an
+    endpoint under ``requires``); ``AuthenticationError`` (401) on a route that let anyone in."""
+    principal = getattr(request.state, "principal", None)
+    if principal is None:
+        raise AuthenticationError("authentication required")
+    return cast("Principal", principal)
 
 
 def admin_console(request: Request) -> AdminConsole:

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from core import AdminPage, Principal, Unprocessable, admin_console, gateway_of, requires
+from core import AdminPage, Unprocessable, admin_console, gateway_of, principal_of, requires
 from plugins.devices import alerts, history, registry
 from plugins.devices.requests import path_id, validate
 from plugins.devices.settings import DEVICE_TYPES, DevicesSettings
@@ -52,12 +52,8 @@ def admin_page() -> AdminPage:
     )
 
 
-def _principal(request: Request) -> Principal:
-    return request.state.principal  # type: ignore[no-any-return]
-
-
 def _user_id(request: Request) -> str | None:
-    principal = _principal(request)
+    principal = principal_of(request)
     return principal.id if principal.kind == "user" else None
 
 
@@ -179,7 +175,7 @@ async def alert_list(request: Request) -> Response:
 async def acknowledge(request: Request) -> Response:
     """Acknowledge an alert: its row again for HTMX, else back to the alerts."""
     alert_id: uuid.UUID = path_id(request, "alert_id", "alert")
-    row = await alerts.acknowledge(gateway_of(request), alert_id, _principal(request).label, datetime.now(UTC))
+    row = await alerts.acknowledge(gateway_of(request), alert_id, principal_of(request).label, datetime.now(UTC))
     if request.headers.get("hx-request") != "true":
         return RedirectResponse(f"{HOME}alerts", status_code=303)
     context = {"a": alerts.alert_view(row)}

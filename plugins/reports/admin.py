@@ -22,9 +22,18 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from core import RELATIVE_PERIODS, AdminPage, NotFound, Principal, Unprocessable, admin_console, gateway_of, requires
+from core import (
+    RELATIVE_PERIODS,
+    AdminPage,
+    NotFound,
+    Unprocessable,
+    admin_console,
+    gateway_of,
+    principal_of,
+    requires,
+)
 from plugins.reports import service
-from plugins.reports.routes import ReportIn, ask_for, types_for, view, visible_owner
+from plugins.reports.routes import ReportIn, ask_for, report_id_of, types_for, view, visible_owner
 from plugins.reports.schedule_routes import remove_schedule, run, switch, view_of, views
 
 TEMPLATES = Path(__file__).parent / "admin_templates"
@@ -53,17 +62,6 @@ def admin_page() -> AdminPage:
         templates=str(TEMPLATES),
         role="viewer",
     )
-
-
-def _principal(request: Request) -> Principal:
-    return request.state.principal  # type: ignore[no-any-return]
-
-
-def _report_id(request: Request) -> uuid.UUID:
-    try:
-        return uuid.UUID(request.path_params["report_id"])
-    except ValueError as err:
-        raise NotFound("no such report") from err
 
 
 def _field_errors(err: ValidationError) -> list[dict[str, str]]:
@@ -104,7 +102,7 @@ async def _page(
 ) -> Response:
     console = admin_console(request)
     gateway = gateway_of(request)
-    principal = _principal(request)
+    principal = principal_of(request)
     cursor = request.query_params.get("cursor", "")
     try:
         before = uuid.UUID(cursor) if cursor else None
@@ -143,7 +141,7 @@ async def request_report(request: Request) -> Response:
         except Unprocessable as err:
             return await _page(request, form=form, problem=err, status_code=422)
     try:
-        await ask_for(gateway_of(request), _principal(request), body)
+        await ask_for(gateway_of(request), principal_of(request), body)
     except Unprocessable as err:
         return await _page(request, form=form, problem=err, status_code=422)
     return RedirectResponse(HOME, status_code=303)
@@ -154,7 +152,7 @@ async def report_row(request: Request) -> Response:
     """One report's row (what a pending row polls for); without HTMX, the list."""
     htmx = request.headers.get("hx-request") == "true"
     try:
-        row = await service.get(gateway_of(request), _report_id(request), visible_owner(_principal(request)))
+        row = await service.get(gateway_of(request), report_id_of(request), visible_owner(principal_of(request)))
     except NotFound:
         if htmx:  # deleted meanwhile (or purged): an empty answer swaps the polling row out
             return Response(status_code=200)
@@ -169,7 +167,7 @@ async def report_row(request: Request) -> Response:
 async def delete_report(request: Request) -> Response:
     """Delete one of your reports (an admin: anyone's) and its file; back to the list."""
     gateway = gateway_of(request)
-    row = await service.get(gateway, _report_id(request), visible_owner(_principal(request)))
+    row = await service.get(gateway, report_id_of(request), visible_owner(principal_of(request)))
     await service.delete(gateway, row)
     if request.headers.get("hx-request") == "true":
         return Response(status_code=200)  # the row swaps itself out
@@ -184,7 +182,7 @@ async def _schedule_answer(request: Request) -> Response:
     """The schedule's row for HTMX (swapped in place); without it, back to the list."""
     if not _htmx(request):
         return RedirectResponse(HOME + "#schedules", status_code=303)
-    context = {"s": await view_of(gateway_of(request), _principal(request), request.path_params["name"])}
+    context = {"s": await view_of(gateway_of(request), principal_of(request), request.path_params["name"])}
     return admin_console(request).render(request, "reports.html", context, block="schedule_row")
 
 
@@ -197,7 +195,7 @@ async def schedule_row(request: Request) -> Response:
 @requires("operator")
 async def run_schedule(request: Request) -> Response:
     """Run a schedule now (a disabled one too); its run shows in its row."""
-    await run(gateway_of(request), request.path_params["name"], _principal(request), _request_id(request))
+    await run(gateway_of(request), request.path_params["name"], principal_of(request), _request_id(request))
     return await _schedule_answer(request)
 
 
@@ -205,7 +203,7 @@ async def run_schedule(request: Request) -> Response:
 async def enable_schedule(request: Request) -> Response:
     """Let a disabled schedule run at its times again."""
     name = request.path_params["name"]
-    await switch(gateway_of(request), name, True, _principal(request), _request_id(request))
+    await switch(gateway_of(request), name, True, principal_of(request), _request_id(request))
     return await _schedule_answer(request)
 
 
@@ -213,7 +211,7 @@ async def enable_schedule(request: Request) -> Response:
 async def disable_schedule(request: Request) -> Response:
     """Stop a schedule's ticks (a config file's too) until it is enabled again."""
     name = request.path_params["name"]
-    await switch(gateway_of(request), name, False, _principal(request), _request_id(request))
+    await switch(gateway_of(request), name, False, principal_of(request), _request_id(request))
     return await _schedule_answer(request)
 
 

@@ -15,7 +15,18 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from core import Forbidden, Gateway, NotFound, Principal, ReportType, Unprocessable, gateway_of, read_json, requires
+from core import (
+    Forbidden,
+    Gateway,
+    NotFound,
+    Principal,
+    ReportType,
+    Unprocessable,
+    gateway_of,
+    principal_of,
+    read_json,
+    requires,
+)
 from plugins.reports import links, service
 from plugins.reports.storage import LocalStorage
 from plugins.reports.writers import MEDIA_TYPES
@@ -48,11 +59,8 @@ def visible_owner(principal: Principal) -> str | None:
     return None if is_admin(principal) else owner_of(principal)
 
 
-def _principal(request: Request) -> Principal:
-    return request.state.principal  # type: ignore[no-any-return]
-
-
-def _report_id(request: Request) -> uuid.UUID:
+def report_id_of(request: Request) -> uuid.UUID:
+    """The report id in the path; an id that is not a UUID is a report that does not exist (404)."""
     try:
         return uuid.UUID(request.path_params["report_id"])
     except ValueError as err:
@@ -114,24 +122,24 @@ def types_for(gateway: Gateway, principal: Principal) -> list[ReportType]:
 async def create_report(request: Request) -> Response:
     """Ask for a report: 202 with its id at once; a worker generates it."""
     body = await read_json(request, ReportIn)
-    row = await ask_for(gateway_of(request), _principal(request), body)
+    row = await ask_for(gateway_of(request), principal_of(request), body)
     return JSONResponse({"id": str(row.id), "status": row.status}, status_code=202)
 
 
 @requires("viewer", scopes=READ)
 async def get_report(request: Request) -> Response:
     """A report's state; yours only, unless you are an admin (someone else's is a 404)."""
-    principal = _principal(request)
-    row = await service.get(gateway_of(request), _report_id(request), visible_owner(principal))
+    principal = principal_of(request)
+    row = await service.get(gateway_of(request), report_id_of(request), visible_owner(principal))
     return JSONResponse(await view(request, row))
 
 
 @requires("operator", scopes=WRITE)
 async def delete_report(request: Request) -> Response:
     """Delete a report and its file; its links stop working (404)."""
-    principal = _principal(request)
+    principal = principal_of(request)
     gateway = gateway_of(request)
-    row = await service.get(gateway, _report_id(request), visible_owner(principal))
+    row = await service.get(gateway, report_id_of(request), visible_owner(principal))
     await service.delete(gateway, row)
     return Response(status_code=204)
 
@@ -139,7 +147,7 @@ async def delete_report(request: Request) -> Response:
 @requires("viewer", scopes=READ)
 async def list_reports(request: Request) -> Response:
     """Your reports (an admin's: everyone's), newest first; ``limit`` and ``cursor`` page them."""
-    principal = _principal(request)
+    principal = principal_of(request)
     try:
         limit = int(request.query_params.get("limit", "50"))
         if not 1 <= limit <= 200:
@@ -165,7 +173,7 @@ async def list_types(request: Request) -> Response:
     """The report types you may ask for, with their columns."""
     types = [
         {"name": t.name, "title": t.title, "columns": list(t.columns), "admin_only": t.admin_only}
-        for t in types_for(gateway_of(request), _principal(request))
+        for t in types_for(gateway_of(request), principal_of(request))
     ]
     return JSONResponse({"items": types})
 
@@ -176,7 +184,7 @@ async def list_types(request: Request) -> Response:
 @requires(public=True)
 async def download(request: Request) -> Response:
     gateway = gateway_of(request)
-    report_id = _report_id(request)
+    report_id = report_id_of(request)
     q = request.query_params
     if not links.link_is_valid(gateway, report_id, q.get("expires"), q.get("signature")):
         raise Forbidden("this download link is invalid or has expired")

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from core import Conflict, Gateway, NotFound, Principal, describe, gateway_of, read_json, requires
+from core import Conflict, Gateway, NotFound, Principal, describe, gateway_of, principal_of, read_json, requires
 from plugins.reports import scheduler
 from plugins.reports.models import report_schedule_states, report_schedules
 from plugins.reports.routes import READ, WRITE, is_admin
@@ -133,10 +133,6 @@ async def run(gateway: Gateway, name: str, principal: Principal, request_id: str
     return row
 
 
-def _principal(request: Request) -> Principal:
-    return request.state.principal  # type: ignore[no-any-return]
-
-
 def _request_id(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
@@ -152,13 +148,13 @@ async def _api_schedule(gateway: Gateway, name: str) -> scheduler.Defined:
 async def list_schedules(request: Request) -> Response:
     """Every schedule, the config file's (``source: "config"``) and the API's, with its state,
     next run (null when disabled) and last runs; ``recipients`` only for admins."""
-    return JSONResponse({"items": await views(gateway_of(request), _principal(request))})
+    return JSONResponse({"items": await views(gateway_of(request), principal_of(request))})
 
 
 @requires("viewer", scopes=READ)
 async def get_schedule(request: Request) -> Response:
     """One schedule as in the list (404 unknown)."""
-    return JSONResponse(await view_of(gateway_of(request), _principal(request), request.path_params["name"]))
+    return JSONResponse(await view_of(gateway_of(request), principal_of(request), request.path_params["name"]))
 
 
 @requires("operator", scopes=WRITE)
@@ -171,14 +167,14 @@ async def run_schedule(request: Request) -> Response:
     """
     gateway = gateway_of(request)
     name = request.path_params["name"]
-    row = await run(gateway, name, _principal(request), _request_id(request))
+    row = await run(gateway, name, principal_of(request), _request_id(request))
     return JSONResponse({"id": str(row.id), "status": row.status, "schedule": name}, status_code=202)
 
 
 async def _switch(request: Request, value: bool) -> Response:
     gateway = gateway_of(request)
     name = request.path_params["name"]
-    await switch(gateway, name, value, _principal(request), _request_id(request))
+    await switch(gateway, name, value, principal_of(request), _request_id(request))
     return JSONResponse({"name": name, "enabled": value})
 
 
@@ -210,7 +206,7 @@ async def create_schedule(request: Request) -> Response:
             await conn.execute(report_schedules.insert().values(values))
     except IntegrityError as err:
         raise Conflict(f"a schedule named {schedule.name!r} exists") from err
-    return JSONResponse(await view_of(gateway, _principal(request), schedule.name), status_code=201)
+    return JSONResponse(await view_of(gateway, principal_of(request), schedule.name), status_code=201)
 
 
 @requires("admin", scopes=ADMIN)
@@ -237,8 +233,8 @@ async def change_schedule(request: Request) -> Response:
                 .values(definition=schedule.model_dump(), updated_at=datetime.now(UTC))
             )
     if enabled is not None:
-        await switch(gateway, name, enabled, _principal(request), _request_id(request))
-    return JSONResponse(await view_of(gateway, _principal(request), name))
+        await switch(gateway, name, enabled, principal_of(request), _request_id(request))
+    return JSONResponse(await view_of(gateway, principal_of(request), name))
 
 
 @requires("admin", scopes=ADMIN)
