@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING, Any
 from admin_ui.settings import AdminSettings
 from core import at_root, hookimpl
 
+# The plugin API versions this plugin is written against (docs/plugins.md, "Versions and compatibility").
+SWITCHBOARD_API = ">=1.0,<2"
+
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 

@@ -24,6 +24,9 @@ from plugins.devices.models import metadata
 from plugins.devices.routes import devices_routes
 from plugins.devices.settings import DevicesSettings
 
+# The plugin API versions this plugin is written against (docs/plugins.md, "Versions and compatibility").
+SWITCHBOARD_API = ">=1.1,<2"
+
 
 @hookimpl
 def switchboard_settings(config: Mapping[str, Any]) -> DevicesSettings:

@@ -20,6 +20,9 @@ from plugins.email.destination import EmailDestination
 from plugins.email.models import metadata
 from plugins.email.settings import EmailSettings
 
+# The plugin API versions this plugin is written against (docs/plugins.md, "Versions and compatibility").
+SWITCHBOARD_API = ">=1.0,<2"
+
 
 @hookimpl
 def switchboard_settings(config: Mapping[str, Any]) -> EmailSettings:

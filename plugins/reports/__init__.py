@@ -25,6 +25,9 @@ from plugins.reports.schedule_routes import schedule_routes
 from plugins.reports.settings import ReportsSettings
 from plugins.reports.types import BUILT_IN
 
+# The plugin API versions this plugin is written against (docs/plugins.md, "Versions and compatibility").
+SWITCHBOARD_API = ">=1.1,<2"
+
 
 @hookimpl
 def switchboard_settings(config: Mapping[str, Any]) -> ReportsSettings:

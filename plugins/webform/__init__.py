@@ -23,6 +23,9 @@ from plugins.webform.models import metadata
 from plugins.webform.routes import webform_routes
 from plugins.webform.settings import WebformSettings
 
+# The plugin API versions this plugin is written against (docs/plugins.md, "Versions and compatibility").
+SWITCHBOARD_API = ">=1.0,<2"
+
 
 @hookimpl
 def switchboard_settings(config: Mapping[str, Any]) -> WebformSettings:
