@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from admin_ui.figures import FigureCache
-from admin_ui.sessions import AdminSession, csrf_of, principal_of
+from admin_ui.sessions import AdminSession, csrf_of, signed_in
 from admin_ui.settings import AdminSettings
 from admin_ui.templating import build_environment, render_page
 from core.auth.permissions import requires
@@ -76,7 +76,7 @@ class Console:
         headers: Mapping[str, str] | None = None,
     ) -> HTMLResponse:
         """Render a page with the console's common context (the caller, its rights, the navigation)."""
-        principal = principal_of(request)
+        principal = signed_in(request)
         full = {
             "request": request,
             "principal": principal,

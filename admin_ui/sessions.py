@@ -185,7 +185,8 @@ class AdminSession:
         return await self.error_page(request, exc)
 
 
-def principal_of(request: Request) -> Principal | None:
+def signed_in(request: Request) -> Principal | None:
+    """Who is signed in, or None (the login page, an error before authentication)."""
     return getattr(request.state, "principal", None)
 
 

@@ -50,6 +50,13 @@ class Principal:
         return f"{self.kind}:{self.name}"
 
 
+def authentication_required() -> HTTPError:
+    """The 401 of a request that carries no credentials where some are needed."""
+    return HTTPError(
+        "authentication required", status_code=401, headers={"WWW-Authenticate": 'Bearer realm="switchboard"'}
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Permission:
     """What a route requires: a minimum user role, and the API-key scopes that may call it."""
@@ -64,9 +71,7 @@ class Permission:
         if self.public:
             return
         if principal is None:
-            raise HTTPError(
-                "authentication required", status_code=401, headers={"WWW-Authenticate": 'Bearer realm="switchboard"'}
-            )
+            raise authentication_required()
         if principal.kind == "user":
             if principal.must_change_password and not self.during_password_change:
                 raise HTTPError("your password must be changed first (POST /api/auth/password)", status_code=403)

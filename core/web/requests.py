@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 from pydantic import BaseModel
 from starlette.requests import Request
 
-from core.errors import AuthenticationError, BadRequest, HTTPError, NotFound
+from core.auth.permissions import authentication_required
+from core.errors import BadRequest, HTTPError, NotFound
 
 if TYPE_CHECKING:
     from core.auth.permissions import Principal
@@ -26,10 +27,10 @@ def gateway_of(request: Request) -> Gateway:
 
 def principal_of(request: Request) -> Principal:
     """Who made ``request``: the user or API key the gateway authenticated (always there in an
-    endpoint under ``requires``); ``AuthenticationError`` (401) on a route that let anyone in."""
+    endpoint under ``requires``); on a route that let anyone in, the same 401 as ``requires``."""
     principal = getattr(request.state, "principal", None)
     if principal is None:
-        raise AuthenticationError("authentication required")
+        raise authentication_required()
     return cast("Principal", principal)
 
 
