@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from core.errors import HTTPError
+from core.errors import AuthenticationError, HTTPError
 
 log = logging.getLogger("switchboard.http")
 
@@ -54,6 +54,12 @@ async def handle_http_error(request: Request, exc: Exception) -> Response:
     )
 
 
+async def handle_authentication(request: Request, exc: Exception) -> Response:
+    """A plugin's route that checks credentials itself raises ``core.AuthenticationError``: 401 or 403."""
+    assert isinstance(exc, AuthenticationError)
+    return error_response(exc.status_code, str(exc), request_id=_request_id(request))
+
+
 async def handle_starlette_http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     message = {404: "not found", 405: "method not allowed"}.get(exc.status_code, str(exc.detail))
@@ -67,6 +73,7 @@ async def handle_validation(request: Request, exc: Exception) -> Response:
 
 EXCEPTION_HANDLERS = {
     HTTPError: handle_http_error,
+    AuthenticationError: handle_authentication,
     HTTPException: handle_starlette_http,
     ValidationError: handle_validation,
 }
