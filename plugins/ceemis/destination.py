@@ -85,7 +85,7 @@ class CEEMISDestination(Destination):
                 detail={"response": text[:2000]},
             )
         await self._change(
-            message, state="delivered", ceemis_id=case_id, last_error=None, delivered_at=datetime.now(UTC)
+            message, state="delivered", ceemis_id=case_id, last_error=None, delivered_at=datetime.now(UTC), form=form
         )
         return DeliveryResult(
             status_code=status, remote_ref=case_id, detail={"case_id": case_id, "response": text[:500]}
@@ -115,9 +115,20 @@ class CEEMISDestination(Destination):
         if blocker is not None:
             await self._wait(message, delivery, row, f"an earlier update ({blocker.message_id}) is not delivered yet")
         url = self._url("update_url", message)
-        form = update_form(message.raw or {}, case_id, self.field_map, self.settings.defaults)
+        form = update_form(
+            message.raw or {},
+            case_id,
+            self.field_map,
+            self.settings.defaults,
+            case=case.form if case is not None else None,
+            from_case=self.settings.update_from_case,
+        )
         status, text = await self._send(message, delivery, url, form)
         await self._change(message, state="delivered", last_error=None, delivered_at=datetime.now(UTC))
+        if case is not None:
+            # The next update of the case carries what this one changed (a new category, say).
+            async with self.gateway.db.transaction() as conn:
+                await store.remember_form(conn, case.id, {k: v for k, v in form.items() if k != "caseid"})
         return DeliveryResult(
             status_code=status,
             remote_ref=case_id_of(text, self.pattern) or case_id,

@@ -61,6 +61,9 @@ class CEEMISSettings(_Table):
     concurrency: int | None = Field(default=None, ge=1)
     defaults: dict[str, str] = Field(default_factory=dict)
     fields: dict[str, str | list[str]] = Field(default_factory=dict)
+    # CEEMIS form fields an update must carry (CEEMIS refuses an update without them): an update
+    # that does not set one sends the case's own value (from its create and earlier updates).
+    update_from_case: list[str] = Field(default_factory=lambda: ["comp_category"])
     webhooks: dict[str, WebhookSettings] = Field(default_factory=dict)
 
     @field_validator("case_id_pattern")
@@ -79,6 +82,14 @@ class CEEMISSettings(_Table):
             if not _FORM_FIELD.match(name):
                 raise ValueError(f"{name!r} is not a CEEMIS form field name")
         return defaults
+
+    @field_validator("update_from_case")
+    @classmethod
+    def _update_field_names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not _FORM_FIELD.match(name):
+                raise ValueError(f"{name!r} is not a CEEMIS form field name")
+        return names
 
     @field_validator("fields")
     @classmethod

@@ -86,6 +86,14 @@ async def change(conn: AsyncConnection, message: StandardMessage, **values: Any)
     )
 
 
+async def remember_form(conn: AsyncConnection, case_row_id: int, fields: dict[str, str]) -> None:
+    """Lay a delivered update's form ``fields`` over its case's form (read and written in one
+    transaction; a case's updates are sent one at a time, in order)."""
+    current = (await conn.execute(sa.select(cases.c.form).where(cases.c.id == case_row_id))).scalar_one_or_none()
+    merged = {**(current or {}), **fields}
+    await conn.execute(sa.update(cases).where(cases.c.id == case_row_id).values(form=merged))
+
+
 async def start_send(conn: AsyncConnection, message: StandardMessage, hold: float) -> int | None:
     """Take the message's row for one send (for ``hold`` seconds) and count it; how many sends
     there have been, or ``None`` when it is delivered or another attempt is sending it now."""
