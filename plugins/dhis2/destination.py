@@ -79,6 +79,14 @@ class DHIS2Destination(Destination):
             )
         return await self._deliver_routed(message, delivery)
 
+    def accepts(self, platform: str, kind: str | None = None) -> bool:
+        """Routed messages of a platform (of a kind; ``None``: of every kind) that one of the
+        instance's templates turns into DHIS2 data: any other could only make a dead delivery."""
+        return any(
+            t.settings.source == platform and (t.settings.kinds is None or kind in t.settings.kinds)
+            for t in self.templates
+        )
+
     def template_for(self, message: StandardMessage) -> MessageTemplate | None:
         return next((t for t in self.templates if t.matches(message)), None)
 
