@@ -126,6 +126,14 @@ class Destination:
         """Seconds before attempt ``attempt + 1``; ``None`` for the core's backoff schedule."""
         return None
 
+    def accepts(self, platform: str, kind: str | None = None) -> bool:
+        """Whether this destination can deliver the messages of ``platform`` of ``kind`` (``None``:
+        every message of ``platform``, whatever its kind). Every ``[[routes]]`` entry naming it is
+        checked, at start-up and by ``switchboard config check``, with each of its ``kinds`` (or
+        ``None`` when it lists none): a route it refuses stops start-up with one line, instead of
+        storing deliveries that can only die, one per message. The default accepts everything."""
+        return True
+
 
 JobFunction = Callable[..., Awaitable[Any]]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import difflib
 import gc
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -20,7 +20,7 @@ from core.config.settings import Settings
 from core.contracts import Adapter, CronJob, Destination, JobFunction, job_name
 from core.errors import ConfigError, PluginError
 from core.mail import Mailer
-from core.messages import StandardMessage
+from core.messages import KINDS, StandardMessage
 from core.pipeline.deliveries import DeliveryEngine
 from core.pipeline.http_client import make_client, make_session
 from core.pipeline.ingest import Ingestor, Stored
@@ -54,13 +54,15 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
-def check_routes(settings: Settings, adapters: Iterable[str], destinations: Iterable[str]) -> list[str]:
+def check_routes(settings: Settings, adapters: Iterable[str], destinations: Mapping[str, Destination]) -> list[str]:
     """Check ``[[routes]]`` against what the enabled plugins provide.
 
     A destination no enabled plugin provides is a typo that would store deliveries nobody can
-    make: ``ConfigError`` naming the route, the name and the closest known one. A source no
-    adapter serves is returned as a warning instead: a plugin may submit messages of its own
-    platform through ``gateway.submit`` (routed by ``[[routes]]``) without an adapter.
+    make: ``ConfigError`` naming the route, the name and the closest known one. So is a
+    destination that cannot take the route's messages (``Destination.accepts``, asked for each
+    of the route's kinds): each of them would be a dead delivery. A source no adapter serves is
+    returned as a warning instead: a plugin may submit messages of its own platform through
+    ``gateway.submit`` (routed by ``[[routes]]``) without an adapter.
     """
     warnings: list[str] = []
     for number, route in enumerate(settings.routes, start=1):
@@ -70,11 +72,27 @@ def check_routes(settings: Settings, adapters: Iterable[str], destinations: Iter
                 raise ConfigError(
                     f"{where}: no enabled plugin provides the destination {name!r}{_closest(name, destinations)}"
                 )
+            refusal = _refusal(destinations[name], route.source, route.kinds)
+            if refusal:
+                raise ConfigError(f"{where}: the destination {name!r} cannot take {refusal}")
         if route.source not in adapters:
             warnings.append(
                 f"{where}: no enabled adapter serves the source {route.source!r}{_closest(route.source, adapters)}"
             )
     return warnings
+
+
+def _refusal(destination: Destination, source: str, kinds: Sequence[str] | None) -> str | None:
+    """What of a route's messages ``destination`` cannot take (``None``: it takes them all)."""
+    if kinds:
+        refused = [kind for kind in kinds if not destination.accepts(source, kind)]
+        return f"{', '.join(map(repr, refused))} messages of {source!r}" if refused else None
+    if destination.accepts(source, None):
+        return None
+    taken = [kind for kind in sorted(KINDS) if destination.accepts(source, kind)]
+    if taken:
+        return f"every message of {source!r}: give the route kinds (it takes {', '.join(taken)})"
+    return f"messages of {source!r}"
 
 
 def _closest(name: str, known: Iterable[str]) -> str:

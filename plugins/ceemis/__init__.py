@@ -16,7 +16,7 @@ from sqlalchemy import MetaData
 from starlette.routing import BaseRoute
 
 from core import Adapter, AdminPage, Destination, Gateway, StandardMessage, Stored, hookimpl
-from plugins.ceemis import admin, store
+from plugins.ceemis import admin, conversations, store
 from plugins.ceemis.adapter import CEEMISAdapter, EEMISAdapter, HelplineAdapter
 from plugins.ceemis.destination import NAME, CEEMISDestination
 from plugins.ceemis.models import metadata
@@ -63,8 +63,22 @@ def switchboard_admin_pages() -> list[AdminPage]:
 
 @hookimpl
 async def switchboard_messages_stored(stored: Sequence[tuple[StandardMessage, Stored]], gateway: Gateway) -> None:
-    """Cases and updates routed to ``ceemis`` are queued (the rest stay received)."""
+    """Cases and updates routed to ``ceemis`` are queued (the rest stay received); messages of
+    conversations routed to ``ceemis`` are recorded, in the order stored, as their case's create
+    (the first of a conversation) or as updates of it."""
+    settings: CEEMISSettings = gateway.plugin_config("ceemis")
     ids = [s.message_id for m, s in stored if NAME in s.destinations and store.is_helpline_case(m)]
-    if ids:
+    turns = [
+        (m, s.conversation_id)
+        for m, s in stored
+        if NAME in s.destinations
+        and s.conversation_id is not None
+        and conversations.takes(settings.conversations.get(m.platform), m)
+    ]
+    if ids or turns:
         async with gateway.db.transaction() as conn:
-            await store.routed(conn, ids)
+            if ids:
+                await store.routed(conn, ids)
+            for message, conversation_id in turns:
+                assert conversation_id is not None
+                await store.record_turn(conn, message, conversation_id, settings.conversations[message.platform])

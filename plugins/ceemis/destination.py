@@ -20,14 +20,16 @@ import httpx
 import sqlalchemy as sa
 
 from core import DeliveryError, DeliveryInfo, DeliveryResult, Destination, StandardMessage, raise_for_response
-from plugins.ceemis import store
+from plugins.ceemis import conversations, store
 from plugins.ceemis.answers import case_id_of, field_errors
 from plugins.ceemis.forms import case_form, update_form
-from plugins.ceemis.payloads import CREATE
+from plugins.ceemis.payloads import CREATE, HELPLINE, UPDATE
 
 if TYPE_CHECKING:
+    import uuid
+
     from core import Gateway
-    from plugins.ceemis.settings import CEEMISSettings
+    from plugins.ceemis.settings import CEEMISSettings, ConversationSettings
 
 NAME = "ceemis"
 
@@ -51,16 +53,53 @@ class CEEMISDestination(Destination):
         holds for a failure the core caught itself (an attempt that outlived its lease)."""
         return self.settings.wait_min
 
+    def accepts(self, platform: str, kind: str | None = None) -> bool:
+        """Helpline cases and their updates; and the messages of a platform with a
+        ``[plugins.ceemis.conversations.<platform>]``, of its ``kinds``, never every kind (a
+        platform's delivery statuses are no part of a case: a route lists the kinds it sends)."""
+        if platform == HELPLINE:
+            return kind in (None, CREATE, UPDATE)
+        conversation = self.settings.conversations.get(platform)
+        return conversations.takes_kind(conversation, kind)
+
     async def deliver(self, message: StandardMessage, delivery: DeliveryInfo) -> DeliveryResult:
-        """Send a helpline case's create or update to CEEMIS (an update waits for its turn)."""
+        """Send a helpline case's create or update to CEEMIS (an update waits for its turn), or a
+        conversation's message as its case's create or as an update of it."""
+        conversation = self.settings.conversations.get(message.platform)
         if not store.is_helpline_case(message):
-            raise DeliveryError(
-                f"the ceemis destination sends helpline cases only (got {message.platform} {message.kind})",
-                retryable=False,
-            )
+            if message.conversation_id is not None and conversations.takes(conversation, message):
+                assert conversation is not None
+                message = await self._turn(message, message.conversation_id, conversation, delivery)
+            else:
+                raise DeliveryError(
+                    f"the ceemis destination sends helpline cases and the conversations of "
+                    f"[plugins.ceemis.conversations] only (got {message.platform} {message.kind})",
+                    retryable=False,
+                )
         if message.kind == CREATE:
             return await self._create(message, delivery)
         return await self._update(message, delivery)
+
+    async def _turn(
+        self,
+        message: StandardMessage,
+        conversation_id: uuid.UUID,
+        settings: ConversationSettings,
+        delivery: DeliveryInfo,
+    ) -> StandardMessage:
+        """The case create or update a conversation's message is, as recorded in the order stored."""
+        async with self.gateway.db.transaction() as conn:
+            turn = await store.turn_of(conn, message, conversation_id, settings)
+        if turn is not None:
+            return turn
+        if delivery.attempt <= 1:
+            # The plugin records each stored message in order just after the commit
+            # (switchboard_messages_stored); this attempt came first. Recording it here could put
+            # it before an earlier message of its conversation that is not recorded yet.
+            reason = "this message of a conversation is not recorded yet"
+            raise DeliveryError(f"waiting: {reason}", retry_after=self.settings.wait_min, detail={"waiting": reason})
+        async with self.gateway.db.transaction() as conn:
+            return await store.record_turn(conn, message, conversation_id, settings)
 
     # -- creates and updates -------------------------------------------------------------
 
@@ -85,7 +124,7 @@ class CEEMISDestination(Destination):
                 detail={"response": text[:2000]},
             )
         await self._change(
-            message, state="delivered", ceemis_id=case_id, last_error=None, delivered_at=datetime.now(UTC)
+            message, state="delivered", ceemis_id=case_id, last_error=None, delivered_at=datetime.now(UTC), form=form
         )
         return DeliveryResult(
             status_code=status, remote_ref=case_id, detail={"case_id": case_id, "response": text[:500]}
@@ -115,9 +154,21 @@ class CEEMISDestination(Destination):
         if blocker is not None:
             await self._wait(message, delivery, row, f"an earlier update ({blocker.message_id}) is not delivered yet")
         url = self._url("update_url", message)
-        form = update_form(message.raw or {}, case_id, self.field_map, self.settings.defaults)
+        form = update_form(
+            message.raw or {},
+            case_id,
+            self.field_map,
+            self.settings.defaults,
+            case=case.form if case is not None else None,
+            from_case=self.settings.update_from_case,
+        )
         status, text = await self._send(message, delivery, url, form)
-        await self._change(message, state="delivered", last_error=None, delivered_at=datetime.now(UTC))
+        async with self.gateway.db.transaction() as conn:
+            await store.change(conn, message, state="delivered", last_error=None, delivered_at=datetime.now(UTC))
+            if case is not None:
+                # The next update of the case carries what this one changed (a new category, say). In
+                # the same transaction: the next one may go out as soon as this one is delivered.
+                await store.remember_form(conn, case.id, {k: v for k, v in form.items() if k != "caseid"})
         return DeliveryResult(
             status_code=status,
             remote_ref=case_id_of(text, self.pattern) or case_id,

@@ -51,13 +51,24 @@ def case_form(
 
 
 def update_form(
-    update: dict[str, Any], case_id: str, field_map: dict[str, list[str]], defaults: dict[str, str]
+    update: dict[str, Any],
+    case_id: str,
+    field_map: dict[str, list[str]],
+    defaults: dict[str, str],
+    *,
+    case: dict[str, str] | None = None,
+    from_case: list[str] | tuple[str, ...] = (),
 ) -> dict[str, str]:
-    """The form of an update: ``caseid`` and ``status`` (the update's, else the default), and the
-    mapped fields the update changes."""
+    """The form of an update: ``caseid`` and ``status`` (the update's, else the default), the
+    mapped fields the update changes, and each ``from_case`` field it leaves unset, from the
+    ``case``'s form (else the default): CEEMIS refuses an update without them."""
     form = case_form(update, field_map, defaults, fill_defaults=False)
     form["caseid"] = case_id
     status = _text(update.get("status")) or defaults.get("status")
     if status is not None:
         form["status"] = status
+    for name in from_case:
+        value = (case or {}).get(name) or defaults.get(name)
+        if name not in form and value:
+            form[name] = value
     return form

@@ -36,6 +36,9 @@ cases = sa.Table(
     sa.Column("received_at", UTCDateTime, nullable=False),
     sa.Column("delivered_at", UTCDateTime),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    # The CEEMIS form fields the case holds: its create as sent, with each delivered update's
+    # fields over it. An update fills what CEEMIS requires of it from here (``update_from_case``).
+    sa.Column("form", sa.JSON),
 )
 
 # One row per update message, in the order received. ref is what the helpline named the

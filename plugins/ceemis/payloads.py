@@ -158,9 +158,18 @@ def update_message(case: CaseUpdate, raw: dict[str, Any], case_uid: str | None) 
     )
 
 
+def remote_case_external_id(case_id: str, item: dict[str, Any]) -> str:
+    """``case:<case id>:<sha256 of the case as posted>``: a replay of the same case (keys in any
+    order) is a duplicate, while the same case posted again with a change (a new status, a new
+    ``updated_at``) is a new message, so a change made in CEEMIS or EEMIS reaches the helpline."""
+    canonical = json.dumps(item, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _bounded("case", case_id, hashlib.sha256(canonical.encode()).hexdigest())
+
+
 def remote_case_messages(platform: str, body: bytes) -> list[StandardMessage]:
-    """Cases created in CEEMIS or EEMIS: a JSON object (or a list of them), each with ``case_id``
-    (or ``caseid``). The external id is the case id, so a case posted twice is stored once."""
+    """Cases created or changed in CEEMIS or EEMIS: a JSON object (or a list of them), each with
+    ``case_id`` (or ``caseid``). Every version of a case shares one conversation; a replay of a
+    version is stored once (``remote_case_external_id``)."""
     try:
         data = json.loads(body)
     except ValueError as err:
@@ -184,7 +193,7 @@ def remote_case_messages(platform: str, body: bytes) -> list[StandardMessage]:
         out.append(
             StandardMessage(
                 platform=platform,
-                external_id=f"case:{case_id}",
+                external_id=remote_case_external_id(case_id, item),
                 kind=CREATE,
                 sender=phone if isinstance(phone, str) else None,
                 sender_name=name if isinstance(name, str) else None,

@@ -7,6 +7,8 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
+from core import KINDS
+
 # helpline field (a dotted path; a list stands for its first item) → CEEMIS form field(s)
 DEFAULT_FIELDS: dict[str, str | list[str]] = {
     "clients_case.fname": "mw_name",
@@ -41,6 +43,28 @@ class WebhookSettings(_Table):
     signature_header: str = "X-Signature"
 
 
+class ConversationSettings(_Table):
+    """``[plugins.ceemis.conversations.<platform>]``: conversations on ``<platform>`` become CEEMIS cases.
+
+    The first message of a conversation routed to ``ceemis`` creates a case (the sender as the
+    client, the text as the narrative, this ``case_category``); each later one updates it.
+    """
+
+    case_category: str = Field(min_length=1, max_length=255)
+    # The kinds of message that become a case or an update (None: every kind).
+    kinds: list[str] | None = None
+    # The status a later message updates the case with (None: [plugins.ceemis.defaults] status).
+    status: str | None = Field(default=None, min_length=1, max_length=64)
+
+    @field_validator("kinds")
+    @classmethod
+    def _known_kinds(cls, kinds: list[str] | None) -> list[str] | None:
+        unknown = sorted(set(kinds or ()) - KINDS)
+        if unknown:
+            raise ValueError(f"unknown message kind {unknown[0]!r}")
+        return kinds
+
+
 class CEEMISSettings(_Table):
     """The whole ``[plugins.ceemis]`` table."""
 
@@ -61,7 +85,11 @@ class CEEMISSettings(_Table):
     concurrency: int | None = Field(default=None, ge=1)
     defaults: dict[str, str] = Field(default_factory=dict)
     fields: dict[str, str | list[str]] = Field(default_factory=dict)
+    # CEEMIS form fields an update must carry (CEEMIS refuses an update without them): an update
+    # that does not set one sends the case's own value (from its create and earlier updates).
+    update_from_case: list[str] = Field(default_factory=lambda: ["comp_category"])
     webhooks: dict[str, WebhookSettings] = Field(default_factory=dict)
+    conversations: dict[str, ConversationSettings] = Field(default_factory=dict)
 
     @field_validator("case_id_pattern")
     @classmethod
@@ -79,6 +107,14 @@ class CEEMISSettings(_Table):
             if not _FORM_FIELD.match(name):
                 raise ValueError(f"{name!r} is not a CEEMIS form field name")
         return defaults
+
+    @field_validator("update_from_case")
+    @classmethod
+    def _update_field_names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not _FORM_FIELD.match(name):
+                raise ValueError(f"{name!r} is not a CEEMIS form field name")
+        return names
 
     @field_validator("fields")
     @classmethod
@@ -98,6 +134,14 @@ class CEEMISSettings(_Table):
         if unknown:
             raise ValueError(f"unknown webhook {unknown[0]!r}: expected helpline, ceemis or eemis")
         return webhooks
+
+    @field_validator("conversations")
+    @classmethod
+    def _conversation_platforms(cls, conversations: dict[str, ConversationSettings]) -> dict[str, ConversationSettings]:
+        for platform in conversations:
+            if platform in ("helpline", "ceemis", "eemis"):
+                raise ValueError(f"conversations.{platform}: {platform!r} messages are cases already")
+        return conversations
 
     @property
     def case_id(self) -> re.Pattern[str]:

@@ -11,8 +11,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core import StandardMessage, uuid7
+from plugins.ceemis import conversations
 from plugins.ceemis.models import case_updates, cases
 from plugins.ceemis.payloads import CREATE, HELPLINE, UPDATE
+from plugins.ceemis.settings import ConversationSettings
 
 # States in which nothing more will happen to a create or an update by itself.
 FINAL = ("delivered", "failed")
@@ -61,6 +63,32 @@ async def receive(conn: AsyncConnection, message: StandardMessage) -> None:
     message.id = (await _insert_missing(conn, message, "received")).message_id
 
 
+async def turn_of(
+    conn: AsyncConnection, message: StandardMessage, conversation_id: uuid.UUID, settings: ConversationSettings
+) -> StandardMessage | None:
+    """The case create or update a conversation's message was recorded as (``None``: not yet)."""
+    for table, make in ((cases, conversations.as_create), (case_updates, conversations.as_update)):
+        if (await conn.execute(sa.select(table.c.id).where(table.c.message_id == message.id))).first():
+            return make(message, conversation_id, settings)
+    return None
+
+
+async def record_turn(
+    conn: AsyncConnection, message: StandardMessage, conversation_id: uuid.UUID, settings: ConversationSettings
+) -> StandardMessage:
+    """Record a conversation's message as its case's create (the first recorded of the
+    conversation) or as an update of that case (every later one); the case message it is."""
+    recorded = await turn_of(conn, message, conversation_id, settings)
+    if recorded is not None:
+        return recorded
+    create = conversations.as_create(message, conversation_id, settings)
+    if (await _insert_missing(conn, create, "queued")).message_id == message.id:
+        return create
+    update = conversations.as_update(message, conversation_id, settings)
+    await _insert_missing(conn, update, "queued")
+    return update
+
+
 async def routed(conn: AsyncConnection, message_ids: list[uuid.UUID]) -> None:
     """Cases and updates whose messages were given a ``ceemis`` delivery: received → queued."""
     for table in (cases, case_updates):
@@ -84,6 +112,14 @@ async def change(conn: AsyncConnection, message: StandardMessage, **values: Any)
     await conn.execute(
         sa.update(table).where(table.c.message_id == message.id).values(updated_at=datetime.now(UTC), **values)
     )
+
+
+async def remember_form(conn: AsyncConnection, case_row_id: int, fields: dict[str, str]) -> None:
+    """Lay a delivered update's form ``fields`` over its case's form (read and written in one
+    transaction; a case's updates are sent one at a time, in order)."""
+    current = (await conn.execute(sa.select(cases.c.form).where(cases.c.id == case_row_id))).scalar_one_or_none()
+    merged = {**(current or {}), **fields}
+    await conn.execute(sa.update(cases).where(cases.c.id == case_row_id).values(form=merged))
 
 
 async def start_send(conn: AsyncConnection, message: StandardMessage, hold: float) -> int | None:

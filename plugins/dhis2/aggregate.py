@@ -10,7 +10,9 @@ and a native dataValueSet names them by uid (a code in ``dataElement`` is mapped
     {"dataValues": [{"dataElement": "…", "period": "…", "orgUnit": "…", "value": "3"}]}
 
 Codes are looked up in the data-value mappings (by code and data set), org unit codes in
-the org-unit mappings. Every problem is reported with the field it is in.
+the org-unit mappings. Under ``mapping_scheme = "uid"`` (dhis2gw's ``mapping_scheme: UID``)
+the keys of a dhis2gw body are data-element uids, looked up by the mappings' data element
+(which give the option combos). Every problem is reported with the field it is in.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from plugins.dhis2 import periods, store
-from plugins.dhis2.problems import InvalidSubmission
+from plugins.dhis2.problems import InvalidSubmission, NothingMapped
 from plugins.dhis2.uids import is_uid
 
 if TYPE_CHECKING:
@@ -123,16 +125,25 @@ async def _org_unit(conn: AsyncConnection, check: _Checker, name: str, value: An
 
 
 async def prepare(
-    conn: AsyncConnection, body: Any, *, instance_name: str, instance: InstanceSettings, unmapped: str
+    conn: AsyncConnection,
+    body: Any,
+    *,
+    instance_name: str,
+    instance: InstanceSettings,
+    unmapped: str,
+    mapping_scheme: str | None = None,
 ) -> Prepared:
-    """Validate and map ``body`` (dhis2gw or native); raises ``InvalidSubmission``."""
+    """Validate and map ``body`` (dhis2gw or native); raises ``InvalidSubmission`` (``NothingMapped``
+    when no value has a mapping). ``mapping_scheme``: what the keys of a dhis2gw body are, ``code``
+    or ``uid`` (default: the instance's)."""
     if not isinstance(body, dict):
         raise InvalidSubmission(
             "the body must be a JSON object", [{"field": "(body)", "message": "expected an object"}]
         )
     values = body.get("dataValues")
     if isinstance(values, dict):
-        prepared = await _from_dhis2gw(conn, body, instance_name, instance, unmapped)
+        scheme = mapping_scheme or instance.mapping_scheme
+        prepared = await _from_dhis2gw(conn, body, instance_name, instance, unmapped, by_element=scheme == "uid")
     elif isinstance(values, list):
         prepared = await _from_native(conn, body, instance_name, instance, unmapped)
     else:
@@ -145,7 +156,13 @@ async def prepare(
 
 
 async def _from_dhis2gw(
-    conn: AsyncConnection, body: dict[str, Any], instance_name: str, instance: InstanceSettings, unmapped: str
+    conn: AsyncConnection,
+    body: dict[str, Any],
+    instance_name: str,
+    instance: InstanceSettings,
+    unmapped: str,
+    *,
+    by_element: bool,
 ) -> Prepared:
     check = _Checker(instance)
     dataset = check.uid("dataSet", body.get("dataSet"), required=True)
@@ -166,15 +183,29 @@ async def _from_dhis2gw(
     if check.errors:
         raise InvalidSubmission("the submission is invalid", check.errors)
     assert dataset is not None
-    mappings = await store.data_value_mappings_for(conn, texts, dataset)
+    if by_element:
+        mappings = await store.data_value_mappings_by_element(conn, texts, dataset)
+    else:
+        mappings = await store.data_value_mappings_for(conn, texts, dataset)
     data_values: list[dict[str, Any]] = []
     codes: list[str | None] = []
     origins: list[str] = []
     missing: list[dict[str, Any]] = []
+    what = "data element" if by_element else "code"
     for code, text in texts.items():
         rows = mappings.get(code)
         if not rows:
-            missing.append({"code": code, "message": f"no mapping for code {code!r} in data set {dataset}"})
+            missing.append({"code": code, "message": f"no mapping for {what} {code!r} in data set {dataset}"})
+            continue
+        combos = sorted({(r.category_option_combo or "default", r.attribute_option_combo or "default") for r in rows})
+        if by_element and len(combos) > 1:
+            # dhis2gw kept whichever came last; a value keyed by its data element cannot say which.
+            listed = ", ".join(coc if aoc == "default" else f"{coc}/{aoc}" for coc, aoc in combos)
+            check.error(
+                f"dataValues.{code}",
+                f"data element {code!r} is mapped with {len(combos)} option combos in data set {dataset} "
+                f"({listed}): key these values by code",
+            )
             continue
         row = rows[0]
         item: dict[str, Any] = {"dataElement": row.data_element}
@@ -186,6 +217,8 @@ async def _from_dhis2gw(
         data_values.append(item)
         codes.append(code)
         origins.append(f"dataValues.{code}")
+    if check.errors:
+        raise InvalidSubmission("the submission is invalid", check.errors)
     _apply_unmapped_policy(missing, unmapped, lambda m: f"dataValues.{m['code']}", bool(data_values))
     data_value_set: dict[str, Any] = {"dataSet": dataset}
     if complete:
@@ -302,10 +335,11 @@ def _apply_unmapped_policy(missing: list[dict[str, Any]], policy: str, where: An
     if not missing:
         return
     errors = [{"field": where(m), "code": m["code"], "message": m["message"]} for m in missing]
-    if policy == "reject":
-        raise InvalidSubmission(f"{len(missing)} code(s) have no mapping; nothing was accepted", errors)
+    listed = ", ".join(str(m["code"]) for m in missing[:20]) + (", …" if len(missing) > 20 else "")
     if not anything_left:
-        raise InvalidSubmission("none of the codes has a mapping; nothing to send", errors)
+        raise NothingMapped(f"none of the codes has a mapping ({listed}); nothing to send", errors)
+    if policy == "reject":
+        raise InvalidSubmission(f"{len(missing)} code(s) have no mapping ({listed}); nothing was accepted", errors)
 
 
 def _check_targets(prepared: Prepared) -> None:

@@ -1,9 +1,14 @@
 """dhis2gw's ``POST /aggregate`` and its re-enqueue routes, on Switchboard's durable pipeline.
 
 A request is checked against dhis2gw's JSON schema (its 400 texts), mapped with the
-data-value mappings (codes without one are left out, as dhis2gw leaves them), stored as one
-message with one delivery to the default instance, and answered with dhis2gw's fields:
-``submission_id`` is the compat row's integer id, ``task_id`` the delivery id.
+data-value mappings (by code, or by data element under ``mapping_scheme = "uid"``; keys without
+one are left out, as dhis2gw leaves them), stored as one message with one delivery to the
+default instance, and answered with dhis2gw's fields: ``submission_id`` is the compat row's
+integer id, ``task_id`` the delivery id.
+
+Nothing is dropped silently: the log's ``errors`` names every key left out, and a request of
+which no key maps is still stored with its delivery, which fails on its attempt naming the keys
+(the log says ``failed``; after a mapping is added, a re-enqueue sends it).
 """
 
 from __future__ import annotations
@@ -19,10 +24,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from core import Conflict, NotFound, StandardMessage, gateway_of, requeue_delivery, requires
-from plugins.dhis2 import aggregate, store
+from plugins.dhis2 import aggregate
 from plugins.dhis2.compat_answers import error
 from plugins.dhis2.models import dhis2gw_submissions
-from plugins.dhis2.problems import InvalidSubmission
+from plugins.dhis2.problems import InvalidSubmission, NothingMapped
 from plugins.dhis2.settings import destination_name
 
 if TYPE_CHECKING:
@@ -76,6 +81,11 @@ def schema_errors(body: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _left_out(unmapped: list[dict[str, Any]]) -> str:
+    """The log's ``errors`` for keys without a mapping, one line each (dhis2gw's list format)."""
+    return "Unmapped values left out:\n" + "".join(f" - dataValues.{m['code']}: {m['message']}\n" for m in unmapped)
+
+
 def _request_record(body: dict[str, Any]) -> dict[str, Any]:
     """The request as dhis2gw logs it (``orgUnitName`` left out when empty)."""
     record: dict[str, Any] = {
@@ -121,45 +131,53 @@ class AggregateEndpoints:
         }
         gateway = self.context.gateway
         record = _request_record(body)
-        async with gateway.db.transaction() as conn:
-            codes = [str(code) for code in body["dataValues"]]
-            mapped = await store.data_value_mappings_for(conn, codes, body["dataSet"]) if codes else {}
-            if not mapped:
-                nothing = {"dataSet": body["dataSet"], "completeDate": today, "period": body["period"],
-                           "orgUnit": body["orgUnit"], "dataValues": []}  # fmt: skip
-                row_id = await self._record(conn, record, None, None, NOTHING_MAPPED)
-                return self._answer(nothing, row_id, None)
-            try:
+        scheme = settings.compat.mapping_scheme or settings.instances[instance].mapping_scheme
+        try:
+            async with gateway.db.transaction() as conn:
                 prepared = await aggregate.prepare(
-                    conn, submission, instance_name=instance, instance=settings.instances[instance], unmapped="skip"
+                    conn,
+                    submission,
+                    instance_name=instance,
+                    instance=settings.instances[instance],
+                    unmapped="skip",
+                    mapping_scheme=scheme,
                 )
-            except InvalidSubmission as err:
-                detail = [f"{e.get('field', '(root)')}: {e.get('message', '')}" for e in err.errors]
-                return error("Request does not match required schema", 400, detail=detail)
+            data_value_set, codes, unmapped = prepared.data_value_set, prepared.codes, prepared.unmapped
+            errors = _left_out(unmapped) if unmapped else None
+        except NothingMapped as err:
+            # dhis2gw answers 200 with no values; the submission is kept and its delivery fails visibly.
+            data_value_set = {"dataSet": body["dataSet"], "completeDate": today, "period": body["period"],
+                              "orgUnit": body["orgUnit"], "dataValues": []}  # fmt: skip
+            codes, unmapped = [], [{"code": e["code"], "message": e["message"]} for e in err.errors]
+            errors = NOTHING_MAPPED + _left_out(unmapped)
+        except InvalidSubmission as err:
+            detail = [f"{e.get('field', '(root)')}: {e.get('message', '')}" for e in err.errors]
+            return error("Request does not match required schema", 400, detail=detail)
         message = StandardMessage(
             platform="dhis2",
             external_id=f"aggregate:{uuid.uuid4().hex}",
             kind="data",
-            raw=prepared.data_value_set,
+            raw=data_value_set,
             extra={
                 "dhis2": "aggregate",
                 "instance": instance,
                 "format": "dhis2gw",
-                "codes": prepared.codes,
-                "unmapped": prepared.unmapped,
+                "codes": codes,
+                "unmapped": unmapped,
                 # Each attempt maps this again with the mappings as they are then (left out if unmapped).
                 "submission": json.dumps(submission),  # text: JSONB would reorder the codes
                 "unmapped_policy": "skip",
+                "mapping_scheme": scheme,
                 "submitted_by": request.state.principal.label,
                 "dhis2gw_request": record,
             },
         )
-        options = {"dhis2": "aggregate", "unmapped": [m["code"] for m in prepared.unmapped]}
+        options = {"dhis2": "aggregate", "unmapped": [m["code"] for m in unmapped]}
         [stored] = await gateway.submit([message], destinations=[destination_name(instance)], options=options)
         delivery_id = stored.delivery_ids[0]
         async with gateway.db.transaction() as conn:
-            row_id = await self._record(conn, record, stored.message_id, delivery_id, None)
-        return self._answer(prepared.data_value_set, row_id, delivery_id)
+            row_id = await self._record(conn, record, stored.message_id, delivery_id, errors)
+        return self._answer(data_value_set, row_id, delivery_id)
 
     @staticmethod
     async def _record(

@@ -53,7 +53,10 @@ class DHIS2Destination(Destination):
         if kind == "aggregate" and isinstance(message.extra.get("submission"), str):
             # Mapped now, with the mappings as they are: fixing a mapping and requeueing works.
             return await self._send_aggregate(
-                json.loads(message.extra["submission"]), delivery, str(message.extra.get("unmapped_policy") or "skip")
+                json.loads(message.extra["submission"]),
+                delivery,
+                str(message.extra.get("unmapped_policy") or "skip"),
+                mapping_scheme=message.extra.get("mapping_scheme"),
             )
         if kind == "aggregate":
             # Stored before submissions kept their body: sent as resolved when submitted.
@@ -75,6 +78,14 @@ class DHIS2Destination(Destination):
                 budget=self.budget,
             )
         return await self._deliver_routed(message, delivery)
+
+    def accepts(self, platform: str, kind: str | None = None) -> bool:
+        """Routed messages of a platform (of a kind; ``None``: of every kind) that one of the
+        instance's templates turns into DHIS2 data: any other could only make a dead delivery."""
+        return any(
+            t.settings.source == platform and (t.settings.kinds is None or kind in t.settings.kinds)
+            for t in self.templates
+        )
 
     def template_for(self, message: StandardMessage) -> MessageTemplate | None:
         return next((t for t in self.templates if t.matches(message)), None)
@@ -117,16 +128,27 @@ class DHIS2Destination(Destination):
 
 
     async def _send_aggregate(
-        self, submission: Any, delivery: DeliveryInfo, unmapped: str, *, template: str | None = None
+        self,
+        submission: Any,
+        delivery: DeliveryInfo,
+        unmapped: str,
+        *,
+        template: str | None = None,
+        mapping_scheme: str | None = None,
     ) -> DeliveryResult:
         """Map ``submission`` with the mappings as they are now and send it; the detail records what went."""
         try:
             async with self.gateway.db.transaction() as conn:
                 prepared = await aggregate.prepare(
-                    conn, submission, instance_name=self.instance, instance=self.instance_settings, unmapped=unmapped
+                    conn,
+                    submission,
+                    instance_name=self.instance,
+                    instance=self.instance_settings,
+                    unmapped=unmapped,
+                    mapping_scheme=mapping_scheme,
                 )
         except InvalidSubmission as err:
-            what = f"template {template!r} made invalid DHIS2 data" if template else "the submission no longer maps"
+            what = f"template {template!r} made invalid DHIS2 data" if template else "the submission cannot be sent"
             detail: dict[str, Any] = {"type": "aggregate", "instance": self.instance, "errors": err.errors}
             if template:
                 detail.update(template=template, rendered=_short(submission))

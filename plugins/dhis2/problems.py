@@ -11,3 +11,7 @@ class InvalidSubmission(Exception):
     def __init__(self, message: str, errors: list[dict[str, Any]]) -> None:
         super().__init__(message)
         self.errors = errors
+
+
+class NothingMapped(InvalidSubmission):
+    """No value of the submission has a mapping: there is nothing to send (``errors`` name each code)."""

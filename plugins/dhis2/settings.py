@@ -14,6 +14,7 @@ from core import KINDS
 # DHIS2 identifier schemes: UID, CODE, NAME, or an attribute given by its uid.
 _ID_SCHEME = re.compile(r"^(UID|CODE|NAME|ATTRIBUTE:[A-Za-z][A-Za-z0-9]{10})$")
 ImportStrategy = Literal["CREATE_AND_UPDATE", "CREATE", "UPDATE", "DELETE"]
+MappingScheme = Literal["code", "uid"]
 
 
 class _Table(BaseModel):
@@ -53,7 +54,16 @@ class InstanceSettings(_Table):
     id_scheme: str | None = None
     data_element_id_scheme: str | None = None
     org_unit_id_scheme: str | None = None
+    # What the keys of a dhis2gw body ({"dataValues": {key: value}}) are: source codes of the
+    # data-value mappings, or data-element uids looked up by the mappings' data element
+    # (dhis2gw's mapping_scheme: "UID").
+    mapping_scheme: MappingScheme = "code"
     tracker: TrackerSettings = Field(default_factory=TrackerSettings)
+
+    @field_validator("mapping_scheme", mode="before")
+    @classmethod
+    def _mapping_scheme(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("id_scheme", "data_element_id_scheme", "org_unit_id_scheme")
     @classmethod
@@ -114,6 +124,13 @@ class CompatSettings(_Table):
 
     enabled: bool = False
     prefix: str = "/api/v2"
+    # dhis2gw's api.mapping_scheme for POST /aggregate: "code" or "uid" (unset: the instance's).
+    mapping_scheme: MappingScheme | None = None
+
+    @field_validator("mapping_scheme", mode="before")
+    @classmethod
+    def _mapping_scheme(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("prefix")
     @classmethod

@@ -206,6 +206,26 @@ async def data_value_mappings_for(
     return found
 
 
+async def data_value_mappings_by_element(
+    conn: AsyncConnection, elements: Iterable[str], dataset: str
+) -> dict[str, list[Any]]:
+    """Mappings of these data elements in ``dataset``, by data element (``mapping_scheme = "uid"``).
+
+    Those of ``dataset`` itself when it has any, else those without a data set (``dataset = ""``).
+    Several when the data element is mapped with several option combos.
+    """
+    table = data_value_mappings
+    found: dict[str, list[Any]] = {}
+    wanted = sorted(set(elements))
+    for i in range(0, len(wanted), _KEYS_PER_QUERY):
+        query = sa.select(table).where(
+            table.c.data_element.in_(wanted[i : i + _KEYS_PER_QUERY]), table.c.dataset.in_([dataset, ""])
+        )
+        for row in (await conn.execute(query.order_by(table.c.id))).all():
+            found.setdefault(row.data_element, []).append(row)
+    return {element: [r for r in rows if r.dataset == dataset] or rows for element, rows in found.items()}
+
+
 async def org_units_for(conn: AsyncConnection, codes: Iterable[str], instance: str) -> dict[str, str]:
     """The org unit uid of each code, for ``instance`` (a mapping for it beats one for every instance)."""
     table = org_unit_mappings

@@ -149,6 +149,7 @@ class SubmissionEndpoints:
                 # The body as submitted (JSON text: JSONB would reorder its codes), mapped again at each attempt.
                 "submission": json.dumps(body),
                 "unmapped_policy": settings.unmapped,
+                "mapping_scheme": settings.instances[instance].mapping_scheme,
                 "submitted_by": request.state.principal.label,
             },
         )

@@ -3,7 +3,8 @@
 It speaks what CEEMIS speaks: ``POST /api/cases/create`` and ``POST /api/cases/update`` with a
 ``multipart/form-data`` body and a bearer token. A create needs ``mw_name``, ``mw_phone``,
 ``comp_category`` and ``mw_narative`` and is answered ``{"status": "success", "caseid":
-"MGLSD000001"}``; an update needs ``caseid`` (a case it made) and ``status``. A missing field is
+"MGLSD000001"}``; an update needs ``caseid`` (a case it made), ``status`` and ``comp_category``
+(CEEMIS validates the whole case again on an update). A missing field is
 answered 400 with ``{"status": "error", "errors": {"mw_phone": ["This field is required."]}}``.
 It can also fail with a status for some requests, or answer in plain text.
 
@@ -27,7 +28,7 @@ from tests.support.serving import serving
 
 TOKEN = "ceemis-test-token-0123456789"
 CREATE_REQUIRED = ("mw_name", "mw_phone", "comp_category", "mw_narative")
-UPDATE_REQUIRED = ("caseid", "status")
+UPDATE_REQUIRED = ("caseid", "status", "comp_category")
 
 
 @dataclass

@@ -44,8 +44,11 @@ async def test_an_update_sent_before_its_create_was_delivered_follows_it_in_orde
         assert [r.kind for r in sent] == ["create", "update", "update"]
         assert all(r.content_type.startswith("multipart/form-data") for r in sent)
         assert sent[0].form == FORM_FIELDS
-        assert sent[1].form == {"caseid": "MGLSD000001", "status": "in_progress", "mw_narative": "Called employer."}
-        assert sent[2].form == {"caseid": "MGLSD000001", "status": "closed"}
+        category = {"comp_category": "Labour exploitation"}  # CEEMIS requires it: from the case
+        assert sent[1].form == {
+            "caseid": "MGLSD000001", "status": "in_progress", "mw_narative": "Called employer.", **category
+        }  # fmt: skip
+        assert sent[2].form == {"caseid": "MGLSD000001", "status": "closed", **category}
         create_delivery = await delivery(client, created["messages"][0]["deliveries"][0])
         assert create_delivery["remote_ref"] == "MGLSD000001"
         assert create_delivery["idempotency_key"] == sent[0].headers["idempotency-key"]
@@ -178,11 +181,34 @@ async def test_cases_of_two_callers_do_not_wait_on_each_other(ceemis_app, ceemis
 async def test_an_update_naming_a_ceemis_id_goes_out_without_a_create(ceemis_app, ceemis) -> None:  # type: ignore[no-untyped-def]
     ceemis.cases["MGLSD000777"] = {}
     async with ceemis_app() as client:
-        await post_case(client, {"ref": "MGLSD000777", "status": "referred", "narrative": "Sent to labour office."})
+        update = {"ref": "MGLSD000777", "status": "referred", "narrative": "Sent to labour office."}
+        await post_case(client, {**update, "case_category": "Trafficking"})  # the gateway knows no case to fill it from
         assert await settled(client.gateway) == {"delivered": 1}
-        assert ceemis.updates == [{"caseid": "MGLSD000777", "status": "referred", "mw_narative": "Sent to labour office."}]
+        assert ceemis.updates == [
+            {"caseid": "MGLSD000777", "status": "referred", "mw_narative": "Sent to labour office.",
+             "comp_category": "Trafficking"}
+        ]  # fmt: skip
         status = await case_status(client, "MGLSD000777")
         assert status["created_elsewhere"] is True and status["updates"][0]["state"] == "delivered"
+
+
+async def test_a_status_update_carries_the_category_ceemis_requires_from_its_case(ceemis_app, ceemis) -> None:  # type: ignore[no-untyped-def]
+    async with ceemis_app() as client:
+        await post_case(client, new_case())
+        assert await settled(client.gateway) == {"delivered": 1}
+        # The update the helpline documents: no case_category; CEEMIS refuses an update without one.
+        await post_case(client, {"ref": "HL-1001", "status": "in_progress", "narrative": "Called.", "update_id": "1"})
+        assert await settled(client.gateway) == {"delivered": 2}
+        # An update that changes the category sends its own, and the next one carries the new one.
+        await post_case(client, {"ref": "HL-1001", "status": "referred", "case_category": "Trafficking"})
+        await post_case(client, {"ref": "HL-1001", "status": "closed", "update_id": "3"})
+        assert await settled(client.gateway) == {"delivered": 4}
+        assert [(u["status"], u["comp_category"]) for u in ceemis.updates] == [
+            ("in_progress", "Labour exploitation"),
+            ("referred", "Trafficking"),
+            ("closed", "Trafficking"),
+        ]
+        assert [u["state"] for u in (await case_status(client, "HL-1001"))["updates"]] == ["delivered"] * 3
 
 
 async def test_the_field_map_and_defaults_come_from_the_configuration(ceemis_app, ceemis) -> None:  # type: ignore[no-untyped-def]

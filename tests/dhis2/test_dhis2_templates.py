@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from core import StandardMessage
+import pytest
+
+from core import ConfigError, StandardMessage
 from core.testing import delivery, user_headers
 from tests.fakes.dhis2_metadata import ANC_1ST, DEFAULT_COC, FIXED, NGELEHUN, WEIGHT
 from tests.support.dhis2 import import_mappings, settled
 from tests.support.mapping_files import csv_bytes, upload
 
 ROUTES = [
-    {"source": "webform", "destinations": ["dhis2:national"]},
+    {"source": "webform", "destinations": ["dhis2:national"], "kinds": ["form"]},
     {"source": "scale", "destinations": ["dhis2:national"]},
 ]
 # Program IpHINAT79UW (Child Programme), stage A03MvHHogjR (Birth), data element UXz7xuGCEhU (weight).
@@ -96,7 +98,8 @@ async def test_retrying_a_routed_message_names_the_same_event_again(dhis2_app, d
 async def test_a_message_no_template_handles_is_dead_with_the_reason(dhis2_app) -> None:  # type: ignore[no-untyped-def]
     async with dhis2_app(routes=ROUTES, templates=TEMPLATES) as client:
         text = StandardMessage(platform="webform", external_id="t-1", kind="text", sender="+1", text="hello")
-        [stored] = await client.gateway.submit([text])
+        # No route sends it (the route check refuses one that would): submitted to the instance directly.
+        [stored] = await client.gateway.submit([text], destinations=["dhis2:national"])
         assert await settled(client.gateway) == {"dead": 1}
         row = await delivery(client.gateway, str(stored.delivery_ids[0]))
         assert "no [plugins.dhis2.templates] entry" in row.last_error and "'text'" in row.last_error
@@ -104,7 +107,7 @@ async def test_a_message_no_template_handles_is_dead_with_the_reason(dhis2_app) 
 
 async def test_a_template_that_does_not_make_json_is_dead_with_what_it_made(dhis2_app) -> None:  # type: ignore[no-untyped-def]
     broken = {"bad": {"source": "webform", "type": "tracker", "body": "{{ message.extra.weight }} kg"}}
-    async with dhis2_app(routes=ROUTES, templates=broken) as client:
+    async with dhis2_app(routes=ROUTES[:1], templates=broken) as client:
         [stored] = await client.gateway.submit([form()])
         assert await settled(client.gateway) == {"dead": 1}
         row = await delivery(client.gateway, str(stored.delivery_ids[0]))
@@ -130,3 +133,17 @@ async def test_rendered_data_with_unmapped_codes_is_dead_with_the_codes(dhis2_ap
         assert await settled(client.gateway) == {"dead": 1}
         row = await delivery(client.gateway, str(stored.delivery_ids[0]))
         assert row.detail["errors"][0]["code"] == "MALARIA" and row.detail["template"] == "anc-counts"
+
+
+async def test_start_up_refuses_a_route_no_template_of_the_instance_takes(dhis2_app) -> None:  # type: ignore[no-untyped-def]
+    routes = [{"source": "webform", "destinations": ["dhis2:national"], "kinds": ["form", "text"]}]
+    with pytest.raises(ConfigError, match="the destination 'dhis2:national' cannot take 'text' messages of 'webform'"):
+        async with dhis2_app(routes=routes, templates=TEMPLATES):
+            pass
+    # Without kinds the route would send every kind, and the webform template takes forms only.
+    with pytest.raises(ConfigError, match="cannot take every message of 'webform': give the route kinds"):
+        async with dhis2_app(routes=[{"source": "webform", "destinations": ["dhis2:national"]}], templates=TEMPLATES):
+            pass
+    with pytest.raises(ConfigError, match="cannot take messages of 'whatsapp'"):
+        async with dhis2_app(routes=[{"source": "whatsapp", "destinations": ["dhis2:national"]}], templates=TEMPLATES):
+            pass

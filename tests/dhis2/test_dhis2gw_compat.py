@@ -72,14 +72,16 @@ async def test_aggregate_refuses_invalid_json_and_schema_violations_in_dhis2gw_s
         assert "dataValues: Invalid type. Expected: object, given: array" in detail
 
 
-async def test_nothing_mapped_is_a_failed_log_without_delivery(dhis2_app) -> None:  # type: ignore[no-untyped-def]
+async def test_nothing_mapped_is_a_failed_log_naming_the_codes(dhis2_app) -> None:  # type: ignore[no-untyped-def]
     async with dhis2_app(**COMPAT) as client:
         headers = await basic(client.gateway)
         r = await client.post(f"{P}/aggregate", json=body(dataValues={"NOPE": 1}), headers=headers)
         assert r.status_code == 200 and r.json()["payload"]["dataValues"] == []
+        assert await settled(client.gateway) == {"dead": 1}
         logs = (await client.get(f"{P}/logs", headers=headers)).json()
         assert logs["total"] == 1 and logs["items"][0]["status"] == "failed"
-        assert logs["items"][0]["task_id"] == {"String": "", "Valid": False}
+        assert logs["items"][0]["task_id"] == {"String": r.json()["task_id"], "Valid": True}
+        assert "dataValues.NOPE" in logs["items"][0]["errors"]["String"]
 
 
 async def test_logs_list_filters_and_pages_in_dhis2gw_shape(dhis2_app) -> None:  # type: ignore[no-untyped-def]
