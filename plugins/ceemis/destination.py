@@ -8,6 +8,10 @@ destination asks the core for a budget of real sends plus waits, counts real sen
 its tables, and gives every retry it asks for its own ``retry_after``: waits are short
 (``wait_min`` doubling to ``wait_max``), real failures follow the ``[delivery]`` backoff by
 real sends, not by attempts. Cases of different callers never wait on each other.
+
+A requeue gives a fresh budget (the core starts ``delivery.attempt`` again at 1): the sends
+and the wait are counted again from its first attempt, so a case that used up its sends in an
+outage is sent again when an operator requeues it.
 """
 
 from __future__ import annotations
@@ -58,6 +62,10 @@ class CEEMISDestination(Destination):
                 f"the ceemis destination sends helpline cases only (got {message.platform} {message.kind})",
                 retryable=False,
             )
+        if delivery.attempt == 1 and delivery.requeues:
+            # The first attempt of a requeue's budget: the sends of earlier budgets are spent.
+            async with self.gateway.db.transaction() as conn:
+                await store.restart_sends(conn, message)
         if message.kind == CREATE:
             return await self._create(message, delivery)
         return await self._update(message, delivery)
@@ -210,7 +218,7 @@ class CEEMISDestination(Destination):
         return max(self.settings.wait_min, base + random.uniform(-base * d.jitter, base * d.jitter))
 
     async def _wait(self, message: StandardMessage, delivery: DeliveryInfo, row: sa.Row[Any], reason: str) -> NoReturn:
-        waited = (datetime.now(UTC) - delivery.created_at).total_seconds()
+        waited = (datetime.now(UTC) - (delivery.requeued_at or delivery.created_at)).total_seconds()
         if waited > self.settings.wait_timeout or delivery.attempt >= delivery.max_attempts:
             await self._fail(message, f"gave up waiting: {reason}")
             raise DeliveryError(f"gave up waiting: {reason}", retryable=False)
