@@ -30,20 +30,26 @@ SWEEP_MAX = 200_000  # deliveries enqueued by one sweep at most; the next sweep 
 
 
 async def sweep(
-    gateway: Gateway, *, grace: float | None = None, destination: str | None = None, at: datetime | None = None
+    gateway: Gateway,
+    *,
+    grace: float | None = None,
+    destination: str | None = None,
+    at: datetime | None = None,
+    held_too: bool = False,
 ) -> int:
     """Enqueue due deliveries overdue by more than ``grace`` seconds; returns how many.
 
     Pages through them by id, so a backlog (Redis flushed under a million waiting deliveries)
     is enqueued in one sweep, up to ``SWEEP_MAX``, rather than ``SWEEP_BATCH`` per interval.
     ``destination`` restricts the sweep to one destination (its backlog once it is resumed);
-    ``at`` defers what it enqueues.
+    ``at`` defers what it enqueues; ``held_too`` enqueues also what the queue holds for later
+    (a retry's timer on the local queue), which moves it to ``at``.
     """
     now = datetime.now(UTC)
     if grace is None:
         grace = gateway.settings.queue.sweep_interval
     cutoff = now - timedelta(seconds=grace)
-    local = getattr(gateway.queue, "holds", None)
+    local = None if held_too else getattr(gateway.queue, "holds", None)
     async with gateway.db.transaction() as conn:
         held, probe_due = await held_back(conn, now)
     if destination is not None:
@@ -109,9 +115,8 @@ async def release_backlog(gateway: Gateway, destination: str) -> int:
     later.
     """
     await _due_now(gateway, destination)
-    return await sweep(
-        gateway, grace=0, destination=destination, at=datetime.now(UTC) + timedelta(seconds=CACHE_TTL * 1.5)
-    )
+    at = datetime.now(UTC) + timedelta(seconds=CACHE_TTL * 1.5)
+    return await sweep(gateway, grace=0, destination=destination, at=at, held_too=True)
 
 
 async def _due_now(gateway: Gateway, destination: str) -> None:
