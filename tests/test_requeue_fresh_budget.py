@@ -32,7 +32,8 @@ from tests.support.smtp import smtp_server
 pytest_plugins = ["tests.test_plugins"]
 
 # Two attempts, retried at once when the test runs them; no breaker to hold them back.
-BUDGET = {"max_attempts": 2, "backoff_base": 0.1, "jitter": 0, "breaker": {"failures": 0}}
+MAX_ATTEMPTS = 2
+BUDGET = {"max_attempts": MAX_ATTEMPTS, "backoff_base": 0.1, "jitter": 0, "breaker": {"failures": 0}}
 
 
 @dataclass
@@ -85,7 +86,7 @@ async def whatsapp(stack: Stack) -> AsyncIterator[World]:
             return str(stored.delivery_ids[0])
 
         # Meta's "something went wrong" (131000) for both attempts of the budget, then sends again.
-        yield World(client, submit, lambda: graph.fail_next(131000, status=500, times=BUDGET["max_attempts"]), lambda: None)
+        yield World(client, submit, lambda: graph.fail_next(131000, status=500, times=MAX_ATTEMPTS), lambda: None)
 
 
 @asynccontextmanager
@@ -225,7 +226,7 @@ async def test_a_requeue_after_the_budget_is_spent_makes_a_new_attempt_that_deli
 
 
 def _budget(gateway: Any, destination: str) -> int:
-    return int(gateway.destinations[destination].max_attempts or BUDGET["max_attempts"])
+    return int(gateway.destinations[destination].max_attempts or MAX_ATTEMPTS)
 
 
 async def _by_console(client: GatewayClient, delivery_id: str) -> None:
@@ -233,7 +234,9 @@ async def _by_console(client: GatewayClient, delivery_id: str) -> None:
 
     await make_user(client.gateway, "operator", role="operator", password=PASSWORD)
     token = await log_in(client, "operator")
-    r = await client.post(f"/admin/deliveries/{delivery_id}/requeue", headers={"X-CSRF-Token": token, "HX-Request": "true"})
+    r = await client.post(
+        f"/admin/deliveries/{delivery_id}/requeue", headers={"X-CSRF-Token": token, "HX-Request": "true"}
+    )
     assert r.status_code == 200, r.text
 
 

@@ -36,7 +36,7 @@ async def test_a_dead_submission_is_delivered_after_its_mapping_is_fixed_and_it_
         assert second.detail["sent"]["dataValues"] == [{"code": "ANC3", "dataElement": ANC_3RD, "value": "7"}]
 
 
-async def test_a_requeue_sends_every_chunk_again_not_only_those_after_the_last_budgets_progress(dhis2_app, dhis2) -> None:  # type: ignore[no-untyped-def]
+async def test_a_requeue_sends_every_chunk_again_not_resuming_the_spent_budget(dhis2_app, dhis2) -> None:  # type: ignore[no-untyped-def]
     # Chunk 1 is refused for its wrong element (WARNING), chunk 2 fails twice (503) until the
     # budget is spent: the dead delivery's detail holds that progress. After the mapping is
     # fixed, the requeue's new budget starts over rather than resuming with chunk 1's WARNING.
