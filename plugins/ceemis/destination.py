@@ -30,8 +30,6 @@ from plugins.ceemis.forms import case_form, update_form
 from plugins.ceemis.payloads import CREATE
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncConnection
-
     from core import Gateway
     from plugins.ceemis.settings import CEEMISSettings
 
@@ -72,7 +70,8 @@ class CEEMISDestination(Destination):
 
     async def _create(self, message: StandardMessage, delivery: DeliveryInfo) -> DeliveryResult:
         async with self.gateway.db.transaction() as conn:
-            await _budget_starts(conn, message, delivery)
+            if delivery.attempt == 1 and delivery.requeues:  # a requeue's fresh budget: earlier sends are spent
+                await store.restart_sends(conn, message)
             row = await store.row_of(conn, message)
         if row.ceemis_id:
             # CEEMIS made the case on an earlier attempt whose outcome the core did not record.
@@ -101,7 +100,8 @@ class CEEMISDestination(Destination):
     async def _update(self, message: StandardMessage, delivery: DeliveryInfo) -> DeliveryResult:
         ref = message.extra["ceemis"]["ref"]
         async with self.gateway.db.transaction() as conn:
-            await _budget_starts(conn, message, delivery)
+            if delivery.attempt == 1 and delivery.requeues:  # a requeue's fresh budget: earlier sends are spent
+                await store.restart_sends(conn, message)
             row = await store.row_of(conn, message)
             case = await store.find_case(conn, ref)
             blocker = await store.earlier_pending(conn, row, store.references(case, ref))
@@ -233,9 +233,3 @@ class CEEMISDestination(Destination):
     async def _change(self, message: StandardMessage, **values: Any) -> None:
         async with self.gateway.db.transaction() as conn:
             await store.change(conn, message, **values)
-
-
-async def _budget_starts(conn: AsyncConnection, message: StandardMessage, delivery: DeliveryInfo) -> None:
-    """On the first attempt of a requeue's fresh budget, the sends of earlier budgets are spent."""
-    if delivery.attempt == 1 and delivery.requeues:
-        await store.restart_sends(conn, message)
