@@ -80,18 +80,30 @@ class Adapter:
 
 @dataclass(frozen=True, slots=True)
 class DeliveryInfo:
-    """What a destination may know about the delivery it is performing."""
+    """What a destination may know about the delivery it is performing.
+
+    A requeue gives the delivery a fresh budget: ``attempt`` starts again at 1, ``max_attempts``
+    is the new budget, ``previous_detail`` is ``None`` again, and ``requeues`` goes up by one.
+    A destination that counts something per delivery in its own tables (real sends, say)
+    starts counting again on the first attempt of a budget, so a requeue always makes a new
+    attempt.
+    """
 
     id: uuid.UUID
     destination: str
+    # The attempt's number within the current budget (1 on the first attempt after a requeue).
     attempt: int
+    # The attempts of the current budget: this is the last one when ``attempt == max_attempts``.
     max_attempts: int
     idempotency_key: str
     created_at: datetime
     options: dict[str, Any] = field(default_factory=dict)
-    # What the previous attempt recorded (its DeliveryError.detail), e.g. a remote job id to
-    # poll instead of submitting again. None on the first attempt.
+    # What the previous attempt of this budget recorded (its DeliveryError.detail), e.g. a remote
+    # job id to poll instead of submitting again. None on the first attempt of a budget.
     previous_detail: dict[str, Any] | None = None
+    # How many times an operator requeued the delivery (0: never), and when it last was.
+    requeues: int = 0
+    requeued_at: datetime | None = None
 
 
 @dataclass(slots=True)

@@ -7,6 +7,7 @@ transaction, and each changed delivery is enqueued only after its chunk is commi
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,8 @@ from core.pipeline.statuses import FINAL, REQUEUEABLE, WAITING, DeliveryStatus
 from core.storage.models import deliveries
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
     from core.auth.permissions import Principal
     from core.gateway import Gateway
 
@@ -37,35 +40,53 @@ def _audit(gateway: Gateway, principal: Principal | None, action: str, detail: d
 
 
 def _requeue_values(gateway: Gateway, now: datetime) -> dict[str, Any]:
-    # A fresh budget of attempts on top of those already made.
+    """A fresh budget: the destination's ``max_attempts`` on top of the attempts already made.
+
+    The destination then sees the attempts of this budget only (``DeliveryInfo.attempt`` starts
+    again at 1, ``previous_detail`` is ``None``) and one more ``requeues``, so that whatever it
+    counts per delivery starts again too: a requeue always makes a new attempt.
+    """
+    default = gateway.settings.delivery.max_attempts
+    own = {name: d.max_attempts for name, d in gateway.destinations.items() if d.max_attempts}
+    budget: Any = sa.case(own, value=deliveries.c.destination, else_=default) if own else default
     return {
         "status": DeliveryStatus.QUEUED,
         "next_attempt_at": now,
         "lease_until": None,
         "updated_at": now,
-        "max_attempts": deliveries.c.attempt_count + gateway.settings.delivery.max_attempts,
+        "budget_start": deliveries.c.attempt_count,
+        "max_attempts": deliveries.c.attempt_count + budget,
+        "requeues": deliveries.c.requeues + 1,
+        "requeued_at": now,
     }
 
 
+async def _requeue_rows(
+    gateway: Gateway, conn: AsyncConnection, where: sa.ColumnElement[bool], statuses: Sequence[str]
+) -> list[QueueItem]:
+    """Requeue the deliveries ``where`` picks that are in one of ``statuses``: every requeue
+    (one, many, the console's, a plugin's) goes through here."""
+    rows = await conn.execute(
+        sa.update(deliveries)
+        .where(where, deliveries.c.status.in_(statuses))
+        .values(**_requeue_values(gateway, datetime.now(UTC)))
+        .returning(deliveries.c.id, deliveries.c.attempt_count, deliveries.c.destination)
+    )
+    return [QueueItem(r.id, r.attempt_count, r.destination) for r in rows]
+
+
 async def requeue(gateway: Gateway, delivery_id: uuid.UUID, principal: Principal | None = None) -> dict[str, Any]:
-    """Queue one delivery again now. Refused (409) while it runs or once delivered."""
-    now = datetime.now(UTC)
+    """Queue one delivery again now, with a fresh budget. Refused (409) while it runs or once delivered."""
     async with gateway.db.transaction() as conn:
         row = (await conn.execute(sa.select(deliveries.c.status).where(deliveries.c.id == delivery_id))).first()
         if row is None:
             raise NotFound("no such delivery")
         if row.status not in REQUEUEABLE:
             raise Conflict(f"a {row.status} delivery cannot be requeued")
-        result = await conn.execute(
-            sa.update(deliveries)
-            .where(deliveries.c.id == delivery_id, deliveries.c.status.in_(REQUEUEABLE))
-            .values(**_requeue_values(gateway, now))
-            .returning(deliveries.c.attempt_count, deliveries.c.destination)
-        )
-        changed = result.first()
-    if changed is None:
+        items = await _requeue_rows(gateway, conn, deliveries.c.id == delivery_id, REQUEUEABLE)
+    if not items:
         raise Conflict("the delivery changed state meanwhile; try again")
-    await _enqueue(gateway, [QueueItem(delivery_id, changed.attempt_count, changed.destination)])
+    await _enqueue(gateway, items)
     _audit(gateway, principal, "requeue", {"delivery_id": str(delivery_id)})
     return {"id": str(delivery_id), "status": "queued"}
 
@@ -90,7 +111,6 @@ async def requeue_many(gateway: Gateway, f: DeliveryFilters, principal: Principa
     total = 0
     last: uuid.UUID | None = None
     while True:
-        now = datetime.now(UTC)
         async with gateway.db.transaction() as conn:
             query = sa.select(deliveries.c.id).where(*delivery_conditions(f))
             if last is not None:
@@ -99,13 +119,7 @@ async def requeue_many(gateway: Gateway, f: DeliveryFilters, principal: Principa
             if not ids:
                 break
             last = ids[-1]
-            rows = await conn.execute(
-                sa.update(deliveries)
-                .where(deliveries.c.id.in_(ids), deliveries.c.status.in_(statuses))
-                .values(**_requeue_values(gateway, now))
-                .returning(deliveries.c.id, deliveries.c.attempt_count, deliveries.c.destination)
-            )
-            items = [QueueItem(r.id, r.attempt_count, r.destination) for r in rows]
+            items = await _requeue_rows(gateway, conn, deliveries.c.id.in_(ids), statuses)
         await _enqueue(gateway, items)
         total += len(items)
     _audit(

@@ -111,6 +111,10 @@ class Breaker:
         self._view = {r.name: Snapshot(State(r.state), r.failure_streak, r.probe_at, r.probe_until) for r in rows}
         self._fetched = time.monotonic()
 
+    async def closed(self, name: str) -> bool:
+        """Whether ``name``'s breaker is closed as this process last saw it (read again when stale)."""
+        return (await self._snapshot(name)).state is State.CLOSED
+
     async def gate(self, name: str) -> Gate:
         """May a delivery to ``name`` be attempted now? ``PROBE``: yes, as the destination's probe."""
         snap = await self._snapshot(name)

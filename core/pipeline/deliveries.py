@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+import aiohttp
 import httpx
 import sqlalchemy as sa
 
-from core.contracts import DeliveryInfo, DeliveryResult, Destination
+from core.contracts import DeliveryResult, Destination
 from core.errors import DeliveryError
 from core.metrics import metrics
 from core.pipeline.batching import GroupCommit
@@ -89,6 +90,10 @@ class DeliveryEngine:
             # queue's slot then holds the limit across every process.
             local = self._local.setdefault(destination, asyncio.Semaphore(limit))
             async with local:
+                # An attempt of this process may have tripped the breaker while this one waited
+                # for its turn: it then starts nothing (the probe goes on, it is the exception).
+                if not probe and not await self.breaker.closed(destination):
+                    return None
                 token = await self.gateway.queue.acquire_slot(destination, limit, self.lease)
                 if token is None:
                     raise DestinationBusy(destination)
@@ -100,19 +105,21 @@ class DeliveryEngine:
                     await self._records.submit(record)
                 finally:
                     await self.gateway.queue.release_slot(destination, token)
+                # Judged before the next attempt waiting here gets its turn, so that the attempt
+                # that trips the breaker is this process's last until the probe.
+                await self._judge(destination, record, probe)
         finally:
             if probe and record is None:
                 await self.breaker.release_probe(destination)
         assert record is not None
-        await self._judge(destination, record, probe)
         if record.retry_at is not None:
             try:
                 await self.gateway.queue.enqueue(
-                    [QueueItem(claim.info.id, claim.info.attempt, claim.info.destination)], at=record.retry_at
+                    [QueueItem(claim.info.id, claim.number, claim.info.destination)], at=record.retry_at
                 )
             except Exception as err:  # noqa: BLE001 - the sweeper picks it up when due
                 log.warning("could not schedule retry of %s (%s); the sweeper will", claim.info.id, err)
-        return AttemptOutcome(record.values["b_status"], claim.info.attempt, record.values["b_last_error"])
+        return AttemptOutcome(record.values["b_status"], claim.number, record.values["b_last_error"])
 
     async def _judge(self, destination: str, record: Record, probe: bool) -> None:
         """Tell the destination's breaker how the attempt went; release its backlog if it resumed."""
@@ -161,11 +168,11 @@ class DeliveryEngine:
                 log.exception("destination %s raised unexpectedly on delivery %s", info.destination, info.id)
                 failure = DeliveryError(f"destination error: {type(err).__name__}: {err}", retryable=True)
         duration_ms = (time.perf_counter() - clock) * 1000
-        return self._record(info, destination, started, duration_ms, result, failure, worker)
+        return self._record(claim, destination, started, duration_ms, result, failure, worker)
 
     def _record(
         self,
-        info: DeliveryInfo,
+        claim: Claim,
         destination: Destination | None,
         started: datetime,
         duration_ms: float,
@@ -173,6 +180,9 @@ class DeliveryEngine:
         failure: DeliveryError | None,
         worker: str,
     ) -> Record:
+        # ``info.attempt`` counts within the current budget (it restarts on a requeue): it judges
+        # the budget and the backoff; ``number`` counts over the delivery's life: it names the row.
+        info, number = claim.info, claim.number
         now = datetime.now(UTC)
         retry_at: datetime | None = None
         if failure is None:
@@ -199,7 +209,7 @@ class DeliveryEngine:
                 "delivery %s to %s failed on attempt %d (%s): %s",
                 info.id,
                 info.destination,
-                info.attempt,
+                number,
                 f"retry at {retry_at:%Y-%m-%dT%H:%M:%SZ}" if retry_at else "dead",
                 error,
             )
@@ -211,7 +221,7 @@ class DeliveryEngine:
             info=info,
             values={
                 "b_id": info.id,
-                "b_attempt": info.attempt,
+                "b_attempt": number,
                 "b_status": status,
                 "b_next_attempt_at": retry_at,
                 "b_last_error": error,
@@ -223,7 +233,7 @@ class DeliveryEngine:
             },
             attempt={
                 "delivery_id": info.id,
-                "number": info.attempt,
+                "number": number,
                 "started_at": started,
                 "duration_ms": duration_ms,
                 "outcome": outcome,
@@ -242,26 +252,59 @@ class DeliveryEngine:
                 status=code,
                 duration_ms=duration_ms,
                 error=error,
-                detail={"delivery_id": str(info.id), "attempt": info.attempt},
+                detail={"delivery_id": str(info.id), "attempt": number},
             ),
             retry_at=retry_at,
             verdict=verdict,
         )
 
 
+# What says the far side could not be reached or did not answer in time, whichever client a
+# destination uses (httpx, aiohttp, a raw socket).
+UNREACHABLE: tuple[type[BaseException], ...] = (
+    TimeoutError,
+    ConnectionError,
+    httpx.TransportError,
+    aiohttp.ClientConnectionError,
+)
+
+
 def unhealthy(failure: DeliveryError) -> bool:
     """Whether a failed attempt says the destination is failing (for its breaker).
 
     A 5xx, 408, 425 or 429 answer, a timeout, a connection error or an unexpected exception
-    does. A refused item (a 4xx: bad data) does not, nor does a retry a destination asks for
-    without an answer behind it (an update waiting for its case's create, say).
+    does, whichever plugin reports it and whatever ``retry_after`` or ``detail`` it adds. A
+    refused item (a 4xx: bad data) does not, nor does a retry a destination asks for without
+    an answer or a network failure behind it (an update waiting for its case's create, a
+    remote job still running).
     """
     if not failure.retryable:
         return False
     if failure.status_code is not None:
         return failure.status_code in RETRYABLE_STATUS or failure.status_code >= 500
+    if caused_by(failure, UNREACHABLE):
+        return True
     # A wait the destination chose carries its own retry_after (or a detail to resume from).
     return failure.retry_after is None and failure.detail is None
+
+
+def caused_by(err: BaseException, kinds: tuple[type[BaseException], ...]) -> bool:
+    """Whether ``err`` was raised from, or while handling, an exception of one of ``kinds``.
+
+    A destination that catches ``httpx.ConnectError`` and raises ``DeliveryError`` in its
+    ``except`` block chains the two (``from err``, or implicitly): the core reads the chain.
+    """
+    seen: set[int] = set()
+    pending = [err.__cause__, err.__context__]
+    while pending:
+        cause = pending.pop()
+        if cause is None or id(cause) in seen:
+            continue
+        if isinstance(cause, kinds):
+            return True
+        seen.add(id(cause))
+        pending += [cause.__cause__, cause.__context__]
+    return False
 
 
 async def perform(gateway: Gateway, delivery_id: uuid.UUID, *, worker: str = "") -> AttemptOutcome | None:

@@ -33,6 +33,9 @@ from core.storage.models import audit_log, deliveries, delivery_attempts, messag
 class Claim:
     info: DeliveryInfo
     message: StandardMessage
+    # The attempt's number over the delivery's life (its attempt row's number); ``info.attempt``
+    # counts within the current budget.
+    number: int
 
 
 @dataclass
@@ -69,19 +72,28 @@ def message_from_row(row: Mapping[str, Any]) -> StandardMessage:
 
 
 def claim_from_rows(delivery: Mapping[Any, Any], message: Mapping[Any, Any]) -> Claim:
-    """A claimed delivery from its columns as the claim returned them, and its message's row."""
+    """A claimed delivery from its columns as the claim returned them, and its message's row.
+
+    The destination sees the current budget only: the attempts since the last requeue, and no
+    detail from before it.
+    """
+    start = delivery["budget_start"]
+    attempt = delivery["attempt_count"] - start
     return Claim(
         DeliveryInfo(
             id=pg_uuid(delivery["delivery_id"]),
             destination=delivery["destination"],
-            attempt=delivery["attempt_count"],
-            max_attempts=delivery["max_attempts"],
+            attempt=attempt,
+            max_attempts=delivery["max_attempts"] - start,
             idempotency_key=delivery["idempotency_key"],
             created_at=delivery["created_at"],
             options=dict(delivery["options"] or {}),
-            previous_detail=delivery["detail"],
+            previous_detail=delivery["detail"] if attempt > 1 else None,
+            requeues=delivery["requeues"],
+            requeued_at=delivery["requeued_at"],
         ),
         message_from_row(message),
+        delivery["attempt_count"],
     )
 
 
@@ -96,6 +108,9 @@ CLAIMED = (
     deliveries.c.created_at,
     deliveries.c.options,
     deliveries.c.detail,
+    deliveries.c.budget_start,
+    deliveries.c.requeues,
+    deliveries.c.requeued_at,
 )
 
 # The deliveries are found by primary key and only then checked. ``status || ''`` keeps the
@@ -110,7 +125,7 @@ WITH c AS (
     ((status || '') IN ({sql_list(WAITING)}) AND (next_attempt_at IS NULL OR next_attempt_at <= $3))
     OR ((status || '') = '{DeliveryStatus.RUNNING.value}' AND lease_until < $3))
   RETURNING id AS delivery_id, attempt_count, max_attempts, destination, message_id, idempotency_key, created_at,
-            options, detail
+            options, detail, budget_start, requeues, requeued_at
 )
 SELECT c.*, m.id, m.platform, m.external_id, m.kind, m.direction, m.sender, m.sender_name, m.recipient, m.text,
        m.media, m.timestamp, m.raw, m.extra, m.conversation_id

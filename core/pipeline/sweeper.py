@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from core.pipeline.breaker import CACHE_TTL, held_back
 from core.pipeline.queue.base import QueueItem
-from core.pipeline.statuses import claimable
+from core.pipeline.statuses import WAITING, claimable
 from core.storage.models import deliveries
 
 if TYPE_CHECKING:
@@ -30,20 +30,26 @@ SWEEP_MAX = 200_000  # deliveries enqueued by one sweep at most; the next sweep 
 
 
 async def sweep(
-    gateway: Gateway, *, grace: float | None = None, destination: str | None = None, at: datetime | None = None
+    gateway: Gateway,
+    *,
+    grace: float | None = None,
+    destination: str | None = None,
+    at: datetime | None = None,
+    held_too: bool = False,
 ) -> int:
     """Enqueue due deliveries overdue by more than ``grace`` seconds; returns how many.
 
     Pages through them by id, so a backlog (Redis flushed under a million waiting deliveries)
     is enqueued in one sweep, up to ``SWEEP_MAX``, rather than ``SWEEP_BATCH`` per interval.
     ``destination`` restricts the sweep to one destination (its backlog once it is resumed);
-    ``at`` defers what it enqueues.
+    ``at`` defers what it enqueues; ``held_too`` enqueues also what the queue holds for later
+    (a retry's timer on the local queue), which moves it to ``at``.
     """
     now = datetime.now(UTC)
     if grace is None:
         grace = gateway.settings.queue.sweep_interval
     cutoff = now - timedelta(seconds=grace)
-    local = getattr(gateway.queue, "holds", None)
+    local = None if held_too else getattr(gateway.queue, "holds", None)
     async with gateway.db.transaction() as conn:
         held, probe_due = await held_back(conn, now)
     if destination is not None:
@@ -100,12 +106,35 @@ async def _probes(gateway: Gateway, names: list[str], now: datetime) -> int:
 
 
 async def release_backlog(gateway: Gateway, destination: str) -> int:
-    """Enqueue a resumed destination's waiting deliveries.
+    """Enqueue a resumed destination's waiting deliveries, those waiting out a backoff included.
 
-    Deferred by a little more than how stale another process's view of the breaker may be, so
-    that no process still seeing the destination paused drops them; the sweeper would find them
-    anyway, one interval later.
+    The destination is back: a delivery that went ``retrying`` before the pause (or during it,
+    as a failed probe) is due now rather than when its backoff ends. Deferred by a little more
+    than how stale another process's view of the breaker may be, so that no process still
+    seeing the destination paused drops them; the sweeper would find them anyway, one interval
+    later.
     """
-    return await sweep(
-        gateway, grace=0, destination=destination, at=datetime.now(UTC) + timedelta(seconds=CACHE_TTL * 1.5)
-    )
+    await _due_now(gateway, destination)
+    at = datetime.now(UTC) + timedelta(seconds=CACHE_TTL * 1.5)
+    return await sweep(gateway, grace=0, destination=destination, at=at, held_too=True)
+
+
+async def _due_now(gateway: Gateway, destination: str) -> None:
+    """Make every waiting delivery of ``destination`` due now, in chunks by id."""
+    now = datetime.now(UTC)
+    t = deliveries.c
+    later = (t.destination == destination, t.status.in_(WAITING), t.next_attempt_at > now)
+    after = None
+    while True:
+        async with gateway.db.transaction() as conn:
+            query = sa.select(t.id).where(*later).order_by(t.id).limit(SWEEP_BATCH)
+            if after is not None:
+                query = query.where(t.id > after)
+            ids = [r.id for r in await conn.execute(query)]
+            if ids:
+                await conn.execute(
+                    sa.update(deliveries).where(t.id.in_(ids), *later).values(next_attempt_at=now, updated_at=now)
+                )
+        if len(ids) < SWEEP_BATCH:
+            return
+        after = ids[-1]

@@ -157,6 +157,11 @@ deliveries = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("delivered_at", UTCDateTime),
+    # A requeue starts a fresh budget of attempts: how many times it was requeued, its
+    # attempt_count and the time when it last was (0008_delivery_requeues).
+    sa.Column("requeues", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("budget_start", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("requeued_at", UTCDateTime),
     sa.Index(None, "status", "next_attempt_at"),
     sa.Index(None, "status", "id"),
     sa.Index(None, "destination", "id"),

@@ -8,6 +8,10 @@ destination asks the core for a budget of real sends plus waits, counts real sen
 its tables, and gives every retry it asks for its own ``retry_after``: waits are short
 (``wait_min`` doubling to ``wait_max``), real failures follow the ``[delivery]`` backoff by
 real sends, not by attempts. Cases of different callers never wait on each other.
+
+A requeue gives a fresh budget (the core starts ``delivery.attempt`` again at 1): the sends
+and the wait are counted again from its first attempt, so a case that used up its sends in an
+outage is sent again when an operator requeues it.
 """
 
 from __future__ import annotations
@@ -105,6 +109,8 @@ class CEEMISDestination(Destination):
 
     async def _create(self, message: StandardMessage, delivery: DeliveryInfo) -> DeliveryResult:
         async with self.gateway.db.transaction() as conn:
+            if delivery.attempt == 1 and delivery.requeues:  # a requeue's fresh budget: earlier sends are spent
+                await store.restart_sends(conn, message)
             row = await store.row_of(conn, message)
         if row.ceemis_id:
             # CEEMIS made the case on an earlier attempt whose outcome the core did not record.
@@ -133,6 +139,8 @@ class CEEMISDestination(Destination):
     async def _update(self, message: StandardMessage, delivery: DeliveryInfo) -> DeliveryResult:
         ref = message.extra["ceemis"]["ref"]
         async with self.gateway.db.transaction() as conn:
+            if delivery.attempt == 1 and delivery.requeues:  # a requeue's fresh budget: earlier sends are spent
+                await store.restart_sends(conn, message)
             row = await store.row_of(conn, message)
             case = await store.find_case(conn, ref)
             blocker = await store.earlier_pending(conn, row, store.references(case, ref))
@@ -261,7 +269,7 @@ class CEEMISDestination(Destination):
         return max(self.settings.wait_min, base + random.uniform(-base * d.jitter, base * d.jitter))
 
     async def _wait(self, message: StandardMessage, delivery: DeliveryInfo, row: sa.Row[Any], reason: str) -> NoReturn:
-        waited = (datetime.now(UTC) - delivery.created_at).total_seconds()
+        waited = (datetime.now(UTC) - (delivery.requeued_at or delivery.created_at)).total_seconds()
         if waited > self.settings.wait_timeout or delivery.attempt >= delivery.max_attempts:
             await self._fail(message, f"gave up waiting: {reason}")
             raise DeliveryError(f"gave up waiting: {reason}", retryable=False)

@@ -143,6 +143,16 @@ async def start_send(conn: AsyncConnection, message: StandardMessage, hold: floa
     return int((await conn.execute(sa.select(table.c.attempts).where(table.c.message_id == message.id))).scalar_one())
 
 
+async def restart_sends(conn: AsyncConnection, message: StandardMessage) -> None:
+    """Count the message's sends from zero again (a requeue's fresh budget); a delivered one stays."""
+    table = _table(message)
+    await conn.execute(
+        sa.update(table)
+        .where(table.c.message_id == message.id, table.c.state != "delivered")
+        .values(attempts=0, updated_at=datetime.now(UTC))
+    )
+
+
 async def find_case(conn: AsyncConnection, reference: str) -> sa.Row[Any] | None:
     """The case a reference names: the helpline's src_uid or src_callid, the gateway's message id,
     or the CEEMIS id. The oldest case wins if a reference is ambiguous."""

@@ -61,7 +61,9 @@ class WhatsAppDestination(Destination):
         tag = body.get("biz_opaque_callback_data")
         if tag is None:
             tag = body["biz_opaque_callback_data"] = f"sb:{delivery.idempotency_key}"
-        if delivery.attempt > 1 and tag.startswith("sb:"):
+        # Any attempt but a delivery's very first may follow one that got through unseen (a
+        # requeue's attempt 1 too: the attempt number starts again with each budget).
+        if (delivery.attempt > 1 or delivery.requeues) and tag.startswith("sb:"):
             recovered = await self._sent_already(tag, message, delivery, number)
             if recovered is not None:
                 return recovered

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from core.testing import attempts, deliveries_of, drain
+from core import requeue_delivery
+from core.testing import attempts, deliveries_of, drain, settle
 from tests.whatsapp.support import WA_ID, outbound_message, post_webhook, send, status_payload, tracking
 
 
@@ -85,6 +86,26 @@ async def test_a_retry_after_a_lost_answer_is_not_sent_twice_when_a_status_showe
     assert (delivery.status, delivery.remote_ref) == ("delivered", "wamid.HBgLlost-answer")
     assert len(graph.sends()) == 1
     assert (row.message_id, row.recipient, row.status) == (first.message_id, WA_ID, "sent")
+
+
+async def test_a_requeue_after_a_lost_answer_is_not_sent_twice_when_a_status_showed_it_arrived(
+    whatsapp_client: Any, graph: Any
+) -> None:
+    # The requeue's first attempt is attempt 1 of a fresh budget, yet not the delivery's first.
+    graph.fail_next(131000, status=500)
+    async with whatsapp_client(max_attempts=1) as client:
+        first = await send(client.gateway, outbound_message())
+        assert first.status == "dead"
+        status = status_payload("sent", "wamid.HBgLlost-answer")
+        status["entry"][0]["changes"][0]["value"]["statuses"][0]["biz_opaque_callback_data"] = graph.sends()[0][
+            "biz_opaque_callback_data"
+        ]
+        await post_webhook(client, status)
+        await requeue_delivery(client.gateway, first.id)
+        assert await settle(client.gateway) == {"delivered": 1}
+        [delivery] = await deliveries_of(client.gateway, first.message_id)
+    assert (delivery.status, delivery.remote_ref) == ("delivered", "wamid.HBgLlost-answer")
+    assert len(graph.sends()) == 1
 
 
 async def test_a_non_json_error_answer_is_classified_by_its_http_status(whatsapp_client: Any, graph: Any) -> None:
