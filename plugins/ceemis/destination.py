@@ -96,7 +96,7 @@ class CEEMISDestination(Destination):
             turn = await store.turn_of(conn, message, conversation_id, settings)
         if turn is not None:
             return turn
-        if delivery.attempt <= 1:
+        if delivery.attempt <= 1 and not delivery.requeues:
             # The plugin records each stored message in order just after the commit
             # (switchboard_messages_stored); this attempt came first. Recording it here could put
             # it before an earlier message of its conversation that is not recorded yet.
