@@ -219,9 +219,10 @@ class AggregateEndpoints:
     async def reenqueue_batch(self, request: Request) -> Response:
         """dhis2gw's ``POST /aggregate/reenqueue/batch``: ``{"queue", "task_ids"}`` → counts and errors."""
         try:
-            body = json.loads(await request.body() or b"{}")
+            body = json.loads(await request.body())  # an empty body is a 400, as Go's decoder answers EOF
         except (ValueError, UnicodeDecodeError):
             return error("Invalid request body", 400)
+        body = {} if body is None else body  # JSON null decodes to the empty request
         queue = body.get("queue", "dead") if isinstance(body, dict) else None
         task_ids = body.get("task_ids") or [] if isinstance(body, dict) else None
         if (
