@@ -101,6 +101,7 @@ if TYPE_CHECKING:
     from core.web.requests import read_json as read_json
     from core.web.root_routes import at_root as at_root
     from core.web.security import max_body as max_body
+    from core.web.webhooks import webhook_route as webhook_route
 
 # Where each public name lives; internal layout, free to change without the names changing.
 _PUBLIC: dict[str, str] = {
@@ -175,6 +176,7 @@ _PUBLIC: dict[str, str] = {
     "read_json": "core.web.requests",
     "at_root": "core.web.root_routes",
     "max_body": "core.web.security",
+    "webhook_route": "core.web.webhooks",
 }
 
 __all__ = [
@@ -248,6 +250,7 @@ __all__ = [
     "user_account",
     "user_keys",
     "verify_token",
+    "webhook_route",
 ]
 
 

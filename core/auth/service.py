@@ -235,7 +235,7 @@ class AuthService:
     async def admit(self, scope: Scope, principal: Principal | None) -> None:
         """The API rate limit, per caller: a user or key by identity, anyone else by address."""
         path = scope["path"]
-        if path.startswith(_UNLIMITED_PATHS):
+        if path.startswith(_UNLIMITED_PATHS) or path in self.gateway.webhook_paths:
             return
         who = f"{principal.kind}:{principal.id}" if principal is not None else f"ip:{client_address(scope)}"
         wait = await self.limiter.hit(f"api:{who}", self.settings.api_rate_per_minute, 60)

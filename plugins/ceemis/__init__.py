@@ -18,13 +18,14 @@ from starlette.routing import BaseRoute
 from core import Adapter, AdminPage, Destination, Gateway, StandardMessage, Stored, hookimpl
 from plugins.ceemis import admin, store
 from plugins.ceemis.adapter import CEEMISAdapter, EEMISAdapter, HelplineAdapter
+from plugins.ceemis.cfcbe import cfcbe_routes
 from plugins.ceemis.destination import NAME, CEEMISDestination
 from plugins.ceemis.models import metadata
 from plugins.ceemis.routes import ceemis_routes
 from plugins.ceemis.settings import CEEMISSettings
 
 # The plugin API versions this plugin is written against (docs/plugins.md, "Versions and compatibility").
-SWITCHBOARD_API = ">=1.1,<2"
+SWITCHBOARD_API = ">=1.2,<2"
 
 
 @hookimpl
@@ -52,8 +53,9 @@ def switchboard_destinations(gateway: Gateway) -> list[Destination]:
 
 
 @hookimpl
-def switchboard_routes() -> list[BaseRoute]:
-    return ceemis_routes()
+def switchboard_routes(gateway: Gateway) -> list[BaseRoute]:
+    settings: CEEMISSettings = gateway.plugin_config("ceemis")
+    return [*ceemis_routes(), *cfcbe_routes(settings.cfcbe)]
 
 
 @hookimpl

@@ -41,6 +41,20 @@ class WebhookSettings(_Table):
     signature_header: str = "X-Signature"
 
 
+class CFCBESettings(_Table):
+    """``[plugins.ceemis.cfcbe]``: CFCBE's old URLs for cases and their status, for clients that only change the base URL (docs/ceemis.md)."""
+
+    enabled: bool = False
+    prefix: str = "/api"
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, prefix: str) -> str:
+        if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", prefix):
+            raise ValueError(f"prefix {prefix!r}: a path such as /api (no trailing slash)")
+        return prefix
+
+
 class CEEMISSettings(_Table):
     """The whole ``[plugins.ceemis]`` table."""
 
@@ -62,6 +76,7 @@ class CEEMISSettings(_Table):
     defaults: dict[str, str] = Field(default_factory=dict)
     fields: dict[str, str | list[str]] = Field(default_factory=dict)
     webhooks: dict[str, WebhookSettings] = Field(default_factory=dict)
+    cfcbe: CFCBESettings = Field(default_factory=CFCBESettings)
 
     @field_validator("case_id_pattern")
     @classmethod
