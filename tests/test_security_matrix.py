@@ -16,6 +16,10 @@ redirected to the login page and a user who must change their password to that s
 without its CSRF token is refused (403).
 reset (only the routes to change it are open until they do). A report download is public to
 the guard, and its link's signature is the authentication: unsigned, every caller gets 403.
+
+CFCBE's webhook URLs (``core.webhook_route``) are public to the guard like ``/webhooks/{platform}``:
+their row is what the adapter answers (WhatsApp's handshake refuses a GET without Meta's
+parameters; a case adapter wants a key of its platform, ``*`` included, or a signed-in user).
 """
 
 from __future__ import annotations
