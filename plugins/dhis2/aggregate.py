@@ -123,18 +123,28 @@ async def _org_unit(conn: AsyncConnection, check: _Checker, name: str, value: An
 
 
 async def prepare(
-    conn: AsyncConnection, body: Any, *, instance_name: str, instance: InstanceSettings, unmapped: str
+    conn: AsyncConnection,
+    body: Any,
+    *,
+    instance_name: str,
+    instance: InstanceSettings,
+    unmapped: str,
+    mapping_scope: tuple[str, str] | None = None,
 ) -> Prepared:
-    """Validate and map ``body`` (dhis2gw or native); raises ``InvalidSubmission``."""
+    """Validate and map ``body`` (dhis2gw or native); raises ``InvalidSubmission``.
+
+    ``mapping_scope``: map codes with the data-value mappings of this ``(instance_name,
+    source_name)`` only (the dhis2gw API's); ``None``: every mapping.
+    """
     if not isinstance(body, dict):
         raise InvalidSubmission(
             "the body must be a JSON object", [{"field": "(body)", "message": "expected an object"}]
         )
     values = body.get("dataValues")
     if isinstance(values, dict):
-        prepared = await _from_dhis2gw(conn, body, instance_name, instance, unmapped)
+        prepared = await _from_dhis2gw(conn, body, instance_name, instance, unmapped, mapping_scope)
     elif isinstance(values, list):
-        prepared = await _from_native(conn, body, instance_name, instance, unmapped)
+        prepared = await _from_native(conn, body, instance_name, instance, unmapped, mapping_scope)
     else:
         raise InvalidSubmission(
             "dataValues is missing",
@@ -145,7 +155,12 @@ async def prepare(
 
 
 async def _from_dhis2gw(
-    conn: AsyncConnection, body: dict[str, Any], instance_name: str, instance: InstanceSettings, unmapped: str
+    conn: AsyncConnection,
+    body: dict[str, Any],
+    instance_name: str,
+    instance: InstanceSettings,
+    unmapped: str,
+    mapping_scope: tuple[str, str] | None = None,
 ) -> Prepared:
     check = _Checker(instance)
     dataset = check.uid("dataSet", body.get("dataSet"), required=True)
@@ -166,7 +181,7 @@ async def _from_dhis2gw(
     if check.errors:
         raise InvalidSubmission("the submission is invalid", check.errors)
     assert dataset is not None
-    mappings = await store.data_value_mappings_for(conn, texts, dataset)
+    mappings = await store.data_value_mappings_for(conn, texts, dataset, scope=mapping_scope)
     data_values: list[dict[str, Any]] = []
     codes: list[str | None] = []
     origins: list[str] = []
@@ -198,7 +213,12 @@ async def _from_dhis2gw(
 
 
 async def _from_native(
-    conn: AsyncConnection, body: dict[str, Any], instance_name: str, instance: InstanceSettings, unmapped: str
+    conn: AsyncConnection,
+    body: dict[str, Any],
+    instance_name: str,
+    instance: InstanceSettings,
+    unmapped: str,
+    mapping_scope: tuple[str, str] | None = None,
 ) -> Prepared:
     check = _Checker(instance)
     dataset = check.uid("dataSet", body.get("dataSet"), required=False)
@@ -217,7 +237,9 @@ async def _from_native(
         for i in items
         if isinstance(i, dict) and isinstance(i.get("dataElement"), str) and not is_uid(i["dataElement"]) and not by_uid
     }
-    mappings = await store.data_value_mappings_for(conn, codes_wanted, dataset) if codes_wanted else {}
+    mappings = (
+        await store.data_value_mappings_for(conn, codes_wanted, dataset, scope=mapping_scope) if codes_wanted else {}
+    )
     data_values: list[dict[str, Any]] = []
     codes: list[str | None] = []
     origins: list[str] = []

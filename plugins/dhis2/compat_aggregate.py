@@ -37,6 +37,8 @@ _REQUIRED = ("orgUnit", "period", "dataSet", "dataValues")
 TASK_TYPE = "aggregate:send"
 QUEUE = "dhis2gw:default"
 NOTHING_MAPPED = "Payload validation errors:\n - dataValues: Array must have at least 1 items\n"
+# dhis2gw maps with the rows whose instance_name and source_name are both "default", and no other.
+MAPPING_SCOPE = ("default", "default")
 
 
 def _json_type(value: Any) -> str:
@@ -123,7 +125,9 @@ class AggregateEndpoints:
         record = _request_record(body)
         async with gateway.db.transaction() as conn:
             codes = [str(code) for code in body["dataValues"]]
-            mapped = await store.data_value_mappings_for(conn, codes, body["dataSet"]) if codes else {}
+            mapped = (
+                await store.data_value_mappings_for(conn, codes, body["dataSet"], scope=MAPPING_SCOPE) if codes else {}
+            )
             if not mapped:
                 nothing = {"dataSet": body["dataSet"], "completeDate": today, "period": body["period"],
                            "orgUnit": body["orgUnit"], "dataValues": []}  # fmt: skip
@@ -131,7 +135,12 @@ class AggregateEndpoints:
                 return self._answer(nothing, row_id, None)
             try:
                 prepared = await aggregate.prepare(
-                    conn, submission, instance_name=instance, instance=settings.instances[instance], unmapped="skip"
+                    conn,
+                    submission,
+                    instance_name=instance,
+                    instance=settings.instances[instance],
+                    unmapped="skip",
+                    mapping_scope=MAPPING_SCOPE,
                 )
             except InvalidSubmission as err:
                 detail = [f"{e.get('field', '(root)')}: {e.get('message', '')}" for e in err.errors]
@@ -150,6 +159,7 @@ class AggregateEndpoints:
                 # Each attempt maps this again with the mappings as they are then (left out if unmapped).
                 "submission": json.dumps(submission),  # text: JSONB would reorder the codes
                 "unmapped_policy": "skip",
+                "mapping_scope": list(MAPPING_SCOPE),
                 "submitted_by": request.state.principal.label,
                 "dhis2gw_request": record,
             },

@@ -186,12 +186,13 @@ async def upsert(conn: AsyncConnection, kind: Kind, rows: Sequence[Mapping[str, 
 
 
 async def data_value_mappings_for(
-    conn: AsyncConnection, codes: Iterable[str], dataset: str | None
+    conn: AsyncConnection, codes: Iterable[str], dataset: str | None, *, scope: tuple[str, str] | None = None
 ) -> dict[str, list[Any]]:
     """Mappings of these codes (in ``dataset`` when given), by code; several when ambiguous.
 
     A mapping without a data set (``dataset = ""``, from a dhis2gw file) applies to every data
-    set, after those of ``dataset`` itself.
+    set, after those of ``dataset`` itself. ``scope``: only rows of this ``(instance_name,
+    source_name)`` (dhis2gw's API reads only ``("default", "default")``).
     """
     table = data_value_mappings
     found: dict[str, list[Any]] = {}
@@ -200,6 +201,8 @@ async def data_value_mappings_for(
         query = sa.select(table).where(table.c.code.in_(wanted[i : i + _KEYS_PER_QUERY]))
         if dataset is not None:
             query = query.where(table.c.dataset.in_([dataset, ""]))
+        if scope is not None:
+            query = query.where(table.c.instance_name == scope[0], table.c.source_name == scope[1])
         rows = (await conn.execute(query.order_by(table.c.id))).all()
         for row in sorted(rows, key=lambda r: r.dataset == ""):  # the data set's own first
             found.setdefault(row.code, []).append(row)
