@@ -16,10 +16,18 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from core.auth import users as directory
+from core.errors import Unprocessable
 from core.storage.models import users
 
 if TYPE_CHECKING:
     from core.gateway import Gateway
+
+
+def _check_profile(**fields: Any) -> None:
+    """``Unprocessable`` for a name or e-mail longer than its column (PostgreSQL would refuse it with a 500)."""
+    long = [name for name, value in fields.items() if isinstance(value, str) and len(value) > 255]
+    if long:
+        raise Unprocessable("too long", errors=[{"field": name, "message": "at most 255 characters"} for name in long])
 
 
 async def find_users(
@@ -70,7 +78,9 @@ async def add_user(
     email: str | None = None,
     active: bool = True,
 ) -> dict[str, Any]:
-    """Create a user: ``Conflict`` when the name is taken, ``Unprocessable`` for a weak password or bad role."""
+    """Create a user: ``Conflict`` when the name is taken, ``Unprocessable`` for a weak password, a bad
+    role or a name or e-mail past 255 characters."""
+    _check_profile(full_name=full_name, email=email)
     row = await directory.create_user(
         gateway, username, password, role, full_name=full_name, email=email, status="active" if active else "inactive"
     )
@@ -78,6 +88,8 @@ async def add_user(
 
 
 async def change_user(gateway: Gateway, user_id: uuid.UUID | str, **changes: Any) -> dict[str, Any]:
-    """Change ``role``, ``full_name``, ``email`` or ``status`` (``NotFound``; ``Conflict`` for the last admin)."""
+    """Change ``role``, ``full_name``, ``email`` or ``status`` (``NotFound``; ``Conflict`` for the last admin;
+    ``Unprocessable`` for a bad role or status, or a name or e-mail past 255 characters)."""
+    _check_profile(full_name=changes.get("full_name"), email=changes.get("email"))
     _, after = await directory.update_user(gateway, user_id, **changes)
     return directory.user_view(after)

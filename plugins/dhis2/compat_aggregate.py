@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from core import Conflict, NotFound, StandardMessage, gateway_of, requeue_delivery, requires
+from core import BadRequest, Conflict, NotFound, StandardMessage, gateway_of, parse_json, requeue_delivery, requires
 from plugins.dhis2 import aggregate, store
 from plugins.dhis2.compat_answers import error
 from plugins.dhis2.models import dhis2gw_submissions
@@ -229,8 +229,8 @@ class AggregateEndpoints:
     async def reenqueue_batch(self, request: Request) -> Response:
         """dhis2gw's ``POST /aggregate/reenqueue/batch``: ``{"queue", "task_ids"}`` → counts and errors."""
         try:
-            body = json.loads(await request.body())  # an empty body is a 400, as Go's decoder answers EOF
-        except (ValueError, UnicodeDecodeError):
+            body = parse_json(await request.body())  # an empty body is a 400, as Go's decoder answers EOF
+        except BadRequest:
             return error("Invalid request body", 400)
         body = {} if body is None else body  # JSON null decodes to the empty request
         queue = body.get("queue", "dead") if isinstance(body, dict) else None

@@ -9,7 +9,6 @@ left out as Go's ``omitempty`` does. Never a password or its hash; no integer ``
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from core import (
+    BadRequest,
     Conflict,
     NotFound,
     Unprocessable,
@@ -25,6 +25,7 @@ from core import (
     change_user,
     find_users,
     gateway_of,
+    parse_json,
     requires,
     user_account,
 )
@@ -51,8 +52,8 @@ def user_json(user: dict[str, Any]) -> dict[str, Any]:
 async def _object(request: Request) -> dict[str, Any] | None:
     """The body as a JSON object with lower-cased keys (Go matches field names case-insensitively)."""
     try:
-        body = json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError):
+        body = parse_json(await request.body())
+    except BadRequest:  # malformed, too deep, a lone surrogate
         return None
     return {str(k).lower(): v for k, v in body.items()} if isinstance(body, dict) else None
 

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from core import BadRequest, HTTPError, NotFound, at_root, describe, gateway_of, requires, webhook_route
+from core import BadRequest, HTTPError, NotFound, at_root, describe, gateway_of, parse_json, requires, webhook_route
 from plugins.webform import organisations, otp
 from plugins.webform.cors import with_cors
 from plugins.webform.routes import limit_client
@@ -51,8 +51,8 @@ async def _form(request: Request) -> dict[str, Any]:
         async with request.form(max_files=0, max_fields=20) as form:
             return {k: v for k, v in form.items() if isinstance(v, str)}
     try:
-        data = await request.json()
-    except ValueError:
+        data = parse_json(await request.body())
+    except BadRequest:  # not JSON: no fields, so CFCBE's "… are required"
         return {}
     return data if isinstance(data, dict) else {}
 

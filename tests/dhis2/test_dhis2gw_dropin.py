@@ -189,6 +189,11 @@ async def test_user_routes_refuse_bad_input_and_unknown_users_in_dhis2gw_shape(d
         assert (await client.get(f"{P}/users/not-a-uid", headers=admin)).status_code == 404
         r = await client.put(f"{P}/users/{missing}", json={"firstname": "A"}, headers=admin)
         assert r.status_code == 404
+        deep = b'{"username": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+        assert (await client.post(f"{P}/user", content=deep, headers=admin)).json() == {"error": "Invalid input"}
+        long = {"username": "longmail", "password": "a long enough passphrase", "email": "a" * 300 + "@example.org"}
+        r = await client.post(f"{P}/user", json=long, headers=admin)
+        assert r.status_code == 400 and r.json()["error"] == "Invalid input"
         none = (await client.get(f"{P}/users", params={"username": "nobody"}, headers=admin)).json()
         assert none["items"] is None and none["total"] == 0
 
