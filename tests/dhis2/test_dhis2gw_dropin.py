@@ -116,6 +116,20 @@ async def test_the_logs_viewer_preflight_is_answered_204_with_methods_and_header
         assert r.status_code == 204
 
 
+async def test_every_dhis2gw_path_answers_a_preflight(dhis2_app) -> None:  # type: ignore[no-untyped-def]
+    paths = [
+        "/aggregate", "/aggregate/reenqueue/batch", "/aggregate/reenqueue/t-1", "/logs", "/logs/purge", "/logs/1",
+        "/mappings", "/mappings/import/csv", "/mappings/import/excel", "/mappings/export/excel",
+        "/mappings/export/excel-template", "/user", "/users", "/users/u-1", "/users/getToken", "/users/refreshToken",
+    ]  # fmt: skip
+    async with dhis2_app(**COMPAT) as client:
+        for path in [f"{P}{p}" for p in paths] + ["/mappings/export/excel-template"]:
+            r = await client.options(path, headers={"Origin": VIEWER, "Access-Control-Request-Method": "POST"})
+            assert r.status_code == 204 and r.headers["access-control-allow-origin"] == "*", path
+        template = await client.get(f"{P}/mappings/export/excel-template", headers={"Origin": VIEWER})
+        assert template.status_code == 200 and template.headers["access-control-allow-origin"] == "*"
+
+
 async def test_the_viewers_calls_carry_the_grant_errors_of_the_guard_included(dhis2_app) -> None:  # type: ignore[no-untyped-def]
     async with dhis2_app(**COMPAT) as client:
         headers = await basic(client.gateway, "clerk")
