@@ -74,6 +74,10 @@ if TYPE_CHECKING:
     from core.operations.plugin_services import message_deliveries as message_deliveries
     from core.operations.plugin_services import requeue_delivery as requeue_delivery
     from core.operations.plugin_services import user_keys as user_keys
+    from core.operations.user_accounts import add_user as add_user
+    from core.operations.user_accounts import change_user as change_user
+    from core.operations.user_accounts import find_users as find_users
+    from core.operations.user_accounts import user_account as user_account
     from core.periods import RELATIVE_PERIODS as RELATIVE_PERIODS
     from core.periods import Period as Period
     from core.periods import check_period as check_period
@@ -97,6 +101,7 @@ if TYPE_CHECKING:
     from core.web.requests import read_json as read_json
     from core.web.root_routes import at_root as at_root
     from core.web.security import max_body as max_body
+    from core.web.webhooks import webhook_route as webhook_route
 
 # Where each public name lives; internal layout, free to change without the names changing.
 _PUBLIC: dict[str, str] = {
@@ -143,6 +148,10 @@ _PUBLIC: dict[str, str] = {
     "issue_user_key": "core.operations.plugin_services",
     "requeue_delivery": "core.operations.plugin_services",
     "user_keys": "core.operations.plugin_services",
+    "add_user": "core.operations.user_accounts",
+    "change_user": "core.operations.user_accounts",
+    "find_users": "core.operations.user_accounts",
+    "user_account": "core.operations.user_accounts",
     "exports": "core.operations",
     "Period": "core.periods",
     "RELATIVE_PERIODS": "core.periods",
@@ -167,10 +176,14 @@ _PUBLIC: dict[str, str] = {
     "read_json": "core.web.requests",
     "at_root": "core.web.root_routes",
     "max_body": "core.web.security",
+    "webhook_route": "core.web.webhooks",
 }
 
 __all__ = [
+    "add_user",
+    "change_user",
     "create_api_key",
+    "find_users",
     "revoke_api_key",
     "rotate_api_key",
     "Adapter",
@@ -234,8 +247,10 @@ __all__ = [
     "requeue_delivery",
     "requires",
     "uuid7",
+    "user_account",
     "user_keys",
     "verify_token",
+    "webhook_route",
 ]
 
 

@@ -128,6 +128,8 @@ class Gateway:
         # Every scope a route declares (``requires(scopes=...)``), set by ``create_app`` once the
         # routes are built: API keys may name only these, ``webhooks:<adapter>`` and ``*``.
         self.route_scopes: frozenset[str] | None = None
+        # Paths that serve an adapter besides /webhooks/{platform} (``core.webhook_route``), set by the app.
+        self.webhook_paths: frozenset[str] = frozenset()
 
     @property
     def schema(self) -> SchemaCheck:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,8 +13,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from core import Adapter, StandardMessage, Unprocessable, create_api_key, hookimpl, requires
+from core import (
+    Adapter,
+    Forbidden,
+    Principal,
+    StandardMessage,
+    Unprocessable,
+    create_api_key,
+    hookimpl,
+    issue_user_key,
+    requires,
+    user_keys,
+)
 from core.auth.credentials import hash_secret
+from core.auth.users import find_user, update_user
 from core.storage.db import make_engine
 from core.storage.models import api_keys
 from core.testing import user_headers
@@ -290,3 +303,51 @@ async def test_create_api_key_refuses_an_unknown_scope(app_client) -> None:  # t
         with pytest.raises(Unprocessable) as refused:
             await create_api_key(client.gateway, "typo", ["webhooks:fax"])
         assert "'webhooks:fax'" in refused.value.errors[0]["message"]
+
+
+async def test_a_key_issued_to_a_user_ends_with_their_account_and_follows_their_role(app_client) -> None:  # type: ignore[no-untyped-def]
+    async with devices(app_client) as client:
+        await user_headers(client.gateway, "operator", username="ops")
+        user = await find_user(client.gateway, "ops")
+        key = await issue_user_key(client.gateway, user.id, "their key", ["readings:write"], expires_at=None)
+        headers = {"X-API-Key": key}
+        assert (await client.post("/plugins/meters/readings", headers=headers)).status_code == 201
+        await update_user(client.gateway, user.id, role="viewer")  # the route needs operator
+        assert (await client.post("/plugins/meters/readings", headers=headers)).status_code == 403
+        await update_user(client.gateway, user.id, role="operator")
+        assert (await client.post("/plugins/meters/readings", headers=headers)).status_code == 201
+        await update_user(client.gateway, user.id, status="inactive")
+        assert (await client.post("/plugins/meters/readings", headers=headers)).status_code == 401
+
+
+async def test_a_system_key_outlives_the_admin_who_created_it(app_client) -> None:  # type: ignore[no-untyped-def]
+    async with devices(app_client) as client:
+        admin = await user_headers(client.gateway, "admin", username="first-admin")
+        await user_headers(client.gateway, "admin", username="second-admin")
+        created = await _create(client, admin)
+        first = await find_user(client.gateway, "first-admin")
+        await update_user(client.gateway, first.id, status="inactive")
+        r = await client.post("/plugins/meters/readings", headers={"X-API-Key": created["key"]})
+        assert r.status_code == 201, r.text
+
+
+async def test_a_key_caller_gets_a_user_key_no_wider_and_no_longer_lived_than_itself(app_client) -> None:  # type: ignore[no-untyped-def]
+    async with devices(app_client) as client:
+        await user_headers(client.gateway, "operator", username="ops")
+        user = await find_user(client.gateway, "ops")
+        soon = datetime.now(UTC) + timedelta(minutes=2)
+        await issue_user_key(client.gateway, user.id, "first", ["readings:write"], expires_at=soon)
+        [caller_row] = await user_keys(client.gateway, user.id, "first")
+        caller = Principal(
+            "api_key", str(caller_row.id), "first", role="operator", scopes=frozenset(["readings:write"]),
+            extra={"owner": str(user.id), "expires_at": caller_row.expires_at},
+        )  # fmt: skip
+        later = datetime.now(UTC) + timedelta(days=365)
+        await issue_user_key(
+            client.gateway, user.id, "second", ["readings:write", "*"], expires_at=later, caller=caller
+        )
+        [issued] = await user_keys(client.gateway, user.id, "second")
+        assert list(issued.scopes) == ["readings:write"] and issued.expires_at == caller_row.expires_at
+        system = Principal("api_key", str(uuid.uuid4()), "system", scopes=frozenset(["*"]), extra={"owner": None})
+        with pytest.raises(Forbidden):
+            await issue_user_key(client.gateway, user.id, "third", ["readings:write"], expires_at=later, caller=system)

@@ -16,6 +16,10 @@ redirected to the login page and a user who must change their password to that s
 without its CSRF token is refused (403).
 reset (only the routes to change it are open until they do). A report download is public to
 the guard, and its link's signature is the authentication: unsigned, every caller gets 403.
+
+CFCBE's webhook URLs (``core.webhook_route``) are public to the guard like ``/webhooks/{platform}``:
+their row is what the adapter answers (WhatsApp's handshake refuses a GET without Meta's
+parameters; a case adapter wants a key of its platform, ``*`` included, or a signed-in user).
 """
 
 from __future__ import annotations
@@ -143,8 +147,56 @@ POST    /api/v2/mappings/import/excel                    401       403    ok    
 GET     /api/v2/mappings/export/excel                    401       ok     ok       ok    ok      403
 GET     /api/v2/mappings/export/excel-template           ok        ok     ok       ok    ok      ok
 GET     /mappings/export/excel-template                  ok        ok     ok       ok    ok      ok
-POST    /api/v2/users/getToken                           401       403    ok       ok    ok      403
-POST    /api/v2/users/refreshToken                       401       403    ok       ok    ok      403
+POST    /api/v2/users/getToken                           401       403    ok       ok    403     403
+POST    /api/v2/users/refreshToken                       401       403    ok       ok    403     403
+POST    /api/v2/user                                     401       403    403      ok    ok      403
+GET     /api/v2/users                                    401       403    403      ok    ok      403
+GET     /api/v2/users/{uid}                              401       403    403      ok    ok      403
+PUT     /api/v2/users/{uid}                              401       403    403      ok    ok      403
+OPTIONS /api/v2/aggregate                                ok        ok     ok       ok    ok      ok
+OPTIONS /api/v2/aggregate/reenqueue/batch                ok        ok     ok       ok    ok      ok
+OPTIONS /api/v2/aggregate/reenqueue/{task_id}            ok        ok     ok       ok    ok      ok
+OPTIONS /api/v2/logs                                     ok        ok     ok       ok    ok      ok
+OPTIONS /api/v2/logs/purge                               ok        ok     ok       ok    ok      ok
+OPTIONS /api/v2/logs/{id}                                ok        ok     ok       ok    ok      ok
+OPTIONS /api/v2/mappings                                 ok        ok     ok       ok    ok      ok
+OPTIONS /api/v2/mappings/import/csv                      ok        ok     ok       ok    ok      ok
+OPTIONS /api/v2/mappings/import/excel                    ok        ok     ok       ok    ok      ok
+OPTIONS /api/v2/mappings/export/excel                    ok        ok     ok       ok    ok      ok
+OPTIONS /api/v2/mappings/export/excel-template           ok        ok     ok       ok    ok      ok
+OPTIONS /api/v2/user                                     ok        ok     ok       ok    ok      ok
+OPTIONS /api/v2/users                                    ok        ok     ok       ok    ok      ok
+OPTIONS /api/v2/users/{uid}                              ok        ok     ok       ok    ok      ok
+OPTIONS /api/v2/users/getToken                           ok        ok     ok       ok    ok      ok
+OPTIONS /api/v2/users/refreshToken                       ok        ok     ok       ok    ok      ok
+OPTIONS /mappings/export/excel-template                  ok        ok     ok       ok    ok      ok
+
+GET     /api/webhook/whatsapp/                           403       403    403      403   403     403
+POST    /api/webhook/whatsapp/                           401       401    401      401   401     401
+GET     /api/webhook/whatsapp                            403       403    403      403   403     403
+POST    /api/webhook/whatsapp                            401       401    401      401   401     401
+POST    /api/webhook/helpline/case/ceemis/               401       ok     ok       ok    ok      ok
+POST    /api/webhook/helpline/case/ceemis                401       ok     ok       ok    ok      ok
+POST    /api/webhook/ceemis/create/                      401       ok     ok       ok    ok      ok
+POST    /api/webhook/ceemis/create                       401       ok     ok       ok    ok      ok
+POST    /api/webhook/eemis/                              401       ok     ok       ok    ok      ok
+POST    /api/webhook/eemis                               401       ok     ok       ok    ok      ok
+PUT     /api/webhook/helpline/case/ceemis/update/        401       ok     ok       ok    ok      ok
+PUT     /api/webhook/helpline/case/ceemis/update         401       ok     ok       ok    ok      ok
+GET     /api/case/status/{reference}/                    401       ok     ok       ok    ok      403
+GET     /api/case/status/{reference}                     401       ok     ok       ok    ok      403
+POST    /api/webhook/webform/auth/request-verification/  ok        ok     ok       ok    ok      ok
+OPTIONS /api/webhook/webform/auth/request-verification/  ok        ok     ok       ok    ok      ok
+POST    /api/webhook/webform/auth/request-verification   ok        ok     ok       ok    ok      ok
+OPTIONS /api/webhook/webform/auth/request-verification   ok        ok     ok       ok    ok      ok
+POST    /api/webhook/webform/auth/verify-otp/            ok        ok     ok       ok    ok      ok
+OPTIONS /api/webhook/webform/auth/verify-otp/            ok        ok     ok       ok    ok      ok
+POST    /api/webhook/webform/auth/verify-otp             ok        ok     ok       ok    ok      ok
+OPTIONS /api/webhook/webform/auth/verify-otp             ok        ok     ok       ok    ok      ok
+POST    /api/webhook/webform/                            401       401    401      401   401     401
+OPTIONS /api/webhook/webform/                            ok        ok     ok       ok    ok      ok
+POST    /api/webhook/webform                             401       401    401      401   401     401
+OPTIONS /api/webhook/webform                             ok        ok     ok       ok    ok      ok
 GET     /admin/                              ok        ok        ok        ok        403       ok
 GET     /admin/login                         ok        ok        ok        ok        403       ok
 POST    /admin/login                         403       403       403       403       403       ok
@@ -261,6 +313,8 @@ def _concrete(path: str) -> str:
         .replace("{device_id}", str(uuid.uuid4()))
         .replace("{alert_id}", str(uuid.uuid4()))
         .replace("{name}", "no-such-destination")
+        .replace("{uid}", str(uuid.uuid4()))
+        .replace("{reference}", "no-such-case")
     )
 
 
@@ -288,8 +342,10 @@ def _outcome(status: int) -> str:
 async def full_app(example_installed: None, app_client):  # type: ignore[no-untyped-def]
     """Every installed plugin enabled, every optional route switched on, limits out of the way."""
     auth = {"allow_signup": True, "api_rate_per_minute": 1_000_000, "login_rate_per_minute": 1_000_000}
-    # dhis2gw's API at /api/v2 too (off by default).
-    async with app_client(auth=auth, plugins={"dhis2": {"compat": {"enabled": True}}}) as client:
+    # dhis2gw's API at /api/v2 and CFCBE's URLs too (both off by default).
+    cfcbe = {"cfcbe": {"enabled": True}}
+    plugins = {"dhis2": {"compat": {"enabled": True}}, "whatsapp": cfcbe, "ceemis": cfcbe, "webform": cfcbe}
+    async with app_client(auth=auth, plugins=plugins) as client:
         yield client
 
 
@@ -312,7 +368,7 @@ async def test_every_caller_gets_what_the_matrix_says_on_every_route(full_app) -
                 wrong.append(
                     f"{method} {path} as {caller}: expected {expected[caller]}, got {r.status_code} {r.text[:80]}"
                 )
-    assert wrong == []
+    assert wrong == [], "\n".join(wrong)
 
 
 async def test_the_guard_answers_the_same_for_a_json_api_and_a_plugin_route(full_app) -> None:  # type: ignore[no-untyped-def]

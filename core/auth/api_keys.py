@@ -32,6 +32,7 @@ async def insert_api_key(
     platform: str | None = None,
     created_by: uuid.UUID | None = None,
     expires_at: datetime | None = None,
+    owner_id: uuid.UUID | None = None,
 ) -> tuple[uuid.UUID, str]:
     """Create a key; returns ``(id, key)``. The key itself is never stored."""
     key, prefix = new_api_key()
@@ -46,6 +47,7 @@ async def insert_api_key(
                 scopes=sorted(set(scopes)),
                 platform=platform,
                 created_by=created_by,
+                owner_id=owner_id,
                 created_at=datetime.now(UTC),
                 expires_at=expires_at,
             )
@@ -123,11 +125,15 @@ async def create_key(
     platform: str | None = None,
     expires_at: datetime | None = None,
     created_by: uuid.UUID | None = None,
+    owner_id: uuid.UUID | None = None,
 ) -> tuple[Row[Any], str]:
-    """A new key: ``(row, key)``. The key is returned this once and stored only as a hash."""
+    """A new key: ``(row, key)``. The key is returned this once and stored only as a hash.
+
+    ``owner_id``: the user the key acts for (see ``api_keys.owner_id``); ``None`` for a system's key.
+    """
     scopes = check_key_request(gateway, list(scopes), platform, expires_at)
     key_id, key = await insert_api_key(
-        gateway, name, scopes, platform=platform, created_by=created_by, expires_at=expires_at
+        gateway, name, scopes, platform=platform, created_by=created_by, expires_at=expires_at, owner_id=owner_id
     )
     return await get_key(gateway, key_id), key
 
@@ -192,7 +198,13 @@ async def rotate_key(
     if old.expires_at is not None and old.expires_at <= now:
         raise Conflict("this API key has expired: create a new one")
     new_id, key = await insert_api_key(
-        gateway, old.name, old.scopes, platform=old.platform, created_by=created_by, expires_at=old.expires_at
+        gateway,
+        old.name,
+        old.scopes,
+        platform=old.platform,
+        created_by=created_by,
+        expires_at=old.expires_at,
+        owner_id=old.owner_id,  # a user's key stays theirs
     )
     old = await revoke_key(gateway, old.id, at=now + timedelta(seconds=grace_seconds) if grace_seconds else None)
     return old, await get_key(gateway, new_id), key

@@ -81,6 +81,9 @@ class Permission:
         if not self.scopes or not any(principal.has_scope(s) for s in self.scopes):
             needed = " or ".join(self.scopes) if self.scopes else "a user session"
             raise HTTPError(f"this API key may not do this (needs {needed})", status_code=403)
+        if principal.role is not None and not principal.has_role(self.role):
+            # A key issued to a user (``owner``) is held to that user's current role too.
+            raise HTTPError(f"this key's user lacks the {self.role} role", status_code=403)
 
 
 DEFAULT_PERMISSION = Permission()

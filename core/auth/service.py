@@ -197,7 +197,12 @@ class AuthService:
                         api_keys.c.revoked_at,
                         api_keys.c.expires_at,
                         api_keys.c.created_by,
-                    ).where(api_keys.c.prefix == prefix)
+                        api_keys.c.owner_id,
+                        users.c.status.label("owner_status"),
+                        users.c.role.label("owner_role"),
+                    )
+                    .select_from(api_keys.outerjoin(users, users.c.id == api_keys.c.owner_id))
+                    .where(api_keys.c.prefix == prefix)
                 )
             ).first()
         if (
@@ -205,23 +210,32 @@ class AuthService:
             or not same_hash(key, row.key_hash)
             or row.revoked_at is not None
             or (row.expires_at is not None and row.expires_at <= now)
+            # A key issued to a user acts for them: it ends with their account, on the next request.
+            or (row.owner_id is not None and row.owner_status != "active")
         ):
             raise invalid_credentials()
         self.key_usage.record(row.id, now)
+        owner = str(row.owner_id) if row.owner_id else None
         return Principal(
             "api_key",
             str(row.id),
             row.name,
+            # A user's key reaches no further than the user's role as it is now (read on every use).
+            role=row.owner_role if owner else None,
             scopes=frozenset(row.scopes or []),
             platform=row.platform,
-            # created_by: the user a key was issued for (dhis2gw's getToken acts for that user).
-            extra={"prefix": prefix, "created_by": str(row.created_by) if row.created_by else None},
+            extra={
+                "prefix": prefix,
+                "created_by": str(row.created_by) if row.created_by else None,
+                "owner": owner,
+                "expires_at": row.expires_at,
+            },
         )
 
     async def admit(self, scope: Scope, principal: Principal | None) -> None:
         """The API rate limit, per caller: a user or key by identity, anyone else by address."""
         path = scope["path"]
-        if path.startswith(_UNLIMITED_PATHS):
+        if path.startswith(_UNLIMITED_PATHS) or path in self.gateway.webhook_paths:
             return
         who = f"{principal.kind}:{principal.id}" if principal is not None else f"ip:{client_address(scope)}"
         wait = await self.limiter.hit(f"api:{who}", self.settings.api_rate_per_minute, 60)

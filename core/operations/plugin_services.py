@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from core.auth.api_keys import create_key
-from core.errors import NotFound
+from core.errors import Forbidden, NotFound
 from core.operations import repair
 from core.storage.models import api_keys, deliveries, messages, users
 
@@ -98,10 +98,11 @@ async def message_deliveries(
 
 
 async def user_keys(gateway: Gateway, user_id: uuid.UUID, name: str) -> Sequence[Any]:
-    """A user's unrevoked API keys of this name, newest first (``id``, ``prefix``, ``expires_at``)."""
+    """A user's unrevoked API keys of this name (issued by ``issue_user_key``), newest first
+    (``id``, ``prefix``, ``expires_at``, ``scopes``)."""
     query = (
         sa.select(api_keys.c.id, api_keys.c.prefix, api_keys.c.expires_at, api_keys.c.scopes)
-        .where(api_keys.c.created_by == user_id, api_keys.c.name == name, api_keys.c.revoked_at.is_(None))
+        .where(api_keys.c.owner_id == user_id, api_keys.c.name == name, api_keys.c.revoked_at.is_(None))
         .order_by(api_keys.c.id.desc())
     )
     async with gateway.db.transaction() as conn:
@@ -109,23 +110,45 @@ async def user_keys(gateway: Gateway, user_id: uuid.UUID, name: str) -> Sequence
 
 
 async def issue_user_key(
-    gateway: Gateway, user_id: uuid.UUID, name: str, scopes: Iterable[str], *, expires_at: datetime | None
+    gateway: Gateway,
+    user_id: uuid.UUID,
+    name: str,
+    scopes: Iterable[str],
+    *,
+    expires_at: datetime | None,
+    caller: Principal | None = None,
 ) -> str:
     """Revoke the user's keys named ``name`` and create a new one for them; returns the key.
 
-    ``NotFound`` when the user does not exist or is not active. The key is returned this once.
+    The key acts for the user (its owner): it is refused once they are deactivated or removed,
+    and reaches no further than their role at each use. ``NotFound`` when the user does not
+    exist or is not active. The key is returned this once.
+
+    ``caller``, the principal asking for the key, bounds it: a key holds no more than its caller.
+    An API key caller must act for ``user_id`` (``Forbidden`` otherwise, a system key included);
+    its scopes narrow ``scopes`` and its expiry caps ``expires_at``.
     """
     now = datetime.now(UTC)
+    wanted = set(scopes)
+    if caller is not None and caller.kind != "user":
+        if caller.kind != "api_key" or caller.extra.get("owner") != str(user_id):
+            raise Forbidden("only a user, or a key issued to that user, may ask for a user's key")
+        wanted = wanted if "*" in caller.scopes else wanted & caller.scopes
+        caller_expiry: datetime | None = caller.extra.get("expires_at")
+        if caller_expiry is not None and (expires_at is None or caller_expiry < expires_at):
+            expires_at = caller_expiry
+    if not wanted:
+        raise Forbidden("the caller holds none of the scopes asked for")
     async with gateway.db.transaction() as conn:
         user = (await conn.execute(sa.select(users.c.status).where(users.c.id == user_id))).first()
         if user is None or user.status != "active":
             raise NotFound("User not found")
         await conn.execute(
             sa.update(api_keys)
-            .where(api_keys.c.created_by == user_id, api_keys.c.name == name, api_keys.c.revoked_at.is_(None))
+            .where(api_keys.c.owner_id == user_id, api_keys.c.name == name, api_keys.c.revoked_at.is_(None))
             .values(revoked_at=now)
         )
-    _, key = await create_key(gateway, name, scopes, expires_at=expires_at, created_by=user_id)
+    _, key = await create_key(gateway, name, wanted, expires_at=expires_at, created_by=user_id, owner_id=user_id)
     gateway.audit.record(
         "auth", action="api_key_issued", actor=f"user:{user_id}", actor_type="user", detail={"name": name}
     )

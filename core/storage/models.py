@@ -73,6 +73,9 @@ api_keys = sa.Table(
     sa.Column("scopes", JSONType, nullable=False),
     sa.Column("platform", sa.String(64)),
     sa.Column("created_by", Id, sa.ForeignKey("users.id", ondelete="SET NULL")),
+    # The user a key acts for (``core.issue_user_key``): refused once they are not active, and
+    # held to their current role. ``None`` for a system's key.
+    sa.Column("owner_id", Id, sa.ForeignKey("users.id", ondelete="CASCADE"), index=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("expires_at", UTCDateTime),
     sa.Column("revoked_at", UTCDateTime),

@@ -21,6 +21,7 @@ from core.web.middleware import Authentication, BodyLimit, RequestContext
 from core.web.responses import EXCEPTION_HANDLERS
 from core.web.root_routes import RootRoutes, check_no_shadowing
 from core.web.security import guard_routes, max_body_of, walk_routes
+from core.web.webhooks import webhook_platform_of
 
 
 def _version() -> str:
@@ -59,6 +60,9 @@ def create_app(settings: Settings, *, plugins: Iterable[tuple[str, object]] = ()
         routes[0:0] = rooted
 
     gateway.route_scopes = frozenset(s for _, _, permission, _ in walk_routes(routes) for s in permission.scopes)
+    gateway.webhook_paths = frozenset(
+        path for path, _, _, endpoint in walk_routes(routes) if webhook_platform_of(endpoint) is not None
+    )
     recorder = metrics()
     access = logging.getLogger("switchboard.access") if settings.server.access_log else None
 
@@ -108,7 +112,12 @@ def create_app(settings: Settings, *, plugins: Iterable[tuple[str, object]] = ()
         middleware=[
             Middleware(RequestContext, observe=observe),
             Middleware(BodyLimit, max_bytes=settings.server.max_body_bytes, ceiling=_largest_body_limit(routes)),
-            Middleware(Authentication, authenticate=gateway.auth.authenticate, admit=gateway.auth.admit),
+            Middleware(
+                Authentication,
+                authenticate=gateway.auth.authenticate,
+                admit=gateway.auth.admit,
+                is_webhook=lambda path: path.startswith("/webhooks/") or path in gateway.webhook_paths,
+            ),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,

@@ -136,10 +136,18 @@ class Authentication:
     every request but webhooks with its principal, failed authentications as anonymous.
     """
 
-    def __init__(self, app: ASGIApp, authenticate: Authenticator, admit: Admitter | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        authenticate: Authenticator,
+        admit: Admitter | None = None,
+        is_webhook: Callable[[str], bool] | None = None,
+    ) -> None:
         self.app = app
         self.authenticate = authenticate
         self.admit = admit
+        # Paths where an adapter, not the gateway, judges the Authorization header.
+        self.is_webhook = is_webhook or (lambda path: path.startswith("/webhooks/"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -151,7 +159,7 @@ class Authentication:
         try:
             principal = await self.authenticate(scope)
         except HTTPError as exc:
-            if scope["path"].startswith("/webhooks/") or scope["path"] == "/metrics":
+            if self.is_webhook(scope["path"]) or scope["path"] == "/metrics":
                 # A platform's own Authorization header is its adapter's business; /metrics checks its own token.
                 state["principal"] = None
                 await self.app(scope, receive, send)

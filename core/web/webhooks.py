@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
@@ -128,3 +129,33 @@ def _json_or_none(body: bytes) -> object:
 
 def webhook_routes() -> list[BaseRoute]:
     return [Route("/webhooks/{platform}", webhook, methods=["GET", "POST", "OPTIONS"])]
+
+
+_PLATFORM_ATTR = "__switchboard_webhook_platform__"
+
+
+def webhook_route(path: str, platform: str, *, methods: Sequence[str] = ("POST",)) -> Route:
+    """A route at ``path`` serving ``platform``'s adapter exactly as ``/webhooks/<platform>`` does.
+
+    For a compatibility layer whose clients post to the old system's webhook URL: the adapter
+    verifies (GET), authenticates and parses as usual, and like ``/webhooks/…`` the path is left
+    out of the API rate limit and a platform's own ``Authorization`` header is the adapter's
+    business. ``path`` is literal (no parameters); mount it with ``at_root``. A method other than
+    GET and OPTIONS is received as a POST is (a PUT the old system took, say).
+    """
+    if "{" in path:
+        raise ValueError(f"webhook_route: {path!r} must be a literal path")
+
+    @requires(public=True)  # the adapter authenticates its platform's requests
+    async def alias(request: Request) -> Response:
+        request.scope["path_params"] = {**request.path_params, "platform": platform}
+        return await webhook(request)
+
+    alias.__doc__ = f"The {platform} adapter, as at /webhooks/{platform}."
+    setattr(alias, _PLATFORM_ATTR, platform)
+    return Route(path, alias, methods=list(methods))
+
+
+def webhook_platform_of(endpoint: object) -> str | None:
+    """The platform a ``webhook_route`` endpoint serves; ``None`` for any other endpoint."""
+    return getattr(endpoint, _PLATFORM_ATTR, None)

@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute
 from core import Adapter, AdminPage, Destination, Gateway, StandardMessage, Stored, hookimpl
 from plugins.ceemis import admin, conversations, store
 from plugins.ceemis.adapter import CEEMISAdapter, EEMISAdapter, HelplineAdapter
+from plugins.ceemis.cfcbe import cfcbe_routes
 from plugins.ceemis.destination import NAME, CEEMISDestination
 from plugins.ceemis.models import metadata
 from plugins.ceemis.routes import ceemis_routes
@@ -52,8 +53,9 @@ def switchboard_destinations(gateway: Gateway) -> list[Destination]:
 
 
 @hookimpl
-def switchboard_routes() -> list[BaseRoute]:
-    return ceemis_routes()
+def switchboard_routes(gateway: Gateway) -> list[BaseRoute]:
+    settings: CEEMISSettings = gateway.plugin_config("ceemis")
+    return [*ceemis_routes(), *cfcbe_routes(settings.cfcbe)]
 
 
 @hookimpl

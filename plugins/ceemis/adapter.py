@@ -6,7 +6,7 @@ import hashlib
 import hmac
 from typing import TYPE_CHECKING, ClassVar
 
-from core import Adapter, AuthenticationError, StandardMessage
+from core import Adapter, AuthenticationError, StandardMessage, Unprocessable
 from plugins.ceemis import payloads, store
 
 if TYPE_CHECKING:
@@ -69,6 +69,9 @@ class HelplineAdapter(_CaseAdapter):
     async def parse(self, request: Request, body: bytes) -> list[StandardMessage]:
         """One case create or update; 422 naming every missing or wrong field."""
         data = payloads.json_object(body, "helpline case")
+        if request.method == "PUT" and "ref" not in data:
+            # CFCBE's update URL (plugins/ceemis/cfcbe.py) takes updates only: never a new case.
+            raise Unprocessable("invalid case update", errors=[{"field": "ref", "message": "an update names its case"}])
         case = payloads.validate_case(data)
         async with self.gateway.db.transaction() as conn:
             if isinstance(case, payloads.CaseCreate):

@@ -65,6 +65,20 @@ class ConversationSettings(_Table):
         return kinds
 
 
+class CFCBESettings(_Table):
+    """``[plugins.ceemis.cfcbe]``: CFCBE's old URLs for cases and their status, for clients that only change the base URL (docs/ceemis.md)."""
+
+    enabled: bool = False
+    prefix: str = "/api"
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, prefix: str) -> str:
+        if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", prefix):
+            raise ValueError(f"prefix {prefix!r}: a path such as /api (no trailing slash)")
+        return prefix
+
+
 class CEEMISSettings(_Table):
     """The whole ``[plugins.ceemis]`` table."""
 
@@ -90,6 +104,7 @@ class CEEMISSettings(_Table):
     update_from_case: list[str] = Field(default_factory=lambda: ["comp_category"])
     webhooks: dict[str, WebhookSettings] = Field(default_factory=dict)
     conversations: dict[str, ConversationSettings] = Field(default_factory=dict)
+    cfcbe: CFCBESettings = Field(default_factory=CFCBESettings)
 
     @field_validator("case_id_pattern")
     @classmethod

@@ -26,7 +26,7 @@ from plugins.dhis2.settings import DHIS2Settings
 from plugins.dhis2.submission_routes import SubmissionEndpoints
 
 # The plugin API versions this plugin is written against (docs/plugins.md, "Versions and compatibility").
-SWITCHBOARD_API = ">=1.1,<2"
+SWITCHBOARD_API = ">=1.2,<2"
 
 
 @hookimpl

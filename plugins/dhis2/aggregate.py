@@ -132,10 +132,15 @@ async def prepare(
     instance: InstanceSettings,
     unmapped: str,
     mapping_scheme: str | None = None,
+    mapping_scope: tuple[str, str] | None = None,
 ) -> Prepared:
     """Validate and map ``body`` (dhis2gw or native); raises ``InvalidSubmission`` (``NothingMapped``
-    when no value has a mapping). ``mapping_scheme``: what the keys of a dhis2gw body are, ``code``
-    or ``uid`` (default: the instance's)."""
+    when no value has a mapping).
+
+    ``mapping_scheme``: what the keys of a dhis2gw body are, ``code`` or ``uid`` (default: the
+    instance's). ``mapping_scope``: map with the data-value mappings of this ``(instance_name,
+    source_name)`` only (the dhis2gw API's); ``None``: every mapping.
+    """
     if not isinstance(body, dict):
         raise InvalidSubmission(
             "the body must be a JSON object", [{"field": "(body)", "message": "expected an object"}]
@@ -143,9 +148,11 @@ async def prepare(
     values = body.get("dataValues")
     if isinstance(values, dict):
         scheme = mapping_scheme or instance.mapping_scheme
-        prepared = await _from_dhis2gw(conn, body, instance_name, instance, unmapped, by_element=scheme == "uid")
+        prepared = await _from_dhis2gw(
+            conn, body, instance_name, instance, unmapped, by_element=scheme == "uid", mapping_scope=mapping_scope
+        )
     elif isinstance(values, list):
-        prepared = await _from_native(conn, body, instance_name, instance, unmapped)
+        prepared = await _from_native(conn, body, instance_name, instance, unmapped, mapping_scope)
     else:
         raise InvalidSubmission(
             "dataValues is missing",
@@ -163,6 +170,7 @@ async def _from_dhis2gw(
     unmapped: str,
     *,
     by_element: bool,
+    mapping_scope: tuple[str, str] | None = None,
 ) -> Prepared:
     check = _Checker(instance)
     dataset = check.uid("dataSet", body.get("dataSet"), required=True)
@@ -184,9 +192,9 @@ async def _from_dhis2gw(
         raise InvalidSubmission("the submission is invalid", check.errors)
     assert dataset is not None
     if by_element:
-        mappings = await store.data_value_mappings_by_element(conn, texts, dataset)
+        mappings = await store.data_value_mappings_by_element(conn, texts, dataset, scope=mapping_scope)
     else:
-        mappings = await store.data_value_mappings_for(conn, texts, dataset)
+        mappings = await store.data_value_mappings_for(conn, texts, dataset, scope=mapping_scope)
     data_values: list[dict[str, Any]] = []
     codes: list[str | None] = []
     origins: list[str] = []
@@ -231,7 +239,12 @@ async def _from_dhis2gw(
 
 
 async def _from_native(
-    conn: AsyncConnection, body: dict[str, Any], instance_name: str, instance: InstanceSettings, unmapped: str
+    conn: AsyncConnection,
+    body: dict[str, Any],
+    instance_name: str,
+    instance: InstanceSettings,
+    unmapped: str,
+    mapping_scope: tuple[str, str] | None = None,
 ) -> Prepared:
     check = _Checker(instance)
     dataset = check.uid("dataSet", body.get("dataSet"), required=False)
@@ -250,7 +263,9 @@ async def _from_native(
         for i in items
         if isinstance(i, dict) and isinstance(i.get("dataElement"), str) and not is_uid(i["dataElement"]) and not by_uid
     }
-    mappings = await store.data_value_mappings_for(conn, codes_wanted, dataset) if codes_wanted else {}
+    mappings = (
+        await store.data_value_mappings_for(conn, codes_wanted, dataset, scope=mapping_scope) if codes_wanted else {}
+    )
     data_values: list[dict[str, Any]] = []
     codes: list[str | None] = []
     origins: list[str] = []

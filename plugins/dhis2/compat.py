@@ -16,17 +16,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from core import NotFound, at_root, gateway_of, issue_user_key, requires, user_keys
+from core import Forbidden, NotFound, Principal, at_root, gateway_of, issue_user_key, requires, user_keys
 from plugins.dhis2.compat_aggregate import AggregateEndpoints
+from plugins.dhis2.compat_answers import error, go_time
+from plugins.dhis2.compat_cors import with_cors
 from plugins.dhis2.compat_logs import LogEndpoints
 from plugins.dhis2.compat_mappings import MappingCompatEndpoints, excel_template
+from plugins.dhis2.compat_users import user_routes
 
 if TYPE_CHECKING:
     from plugins.dhis2.context import DHIS2Context
 
 TOKEN_NAME = "dhis2gw token"  # noqa: S105 - the name of the API keys, not a secret
 TOKEN_SCOPES = ("dhis2:aggregate", "dhis2:mappings")
-TOKEN_DAYS = 30
 
 
 def compat_routes(context: DHIS2Context) -> list[BaseRoute]:
@@ -35,65 +37,80 @@ def compat_routes(context: DHIS2Context) -> list[BaseRoute]:
     if not settings.enabled:
         return []
     p = settings.prefix
-    aggregate = AggregateEndpoints(context)
-    logs = LogEndpoints(context)
-    mappings = MappingCompatEndpoints(context)
-    routes: list[BaseRoute] = [
-        *aggregate.routes(p),
-        *logs.routes(p),
-        *mappings.routes(p),
-        Route(f"{p}/users/getToken", get_token, methods=["POST"]),
-        Route(f"{p}/users/refreshToken", refresh_token, methods=["POST"]),
+    tokens = TokenEndpoints(settings.token_ttl_days)
+    routes: list[Route] = [
+        *AggregateEndpoints(context).routes(p),
+        *LogEndpoints(context).routes(p),
+        *MappingCompatEndpoints(context).routes(p),
+        *user_routes(p),
+        Route(f"{p}/users/getToken", tokens.get_token, methods=["POST"]),
+        Route(f"{p}/users/refreshToken", tokens.refresh_token, methods=["POST"]),
         # dhis2gw serves the template at the root, unauthenticated (it holds no data).
         Route("/mappings/export/excel-template", excel_template, methods=["GET"]),
     ]
-    return [at_root(routes)]
+    return [at_root(with_cors(routes, settings.cors_origins))]
 
 
-def _user_id(request: Request) -> uuid.UUID:
-    principal = request.state.principal
-    owner = principal.id if principal.kind == "user" else principal.extra.get("created_by")
-    if not owner:
-        raise NotFound("User not found")
-    return uuid.UUID(owner)
+def _owner(principal: Principal) -> uuid.UUID | None:
+    """The user a caller acts as: a signed-in user, or a key issued to one; ``None`` for a system's key."""
+    owner = principal.id if principal.kind == "user" else principal.extra.get("owner")
+    return uuid.UUID(owner) if owner else None
 
 
-def _token_answer(message: str, token: str, expires: datetime, status: int) -> JSONResponse:
-    body = {"message": message, "token": token, "expires": expires.isoformat().replace("+00:00", "Z")}
+def _token_answer(message: str, token: str, expires: datetime | None, status: int) -> JSONResponse:
+    body = {"message": message, "token": token, "expires": go_time(expires)}
     return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
 
 
-async def _issue(request: Request) -> tuple[str, datetime]:
+class TokenEndpoints:
+    """dhis2gw's tokens, as API keys that act for the calling user (``core.issue_user_key``).
 
-    expires = datetime.now(UTC) + timedelta(days=TOKEN_DAYS)
-    key = await issue_user_key(gateway_of(request), _user_id(request), TOKEN_NAME, TOKEN_SCOPES, expires_at=expires)
-    return key, expires
+    A token never holds more than its caller: the scopes a calling key holds, no later expiry
+    than the calling key's, and the calling user's role at each use; it stops with that user.
+    """
+
+    def __init__(self, ttl_days: int) -> None:
+        self.ttl = timedelta(days=ttl_days)
+
+    async def _issue(self, request: Request, owner: uuid.UUID) -> tuple[str, datetime | None]:
+        gateway = gateway_of(request)
+        expires = datetime.now(UTC) + self.ttl
+        key = await issue_user_key(
+            gateway, owner, TOKEN_NAME, TOKEN_SCOPES, expires_at=expires, caller=request.state.principal
+        )
+        [issued, *_] = await user_keys(gateway, owner, TOKEN_NAME)  # the expiry as capped by the caller
+        return key, issued.expires_at
+
+    async def _answer(self, request: Request, owner: uuid.UUID, message: str, status: int) -> Response:
+        try:
+            key, expires = await self._issue(request, owner)
+        except NotFound:
+            return error("User not found", 404)
+        except Forbidden as err:
+            return error(str(err), 403)
+        return _token_answer(message, key, expires, status)
+
+    @requires("operator", scopes=list(TOKEN_SCOPES))
+    async def get_token(self, request: Request) -> Response:
+        """dhis2gw's ``POST /users/getToken``: a new token for the caller (201); their others stop."""
+        owner = _owner(request.state.principal)
+        if owner is None:
+            return error(NO_USER, 403)
+        return await self._answer(request, owner, "Token created successfully", 201)
+
+    @requires("operator", scopes=list(TOKEN_SCOPES))
+    async def refresh_token(self, request: Request) -> Response:
+        """dhis2gw's ``POST /users/refreshToken``: replace the caller's unexpired token with a new one."""
+        owner = _owner(request.state.principal)
+        if owner is None:
+            return error(NO_USER, 403)
+        now = datetime.now(UTC)
+        live = [
+            k for k in await user_keys(gateway_of(request), owner, TOKEN_NAME) if not k.expires_at or k.expires_at > now
+        ]
+        if not live:
+            return error("No active token found to refresh", 404)
+        return await self._answer(request, owner, "Token refreshed successfully", 200)
 
 
-@requires("operator", scopes=list(TOKEN_SCOPES))
-async def get_token(request: Request) -> Response:
-    """dhis2gw's ``POST /users/getToken``: a new 30-day token (an API key); the caller's others stop."""
-    try:
-        key, expires = await _issue(request)
-    except NotFound:
-        return JSONResponse({"error": "User not found"}, status_code=404)
-    return _token_answer("Token created successfully", key, expires, 201)
-
-
-@requires("operator", scopes=list(TOKEN_SCOPES))
-async def refresh_token(request: Request) -> Response:
-    """dhis2gw's ``POST /users/refreshToken``: replace the caller's unexpired token with a new one."""
-
-    try:
-        user_id = _user_id(request)
-    except NotFound:
-        return JSONResponse({"error": "User not found"}, status_code=404)
-    now = datetime.now(UTC)
-    live = [k for k in await user_keys(gateway_of(request), user_id, TOKEN_NAME) if k.expires_at and k.expires_at > now]
-    if not live:
-        return JSONResponse({"error": "No active token found to refresh"}, status_code=404)
-    try:
-        key, expires = await _issue(request)
-    except NotFound:
-        return JSONResponse({"error": "User not found"}, status_code=404)
-    return _token_answer("Token refreshed successfully", key, expires, 200)
+NO_USER = "a token belongs to a user: ask with the user's password or with a token of theirs"

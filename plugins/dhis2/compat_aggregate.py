@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from core import Conflict, NotFound, StandardMessage, gateway_of, requeue_delivery, requires
+from core import BadRequest, Conflict, NotFound, StandardMessage, gateway_of, parse_json, requeue_delivery, requires
 from plugins.dhis2 import aggregate
 from plugins.dhis2.compat_answers import error
 from plugins.dhis2.models import dhis2gw_submissions
@@ -42,6 +42,8 @@ _REQUIRED = ("orgUnit", "period", "dataSet", "dataValues")
 TASK_TYPE = "aggregate:send"
 QUEUE = "dhis2gw:default"
 NOTHING_MAPPED = "Payload validation errors:\n - dataValues: Array must have at least 1 items\n"
+# dhis2gw maps with the rows whose instance_name and source_name are both "default", and no other.
+MAPPING_SCOPE = ("default", "default")
 
 
 def _json_type(value: Any) -> str:
@@ -141,6 +143,7 @@ class AggregateEndpoints:
                     instance=settings.instances[instance],
                     unmapped="skip",
                     mapping_scheme=scheme,
+                    mapping_scope=MAPPING_SCOPE,
                 )
             data_value_set, codes, unmapped = prepared.data_value_set, prepared.codes, prepared.unmapped
             errors = _left_out(unmapped) if unmapped else None
@@ -168,6 +171,7 @@ class AggregateEndpoints:
                 "submission": json.dumps(submission),  # text: JSONB would reorder the codes
                 "unmapped_policy": "skip",
                 "mapping_scheme": scheme,
+                "mapping_scope": list(MAPPING_SCOPE),
                 "submitted_by": request.state.principal.label,
                 "dhis2gw_request": record,
             },
@@ -237,9 +241,10 @@ class AggregateEndpoints:
     async def reenqueue_batch(self, request: Request) -> Response:
         """dhis2gw's ``POST /aggregate/reenqueue/batch``: ``{"queue", "task_ids"}`` → counts and errors."""
         try:
-            body = json.loads(await request.body() or b"{}")
-        except (ValueError, UnicodeDecodeError):
+            body = parse_json(await request.body())  # an empty body is a 400, as Go's decoder answers EOF
+        except BadRequest:
             return error("Invalid request body", 400)
+        body = {} if body is None else body  # JSON null decodes to the empty request
         queue = body.get("queue", "dead") if isinstance(body, dict) else None
         task_ids = body.get("task_ids") or [] if isinstance(body, dict) else None
         if (

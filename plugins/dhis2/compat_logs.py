@@ -55,11 +55,14 @@ def _parse_day(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else None
 
 
-def _int(value: str | None, default: int, low: int, high: int) -> int:
-    try:
-        return min(max(int(value or default), low), high)
-    except ValueError:
+def atoi(value: str | None, default: int) -> int:
+    """Go's ``strconv.Atoi`` as dhis2gw reads ``page`` and ``page_size``: absent is the default, bad is 0."""
+    if value is None:
         return default
+    try:
+        return int(value)
+    except ValueError:
+        return 0
 
 
 class LogEndpoints:
@@ -112,8 +115,11 @@ class LogEndpoints:
         end = _parse_day(end_value)
         if end is not None:
             conditions.append(table.c.submitted_at < (end + timedelta(days=1) if len(end_value or "") == 10 else end))
-        page = _int(q.get("page"), 1, 1, 1_000_000)
-        size = _int(q.get("page_size"), 10, 1, 1000)
+        # dhis2gw echoes page as asked (0 or less reads the first page); page_size 0 or less reads 20.
+        asked_page = atoi(q.get("page"), 1)
+        page = min(max(asked_page, 1), 1_000_000)
+        size = atoi(q.get("page_size"), 10)
+        size = min(size if size > 0 else 20, 1000)
         query = sa.select(table).where(*conditions).order_by(table.c.submitted_at.desc(), table.c.id.desc())
         gateway = gateway_of(request)
         status = q.get("status")
@@ -132,7 +138,13 @@ class LogEndpoints:
             total = len(items)
             items = items[(page - 1) * size : page * size]
         return JSONResponse(
-            {"items": items, "total": total, "page": page, "total_pages": -(-total // size), "page_size": size}
+            {
+                "items": items or None,  # Go marshals an empty page as null
+                "total": total,
+                "page": asked_page,
+                "total_pages": -(-total // size),
+                "page_size": size,
+            }
         )
 
     async def _row(self, request: Request) -> Any:

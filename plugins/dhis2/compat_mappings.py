@@ -113,7 +113,8 @@ class MappingCompatEndpoints:
     async def index(self, request: Request) -> Response:
         """dhis2gw's ``GET /mappings``: every mapping, as a bare array (its filters were never applied)."""
         values, units = await self._all(request)
-        return JSONResponse([*map(_data_value_json, values), *map(_org_unit_json, units)])
+        found = [*map(_data_value_json, values), *map(_org_unit_json, units)]
+        return JSONResponse(found or None)  # Go marshals no mappings as null
 
     @requires("viewer", scopes=["dhis2:mappings"])
     async def export_excel(self, request: Request) -> Response:

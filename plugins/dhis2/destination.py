@@ -52,11 +52,13 @@ class DHIS2Destination(Destination):
         kind = delivery.options.get("dhis2")
         if kind == "aggregate" and isinstance(message.extra.get("submission"), str):
             # Mapped now, with the mappings as they are: fixing a mapping and requeueing works.
+            scope = message.extra.get("mapping_scope")  # dhis2gw's API maps with its own rows only
             return await self._send_aggregate(
                 json.loads(message.extra["submission"]),
                 delivery,
                 str(message.extra.get("unmapped_policy") or "skip"),
                 mapping_scheme=message.extra.get("mapping_scheme"),
+                mapping_scope=(str(scope[0]), str(scope[1])) if isinstance(scope, list) and len(scope) == 2 else None,
             )
         if kind == "aggregate":
             # Stored before submissions kept their body: sent as resolved when submitted.
@@ -135,6 +137,7 @@ class DHIS2Destination(Destination):
         *,
         template: str | None = None,
         mapping_scheme: str | None = None,
+        mapping_scope: tuple[str, str] | None = None,
     ) -> DeliveryResult:
         """Map ``submission`` with the mappings as they are now and send it; the detail records what went."""
         try:
@@ -146,6 +149,7 @@ class DHIS2Destination(Destination):
                     instance=self.instance_settings,
                     unmapped=unmapped,
                     mapping_scheme=mapping_scheme,
+                    mapping_scope=mapping_scope,
                 )
         except InvalidSubmission as err:
             what = f"template {template!r} made invalid DHIS2 data" if template else "the submission cannot be sent"

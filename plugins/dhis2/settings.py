@@ -132,12 +132,28 @@ class CompatSettings(_Table):
     def _mapping_scheme(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
 
+    # Browser pages of these origins may call the API ("*": any, as dhis2gw; []: no CORS at all).
+    cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+    # Days a getToken/refreshToken token lives (dhis2gw: 365), capped by the caller's own key.
+    token_ttl_days: int = Field(default=365, ge=1, le=3650)
+
     @field_validator("prefix")
     @classmethod
     def _prefix(cls, prefix: str) -> str:
         if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", prefix):
             raise ValueError(f"prefix {prefix!r}: a path such as /api/v2 (no trailing slash)")
         return prefix
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, origins: list[str]) -> list[str]:
+        out = []
+        for origin in origins:
+            origin = origin.rstrip("/")
+            if origin != "*" and not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?", origin):
+                raise ValueError(f"cors_origins: {origin!r} is not an origin (scheme://host[:port], or *)")
+            out.append(origin.lower())
+        return out
 
 
 class DHIS2Settings(_Table):

@@ -186,12 +186,13 @@ async def upsert(conn: AsyncConnection, kind: Kind, rows: Sequence[Mapping[str, 
 
 
 async def data_value_mappings_for(
-    conn: AsyncConnection, codes: Iterable[str], dataset: str | None
+    conn: AsyncConnection, codes: Iterable[str], dataset: str | None, *, scope: tuple[str, str] | None = None
 ) -> dict[str, list[Any]]:
     """Mappings of these codes (in ``dataset`` when given), by code; several when ambiguous.
 
     A mapping without a data set (``dataset = ""``, from a dhis2gw file) applies to every data
-    set, after those of ``dataset`` itself.
+    set, after those of ``dataset`` itself. ``scope``: only rows of this ``(instance_name,
+    source_name)`` (dhis2gw's API reads only ``("default", "default")``).
     """
     table = data_value_mappings
     found: dict[str, list[Any]] = {}
@@ -200,6 +201,8 @@ async def data_value_mappings_for(
         query = sa.select(table).where(table.c.code.in_(wanted[i : i + _KEYS_PER_QUERY]))
         if dataset is not None:
             query = query.where(table.c.dataset.in_([dataset, ""]))
+        if scope is not None:
+            query = query.where(table.c.instance_name == scope[0], table.c.source_name == scope[1])
         rows = (await conn.execute(query.order_by(table.c.id))).all()
         for row in sorted(rows, key=lambda r: r.dataset == ""):  # the data set's own first
             found.setdefault(row.code, []).append(row)
@@ -207,12 +210,13 @@ async def data_value_mappings_for(
 
 
 async def data_value_mappings_by_element(
-    conn: AsyncConnection, elements: Iterable[str], dataset: str
+    conn: AsyncConnection, elements: Iterable[str], dataset: str, *, scope: tuple[str, str] | None = None
 ) -> dict[str, list[Any]]:
     """Mappings of these data elements in ``dataset``, by data element (``mapping_scheme = "uid"``).
 
     Those of ``dataset`` itself when it has any, else those without a data set (``dataset = ""``).
-    Several when the data element is mapped with several option combos.
+    Several when the data element is mapped with several option combos. ``scope``: only rows of
+    this ``(instance_name, source_name)``, as in ``data_value_mappings_for``.
     """
     table = data_value_mappings
     found: dict[str, list[Any]] = {}
@@ -221,6 +225,8 @@ async def data_value_mappings_by_element(
         query = sa.select(table).where(
             table.c.data_element.in_(wanted[i : i + _KEYS_PER_QUERY]), table.c.dataset.in_([dataset, ""])
         )
+        if scope is not None:
+            query = query.where(table.c.instance_name == scope[0], table.c.source_name == scope[1])
         for row in (await conn.execute(query.order_by(table.c.id))).all():
             found.setdefault(row.data_element, []).append(row)
     return {element: [r for r in rows if r.dataset == dataset] or rows for element, rows in found.items()}

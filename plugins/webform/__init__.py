@@ -19,12 +19,13 @@ from starlette.routing import BaseRoute
 from core import Adapter, AdminPage, Gateway, StandardMessage, Stored, hookimpl
 from plugins.webform import admin, notify
 from plugins.webform.adapter import WebformAdapter
+from plugins.webform.cfcbe import cfcbe_routes
 from plugins.webform.models import metadata
 from plugins.webform.routes import webform_routes
 from plugins.webform.settings import WebformSettings
 
 # The plugin API versions this plugin is written against (docs/plugins.md, "Versions and compatibility").
-SWITCHBOARD_API = ">=1.0,<2"
+SWITCHBOARD_API = ">=1.2,<2"
 
 
 @hookimpl
@@ -43,8 +44,9 @@ def switchboard_adapters(gateway: Gateway) -> list[Adapter]:
 
 
 @hookimpl
-def switchboard_routes() -> list[BaseRoute]:
-    return webform_routes()
+def switchboard_routes(gateway: Gateway) -> list[BaseRoute]:
+    settings: WebformSettings = gateway.plugin_config("webform")
+    return [*webform_routes(), *cfcbe_routes(settings.cfcbe)]
 
 
 @hookimpl

@@ -22,6 +22,11 @@ from plugins.webform.organisations import Org, settings_of
 
 log = logging.getLogger("switchboard.webform")
 AUDIENCE = "webform"
+# The refusals of check_code, by which plugins/webform/cfcbe.py gives CFCBE's texts instead.
+NO_PENDING = "no verification is pending for this address: request a code first"
+EXPIRED = "the code has expired: request a new code"
+WRONG_CODE = "wrong code"
+NOT_SENT = "the verification e-mail could not be sent; try again later"
 
 
 def _hash(salt: str, code: str) -> str:
@@ -91,7 +96,7 @@ async def send_code(gateway: Gateway, org: Org, email: str) -> int:
         async with gateway.db.transaction() as conn:
             await conn.execute(verifications.delete().where(v.id == row_id))
         log.warning("webform: the code for %s could not be sent: %s", mask_email(email), err)
-        raise HTTPError("the verification e-mail could not be sent; try again later", status_code=502) from err
+        raise HTTPError(NOT_SENT, status_code=502) from err
     log.info("webform: code sent to %s for %s", mask_email(email), org.slug)
     return settings.code_ttl
 
@@ -114,11 +119,11 @@ async def check_code(gateway: Gateway, org: Org, email: str, code: str) -> tuple
             )
         ).first()
         if row is None:
-            raise NotFound("no verification is pending for this address: request a code first")
+            raise NotFound(NO_PENDING)
         if row.attempts >= settings.max_attempts:
             raise TooManyRequests("too many wrong codes: request a new code")
         if row.expires_at <= now:
-            raise BadRequest("the code has expired: request a new code")
+            raise BadRequest(EXPIRED)
         counted = await conn.execute(
             verifications.update()
             .where(v.id == row.id, v.attempts < settings.max_attempts, v.consumed_at.is_(None))
@@ -127,12 +132,12 @@ async def check_code(gateway: Gateway, org: Org, email: str, code: str) -> tuple
     if counted.rowcount != 1:
         raise TooManyRequests("too many wrong codes: request a new code")
     if not hmac.compare_digest(_hash(row.salt, code), row.code_hash):
-        raise BadRequest("wrong code")
+        raise BadRequest(WRONG_CODE)
     async with gateway.db.transaction() as conn:
         used = await conn.execute(
             verifications.update().where(v.id == row.id, v.consumed_at.is_(None)).values(consumed_at=now)
         )
     if used.rowcount != 1:  # the same code used by a concurrent request
-        raise NotFound("no verification is pending for this address: request a code first")
+        raise NotFound(NO_PENDING)
     token = issue_token(gateway, email, audience=AUDIENCE, ttl=settings.token_ttl, org=org.slug)
     return token, settings.token_ttl

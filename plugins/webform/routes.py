@@ -56,7 +56,8 @@ def _email(value: str) -> str:
     return email
 
 
-async def _limit(request: Request, action: str) -> None:
+async def limit_client(request: Request, action: str) -> None:
+    """The per-address limit of the login routes (``ip_requests`` per ``ip_window``)."""
     gateway = gateway_of(request)
     settings = organisations.settings_of(gateway)
     client = request.client.host if request.client else "unknown"
@@ -73,7 +74,7 @@ async def _organisation(request: Request, slug: str) -> organisations.Org:
 @describe(body=VerificationRequest, tags=["webform"])
 async def request_verification(request: Request) -> Response:
     """E-mail a 6-digit code to ``email`` for a form of ``organisation``."""
-    await _limit(request, "send")
+    await limit_client(request, "send")
     data = _fields(await read_json(request), ("email", "organisation"))
     email = _email(data["email"])
     org = await _organisation(request, data["organisation"])
@@ -84,7 +85,7 @@ async def request_verification(request: Request) -> Response:
 @describe(body=CodeCheck, tags=["webform"])
 async def verify_otp(request: Request) -> Response:
     """Exchange the e-mailed code for a form token (``Authorization: Bearer`` on /webhooks/webform)."""
-    await _limit(request, "verify")
+    await limit_client(request, "verify")
     data = _fields(await read_json(request), ("email", "code", "organisation"))
     email = _email(data["email"])
     org = await _organisation(request, data["organisation"])

@@ -53,6 +53,20 @@ class Organisation(_Table):
         return notify
 
 
+class CFCBESettings(_Table):
+    """``[plugins.webform.cfcbe]``: CFCBE's old URLs for web forms and their login, for clients that only change the base URL (docs/webform.md)."""
+
+    enabled: bool = False
+    prefix: str = "/api"
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, prefix: str) -> str:
+        if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", prefix):
+            raise ValueError(f"prefix {prefix!r}: a path such as /api (no trailing slash)")
+        return prefix
+
+
 class WebformSettings(_Table):
     """The whole ``[plugins.webform]`` table."""
 
@@ -68,6 +82,7 @@ class WebformSettings(_Table):
     max_attachment_bytes: int = Field(default=512 * 1024, ge=1)
     attachment_types: list[str] = Field(default_factory=lambda: list(DEFAULT_TYPES))
     code_subject: str = Field(default="Your verification code", min_length=1, max_length=200)
+    cfcbe: CFCBESettings = Field(default_factory=CFCBESettings)
 
     @field_validator("organisations")
     @classmethod

@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute
 from core import Adapter, Destination, Gateway, StandardMessage, Stored, hookimpl
 from plugins.whatsapp import followups, media
 from plugins.whatsapp.adapter import WhatsAppAdapter
+from plugins.whatsapp.cfcbe import cfcbe_routes
 from plugins.whatsapp.destination import WhatsAppDestination
 from plugins.whatsapp.models import metadata
 from plugins.whatsapp.routes import whatsapp_routes
@@ -53,8 +54,9 @@ def switchboard_jobs() -> list[Any]:
 
 
 @hookimpl
-def switchboard_routes() -> list[BaseRoute]:
-    return whatsapp_routes()
+def switchboard_routes(gateway: Gateway) -> list[BaseRoute]:
+    settings: WhatsAppSettings = gateway.plugin_config("whatsapp")
+    return [*whatsapp_routes(), *cfcbe_routes(settings.cfcbe)]
 
 
 @hookimpl

@@ -8,6 +8,7 @@ refused, and until ``access_token`` and ``phone_number_id`` are set every send f
 
 from __future__ import annotations
 
+import re
 import string
 from typing import Any
 
@@ -124,6 +125,20 @@ class MediaSettings(_Table):
     max_attempts: int = Field(default=5, ge=1, le=20)
 
 
+class CFCBESettings(_Table):
+    """``[plugins.whatsapp.cfcbe]``: CFCBE's old URLs for the WhatsApp webhook, for clients that only change the base URL (docs/whatsapp.md)."""
+
+    enabled: bool = False
+    prefix: str = "/api"
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, prefix: str) -> str:
+        if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", prefix):
+            raise ValueError(f"prefix {prefix!r}: a path such as /api (no trailing slash)")
+        return prefix
+
+
 class WhatsAppSettings(_Table):
     # The token Meta echoes in the GET verification handshake (App Dashboard → Webhooks).
     verify_token: str | None = Field(default=None, min_length=1)
@@ -145,6 +160,7 @@ class WhatsAppSettings(_Table):
     acknowledgement: AcknowledgementSettings = Field(default_factory=AcknowledgementSettings)
     opt_out: OptOutSettings = Field(default_factory=OptOutSettings)
     media: MediaSettings = Field(default_factory=MediaSettings)
+    cfcbe: CFCBESettings = Field(default_factory=CFCBESettings)
 
     @field_validator("app_secret", mode="before")
     @classmethod

@@ -10,10 +10,13 @@ from core.testing import api_key_headers, delivery
 from tests.console.conftest import PASSWORD, log_in
 from tests.fakes.dhis2_metadata import ANC_1ST, ANC_2ND, ANC_3RD, DATA_SET, FIXED, NGELEHUN
 from tests.support.dhis2 import import_mappings, settled
+from tests.support.mapping_files import ROWS
 
 AGGREGATE = "/plugins/dhis2/aggregate"
 COMPAT = "/api/v2"
 UNKNOWN_UID = "FTRrcoaog83"  # a uid no mapping names
+# dhis2gw's API maps with the rows whose instance_name and source_name are "default", only.
+DHIS2GW_ROWS = [[*row[:9], "default", "default"] for row in ROWS]
 
 
 def body(values: dict[str, Any]) -> dict[str, Any]:
@@ -59,7 +62,7 @@ async def test_under_the_uid_scheme_an_unmapped_or_ambiguous_uid_is_a_422_naming
 
 async def test_the_compat_api_maps_by_data_element_under_its_mapping_scheme(dhis2_app, dhis2) -> None:  # type: ignore[no-untyped-def]
     async with dhis2_app(compat={"enabled": True, "mapping_scheme": "UID"}) as client:
-        await import_mappings(client)
+        await import_mappings(client, DHIS2GW_ROWS)
         headers = await basic(client.gateway)
         r = await client.post(f"{COMPAT}/aggregate", json=body({ANC_2ND: 4}), headers=headers)
         assert r.status_code == 200, r.text
@@ -72,7 +75,7 @@ async def test_the_compat_api_maps_by_data_element_under_its_mapping_scheme(dhis
 
 async def test_a_compat_submission_nothing_maps_answers_like_dhis2gw_but_fails_visibly(dhis2_app, dhis2) -> None:  # type: ignore[no-untyped-def]
     async with dhis2_app(compat={"enabled": True}) as client:
-        await import_mappings(client)
+        await import_mappings(client, DHIS2GW_ROWS)
         headers = await basic(client.gateway)
         r = await client.post(f"{COMPAT}/aggregate", json=body({UNKNOWN_UID: 3}), headers=headers)
         assert r.status_code == 200, r.text
@@ -95,7 +98,7 @@ async def test_a_compat_submission_nothing_maps_answers_like_dhis2gw_but_fails_v
 
 async def test_a_compat_submission_partly_mapped_sends_what_maps_and_logs_what_was_left_out(dhis2_app, dhis2) -> None:  # type: ignore[no-untyped-def]
     async with dhis2_app(compat={"enabled": True}) as client:
-        await import_mappings(client)
+        await import_mappings(client, DHIS2GW_ROWS)
         headers = await basic(client.gateway)
         r = await client.post(f"{COMPAT}/aggregate", json=body({"ANC3": 7, "MALARIA": 2}), headers=headers)
         assert r.status_code == 200, r.text

@@ -9,11 +9,14 @@ from typing import Any
 from openpyxl import load_workbook
 
 from core.auth.users import insert_user
-from tests.fakes.dhis2_metadata import ANC_1ST, DATA_SET, FIXED, NGELEHUN
+from tests.fakes.dhis2_metadata import ANC_1ST, DATA_SET, FIXED, NGELEHUN, OUTREACH
 from tests.support.dhis2 import import_mappings, settled
+from tests.support.mapping_files import ROWS
 
 P = "/api/v2"
 COMPAT = {"compat": {"enabled": True}}
+# dhis2gw maps with the rows whose instance_name and source_name are "default", only.
+DHIS2GW_ROWS = [[*row[:9], "default", "default"] for row in ROWS]
 
 
 def body(**changes: Any) -> dict[str, Any]:
@@ -40,7 +43,7 @@ async def test_compat_routes_are_absent_unless_enabled(dhis2_app) -> None:  # ty
 
 async def test_aggregate_answers_like_dhis2gw_and_is_delivered(dhis2_app, dhis2) -> None:  # type: ignore[no-untyped-def]
     async with dhis2_app(**COMPAT) as client:
-        await import_mappings(client)
+        await import_mappings(client, DHIS2GW_ROWS)
         headers = await basic(client.gateway)
         r = await client.post(f"{P}/aggregate", json=body(), headers=headers)
         assert r.status_code == 200, r.text
@@ -86,7 +89,7 @@ async def test_nothing_mapped_is_a_failed_log_naming_the_codes(dhis2_app) -> Non
 
 async def test_logs_list_filters_and_pages_in_dhis2gw_shape(dhis2_app) -> None:  # type: ignore[no-untyped-def]
     async with dhis2_app(**COMPAT) as client:
-        await import_mappings(client)
+        await import_mappings(client, DHIS2GW_ROWS)
         headers = await basic(client.gateway)
         ids = [(await client.post(f"{P}/aggregate", json=body(), headers=headers)).json() for _ in range(3)]
         await settled(client.gateway)
@@ -102,7 +105,7 @@ async def test_logs_list_filters_and_pages_in_dhis2gw_shape(dhis2_app) -> None: 
 
 async def test_log_errors_and_delete_and_purge(dhis2_app) -> None:  # type: ignore[no-untyped-def]
     async with dhis2_app(**COMPAT) as client:
-        await import_mappings(client)
+        await import_mappings(client, DHIS2GW_ROWS)
         headers = await basic(client.gateway)
         assert (await client.get(f"{P}/logs/abc", headers=headers)).json() == {"error": "Invalid log ID"}
         assert (await client.get(f"{P}/logs/999", headers=headers)).status_code == 404
@@ -122,7 +125,7 @@ async def test_log_errors_and_delete_and_purge(dhis2_app) -> None:  # type: igno
 
 async def test_reenqueue_routes_answer_like_dhis2gw(dhis2_app, dhis2) -> None:  # type: ignore[no-untyped-def]
     async with dhis2_app(**COMPAT) as client:
-        await import_mappings(client)
+        await import_mappings(client, DHIS2GW_ROWS)
         headers = await basic(client.gateway)
         dhis2.fail_with(400, times=1)
         task = (await client.post(f"{P}/aggregate", json=body(), headers=headers)).json()["task_id"]
@@ -197,7 +200,10 @@ async def test_basic_auth_locks_the_account_like_the_login(dhis2_app) -> None:  
 async def test_mapping_import_without_dataset_column_applies_to_the_request_dataset(dhis2_app, dhis2) -> None:  # type: ignore[no-untyped-def]
     async with dhis2_app(**COMPAT) as client:
         headers = await basic(client.gateway)
-        csv = f"code,dataelement,category_option_combo,extra\nANC1_FIXED,{ANC_1ST},{FIXED},ignored\n".encode()
+        csv = (
+            "code,dataelement,category_option_combo,instance_name,source_name,extra\n"
+            f"ANC1_FIXED,{ANC_1ST},{FIXED},default,default,ignored\n"
+        ).encode()
         r = await client.post(f"{P}/mappings/import/csv", files={"file": ("m.csv", csv, "text/csv")}, headers=headers)
         assert r.status_code == 200, r.text
         assert r.json()["total"] == 1 and r.json()["records"][0]["dataElement"] == ANC_1ST
@@ -224,7 +230,7 @@ async def test_mapping_import_errors_in_dhis2gw_shape(dhis2_app) -> None:  # typ
 
 async def test_excel_export_and_template_have_dhis2gw_columns(dhis2_app) -> None:  # type: ignore[no-untyped-def]
     async with dhis2_app(**COMPAT) as client:
-        await import_mappings(client)
+        await import_mappings(client, DHIS2GW_ROWS)
         headers = await basic(client.gateway)
         r = await client.get(f"{P}/mappings/export/excel", headers=headers)
         assert r.status_code == 200
@@ -235,3 +241,37 @@ async def test_excel_export_and_template_have_dhis2gw_columns(dhis2_app) -> None
         template = await client.get("/mappings/export/excel-template")  # root, no login, as in dhis2gw
         assert template.status_code == 200
         assert 'filename="dhis2_mappings_template.xlsx"' in template.headers["content-disposition"]
+
+
+async def test_only_default_instance_and_source_rows_map_as_in_dhis2gw(dhis2_app) -> None:  # type: ignore[no-untyped-def]
+    async with dhis2_app(**COMPAT) as client:
+        await import_mappings(client)  # rows for instance "national", source "hmis": never read by dhis2gw
+        headers = await basic(client.gateway)
+        r = await client.post(f"{P}/aggregate", json=body(), headers=headers)
+        assert r.status_code == 200 and r.json()["payload"]["dataValues"] == []
+        csv = f"code,dataelement,category_option_combo\nANC1_FIXED,{ANC_1ST},{FIXED}\n".encode()  # empty: not "default"
+        await client.post(f"{P}/mappings/import/csv", files={"file": ("m.csv", csv, "text/csv")}, headers=headers)
+        r = await client.post(f"{P}/aggregate", json=body(), headers=headers)
+        assert r.json()["payload"]["dataValues"] == []
+        await import_mappings(client, DHIS2GW_ROWS)
+        r = await client.post(f"{P}/aggregate", json=body(), headers=headers)
+        assert r.json()["payload"]["dataValues"] == [
+            {"dataElement": ANC_1ST, "categoryOptionCombo": FIXED, "value": "12"}
+        ]
+
+
+async def test_a_requeued_submission_is_mapped_again_with_default_rows_only(dhis2_app, dhis2) -> None:  # type: ignore[no-untyped-def]
+    async with dhis2_app(**COMPAT) as client:
+        await import_mappings(client, DHIS2GW_ROWS)
+        headers = await basic(client.gateway)
+        dhis2.fail_with(400, times=1)
+        task = (await client.post(f"{P}/aggregate", json=body(), headers=headers)).json()["task_id"]
+        assert await settled(client.gateway) == {"dead": 1}
+        # A row for another source maps NOT_MAPPED now; dhis2gw's API must still leave it out.
+        await import_mappings(
+            client, [["NOT_MAPPED", "de", "", "", DATA_SET, ANC_1ST, OUTREACH, "", "", "national", "hmis"]]
+        )
+        assert (await client.get(f"{P}/aggregate/reenqueue/{task}", headers=headers)).status_code == 200
+        assert await settled(client.gateway) == {"delivered": 1}
+        sent = dhis2.posted("/dataValueSets")[-1].json()["dataValues"]
+        assert sent == [{"dataElement": ANC_1ST, "categoryOptionCombo": FIXED, "value": "12"}]
