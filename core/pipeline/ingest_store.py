@@ -46,12 +46,14 @@ CONFLICTS: tuple[type[Exception], ...] = (
 _CHUNK = 400  # bound IN-lists on SQLite (at most 32,766 variables per statement)
 # What a statement on a connection the server dropped while it sat in the pool raises (a restart,
 # a failover, pg_terminate_backend): the server's farewell (57P01, 57P02) read in place of an
-# answer, or the closed socket. The pool replaces a connection it sees closed at checkout; these
-# are the ones it had not yet seen.
+# answer, the closed socket, or asyncpg's protocol left out of step by a farewell that came
+# while it was idle (InternalClientError). The pool replaces a connection it sees closed at
+# checkout; these are the ones it had not yet seen.
 DROPPED: tuple[type[Exception], ...] = (
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
     asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InternalClientError,
     ConnectionResetError,
 )
 
