@@ -17,10 +17,10 @@ import pytest
 import sqlalchemy as sa
 from starlette.requests import Request
 
-from core import Adapter, StandardMessage, hookimpl
+from core import Adapter, DeliveryError, DeliveryInfo, DeliveryResult, Destination, StandardMessage, hookimpl
 from core.gateway import Gateway
 from core.storage.models import audit_log, messages
-from core.testing import user_headers
+from core.testing import attempts, deliveries_of, delivery_statuses, run_jobs, user_headers, wait_until
 from plugins.dhis2.store import DATA_VALUES, ORG_UNITS
 from tests.devices.device_steps import reading, register, upload
 from tests.support.auth import audit_rows, make_user
@@ -69,6 +69,37 @@ async def test_an_adapter_s_nul_and_lone_surrogate_are_stored_as_replacement_cha
     assert row.sender == "+255700000009\ufffd"
     assert row.extra == {"note": STORED, STORED: [STORED]}
     assert row.raw == {"id": "loose-1", "from": "+255700000009\ufffd", "text": STORED}
+
+
+class PickyDestination(Destination):
+    """Refuses every message with an error and details holding a NUL and a lone surrogate."""
+
+    name = "picky"
+
+    async def deliver(self, message: StandardMessage, delivery: DeliveryInfo) -> DeliveryResult:
+        raise DeliveryError(BAD, retryable=False, status_code=400, detail={BAD: BAD})
+
+
+class PickyPlugin:
+    @hookimpl
+    def switchboard_destinations(self) -> list[Destination]:
+        return [PickyDestination()]
+
+
+async def test_a_destination_s_nul_and_lone_surrogate_are_stored_with_its_attempt(app_client: Any) -> None:
+    async with app_client(extra_plugins=[("picky", PickyPlugin())]) as client:
+        message = StandardMessage(platform="loose", external_id="picky-1", kind="text", text="hi")
+        await client.gateway.submit([message], destinations=["picky"])
+
+        async def dead() -> bool:
+            await run_jobs(client.gateway, share=True)  # a worker with this test's destination
+            return await delivery_statuses(client.gateway) == {"dead": 1}
+
+        await wait_until(dead, timeout=30, interval=0, message="the delivery to be dead")
+        [delivery] = await deliveries_of(client.gateway, message.id)  # type: ignore[arg-type]
+        [attempt] = await attempts(client.gateway, delivery.id)
+    assert delivery.last_error == attempt.error == STORED
+    assert attempt.detail == {STORED: STORED}
 
 
 async def test_a_nul_in_a_request_path_does_not_stop_the_audit_log(app_client: Any) -> None:
