@@ -24,6 +24,7 @@ from core.pipeline.queue.base import QueueItem
 from core.pipeline.routing import Router
 from core.pipeline.statuses import DeliveryStatus
 from core.storage.ids import uuid7
+from core.storage.storable import storable_text
 
 if TYPE_CHECKING:
     from core.gateway import Gateway
@@ -171,7 +172,9 @@ class Ingestor:
             where: list[int] = []
             places.append(where)
             for m in sub.messages:
-                key = (m.platform, m.external_id)
+                # A message's and a conversation's keys as stored (core.storage.storable), since
+                # the store matches them against stored rows.
+                key = (storable_text(m.platform), storable_text(m.external_id))
                 position = position_of.get(key)
                 if position is not None:
                     where.append(-1 - position)
@@ -179,10 +182,11 @@ class Ingestor:
                 position = position_of[key] = len(message_rows)
                 where.append(position)
                 m.id = m.id or uuid7()
-                message_rows.append(_message_row(m, now))
-                participants.append(m.conversation_key or None)
-                if m.conversation_key:
-                    conv = (m.platform, m.conversation_key)
+                message_rows.append(_message_row(m, key, now))
+                participant = storable_text(m.conversation_key) if m.conversation_key else None
+                participants.append(participant)
+                if participant:
+                    conv = (key[0], participant)
                     latest[conv] = max(latest.get(conv, m.timestamp), m.timestamp)
                 names = sub.destinations if sub.destinations is not None else self.router.destinations_for(m)
                 routed.append(names)
@@ -265,11 +269,11 @@ def _names(destinations: Sequence[str] | None) -> list[str] | None:
     return list(dict.fromkeys(destinations)) if destinations is not None else None
 
 
-def _message_row(m: StandardMessage, now: datetime) -> dict[str, Any]:
+def _message_row(m: StandardMessage, key: tuple[str, str], now: datetime) -> dict[str, Any]:
     return {
         "id": m.id,
-        "platform": m.platform,
-        "external_id": m.external_id,
+        "platform": key[0],
+        "external_id": key[1],
         "direction": m.direction,
         "kind": m.kind,
         "sender": m.sender,

@@ -44,6 +44,18 @@ CONFLICTS: tuple[type[Exception], ...] = (
     asyncpg.DeadlockDetectedError,
 )
 _CHUNK = 400  # bound IN-lists on SQLite (at most 32,766 variables per statement)
+# What a statement on a connection the server dropped while it sat in the pool raises (a restart,
+# a failover, pg_terminate_backend): the server's farewell (57P01, 57P02) read in place of an
+# answer, the closed socket, or asyncpg's protocol left out of step by a farewell that came
+# while it was idle (InternalClientError). The pool replaces a connection it sees closed at
+# checkout; these are the ones it had not yet seen.
+DROPPED: tuple[type[Exception], ...] = (
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InternalClientError,
+    ConnectionResetError,
+)
 
 
 class Candidate(NamedTuple):
@@ -329,8 +341,14 @@ class PostgresStore:
             json_rows(plan.audit),
         )
         pool = await self._get_pool()
-        async with pool.acquire() as conn:
-            rows = await conn.fetch(_STATEMENT, *args)
+        try:
+            async with pool.acquire() as conn:
+                rows = await conn.fetch(_STATEMENT, *args)
+        except DROPPED:
+            # Once more, on a connection the pool opens afresh. Safe even if the first run was
+            # committed before the connection died: its messages are found stored (duplicates).
+            async with pool.acquire() as conn:
+                rows = await conn.fetch(_STATEMENT, *args)
         outcome = StoreResult()
         by_id: dict[int, int] | None = None
         by_key: dict[Key, int] | None = None

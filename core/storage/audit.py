@@ -38,6 +38,8 @@ class AuditLog:
         # One flush at a time: rows are written in the order they were recorded, and a
         # caller's flush() returns only once everything recorded before it is written.
         self._flushing = asyncio.Lock()
+        # Rows the database refused (set aside, each with a log line), since start.
+        self.set_aside = 0
 
     def row(self, kind: str, **fields: Any) -> dict[str, Any]:
         """A complete audit row (for writing inside another transaction)."""
@@ -96,14 +98,57 @@ class AuditLog:
             if not self._pending:
                 return
             batch, self._pending = self._pending, []
-            try:
-                async with self.db.transaction() as conn:
-                    await conn.execute(audit_log.insert(), batch)
-            except Exception:
-                # Keep the rows for the next flush rather than dropping them.
-                log.exception("audit write of %d rows failed; will retry", len(batch))
-                self._pending[:0] = batch[:50_000]
+            unwritten = await self._write(batch)
+            if unwritten:
+                # The database is out of reach: keep the rows for the next flush rather than
+                # dropping them (at most 50,000: an outage must not exhaust the memory).
+                self._pending[:0] = unwritten[:50_000]
                 await asyncio.sleep(1)
+
+    async def _write(self, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Write ``batch``; returns the rows left unwritten because the database is out of reach.
+
+        A batch the database refuses while it answers holds a row it cannot store: the batch is
+        halved until that row is found, which is set aside with one log line, and every other
+        row is written. One row never stops the audit log, and no batch is retried forever.
+        """
+        try:
+            async with self.db.transaction() as conn:
+                await conn.execute(audit_log.insert(), batch)
+        except Exception as err:
+            if not await self._reachable():
+                log.warning("audit write of %d rows failed: the database is out of reach; will retry", len(batch))
+                return batch
+            if len(batch) == 1:
+                self._set_aside(batch[0], err)
+                return []
+            middle = len(batch) // 2
+            unwritten = await self._write(batch[:middle])
+            if unwritten:
+                return unwritten + batch[middle:]
+            return await self._write(batch[middle:])
+        return []
+
+    async def _reachable(self) -> bool:
+        try:
+            await self.db.ping()
+        except Exception:
+            return False
+        return True
+
+    def _set_aside(self, row: dict[str, Any], err: Exception) -> None:
+        self.set_aside += 1
+        # Which row and the error's type, not what the row holds: the error's text quotes the
+        # statement's parameters (payloads, actors, clients: personal data).
+        cause = getattr(err, "orig", None) or err.__cause__ or err
+        log.error(
+            "audit row set aside: the database refused it (%s; kind=%s action=%s request_id=%s at=%s)",
+            type(cause).__name__,
+            row.get("kind"),
+            row.get("action"),
+            row.get("request_id"),
+            row.get("at"),
+        )
 
     async def close(self) -> None:
         self._closing = True

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -20,6 +19,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from core.config.settings import DatabaseSettings
+from core.storage.storable import storable, storable_escapes, storable_json, storable_parameters
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -62,18 +62,24 @@ def make_engine(settings: DatabaseSettings) -> AsyncEngine:
         if database and database != ":memory:":
             # The embedded default should just work: create the file's folder.
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(settings.url, echo=settings.echo)
+        engine = create_async_engine(settings.url, echo=settings.echo, json_serializer=storable_json)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_async_engine(
-        settings.url,
-        echo=settings.echo,
-        pool_size=settings.pool_size,
-        max_overflow=settings.max_overflow,
-        # No pre-ping: it costs a round trip per transaction on the hot path. Stale
-        # connections are recycled instead, and a failed one is discarded by the pool.
-        pool_recycle=1800,
-    )
+    else:
+        engine = create_async_engine(
+            settings.url,
+            echo=settings.echo,
+            json_serializer=storable_json,
+            pool_size=settings.pool_size,
+            max_overflow=settings.max_overflow,
+            # A connection the server dropped while it sat in the pool (a restart, a failover,
+            # pg_terminate_backend) is found at checkout and replaced, rather than failing the
+            # request that drew it. Stale connections are recycled too.
+            pool_pre_ping=True,
+            pool_recycle=1800,
+        )
+    # The storage boundary: no statement fails on a NUL or a lone surrogate (core.storage.storable).
+    event.listen(engine.sync_engine, "before_cursor_execute", storable_parameters, retval=True)
+    return engine
 
 
 class Database:
@@ -112,23 +118,29 @@ def pg_uuid(value: Any) -> uuid.UUID:
     return value if type(value) is uuid.UUID else uuid.UUID(bytes=value.bytes)
 
 
-# PostgreSQL's text and jsonb cannot hold U+0000: an escaped NUL (one not itself preceded by
-# an escaped backslash) becomes U+FFFD, the replacement character, rather than failing a batch.
-_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
-
-
 def json_rows(rows: list[dict[str, Any]]) -> str:
     """Rows as one JSON array for ``jsonb_to_recordset`` (ids and times as PostgreSQL reads them).
 
     One text parameter per table instead of an array per column: asyncpg checks every array
     element against ``collections.abc``, and orjson encodes ids and times natively
     (3 µs per ingested message, against 44 µs through the standard library's callback).
+
+    Text is made storable (``core.storage.storable``): an escaped NUL becomes U+FFFD, and so does
+    a lone surrogate, which orjson refuses to encode (only then are the rows walked).
     """
     try:
-        text = orjson.dumps(rows, default=str, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC).decode()
-    except (TypeError, orjson.JSONEncodeError):  # what orjson refuses (integers beyond 64 bits)
-        text = json.dumps(rows, default=_json_value, separators=(",", ":"))
-    return _NUL.sub(r"\1\\ufffd", text) if "\\u0000" in text else text
+        text = _dumps(rows)
+    except (TypeError, orjson.JSONEncodeError):
+        rows = storable(rows)
+        try:
+            text = _dumps(rows)
+        except (TypeError, orjson.JSONEncodeError):  # what orjson refuses (integers beyond 64 bits)
+            text = json.dumps(rows, default=_json_value, separators=(",", ":"))
+    return storable_escapes(text)
+
+
+def _dumps(rows: list[dict[str, Any]]) -> str:
+    return orjson.dumps(rows, default=str, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC).decode()
 
 
 def _json_value(value: object) -> str:

@@ -18,7 +18,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core import Gateway, StandardMessage
+from core import Gateway, StandardMessage, storable
 from plugins.devices.alerts import alert_message, alerts_of_readings, crossings, raise_threshold_alerts
 from plugins.devices.models import devices, readings
 from plugins.devices.registry import heard_from
@@ -86,10 +86,14 @@ def _row(r: Reading) -> dict[str, Any]:
 async def insert_readings(
     conn: AsyncConnection, device_id: uuid.UUID, received_at: datetime, rows: list[dict[str, Any]]
 ) -> set[str]:
-    """Insert the rows (``_row``) not stored yet; returns the reading ids inserted."""
+    """Insert the rows (``_row``) not stored yet; returns the reading ids inserted, as stored
+    (``core.storable``: a NUL or lone surrogate in an id is stored as U+FFFD)."""
     if not rows:
         return set()
     if conn.dialect.name == "postgresql":
+        # JSON text built here, not by SQLAlchemy, so made storable here: one NUL in one
+        # reading's id would fail the whole batch (SQLAlchemy does it on SQLite's path below).
+        rows = storable(rows)
         text = orjson.dumps(rows).decode()
         result = await conn.exec_driver_sql(_PG_INSERT, (text, device_id, received_at, len(rows)))
         count, some = tuple(result.one())
@@ -169,7 +173,7 @@ async def store_upload(gateway: Gateway, settings: DevicesSettings, device: Any,
             valid[checked.reading_id] = checked
     async with gateway.db.transaction() as conn:
         inserted = await insert_readings(conn, device.id, now, [_row(r) for r in valid.values()])
-        new = [r for r in valid.values() if r.reading_id in inserted]
+        new = [r for r in valid.values() if storable(r.reading_id) in inserted]
         status: dict[str, Any] = {}
         if new:
             latest = max(r.measured_at for r in new)
