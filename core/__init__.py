@@ -88,6 +88,9 @@ if TYPE_CHECKING:
     from core.storage.db import UTCDateTime as UTCDateTime
     from core.storage.ids import uuid7 as uuid7
     from core.storage.models import NAMING as NAMING
+    from core.untrusted import bounded_day as bounded_day
+    from core.untrusted import bounded_int as bounded_int
+    from core.untrusted import constant_time_equal as constant_time_equal
     from core.web.app import create_app as create_app
     from core.web.openapi import describe as describe
     from core.web.requests import admin_console as admin_console
@@ -158,6 +161,9 @@ _PUBLIC: dict[str, str] = {
     "UTCDateTime": "core.storage.db",
     "uuid7": "core.storage.ids",
     "NAMING": "core.storage.models",
+    "bounded_day": "core.untrusted",
+    "bounded_int": "core.untrusted",
+    "constant_time_equal": "core.untrusted",
     "create_app": "core.web.app",
     "describe": "core.web.openapi",
     "admin_console": "core.web.requests",
@@ -234,6 +240,9 @@ __all__ = [
     "requeue_delivery",
     "requires",
     "uuid7",
+    "bounded_day",
+    "bounded_int",
+    "constant_time_equal",
     "user_keys",
     "verify_token",
 ]

@@ -9,14 +9,13 @@ exceed ``max_attempts`` between them.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import logging
 import secrets
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from core import BadRequest, Gateway, HTTPError, MailError, NotFound, TooManyRequests, issue_token
+from core import BadRequest, Gateway, HTTPError, MailError, NotFound, TooManyRequests, constant_time_equal, issue_token
 from plugins.webform.models import verifications
 from plugins.webform.organisations import Org, settings_of
 
@@ -126,7 +125,7 @@ async def check_code(gateway: Gateway, org: Org, email: str, code: str) -> tuple
         )
     if counted.rowcount != 1:
         raise TooManyRequests("too many wrong codes: request a new code")
-    if not hmac.compare_digest(_hash(row.salt, code), row.code_hash):
+    if not constant_time_equal(_hash(row.salt, code), row.code_hash):
         raise BadRequest("wrong code")
     async with gateway.db.transaction() as conn:
         used = await conn.execute(

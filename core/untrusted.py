@@ -1,0 +1,73 @@
+"""Reading text from outside without raising: secrets compared, integers and days parsed with bounds.
+
+Anything a client sends (a header, a query parameter, a form field) may be non-ASCII, absurdly
+long or out of every range the database and ``datetime`` accept. ``hmac.compare_digest`` raises
+``TypeError`` on a non-ASCII ``str``; ``int()`` accepts ``"²"``-like digits only to fail on them
+and refuses more than 4,300 digits; a day near year 9999 overflows once a day or a zone is
+added. Each of those was a 500 for an unauthenticated caller. These helpers answer "no" (``False``
+or ``None``) instead, so the caller turns bad input into its 400 or 401.
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import UTC, date, datetime, time
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+# Room for any offset a caller adds (a day, a week, a zone): 9999-12-31 + 1 day, or 0001-01-01 in
+# UTC+14 converted to UTC, overflows.
+_FIRST_YEAR, _LAST_YEAR = 2, 9998
+
+
+def _as_bytes(value: str | bytes) -> bytes:
+    # surrogatepass: a lone surrogate (a decoded query string may hold one) encodes instead of raising.
+    return value if isinstance(value, bytes) else value.encode("utf-8", "surrogatepass")
+
+
+def constant_time_equal(given: str | bytes | None, expected: str | bytes | None) -> bool:
+    """Whether ``given`` equals ``expected``, in time that does not depend on where they differ.
+
+    Strings are compared as their UTF-8 bytes, so any text a client sends (non-ASCII, a lone
+    surrogate) is simply unequal, never an exception. ``None`` on either side is unequal.
+    """
+    if given is None or expected is None:
+        return False
+    return hmac.compare_digest(_as_bytes(given), _as_bytes(expected))
+
+
+def bounded_int(text: str | None, low: int = INT64_MIN, high: int = INT64_MAX) -> int | None:
+    """``text`` as an integer from ``low`` to ``high`` (default: what a 64-bit column holds), else ``None``.
+
+    Only ASCII digits with an optional leading ``-`` (``str.isdigit`` also accepts ``"²"``, which
+    ``int`` then refuses); surrounding spaces are ignored; more digits than any 64-bit number has is
+    refused before it is converted.
+    """
+    if text is None:
+        return None
+    text = text.strip()
+    digits = text[1:] if text.startswith("-") else text
+    if not digits or len(digits) > 19 or not digits.isascii() or not digits.isdigit():
+        return None
+    number = int(text)
+    return number if low <= number <= high else None
+
+
+def bounded_day(text: str | None) -> datetime | None:
+    """``YYYY-MM-DD`` (midnight UTC) or an RFC 3339 time with its zone, as an aware UTC datetime; else ``None``.
+
+    Years 2 to 9998 only, so adding a day or a week, or converting a zone, never overflows.
+    A time without a zone is refused (which zone would it be?).
+    """
+    if not text or len(text) > 64:
+        return None
+    try:
+        if len(text) == 10:
+            parsed = datetime.combine(date.fromisoformat(text), time(0), UTC)
+        else:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None or not _FIRST_YEAR <= parsed.year <= _LAST_YEAR:
+        return None
+    return parsed.astimezone(UTC)

@@ -1,0 +1,71 @@
+"""core.untrusted: what a client sends is compared and parsed without ever raising."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from core import bounded_day, bounded_int, constant_time_equal
+
+
+@pytest.mark.parametrize(
+    ("given", "expected", "equal"),
+    [
+        ("abc", "abc", True),
+        (b"abc", "abc", True),
+        ("é", "é", True),
+        ("é" * 64, "0" * 64, False),
+        ("\ud800", "x", False),  # a lone surrogate (a decoded query string may hold one)
+        (None, "x", False),
+        ("x", None, False),
+        ("", "", True),
+    ],
+)
+def test_constant_time_equal_compares_any_text_and_never_raises(given: object, expected: object, equal: bool) -> None:
+    assert constant_time_equal(given, expected) is equal  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("42", 42),
+        (" 42 ", 42),
+        ("-7", -7),
+        ("9223372036854775807", 2**63 - 1),
+        ("9223372036854775808", None),
+        ("-9223372036854775809", None),
+        ("9" * 5000, None),
+        ("²", None),
+        ("１２", None),
+        ("", None),
+        ("-", None),
+        ("1e3", None),
+        (None, None),
+    ],
+)
+def test_bounded_int_reads_ascii_integers_within_int64(text: str | None, number: int | None) -> None:
+    assert bounded_int(text) == number
+
+
+def test_bounded_int_applies_the_callers_bounds() -> None:
+    assert bounded_int("0", low=1) is None and bounded_int("1001", high=1000) is None and bounded_int("5", 1, 10) == 5
+
+
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [
+        ("2024-03-01", datetime(2024, 3, 1, tzinfo=UTC)),
+        ("2024-03-01T10:00:00Z", datetime(2024, 3, 1, 10, tzinfo=UTC)),
+        ("2024-03-01T10:00:00+02:00", datetime(2024, 3, 1, 8, tzinfo=UTC)),
+        ("9998-12-31", datetime(9998, 12, 31, tzinfo=UTC)),
+        ("9999-12-31", None),
+        ("0001-01-01T00:00:00+14:00", None),
+        ("2024-03-01T10:00:00", None),
+        ("2024-02-30", None),
+        ("x" * 5000, None),
+        (None, None),
+    ],
+)
+def test_bounded_day_reads_days_that_leave_room_for_offsets(text: str | None, day: datetime | None) -> None:
+    assert bounded_day(text) == day
