@@ -91,6 +91,7 @@ if TYPE_CHECKING:
     from core.untrusted import bounded_day as bounded_day
     from core.untrusted import bounded_int as bounded_int
     from core.untrusted import constant_time_equal as constant_time_equal
+    from core.untrusted import defuse_formula as defuse_formula
     from core.web.app import create_app as create_app
     from core.web.openapi import describe as describe
     from core.web.requests import admin_console as admin_console
@@ -164,6 +165,7 @@ _PUBLIC: dict[str, str] = {
     "bounded_day": "core.untrusted",
     "bounded_int": "core.untrusted",
     "constant_time_equal": "core.untrusted",
+    "defuse_formula": "core.untrusted",
     "create_app": "core.web.app",
     "describe": "core.web.openapi",
     "admin_console": "core.web.requests",
@@ -243,6 +245,7 @@ __all__ = [
     "bounded_day",
     "bounded_int",
     "constant_time_equal",
+    "defuse_formula",
     "user_keys",
     "verify_token",
 ]

@@ -1,20 +1,30 @@
-"""Reading text from outside without raising: secrets compared, integers and days parsed with bounds.
+"""Text from outside, handled without harm: secrets compared, integers and days parsed with bounds,
+cells defused before a spreadsheet opens them.
 
 Anything a client sends (a header, a query parameter, a form field) may be non-ASCII, absurdly
 long or out of every range the database and ``datetime`` accept. ``hmac.compare_digest`` raises
 ``TypeError`` on a non-ASCII ``str``; ``int()`` accepts ``"²"``-like digits only to fail on them
 and refuses more than 4,300 digits; a day near year 9999 overflows once a day or a zone is
 added. Each of those was a 500 for an unauthenticated caller. These helpers answer "no" (``False``
-or ``None``) instead, so the caller turns bad input into its 400 or 401.
+or ``None``) instead, so the caller turns bad input into its 400 or 401. And text written to a
+CSV or XLSX export may be run by the spreadsheet that opens it (``defuse_formula``).
 """
 
 from __future__ import annotations
 
 import hmac
+import re
 from datetime import UTC, date, datetime, time
+from typing import Any
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
+# What a spreadsheet may run as a formula (OWASP's CSV injection list, widened): = + - @ and their
+# full-width and small forms, after any leading whitespace (spaces of every kind, line feeds,
+# zero-width characters), and a leading tab or carriage return.
+_FORMULA = re.compile(
+    r"[\t\r]|[\s\u200b-\u200d\u2060\ufeff]*[=+\-@\uff1d\uff0b\uff0d\uff20\ufe66\ufe62\ufe63\ufe6b\u2212]"
+)
 # Room for any offset a caller adds (a day, a week, a zone): 9999-12-31 + 1 day, or 0001-01-01 in
 # UTC+14 converted to UTC, overflows.
 _FIRST_YEAR, _LAST_YEAR = 2, 9998
@@ -71,3 +81,17 @@ def bounded_day(text: str | None) -> datetime | None:
     if parsed.tzinfo is None or not _FIRST_YEAR <= parsed.year <= _LAST_YEAR:
         return None
     return parsed.astimezone(UTC)
+
+
+def defuse_formula(value: Any) -> Any:
+    """``value`` safe for a CSV or XLSX cell: text a spreadsheet would run as a formula gets a leading ``'``.
+
+    That is text starting with ``=``, ``+``, ``-``, ``@`` or their full-width forms (``＝＋－＠``),
+    also after leading whitespace (space, line feed, no-break space, any Unicode space), and text
+    starting with a tab or carriage return. Anything else, and every non-text value, is returned
+    as it is. An importer reading its own exports back removes the quote where ``defuse_formula``
+    would have added it: ``text[1:]`` when ``defuse_formula(text[1:]) == text``.
+    """
+    if isinstance(value, str) and _FORMULA.match(value):
+        return "'" + value
+    return value

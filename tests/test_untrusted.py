@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from core import bounded_day, bounded_int, constant_time_equal
+from core import bounded_day, bounded_int, constant_time_equal, defuse_formula
 
 
 @pytest.mark.parametrize(
@@ -69,3 +69,17 @@ def test_bounded_int_applies_the_callers_bounds() -> None:
 )
 def test_bounded_day_reads_days_that_leave_room_for_offsets(text: str | None, day: datetime | None) -> None:
     assert bounded_day(text) == day
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["=1", "+1", "-1", "@x", "\tx", "\rx", " =1", "\n=1", "\r\n+1", "\u00a0-1", "\u2003@x", "\u3000=1", "\u200b=1"]
+    + ["\uff1d1", "\uff0b1", "\uff0d1", "\uff20x", " \uff1d1"],
+)
+def test_defuse_formula_quotes_what_a_spreadsheet_would_run(text: str) -> None:
+    assert defuse_formula(text) == "'" + text
+
+
+@pytest.mark.parametrize("value", ["abc", " abc", "1-2", "a=b", "", 5, -5, 1.5, None, True])
+def test_defuse_formula_leaves_everything_else_alone(value: object) -> None:
+    assert defuse_formula(value) == value
