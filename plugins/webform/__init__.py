@@ -24,7 +24,7 @@ from plugins.webform.routes import webform_routes
 from plugins.webform.settings import WebformSettings
 
 # The plugin API versions this plugin is written against (docs/plugins.md, "Versions and compatibility").
-SWITCHBOARD_API = ">=1.0,<2"
+SWITCHBOARD_API = ">=1.1,<2"
 
 
 @hookimpl
