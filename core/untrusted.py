@@ -78,9 +78,23 @@ def bounded_day(text: str | None) -> datetime | None:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         return None
-    if parsed.tzinfo is None or not _FIRST_YEAR <= parsed.year <= _LAST_YEAR:
+    if parsed.tzinfo is None:
         return None
-    return parsed.astimezone(UTC)
+    try:
+        return in_range(parsed)
+    except ValueError:
+        return None
+
+
+def in_range(value: datetime) -> datetime:
+    """``value`` (aware; naive is taken as UTC) in UTC; ``ValueError`` outside years 2 to 9998.
+
+    For validators of times a client sends: a time the database and ``datetime`` cannot shift
+    by a day or a zone is refused with the field's 422 instead of overflowing later.
+    """
+    if not _FIRST_YEAR <= value.year <= _LAST_YEAR:
+        raise ValueError(f"must lie between the years {_FIRST_YEAR} and {_LAST_YEAR}")
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def defuse_formula(value: Any) -> Any:

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from core import bounded_day, bounded_int, constant_time_equal, defuse_formula
+from core import Unprocessable, bounded_day, bounded_int, check_period, constant_time_equal, defuse_formula
+from core.testing import user_headers
 
 
 @pytest.mark.parametrize(
@@ -83,3 +84,23 @@ def test_defuse_formula_quotes_what_a_spreadsheet_would_run(text: str) -> None:
 @pytest.mark.parametrize("value", ["abc", " abc", "1-2", "a=b", "", 5, -5, 1.5, None, True])
 def test_defuse_formula_leaves_everything_else_alone(value: object) -> None:
     assert defuse_formula(value) == value
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["since=9999-12-31T23:59:59-12:00", "until=0001-01-01T00:00:00%2B14:00", "until=9999-12-31T23:59:59.999999-14:00"],
+    ids=["since-9999-utc-12", "until-year-1-utc+14", "until-9999-utc-14"],
+)
+async def test_a_time_filter_at_the_ends_of_the_calendar_is_a_422(client, query: str) -> None:  # type: ignore[no-untyped-def]
+    admin = await user_headers(client.gateway, "admin")
+    for path in ("/api/logs", "/api/messages", "/api/deliveries", "/admin/logs"):
+        r = await client.get(f"{path}?{query}", headers=admin)
+        assert r.status_code == 422, (path, r.status_code, r.text[:200])
+
+
+@pytest.mark.parametrize("bound", ["start", "end"])
+def test_a_report_period_at_the_ends_of_the_calendar_is_a_422_naming_its_field(bound: str) -> None:
+    params = {"start": "2026-01-01", "end": "2026-02-01"} | {bound: "9999-12-31" if bound == "end" else "0001-01-01"}
+    with pytest.raises(Unprocessable) as raised:
+        check_period(params, max_days=10**7)
+    assert raised.value.errors[0]["field"] == f"params.{bound}"
