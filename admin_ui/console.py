@@ -20,6 +20,7 @@ from admin_ui.templating import build_environment, render_page
 from core.auth.permissions import requires
 from core.contracts import AdminPage
 from core.errors import HTTPError
+from core.web.headers import CONSOLE_POLICY, SecurityHeaders, page_headers
 
 if TYPE_CHECKING:
     from core.gateway import Gateway
@@ -111,7 +112,12 @@ class Console:
         return Mount(
             "/admin",
             routes=routes,
-            middleware=[Middleware(_ConsoleState, console=self), Middleware(AdminSession, gateway=self.gateway, error_page=self.error_page)],
+            middleware=[
+                # Outermost, so the login redirect and the error pages carry them too.
+                Middleware(SecurityHeaders, headers=page_headers(CONSOLE_POLICY)),
+                Middleware(_ConsoleState, console=self),
+                Middleware(AdminSession, gateway=self.gateway, error_page=self.error_page),
+            ],
         )
 
 

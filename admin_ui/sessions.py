@@ -10,7 +10,6 @@ A request with the API's own bearer token is not a browser's and needs no CSRF t
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from core.auth.permissions import Principal
 from core.errors import HTTPError
 from core.scopes import header
+from core.untrusted import constant_time_equal
 
 if TYPE_CHECKING:
     from core.gateway import Gateway
@@ -166,7 +166,7 @@ class AdminSession:
             value = form.get(CSRF_FIELD)
             given = value if isinstance(value, str) else None
             await form.close()
-        if not expected or not given or not hmac.compare_digest(given.encode(), expected.encode()):
+        if not expected or not given or not constant_time_equal(given, expected):
             raise HTTPError("this form has expired or did not come from this console: reload and try again", status_code=403)
         return replay()
 

@@ -92,6 +92,10 @@ if TYPE_CHECKING:
     from core.storage.db import UTCDateTime as UTCDateTime
     from core.storage.ids import uuid7 as uuid7
     from core.storage.models import NAMING as NAMING
+    from core.untrusted import bounded_day as bounded_day
+    from core.untrusted import bounded_int as bounded_int
+    from core.untrusted import constant_time_equal as constant_time_equal
+    from core.untrusted import defuse_formula as defuse_formula
     from core.web.app import create_app as create_app
     from core.web.openapi import describe as describe
     from core.web.requests import admin_console as admin_console
@@ -168,6 +172,10 @@ _PUBLIC: dict[str, str] = {
     "storable": "core.storage.storable",
     "uuid7": "core.storage.ids",
     "NAMING": "core.storage.models",
+    "bounded_day": "core.untrusted",
+    "bounded_int": "core.untrusted",
+    "constant_time_equal": "core.untrusted",
+    "defuse_formula": "core.untrusted",
     "create_app": "core.web.app",
     "describe": "core.web.openapi",
     "admin_console": "core.web.requests",
@@ -250,6 +258,10 @@ __all__ = [
     "storable",
     "uuid7",
     "user_account",
+    "bounded_day",
+    "bounded_int",
+    "constant_time_equal",
+    "defuse_formula",
     "user_keys",
     "verify_token",
     "webhook_route",

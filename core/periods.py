@@ -15,6 +15,7 @@ from typing import Any, Literal, NamedTuple, get_args
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from core.errors import Unprocessable
+from core.untrusted import in_range
 
 Relative = Literal["last_day", "last_week", "last_month"]
 RELATIVE_PERIODS: tuple[str, ...] = get_args(Relative)
@@ -48,6 +49,14 @@ def _aware(value: datetime | date) -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
     return datetime.combine(value, time(0), tzinfo=UTC)
+
+
+def _within_range(field: str, value: datetime | date) -> datetime:
+    """The aware time of ``value``; a 422 naming ``params.<field>`` near the ends of the calendar."""
+    try:
+        return in_range(_aware(value))
+    except ValueError as err:
+        raise Unprocessable("invalid params", errors=[{"field": f"params.{field}", "message": str(err)}]) from err
 
 
 def relative_period(period: str, now: datetime) -> Period:
@@ -94,7 +103,7 @@ def check_period(
         start, end = relative_period(checked.period, now or datetime.now(UTC))
     else:
         assert checked.start is not None and checked.end is not None
-        start, end = _aware(checked.start), _aware(checked.end)
+        start, end = _within_range("start", checked.start), _within_range("end", checked.end)
         if end <= start:
             raise Unprocessable("invalid params", errors=[{"field": "params.end", "message": "must be after start"}])
         if end - start > timedelta(days=max_days):

@@ -23,7 +23,7 @@ from packaging.version import Version
 from pydantic import ValidationError
 
 from core import hookspecs
-from core.config.settings import Settings, explain_validation_error
+from core.config.settings import Settings, explain_validation_error, secret_values, without_secrets
 from core.errors import ConfigError, PluginError
 
 log = logging.getLogger("switchboard.plugins")
@@ -165,12 +165,17 @@ class PluginRegistry:
             if not caller.get_hookimpls():
                 self.plugin_settings[name] = table
                 continue
+            at = ("plugins", name)
+            secrets = secret_values(table, self.settings.secret_paths, at)
             try:
                 results = caller(config=table)
             except ValidationError as err:
-                raise ConfigError(explain_validation_error(err, f"{self.settings.source}: [plugins.{name}]")) from err
+                prefix = f"{self.settings.source}: [plugins.{name}]"
+                message = explain_validation_error(err, prefix, self.settings.secret_paths, at)
+                raise ConfigError(without_secrets(message, secrets)) from err
             except (ValueError, TypeError, ConfigError) as err:
-                raise ConfigError(f"{self.settings.source}: [plugins.{name}]: {err}") from err
+                message = f"{self.settings.source}: [plugins.{name}]: {err}"
+                raise ConfigError(without_secrets(message, secrets)) from err
             self.plugin_settings[name] = results[0] if results else table
 
     @property

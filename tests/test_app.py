@@ -28,6 +28,12 @@ async def test_errors_are_json_with_the_request_id(client) -> None:  # type: ign
     assert (await client.delete("/healthz")).status_code == 405
 
 
+@pytest.mark.parametrize("declared", ["²", "9" * 5000, "-1", "１２"], ids=["superscript", "5000-digits", "negative", "full-width"])
+async def test_an_unreadable_content_length_is_a_400(client, declared: str) -> None:  # type: ignore[no-untyped-def]
+    r = await client.post("/api/auth/login", content=b"{}", headers={"Content-Length": declared.encode()})
+    assert r.status_code == 400 and r.json()["error"] == "invalid Content-Length"
+
+
 async def test_unknown_platform_is_404_and_verify_without_handshake_is_405(example_installed: None, client) -> None:  # type: ignore[no-untyped-def]
     assert (await client.post("/webhooks/nosuch", content=b"{}")).status_code == 404
     assert (await client.get("/webhooks/echo")).status_code == 405

@@ -23,6 +23,7 @@ LAYERS = {
     "core.hookspecs": "foundation",
     "core.metrics": "foundation",
     "core.periods": "foundation",
+    "core.untrusted": "foundation",
     "core.contracts": "contracts",
     "core.mail": "outbound",
     "core.config": "config",

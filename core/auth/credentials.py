@@ -7,8 +7,9 @@ brute-force. Passwords are another matter (see ``passwords``).
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
+
+from core.untrusted import constant_time_equal
 
 API_KEY_PREFIX = "sb_"
 
@@ -18,7 +19,7 @@ def hash_secret(value: str) -> str:
 
 
 def same_hash(value: str, expected_hash: str) -> bool:
-    return hmac.compare_digest(hash_secret(value), expected_hash)
+    return constant_time_equal(hash_secret(value), expected_hash)
 
 
 def new_api_key() -> tuple[str, str]:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import hmac
 import re
 import secrets
 from dataclasses import dataclass
+
+from core.untrusted import constant_time_equal
 
 _FORMAT = re.compile(r"^scrypt\$n=(\d+),r=(\d+),p=(\d+)\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$")
 _KEY_BYTES = 32
@@ -65,7 +66,7 @@ def verify_password_sync(password: str, encoded: str) -> bool:
     if parsed is None:
         return False
     params, salt, expected = parsed
-    return hmac.compare_digest(_derive(password, salt, params), expected)
+    return constant_time_equal(_derive(password, salt, params), expected)
 
 
 class PasswordHasher:

@@ -9,7 +9,7 @@ import json
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,7 +21,7 @@ from core.errors import ConfigError
 ENV_PREFIX = "SWITCHBOARD_"
 DEFAULT_CONFIG = "config.toml"
 _SECRET_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_SECRET_NAMES = re.compile(r"(secret|password|token|api_key|private|credential)", re.IGNORECASE)
+_SECRET_NAMES = re.compile(r"(secret|password|token|api_key|signing_key|private|credential)", re.IGNORECASE)
 
 
 class _Section(BaseModel):
@@ -368,7 +368,8 @@ def settings_from_dict(
         settings = Settings.model_validate(resolved)
     except ValidationError as err:
         first = err.errors()[0]
-        raise ConfigError(f"{source}: {_describe(first['loc'])}: {_explain(first)}") from err
+        message = f"{source}: {_describe(first['loc'])}: {_explain(first, secret_paths)}"
+        raise ConfigError(without_secrets(message, secret_values(resolved, secret_paths))) from err
     for name in settings.plugins:
         try:
             settings.plugin_enabled(name)
@@ -379,19 +380,50 @@ def settings_from_dict(
     return settings
 
 
-def _explain(error: Mapping[str, Any]) -> str:
+def _is_secret(path: tuple[Any, ...], secret_paths: Collection[tuple[str, ...]]) -> bool:
+    """A key whose value is a secret: resolved from ``${VAR}``, or named like one (``app_secret``)."""
+    strings = tuple(str(p) for p in path)
+    return any(strings[:i] in secret_paths for i in range(1, len(strings) + 1)) or any(
+        _SECRET_NAMES.search(p) for p in strings
+    )
+
+
+def _explain(
+    error: Mapping[str, Any], secret_paths: Collection[tuple[str, ...]] = (), prefix: tuple[str, ...] = ()
+) -> str:
+    """The rule a value broke; the value itself only when it is not a secret's."""
     kind = error.get("type", "")
     if kind == "extra_forbidden":
         return "unknown key"
     if kind == "missing":
         return "required key is missing"
     value = error.get("input")
-    shown = "" if isinstance(value, dict | list) else f" (got {value!r})"
-    return f"{error['msg']}{shown}"
+    hidden = isinstance(value, dict | list) or _is_secret((*prefix, *error["loc"]), secret_paths)
+    return f"{error['msg']}{'' if hidden else f' (got {value!r})'}"
 
 
-def explain_validation_error(err: ValidationError, prefix: str) -> str:
-    """One line for the first error of a plugin's settings model."""
+def secret_values(data: Any, secret_paths: Collection[tuple[str, ...]], path: tuple[str, ...] = ()) -> set[str]:
+    """Every secret string in ``data`` (keys as ``_is_secret`` tells), to be kept out of messages."""
+    if isinstance(data, dict):
+        return {s for k, v in data.items() for s in secret_values(v, secret_paths, (*path, str(k)))}
+    if isinstance(data, list):
+        return {s for v in data for s in secret_values(v, secret_paths, path)}
+    if isinstance(data, str) and data and data != MISSING_SECRET and _is_secret(path, secret_paths):
+        return {data}
+    return set()
+
+
+def without_secrets(message: str, secrets: Collection[str]) -> str:
+    """``message`` with every secret in it replaced by ``***``: a plugin's own error text may quote one."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        message = message.replace(secret, "***")
+    return message
+
+
+def explain_validation_error(
+    err: ValidationError, prefix: str, secret_paths: Collection[tuple[str, ...]] = (), at: tuple[str, ...] = ()
+) -> str:
+    """One line for the first error of a plugin's settings model (``at``: where its table sits)."""
     first = err.errors()[0]
     loc = ".".join(str(p) for p in first["loc"]) or "(table)"
-    return f"{prefix} {loc}: {_explain(first)}"
+    return f"{prefix} {loc}: {_explain(first, secret_paths, at)}"

@@ -7,12 +7,13 @@ The JSON API and the admin UI build these from query strings or forms; the queri
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.pipeline.statuses import DeliveryStatus
+from core.untrusted import in_range
 
 
 class Page(BaseModel):
@@ -26,8 +27,9 @@ class Page(BaseModel):
     @field_validator("since", "until")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
-        # A time without a zone is taken as UTC, the zone of every stored time.
-        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+        # A time without a zone is taken as UTC, the zone of every stored time; one near the ends
+        # of the calendar is refused (422), not left to overflow when it is converted.
+        return in_range(value) if value is not None else None
 
 
 class MessageFilters(Page):

@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from core.auth.permissions import requires
+from core.web.headers import DOCS_POLICY, page_headers
 from core.web.openapi import openapi_document
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ async def openapi_json(request: Request) -> Response:
 @requires(public=True)
 async def docs(request: Request) -> Response:
     """Swagger UI for ``/openapi.json`` (served from vendored files: no CDN)."""
-    return HTMLResponse(_DOCS_PAGE)
+    return HTMLResponse(_DOCS_PAGE, headers=page_headers(DOCS_POLICY))
 
 
 @requires(public=True)

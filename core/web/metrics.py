@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
@@ -16,6 +15,7 @@ from core.errors import Forbidden, NotFound
 from core.metrics import metrics
 from core.operations.stats import queue_state
 from core.scopes import client_address
+from core.untrusted import constant_time_equal
 from core.web.requests import gateway_of
 
 
@@ -23,7 +23,7 @@ def _allowed(request: Request) -> bool:
     settings = gateway_of(request).settings.metrics
     given = request.headers.get("authorization", "")
     if settings.token and given.lower().startswith("bearer "):
-        return hmac.compare_digest(given[7:].strip().encode(), settings.token.encode())
+        return constant_time_equal(given[7:].strip(), settings.token)
     address = client_address(request.scope)
     if not address or not settings.allow_ips:
         return False

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from core.config.logging import request_id_var
 from core.errors import HTTPError
 from core.scopes import header
+from core.untrusted import bounded_int
 from core.web.responses import error_response
 
 log = logging.getLogger("switchboard.http")
@@ -97,10 +98,11 @@ class BodyLimit:
             return
         declared = header(scope, b"content-length")
         if declared is not None:
-            if not declared.isdigit():
+            length = bounded_int(declared, low=0)
+            if length is None:
                 await error_response(400, "invalid Content-Length")(scope, receive, send)
                 return
-            if int(declared) > self.ceiling:
+            if length > self.ceiling:
                 message = f"request body is larger than {self.ceiling} bytes"
                 await error_response(413, message)(scope, receive, send)
                 return

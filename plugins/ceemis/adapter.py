@@ -6,7 +6,7 @@ import hashlib
 import hmac
 from typing import TYPE_CHECKING, ClassVar
 
-from core import Adapter, AuthenticationError, StandardMessage, Unprocessable
+from core import Adapter, AuthenticationError, StandardMessage, Unprocessable, constant_time_equal
 from plugins.ceemis import payloads, store
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def signature_matches(secret: str, body: bytes, header: str) -> bool:
     if given.lower().startswith("sha256="):
         given = given[7:]
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, given.lower())
+    return constant_time_equal(given.lower(), expected)
 
 
 class _CaseAdapter(Adapter):

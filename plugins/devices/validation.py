@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from core import BadRequest, HTTPError
+from core import BadRequest, HTTPError, bounded_day
 from plugins.devices.units import BLOOD_PRESSURE, METRICS, Metric, find_unit
 
 MAX_TEXT = 128
@@ -89,11 +89,9 @@ def _text(item: dict[str, Any], name: str, errors: list[dict[str, str]], *, requ
 
 def _when(item: dict[str, Any], latest: datetime, errors: list[dict[str, str]]) -> datetime | None:
     value = item.get("measured_at")
-    try:
-        when = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        when = None
-    if when is None or when.tzinfo is None:
+    # A time with its offset, years 2 to 9998 (so converting it to UTC cannot overflow); not a bare day.
+    when = bounded_day(value) if isinstance(value, str) and len(value) != 10 else None
+    if when is None:
         errors.append({"field": "measured_at", "message": "an ISO 8601 time with an offset is required"})
         return None
     if when > latest:
@@ -161,12 +159,9 @@ def _plainly_valid(
         return None
     if len(reading_id) > MAX_TEXT:
         return None
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        return None
+    when = bounded_day(text) if len(text) != 10 else None
     metric: Metric | None = METRICS.get(name)
-    if when.tzinfo is None or when > latest or metric is None:
+    if when is None or when > latest or metric is None:
         return None
     found = find_unit(metric.name, unit_text)
     if found is None:

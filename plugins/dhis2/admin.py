@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from core import AdminPage, HTTPError, Unprocessable, admin_console, max_body, requires
+from core import AdminPage, HTTPError, Unprocessable, admin_console, bounded_int, max_body, requires
 from plugins.dhis2 import store
 from plugins.dhis2.mapping_routes import MappingEndpoints
 
@@ -88,7 +88,7 @@ class MappingsPage:
         params = request.query_params
         search = params.get("q", "").strip()[:_SEARCH_LIMIT]
         cursor = params.get("cursor", "")
-        after = int(cursor) if cursor.isdigit() else None
+        after = bounded_int(cursor, low=0)
         filters = self.filters(request, endpoints)
         async with self.context.gateway.db.transaction() as conn:
             rows, next_id = await store.page(

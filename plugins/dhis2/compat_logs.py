@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -16,7 +16,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from core import Conflict, NotFound, delete_delivery, delivery_states, gateway_of, requires
+from core import (
+    Conflict,
+    NotFound,
+    bounded_day,
+    bounded_int,
+    delete_delivery,
+    delivery_states,
+    gateway_of,
+    requires,
+)
 from plugins.dhis2.compat_answers import error, go_time
 from plugins.dhis2.models import dhis2gw_submissions as table
 
@@ -42,27 +51,34 @@ def _text(value: str | None) -> dict[str, Any]:
     return {"String": value or "", "Valid": value is not None}
 
 
-def _parse_day(value: str | None) -> datetime | None:
-    """``YYYY-MM-DD`` or RFC 3339 (both accepted, dhis2gw parsed only the first); else ignored."""
-    if not value:
+class _BadParameter(ValueError):
+    """A query parameter that is there but cannot be read: dhis2gw's 400."""
+
+
+def _day(q: Any, *names: str) -> datetime | None:
+    """The first of ``names`` given, as ``YYYY-MM-DD`` or RFC 3339 (dhis2gw parsed only the first).
+
+    Absent: ``None``. Unreadable or out of range (``9999-12-31`` would overflow once its day is
+    added): a 400 naming the parameter.
+    """
+    name = next((n for n in names if q.get(n)), None)
+    if name is None:
         return None
-    try:
-        if len(value) == 10:
-            return datetime.combine(date.fromisoformat(value), datetime.min.time(), UTC)
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else None
+    day = bounded_day(q[name])
+    if day is None:
+        raise _BadParameter(f"invalid '{name}': use YYYY-MM-DD or RFC3339, years 2 to 9998")
+    return day
 
 
 def atoi(value: str | None, default: int) -> int:
-    """Go's ``strconv.Atoi`` as dhis2gw reads ``page`` and ``page_size``: absent is the default, bad is 0."""
+    """Go's ``strconv.Atoi`` as dhis2gw reads ``page`` and ``page_size``: absent is the default, bad is 0.
+
+    Beyond a 64-bit integer is bad too, as ``Atoi`` answers it with an error.
+    """
     if value is None:
         return default
-    try:
-        return int(value)
-    except ValueError:
-        return 0
+    number = bounded_int(value)
+    return 0 if number is None else number
 
 
 class LogEndpoints:
@@ -103,18 +119,24 @@ class LogEndpoints:
                 conditions.append(table.c.delivery_id == uuid.UUID(q["task_id"]))
             except ValueError:
                 conditions.append(sa.false())
-        if q.get("job_id", "").isdigit():
-            conditions.append(table.c.id == int(q["job_id"]))
-        day = _parse_day(q.get("submitted_at"))
+        if q.get("job_id"):
+            job_id = bounded_int(q["job_id"])
+            if job_id is None:
+                return error("invalid 'job_id': a log id is a 64-bit integer", 400)
+            conditions.append(table.c.id == job_id)
+        try:
+            day = _day(q, "submitted_at")
+            start = _day(q, "from_date", "submitted_from")
+            end = _day(q, "to_date", "submitted_to")
+        except _BadParameter as err:
+            return error(str(err), 400)
         if day is not None:
             conditions += [table.c.submitted_at >= day, table.c.submitted_at < day + timedelta(days=1)]
-        start = _parse_day(q.get("from_date") or q.get("submitted_from"))
         if start is not None:
             conditions.append(table.c.submitted_at >= start)
-        end_value = q.get("to_date") or q.get("submitted_to")
-        end = _parse_day(end_value)
         if end is not None:
-            conditions.append(table.c.submitted_at < (end + timedelta(days=1) if len(end_value or "") == 10 else end))
+            end_value = q.get("to_date") or q.get("submitted_to") or ""
+            conditions.append(table.c.submitted_at < (end + timedelta(days=1) if len(end_value) == 10 else end))
         # dhis2gw echoes page as asked (0 or less reads the first page); page_size 0 or less reads 20.
         asked_page = atoi(q.get("page"), 1)
         page = min(max(asked_page, 1), 1_000_000)
@@ -148,11 +170,11 @@ class LogEndpoints:
         )
 
     async def _row(self, request: Request) -> Any:
-        raw = request.path_params["id"]
-        if not raw.lstrip("-").isdigit() or not -(2**63) <= int(raw) < 2**63:
+        log_id = bounded_int(request.path_params["id"])
+        if log_id is None:
             return error("Invalid log ID", 400)
         async with gateway_of(request).db.transaction() as conn:
-            row = (await conn.execute(sa.select(table).where(table.c.id == int(raw)))).first()
+            row = (await conn.execute(sa.select(table).where(table.c.id == log_id))).first()
         return row if row is not None else error("Log not found", 404)
 
     @requires("viewer", scopes=["dhis2:aggregate"])
@@ -194,7 +216,7 @@ class LogEndpoints:
         value = request.query_params.get("date", "")
         if not value:
             return error("missing 'date' query parameter", 400)
-        cutoff = _parse_day(value) if len(value) > 10 else None
+        cutoff = bounded_day(value) if len(value) > 10 else None
         if cutoff is None:
             return error("invalid 'date' format, use RFC3339", 400)
         gateway = gateway_of(request)

@@ -1,8 +1,8 @@
 """Writing mapping files: the XLSX template and CSV/XLSX exports that import back unchanged.
 
-A cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return would be run as
-a formula by a spreadsheet (CSV/formula injection); such cells are written with a leading
-``'``, which the importer removes again.
+A cell a spreadsheet would run as a formula (CSV/formula injection: ``=``, ``+``, ``-``, ``@``,
+also after leading whitespace or in full width, a leading tab or CR) is written with a leading
+``'`` by ``core.defuse_formula``, which the importer removes again.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
-_DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+from core import defuse_formula
+
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 DATA_VALUE_NOTES = {
@@ -43,13 +44,6 @@ ORG_UNIT_NOTES = {
 }
 
 
-def neutralise(value: Any) -> Any:
-    """``value`` made safe for a spreadsheet cell: text that would start a formula gets a leading ``'``."""
-    if isinstance(value, str) and value.startswith(_DANGEROUS):
-        return "'" + value
-    return value
-
-
 def csv_lines(header: Sequence[str], rows: Iterable[Sequence[Any]], *, with_header: bool = True) -> str:
     """CSV text of ``rows`` (neutralised), optionally headed by ``header``."""
     out = io.StringIO()
@@ -57,7 +51,7 @@ def csv_lines(header: Sequence[str], rows: Iterable[Sequence[Any]], *, with_head
     if with_header:
         writer.writerow(header)
     for row in rows:
-        writer.writerow(["" if v is None else neutralise(v) for v in row])
+        writer.writerow(["" if v is None else defuse_formula(v) for v in row])
     return out.getvalue()
 
 
@@ -67,7 +61,7 @@ def workbook(header: Sequence[str], rows: Iterable[Sequence[Any]], *, notes: dic
     sheet = book.create_sheet("Mappings")
     sheet.append(list(header))
     for row in rows:
-        sheet.append([neutralise(v) for v in row])
+        sheet.append([defuse_formula(v) for v in row])
     if notes:
         help_sheet = book.create_sheet("Columns")
         help_sheet.append(["column", "meaning"])

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from core import BadRequest, HTTPError, NotFound, Unprocessable, describe, max_body, requires
+from core import BadRequest, HTTPError, NotFound, Unprocessable, bounded_int, describe, max_body, requires
 from plugins.dhis2 import exports, mapping_import, store
 from plugins.dhis2.metadata import verify_rows
 from plugins.dhis2.tabular import FileProblem, read_table
@@ -215,10 +215,10 @@ class MappingEndpoints:
         errors = []
         limit_text = request.query_params.get("limit", "100")
         cursor_text = request.query_params.get("cursor")
-        limit = int(limit_text) if limit_text.isdigit() else 0
+        limit = bounded_int(limit_text) or 0
         if not 1 <= limit <= 1000:
             errors.append({"field": "limit", "message": "expected a number from 1 to 1000"})
-        after = int(cursor_text) if cursor_text and cursor_text.isdigit() else None
+        after = bounded_int(cursor_text, low=0)
         if cursor_text is not None and after is None:
             errors.append({"field": "cursor", "message": "expected the `next` value of a previous page"})
         if errors:

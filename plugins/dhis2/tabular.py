@@ -9,7 +9,6 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,13 +16,11 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
+from core import defuse_formula
 from plugins.dhis2.xlsx_rows import sheet_rows
 
 # A workbook that inflates past this is refused before it is parsed (a "zip bomb").
 MAX_UNCOMPRESSED_BYTES = 512 * 1024 * 1024
-# Exports prefix a quote to cells that a spreadsheet would run as a formula; reading
-# removes it again so an exported file imports unchanged.
-_NEUTRALISED = re.compile(r"^'(?=[=+\-@\t\r])")
 
 
 class FileProblem(Exception):
@@ -138,7 +135,9 @@ def clean(value: Any) -> CellValue:
         return None
     if text.startswith("="):
         return Cell("formulas are not accepted (the cell starts with '='): enter the value itself")
-    return _NEUTRALISED.sub("", text)
+    # Exports prefix a quote to cells a spreadsheet would run as a formula (core.defuse_formula);
+    # reading removes it again, exactly where it was added, so an exported file imports unchanged.
+    return text[1:] if text.startswith("'") and defuse_formula(text[1:]) == text else text
 
 
 def _decode(data: bytes) -> str:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from core import AuthenticationError, Gateway
+from core import AuthenticationError, Gateway, constant_time_equal
 from plugins.email.models import seen_tokens
 
 
@@ -30,7 +30,7 @@ async def check(gateway: Gateway, key: str | None, max_age: int, fields: dict[st
     timestamp, token, signature = fields.get("timestamp"), fields.get("token"), fields.get("signature")
     if not timestamp or not token or not signature:
         raise AuthenticationError("the post is not signed (timestamp, token and signature are required)")
-    if len(token) > 255 or not hmac.compare_digest(expected(key, timestamp, token), signature.lower()):
+    if len(token) > 255 or not constant_time_equal(signature.lower(), expected(key, timestamp, token)):
         raise AuthenticationError("bad signature")
     try:
         signed_at = int(timestamp)

@@ -26,7 +26,7 @@ from plugins.reports.settings import ReportsSettings
 from plugins.reports.types import BUILT_IN
 
 # The plugin API versions this plugin is written against (docs/plugins.md, "Versions and compatibility").
-SWITCHBOARD_API = ">=1.1,<2"
+SWITCHBOARD_API = ">=1.2,<2"
 
 
 @hookimpl

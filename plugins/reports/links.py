@@ -11,7 +11,7 @@ import hmac
 import time
 import uuid
 
-from core import Gateway, derive_key
+from core import Gateway, bounded_int, constant_time_equal, derive_key
 
 PURPOSE = "reports:download-link"
 
@@ -28,7 +28,8 @@ def signed_query(gateway: Gateway, report_id: uuid.UUID, ttl: int, now: float | 
 
 def link_is_valid(gateway: Gateway, report_id: uuid.UUID, expires: str | None, sig: str | None) -> bool:
     """Whether the link is genuine and unexpired (compared in constant time)."""
-    if not expires or not sig or not expires.isdigit():
+    expiry = bounded_int(expires, low=0)
+    if expiry is None or not sig:
         return False
-    expected = signature(derive_key(gateway, PURPOSE), report_id, int(expires))
-    return hmac.compare_digest(expected, sig) and int(expires) > time.time()
+    expected = signature(derive_key(gateway, PURPOSE), report_id, expiry)
+    return constant_time_equal(sig, expected) and expiry > time.time()

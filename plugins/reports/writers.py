@@ -2,7 +2,7 @@
 
 Nothing holds the whole report: each writer appends a chunk of rows to its file and forgets
 them. Cells are made plain first (times as ISO text, ids as text, structures as JSON), and
-CSV text that a spreadsheet would run as a formula is defused with a leading quote.
+text that a spreadsheet would run as a formula is defused with a leading quote (``core.defuse_formula``).
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from typing import IO, Any, Protocol
 import orjson
 from openpyxl import Workbook
 
+from core import defuse_formula
+
 FORMATS = ("csv", "xlsx", "json")
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "json": "application/json",
 }
-# What a spreadsheet reads as the start of a formula (OWASP's CSV injection list).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def plain(value: Any) -> Any:
@@ -41,13 +41,6 @@ def plain(value: Any) -> Any:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
-def defuse(value: Any) -> Any:
-    """A CSV cell that cannot run as a formula: text starting with = + - @ tab or CR gets a leading '."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
 class RowWriter(Protocol):
     def write(self, rows: Sequence[Sequence[Any]]) -> None: ...
 
@@ -61,7 +54,7 @@ class CsvWriter:
         self._csv.writerow(columns)
 
     def write(self, rows: Sequence[Sequence[Any]]) -> None:
-        self._csv.writerows([defuse(plain(v)) for v in row] for row in rows)
+        self._csv.writerows([defuse_formula(plain(v)) for v in row] for row in rows)
 
     def close(self) -> None:
         self._file.close()
@@ -77,7 +70,7 @@ class XlsxWriter:
     def write(self, rows: Sequence[Sequence[Any]]) -> None:
         for row in rows:
             # Formula-like text is kept as text, not as a formula, by defusing it here too.
-            self._sheet.append([defuse(plain(v)) for v in row])
+            self._sheet.append([defuse_formula(plain(v)) for v in row])
 
     def close(self) -> None:
         self._book.save(self._path)

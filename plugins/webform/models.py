@@ -39,3 +39,14 @@ verifications = sa.Table(
     sa.Index(None, "email", "created_at"),
     sa.Index(None, "email", "organisation", "id"),
 )
+
+# Codes sent to each address in its current send_window: one row per address, counted by a
+# single conditional upsert (webform.otp.count_send), so concurrent requests in any number of
+# processes cannot send more than max_sends between them.
+send_counts = sa.Table(
+    "webform_send_counts",
+    metadata,
+    sa.Column("email", sa.String(254), primary_key=True),
+    sa.Column("window_start", UTCDateTime, nullable=False),
+    sa.Column("sends", sa.Integer, nullable=False),
+)

@@ -3,21 +3,34 @@
 State lives in ``webform_verifications`` (shared by every process). A code is 6 digits from
 ``secrets``, stored as SHA-256(salt + code) and compared in constant time. A wrong guess is
 counted before the comparison, by a conditional update, so that concurrent guesses cannot
-exceed ``max_attempts`` between them.
+exceed ``max_attempts`` between them; a send is counted the same way (``webform_send_counts``),
+so concurrent requests cannot mail more than ``max_sends`` codes between them.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import logging
 import secrets
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core import BadRequest, Gateway, HTTPError, MailError, NotFound, TooManyRequests, issue_token
-from plugins.webform.models import verifications
+from core import (
+    BadRequest,
+    Gateway,
+    HTTPError,
+    MailError,
+    NotFound,
+    TooManyRequests,
+    UTCDateTime,
+    constant_time_equal,
+    issue_token,
+)
+from plugins.webform.models import send_counts, verifications
 from plugins.webform.organisations import Org, settings_of
 
 log = logging.getLogger("switchboard.webform")
@@ -39,6 +52,30 @@ def mask_email(email: str) -> str:
     return f"{local[:1]}***@{domain}"
 
 
+async def count_send(conn: AsyncConnection, email: str, now: datetime, window: int, max_sends: int) -> bool:
+    """Count one send to ``email``; ``False`` (nothing counted) when ``max_sends`` were sent in its window.
+
+    One conditional upsert: PostgreSQL locks the row and re-checks the condition on its latest
+    version, SQLite holds the write lock for the statement, so concurrent sends from any number
+    of processes are counted one after the other (counting rows first, then inserting, let ten
+    concurrent requests all see fewer than ``max_sends``). A window opens at the first send
+    after the previous one closed.
+    """
+    c = send_counts.c
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    insert = dialect_insert(send_counts).values(email=email, window_start=now, sends=1)
+    closed = c.window_start <= sa.literal(now - timedelta(seconds=window), UTCDateTime())
+    counted = insert.on_conflict_do_update(
+        index_elements=[c.email],
+        set_={
+            "sends": sa.case((closed, 1), else_=c.sends + 1),
+            "window_start": sa.case((closed, insert.excluded.window_start), else_=c.window_start),
+        },
+        where=sa.or_(closed, c.sends < max_sends),
+    ).returning(c.sends)
+    return (await conn.execute(counted)).first() is not None
+
+
 async def send_code(gateway: Gateway, org: Org, email: str) -> int:
     """E-mail a new code for ``org`` to ``email``; returns its lifetime in seconds.
 
@@ -51,14 +88,7 @@ async def send_code(gateway: Gateway, org: Org, email: str) -> int:
     salt = secrets.token_hex(16)
     v = verifications.c
     async with gateway.db.transaction() as conn:
-        sent = (
-            await conn.execute(
-                sa.select(sa.func.count())
-                .select_from(verifications)
-                .where(v.email == email, v.created_at > now - timedelta(seconds=settings.send_window))
-            )
-        ).scalar_one()
-        if sent >= settings.max_sends:
+        if not await count_send(conn, email, now, settings.send_window, settings.max_sends):
             minutes = max(1, settings.send_window // 60)
             raise TooManyRequests(
                 f"at most {settings.max_sends} codes are sent to one address in {minutes} minutes; try again later",
@@ -95,6 +125,11 @@ async def send_code(gateway: Gateway, org: Org, email: str) -> int:
     except MailError as err:
         async with gateway.db.transaction() as conn:
             await conn.execute(verifications.delete().where(v.id == row_id))
+            await conn.execute(
+                send_counts.update()
+                .where(send_counts.c.email == email, send_counts.c.sends > 0)
+                .values(sends=send_counts.c.sends - 1)
+            )
         log.warning("webform: the code for %s could not be sent: %s", mask_email(email), err)
         raise HTTPError(NOT_SENT, status_code=502) from err
     log.info("webform: code sent to %s for %s", mask_email(email), org.slug)
@@ -131,7 +166,7 @@ async def check_code(gateway: Gateway, org: Org, email: str, code: str) -> tuple
         )
     if counted.rowcount != 1:
         raise TooManyRequests("too many wrong codes: request a new code")
-    if not hmac.compare_digest(_hash(row.salt, code), row.code_hash):
+    if not constant_time_equal(_hash(row.salt, code), row.code_hash):
         raise BadRequest(WRONG_CODE)
     async with gateway.db.transaction() as conn:
         used = await conn.execute(

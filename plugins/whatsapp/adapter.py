@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from starlette.responses import PlainTextResponse, Response
 
-from core import Adapter, AuthenticationError, Forbidden, StandardMessage
+from core import Adapter, AuthenticationError, Forbidden, StandardMessage, constant_time_equal
 from plugins.whatsapp.inbound import PLATFORM, parse_webhook
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ def signature_matches(body: bytes, header: str, secrets: list[str]) -> bool:
         return False
     given = given.strip().lower()
     results = [
-        hmac.compare_digest(hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(), given) for secret in secrets
+        constant_time_equal(given, hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()) for secret in secrets
     ]
     return any(results)
 
@@ -75,7 +75,7 @@ class WhatsAppAdapter(Adapter):
         if (
             expected is None
             or params.get("hub.mode") != "subscribe"
-            or not hmac.compare_digest(token.encode(), expected.encode())
+            or not constant_time_equal(token, expected)
             or not challenge
             or len(challenge) > _MAX_CHALLENGE
         ):

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from core import DeliveryError, parse_retry_after
+from core import DeliveryError, bounded_int, parse_retry_after
 
 # Rate limits: application (4), user (17), page (32), API (613), business account (80007),
 # throughput (130429), spam (131048) and business–consumer pair (131056).
@@ -112,9 +112,7 @@ def _int(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
+    return bounded_int(value, low=0) if isinstance(value, str) else None
 
 
 def _str(value: Any) -> str | None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from core import BadRequest, StandardMessage, parse_json
+from core import BadRequest, StandardMessage, bounded_int, parse_json
 
 PLATFORM = "whatsapp"
 OBJECT = "whatsapp_business_account"
@@ -321,11 +321,10 @@ def unparsed(
 
 def parse_timestamp(value: Any) -> datetime:
     """Cloud API timestamps: Unix seconds, as a string (or, rarely, a number)."""
-    if isinstance(value, str) and value.isdigit():
-        seconds = int(value)
-    elif isinstance(value, int) and not isinstance(value, bool):
+    seconds = bounded_int(value, low=0) if isinstance(value, str) else None
+    if seconds is None and isinstance(value, int) and not isinstance(value, bool):
         seconds = value
-    else:
+    if seconds is None:
         raise Malformed(f"'timestamp' must be Unix seconds, got {value!r}")
     try:
         return datetime.fromtimestamp(seconds, UTC)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import sqlalchemy as sa
 
-from core import CronJob
+from core import CronJob, bounded_int
 from plugins.whatsapp.graph import GraphError
 from plugins.whatsapp.models import media
 
@@ -182,7 +182,7 @@ async def _fetch(gateway: Gateway, settings: WhatsAppSettings, media_id: str) ->
     declared_type = str(info.get("mime_type") or "").split(";")[0].strip().lower()
     if declared_type and not type_allowed(declared_type, settings.media.allowed_types):
         raise Rejected(f"type {declared_type} is not in media.allowed_types")
-    declared_size = int(info["file_size"]) if str(info.get("file_size", "")).isdigit() else None
+    declared_size = bounded_int(str(info.get("file_size", "")), low=0)
     if declared_size is not None and declared_size > limit:
         raise Rejected(f"{declared_size} bytes is more than media.max_bytes ({limit})")
 

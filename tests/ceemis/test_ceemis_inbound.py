@@ -90,6 +90,15 @@ async def test_a_signed_helpline_post_is_accepted_and_a_bad_signature_is_a_401(c
         assert await settled(client.gateway) == {"delivered": 1}
 
 
+async def test_a_non_ascii_signature_is_a_401_not_a_server_error(ceemis_app) -> None:  # type: ignore[no-untyped-def]
+    async with ceemis_app(webhooks={"helpline": {"secret": SECRET}}) as client:
+        body = json.dumps(new_case()).encode()
+        for given in ("sha256=" + "é" * 64, "²" * 64):
+            r = await client.post("/webhooks/helpline", content=body, headers={"X-Signature": given.encode()})
+            assert r.status_code == 401, r.text
+        assert await stored_messages(client) == []
+
+
 async def test_a_helpline_retry_of_a_case_or_an_update_is_stored_once(ceemis_app, ceemis) -> None:  # type: ignore[no-untyped-def]
     async with ceemis_app() as client:
         first = await post_case(client, new_case())

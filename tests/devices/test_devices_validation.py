@@ -97,3 +97,10 @@ def test_plain_readings_give_the_same_reading_by_either_check() -> None:
     ):
         assert _plainly_valid(0, bad, latest, default_ranges(), "P-1") is None
         assert isinstance(check(bad), Rejected)
+
+
+def test_a_time_at_the_ends_of_the_calendar_is_refused_not_stored() -> None:
+    # Converted to UTC for storage, year 1 in UTC+14 would overflow: a 500 for the device.
+    for when in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"):
+        rejected = check(item(metric="spo2", value=97, unit="%", measured_at=when))
+        assert isinstance(rejected, Rejected) and rejected.errors[0]["field"] == "measured_at", when

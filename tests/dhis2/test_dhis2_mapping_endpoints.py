@@ -68,6 +68,25 @@ async def test_csv_export_neutralises_formula_cells_and_imports_back_unchanged(d
         assert again.json()["data_values"]["unchanged"] == 2
 
 
+async def test_full_width_formula_cells_are_neutralised_in_both_exports_and_import_back(dhis2_app) -> None:  # type: ignore[no-untyped-def]
+    rows = [list(r) for r in ROWS]
+    names = ["\uff1dHYPERLINK(\"http://evil\")", "\uff0bANC first visit", "\uff0d5% stock", "\uff20SUM(1+1)"]
+    for row, name in zip(rows, names, strict=False):
+        row[2] = name
+    async with dhis2_app() as client:
+        await import_mappings(client, rows)
+        headers = await user_headers(client.gateway, "operator")
+        export = await client.get(f"{MAPPINGS}/export.csv", headers=headers)
+        records = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))
+        assert sorted(r[2] for r in records[1:]) == sorted("'" + n for n in names[: len(rows)])
+        book = await client.get(f"{MAPPINGS}/export.xlsx", headers=headers)
+        cells = [row[2].value for row in load_workbook(io.BytesIO(book.content)).worksheets[0].iter_rows(min_row=2)]
+        assert sorted(cells) == sorted("'" + n for n in names[: len(rows)])
+        for content, filename in ((export.content, "x.csv"), (book.content, "x.xlsx")):
+            again = await client.post(f"{MAPPINGS}/import", files=upload(content, filename), headers=headers)
+            assert again.json()["data_values"]["unchanged"] == len(rows), again.text
+
+
 async def test_xlsx_export_imports_back_unchanged(dhis2_app) -> None:  # type: ignore[no-untyped-def]
     rows = [list(r) for r in ROWS]
     rows[2][2] = "-5% stock"

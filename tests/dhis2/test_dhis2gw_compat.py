@@ -6,6 +6,7 @@ import base64
 import io
 from typing import Any
 
+import pytest
 from openpyxl import load_workbook
 
 from core.auth.users import insert_user
@@ -101,6 +102,46 @@ async def test_logs_list_filters_and_pages_in_dhis2gw_shape(dhis2_app) -> None: 
         assert one["items"][0]["dhis2_payload"]["Valid"] is True
         failed = (await client.get(f"{P}/logs", params={"status": "failed"}, headers=headers)).json()
         assert failed["total"] == 0
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"job_id": "9223372036854775808"},
+        {"job_id": "²"},
+        {"job_id": "9" * 5000},
+        {"to_date": "9999-12-31"},
+        {"from_date": "0001-01-01T00:00:00+14:00"},
+        {"submitted_at": "9999-12-31"},
+        {"submitted_to": "9999-12-31T23:59:59-12:00"},
+        {"to_date": "not-a-day"},
+    ],
+    ids=[
+        "job-id-over-int64",
+        "job-id-superscript",
+        "job-id-5000-digits",
+        "to-date-9999",
+        "from-date-year-1-utc+14",
+        "submitted-at-9999",
+        "submitted-to-9999-utc-12",
+        "to-date-garbage",
+    ],
+)
+async def test_logs_with_an_unreadable_filter_are_a_400_in_dhis2gw_shape(dhis2_app, params: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    async with dhis2_app(**COMPAT) as client:
+        headers = await basic(client.gateway)
+        r = await client.get(f"{P}/logs", params=params, headers=headers)
+        assert r.status_code == 400, r.text
+        assert set(r.json()) == {"error"} and next(iter(params)) in r.json()["error"]
+
+
+async def test_logs_with_in_range_filters_still_answer(dhis2_app) -> None:  # type: ignore[no-untyped-def]
+    async with dhis2_app(**COMPAT) as client:
+        headers = await basic(client.gateway)
+        params = {"job_id": "9223372036854775807", "from_date": "2024-01-01", "to_date": "9998-12-31"}
+        r = await client.get(f"{P}/logs", params=params, headers=headers)
+        assert r.status_code == 200 and r.json()["total"] == 0
+        assert (await client.get(f"{P}/logs/9223372036854775808", headers=headers)).json() == {"error": "Invalid log ID"}
 
 
 async def test_log_errors_and_delete_and_purge(dhis2_app) -> None:  # type: ignore[no-untyped-def]

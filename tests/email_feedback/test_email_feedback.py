@@ -112,6 +112,12 @@ async def test_a_bad_signature_is_refused_with_401(email_app) -> None:  # type: 
     assert r.status_code == 401 and "signature" in r.json()["error"]
 
 
+async def test_a_non_ascii_signature_is_refused_with_401_not_a_server_error(email_app) -> None:  # type: ignore[no-untyped-def]
+    async with email_app() as client:
+        r = await post(client, inbound(), {**signed(), "signature": "é" * 64})
+    assert r.status_code == 401 and "signature" in r.json()["error"]
+
+
 async def test_an_unsigned_post_is_refused_with_401(email_app) -> None:  # type: ignore[no-untyped-def]
     async with email_app() as client:
         r = await client.post("/webhooks/email", data=inbound())

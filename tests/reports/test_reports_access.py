@@ -117,6 +117,22 @@ async def test_a_tampered_link_is_refused(app_client) -> None:  # type: ignore[n
         assert (await client.get(url.split("?")[0])).status_code == 403
 
 
+@pytest.mark.parametrize(
+    "query",
+    ["signature=" + "é" * 64, "expires=²", "expires=" + "9" * 5000, "expires=-1", "expires=99999999999999999999"],
+    ids=["non-ascii-signature", "superscript-expires", "5000-digit-expires", "negative-expires", "over-int64-expires"],
+)
+async def test_a_malformed_link_is_refused_not_a_server_error(app_client, query: str) -> None:  # type: ignore[no-untyped-def]
+    async with app_client() as client:
+        operator = await user_headers(client.gateway, "operator")
+        report = await finished(client, await ask(client, operator, "failures"), operator)
+        base, _, genuine = report["download_url"].partition("?")
+        params = dict(part.split("=", 1) for part in genuine.split("&"))
+        params.update([query.split("=", 1)])
+        r = await client.get(base, params=params)
+        assert r.status_code == 403, r.text
+
+
 async def test_a_deleted_reports_link_is_not_found(app_client) -> None:  # type: ignore[no-untyped-def]
     async with app_client() as client:
         operator = await user_headers(client.gateway, "operator")

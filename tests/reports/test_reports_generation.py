@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
+from core.storage.models import audit_log
 from core.testing import user_headers
 from tests.reports.report_steps import ask, download, finished, parse, seed
 
@@ -57,6 +60,39 @@ async def test_the_audit_extract_lists_the_periods_entries(app_client, fmt: str)
         report = await finished(client, await ask(client, admin, "audit", fmt), admin)
         actions = {r["action"] for r in parse(fmt, await download(client, report))}
         assert {"test-0", "test-1", "test-2"} <= actions
+
+
+# A spreadsheet runs these as formulas: = + - @, also after leading whitespace of any kind or in full width.
+FORMULAS = [
+    "=1+1",
+    "+1",
+    "-1",
+    "@SUM(A1)",
+    "\tx",
+    "\rx",
+    " =1+1",
+    "\n=1+1",
+    "\u00a0=1+1",
+    "\u3000@SUM(A1)",
+    "\uff1d1+1",
+    "\uff0b1",
+    "\uff0d1",
+    "\uff20SUM(A1)",
+]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+async def test_every_formula_like_cell_is_defused_in_spreadsheet_formats(app_client, fmt: str) -> None:  # type: ignore[no-untyped-def]
+    async with app_client() as client:
+        now = datetime.now(UTC)
+        rows = [{"at": now, "kind": "admin", "action": text, "actor": "user:x"} for text in [*FORMULAS, " plain"]]
+        async with client.gateway.db.transaction() as conn:
+            await conn.execute(audit_log.insert(), rows)
+        admin = await user_headers(client.gateway, "admin")
+        report = await finished(client, await ask(client, admin, "audit", fmt), admin)
+        actions = {r["action"] for r in parse(fmt, await download(client, report))}
+    assert {"'" + text for text in FORMULAS} <= actions
+    assert " plain" in actions
 
 
 async def test_a_report_of_an_empty_period_has_only_its_header(app_client) -> None:  # type: ignore[no-untyped-def]

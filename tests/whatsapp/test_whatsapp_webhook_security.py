@@ -110,3 +110,24 @@ async def test_a_refused_post_is_audited(whatsapp_client: Any) -> None:
         await post_webhook(client, payload("text"), secret="wrong")
         rows = await audit_entries(client.gateway, action="webhook_rejected")
     assert [(r.actor, r.status) for r in rows] == [("adapter:whatsapp", 401)]
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["sha256=" + "é" * 64, "sha256=²³", "sha256=\u00a0" + "0" * 63],
+    ids=["accented", "superscript-digits", "no-break-space"],
+)
+async def test_a_non_ascii_signature_is_a_401_not_a_server_error(whatsapp_client: Any, header: str) -> None:
+    body = body_of(payload("text"))
+    async with whatsapp_client() as client:
+        answer = await client.post(
+            "/webhooks/whatsapp", content=body, headers={"X-Hub-Signature-256": header.encode()}
+        )
+        assert answer.status_code == 401
+        assert await stored_messages(client.gateway) == []
+
+
+async def test_a_non_ascii_verify_token_is_refused_with_403(whatsapp_client: Any) -> None:
+    async with whatsapp_client() as client:
+        answer = await client.get("/webhooks/whatsapp", params=handshake(token="vérify-tökén"))
+    assert answer.status_code == 403
