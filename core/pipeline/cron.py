@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("switchboard.jobs")
 # How long a run's lock outlives the job timeout (a killed worker's lock frees itself then).
 LOCK_MARGIN = 30.0
+# The most ticks one wake-up records as skipped for a job (the latest of them).
+MISSED_RECORDED = 10
 
 
 class Clock(Protocol):
@@ -73,6 +75,7 @@ class CronScheduler:
         self.clock: Clock = clock or SystemClock()
         self.timeout = float(gateway.settings.queue.job_timeout)
         self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
         self._running: dict[str, tuple[datetime, asyncio.Task[None]]] = {}
 
     def start(self) -> None:
@@ -80,9 +83,16 @@ class CronScheduler:
             self._task = asyncio.create_task(self._schedule(), name="cron-scheduler")
 
     async def close(self, grace: float = 10.0) -> None:
-        """Stop scheduling; runs under way get ``grace`` seconds to finish (and record), then are cancelled."""
+        """Stop scheduling; runs under way get ``grace`` seconds to finish (and record), then are cancelled.
+
+        The scheduler is stopped between two steps rather than cancelled: cancelled in the middle
+        of recording a skipped tick it would strand its database connection.
+        """
+        self._stop.set()
         if self._task is not None:
-            self._task.cancel()
+            _done, pending = await asyncio.wait([self._task], timeout=grace)
+            for task in pending:
+                task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
@@ -98,24 +108,29 @@ class CronScheduler:
         now = self.clock.now()
         await self._catch_up(now)
         due = {job.name: job_runs.next_run(job, now) for job in self.jobs}
-        while True:
-            await self.clock.sleep_until(min(due.values()))
+        while await self._sleep_until(min(due.values())):
             now = self.clock.now()
             for job in self.jobs:
                 tick = due[job.name]
-                if tick > now:
+                if tick > now or self._stop.is_set():
                     continue
                 latest = job_runs.last_tick(job, now)
                 try:
-                    while tick < latest:
-                        await self._skip(
-                            job, tick, f"the process was busy past this tick (until {now:%H:%M:%S}); a later tick ran"
-                        )
-                        tick += timedelta(seconds=job.every)
+                    await self._skip_missed(job, tick, latest, now)
                     await self._fire(job, latest)
                 except Exception:  # the queue or the database is down: the next tick tries again
                     log.warning("cron job %s: could not schedule its tick of %s", job.name, latest, exc_info=True)
                 due[job.name] = latest + timedelta(seconds=job.every)
+
+    async def _sleep_until(self, when: datetime) -> bool:
+        """Sleep until ``when``; False if the scheduler was stopped first."""
+        sleep = asyncio.ensure_future(self.clock.sleep_until(when))
+        stop = asyncio.ensure_future(self._stop.wait())
+        await asyncio.wait([sleep, stop], return_when=asyncio.FIRST_COMPLETED)
+        for waiter in (sleep, stop):
+            waiter.cancel()
+        await asyncio.gather(sleep, stop, return_exceptions=True)
+        return not self._stop.is_set()
 
     async def _catch_up(self, now: datetime) -> None:
         try:
@@ -124,6 +139,8 @@ class CronScheduler:
             log.warning("could not read when the cron jobs last ran; none is caught up", exc_info=True)
             ran = {}
         for job in self.jobs:
+            if self._stop.is_set():
+                return
             try:
                 if job.run_at_startup:
                     await self._start_run(job, now)
@@ -133,6 +150,24 @@ class CronScheduler:
                     await self._fire(job, job_runs.last_tick(job, now))
             except Exception:
                 log.warning("cron job %s: could not run it at start", job.name, exc_info=True)
+
+    async def _skip_missed(self, job: CronJob, first: datetime, latest: datetime, now: datetime) -> None:
+        """Record the ticks from ``first`` to before ``latest`` as skipped: the process was busy past them.
+
+        Only the last ``MISSED_RECORDED`` are recorded one by one (a process stopped for an hour
+        would otherwise write hundreds of rows for a 15 s job); the earliest of those counts the rest.
+        """
+        missed = int((latest - first).total_seconds()) // job.every
+        if missed <= 0:
+            return
+        reason = f"the process was busy past this tick (until {now:%H:%M:%S}); a later tick ran"
+        recorded = min(missed, MISSED_RECORDED)
+        for n in range(missed - recorded, missed):
+            if self._stop.is_set():
+                return
+            tick = first + timedelta(seconds=job.every * n)
+            earlier = f" ({missed - recorded} earlier ticks were skipped too)" if n == missed - recorded and n else ""
+            await self._skip(job, tick, reason + earlier)
 
     async def _skip(self, job: CronJob, tick: datetime, reason: str) -> None:
         if await self.gateway.queue.claim_tick(job.name, tick, ttl=2.0 * max(job.every, 60)):
