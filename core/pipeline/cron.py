@@ -194,9 +194,7 @@ class CronScheduler:
     async def _run(self, job: CronJob, tick: datetime, lock: str) -> None:
         try:
             ctx = {**self.ctx, "tick": tick}
-            await job_runs.run_recorded(
-                self.gateway, job, ctx, worker=self.worker, tick=tick, timeout=self.timeout
-            )
+            await job_runs.run_recorded(self.gateway, job, ctx, worker=self.worker, tick=tick, timeout=self.timeout)
         finally:
             try:
                 await self.gateway.queue.unlock_job(job.name, lock)
