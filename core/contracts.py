@@ -154,8 +154,10 @@ JobFunction = Callable[..., Awaitable[Any]]
 class CronJob:
     """Run ``function(ctx)`` every ``every`` seconds (a divisor of 60 s, 60 min or 24 h).
 
-    Under arq it is an arq cron job of the worker; on the local backend it runs in-process.
-    ``ctx["gateway"]`` is the gateway.
+    It runs at the multiples of ``every`` on the UTC clock, once per tick across the
+    deployment, on the cron scheduler of an arq worker or of the local backend's process (not
+    on the delivery queue). ``ctx["gateway"]`` is the gateway, ``ctx["tick"]`` the tick. Names
+    are unique across the core and every plugin.
     """
 
     name: str

@@ -118,6 +118,7 @@ class Gateway:
         self._session: aiohttp.ClientSession | None = None
         self.adapters: dict[str, Adapter] = self._unique("switchboard_adapters", "adapter")
         self.destinations: dict[str, Destination] = self._unique("switchboard_destinations", "destination")
+        self._check_job_names()
         self.route_warnings = check_routes(settings, self.adapters, self.destinations)
         for warning in self.route_warnings:
             log.warning("%s", warning)
@@ -155,6 +156,19 @@ class Gateway:
                 if plugin in self.plugins.infos:
                     getattr(self.plugins.infos[plugin], f"{what}s").append(name)
         return found
+
+    def _check_job_names(self) -> None:
+        """Refuse two jobs, or two cron jobs, of one name: one would shadow the other (the core's ``sweep``)."""
+        owners: dict[tuple[str, str], str] = {}
+        for plugin, items in self.plugins.each("switchboard_jobs", gateway=self).items():
+            for item in items:
+                what, name = ("cron job", item.name) if isinstance(item, CronJob) else ("job", job_name(item))
+                first = owners.get((what, name))
+                if first == plugin:
+                    raise PluginError(f"plugin {plugin!r} has two {what}s named {name!r}")
+                if first is not None:
+                    raise PluginError(f"two {what}s are named {name!r} (plugins {first!r} and {plugin!r})")
+                owners[(what, name)] = plugin
 
     def plugin_config(self, name: str) -> Any:
         """The validated settings of plugin ``name`` (what its ``switchboard_settings`` returned)."""

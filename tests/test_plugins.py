@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import importlib.metadata
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from core import CronJob, hookimpl
 from core.errors import ConfigError, PluginError
 from core.plugins import PluginRegistry
 from core.testing import make_settings
@@ -87,6 +89,59 @@ def test_two_destinations_with_one_name_are_rejected(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     with pytest.raises(PluginError, match="two destinations are named 'twin'"):
         Gateway(settings, [("one", Twin()), ("two", Twin())])
+
+
+class CronSweep:
+    """A plugin whose cron job is named like the core's own sweep."""
+
+    @hookimpl
+    def switchboard_jobs(self) -> list[Any]:
+        async def sweep(ctx: dict[str, Any]) -> None:
+            return None
+
+        return [CronJob("sweep", sweep, every=60)]
+
+
+async def export(ctx: dict[str, Any], what: str) -> None:
+    return None
+
+
+class Exporter:
+    """A plugin with a worker job ``export`` (a job is named by its function's qualified name)."""
+
+    @hookimpl
+    def switchboard_jobs(self) -> list[Any]:
+        return [export]
+
+
+def test_a_cron_job_named_like_another_plugins_is_refused_naming_both(tmp_path: Path) -> None:
+    from core.gateway import Gateway
+
+    with pytest.raises(PluginError, match=r"^two cron jobs are named 'sweep' \(plugins 'core' and 'shadow'\)$"):
+        Gateway(make_settings(tmp_path), [("shadow", CronSweep())])
+
+
+def test_two_plugins_with_one_job_name_are_refused_naming_both(tmp_path: Path) -> None:
+    from core.gateway import Gateway
+
+    with pytest.raises(PluginError, match=r"^two jobs are named 'export' \(plugins 'first' and 'second'\)$"):
+        Gateway(make_settings(tmp_path), [("first", Exporter()), ("second", Exporter())])
+
+
+def test_a_job_and_a_cron_job_may_share_a_name(tmp_path: Path) -> None:
+    """Worker jobs and cron jobs are told apart (``run now`` names a cron job, ``enqueue_job`` a job)."""
+    from core.gateway import Gateway
+
+    class ExportCron:
+        @hookimpl
+        def switchboard_jobs(self) -> list[Any]:
+            async def nightly(ctx: dict[str, Any]) -> None:
+                return None
+
+            return [CronJob("export", nightly, every=3600)]
+
+    gateway = Gateway(make_settings(tmp_path), [("jobs", Exporter()), ("crons", ExportCron())])
+    assert "export" in gateway.jobs() and "export" in {j.name for j in gateway.cron_jobs()}
 
 
 def test_misspelt_hook_fails_loudly(tmp_path: Path) -> None:

@@ -1,9 +1,9 @@
 """Run history of cron jobs: every run of every core and plugin cron job is recorded here.
 
-``run_recorded`` is the one place a cron job runs, whichever backend schedules it (the local
-queue's loop, the arq worker's cron, ``POST /api/jobs/{name}/run``). Before a scheduled run it
-reads the job's state, so an admin's ``disable`` holds on every process at the next tick,
-without a restart.
+``run_recorded`` is the one place a cron job runs, whoever asks (the cron scheduler of the local
+queue or of an arq worker, ``POST /api/jobs/{name}/run``). Before a scheduled run it reads the
+job's state, so an admin's ``disable`` holds on every process at the next tick, without a
+restart. A tick that could not run is recorded too, as ``skipped`` (``record_skipped``).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("switchboard.jobs")
 Trigger = Literal["schedule", "manual"]
+SKIPPED = "skipped"
 RUN_RETENTION_DAYS = 30
 
 
@@ -57,13 +58,21 @@ async def set_enabled(db: Database, name: str, value: bool, *, by: str | None) -
 
 
 async def run_recorded(
-    gateway: Any, job: CronJob, ctx: dict[str, Any], *, trigger: Trigger = "schedule", worker: str | None = None
+    gateway: Any,
+    job: CronJob,
+    ctx: dict[str, Any],
+    *,
+    trigger: Trigger = "schedule",
+    worker: str | None = None,
+    tick: datetime | None = None,
+    timeout: float | None = None,
 ) -> bool:
     """Run ``job`` once and record the run; returns whether it ran.
 
     A scheduled run of a disabled job is skipped (and not recorded). A job may return a count
     (rows purged, deliveries requeued): it is recorded as ``rows``. The job's own exception is
-    logged and recorded, never raised: the schedule goes on.
+    logged and recorded, never raised: the schedule goes on; so is running past ``timeout``
+    seconds. ``tick`` is the schedule's tick the run is for (``ctx["tick"]`` for the job).
     """
     db: Database = gateway.db
     if trigger == "schedule":
@@ -76,32 +85,67 @@ async def run_recorded(
     started = time.perf_counter()
     outcome, error, rows = "succeeded", None, None
     try:
-        result = await job.function(ctx)
+        result = await asyncio.wait_for(job.function(ctx), timeout)
         if isinstance(result, int) and not isinstance(result, bool):
             rows = result
     except asyncio.CancelledError:
         raise
+    except TimeoutError:
+        outcome, error = "failed", f"TimeoutError: ran past the job timeout of {timeout:.0f} s"
+        log.error("cron job %s ran past its timeout of %.0f s and was cancelled", job.name, timeout or 0)
     except Exception as err:
         outcome, error = "failed", f"{type(err).__name__}: {err}"[:4000]
         log.exception("cron job %s failed", job.name)
     duration_ms = (time.perf_counter() - started) * 1000
+    await _record(
+        db,
+        name=job.name,
+        trigger=trigger,
+        started_at=started_at,
+        duration_ms=duration_ms,
+        outcome=outcome,
+        error=error,
+        rows=rows,
+        worker=worker,
+        tick=tick,
+    )
+    return True
+
+
+async def record_skipped(db: Database, name: str, tick: datetime, reason: str, *, worker: str | None) -> None:
+    """Record that the tick ``tick`` of job ``name`` did not run, and why (its ``error``)."""
+    log.warning("cron job %s: skipped its tick of %s: %s", name, tick.isoformat(), reason)
+    await _record(
+        db,
+        name=name,
+        trigger="schedule",
+        started_at=datetime.now(UTC),
+        duration_ms=0.0,
+        outcome=SKIPPED,
+        error=reason,
+        rows=None,
+        worker=worker,
+        tick=tick,
+    )
+
+
+async def _record(db: Database, **values: Any) -> None:
     try:
         async with db.transaction() as conn:
-            await conn.execute(
-                sa.insert(job_runs).values(
-                    name=job.name,
-                    trigger=trigger,
-                    started_at=started_at,
-                    duration_ms=duration_ms,
-                    outcome=outcome,
-                    error=error,
-                    rows=rows,
-                    worker=worker,
-                )
-            )
+            await conn.execute(sa.insert(job_runs).values(**values))
     except Exception:
-        log.warning("could not record the run of job %s", job.name, exc_info=True)
-    return True
+        log.warning("could not record the run of job %s", values["name"], exc_info=True)
+
+
+async def last_ran(db: Database) -> dict[str, datetime]:
+    """When each job last started a run (skipped ticks left out): the scheduler's catch-up reads it."""
+    query = (
+        sa.select(job_runs.c.name, sa.func.max(job_runs.c.started_at))
+        .where(job_runs.c.outcome != SKIPPED)
+        .group_by(job_runs.c.name)
+    )
+    async with db.transaction() as conn:
+        return {name: at for name, at in (await conn.execute(query)).all()}
 
 
 async def last_runs(db: Database, name: str, limit: int = 5) -> list[dict[str, Any]]:
@@ -118,6 +162,7 @@ async def last_runs(db: Database, name: str, limit: int = 5) -> list[dict[str, A
             "error": r["error"],
             "rows": r["rows"],
             "worker": r["worker"],
+            "tick": r["tick"].isoformat() if r["tick"] is not None else None,
         }
         for r in rows
     ]
@@ -133,6 +178,15 @@ async def purge_runs(db: Database, days: int = RUN_RETENTION_DAYS) -> int:
 
 def next_run(job: CronJob, now: datetime | None = None) -> datetime:
     """When the schedule next fires: the next multiple of ``every`` seconds on the UTC clock."""
+    return last_tick(job, now) + timedelta(seconds=job.every)
+
+
+def last_tick(job: CronJob, now: datetime | None = None) -> datetime:
+    """The schedule's latest tick at or before ``now``: a multiple of ``every`` seconds on the UTC clock.
+
+    The same ticks as arq's cron at ``CronJob.arq_schedule()``: ``every`` divides a minute, an hour
+    or a day, so its multiples since the epoch fall on the same seconds, minutes or hours.
+    """
     now = now or datetime.now(UTC)
     epoch = int(now.timestamp())
-    return datetime.fromtimestamp((epoch // job.every + 1) * job.every, UTC)
+    return datetime.fromtimestamp(epoch // job.every * job.every, UTC)

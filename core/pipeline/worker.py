@@ -1,4 +1,9 @@
-"""The arq worker (``switchboard worker``): runs deliveries, plugin jobs and cron jobs."""
+"""The arq worker (``switchboard worker``): runs deliveries, plugin jobs and cron jobs.
+
+Deliveries and plugin jobs come off the arq queue; cron jobs do not: the worker's
+``CronScheduler`` runs them at their ticks on tasks of their own, so no delivery backlog delays
+them (the scheduler and the backend see that each tick runs once across workers).
+"""
 
 from __future__ import annotations
 
@@ -12,16 +17,15 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from arq import cron
 from arq.worker import Worker
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.config.settings import Settings
-from core.contracts import CronJob, job_name
+from core.contracts import job_name
 from core.gateway import Gateway, freeze_startup_heap
+from core.pipeline.cron import Clock, CronScheduler
 from core.pipeline.deliveries import BUSY_DEFER, DestinationBusy
-from core.pipeline.job_runs import run_recorded
 from core.pipeline.queue.arq_backend import ArqQueue
 from core.pipeline.queue.base import QueueItem
 from core.pipeline.sweeper import sweep
@@ -57,12 +61,14 @@ def build_worker(
     gateway: Gateway | None = None,
     burst: bool = False,
     poll_delay: float = 0.5,
+    cron_clock: Clock | None = None,
     **overrides: Any,
 ) -> Worker:
-    """An arq ``Worker`` for these settings.
+    """An arq ``Worker`` for these settings, with the cron scheduler started and stopped with it.
 
     Without ``gateway`` it builds one and starts/closes it with the worker; with one, the
-    caller owns it (``run_worker`` keeps it across Redis reconnections).
+    caller owns it (``run_worker`` keeps it across Redis reconnections). ``cron_clock`` is the
+    scheduler's clock (a test drives its own).
     """
     owned = gateway is None
     gateway = gateway or Gateway(settings)
@@ -76,31 +82,18 @@ def build_worker(
         ctx["gateway"] = gateway
         ctx["worker_name"] = f"{socket.gethostname()}:{os.getpid()}"
         await sweep(gateway, grace=0)
+        scheduler = ctx["cron"] = CronScheduler(gateway, crons, worker=ctx["worker_name"], ctx=ctx, clock=cron_clock)
+        scheduler.start()
         freeze_startup_heap()
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
+        await stop_cron(ctx)
         if owned:
             await gateway.close()
-
-    def wrap(job: CronJob) -> Any:
-        async def run(ctx: dict[str, Any]) -> None:
-            await run_recorded(ctx["gateway"], job, ctx, worker=ctx.get("worker_name"))
-
-        run.__qualname__ = f"cron:{job.name}"
-        at = job.arq_schedule()
-        return cron(
-            run,
-            name=f"cron:{job.name}",
-            run_at_startup=job.run_at_startup,
-            hour=at.get("hour"),
-            minute=at.get("minute"),
-            second=at.get("second"),
-        )
 
     log.info("worker functions: %s", ", ".join(job_name(f) for f in functions))
     return Worker(
         functions=functions,
-        cron_jobs=[wrap(j) for j in crons],
         redis_settings=gateway.queue.redis_settings,
         queue_name=gateway.queue.queue_name,
         on_startup=on_startup,
@@ -173,11 +166,19 @@ async def run_worker(settings: Settings) -> None:
         )
 
 
+async def stop_cron(ctx: dict[str, Any]) -> None:
+    """Stop the worker's cron scheduler (runs under way get ``DRAIN_TIMEOUT`` to finish)."""
+    scheduler: CronScheduler | None = ctx.pop("cron", None)
+    if scheduler is not None:
+        await scheduler.close(DRAIN_TIMEOUT)
+
+
 async def _drain(worker: Worker) -> tuple[int, int]:
     """Let the worker's running jobs finish (they record their outcome in the database).
 
     Returns ``(jobs waited for, jobs cancelled after DRAIN_TIMEOUT)``.
     """
+    await stop_cron(worker.ctx)
     tasks = [t for t in worker.tasks.values() if not t.done()]
     pending: set[asyncio.Task[Any]] = set()
     if tasks:

@@ -252,12 +252,14 @@ job_runs = sa.Table(
     sa.Column("trigger", sa.String(16), nullable=False),
     sa.Column("started_at", UTCDateTime, nullable=False),
     sa.Column("duration_ms", sa.Float, nullable=False),
-    # succeeded | failed
+    # succeeded | failed | skipped (the tick could not run: ``error`` says why)
     sa.Column("outcome", sa.String(16), nullable=False),
     sa.Column("error", sa.Text),
     # What the job returned when it returned a count (rows purged, deliveries requeued, …).
     sa.Column("rows", sa.BigInteger),
     sa.Column("worker", sa.String(128)),
+    # The UTC wall-clock tick a scheduled run was for (NULL for a run on request).
+    sa.Column("tick", UTCDateTime),
     sa.Index(None, "name", "id"),
     sa.Index(None, "started_at"),
 )

@@ -9,12 +9,25 @@ from typing import Any
 import pytest
 
 from core.auth.users import create_user
+from core.pipeline import job_runs
+from core.storage.db import Database
 from core.testing import GatewayClient, settle
+from tests.conftest import Stack
 from tests.support.echo import item, post_echo
 from tests.support.receiver import Receiver, running_receiver
 
 PASSWORD = "correct horse battery staple 42"
 XSS = "<script>alert(1)</script>"
+
+
+@pytest.fixture
+async def rollup_off(clean_stack: Stack) -> None:
+    """The dashboard rollup job is off before the app starts (a job that never ran runs at its start)."""
+    db = Database(clean_stack.settings().database)
+    try:
+        await job_runs.set_enabled(db, "dashboard_rollup", False, by="test")
+    finally:
+        await db.close()
 
 
 @pytest.fixture

@@ -23,9 +23,8 @@ NEVER = datetime.now(UTC) + timedelta(days=3650)
 
 
 @pytest.fixture(autouse=True)
-async def no_background_rollup(client: GatewayClient) -> None:
+async def no_background_rollup(rollup_off: None) -> None:
     """The job stays off: each test rolls up its own hours, at its own ``now``."""
-    await job_runs.set_enabled(client.gateway.db, "dashboard_rollup", False, by="test")
 
 
 class Seed:

@@ -9,7 +9,6 @@ import pytest
 import sqlalchemy as sa
 
 from core.operations.summary import summary
-from core.pipeline import job_runs
 from core.storage.ids import uuid7_floor
 from core.storage.models import deliveries, delivery_attempts, messages
 from core.testing import GatewayClient
@@ -20,9 +19,8 @@ NEVER = datetime.now(UTC) + timedelta(days=3650)
 
 
 @pytest.fixture(autouse=True)
-async def no_background_rollup(client: GatewayClient) -> None:
+async def no_background_rollup(rollup_off: None) -> None:
     """The rollup job stays off: rows are stamped in hours the real clock may have closed."""
-    await job_runs.set_enabled(client.gateway.db, "dashboard_rollup", False, by="test")
 
 
 def _id(at: datetime, n: int) -> uuid.UUID:

@@ -1,9 +1,15 @@
 """The arq backend: jobs on Redis, run by any number of ``switchboard worker`` processes.
 
-Job ids are ``deliver:<delivery id>:<attempt count>``, so enqueueing the same attempt twice
-(the sweeper racing the API) adds nothing, and a retry is a new job. Enqueueing a job that is
-already waiting for a later time moves it earlier instead: a requeue of a ``retrying``
-delivery (whose job waits out its backoff under the same id) runs now.
+Job ids are ``<queue name>:deliver:<delivery id>:<attempt count>``, so enqueueing the same
+attempt twice (the sweeper racing the API) adds nothing, and a retry is a new job. Enqueueing a
+job that is already waiting for a later time moves it earlier instead: a requeue of a
+``retrying`` delivery (whose job waits out its backoff under the same id) runs now.
+
+Every key the gateway writes carries ``[queue] name``, so deployments sharing a Redis database
+leave each other alone. arq's own prefixes (``arq:job:``, ``arq:in-progress:``, ``arq:retry:``,
+``arq:result:``) are module constants arq offers no setting for, so the queue name goes into
+every job id instead (``arq:job:<queue name>:…``); the gateway's own keys (slots, cron ticks and
+locks) start with it. Cron jobs do not go through arq at all: ``core.pipeline.cron`` runs them.
 """
 
 from __future__ import annotations
@@ -86,6 +92,15 @@ def deliver_job_id(items: list[QueueItem]) -> str:
     return f"deliver-batch:{digest.hexdigest()}"
 
 
+# Delete the key only if it still holds this token (a run's lock that expired may be another's now).
+_UNLOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
 class ArqQueue:
     name = "arq"
 
@@ -96,6 +111,7 @@ class ArqQueue:
         self._pool: ArqRedis | None = None
         self._acquire: Any = None
         self._enqueue: Any = None
+        self._unlock: Any = None
         # A worker runs many deliveries at once: their slot round trips are batched.
         self._slot_requests: GroupCommit[tuple[str, int, float, str], bool] = GroupCommit(
             self._acquire_batch, name="slot-acquire"
@@ -116,6 +132,7 @@ class ArqQueue:
             self._pool = await create_pool(settings, default_queue_name=self.queue_name)
             self._acquire = self._pool.register_script(_ACQUIRE)
             self._enqueue = self._pool.register_script(_ENQUEUE)
+            self._unlock = self._pool.register_script(_UNLOCK)
         return self._pool
 
     @property
@@ -154,14 +171,18 @@ class ArqQueue:
             payload = serialize_job(
                 "deliver", ([(str(it.delivery_id), it.destination) for it in chunk],), {}, None, now_ms
             )
-            args += [deliver_job_id(chunk), score, payload]
+            args += [self.job_id(deliver_job_id(chunk)), score, payload]
         return int(await self._enqueue(keys=[self.queue_name], args=args))
 
     async def enqueue_job(
         self, function: str, *args: Any, defer: float | None = None, job_id: str | None = None
     ) -> None:
         pool = await self._connect()
-        await pool.enqueue_job(function, *args, _job_id=job_id, _defer_by=defer)
+        await pool.enqueue_job(function, *args, _job_id=self.job_id(job_id or uuid.uuid4().hex), _defer_by=defer)
+
+    def job_id(self, job_id: str) -> str:
+        """The arq job id of ``job_id`` in this deployment: arq keys its job by it (``arq:job:<id>``)."""
+        return f"{self.settings.name}:{job_id}"
 
     async def ping(self) -> None:
         pool = await self._connect()
@@ -182,6 +203,21 @@ class ArqQueue:
 
     async def release_slot(self, destination: str, token: str) -> None:
         await self._slot_releases.submit((destination, token))
+
+    async def claim_tick(self, job: str, tick: datetime, *, ttl: float) -> bool:
+        pool = await self._connect()
+        key = f"{self.settings.name}:cron:{job}:{int(tick.timestamp() * 1000)}"
+        return bool(await pool.set(key, b"1", nx=True, px=int(ttl * 1000)))
+
+    async def lock_job(self, job: str, *, ttl: float) -> str | None:
+        pool = await self._connect()
+        token = uuid.uuid4().hex
+        taken = await pool.set(f"{self.settings.name}:cron-running:{job}", token, nx=True, px=int(ttl * 1000))
+        return token if taken else None
+
+    async def unlock_job(self, job: str, token: str) -> None:
+        await self._connect()
+        await self._unlock(keys=[f"{self.settings.name}:cron-running:{job}"], args=[token])
 
     async def _acquire_batch(self, requests: list[tuple[str, int, float, str]]) -> list[bool]:
         """Concurrent acquisitions in one round trip: a script call per destination, pipelined."""

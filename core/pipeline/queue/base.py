@@ -39,3 +39,11 @@ class QueueBackend(Protocol):
         """Take one of ``limit`` slots of ``destination`` across all processes; ``None`` if all are taken."""
 
     async def release_slot(self, destination: str, token: str) -> None: ...
+
+    async def claim_tick(self, job: str, tick: datetime, *, ttl: float) -> bool:
+        """Whether this process runs cron job ``job``'s ``tick``: true for one process of the deployment."""
+
+    async def lock_job(self, job: str, *, ttl: float) -> str | None:
+        """Hold cron job ``job``'s run lock across processes (for ``ttl`` s at most); ``None`` if a run holds it."""
+
+    async def unlock_job(self, job: str, token: str) -> None: ...

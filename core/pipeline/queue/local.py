@@ -13,9 +13,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from core.contracts import CronJob
+from core.pipeline.cron import Clock, CronScheduler, SystemClock
 from core.pipeline.deliveries import BUSY_DEFER, DestinationBusy
-from core.pipeline.job_runs import run_recorded
 from core.pipeline.queue.base import QueueItem
 
 if TYPE_CHECKING:
@@ -37,6 +36,9 @@ class LocalQueue:
         self._consume = False
         self._closing = False
         self._busy: set[asyncio.Task[Any]] = set()
+        # What the cron scheduler reads the time from (a test sets its own before start()).
+        self.cron_clock: Clock = SystemClock()
+        self._cron: CronScheduler | None = None
 
     async def start(self, *, consume: bool) -> None:
         self._consume = consume
@@ -44,8 +46,8 @@ class LocalQueue:
             return
         workers = self.gateway.settings.queue.local_workers
         self._tasks = [asyncio.create_task(self._work(), name=f"local-worker-{i}") for i in range(workers)]
-        crons = self.gateway.cron_jobs()
-        self._tasks += [asyncio.create_task(self._cron(job), name=f"cron-{job.name}") for job in crons]
+        self._cron = CronScheduler(self.gateway, self.gateway.cron_jobs(), worker="local", clock=self.cron_clock)
+        self._cron.start()
 
     async def close(self) -> None:
         """Stop: idle workers at once; attempts under way are given time to finish and record.
@@ -55,6 +57,9 @@ class LocalQueue:
         cancelled, and its lease lets the sweeper retry it later.
         """
         self._closing = True
+        if self._cron is not None:
+            await self._cron.close(CLOSE_GRACE)
+            self._cron = None
         for timer in self._timers.values():
             timer.cancel()
         for task in self._tasks:
@@ -115,14 +120,6 @@ class LocalQueue:
             finally:
                 self._busy.discard(me)
 
-    async def _cron(self, job: CronJob) -> None:
-        ctx = {"gateway": self.gateway}
-        if not job.run_at_startup:
-            await asyncio.sleep(job.every)
-        while True:
-            await run_recorded(self.gateway, job, ctx, worker="local")
-            await asyncio.sleep(job.every)
-
     async def enqueue_job(self, function: str, *args: Any, defer: float | None = None) -> None:
         """Run a plugin job in-process (the local stand-in for arq's ``enqueue_job``)."""
         jobs = self.gateway.jobs()
@@ -148,4 +145,13 @@ class LocalQueue:
         return "local"
 
     async def release_slot(self, destination: str, token: str) -> None:
+        return None
+
+    async def claim_tick(self, job: str, tick: datetime, *, ttl: float) -> bool:
+        return True  # one process runs every tick; its scheduler sees a run still going itself
+
+    async def lock_job(self, job: str, *, ttl: float) -> str | None:
+        return "local"
+
+    async def unlock_job(self, job: str, token: str) -> None:
         return None
