@@ -55,6 +55,20 @@ def path_uuid(request: Request, name: str = "id") -> uuid.UUID:
         raise NotFound("no such record") from err
 
 
+MEDIA_FIELDS = ("id", "url", "mime_type", "sha256", "caption", "filename")
+
+
+def media_of(items: Any) -> list[dict[str, Any]]:
+    """A message's media with every field present: adapters send only what their platform has.
+
+    WhatsApp sends no ``filename`` for an image, audio, video or sticker, and a plugin may
+    store a field we do not show; the templates read each field, so each is filled in.
+    """
+    if not isinstance(items, list):
+        return []
+    return [{k: item.get(k) for k in MEDIA_FIELDS} for item in items if isinstance(item, dict)]
+
+
 def caller(request: Request) -> Principal:
     return request.state.principal  # type: ignore[no-any-return]
 

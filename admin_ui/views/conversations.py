@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from admin_ui.console import console_of
-from admin_ui.views.common import filters_from, path_uuid, query_of
+from admin_ui.views.common import filters_from, media_of, path_uuid, query_of
 from core.auth.permissions import requires
 from core.errors import NotFound
 from core.operations import records
@@ -37,5 +37,5 @@ async def show_conversation(request: Request) -> Response:
         raise NotFound("no such conversation")
     f = MessageFilters(conversation=conversation_id, limit=100, cursor=request.query_params.get("cursor") or None)
     page = await records.list_messages(console.gateway.db, f)
-    messages = list(reversed(page["items"]))
+    messages = [m | {"media": media_of(m.get("media"))} for m in reversed(page["items"])]
     return console.render(request, "conversation.html", {"c": item, "messages": messages, "older": page["next"]})

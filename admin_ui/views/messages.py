@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from admin_ui.console import console_of
-from admin_ui.views.common import filters_from, path_uuid, query_of
+from admin_ui.views.common import filters_from, media_of, path_uuid, query_of
 from core.auth.permissions import requires
 from core.errors import NotFound
 from core.messages import KINDS
@@ -46,4 +46,5 @@ async def show_message(request: Request) -> Response:
     # Redacted as the audit log redacts a webhook's payload: [audit] redact_keys and the adapter's own.
     item["raw"] = console.gateway.audit.redacted(raw, extra_keys) if raw is not None else None
     item["extra"] = console.gateway.audit.redacted(item.get("extra"), extra_keys)
+    item["media"] = media_of(item.get("media"))
     return console.render(request, "message.html", {"m": item})
