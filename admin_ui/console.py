@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -16,10 +18,11 @@ from starlette.staticfiles import StaticFiles
 from admin_ui.figures import FigureCache
 from admin_ui.sessions import AdminSession, csrf_of, signed_in
 from admin_ui.settings import AdminSettings
-from admin_ui.templating import build_environment, render_page
+from admin_ui.templating import build_environment, is_htmx, render_page
 from core.auth.permissions import requires
 from core.contracts import AdminPage
-from core.errors import HTTPError
+from core.errors import AuthenticationError, HTTPError
+from core.web.responses import validation_errors
 
 if TYPE_CHECKING:
     from core.gateway import Gateway
@@ -85,6 +88,8 @@ class Console:
             "can_write": principal is not None and principal.has_role("operator"),
             "is_admin": principal is not None and principal.has_role("admin"),
             "path": request.url.path,
+            "errors": {},
+            "partial": is_htmx(request),  # only a block is sent: errors shown beside inputs are not in it
             **(context or {}),
         }
         return render_page(self.env, request, name, full, block=block, status_code=status_code, headers=headers)
@@ -111,7 +116,11 @@ class Console:
         return Mount(
             "/admin",
             routes=routes,
-            middleware=[Middleware(_ConsoleState, console=self), Middleware(AdminSession, gateway=self.gateway, error_page=self.error_page)],
+            middleware=[
+                Middleware(_ConsoleState, console=self),
+                Middleware(AdminSession, gateway=self.gateway, error_page=self.error_page),
+                Middleware(_ConsoleErrors),
+            ],
         )
 
 
@@ -125,6 +134,40 @@ class _ConsoleState:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         scope.setdefault("state", {})["admin"] = self.console
         await self.app(scope, receive, send)
+
+
+class _ConsoleErrors:
+    """Every refusal under ``/admin`` reaches ``AdminSession`` as an ``HTTPError``, which answers it as a page.
+
+    The app's handlers answer JSON, and Starlette applies them inside each route, before any
+    middleware of the mount sees the error: here they are replaced for the console's requests,
+    and Starlette's own 404 and 405 (raised by the router) are turned into ``HTTPError`` too.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        scope["starlette.exception_handlers"] = (
+            {HTTPException: _as_http_error, ValidationError: _as_http_error, AuthenticationError: _as_http_error},
+            {},
+        )
+        try:
+            await self.app(scope, receive, send)
+        except HTTPException as exc:
+            _as_http_error(Request(scope), exc)
+
+
+def _as_http_error(request: Request, exc: Exception) -> Response:
+    """Raise the ``HTTPError`` the console answers for ``exc`` (a handler that raises passes it on)."""
+    if isinstance(exc, HTTPException):
+        message = {404: "There is no such page.", 405: "This address does not take that kind of request."}
+        raise HTTPError(message.get(exc.status_code, str(exc.detail)), status_code=exc.status_code) from exc
+    if isinstance(exc, AuthenticationError):
+        raise HTTPError(str(exc), status_code=exc.status_code) from exc
+    if isinstance(exc, ValidationError):
+        raise HTTPError("some fields are not valid", status_code=422, errors=validation_errors(exc)) from exc
+    raise exc
 
 
 def console_of(request: Request) -> Console:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -16,11 +17,11 @@ from core.errors import HTTPError, NotFound
 M = TypeVar("M", bound=BaseModel)
 
 
-def filters_from(params: Any, model: type[M], *, limit: int | None = None) -> M:
+def filters_from(params: Any, model: type[M], *, limit: int | None = None, skip: Collection[str] = ()) -> M:
     """A filter object from a query string or form: empty fields are absent, lists may repeat."""
     data: dict[str, Any] = {}
     for key in set(params.keys()):
-        if key not in model.model_fields:
+        if key not in model.model_fields or key in skip:
             continue
         values = [v for v in params.getlist(key) if isinstance(v, str) and v.strip()]
         if not values:
@@ -34,6 +35,34 @@ def filters_from(params: Any, model: type[M], *, limit: int | None = None) -> M:
     except ValidationError as err:
         errors = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in err.errors()]
         raise HTTPError("some filters are not valid", status_code=422, errors=errors) from err
+
+
+async def filtered_page(
+    params: Any, model: type[M], limit: int, fetch: Callable[[M], Awaitable[dict[str, Any]]]
+) -> tuple[M, dict[str, Any], dict[str, str], int]:
+    """``(filters, page, errors, status)`` of a list: a bad filter in the URL is an error beside its input.
+
+    The list is then empty (not a list ignoring the filter the user asked for), and the other
+    filters keep their values. ``errors`` maps a field to its message ("" for no one field).
+    """
+    try:
+        f = filters_from(params, model, limit=limit)
+        return f, await fetch(f), {}, 200
+    except HTTPError as exc:
+        if exc.status_code not in (400, 422):
+            raise
+        errors = field_errors(exc) or {"": str(exc)}
+        return filters_from(params, model, limit=limit, skip=set(errors)), {"items": [], "next": None}, errors, exc.status_code
+
+
+def field_errors(exc: HTTPError) -> dict[str, str]:
+    """An error's messages by field (the first one of each), for showing them beside the inputs."""
+    out: dict[str, str] = {}
+    for e in exc.errors or []:
+        field = str(e.get("field") or "").split(".")[0]
+        if field and field not in out:
+            out[field] = str(e.get("message") or "")
+    return out
 
 
 def query_of(f: BaseModel, **changes: Any) -> str:

@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from admin_ui.console import console_of
-from admin_ui.views.common import filters_from, media_of, path_uuid, query_of
+from admin_ui.views.common import filtered_page, media_of, path_uuid, query_of
 from core.auth.permissions import requires
 from core.errors import NotFound
 from core.operations import records
@@ -16,15 +16,17 @@ from core.operations.filters import ConversationFilters, MessageFilters
 @requires("viewer")
 async def list_conversations(request: Request) -> Response:
     console = console_of(request)
-    f = filters_from(request.query_params, ConversationFilters, limit=console.settings.page_size)
-    page = await records.list_conversations(console.gateway.db, f)
+    f, page, errors, status = await filtered_page(
+        request.query_params, ConversationFilters, console.page_size, lambda f: records.list_conversations(console.gateway.db, f)
+    )
     context = {
         "f": f,
+        "errors": errors,
         "page": page,
         "platforms": sorted(console.gateway.adapters),
         "next_query": query_of(f, cursor=page["next"]) if page["next"] else None,
     }
-    return console.render(request, "conversations.html", context, block="results")
+    return console.render(request, "conversations.html", context, block="results", status_code=status)
 
 
 @requires("viewer")

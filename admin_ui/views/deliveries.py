@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from admin_ui.console import console_of
-from admin_ui.views.common import caller, filters_from, path_uuid, query_of
+from admin_ui.views.common import caller, filtered_page, filters_from, path_uuid, query_of
 from core.auth.permissions import requires
 from core.errors import NotFound
 from core.operations import records, repair
@@ -33,10 +33,12 @@ def _import_summary(detail: Any) -> dict[str, Any] | None:
 async def list_deliveries(request: Request) -> Response:
     """Deliveries, newest first, filtered by status, destination, platform and date."""
     console = console_of(request)
-    f = filters_from(request.query_params, DeliveryFilters, limit=console.settings.page_size)
-    page = await records.list_deliveries(console.gateway.db, f)
+    f, page, errors, status = await filtered_page(
+        request.query_params, DeliveryFilters, console.page_size, lambda f: records.list_deliveries(console.gateway.db, f)
+    )
     context = {
         "f": f,
+        "errors": errors,
         "page": page,
         "statuses": STATUSES,
         "chosen": [s.value for s in f.status or []],
@@ -45,7 +47,7 @@ async def list_deliveries(request: Request) -> Response:
         "query": query_of(f),
         "next_query": query_of(f, cursor=page["next"]) if page["next"] else None,
     }
-    return console.render(request, "deliveries.html", context, block="results")
+    return console.render(request, "deliveries.html", context, block="results", status_code=status)
 
 
 @requires("viewer")

@@ -9,19 +9,21 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from admin_ui.console import console_of
-from admin_ui.views.common import caller, path_uuid, text_field
+from admin_ui.views.common import caller, field_errors, path_uuid, text_field
 from core.auth.api_keys import create_key, key_view, list_keys, revoke_key
 from core.auth.events import record_event
 from core.auth.permissions import ROLES, requires
 from core.auth.users import create_user, get_user, list_users, set_password, update_user, user_view
+from core.errors import HTTPError
 
 
-async def _users_page(request: Request, **extra: object) -> Response:
+async def _users_page(request: Request, *, status_code: int = 200, **extra: object) -> Response:
     gateway = console_of(request).gateway
     rows, _ = await list_users(gateway, limit=500)
     users = [user_view(r) for r in rows]
     context = {"users": users, "roles": list(ROLES), "pending": [u for u in users if u["status"] == "pending"]}
-    return console_of(request).render(request, "users.html", context | {"notice": None, "secret": None} | extra)
+    defaults = {"notice": None, "secret": None, "form": {}, "errors": {}}
+    return console_of(request).render(request, "users.html", context | defaults | extra, status_code=status_code)
 
 
 @requires("admin")
@@ -31,12 +33,19 @@ async def users_page(request: Request) -> Response:
 
 @requires("admin")
 async def create_user_view(request: Request) -> Response:
+    """A new user, who must change the temporary password at first login; a bad field is shown beside its input."""
     form = await request.form()
     gateway = console_of(request).gateway
-    user = await create_user(
-        gateway, text_field(form, "username"), str(form.get("password") or ""), text_field(form, "role") or "viewer",
-        full_name=text_field(form, "full_name") or None, must_change_password=True,
-    )
+    typed = {k: text_field(form, k) for k in ("username", "full_name", "role")}  # never the password
+    try:
+        user = await create_user(
+            gateway, typed["username"], str(form.get("password") or ""), typed["role"] or "viewer",
+            full_name=typed["full_name"] or None, must_change_password=True,
+        )
+    except HTTPError as exc:
+        if not field_errors(exc):
+            raise
+        return await _users_page(request, form=typed, errors=field_errors(exc), status_code=exc.status_code)
     record_event(gateway, "user_created", request=request, status=303, user=user.username, role=user.role)
     return RedirectResponse("/admin/users", status_code=303)
 
@@ -68,11 +77,19 @@ async def change_user(request: Request) -> Response:
     return await _users_page(request, notice=notice)
 
 
-async def _keys_page(request: Request, secret: str | None = None) -> Response:
+async def _keys_page(
+    request: Request,
+    secret: str | None = None,
+    *,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
     gateway = console_of(request).gateway
     rows, _ = await list_keys(gateway, include_revoked=True, limit=500)
     keys = [key_view(gateway, r) for r in rows]
-    return console_of(request).render(request, "keys.html", {"keys": keys, "secret": secret, "platforms": sorted(gateway.adapters)})
+    context = {"keys": keys, "secret": secret, "platforms": sorted(gateway.adapters), "form": form or {}, "errors": errors or {}}
+    return console_of(request).render(request, "keys.html", context, status_code=status_code)
 
 
 @requires("admin")
@@ -85,11 +102,17 @@ async def create_key_view(request: Request) -> Response:
     """A new key; its secret is in this answer only (the page is not cached)."""
     gateway = console_of(request).gateway
     form = await request.form()
-    scopes = [s for s in text_field(form, "scopes").replace(",", " ").split() if s]
-    row, key = await create_key(
-        gateway, text_field(form, "name") or "unnamed", scopes, platform=text_field(form, "platform") or None,
-        created_by=uuid.UUID(caller(request).id),
-    )
+    typed = {k: text_field(form, k) for k in ("name", "scopes", "platform")}
+    scopes = [s for s in typed["scopes"].replace(",", " ").split() if s]
+    try:
+        row, key = await create_key(
+            gateway, typed["name"] or "unnamed", scopes, platform=typed["platform"] or None,
+            created_by=uuid.UUID(caller(request).id),
+        )
+    except HTTPError as exc:
+        if not field_errors(exc):
+            raise
+        return await _keys_page(request, form=typed, errors=field_errors(exc), status_code=exc.status_code)
     record_event(gateway, "api_key_created", request=request, status=200, key=row.prefix)
     return await _keys_page(request, secret=key)
 
