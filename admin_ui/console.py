@@ -16,7 +16,8 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from admin_ui.figures import FigureCache
-from admin_ui.sessions import AdminSession, csrf_of, signed_in
+from admin_ui.flash import FLASH_COOKIE, flash_of
+from admin_ui.sessions import PREFIX, AdminSession, csrf_of, signed_in
 from admin_ui.settings import AdminSettings
 from admin_ui.templating import build_environment, is_htmx, render_page
 from core.auth.permissions import requires
@@ -80,6 +81,8 @@ class Console:
     ) -> HTMLResponse:
         """Render a page with the console's common context (the caller, its rights, the navigation)."""
         principal = signed_in(request)
+        # What the POST that redirected here had to say: shown by this whole page once, never by a fragment.
+        flash = None if is_htmx(request) or FLASH_COOKIE not in request.cookies else flash_of(request, self.gateway)
         full = {
             "request": request,
             "principal": principal,
@@ -89,10 +92,14 @@ class Console:
             "is_admin": principal is not None and principal.has_role("admin"),
             "path": request.url.path,
             "errors": {},
+            "flash": flash,
             "partial": is_htmx(request),  # only a block is sent: errors shown beside inputs are not in it
             **(context or {}),
         }
-        return render_page(self.env, request, name, full, block=block, status_code=status_code, headers=headers)
+        response = render_page(self.env, request, name, full, block=block, status_code=status_code, headers=headers)
+        if FLASH_COOKIE in request.cookies and not is_htmx(request):
+            response.delete_cookie(FLASH_COOKIE, path=PREFIX)
+        return response
 
     async def error_page(self, request: Request, exc: HTTPError) -> Response:
         errors = getattr(exc, "errors", None) or []

@@ -6,9 +6,10 @@ import secrets
 import uuid
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from admin_ui.console import console_of
+from admin_ui.flash import redirect_with
 from admin_ui.views.common import caller, field_errors, path_uuid, text_field
 from core.auth.api_keys import create_key, key_view, list_keys, revoke_key
 from core.auth.events import record_event
@@ -22,7 +23,7 @@ async def _users_page(request: Request, *, status_code: int = 200, **extra: obje
     rows, _ = await list_users(gateway, limit=500)
     users = [user_view(r) for r in rows]
     context = {"users": users, "roles": list(ROLES), "pending": [u for u in users if u["status"] == "pending"]}
-    defaults = {"notice": None, "secret": None, "form": {}, "errors": {}}
+    defaults = {"form": {}, "errors": {}}
     return console_of(request).render(request, "users.html", context | defaults | extra, status_code=status_code)
 
 
@@ -47,7 +48,7 @@ async def create_user_view(request: Request) -> Response:
             raise
         return await _users_page(request, form=typed, errors=field_errors(exc), status_code=exc.status_code)
     record_event(gateway, "user_created", request=request, status=303, user=user.username, role=user.role)
-    return RedirectResponse("/admin/users", status_code=303)
+    return redirect_with(request, gateway, "/admin/users", notice=f"{user.username} created: they choose their own password at first login.")
 
 
 @requires("admin")
@@ -68,18 +69,16 @@ async def change_user(request: Request) -> Response:
         secret = secrets.token_urlsafe(12)
         await set_password(gateway, user_id, secret, must_change=True)
     else:
-        return await _users_page(request, notice="Unknown action.")
+        raise HTTPError(f"unknown action {action!r}", status_code=400)
     user = await get_user(gateway, user_id)
-    record_event(gateway, f"user_{action}", request=request, status=200, user=user.username, by=caller(request).name)
+    record_event(gateway, f"user_{action}", request=request, status=303, user=user.username, by=caller(request).name)
     notice = f"{user.username}: {action} done."
-    if secret is not None:
-        return await _users_page(request, notice=notice, secret=(f"Temporary password for {user.username}", secret))
-    return await _users_page(request, notice=notice)
+    label = f"Temporary password for {user.username} (shown once; they must change it at login)"
+    return redirect_with(request, gateway, "/admin/users", notice=notice, secret=(label, secret) if secret else None)
 
 
 async def _keys_page(
     request: Request,
-    secret: str | None = None,
     *,
     form: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
@@ -88,7 +87,7 @@ async def _keys_page(
     gateway = console_of(request).gateway
     rows, _ = await list_keys(gateway, include_revoked=True, limit=500)
     keys = [key_view(gateway, r) for r in rows]
-    context = {"keys": keys, "secret": secret, "platforms": sorted(gateway.adapters), "form": form or {}, "errors": errors or {}}
+    context = {"keys": keys, "platforms": sorted(gateway.adapters), "form": form or {}, "errors": errors or {}}
     return console_of(request).render(request, "keys.html", context, status_code=status_code)
 
 
@@ -99,7 +98,7 @@ async def keys_page(request: Request) -> Response:
 
 @requires("admin")
 async def create_key_view(request: Request) -> Response:
-    """A new key; its secret is in this answer only (the page is not cached)."""
+    """A new key; its secret is shown once, by the page this redirects to (``admin_ui.flash``)."""
     gateway = console_of(request).gateway
     form = await request.form()
     typed = {k: text_field(form, k) for k in ("name", "scopes", "platform")}
@@ -113,8 +112,9 @@ async def create_key_view(request: Request) -> Response:
         if not field_errors(exc):
             raise
         return await _keys_page(request, form=typed, errors=field_errors(exc), status_code=exc.status_code)
-    record_event(gateway, "api_key_created", request=request, status=200, key=row.prefix)
-    return await _keys_page(request, secret=key)
+    record_event(gateway, "api_key_created", request=request, status=303, key=row.prefix)
+    label = f"The new key {row.name} (shown this once; copy it now)"
+    return redirect_with(request, gateway, "/admin/keys", notice=f"Key {row.name} created.", secret=(label, key))
 
 
 @requires("admin")
@@ -122,4 +122,4 @@ async def revoke_key_view(request: Request) -> Response:
     gateway = console_of(request).gateway
     row = await revoke_key(gateway, path_uuid(request))
     record_event(gateway, "api_key_revoked", request=request, status=303, key=row.prefix)
-    return RedirectResponse("/admin/keys", status_code=303)
+    return redirect_with(request, gateway, "/admin/keys", notice=f"Key {row.name} revoked.")
