@@ -12,10 +12,10 @@ from admin_ui.console import console_of
 from admin_ui.flash import redirect_with
 from admin_ui.views.common import caller, field_errors, path_uuid, text_field
 from core.auth.api_keys import create_key, key_view, list_keys, revoke_key
-from core.auth.events import record_event
+from core.auth.events import record_decision, record_event, record_user_changes
 from core.auth.permissions import ROLES, requires
 from core.auth.users import create_user, get_user, list_users, set_password, update_user, user_view
-from core.errors import HTTPError
+from core.errors import Conflict, HTTPError
 
 
 async def _users_page(request: Request, *, status_code: int = 200, **extra: object) -> Response:
@@ -53,28 +53,47 @@ async def create_user_view(request: Request) -> Response:
 
 @requires("admin")
 async def change_user(request: Request) -> Response:
-    """``action``: role (with ``role``), deactivate, activate, approve, reject, reset (a temporary password)."""
+    """``action``: role (with ``role``), deactivate, activate, approve (with an optional ``role``), reject, reset.
+
+    The audit log gets the same events as the API's (``core.auth.events``): one vocabulary.
+    """
     gateway = console_of(request).gateway
     user_id = path_uuid(request)
     form = await request.form()
     action = text_field(form, "action")
     secret: str | None = None
-    if action == "role":
-        await update_user(gateway, user_id, role=text_field(form, "role"))
-    elif action in ("deactivate", "reject"):
-        await update_user(gateway, user_id, status="inactive" if action == "deactivate" else "rejected")
-    elif action in ("activate", "approve"):
-        await update_user(gateway, user_id, status="active")
+    user = await get_user(gateway, user_id)
+    if action in ("approve", "reject"):
+        if user.status != "pending":
+            raise Conflict(f"{user.username} is not awaiting approval (status: {user.status})")
+        role = text_field(form, "role") if action == "approve" else ""
+        before, after = await update_user(
+            gateway, user_id, status="active" if action == "approve" else "rejected", **({"role": role} if role else {})
+        )
+        record_decision(gateway, before, after, request=request, status=303)
+    elif action in ("role", "deactivate", "activate"):
+        change = {"role": text_field(form, "role")} if action == "role" else {"status": "inactive" if action == "deactivate" else "active"}
+        before, after = await update_user(gateway, user_id, **change)
+        record_user_changes(gateway, before, after, request=request, status=303)
     elif action == "reset":
         secret = secrets.token_urlsafe(12)
         await set_password(gateway, user_id, secret, must_change=True)
+        record_event(gateway, "password_reset", request=request, status=303, user=user.username)
     else:
         raise HTTPError(f"unknown action {action!r}", status_code=400)
-    user = await get_user(gateway, user_id)
-    record_event(gateway, f"user_{action}", request=request, status=303, user=user.username, by=caller(request).name)
-    notice = f"{user.username}: {action} done."
+    notice = NOTICES[action].format(name=user.username)
     label = f"Temporary password for {user.username} (shown once; they must change it at login)"
     return redirect_with(request, gateway, "/admin/users", notice=notice, secret=(label, secret) if secret else None)
+
+
+NOTICES = {
+    "approve": "{name} approved.",
+    "reject": "{name} rejected.",
+    "role": "{name}: role changed.",
+    "deactivate": "{name} deactivated: their sessions and tokens stopped at once.",
+    "activate": "{name} activated.",
+    "reset": "{name}: password reset.",
+}
 
 
 async def _keys_page(
