@@ -23,6 +23,7 @@ from admin_ui.templating import build_environment, is_htmx, render_page
 from core.auth.permissions import requires
 from core.contracts import AdminPage
 from core.errors import AuthenticationError, HTTPError
+from core.operations.destinations import held_destinations
 from core.web.responses import validation_errors
 
 if TYPE_CHECKING:
@@ -93,6 +94,7 @@ class Console:
             "path": request.url.path,
             "errors": {},
             "flash": flash,
+            "held": getattr(request.state, "held_destinations", None) or [],
             "partial": is_htmx(request),  # only a block is sent: errors shown beside inputs are not in it
             **(context or {}),
         }
@@ -139,7 +141,13 @@ class _ConsoleState:
         self.console = console
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        scope.setdefault("state", {})["admin"] = self.console
+        state = scope.setdefault("state", {})
+        state["admin"] = self.console
+        if scope["type"] == "http" and scope["method"] == "GET" and not str(scope["path"]).startswith(f"{PREFIX}/static"):
+            request = Request(scope)
+            if not is_htmx(request):
+                # The navigation of every whole page shows the destinations held back (paused, breaker open).
+                state["held_destinations"] = await held_destinations(self.console.gateway)
         await self.app(scope, receive, send)
 
 

@@ -11,8 +11,9 @@ from admin_ui.console import console_of
 from admin_ui.views.common import caller, filtered_page, filters_from, path_uuid, query_of
 from core.auth.permissions import requires
 from core.errors import NotFound
-from core.operations import records, repair
+from core.operations import destinations, records, repair
 from core.operations.filters import DeliveryFilters
+from core.pipeline.breaker import HELD
 from core.pipeline.statuses import FINAL, REQUEUEABLE, WAITING, DeliveryStatus
 
 STATUSES = [s.value for s in DeliveryStatus]
@@ -59,7 +60,13 @@ async def show_delivery(request: Request) -> Response:
         raise NotFound("no such delivery")
     for attempt in item["attempts"]:
         attempt["import"] = _import_summary(attempt.get("detail"))
+    try:
+        breaker: dict[str, Any] | None = await destinations.get_destination(console.gateway, item["destination"])
+    except NotFound:  # a destination neither configured nor ever attempted
+        breaker = None
     context = {
+        "breaker": breaker,
+        "held_back": breaker is not None and breaker["state"] in HELD,
         "d": item,
         "requeueable": item["status"] in REQUEUEABLE,
         "cancellable": item["status"] in WAITING,
