@@ -170,6 +170,7 @@ POST    /admin/destinations/{name}/resume    ok        403       ok        ok   
 POST    /admin/jobs/{name}/run               ok        403       ok        ok        403       ok
 GET     /admin/users                         ok        403       403       ok        403       ok
 POST    /admin/users                         ok        403       403       ok        403       ok
+GET     /admin/users/{id}                    ok        403       403       ok        403       ok
 POST    /admin/users/{id}                    ok        403       403       ok        403       ok
 GET     /admin/keys                          ok        403       403       ok        403       ok
 POST    /admin/keys                          ok        403       403       ok        403       ok

@@ -32,6 +32,7 @@ def console_routes() -> list[BaseRoute]:
         Route("/jobs/{name}/run", operations.run_job, methods=["POST"]),
         Route("/users", people.users_page, methods=["GET"]),
         Route("/users", people.create_user_view, methods=["POST"]),
+        Route("/users/{id}", people.user_page, methods=["GET"]),
         Route("/users/{id}", people.change_user, methods=["POST"]),
         Route("/keys", people.keys_page, methods=["GET"]),
         Route("/keys", people.create_key_view, methods=["POST"]),

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from admin_ui.console import console_of
+from admin_ui.flash import redirect_with
 from admin_ui.views.common import caller, filtered_page, filters_from, path_uuid, query_of
 from core.auth.permissions import requires
 from core.errors import NotFound
@@ -131,10 +132,9 @@ async def bulk(request: Request) -> Response:
         done = await repair.requeue_many(console.gateway, f, caller(request))
     else:
         done = await repair.purge(console.gateway, f, caller(request))
-    target = f"/admin/deliveries?{query_of(f)}&done={action}:{done}"
-    if request.headers.get("hx-request") == "true":
-        return Response(status_code=200, headers={"HX-Redirect": target})
-    return RedirectResponse(target, status_code=303)
+    noun = "delivery" if done == 1 else "deliveries"
+    notice = f"Requeued {done} {noun}." if action == "requeue" else f"Purged {done} {noun}."
+    return redirect_with(request, console.gateway, f"/admin/deliveries?{query_of(f)}", notice=notice)
 
 
 def _fields(f: DeliveryFilters) -> list[tuple[str, str]]:

@@ -6,7 +6,7 @@ import secrets
 import uuid
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from admin_ui.console import console_of
 from admin_ui.flash import redirect_with
@@ -49,6 +49,13 @@ async def create_user_view(request: Request) -> Response:
         return await _users_page(request, form=typed, errors=field_errors(exc), status_code=exc.status_code)
     record_event(gateway, "user_created", request=request, status=303, user=user.username, role=user.role)
     return redirect_with(request, gateway, "/admin/users", notice=f"{user.username} created: they choose their own password at first login.")
+
+
+@requires("admin")
+async def user_page(request: Request) -> Response:
+    """A user's address answers GET too (a reload after a form, a shared link): the users page."""
+    await get_user(console_of(request).gateway, path_uuid(request))
+    return RedirectResponse("/admin/users", status_code=303)
 
 
 @requires("admin")
