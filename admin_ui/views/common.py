@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Collection
+from datetime import date, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -15,6 +17,15 @@ from core.auth.permissions import Principal
 from core.errors import HTTPError, NotFound
 
 M = TypeVar("M", bound=BaseModel)
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _day_after(day: str) -> str:
+    """The console's "Until" is a day it includes: the filter's bound (exclusive) is the next midnight, UTC."""
+    try:
+        return (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+    except (ValueError, OverflowError):
+        return day  # left as typed: the filter refuses it beside its input
 
 
 def filters_from(params: Any, model: type[M], *, limit: int | None = None, skip: Collection[str] = ()) -> M:
@@ -28,6 +39,8 @@ def filters_from(params: Any, model: type[M], *, limit: int | None = None, skip:
             continue
         annotation = str(model.model_fields[key].annotation)
         data[key] = values if "list" in annotation else values[-1].strip()
+        if key == "until" and isinstance(data[key], str) and _DAY.fullmatch(data[key]):
+            data[key] = _day_after(data[key])
     if limit is not None and "limit" not in data:
         data["limit"] = limit
     try:
