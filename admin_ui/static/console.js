@@ -62,4 +62,16 @@
     var region = document.getElementById("messages");
     if (region && evt.detail.requestConfig && evt.detail.requestConfig.verb !== "get") region.replaceChildren();
   });
+
+  // A destructive action asks first: data-confirm on the button pressed, or on its form. Caught
+  // before htmx sees the submit, so one question serves plain and htmx forms alike.
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target;
+    var button = evt.submitter;
+    var question = (button && button.getAttribute("data-confirm")) || (form && form.getAttribute && form.getAttribute("data-confirm"));
+    if (question && !window.confirm(question)) {
+      evt.preventDefault();
+      evt.stopImmediatePropagation();
+    }
+  }, true);
 })();
