@@ -37,19 +37,30 @@ class NavEntry:
     title: str
     href: str
     role: str = "viewer"
+    section: str = "Traffic"
 
 
+# The navigation in sections (a sidebar on a wide screen): a plugin's pages go in a section of
+# their own, named after the plugin, after the console's.
 CORE_NAV = (
-    NavEntry("Dashboard", "/admin/"),
-    NavEntry("Deliveries", "/admin/deliveries"),
-    NavEntry("Logs", "/admin/logs", "operator"),
-    NavEntry("Messages", "/admin/messages"),
-    NavEntry("Conversations", "/admin/conversations"),
-    NavEntry("Plugins", "/admin/plugins"),
-    NavEntry("Destinations and jobs", "/admin/destinations"),
-    NavEntry("Users", "/admin/users", "admin"),
-    NavEntry("API keys", "/admin/keys", "admin"),
+    NavEntry("Dashboard", "/admin/", section="Traffic"),
+    NavEntry("Deliveries", "/admin/deliveries", section="Traffic"),
+    NavEntry("Messages", "/admin/messages", section="Traffic"),
+    NavEntry("Conversations", "/admin/conversations", section="Traffic"),
+    NavEntry("Destinations and jobs", "/admin/destinations", section="Destinations"),
+    NavEntry("Logs", "/admin/logs", "operator", section="Data"),
+    NavEntry("Users", "/admin/users", "admin", section="People"),
+    NavEntry("API keys", "/admin/keys", "admin", section="People"),
+    NavEntry("Plugins", "/admin/plugins", section="Settings"),
 )
+
+
+def nav_sections(entries: list[NavEntry]) -> list[tuple[str, list[NavEntry]]]:
+    """The entries by section, sections in the order they first appear."""
+    sections: dict[str, list[NavEntry]] = {}
+    for entry in entries:
+        sections.setdefault(entry.section, []).append(entry)
+    return list(sections.items())
 
 
 class Console:
@@ -58,10 +69,10 @@ class Console:
     def __init__(self, gateway: Gateway, settings: AdminSettings) -> None:
         self.gateway = gateway
         self.settings = settings
-        self.pages: list[AdminPage] = [
-            p for p in gateway.plugins.gather("switchboard_admin_pages", gateway=gateway) if isinstance(p, AdminPage)
-        ]
-        self.nav = [*CORE_NAV, *(NavEntry(p.title, f"/admin{p.path}", p.role) for p in self.pages)]
+        by_plugin = gateway.plugins.each("switchboard_admin_pages", gateway=gateway)
+        owned = [(plugin, p) for plugin, pages in by_plugin.items() for p in pages if isinstance(p, AdminPage)]
+        self.pages: list[AdminPage] = [p for _, p in owned]
+        self.nav = [*CORE_NAV, *(NavEntry(p.title, f"/admin{p.path}", p.role, _section_of(plugin)) for plugin, p in owned)]
         self.env = build_environment(settings.templates_dir, [p.templates for p in self.pages if p.templates])
         self.figures = FigureCache(settings.dashboard_cache_seconds)
 
@@ -88,7 +99,7 @@ class Console:
             "request": request,
             "principal": principal,
             "csrf_token": csrf_of(request),
-            "nav": [n for n in self.nav if principal is not None and principal.has_role(n.role)],
+            "nav": nav_sections([n for n in self.nav if principal is not None and principal.has_role(n.role)]),
             "can_write": principal is not None and principal.has_role("operator"),
             "is_admin": principal is not None and principal.has_role("admin"),
             "path": request.url.path,
@@ -131,6 +142,11 @@ class Console:
                 Middleware(_ConsoleErrors),
             ],
         )
+
+
+def _section_of(plugin: str) -> str:
+    """A plugin's section of the navigation, named after it (``dhis2`` → ``DHIS2``, ``reports`` → ``Reports``)."""
+    return plugin.upper() if any(c.isdigit() for c in plugin) else plugin.replace("_", " ").capitalize()
 
 
 class _ConsoleState:
