@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from starlette.requests import Request
@@ -28,7 +29,36 @@ def _import_summary(detail: Any) -> dict[str, Any] | None:
     conflicts = detail.get("conflicts") or []
     if counts is None and not conflicts:
         return None
-    return {"counts": counts if isinstance(counts, dict) else {}, "conflicts": conflicts if isinstance(conflicts, list) else []}
+    shown = [_conflict(c) for c in conflicts] if isinstance(conflicts, list) else []
+    return {"counts": counts if isinstance(counts, dict) else {}, "conflicts": shown}
+
+
+def _conflict(conflict: Any) -> dict[str, Any]:
+    """A conflict with the source codes that were sent (the data values it names carry them), not only DHIS2's ids."""
+    if not isinstance(conflict, dict):
+        return {"object": "", "value": str(conflict), "errorCode": None, "sources": []}
+    values = conflict.get("dataValues") if isinstance(conflict.get("dataValues"), list) else []
+    sources = [str(v["code"]) for v in values if isinstance(v, dict) and v.get("code")]
+    return {
+        "object": conflict.get("object") or "",
+        "value": conflict.get("value") or conflict.get("message") or "",
+        "errorCode": conflict.get("errorCode"),
+        "sources": list(dict.fromkeys(sources)),
+    }
+
+
+def _json_decoded(value: Any) -> Any:
+    """``value`` with its JSON text decoded (a submission stored as text), for showing it as JSON, not a string."""
+    if isinstance(value, dict):
+        return {k: _json_decoded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_decoded(v) for v in value]
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
 
 
 @requires("viewer")
@@ -59,8 +89,13 @@ async def show_delivery(request: Request) -> Response:
     item = await records.get_delivery(console.gateway.db, path_uuid(request))
     if item is None:
         raise NotFound("no such delivery")
+    audit = console.gateway.audit
     for attempt in item["attempts"]:
         attempt["import"] = _import_summary(attempt.get("detail"))
+        # Redacted as the audit log is ([audit] redact_keys): a recorded request may carry a token.
+        attempt["detail"] = audit.redact(_json_decoded(attempt["detail"])) if attempt.get("detail") else None
+    if item.get("message") and item["message"].get("extra"):
+        item["message"]["extra"] = audit.redact(_json_decoded(item["message"]["extra"]))
     try:
         breaker: dict[str, Any] | None = await destinations.get_destination(console.gateway, item["destination"])
     except NotFound:  # a destination neither configured nor ever attempted
