@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from admin_ui.views import auth, conversations, dashboard, deliveries, logs, messages, operations, people, plugins
+from admin_ui.views import (
+    auth,
+    conversations,
+    dashboard,
+    deliveries,
+    logs,
+    messages,
+    operations,
+    people,
+    plugins,
+    search,
+)
 
 
 def console_routes() -> list[BaseRoute]:
@@ -26,6 +37,7 @@ def console_routes() -> list[BaseRoute]:
         Route("/conversations", conversations.list_conversations, methods=["GET"]),
         Route("/conversations/{id}", conversations.show_conversation, methods=["GET"]),
         Route("/plugins", plugins.list_plugins, methods=["GET"]),
+        Route("/search", search.search_page, methods=["GET"]),
         Route("/destinations", operations.operations_page, methods=["GET"]),
         Route("/destinations/{name}/pause", operations.pause, methods=["POST"]),
         Route("/destinations/{name}/resume", operations.resume, methods=["POST"]),
