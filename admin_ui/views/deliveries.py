@@ -37,7 +37,8 @@ def _conflict(conflict: Any) -> dict[str, Any]:
     """A conflict with the source codes that were sent (the data values it names carry them), not only DHIS2's ids."""
     if not isinstance(conflict, dict):
         return {"object": "", "value": str(conflict), "errorCode": None, "sources": []}
-    values = conflict.get("dataValues") if isinstance(conflict.get("dataValues"), list) else []
+    listed = conflict.get("dataValues")
+    values: list[Any] = listed if isinstance(listed, list) else []
     sources = [str(v["code"]) for v in values if isinstance(v, dict) and v.get("code")]
     return {
         "object": conflict.get("object") or "",

@@ -23,7 +23,7 @@ async def _users_page(request: Request, *, status_code: int = 200, **extra: obje
     rows, _ = await list_users(gateway, limit=500)
     users = [user_view(r) for r in rows]
     context = {"users": users, "roles": list(ROLES), "pending": [u for u in users if u["status"] == "pending"]}
-    defaults = {"form": {}, "errors": {}}
+    defaults: dict[str, object] = {"form": {}, "errors": {}}
     return console_of(request).render(request, "users.html", context | defaults | extra, status_code=status_code)
 
 
