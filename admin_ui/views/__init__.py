@@ -49,4 +49,5 @@ def console_routes() -> list[BaseRoute]:
         Route("/keys", people.keys_page, methods=["GET"]),
         Route("/keys", people.create_key_view, methods=["POST"]),
         Route("/keys/{id}/revoke", people.revoke_key_view, methods=["POST"]),
+        Route("/keys/{id}/rotate", people.rotate_key_view, methods=["POST"]),
     ]

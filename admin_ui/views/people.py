@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from datetime import UTC, date, datetime, time, timedelta
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -11,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from admin_ui.console import console_of
 from admin_ui.flash import redirect_with
 from admin_ui.views.common import caller, field_errors, path_uuid, text_field
-from core.auth.api_keys import create_key, key_view, list_keys, revoke_key
+from core.auth.api_keys import create_key, key_view, list_keys, revoke_key, rotate_key
 from core.auth.events import record_decision, record_event, record_user_changes
 from core.auth.permissions import ROLES, requires
 from core.auth.users import create_user, get_user, list_users, set_password, update_user, user_view
@@ -127,20 +128,54 @@ async def create_key_view(request: Request) -> Response:
     """A new key; its secret is shown once, by the page this redirects to (``admin_ui.flash``)."""
     gateway = console_of(request).gateway
     form = await request.form()
-    typed = {k: text_field(form, k) for k in ("name", "scopes", "platform")}
+    typed = {k: text_field(form, k) for k in ("name", "scopes", "platform", "expires")}
     scopes = [s for s in typed["scopes"].replace(",", " ").split() if s]
     try:
         row, key = await create_key(
             gateway, typed["name"] or "unnamed", scopes, platform=typed["platform"] or None,
-            created_by=uuid.UUID(caller(request).id),
+            expires_at=_end_of_day(typed["expires"]), created_by=uuid.UUID(caller(request).id),
         )
     except HTTPError as exc:
         if not field_errors(exc):
             raise
-        return await _keys_page(request, form=typed, errors=field_errors(exc), status_code=exc.status_code)
+        errors = field_errors(exc)
+        if "expires_at" in errors:  # the form's day field
+            errors["expires"] = errors.pop("expires_at")
+        return await _keys_page(request, form=typed, errors=errors, status_code=exc.status_code)
     record_event(gateway, "api_key_created", request=request, status=303, key=row.prefix)
     label = f"The new key {row.name} (shown this once; copy it now)"
     return redirect_with(request, gateway, "/admin/keys", notice=f"Key {row.name} created.", secret=(label, key))
+
+
+def _end_of_day(day: str) -> datetime | None:
+    """The key's expiry from the form's day (UTC): it works through that whole day."""
+    if not day:
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(day) + timedelta(days=1), time(0), tzinfo=UTC)
+    except (ValueError, OverflowError) as err:
+        raise HTTPError("invalid expiry", status_code=422, errors=[{"field": "expires", "message": "a day, YYYY-MM-DD"}]) from err
+
+
+GRACE_CHOICES = {"0": 0, "3600": 3600, "86400": 86400, "604800": 604800}
+
+
+@requires("admin")
+async def rotate_key_view(request: Request) -> Response:
+    """A new key for the same name, scopes and platform; the old one stops after the grace chosen. Shown once."""
+    gateway = console_of(request).gateway
+    form = await request.form()
+    grace = GRACE_CHOICES.get(text_field(form, "grace") or "0")
+    if grace is None:
+        raise HTTPError("unknown grace period", status_code=422, errors=[{"field": "grace", "message": "choose one"}])
+    old, new, key = await rotate_key(gateway, path_uuid(request), grace_seconds=grace, created_by=uuid.UUID(caller(request).id))
+    record_event(
+        gateway, "api_key_rotated", request=request, status=303,
+        key_prefix=old.prefix, new_key_prefix=new.prefix, name=new.name, grace_seconds=grace,
+    )
+    label = f"The new key {new.name} (shown this once; copy it now)"
+    stops = "now" if not grace else f"in {grace // 3600} hour{'s' if grace != 3600 else ''}"
+    return redirect_with(request, gateway, "/admin/keys", notice=f"Key {new.name} rotated: the old one stops {stops}.", secret=(label, key))
 
 
 @requires("admin")
