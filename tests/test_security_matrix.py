@@ -163,6 +163,7 @@ GET     /admin/messages                      ok        ok        ok        ok   
 GET     /admin/messages/{id}                 ok        ok        ok        ok        403       ok
 GET     /admin/conversations                 ok        ok        ok        ok        403       ok
 GET     /admin/conversations/{id}            ok        ok        ok        ok        403       ok
+POST    /admin/conversations/{id}/reply      ok        403       ok        ok        403       ok
 GET     /admin/plugins                       ok        ok        ok        ok        403       ok
 GET     /admin/search                        ok        ok        ok        ok        403       ok
 GET     /admin/destinations                  ok        ok        ok        ok        403       ok

@@ -36,6 +36,7 @@ def console_routes() -> list[BaseRoute]:
         Route("/messages/{id}", messages.show_message, methods=["GET"]),
         Route("/conversations", conversations.list_conversations, methods=["GET"]),
         Route("/conversations/{id}", conversations.show_conversation, methods=["GET"]),
+        Route("/conversations/{id}/reply", conversations.reply, methods=["POST"]),
         Route("/plugins", plugins.list_plugins, methods=["GET"]),
         Route("/search", search.search_page, methods=["GET"]),
         Route("/destinations", operations.operations_page, methods=["GET"]),

@@ -24,7 +24,8 @@ async def whatsapp_gw(app_client: Any) -> AsyncIterator[GatewayClient]:
 
     graph: FakeGraph
     async with running_graph() as graph, app_client(plugins={"whatsapp": whatsapp_settings(graph)}) as client:
-        await create_user(client.gateway, "viewer", PASSWORD, "viewer")
+        for role in ("viewer", "operator"):
+            await create_user(client.gateway, role, PASSWORD, role)
         yield client
 
 
