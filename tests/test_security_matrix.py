@@ -153,6 +153,7 @@ GET     /admin/password                      ok        ok        ok        ok   
 POST    /admin/password                      ok        ok        ok        ok        403       ok
 GET     /admin/deliveries                    ok        ok        ok        ok        403       ok
 POST    /admin/deliveries/bulk               ok        403       ok        ok        403       ok
+POST    /admin/deliveries/selected           ok        403       ok        ok        403       ok
 GET     /admin/deliveries/{id}               ok        ok        ok        ok        403       ok
 POST    /admin/deliveries/{id}/requeue       ok        403       ok        ok        403       ok
 POST    /admin/deliveries/{id}/cancel        ok        403       ok        ok        403       ok

@@ -26,6 +26,7 @@ def console_routes() -> list[BaseRoute]:
         Route("/password", auth.password, methods=["GET", "POST"]),
         Route("/deliveries", deliveries.list_deliveries, methods=["GET"]),
         Route("/deliveries/bulk", deliveries.bulk, methods=["POST"]),
+        Route("/deliveries/selected", deliveries.selected, methods=["POST"]),
         Route("/deliveries/{id}", deliveries.show_delivery, methods=["GET"]),
         Route("/deliveries/{id}/requeue", deliveries.requeue, methods=["POST"]),
         Route("/deliveries/{id}/cancel", deliveries.cancel, methods=["POST"]),

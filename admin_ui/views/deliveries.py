@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from starlette.requests import Request
@@ -12,7 +13,7 @@ from admin_ui.console import console_of
 from admin_ui.flash import redirect_with
 from admin_ui.views.common import caller, filtered_page, filters_from, path_uuid, query_of
 from core.auth.permissions import requires
-from core.errors import NotFound
+from core.errors import HTTPError, NotFound
 from core.operations import destinations, records, repair
 from core.operations.filters import DeliveryFilters
 from core.pipeline.breaker import HELD
@@ -176,3 +177,33 @@ async def bulk(request: Request) -> Response:
 def _fields(f: DeliveryFilters) -> list[tuple[str, str]]:
     data = f.model_dump(mode="json", exclude_none=True, exclude={"limit", "cursor"})
     return [(k, str(v)) for k, value in data.items() for v in (value if isinstance(value, list) else [value])]
+
+
+SELECTED_ACTIONS = {"requeue": (repair.requeue, "Requeued"), "cancel": (repair.cancel, "Cancelled")}
+
+
+@requires("operator")
+async def selected(request: Request) -> Response:
+    """Requeue or cancel the deliveries ticked in the list (one page at most); those that cannot be are counted, not failed."""
+    console = console_of(request)
+    form = await request.form()
+    action = str(form.get("action") or "")
+    if action not in SELECTED_ACTIONS:
+        raise HTTPError("unknown action", status_code=400)
+    ids = [str(v) for v in form.getlist("id")][: console.page_size]
+    if not ids:
+        raise HTTPError("tick the deliveries first", status_code=422, errors=[{"field": "id", "message": "none ticked"}])
+    act, done_word = SELECTED_ACTIONS[action]
+    done, refused = 0, 0
+    for raw in ids:
+        try:
+            await act(console.gateway, uuid.UUID(raw), caller(request))
+            done += 1
+        except (HTTPError, ValueError):  # not requeueable or cancellable any more, deleted, or not an id
+            refused += 1
+    notice = f"{done_word} {done} deliver{'y' if done == 1 else 'ies'}."
+    if refused:
+        notice += f" {refused} could not be ({'not dead or cancelled' if action == 'requeue' else 'no longer waiting'} or gone)."
+    back = str(form.get("back") or "")
+    target = "/admin/deliveries" + (f"?{back}" if back and "//" not in back and "\\" not in back else "")
+    return redirect_with(request, console.gateway, target, notice=notice)
