@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -14,13 +16,16 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from admin_ui.figures import FigureCache
-from admin_ui.sessions import AdminSession, csrf_of, signed_in
+from admin_ui.flash import FLASH_COOKIE, flash_of
+from admin_ui.sessions import PREFIX, AdminSession, csrf_of, signed_in
 from admin_ui.settings import AdminSettings
-from admin_ui.templating import build_environment, render_page
+from admin_ui.templating import build_environment, is_htmx, render_page
 from core.auth.permissions import requires
 from core.contracts import AdminPage
-from core.errors import HTTPError
+from core.errors import AuthenticationError, HTTPError
+from core.operations.destinations import held_destinations
 from core.web.headers import CONSOLE_POLICY, SecurityHeaders, page_headers
+from core.web.responses import validation_errors
 
 if TYPE_CHECKING:
     from core.gateway import Gateway
@@ -33,19 +38,30 @@ class NavEntry:
     title: str
     href: str
     role: str = "viewer"
+    section: str = "Traffic"
 
 
+# The navigation in sections (a sidebar on a wide screen): a plugin's pages go in a section of
+# their own, named after the plugin, after the console's.
 CORE_NAV = (
-    NavEntry("Dashboard", "/admin/"),
-    NavEntry("Deliveries", "/admin/deliveries"),
-    NavEntry("Logs", "/admin/logs", "operator"),
-    NavEntry("Messages", "/admin/messages"),
-    NavEntry("Conversations", "/admin/conversations"),
-    NavEntry("Plugins", "/admin/plugins"),
-    NavEntry("Destinations and jobs", "/admin/destinations"),
-    NavEntry("Users", "/admin/users", "admin"),
-    NavEntry("API keys", "/admin/keys", "admin"),
+    NavEntry("Dashboard", "/admin/", section="Traffic"),
+    NavEntry("Deliveries", "/admin/deliveries", section="Traffic"),
+    NavEntry("Messages", "/admin/messages", section="Traffic"),
+    NavEntry("Conversations", "/admin/conversations", section="Traffic"),
+    NavEntry("Destinations and jobs", "/admin/destinations", section="Destinations"),
+    NavEntry("Logs", "/admin/logs", "operator", section="Data"),
+    NavEntry("Users", "/admin/users", "admin", section="People"),
+    NavEntry("API keys", "/admin/keys", "admin", section="People"),
+    NavEntry("Plugins", "/admin/plugins", section="Settings"),
 )
+
+
+def nav_sections(entries: list[NavEntry]) -> list[tuple[str, list[NavEntry]]]:
+    """The entries by section, sections in the order they first appear."""
+    sections: dict[str, list[NavEntry]] = {}
+    for entry in entries:
+        sections.setdefault(entry.section, []).append(entry)
+    return list(sections.items())
 
 
 class Console:
@@ -54,10 +70,10 @@ class Console:
     def __init__(self, gateway: Gateway, settings: AdminSettings) -> None:
         self.gateway = gateway
         self.settings = settings
-        self.pages: list[AdminPage] = [
-            p for p in gateway.plugins.gather("switchboard_admin_pages", gateway=gateway) if isinstance(p, AdminPage)
-        ]
-        self.nav = [*CORE_NAV, *(NavEntry(p.title, f"/admin{p.path}", p.role) for p in self.pages)]
+        by_plugin = gateway.plugins.each("switchboard_admin_pages", gateway=gateway)
+        owned = [(plugin, p) for plugin, pages in by_plugin.items() for p in pages if isinstance(p, AdminPage)]
+        self.pages: list[AdminPage] = [p for _, p in owned]
+        self.nav = [*CORE_NAV, *(NavEntry(p.title, f"/admin{p.path}", p.role, _section_of(plugin)) for plugin, p in owned)]
         self.env = build_environment(settings.templates_dir, [p.templates for p in self.pages if p.templates])
         self.figures = FigureCache(settings.dashboard_cache_seconds)
 
@@ -78,17 +94,26 @@ class Console:
     ) -> HTMLResponse:
         """Render a page with the console's common context (the caller, its rights, the navigation)."""
         principal = signed_in(request)
+        # What the POST that redirected here had to say: shown by this whole page once, never by a fragment.
+        flash = None if is_htmx(request) or FLASH_COOKIE not in request.cookies else flash_of(request, self.gateway)
         full = {
             "request": request,
             "principal": principal,
             "csrf_token": csrf_of(request),
-            "nav": [n for n in self.nav if principal is not None and principal.has_role(n.role)],
+            "nav": nav_sections([n for n in self.nav if principal is not None and principal.has_role(n.role)]),
             "can_write": principal is not None and principal.has_role("operator"),
             "is_admin": principal is not None and principal.has_role("admin"),
             "path": request.url.path,
+            "errors": {},
+            "flash": flash,
+            "held": getattr(request.state, "held_destinations", None) or [],
+            "partial": is_htmx(request),  # only a block is sent: errors shown beside inputs are not in it
             **(context or {}),
         }
-        return render_page(self.env, request, name, full, block=block, status_code=status_code, headers=headers)
+        response = render_page(self.env, request, name, full, block=block, status_code=status_code, headers=headers)
+        if FLASH_COOKIE in request.cookies and not is_htmx(request):
+            response.delete_cookie(FLASH_COOKIE, path=PREFIX)
+        return response
 
     async def error_page(self, request: Request, exc: HTTPError) -> Response:
         errors = getattr(exc, "errors", None) or []
@@ -117,8 +142,14 @@ class Console:
                 Middleware(SecurityHeaders, headers=page_headers(CONSOLE_POLICY)),
                 Middleware(_ConsoleState, console=self),
                 Middleware(AdminSession, gateway=self.gateway, error_page=self.error_page),
+                Middleware(_ConsoleErrors),
             ],
         )
+
+
+def _section_of(plugin: str) -> str:
+    """A plugin's section of the navigation, named after it (``dhis2`` → ``DHIS2``, ``reports`` → ``Reports``)."""
+    return plugin.upper() if any(c.isdigit() for c in plugin) else plugin.replace("_", " ").capitalize()
 
 
 class _ConsoleState:
@@ -129,8 +160,48 @@ class _ConsoleState:
         self.console = console
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        scope.setdefault("state", {})["admin"] = self.console
+        state = scope.setdefault("state", {})
+        state["admin"] = self.console
+        if scope["type"] == "http" and scope["method"] == "GET" and not str(scope["path"]).startswith(f"{PREFIX}/static"):
+            request = Request(scope)
+            if not is_htmx(request):
+                # The navigation of every whole page shows the destinations held back (paused, breaker open).
+                state["held_destinations"] = await held_destinations(self.console.gateway)
         await self.app(scope, receive, send)
+
+
+class _ConsoleErrors:
+    """Every refusal under ``/admin`` reaches ``AdminSession`` as an ``HTTPError``, which answers it as a page.
+
+    The app's handlers answer JSON, and Starlette applies them inside each route, before any
+    middleware of the mount sees the error: here they are replaced for the console's requests,
+    and Starlette's own 404 and 405 (raised by the router) are turned into ``HTTPError`` too.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        scope["starlette.exception_handlers"] = (
+            {HTTPException: _as_http_error, ValidationError: _as_http_error, AuthenticationError: _as_http_error},
+            {},
+        )
+        try:
+            await self.app(scope, receive, send)
+        except HTTPException as exc:
+            _as_http_error(Request(scope), exc)
+
+
+def _as_http_error(request: Request, exc: Exception) -> Response:
+    """Raise the ``HTTPError`` the console answers for ``exc`` (a handler that raises passes it on)."""
+    if isinstance(exc, HTTPException):
+        message = {404: "There is no such page.", 405: "This address does not take that kind of request."}
+        raise HTTPError(message.get(exc.status_code, str(exc.detail)), status_code=exc.status_code) from exc
+    if isinstance(exc, AuthenticationError):
+        raise HTTPError(str(exc), status_code=exc.status_code) from exc
+    if isinstance(exc, ValidationError):
+        raise HTTPError("some fields are not valid", status_code=422, errors=validation_errors(exc)) from exc
+    raise exc
 
 
 def console_of(request: Request) -> Console:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,8 @@ def build_environment(user_dir: str | None, plugin_dirs: Iterable[str]) -> jinja
     )
     env.filters["when"] = when
     env.filters["pretty"] = pretty
+    env.filters["day"] = day
+    env.filters["until_day"] = until_day
     env.filters["ms"] = lambda v: "" if v is None else f"{v:,.0f} ms" if v >= 10 else f"{v:.1f} ms"
     env.filters["pct"] = lambda v: "–" if v is None else f"{v * 100:.1f} %"
     return env
@@ -54,6 +56,19 @@ def when(value: Any) -> str:
     return at.strftime("%Y-%m-%d %H:%M:%S")
 
 
+def day(value: datetime | None) -> str:
+    """A filter's "From" as the day a date input shows (UTC)."""
+    return value.astimezone(UTC).date().isoformat() if value is not None else ""
+
+
+def until_day(value: datetime | None) -> str:
+    """A filter's "Until" as the last day it includes: a bound at midnight excludes that day, so the day before."""
+    if value is None:
+        return ""
+    at = value.astimezone(UTC)
+    return (at.date() - timedelta(days=1) if at.time() == time(0) else at.date()).isoformat()
+
+
 def pretty(value: Any) -> str:
     """JSON, indented (escaping is the template's business)."""
     if isinstance(value, str):
@@ -66,6 +81,8 @@ def pretty(value: Any) -> str:
 
 def is_htmx(request: Request) -> bool:
     """An HTMX request that swaps part of a page (a boosted navigation wants the whole page)."""
+    if request.headers.get("hx-history-restore-request") == "true":  # restoring history wants the whole page
+        return False
     return request.headers.get("hx-request") == "true" and request.headers.get("hx-boosted") != "true"
 
 

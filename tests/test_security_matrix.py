@@ -205,6 +205,7 @@ GET     /admin/password                      ok        ok        ok        ok   
 POST    /admin/password                      ok        ok        ok        ok        403       ok
 GET     /admin/deliveries                    ok        ok        ok        ok        403       ok
 POST    /admin/deliveries/bulk               ok        403       ok        ok        403       ok
+POST    /admin/deliveries/selected           ok        403       ok        ok        403       ok
 GET     /admin/deliveries/{id}               ok        ok        ok        ok        403       ok
 POST    /admin/deliveries/{id}/requeue       ok        403       ok        ok        403       ok
 POST    /admin/deliveries/{id}/cancel        ok        403       ok        ok        403       ok
@@ -215,17 +216,21 @@ GET     /admin/messages                      ok        ok        ok        ok   
 GET     /admin/messages/{id}                 ok        ok        ok        ok        403       ok
 GET     /admin/conversations                 ok        ok        ok        ok        403       ok
 GET     /admin/conversations/{id}            ok        ok        ok        ok        403       ok
+POST    /admin/conversations/{id}/reply      ok        403       ok        ok        403       ok
 GET     /admin/plugins                       ok        ok        ok        ok        403       ok
+GET     /admin/search                        ok        ok        ok        ok        403       ok
 GET     /admin/destinations                  ok        ok        ok        ok        403       ok
 POST    /admin/destinations/{name}/pause     ok        403       ok        ok        403       ok
 POST    /admin/destinations/{name}/resume    ok        403       ok        ok        403       ok
 POST    /admin/jobs/{name}/run               ok        403       ok        ok        403       ok
 GET     /admin/users                         ok        403       403       ok        403       ok
 POST    /admin/users                         ok        403       403       ok        403       ok
+GET     /admin/users/{id}                    ok        403       403       ok        403       ok
 POST    /admin/users/{id}                    ok        403       403       ok        403       ok
 GET     /admin/keys                          ok        403       403       ok        403       ok
 POST    /admin/keys                          ok        403       403       ok        403       ok
 POST    /admin/keys/{id}/revoke              ok        403       403       ok        403       ok
+POST    /admin/keys/{id}/rotate              ok        403       403       ok        403       ok
 GET     /admin/static/{path}                 ok        ok        ok        ok        403       ok
 
 POST    /plugins/webform/auth/request-verification ok    ok     ok       ok    ok      ok

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Awaitable, Callable, Collection
+from datetime import date, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -14,19 +17,30 @@ from core.auth.permissions import Principal
 from core.errors import HTTPError, NotFound
 
 M = TypeVar("M", bound=BaseModel)
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-def filters_from(params: Any, model: type[M], *, limit: int | None = None) -> M:
+def _day_after(day: str) -> str:
+    """The console's "Until" is a day it includes: the filter's bound (exclusive) is the next midnight, UTC."""
+    try:
+        return (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+    except (ValueError, OverflowError):
+        return day  # left as typed: the filter refuses it beside its input
+
+
+def filters_from(params: Any, model: type[M], *, limit: int | None = None, skip: Collection[str] = ()) -> M:
     """A filter object from a query string or form: empty fields are absent, lists may repeat."""
     data: dict[str, Any] = {}
     for key in set(params.keys()):
-        if key not in model.model_fields:
+        if key not in model.model_fields or key in skip:
             continue
         values = [v for v in params.getlist(key) if isinstance(v, str) and v.strip()]
         if not values:
             continue
         annotation = str(model.model_fields[key].annotation)
         data[key] = values if "list" in annotation else values[-1].strip()
+        if key == "until" and isinstance(data[key], str) and _DAY.fullmatch(data[key]):
+            data[key] = _day_after(data[key])
     if limit is not None and "limit" not in data:
         data["limit"] = limit
     try:
@@ -34,6 +48,34 @@ def filters_from(params: Any, model: type[M], *, limit: int | None = None) -> M:
     except ValidationError as err:
         errors = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in err.errors()]
         raise HTTPError("some filters are not valid", status_code=422, errors=errors) from err
+
+
+async def filtered_page(
+    params: Any, model: type[M], limit: int, fetch: Callable[[M], Awaitable[dict[str, Any]]]
+) -> tuple[M, dict[str, Any], dict[str, str], int]:
+    """``(filters, page, errors, status)`` of a list: a bad filter in the URL is an error beside its input.
+
+    The list is then empty (not a list ignoring the filter the user asked for), and the other
+    filters keep their values. ``errors`` maps a field to its message ("" for no one field).
+    """
+    try:
+        f = filters_from(params, model, limit=limit)
+        return f, await fetch(f), {}, 200
+    except HTTPError as exc:
+        if exc.status_code not in (400, 422):
+            raise
+        errors = field_errors(exc) or {"": str(exc)}
+        return filters_from(params, model, limit=limit, skip=set(errors)), {"items": [], "next": None}, errors, exc.status_code
+
+
+def field_errors(exc: HTTPError) -> dict[str, str]:
+    """An error's messages by field (the first one of each), for showing them beside the inputs."""
+    out: dict[str, str] = {}
+    for e in exc.errors or []:
+        field = str(e.get("field") or "").split(".")[0]
+        if field and field not in out:
+            out[field] = str(e.get("message") or "")
+    return out
 
 
 def query_of(f: BaseModel, **changes: Any) -> str:
@@ -53,6 +95,20 @@ def path_uuid(request: Request, name: str = "id") -> uuid.UUID:
         return uuid.UUID(str(request.path_params[name]))
     except ValueError as err:
         raise NotFound("no such record") from err
+
+
+MEDIA_FIELDS = ("id", "url", "mime_type", "sha256", "caption", "filename")
+
+
+def media_of(items: Any) -> list[dict[str, Any]]:
+    """A message's media with every field present: adapters send only what their platform has.
+
+    WhatsApp sends no ``filename`` for an image, audio, video or sticker, and a plugin may
+    store a field we do not show; the templates read each field, so each is filled in.
+    """
+    if not isinstance(items, list):
+        return []
+    return [{k: item.get(k) for k in MEDIA_FIELDS} for item in items if isinstance(item, dict)]
 
 
 def caller(request: Request) -> Principal:

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from admin_ui.console import console_of
-from admin_ui.views.common import filters_from, path_uuid, query_of
+from admin_ui.views.common import filtered_page, media_of, path_uuid, query_of
 from core.auth.permissions import requires
 from core.errors import NotFound
 from core.messages import KINDS
@@ -20,17 +20,19 @@ from core.operations.filters import MessageFilters
 async def list_messages(request: Request) -> Response:
     """Filter by platform, participant, direction, kind and date range; newest first."""
     console = console_of(request)
-    f = filters_from(request.query_params, MessageFilters, limit=console.settings.page_size)
-    page = await records.list_messages(console.gateway.db, f)
+    f, page, errors, status = await filtered_page(
+        request.query_params, MessageFilters, console.page_size, lambda f: records.list_messages(console.gateway.db, f)
+    )
     context = {
         "f": f,
+        "errors": errors,
         "page": page,
         "kinds": sorted(KINDS),
         # A platform whose adapter is off now still names its stored messages.
         "platforms": sorted({*console.gateway.adapters, *([f.platform] if f.platform else [])}),
         "next_query": query_of(f, cursor=page["next"]) if page["next"] else None,
     }
-    return console.render(request, "messages.html", context, block="results")
+    return console.render(request, "messages.html", context, block="results", status_code=status)
 
 
 @requires("viewer")
@@ -46,4 +48,5 @@ async def show_message(request: Request) -> Response:
     # Redacted as the audit log redacts a webhook's payload: [audit] redact_keys and the adapter's own.
     item["raw"] = console.gateway.audit.redacted(raw, extra_keys) if raw is not None else None
     item["extra"] = console.gateway.audit.redacted(item.get("extra"), extra_keys)
+    item["media"] = media_of(item.get("media"))
     return console.render(request, "message.html", {"m": item})

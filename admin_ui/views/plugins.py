@@ -1,4 +1,4 @@
-"""Installed plugins and what each contributes, with each destination's health."""
+"""Installed plugins and what each contributes, with each destination's breaker (``core.operations.destinations``)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from starlette.responses import Response
 
 from admin_ui.console import console_of
 from core.auth.permissions import requires
-from core.operations.summary import destination_health
+from core.operations.destinations import list_destinations
 
 
 @requires("viewer")
 async def list_plugins(request: Request) -> Response:
     gateway = console_of(request).gateway
     infos = list(gateway.plugins.infos.values())
-    names = sorted({d for info in infos for d in info.destinations} | set(gateway.destinations))
-    health = await destination_health(gateway.db, names)
+    # Each destination's breaker, as the Destinations page and /api/destinations show it: one definition.
+    health = await list_destinations(gateway)
     return console_of(request).render(request, "plugins.html", {"plugins": infos, "health": health})

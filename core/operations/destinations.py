@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.auth.permissions import Principal
 from core.errors import Conflict, NotFound
-from core.pipeline.breaker import State, states
+from core.pipeline.breaker import HELD, State, states
 from core.pipeline.sweeper import release_backlog
 
 if TYPE_CHECKING:
@@ -46,6 +46,13 @@ async def list_destinations(gateway: Gateway) -> list[dict[str, Any]]:
     async with gateway.db.transaction() as conn:
         rows = await states(conn)
     return [describe(gateway, n, rows.get(n)) for n in sorted({*gateway.destinations, *rows})]
+
+
+async def held_destinations(gateway: Gateway) -> list[dict[str, Any]]:
+    """The destinations whose deliveries are held back now (paused, or the breaker open or probing)."""
+    async with gateway.db.transaction() as conn:
+        rows = await states(conn)
+    return [describe(gateway, n, row) for n, row in sorted(rows.items()) if row.get("state") in HELD]
 
 
 async def get_destination(gateway: Gateway, name: str) -> dict[str, Any]:

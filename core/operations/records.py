@@ -8,6 +8,7 @@ The JSON API and the admin UI both read through here.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -285,3 +286,49 @@ async def get_log(db: Database, log_id: int) -> dict[str, Any] | None:
     async with db.transaction() as conn:
         row = (await conn.execute(sa.select(audit_log).where(audit_log.c.id == log_id))).first()
     return None if row is None else _item(row, (*LOG_FIELDS, "detail"))
+
+
+# Every lookup of search() reads an index: the primary keys, (platform, external_id) once per platform
+# (an external id is unique per platform only), (sender, id) and (recipient, id) as a range for a prefix.
+# A prefix shorter than this would match too much to be a search.
+MIN_PREFIX = 3
+
+
+async def search(db: Database, text: str, platforms: Iterable[str], *, limit: int = 20) -> dict[str, Any]:
+    """One search box: a message by its id, its external id (a wamid, a case reference, a submission id) or a
+    participant's prefix; a delivery by its id. ``{"messages": [...], "deliveries": [...]}`` matching ``text`` (trimmed), newest first within each kind."""
+    text = text.strip()
+    found: dict[str, Any] = {"messages": [], "deliveries": []}
+    if not text:
+        return found
+    rows: dict[Any, Any] = {}
+    async with db.transaction() as conn:
+        try:
+            exact = uuid.UUID(text)
+        except ValueError:
+            exact = None
+        if exact is not None:
+            for row in await conn.execute(sa.select(messages).where(messages.c.id == exact)):
+                rows[row.id] = row
+            delivery = (await conn.execute(sa.select(deliveries).where(deliveries.c.id == exact))).first()
+            if delivery is not None:
+                found["deliveries"].append(_item(delivery, DELIVERY_FIELDS))
+        pairs = [(p, text) for p in sorted(set(platforms))]
+        if pairs:
+            query = sa.select(messages).where(sa.tuple_(messages.c.platform, messages.c.external_id).in_(pairs))
+            for row in await conn.execute(query):
+                rows[row.id] = row
+        if len(text) >= MIN_PREFIX:
+            # A range on the index rather than LIKE: the same plan on SQLite and PostgreSQL, whatever the collation.
+            for column in (messages.c.sender, messages.c.recipient):
+                query = (
+                    sa.select(messages)
+                    .where(column >= text, column < text + "\U0010ffff")
+                    .order_by(column, messages.c.id.desc())
+                    .limit(limit)
+                )
+                for row in await conn.execute(query):
+                    rows[row.id] = row
+    items = sorted(rows.values(), key=lambda r: r.id, reverse=True)[:limit]
+    found["messages"] = [_item(r, MESSAGE_FIELDS) for r in items]
+    return found

@@ -33,8 +33,6 @@ WINDOWS: dict[str, tuple[timedelta, timedelta]] = {
 }
 # Delivery times are computed over at most this many recent deliveries of the window.
 TIMING_SAMPLE = 5000
-# A failure streak is counted up to this many deliveries (enough to say "it is down").
-STREAK_CAP = 1000
 # Counted now, whatever the window: the deliveries waiting or being attempted.
 NOW_STATUSES: tuple[DeliveryStatus, ...] = (*WAITING, DeliveryStatus.RUNNING)
 
@@ -245,44 +243,3 @@ def _add(volume: list[dict[str, Any]], index: int | None, key: str, count: int) 
     """Add ``count`` to bucket ``index`` of the chart (a row stamped in the future falls outside)."""
     if index is not None and 0 <= index < len(volume):
         volume[index][key] += int(count)
-
-
-async def destination_health(db: Database, names: list[str]) -> dict[str, dict[str, Any]]:
-    """For each destination: its last success, last failure, and how many deliveries failed since.
-
-    ``failure_streak`` counts dead and retrying deliveries newer than the last delivered one
-    (capped at ``STREAK_CAP``).
-    """
-    failing = (DeliveryStatus.DEAD, DeliveryStatus.RETRYING)
-    out: dict[str, dict[str, Any]] = {}
-    async with db.transaction() as conn:
-        for name in names:
-            last_ok = (
-                await conn.execute(
-                    sa.select(deliveries.c.id, deliveries.c.delivered_at)
-                    .where(deliveries.c.destination == name, deliveries.c.status == DeliveryStatus.DELIVERED)
-                    .order_by(deliveries.c.id.desc())
-                    .limit(1)
-                )
-            ).first()
-            last_bad = (
-                await conn.execute(
-                    sa.select(deliveries.c.updated_at, deliveries.c.last_error)
-                    .where(deliveries.c.destination == name, deliveries.c.status.in_(failing))
-                    .order_by(deliveries.c.id.desc())
-                    .limit(1)
-                )
-            ).first()
-            newer = sa.select(deliveries.c.id).where(deliveries.c.destination == name, deliveries.c.status.in_(failing))
-            if last_ok is not None:
-                newer = newer.where(deliveries.c.id > last_ok.id)
-            streak = (
-                await conn.execute(sa.select(sa.func.count()).select_from(newer.limit(STREAK_CAP).subquery()))
-            ).scalar_one()
-            out[name] = {
-                "last_success_at": _iso(last_ok.delivered_at) if last_ok is not None else None,
-                "last_failure_at": _iso(last_bad.updated_at) if last_bad is not None else None,
-                "last_error": last_bad.last_error if last_bad is not None else None,
-                "failure_streak": int(streak),
-            }
-    return out

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from core import AdminPage, Unprocessable, admin_console, gateway_of, principal_of, requires
+from core import AdminPage, Conflict, Unprocessable, admin_console, gateway_of, principal_of, requires
 from plugins.devices import alerts, history, registry
 from plugins.devices.requests import path_id, validate
 from plugins.devices.settings import DEVICE_TYPES, DevicesSettings
@@ -76,7 +76,7 @@ async def index(request: Request) -> Response:
 
 
 async def _list_page(
-    request: Request, *, form: dict[str, str] | None = None, problem: Unprocessable | None = None
+    request: Request, *, form: dict[str, str] | None = None, problem: Unprocessable | None = None, status: int = 422
 ) -> Response:
     console = admin_console(request)
     f = _filters(request, registry.DeviceFilter, console.page_size)
@@ -95,8 +95,7 @@ async def _list_page(
         "errors": errors,
         "other_errors": [(k, m) for k, m in errors.items() if k not in REGISTER_FIELDS],
     }
-    status = 422 if problem is not None else 200
-    return console.render(request, "devices.html", context, block="results", status_code=status)
+    return console.render(request, "devices.html", context, block="results", status_code=status if problem else 200)
 
 
 @requires("operator")
@@ -109,6 +108,9 @@ async def register(request: Request) -> Response:
         row, key = await registry.register(gateway_of(request), new, _user_id(request))
     except Unprocessable as err:
         return await _list_page(request, form=form, problem=err)
+    except Conflict as err:  # the one conflict of a registration: the serial number is taken
+        taken = Unprocessable(str(err), errors=[{"field": "serial", "message": "registered already"}])
+        return await _list_page(request, form=form, problem=taken, status=409)
     return await _device_page(request, row, new_key=key, registered=True)
 
 

@@ -211,3 +211,12 @@ async def test_text_from_devices_is_shown_as_text(gw: GatewayClient) -> None:
     for path in (PAGE, PAGE + device["id"], ALERTS):
         page = await gw.get(path)
         assert page.status_code == 200 and XSS not in page.text and "&lt;script&gt;" in page.text, path
+
+
+async def test_a_taken_serial_number_is_shown_beside_its_input_with_what_was_typed(gw: GatewayClient) -> None:
+    await register(gw, "OX-1")
+    token = await log_in(gw, "operator")
+    r = await register_through_the_form(gw, token, facility="FAC-TYPED")
+    assert r.status_code == 409 and r.headers["content-type"].startswith("text/html")
+    assert "registered already" in r.text and 'value="FAC-TYPED"' in r.text
+    assert await stored_serials(gw) == ["OX-1"]

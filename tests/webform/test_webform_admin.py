@@ -47,6 +47,7 @@ async def test_an_admin_adds_an_organisation_and_sees_it_listed(webform_app) -> 
         page = await client.get(r.headers["location"])
         assert 'id="org-unicef"' in page.text and "https://unicef.org" in page.text and 'id="done"' in page.text
         assert f'id="org-{ORG}"' in page.text  # config.toml's, listed too
+        assert "<td>this console</td>" in page.text and "<td>here</td>" not in page.text
 
 
 async def test_a_bad_field_is_named_inline_and_nothing_is_saved(webform_app) -> None:  # type: ignore[no-untyped-def]

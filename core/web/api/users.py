@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from core.auth.events import record_event
+from core.auth.events import record_decision, record_event, record_user_changes
 from core.auth.permissions import requires
 from core.auth.users import (
     check_password,
@@ -104,19 +104,7 @@ async def update_endpoint(request: Request) -> Response:
 
 
 def _record_changes(gateway: Gateway, request: Request, before: Any, after: Any) -> None:
-    name = after.username
-    if before.role != after.role:
-        record_event(
-            gateway, "role_changed", request=request, status=200, user=name, previous=before.role, role=after.role
-        )
-    if before.status != after.status:
-        action = "user_deactivated" if after.status == "inactive" else "user_status_changed"
-        record_event(
-            gateway, action, request=request, status=200, user=name, previous=before.status, state=after.status
-        )
-    changed = [c for c in ("full_name", "email", "must_change_password") if getattr(before, c) != getattr(after, c)]
-    if changed:
-        record_event(gateway, "user_updated", request=request, status=200, user=name, fields=changed)
+    record_user_changes(gateway, before, after, request=request)
 
 
 @requires("admin")
@@ -136,18 +124,7 @@ async def _decide(request: Request, status: str, role: str | None = None) -> Res
         raise Conflict(f"this user is not awaiting approval (status: {user.status})")
     changes: dict[str, Any] = {"status": status} | ({"role": role} if role else {})
     before, after = await update_user(gateway, user.id, **changes)
-    action = "user_approved" if status == "active" else "user_rejected"
-    record_event(gateway, action, request=request, status=200, user=after.username, role=after.role)
-    if before.role != after.role:
-        record_event(
-            gateway,
-            "role_changed",
-            request=request,
-            status=200,
-            user=after.username,
-            previous=before.role,
-            role=after.role,
-        )
+    record_decision(gateway, before, after, request=request)
     return JSONResponse(user_view(after))
 
 
