@@ -38,8 +38,13 @@ class Principal:
         return self.role is not None and ROLES.get(self.role, 0) >= ROLES[role]
 
     def has_scope(self, scope: str) -> bool:
+        """Whether the caller may act under ``scope``: a user by role (always), a key by its scopes."""
         if self.kind == "user":
             return True  # users are governed by roles
+        return self.holds_scope(scope)
+
+    def holds_scope(self, scope: str) -> bool:
+        """Whether the credential itself carries ``scope``; no role implies one (a webhook's ``webhooks:<name>``)."""
         if scope in self.scopes or "*" in self.scopes:
             return True
         # "webhooks:<platform>" is implied by a key bound to that platform
