@@ -13,8 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from core.auth.events import record_event
-from core.auth.permissions import Principal, open_during_password_change, requires
-from core.auth.service import invalid_credentials
+from core.auth.permissions import Principal, invalid_credentials, open_during_password_change, requires
 from core.auth.sessions import (
     check_login,
     check_password_of,
