@@ -58,3 +58,21 @@ async def test_the_right_password_in_a_burst_of_guesses_is_checked_only_within_t
         else:
             assert right == 401
             assert reasons.count("wrong_password") == ATTEMPTS
+
+
+async def test_attempts_cut_off_in_flight_lock_the_account_for_a_while_not_for_ever(app_client) -> None:  # type: ignore[no-untyped-def]
+    import sqlalchemy as sa
+
+    from core.storage.models import users
+
+    async with app_client(auth=AUTH) as client:
+        await make_user(client.gateway, "faraji")
+        # As a process killed during five checks leaves it: every attempt counted, none given back, no lock.
+        async with client.gateway.db.transaction() as conn:
+            await conn.execute(sa.update(users).where(users.c.username == "faraji").values(failed_logins=ATTEMPTS))
+        refused = await client.post("/api/auth/token", json={"username": "faraji", "password": PASSWORD})
+        assert refused.status_code == 401
+        async with client.gateway.db.transaction() as conn:
+            row = (await conn.execute(sa.select(users).where(users.c.username == "faraji"))).one()
+        # Locked like any account that reached the limit: the lock ends, and the count with it.
+        assert row.locked_until is not None and row.failed_logins == 0

@@ -84,7 +84,7 @@ async def check_password_of(gateway: Gateway, user: Row[Any], password: str) -> 
     most that many passwords are checked before the account locks; a refused attempt checks none
     (it verifies a dummy hash, so it takes as long). A right password gives its count back and
     clears the failures; a wrong one keeps it and, at the limit, locks the account. An attempt cut
-    off in flight (a dropped connection) stays counted as a failure.
+    off in flight (a dropped connection, a killed process) stays counted as a failure.
     """
     settings = gateway.settings.auth
     now = datetime.now(UTC)
@@ -102,9 +102,22 @@ async def check_password_of(gateway: Gateway, user: Row[Any], password: str) -> 
             )
         ).first()
     if claimed is None:
-        # Even the right password is refused while locked: otherwise guessing goes on.
+        # Even the right password is refused while locked: otherwise guessing goes on. Refused
+        # unlocked (the limit is taken by attempts in flight, or by ones cut off that never gave
+        # their count back), the account locks now, so the count starts again when the lock ends;
+        # an attempt in flight that proves the right password lifts it.
+        async with gateway.db.transaction() as conn:
+            locked = await conn.execute(
+                sa.update(users)
+                .where(
+                    users.c.id == user.id,
+                    users.c.failed_logins >= settings.lockout_attempts,
+                    sa.or_(users.c.locked_until.is_(None), users.c.locked_until <= now),
+                )
+                .values(failed_logins=0, locked_until=now + timedelta(seconds=settings.lockout_seconds))
+            )
         await gateway.auth.passwords.verify(password, None)
-        return LoginOutcome(user, "locked")
+        return LoginOutcome(user, "locked", locked_now=bool(locked.rowcount))
     matched = await gateway.auth.passwords.verify(password, user.password_hash)
     async with gateway.db.transaction() as conn:
         if matched:
