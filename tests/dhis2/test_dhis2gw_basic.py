@@ -11,6 +11,7 @@ import base64
 from typing import Any
 
 from core.auth.users import insert_user, set_password, update_user
+from tests.support.auth import audit_rows
 
 P = "/api/v2"
 COMPAT = {"compat": {"enabled": True}}
@@ -67,3 +68,15 @@ async def test_a_remembered_basic_credential_stops_when_the_user_is_deactivated(
         assert (await one.get(f"{P}/logs", headers=basic_header())).status_code == 200
         await update_user(two.gateway, user_id, status="inactive")
         assert (await one.get(f"{P}/logs", headers=basic_header())).status_code == 401
+
+
+async def test_a_burst_of_wrong_basic_passwords_checks_no_more_than_the_lockout_allows(dhis2_app) -> None:  # type: ignore[no-untyped-def]
+    async with dhis2_app(**COMPAT) as client:
+        await clerk(client.gateway)
+        attempts = client.gateway.settings.auth.lockout_attempts
+        guesses = [basic_header(password=f"guess-{n}") for n in range(15)]
+        answers = await asyncio.gather(*(client.get(f"{P}/logs", headers=h) for h in guesses))
+        assert [r.status_code for r in answers] == [401] * 15
+        reasons = [row.detail.get("reason") for row in await audit_rows(client.gateway) if row.action == "login_failed"]
+        assert reasons.count("wrong_password") == attempts
+        assert (await client.get(f"{P}/logs", headers=basic_header())).status_code == 401
