@@ -22,7 +22,8 @@ the guard, and its link's signature is the authentication: unsigned, every calle
 
 CFCBE's webhook URLs (``core.webhook_route``) are public to the guard like ``/webhooks/{platform}``:
 their row is what the adapter answers (WhatsApp's handshake refuses a GET without Meta's
-parameters; a case adapter wants a key of its platform, ``*`` included, or a signed-in user).
+parameters; a case adapter wants a key holding ``webhooks:<platform>``, ``*`` included: no
+user's token, whatever the role).
 """
 
 from __future__ import annotations
@@ -178,14 +179,14 @@ GET     /api/webhook/whatsapp/                           403       403    403   
 POST    /api/webhook/whatsapp/                           401       401    401      401   401     401
 GET     /api/webhook/whatsapp                            403       403    403      403   403     403
 POST    /api/webhook/whatsapp                            401       401    401      401   401     401
-POST    /api/webhook/helpline/case/ceemis/               401       ok     ok       ok    ok      ok
-POST    /api/webhook/helpline/case/ceemis                401       ok     ok       ok    ok      ok
-POST    /api/webhook/ceemis/create/                      401       ok     ok       ok    ok      ok
-POST    /api/webhook/ceemis/create                       401       ok     ok       ok    ok      ok
-POST    /api/webhook/eemis/                              401       ok     ok       ok    ok      ok
-POST    /api/webhook/eemis                               401       ok     ok       ok    ok      ok
-PUT     /api/webhook/helpline/case/ceemis/update/        401       ok     ok       ok    ok      ok
-PUT     /api/webhook/helpline/case/ceemis/update         401       ok     ok       ok    ok      ok
+POST    /api/webhook/helpline/case/ceemis/               401       403    403      403   ok      403
+POST    /api/webhook/helpline/case/ceemis                401       403    403      403   ok      403
+POST    /api/webhook/ceemis/create/                      401       403    403      403   ok      403
+POST    /api/webhook/ceemis/create                       401       403    403      403   ok      403
+POST    /api/webhook/eemis/                              401       403    403      403   ok      403
+POST    /api/webhook/eemis                               401       403    403      403   ok      403
+PUT     /api/webhook/helpline/case/ceemis/update/        401       403    403      403   ok      403
+PUT     /api/webhook/helpline/case/ceemis/update         401       403    403      403   ok      403
 GET     /api/case/status/{reference}/                    401       ok     ok       ok    ok      403
 GET     /api/case/status/{reference}                     401       ok     ok       ok    ok      403
 POST    /api/webhook/webform/auth/request-verification/  ok        ok     ok       ok    ok      ok
@@ -302,6 +303,10 @@ POST    /api/v2/mappings/import/excel
 GET     /api/v2/mappings/export/excel
 POST    /api/v2/users/getToken
 POST    /api/v2/users/refreshToken
+POST    /api/v2/user
+GET     /api/v2/users
+GET     /api/v2/users/{uid}
+PUT     /api/v2/users/{uid}
 """
 
 
