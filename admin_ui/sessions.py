@@ -5,7 +5,9 @@ everywhere" end it) and sets a signed, HttpOnly, SameSite=Lax cookie holding a t
 for the admin audience (the API refuses it as a bearer token). Each request re-reads the user
 as a bearer token is re-read. Every state-changing request carries the session's CSRF token
 (form field ``csrf_token`` or header ``X-CSRF-Token``); before login, a double-submit cookie.
-A request with the API's own bearer token is not a browser's and needs no CSRF token.
+A request with the API's own bearer token is not a browser's and needs no CSRF token; any other
+state-changing request does. ``Authorization: Basic`` is never honoured here: a browser replays
+it by itself once it has it, so it would be a credential that needs no CSRF token.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from core.auth.permissions import Principal
+from core.auth.permissions import DEFERRED_BASIC, Principal
 from core.errors import HTTPError
 from core.scopes import header
 from core.untrusted import constant_time_equal
@@ -105,8 +107,11 @@ class AdminSession:
             await self.app(scope, receive, send)
             return
         state = scope.setdefault("state", {})
+        # Never Basic under /admin (only counted against the rate limit, below): the cookie decides.
+        deferred_basic = state.pop(DEFERRED_BASIC, None)
         cookies = cookies_of(scope)
         principal: Principal | None = state.get("principal")
+        from_header = principal is not None
         expected_csrf: str | None = None
         drop_cookie = False
         if principal is None and SESSION_COOKIE in cookies:
@@ -121,9 +126,13 @@ class AdminSession:
         state["admin_csrf"] = expected_csrf or cookies.get(LOGIN_CSRF_COOKIE) or ""
         request = Request(scope)
         try:
+            if deferred_basic is not None:
+                await deferred_basic(False)
             if principal is not None and principal.kind != "user":
                 raise HTTPError("the console is for people: API keys use /api", status_code=403)
-            if scope["method"] not in SAFE_METHODS and (expected_csrf is not None or self._is_login(scope)):
+            # Only the API's bearer token is no browser's: every other state-changing request shows the CSRF token.
+            needs_csrf = not (from_header and _is_bearer(scope))
+            if scope["method"] not in SAFE_METHODS and (self._is_login(scope) or (needs_csrf and principal is not None)):
                 receive = await self._check_csrf(scope, receive, expected_csrf)
             await self.app(scope, receive, send)
         except HTTPError as exc:
@@ -183,6 +192,11 @@ class AdminSession:
                 return Response(status_code=200, headers={"HX-Redirect": target})
             return RedirectResponse(target, status_code=303)
         return await self.error_page(request, exc)
+
+
+def _is_bearer(scope: Scope) -> bool:
+    authorization = header(scope, b"authorization") or ""
+    return authorization.partition(" ")[0].lower() == "bearer"
 
 
 def signed_in(request: Request) -> Principal | None:

@@ -46,12 +46,13 @@ class Adapter:
 
         Raise ``AuthenticationError`` when it is missing or wrong. The default accepts an
         API key (``Authorization: Bearer`` or ``X-API-Key``) with the scope
-        ``webhooks:<name>``, as resolved by the core's authentication.
+        ``webhooks:<name>``, as resolved by the core's authentication. No user role implies that
+        scope: a signed-in user's token, whatever its role, cannot post as a platform.
         """
         principal = getattr(request.state, "principal", None)
         if principal is None:
             raise AuthenticationError("an API key is required")
-        if not principal.has_scope(f"webhooks:{self.name}"):
+        if not principal.holds_scope(f"webhooks:{self.name}"):
             raise AuthenticationError("this key may not post to this platform", status_code=403)
 
     async def parse(self, request: Request, body: bytes) -> list[StandardMessage]:

@@ -110,6 +110,18 @@ async def test_a_key_bound_to_a_platform_may_post_its_webhooks(app_client) -> No
         assert refused.status_code in (401, 403)
 
 
+async def test_no_user_role_may_post_a_platforms_webhooks_only_a_key_holding_its_scope(app_client) -> None:  # type: ignore[no-untyped-def]
+    async with devices(app_client) as client:
+        body = json.dumps({"id": "r-2", "kwh": 1}).encode()
+        for role in ("viewer", "operator", "admin"):
+            r = await client.post("/webhooks/meter", content=body, headers=await user_headers(client.gateway, role))
+            assert r.status_code == 403, (role, r.text)
+        scoped = await _create(client, await user_headers(client.gateway, "admin"), scopes=["webhooks:meter"])
+        ok = await client.post("/webhooks/meter", content=body, headers={"Authorization": f"Bearer {scoped['key']}"})
+        assert ok.status_code == 200, ok.text
+        assert ok.json()["stored"] == 1
+
+
 async def test_the_key_is_shown_once_and_only_its_hash_is_stored(app_client) -> None:  # type: ignore[no-untyped-def]
     async with devices(app_client) as client:
         admin = await user_headers(client.gateway, "admin")

@@ -315,10 +315,10 @@ async def test_signup_creates_a_pending_user_who_cannot_log_in_until_approved(ap
 
 async def test_a_rejected_signup_cannot_log_in_and_cannot_be_decided_twice(app_client) -> None:  # type: ignore[no-untyped-def]
     async with app_client(auth={"allow_signup": True}) as client:
-        user_id = (await client.post("/api/auth/signup", json={"username": "zuhura", "password": PASSWORD})).json()[
-            "id"
-        ]
+        assert (await client.post("/api/auth/signup", json={"username": "zuhura", "password": PASSWORD})).status_code == 202
         admin = await user_headers(client.gateway, "admin")
+        pending = (await client.get("/api/users", headers=admin, params={"status": "pending"})).json()["items"]
+        user_id = pending[0]["id"]
         assert (await client.post(f"/api/users/{user_id}/reject", headers=admin)).json()["status"] == "rejected"
         assert (await client.post(f"/api/users/{user_id}/approve", headers=admin)).status_code == 409
         r = await client.post("/api/auth/token", json={"username": "zuhura", "password": PASSWORD})
@@ -327,10 +327,23 @@ async def test_a_rejected_signup_cannot_log_in_and_cannot_be_decided_twice(app_c
         assert "signup" in actions and "user_rejected" in actions
 
 
-async def test_signup_cannot_choose_a_role_or_take_a_name(app_client) -> None:  # type: ignore[no-untyped-def]
+async def test_signup_cannot_choose_a_role(app_client) -> None:  # type: ignore[no-untyped-def]
+    async with app_client(auth={"allow_signup": True}) as client:
+        r = await client.post("/api/auth/signup", json={"username": "amani", "password": PASSWORD, "role": "admin"})
+        assert r.status_code == 422
+
+
+async def test_signup_answers_a_taken_name_as_a_new_one_and_changes_nothing(app_client) -> None:  # type: ignore[no-untyped-def]
     async with app_client(auth={"allow_signup": True}) as client:
         await make_user(client.gateway, "abdul")
         taken = await client.post("/api/auth/signup", json={"username": "abdul", "password": PASSWORD})
-        assert taken.status_code == 409
-        r = await client.post("/api/auth/signup", json={"username": "amani", "password": PASSWORD, "role": "admin"})
-        assert r.status_code == 422
+        new = await client.post("/api/auth/signup", json={"username": "baraka", "password": PASSWORD})
+        assert (taken.status_code, new.status_code) == (202, 202)
+        assert taken.json() == {"username": "abdul", "status": "pending"}
+        assert new.json() == {"username": "baraka", "status": "pending"}
+        assert taken.headers.keys() - {"x-request-id", "content-length"} == new.headers.keys() - {
+            "x-request-id",
+            "content-length",
+        }
+        # The existing account is untouched: still active, same password.
+        assert await login(client, "abdul")

@@ -15,7 +15,7 @@ from core.auth.users import insert_user
 from core.testing import make_settings
 
 
-@requires("viewer")
+@requires("viewer", basic=True)
 async def hello(request: Request) -> Response:
     return JSONResponse({"hello": request.state.principal.name})
 
@@ -39,7 +39,7 @@ def test_a_root_route_under_a_core_prefix_but_on_no_core_path_is_accepted(tmp_pa
     assert "/api/v9/hello" in app.state.gateway.plugins.infos["rooted"].routes
 
 
-async def test_a_root_route_is_authenticated_and_accepts_basic_like_a_login(app_client) -> None:  # type: ignore[no-untyped-def]
+async def test_a_root_route_is_authenticated_and_accepts_basic_where_it_declares_it(app_client) -> None:  # type: ignore[no-untyped-def]
     async with app_client(extra_plugins=[("rooted", RootPlugin("/compat/hello"))]) as client:
         assert (await client.get("/compat/hello")).status_code == 401
         gateway = client.gateway
@@ -47,8 +47,8 @@ async def test_a_root_route_is_authenticated_and_accepts_basic_like_a_login(app_
         basic = {"Authorization": "Basic " + base64.b64encode(b"ada:a long passphrase").decode()}
         r = await client.get("/compat/hello", headers=basic)
         assert r.status_code == 200 and r.json() == {"hello": "ada"}
-        # Basic is a login on every request: accepted on core routes too, as documented.
-        assert (await client.get("/api/auth/me", headers=basic)).status_code == 200
+        # Basic is accepted only on routes that declare it (requires(basic=True)): not on the core's.
+        assert (await client.get("/api/auth/me", headers=basic)).status_code == 401
 
 
 async def test_basic_auth_counts_against_the_login_rate_limit(app_client) -> None:  # type: ignore[no-untyped-def]

@@ -14,12 +14,16 @@ The console under ``/admin`` answers a browser, not an API client: without a ses
 redirected to the login page and a user who must change their password to that screen (both
 ``ok`` here: a 303, nothing ran); an API key is refused (403), and a POST to the login form
 without its CSRF token is refused (403).
+
+``Authorization: Basic`` is honoured only on the routes listed in ``BASIC_ROUTES`` (dhis2gw's);
+elsewhere an admin's Basic credentials get what an anonymous caller gets.
 reset (only the routes to change it are open until they do). A report download is public to
 the guard, and its link's signature is the authentication: unsigned, every caller gets 403.
 
 CFCBE's webhook URLs (``core.webhook_route``) are public to the guard like ``/webhooks/{platform}``:
 their row is what the adapter answers (WhatsApp's handshake refuses a GET without Meta's
-parameters; a case adapter wants a key of its platform, ``*`` included, or a signed-in user).
+parameters; a case adapter wants a key holding ``webhooks:<platform>``, ``*`` included: no
+user's token, whatever the role).
 """
 
 from __future__ import annotations
@@ -175,14 +179,14 @@ GET     /api/webhook/whatsapp/                           403       403    403   
 POST    /api/webhook/whatsapp/                           401       401    401      401   401     401
 GET     /api/webhook/whatsapp                            403       403    403      403   403     403
 POST    /api/webhook/whatsapp                            401       401    401      401   401     401
-POST    /api/webhook/helpline/case/ceemis/               401       ok     ok       ok    ok      ok
-POST    /api/webhook/helpline/case/ceemis                401       ok     ok       ok    ok      ok
-POST    /api/webhook/ceemis/create/                      401       ok     ok       ok    ok      ok
-POST    /api/webhook/ceemis/create                       401       ok     ok       ok    ok      ok
-POST    /api/webhook/eemis/                              401       ok     ok       ok    ok      ok
-POST    /api/webhook/eemis                               401       ok     ok       ok    ok      ok
-PUT     /api/webhook/helpline/case/ceemis/update/        401       ok     ok       ok    ok      ok
-PUT     /api/webhook/helpline/case/ceemis/update         401       ok     ok       ok    ok      ok
+POST    /api/webhook/helpline/case/ceemis/               401       403    403      403   ok      403
+POST    /api/webhook/helpline/case/ceemis                401       403    403      403   ok      403
+POST    /api/webhook/ceemis/create/                      401       403    403      403   ok      403
+POST    /api/webhook/ceemis/create                       401       403    403      403   ok      403
+POST    /api/webhook/eemis/                              401       403    403      403   ok      403
+POST    /api/webhook/eemis                               401       403    403      403   ok      403
+PUT     /api/webhook/helpline/case/ceemis/update/        401       403    403      403   ok      403
+PUT     /api/webhook/helpline/case/ceemis/update         401       403    403      403   ok      403
 GET     /api/case/status/{reference}/                    401       ok     ok       ok    ok      403
 GET     /api/case/status/{reference}                     401       ok     ok       ok    ok      403
 POST    /api/webhook/webform/auth/request-verification/  ok        ok     ok       ok    ok      ok
@@ -286,6 +290,31 @@ POST    /admin/devices/{device_id}/rotate-key ok       403       ok        ok   
 """
 
 
+# The only routes that accept ``Authorization: Basic`` (dhis2gw's clients send it): there an
+# admin's Basic credentials get what the admin's token gets; everywhere else what anonymous gets
+# (401, or the console's redirect to its login page), since no other route honours them.
+BASIC_ROUTES = """
+POST    /api/v2/aggregate
+POST    /api/v2/aggregate/reenqueue/batch
+GET     /api/v2/aggregate/reenqueue/{task_id}
+POST    /api/v2/aggregate/reenqueue/{task_id}
+GET     /api/v2/logs
+DELETE  /api/v2/logs/purge
+GET     /api/v2/logs/{id}
+DELETE  /api/v2/logs/{id}
+GET     /api/v2/mappings
+POST    /api/v2/mappings/import/csv
+POST    /api/v2/mappings/import/excel
+GET     /api/v2/mappings/export/excel
+POST    /api/v2/users/getToken
+POST    /api/v2/users/refreshToken
+POST    /api/v2/user
+GET     /api/v2/users
+GET     /api/v2/users/{uid}
+PUT     /api/v2/users/{uid}
+"""
+
+
 def expected_table() -> dict[tuple[str, str], dict[str, str]]:
     lines = [line.split() for line in MATRIX.strip().splitlines() if line.strip()]
     header, rows = lines[0], lines[1:]
@@ -374,6 +403,27 @@ async def test_every_caller_gets_what_the_matrix_says_on_every_route(full_app) -
                     f"{method} {path} as {caller}: expected {expected[caller]}, got {r.status_code} {r.text[:80]}"
                 )
     assert wrong == [], "\n".join(wrong)
+
+
+async def test_basic_credentials_are_honoured_only_on_the_routes_that_declare_them(full_app) -> None:  # type: ignore[no-untyped-def]
+    import base64
+
+    from core.auth.users import insert_user
+
+    gateway = full_app.gateway
+    await insert_user(gateway, "basic-admin", "admin", await gateway.auth.passwords.hash("a long passphrase 1"))
+    basic = {"Authorization": "Basic " + base64.b64encode(b"basic-admin:a long passphrase 1").decode()}
+    accepting = {tuple(line.split()) for line in BASIC_ROUTES.strip().splitlines()}
+    table = expected_table()
+    assert accepting <= set(table), "BASIC_ROUTES lists routes the app does not have"
+    wrong: list[str] = []
+    for (method, path), expected in sorted(table.items()):
+        want = expected["admin"] if (method, path) in accepting else expected["anonymous"]
+        body = {"json": {}} if method in ("POST", "PUT", "PATCH") else {}
+        r = await full_app.request(method, _concrete(path), headers=basic, **body)
+        if _outcome(r.status_code) != want:
+            wrong.append(f"{method} {path} with Basic: expected {want}, got {r.status_code} {r.text[:80]}")
+    assert wrong == []
 
 
 async def test_the_guard_answers_the_same_for_a_json_api_and_a_plugin_route(full_app) -> None:  # type: ignore[no-untyped-def]

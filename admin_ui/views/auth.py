@@ -84,7 +84,11 @@ async def login(request: Request) -> Response:
         return _login_page(request, error=message, status_code=status, username=username)
     assert outcome.user is not None
     session_id, _ = await start_session(
-        gateway, outcome.user, client=client_address(request.scope), user_agent=request.headers.get("user-agent")
+        gateway,
+        outcome.user,
+        client=client_address(request.scope),
+        user_agent=request.headers.get("user-agent"),
+        lasts=console.settings.session_ttl,  # the session's record outlives the cookie
     )
     record_event(gateway, "login", request=request, actor=actor, actor_type="user", status=303, session=str(session_id), console=True)
     cookie = issue_session_cookie(gateway, str(outcome.user.id), outcome.user.role, str(session_id), console.settings.session_ttl)

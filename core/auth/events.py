@@ -31,6 +31,7 @@ AUTH_EVENTS = frozenset(
         "password_reset",
         "unlocked",
         "signup",
+        "signup_taken",
         "user_created",
         "role_changed",
         "user_deactivated",

@@ -38,8 +38,13 @@ class Principal:
         return self.role is not None and ROLES.get(self.role, 0) >= ROLES[role]
 
     def has_scope(self, scope: str) -> bool:
+        """Whether the caller may act under ``scope``: a user by role (always), a key by its scopes."""
         if self.kind == "user":
             return True  # users are governed by roles
+        return self.holds_scope(scope)
+
+    def holds_scope(self, scope: str) -> bool:
+        """Whether the credential itself carries ``scope``; no role implies one (a webhook's ``webhooks:<name>``)."""
         if scope in self.scopes or "*" in self.scopes:
             return True
         # "webhooks:<platform>" is implied by a key bound to that platform
@@ -48,6 +53,27 @@ class Principal:
     @property
     def label(self) -> str:
         return f"{self.kind}:{self.name}"
+
+
+# The request state's key under which the authentication middleware leaves a Basic credential
+# unverified: ``await state[DEFERRED_BASIC](accepted)`` verifies it when the route accepts Basic
+# (its principal, or a 401), and otherwise only counts the request against the rate limit (None).
+DEFERRED_BASIC = "deferred_basic"
+_UNAUTHORISED = {"WWW-Authenticate": 'Bearer realm="switchboard", error="invalid_token"'}
+
+
+def invalid_credentials() -> HTTPError:
+    """The one answer to every bad credential: it says nothing about what was wrong."""
+    return HTTPError("invalid credentials", status_code=401, headers=_UNAUTHORISED)
+
+
+def basic_not_accepted() -> HTTPError:
+    """The 401 of ``Authorization: Basic`` on a route that does not declare it."""
+    return HTTPError(
+        "Basic authentication is not accepted here: use a bearer token or an API key",
+        status_code=401,
+        headers={"WWW-Authenticate": 'Bearer realm="switchboard"'},
+    )
 
 
 def authentication_required() -> HTTPError:
@@ -66,6 +92,8 @@ class Permission:
     public: bool = False
     # Open to a user who must change their password first (me, change password, logout).
     during_password_change: bool = False
+    # Accepts ``Authorization: Basic`` (dhis2gw's clients); no other route does.
+    basic: bool = False
 
     def check(self, principal: Principal | None) -> None:
         if self.public:
@@ -92,11 +120,17 @@ F = TypeVar("F", bound=Callable[..., Any])
 _ATTR = "__switchboard_permission__"
 
 
-def requires(role: str = "viewer", *, scopes: Iterable[str] = (), public: bool = False) -> Callable[[F], F]:
-    """Declare what an endpoint needs: ``@requires("operator", scopes=["dhis2:aggregate"])``."""
+def requires(
+    role: str = "viewer", *, scopes: Iterable[str] = (), public: bool = False, basic: bool = False
+) -> Callable[[F], F]:
+    """Declare what an endpoint needs: ``@requires("operator", scopes=["dhis2:aggregate"])``.
+
+    ``basic=True``: the endpoint also accepts a user's ``Authorization: Basic`` credentials (for
+    clients of an older API that send them on every request); every other endpoint refuses them.
+    """
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; expected one of {sorted(ROLES)}")
-    permission = Permission(role=role, scopes=tuple(scopes), public=public)
+    permission = Permission(role=role, scopes=tuple(scopes), public=public, basic=basic)
 
     def mark(endpoint: F) -> F:
         setattr(endpoint, _ATTR, permission)

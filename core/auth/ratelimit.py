@@ -44,9 +44,24 @@ return 0
 """
 
 
+# KEYS[1]: the bucket. ARGV: limit, period (ms). Gives one request back (keeps the expiry).
+_REFUND = """
+local tat = tonumber(redis.call('GET', KEYS[1]))
+local ttl = redis.call('PTTL', KEYS[1])
+if tat and ttl > 0 then
+  local interval = tonumber(ARGV[2]) / tonumber(ARGV[1])
+  redis.call('SET', KEYS[1], string.format('%.3f', tat - interval), 'PX', ttl)
+end
+return 0
+"""
+
+
 class RateLimiter(Protocol):
     async def hit(self, key: str, limit: int, period: float) -> float:
         """Count one request against ``key``; returns 0 when allowed, else seconds to wait."""
+
+    async def refund(self, key: str, limit: int, period: float) -> None:
+        """Give back one request counted by ``hit`` (it turned out not to be one to limit)."""
 
 
 class MemoryRateLimiter:
@@ -70,6 +85,10 @@ class MemoryRateLimiter:
         self._tat[key] = tat + interval
         return 0.0
 
+    async def refund(self, key: str, limit: int, period: float) -> None:
+        if key in self._tat:
+            self._tat[key] -= period / limit
+
     def _prune(self, now: float) -> None:
         """Forget buckets that are full again (their time is past); they would allow anyway."""
         self._tat = {k: v for k, v in self._tat.items() if v > now}
@@ -86,6 +105,7 @@ class RedisRateLimiter:
         self.prefix = prefix
         self.fallback = fallback
         self._script: Any = None
+        self._refund_script: Any = None
         self._client: Any = None
         self._warned_at = 0.0
         self._down_until = 0.0
@@ -97,6 +117,7 @@ class RedisRateLimiter:
             client = self._connection()
             if self._script is None or client is not self._client:
                 self._client, self._script = client, client.register_script(_GCRA)
+                self._refund_script = client.register_script(_REFUND)
             wait_ms = await self._script(keys=[f"{self.prefix}:{key}"], args=[limit, math.ceil(period * 1000)])
         except (RedisError, OSError, RuntimeError) as err:
             self._down_until = time.monotonic() + REDIS_RETRY_SECONDS
@@ -105,3 +126,12 @@ class RedisRateLimiter:
                 log.warning("rate limits fall back to this process's memory: Redis is unavailable (%s)", err)
             return await self.fallback.hit(key, limit, period)
         return int(wait_ms) / 1000
+
+    async def refund(self, key: str, limit: int, period: float) -> None:
+        if time.monotonic() < self._down_until or self._refund_script is None:
+            await self.fallback.refund(key, limit, period)
+            return
+        try:
+            await self._refund_script(keys=[f"{self.prefix}:{key}"], args=[limit, math.ceil(period * 1000)])
+        except (RedisError, OSError, RuntimeError):
+            await self.fallback.refund(key, limit, period)

@@ -7,38 +7,31 @@ logged-out session takes effect on the next request, not when a token expires.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import math
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from starlette.types import Scope
 
+from core.auth.basic import BasicLogins
 from core.auth.credentials import api_key_prefix, same_hash
 from core.auth.key_usage import KeyUsage
 from core.auth.passwords import PasswordHasher
-from core.auth.permissions import Principal
+from core.auth.permissions import DEFERRED_BASIC, Principal, invalid_credentials
 from core.auth.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
-from core.auth.sessions import check_login
 from core.auth.tokens import InvalidToken, TokenSigner
-from core.errors import HTTPError, TooManyRequests
+from core.errors import TooManyRequests
 from core.scopes import client_address, header
 from core.storage.models import api_keys, refresh_tokens, users
 
 if TYPE_CHECKING:
     from core.gateway import Gateway
 
-_UNAUTHORISED = {"WWW-Authenticate": 'Bearer realm="switchboard", error="invalid_token"'}
 # Probes and platforms' webhooks are not "the API": a load balancer or Meta must not be throttled.
 _UNLIMITED_PATHS = ("/healthz", "/readyz", "/webhooks/")
-
-
-def invalid_credentials() -> HTTPError:
-    """The one answer to every bad credential: it says nothing about what was wrong."""
-    return HTTPError("invalid credentials", status_code=401, headers=_UNAUTHORISED)
 
 
 def too_many_requests(wait: float) -> TooManyRequests:
@@ -53,6 +46,7 @@ class AuthService:
         self.signer = TokenSigner(self.settings, gateway.settings.server.data_dir)
         self.passwords = PasswordHasher(self.settings.password_scrypt_n, self.settings.password_hash_concurrency)
         self.key_usage = KeyUsage(gateway.db, self.settings.key_usage_flush_interval)
+        self.basic = BasicLogins(self)
         memory = MemoryRateLimiter()
         self.limiter: RateLimiter = memory
         if gateway.settings.queue.backend == "arq":
@@ -80,7 +74,9 @@ class AuthService:
             scheme, _, credential = authorization.partition(" ")
             scheme = scheme.lower()
             if scheme == "basic":
-                return await self._user_from_basic(scope, credential.strip())
+                # Verified by the route's guard, and only if the route accepts Basic (core.auth.basic).
+                scope.setdefault("state", {})[DEFERRED_BASIC] = self._deferred_basic(scope, credential.strip())
+                return None
             if scheme in ("token", "token:"):
                 # dhis2gw's scheme (older clients wrote "Token:"): an API key, nothing else.
                 scheme, credential = "bearer", credential if api_key_prefix(credential.strip()) else ""
@@ -95,53 +91,13 @@ class AuthService:
             return await self._principal_from_key(api_key)
         return None
 
-    async def _user_from_basic(self, scope: Scope, credential: str) -> Principal:
-        """``Authorization: Basic``: a login on every request, under the login's rate limit and lockout.
+    def _deferred_basic(self, scope: Scope, credential: str) -> Callable[[bool], Awaitable[Principal | None]]:
+        async def verify_if_accepted(accepted: bool) -> Principal | None:
+            principal = await self.basic.principal(scope, credential) if accepted else None
+            await self.admit(scope, principal)
+            return principal
 
-        It costs what ``POST /api/auth/token`` costs (one password hash), is counted against
-        the same per-address login limit, and a failure is audited as ``login_failed``.
-        """
-        client = client_address(scope)
-        await self.admit_login(client)
-        try:
-            username, sep, password = base64.b64decode(credential, validate=True).decode("utf-8").partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            username, sep, password = "", "", ""
-        if not sep or not username:
-            self._audit_basic(scope, "anonymous", "anonymous", "login_failed", reason="malformed")
-            raise invalid_credentials()
-        outcome = await check_login(self.gateway, username, password)
-        actor = f"user:{username.strip().lower()[:150]}"
-        if outcome.failure is not None or outcome.user is None:
-            actor_type = "anonymous" if outcome.user is None else "user"
-            self._audit_basic(scope, actor, actor_type, "login_failed", reason=outcome.failure)
-            if outcome.locked_now:
-                self._audit_basic(scope, actor, "user", "lockout", seconds=self.gateway.settings.auth.lockout_seconds)
-            raise invalid_credentials()
-        user = outcome.user
-        return Principal(
-            "user",
-            str(user.id),
-            user.username,
-            role=user.role,
-            must_change_password=user.must_change_password,
-            extra={"scheme": "basic"},
-        )
-
-    def _audit_basic(self, scope: Scope, actor: str, actor_type: str, action: str, **detail: Any) -> None:
-        state = scope.get("state", {})
-        self.gateway.audit.record(
-            "auth",
-            action=action,
-            actor=actor,
-            actor_type=actor_type,
-            status=401,
-            request_id=state.get("request_id"),
-            method=scope.get("method"),
-            path=scope.get("path"),
-            client=client_address(scope),
-            detail={"scheme": "basic", **{k: v for k, v in detail.items() if v is not None}},
-        )
+        return verify_if_accepted
 
     async def session_principal(self, token: str, audience: str) -> Principal:
         """The user of a token issued for ``audience`` (a browser session's cookie), checked as a bearer token is.
@@ -247,6 +203,10 @@ class AuthService:
         wait = await self.limiter.hit(f"login:{client}", self.settings.login_rate_per_minute, 60)
         if wait:
             raise too_many_requests(wait)
+
+    async def readmit_login(self, client: str | None) -> None:
+        """Give back the login limit's count of a check that proved a right password (Basic)."""
+        await self.limiter.refund(f"login:{client}", self.settings.login_rate_per_minute, 60)
 
     def issue_access_token(
         self, user_id: uuid.UUID, role: str, *, session_id: uuid.UUID | None = None

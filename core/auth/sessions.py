@@ -4,6 +4,13 @@ A session is the family of refresh tokens descended from one login; its id (``si
 every access token issued for it. Refreshing rotates the refresh token: the old one stops
 working, and presenting it again means it was copied, so the whole family is revoked
 (its access tokens too, since each request checks that its session has not ended).
+
+The refresh-token rows are also the record that a session ended (``revoked_at``), so no row of
+a session may be deleted while a token of it can still be valid: each row lives at least as long
+as any token issued with it (an access token, or a longer-lived credential such as the console's
+cookie, whose lifetime its ``start_session`` passes as ``lasts``). The retention job deletes only
+rows past that expiry, and so a logout, "log out everywhere" or a password change holds for the
+whole life of the session's tokens.
 """
 
 from __future__ import annotations
@@ -69,36 +76,59 @@ async def check_login(gateway: Gateway, username: str, password: str) -> LoginOu
 
 
 async def check_password_of(gateway: Gateway, user: Row[Any], password: str) -> LoginOutcome:
-    """Verify a known user's password under the lockout rules (for a login or a password change)."""
+    """Verify a known user's password under the lockout rules (for a login or a password change).
+
+    The attempt is counted *before* its password is checked, in one conditional statement that
+    refuses it when the account is locked or when failures plus attempts in flight already reach
+    ``lockout_attempts``. So however many requests arrive at once, in however many processes, at
+    most that many passwords are checked before the account locks; a refused attempt checks none
+    (it verifies a dummy hash, so it takes as long). A right password gives its count back and
+    clears the failures; a wrong one keeps it and, at the limit, locks the account. An attempt cut
+    off in flight (a dropped connection, a killed process) stays counted as a failure.
+    """
     settings = gateway.settings.auth
-    matched = await gateway.auth.passwords.verify(password, user.password_hash)
     now = datetime.now(UTC)
-    if user.locked_until is not None and user.locked_until > now:
-        # Even the right password is refused while locked: otherwise guessing goes on.
-        return LoginOutcome(user, "locked")
     async with gateway.db.transaction() as conn:
-        if matched:
-            if user.failed_logins or user.locked_until is not None:
-                await conn.execute(
-                    sa.update(users).where(users.c.id == user.id).values(failed_logins=0, locked_until=None)
-                )
-            return LoginOutcome(user)
-        failures = (
+        claimed = (
             await conn.execute(
                 sa.update(users)
-                .where(users.c.id == user.id)
+                .where(
+                    users.c.id == user.id,
+                    users.c.failed_logins < settings.lockout_attempts,
+                    sa.or_(users.c.locked_until.is_(None), users.c.locked_until <= now),
+                )
                 .values(failed_logins=users.c.failed_logins + 1)
                 .returning(users.c.failed_logins)
             )
-        ).scalar_one()
-        if failures < settings.lockout_attempts:
-            return LoginOutcome(user, "wrong_password")
-        await conn.execute(
+        ).first()
+    if claimed is None:
+        # Even the right password is refused while locked: otherwise guessing goes on. Refused
+        # unlocked (the limit is taken by attempts in flight, or by ones cut off that never gave
+        # their count back), the account locks now, so the count starts again when the lock ends;
+        # an attempt in flight that proves the right password lifts it.
+        async with gateway.db.transaction() as conn:
+            locked = await conn.execute(
+                sa.update(users)
+                .where(
+                    users.c.id == user.id,
+                    users.c.failed_logins >= settings.lockout_attempts,
+                    sa.or_(users.c.locked_until.is_(None), users.c.locked_until <= now),
+                )
+                .values(failed_logins=0, locked_until=now + timedelta(seconds=settings.lockout_seconds))
+            )
+        await gateway.auth.passwords.verify(password, None)
+        return LoginOutcome(user, "locked", locked_now=bool(locked.rowcount))
+    matched = await gateway.auth.passwords.verify(password, user.password_hash)
+    async with gateway.db.transaction() as conn:
+        if matched:
+            await conn.execute(sa.update(users).where(users.c.id == user.id).values(failed_logins=0, locked_until=None))
+            return LoginOutcome(user)
+        locked = await conn.execute(
             sa.update(users)
-            .where(users.c.id == user.id)
-            .values(failed_logins=0, locked_until=now + timedelta(seconds=settings.lockout_seconds))
+            .where(users.c.id == user.id, users.c.failed_logins >= settings.lockout_attempts)
+            .values(failed_logins=0, locked_until=datetime.now(UTC) + timedelta(seconds=settings.lockout_seconds))
         )
-    return LoginOutcome(user, "wrong_password", locked_now=True)
+    return LoginOutcome(user, "wrong_password", locked_now=bool(locked.rowcount))
 
 
 async def _new_refresh_token(
@@ -109,8 +139,12 @@ async def _new_refresh_token(
     now: datetime,
     client: str | None,
     user_agent: str | None,
+    lasts: int = 0,
 ) -> str:
     token = new_refresh_token()
+    settings = gateway.settings.auth
+    # The row is the session's record (see the module's docstring): it outlives every token issued with it.
+    lifetime = max(settings.refresh_token_ttl, settings.access_token_ttl, lasts)
     await conn.execute(
         refresh_tokens.insert().values(
             id=uuid7(),
@@ -118,7 +152,7 @@ async def _new_refresh_token(
             family_id=session_id,
             token_hash=hash_secret(token),
             created_at=now,
-            expires_at=now + timedelta(seconds=gateway.settings.auth.refresh_token_ttl),
+            expires_at=now + timedelta(seconds=lifetime),
             client=client[:64] if client else None,
             user_agent=user_agent[:255] if user_agent else None,
         )
@@ -138,13 +172,18 @@ def _token_pair(gateway: Gateway, user: Row[Any], session_id: uuid.UUID, refresh
 
 
 async def start_session(
-    gateway: Gateway, user: Row[Any], *, client: str | None, user_agent: str | None
+    gateway: Gateway, user: Row[Any], *, client: str | None, user_agent: str | None, lasts: int = 0
 ) -> tuple[uuid.UUID, dict[str, Any]]:
-    """A new session for a user who has just proved who they are: ``(session id, token pair)``."""
+    """A new session for a user who has just proved who they are: ``(session id, token pair)``.
+
+    ``lasts``: the lifetime in seconds of a credential the caller issues for this session beyond
+    the pair (the console's cookie); the session's record is kept at least that long, so ending
+    the session holds until that credential expires.
+    """
     session_id = uuid7()
     now = datetime.now(UTC)
     async with gateway.db.transaction() as conn:
-        token = await _new_refresh_token(conn, gateway, user.id, session_id, now, client, user_agent)
+        token = await _new_refresh_token(conn, gateway, user.id, session_id, now, client, user_agent, lasts)
     return session_id, _token_pair(gateway, user, session_id, token)
 
 
@@ -220,8 +259,10 @@ async def session_of_refresh_token(gateway: Gateway, refresh_token: str, user_id
     return row.family_id if row is not None else None
 
 
-async def purge_expired_refresh_tokens(gateway: Gateway) -> int:
-    """Delete refresh tokens past their expiry (they can never be used, nor reused)."""
+async def purge_expired_refresh_tokens(gateway: Gateway, *, now: datetime | None = None) -> int:
+    """Delete refresh tokens past their expiry: they can never be used, nor reused, and every token
+    issued with them has expired too, so no ended session comes back (``now``: for tests)."""
+    cutoff = now or datetime.now(UTC)
     async with gateway.db.transaction() as conn:
-        result = await conn.execute(sa.delete(refresh_tokens).where(refresh_tokens.c.expires_at < datetime.now(UTC)))
+        result = await conn.execute(sa.delete(refresh_tokens).where(refresh_tokens.c.expires_at < cutoff))
     return int(result.rowcount or 0)

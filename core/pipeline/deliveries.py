@@ -31,6 +31,7 @@ from core.pipeline.retry import RETRYABLE_STATUS, excerpt, retry_schedule
 from core.pipeline.statuses import DeliveryStatus
 from core.pipeline.sweeper import release_backlog
 from core.storage.models import deliveries
+from core.storage.storable import storable_text
 
 if TYPE_CHECKING:
     from core.gateway import Gateway
@@ -204,14 +205,15 @@ class DeliveryEngine:
                 error = f"{error} (gave up after {info.attempt} attempts)"
             code, detail = failure.status_code, failure.detail
             outcome = "retry" if status == DeliveryStatus.RETRYING else "dead"
-            # One line per failed attempt for operators; DeliveryError messages carry no secrets.
+            # One line per failed attempt for operators; DeliveryError messages carry no secrets. The
+            # message may hold the far side's text: a lone surrogate in it cannot be written as UTF-8.
             log.warning(
                 "delivery %s to %s failed on attempt %d (%s): %s",
                 info.id,
                 info.destination,
                 number,
                 f"retry at {retry_at:%Y-%m-%dT%H:%M:%SZ}" if retry_at else "dead",
-                error,
+                storable_text(error),
             )
         metrics().attempt(info.destination, outcome, duration_ms / 1000)
         verdict = "success" if failure is None else "failure" if unhealthy(failure) else "neutral"

@@ -12,6 +12,7 @@ from typing import Any
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.auth.permissions import DEFERRED_BASIC
 from core.config.logging import request_id_var
 from core.errors import HTTPError
 from core.scopes import header
@@ -132,6 +133,9 @@ Admitter = Callable[[Scope, Any], Awaitable[None]]
 class Authentication:
     """Resolves the caller (bearer token or API key) into ``scope["state"]["principal"]``.
 
+    ``Authorization: Basic`` is left to the route's ``Guard`` (``DEFERRED_BASIC``): only a
+    route that declares Basic verifies it, so its rate limit is applied there too.
+
     It never refuses a request itself: each route's ``Guard`` decides, so that webhooks and
     login stay reachable. A credential that is present but invalid is refused here, though,
     so a bad token is never silently treated as anonymous. ``admit`` (the rate limits) sees
@@ -167,7 +171,8 @@ class Authentication:
                 await self.app(scope, receive, send)
                 return
             refusal = exc
-        if self.admit is not None:
+        # A Basic credential is verified (and the request admitted) by its route's guard.
+        if self.admit is not None and DEFERRED_BASIC not in state:
             try:
                 await self.admit(scope, principal)
             except HTTPError as exc:

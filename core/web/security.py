@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from core.auth.permissions import _ATTR, Permission, permission_of
+from core.auth.permissions import _ATTR, DEFERRED_BASIC, Permission, basic_not_accepted, permission_of
 
 F = TypeVar("F", bound=Callable[..., Any])
 _BODY_ATTR = "__switchboard_max_body__"
@@ -57,7 +57,17 @@ class Guard:
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        principal = scope.get("state", {}).get("principal")
+        state = scope.get("state", {})
+        deferred_basic = state.pop(DEFERRED_BASIC, None)
+        if deferred_basic is not None:
+            # Basic credentials are verified only where the route declares them (requires(basic=True)).
+            accepted = self.permission.basic and not self.permission.public
+            basic_principal = await deferred_basic(accepted)
+            if basic_principal is not None:
+                state["principal"] = basic_principal
+            elif not self.permission.public:
+                raise basic_not_accepted()
+        principal = state.get("principal")
         self.permission.check(principal)
         if self.max_body_bytes is not None:
             scope.setdefault("state", {})["max_body_bytes"] = self.max_body_bytes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from core.testing import api_key_headers
+from core.testing import api_key_headers, user_headers
 from tests.ceemis.cases import case_status, new_case, post_case, signed, stored_messages
 from tests.support.dhis2 import settled
 from tests.support.receiver import running_receiver
@@ -75,6 +75,18 @@ async def test_a_helpline_post_without_a_valid_key_is_a_401_and_stores_nothing(c
         other = await api_key_headers(client.gateway, [], platform="eemis")
         await post_case(client, new_case(), status=403, headers=other)
         assert await stored_messages(client) == []
+
+
+async def test_a_signed_in_users_token_of_any_role_cannot_post_a_case(ceemis_app) -> None:  # type: ignore[no-untyped-def]
+    async with ceemis_app() as client:
+        for role in ("viewer", "operator", "admin"):
+            await post_case(client, new_case(), status=403, headers=await user_headers(client.gateway, role))
+            r = await client.post(
+                "/webhooks/eemis", content=json.dumps(new_case()).encode(), headers=await user_headers(client.gateway, role)
+            )
+            assert r.status_code == 403, r.text
+        assert await stored_messages(client) == []
+        await post_case(client, new_case(), headers=await api_key_headers(client.gateway, ["webhooks:helpline"]))
 
 
 async def test_a_signed_helpline_post_is_accepted_and_a_bad_signature_is_a_401(ceemis_app, ceemis) -> None:  # type: ignore[no-untyped-def]

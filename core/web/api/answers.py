@@ -22,7 +22,7 @@ USER = _object(
     locked_until=_MAYBE_TEXT,
 )
 USERS = page_of(USER)
-SIGNED_UP = _object({"id": _TEXT, "username": _TEXT, "status": _TEXT})
+SIGNED_UP = _object({"username": _TEXT, "status": _TEXT})
 TOKENS = _object({"access_token": _TEXT, "refresh_token": _TEXT, "token_type": _TEXT})
 KEY = _object(
     {"id": _TEXT, "name": _TEXT, "prefix": _TEXT, "scopes": {"type": "array", "items": _TEXT}, "state": _TEXT}

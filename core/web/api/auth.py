@@ -13,8 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from core.auth.events import record_event
-from core.auth.permissions import Principal, open_during_password_change, requires
-from core.auth.service import invalid_credentials
+from core.auth.permissions import Principal, invalid_credentials, open_during_password_change, requires
 from core.auth.sessions import (
     check_login,
     check_password_of,
@@ -24,7 +23,7 @@ from core.auth.sessions import (
     start_session,
 )
 from core.auth.users import check_password, create_user, get_user, normalise_username, set_password, user_view
-from core.errors import HTTPError, NotFound, Unprocessable
+from core.errors import Conflict, HTTPError, NotFound, Unprocessable
 from core.scopes import client_address
 from core.web.api import answers as A
 from core.web.api.auth_schemas import (
@@ -200,24 +199,33 @@ async def change_password(request: Request) -> Response:
 @requires(public=True)
 @describe(body=SignupRequest, status=202, responses={202: A.SIGNED_UP})
 async def signup(request: Request) -> Response:
-    """Ask for an account (when ``[auth] allow_signup`` is on): it waits for an admin's approval."""
+    """Ask for an account (when ``[auth] allow_signup`` is on): it waits for an admin's approval.
+
+    A username that is taken gets the same 202 as a new one (after the same password hash), so
+    signup cannot be used to find out who has an account; the admin who approves sees only the
+    new ones. The answer carries no id for the same reason.
+    """
     gateway = gateway_of(request)
     if not gateway.settings.auth.allow_signup:
         raise NotFound("self-signup is not enabled on this gateway")
     await gateway.auth.admit_login(client_address(request.scope))
     body = await read_json(request, SignupRequest)
     username = normalise_username(body.username)
-    user = await create_user(
-        gateway,
-        username,
-        body.password.get_secret_value(),
-        gateway.settings.auth.signup_role,
-        full_name=body.full_name,
-        email=body.email,
-        status="pending",
-    )
-    record_event(gateway, "signup", request=request, actor=f"user:{username}", actor_type="user", status=202)
-    return JSONResponse({"id": str(user.id), "username": user.username, "status": user.status}, status_code=202)
+    action = "signup"
+    try:
+        await create_user(
+            gateway,
+            username,
+            body.password.get_secret_value(),
+            gateway.settings.auth.signup_role,
+            full_name=body.full_name,
+            email=body.email,
+            status="pending",
+        )
+    except Conflict:
+        action = "signup_taken"  # for the audit log only
+    record_event(gateway, action, request=request, actor=f"user:{username}", actor_type="user", status=202)
+    return JSONResponse({"username": username, "status": "pending"}, status_code=202)
 
 
 def auth_routes() -> list[BaseRoute]:
