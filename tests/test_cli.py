@@ -163,3 +163,22 @@ def test_config_may_come_before_or_after_the_action(tmp_path: Path) -> None:
     assert run("db", "--config", str(config), "upgrade", cwd=tmp_path).returncode == 0
     assert f"{CORE_HEAD} (head)" in run("db", "current", "--config", str(config), cwd=tmp_path).stdout
     assert not (tmp_path / "switchboard.db").exists()
+
+
+def test_config_may_come_before_the_command(tmp_path: Path) -> None:
+    config = tmp_path / "elsewhere.toml"
+    config.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "where.db"}"\n')
+    check = run("--config", str(config), "config", "check", cwd=tmp_path)
+    assert check.returncode == 0, check.stderr
+    assert str(config) in check.stderr and "where.db" in check.stdout
+    assert run(f"--config={config}", "db", "upgrade", cwd=tmp_path).returncode == 0
+    assert f"{CORE_HEAD} (head)" in run("--config", str(config), "db", "current", cwd=tmp_path).stdout
+    assert not (tmp_path / "switchboard.db").exists()
+
+
+def test_config_before_a_plugin_command_is_the_one_it_uses(tmp_path: Path) -> None:
+    config = tmp_path / "elsewhere.toml"
+    config.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "where.db"}"\n')
+    listed = run("--config", str(config), "users", "list", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert (tmp_path / "where.db").exists() and not (tmp_path / "switchboard.db").exists()
