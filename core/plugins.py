@@ -168,7 +168,8 @@ class PluginRegistry:
             try:
                 results = caller(config=table)
             except ValidationError as err:
-                raise ConfigError(explain_validation_error(err, f"{self.settings.source}: [plugins.{name}]")) from err
+                prefix = f"{self.settings.source}: [plugins.{name}]"
+                raise ConfigError(explain_validation_error(err, prefix, self.settings, name)) from err
             except (ValueError, TypeError, ConfigError) as err:
                 raise ConfigError(f"{self.settings.source}: [plugins.{name}]: {err}") from err
             self.plugin_settings[name] = results[0] if results else table

@@ -67,6 +67,17 @@ def test_config_check_prints_the_resolved_config_with_secrets_masked(tmp_path: P
         ("[plugins.nosuch]\nx = 1\n", {}, "no plugin named 'nosuch' is installed"),
         ('[plugins.http.destinations.crm]\nurl = "not a url"\n', {}, "[plugins.http] destinations.crm.url"),
         ("[database]\nurll = 1\n", {}, "[database] urll: unknown key"),
+        ("", {"SWITCHBOARD_DATABASE__URLL": "x"}, "environment variable SWITCHBOARD_DATABASE__URLL ([database] urll)"),
+        (
+            "",
+            {"SWITCHBOARD_PLUGINS__HTTP__DESTINATIONS": '{"crm": {"url": "not a url"}}'},
+            "environment variable SWITCHBOARD_PLUGINS__HTTP__DESTINATIONS ([plugins.http] destinations.crm.url)",
+        ),
+        (
+            '[plugins.http.destinations.crm]\nurl = "http://x"\nsecret = "${CRM_SECRET}"\n',
+            {"CRM_SECRET": ""},
+            "[plugins.http] destinations.crm.secret: environment variable CRM_SECRET is empty",
+        ),
     ],
 )
 def test_bad_configuration_is_one_line_and_a_nonzero_exit(
