@@ -119,6 +119,10 @@ class LocalQueue:
         ctx = {"gateway": self.gateway}
         if not job.run_at_startup:
             await asyncio.sleep(job.every)
+        # On a database not yet migrated a run would only fail on a missing table, every time. A
+        # migration is run by another process: there is no event to wait on, only the database to ask.
+        while not await self.gateway.migrated():  # noqa: ASYNC110
+            await asyncio.sleep(1)
         while True:
             await run_recorded(self.gateway, job, ctx, worker="local")
             await asyncio.sleep(job.every)
