@@ -103,6 +103,7 @@ if TYPE_CHECKING:
     from core.web.requests import parse_json as parse_json
     from core.web.requests import principal_of as principal_of
     from core.web.requests import read_json as read_json
+    from core.web.requests import read_query as read_query
     from core.web.root_routes import at_root as at_root
     from core.web.security import max_body as max_body
     from core.web.webhooks import webhook_route as webhook_route
@@ -183,6 +184,7 @@ _PUBLIC: dict[str, str] = {
     "principal_of": "core.web.requests",
     "parse_json": "core.web.requests",
     "read_json": "core.web.requests",
+    "read_query": "core.web.requests",
     "at_root": "core.web.root_routes",
     "max_body": "core.web.security",
     "webhook_route": "core.web.webhooks",
@@ -253,6 +255,7 @@ __all__ = [
     "raise_for_response",
     "raise_for_status",
     "read_json",
+    "read_query",
     "requeue_delivery",
     "requires",
     "storable",

@@ -265,15 +265,17 @@ def _runner(command: Any) -> Callable[[argparse.Namespace], int]:
 def build_parser(
     extra: Sequence[Callable[[Any], None]] = (), argv: Sequence[str] | None = None
 ) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="switchboard", description="Switchboard integration gateway.")
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: a sub-command's own --config default must not overwrite one given earlier
-    # (`switchboard db --config X upgrade`).
+    # (`switchboard --config X db upgrade`, `switchboard db --config X upgrade`).
     common.add_argument(
         "--config",
         metavar="PATH",
         default=argparse.SUPPRESS,
         help="config file (default: $SWITCHBOARD_CONFIG or ./config.toml)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="switchboard", description="Switchboard integration gateway.", parents=[common]
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -310,11 +312,24 @@ def build_parser(
     for add in extra:
         add(sub)
     args = list(sys.argv[1:] if argv is None else argv)
-    chosen = next((a for a in args if not a.startswith("-")), None)
+    chosen = _command_of(args)
     if chosen not in sub.choices:
         # Only `--help`, a plugin's or the core plugin's command (users) need the plugins loaded.
         _plugin_commands(sub, common, args)
     return parser
+
+
+def _command_of(args: Sequence[str]) -> str | None:
+    """The command named on the line: the first word that is neither an option nor ``--config``'s value."""
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--config":
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

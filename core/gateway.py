@@ -5,9 +5,11 @@ One ``Gateway`` per app. Hooks receive it as ``gateway``.
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import gc
 import logging
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -126,6 +128,11 @@ class Gateway:
         self.deliveries = DeliveryEngine(self)
         self.started = False
         self._schema: Any = None
+        self._migrated = False
+        self._schema_asked_at = float("-inf")
+        self._schema_unknown = False
+        # One question at a time: a caller arriving while it is asked waits for its answer.
+        self._schema_asking = asyncio.Lock()
         # Every scope a route declares (``requires(scopes=...)``), set by ``create_app`` once the
         # routes are built: API keys may name only these, ``webhooks:<adapter>`` and ``*``.
         self.route_scopes: frozenset[str] | None = None
@@ -140,6 +147,30 @@ class Gateway:
 
             self._schema = SchemaCheck(self.settings, self.plugins, self.db)
         return self._schema  # type: ignore[no-any-return]
+
+    async def migrated(self) -> bool:
+        """Whether the database holds the core's tables; until it does, requests and cron jobs wait.
+
+        Asked of the database at most once a second while the answer is no (a migration run
+        from elsewhere is seen within a second), never again once it is yes. A database that
+        cannot be asked counts as migrated: its own errors, and ``/readyz``, say what is wrong.
+        """
+        if self._migrated or (self._schema is not None and self._schema.ready):
+            self._migrated = True
+            return True
+        async with self._schema_asking:
+            if self._migrated or time.monotonic() - self._schema_asked_at < 1.0:
+                return self._migrated or self._schema_unknown
+            try:
+                missing = await self.schema.core_missing()
+            except Exception:  # noqa: BLE001 - unreachable or refusing: not this check's to report
+                self._schema_unknown = True
+                return True
+            finally:
+                self._schema_asked_at = time.monotonic()
+            self._schema_unknown = False
+            self._migrated = not missing
+            return self._migrated
 
     def _unique(self, hook: str, what: str) -> dict[str, Any]:
         found: dict[str, Any] = {}

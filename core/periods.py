@@ -3,7 +3,8 @@
 A client's ``params`` are checked once, when the report is asked for (``check_period``: a 422
 naming the field for a bad one), and stored resolved, as ISO ``start`` and ``end``; whoever
 generates the report reads them back with ``period_of``. A relative period is resolved when
-checked, so a scheduled report's "last_week" is the week before each run.
+checked, so a scheduled report's "last_week" is the week before each run. The ``last_*`` periods
+are whole days and leave today out; ``today`` and ``this_week`` run up to the moment of asking.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from core.errors import Unprocessable
 from core.untrusted import in_range
 
-Relative = Literal["last_day", "last_week", "last_month"]
+Relative = Literal["today", "last_day", "this_week", "last_week", "last_month"]
 RELATIVE_PERIODS: tuple[str, ...] = get_args(Relative)
 MAX_DAYS = 366
 
@@ -60,9 +61,14 @@ def _within_range(field: str, value: datetime | date) -> datetime:
 
 
 def relative_period(period: str, now: datetime) -> Period:
-    """Whole UTC days before today: ``last_day`` (yesterday), ``last_week`` (the 7 days before
-    today), ``last_month`` (the previous calendar month)."""
+    """``last_day`` (yesterday), ``last_week`` (the 7 days before today) and ``last_month`` (the
+    previous calendar month) are whole UTC days and leave today out; ``today`` (since midnight UTC)
+    and ``this_week`` (today and the 6 days before) end now."""
     today = datetime.combine(now.astimezone(UTC).date(), time(0), tzinfo=UTC)
+    if period == "today":
+        return Period(today, now)
+    if period == "this_week":
+        return Period(today - timedelta(days=6), now)
     if period == "last_day":
         return Period(today - timedelta(days=1), today)
     if period == "last_week":

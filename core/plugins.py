@@ -171,7 +171,7 @@ class PluginRegistry:
                 results = caller(config=table)
             except ValidationError as err:
                 prefix = f"{self.settings.source}: [plugins.{name}]"
-                message = explain_validation_error(err, prefix, self.settings.secret_paths, at)
+                message = explain_validation_error(err, prefix, self.settings.secret_paths, at, self.settings, name)
                 raise ConfigError(without_secrets(message, secrets)) from err
             except (ValueError, TypeError, ConfigError) as err:
                 message = f"{self.settings.source}: [plugins.{name}]: {err}"

@@ -67,6 +67,17 @@ def test_config_check_prints_the_resolved_config_with_secrets_masked(tmp_path: P
         ("[plugins.nosuch]\nx = 1\n", {}, "no plugin named 'nosuch' is installed"),
         ('[plugins.http.destinations.crm]\nurl = "not a url"\n', {}, "[plugins.http] destinations.crm.url"),
         ("[database]\nurll = 1\n", {}, "[database] urll: unknown key"),
+        ("", {"SWITCHBOARD_DATABASE__URLL": "x"}, "environment variable SWITCHBOARD_DATABASE__URLL ([database] urll)"),
+        (
+            "",
+            {"SWITCHBOARD_PLUGINS__HTTP__DESTINATIONS": '{"crm": {"url": "not a url"}}'},
+            "environment variable SWITCHBOARD_PLUGINS__HTTP__DESTINATIONS ([plugins.http] destinations.crm.url)",
+        ),
+        (
+            '[plugins.http.destinations.crm]\nurl = "http://x"\nsecret = "${CRM_SECRET}"\n',
+            {"CRM_SECRET": ""},
+            "[plugins.http] destinations.crm.secret: environment variable CRM_SECRET is empty",
+        ),
     ],
 )
 def test_bad_configuration_is_one_line_and_a_nonzero_exit(
@@ -163,3 +174,22 @@ def test_config_may_come_before_or_after_the_action(tmp_path: Path) -> None:
     assert run("db", "--config", str(config), "upgrade", cwd=tmp_path).returncode == 0
     assert f"{CORE_HEAD} (head)" in run("db", "current", "--config", str(config), cwd=tmp_path).stdout
     assert not (tmp_path / "switchboard.db").exists()
+
+
+def test_config_may_come_before_the_command(tmp_path: Path) -> None:
+    config = tmp_path / "elsewhere.toml"
+    config.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "where.db"}"\n')
+    check = run("--config", str(config), "config", "check", cwd=tmp_path)
+    assert check.returncode == 0, check.stderr
+    assert str(config) in check.stderr and "where.db" in check.stdout
+    assert run(f"--config={config}", "db", "upgrade", cwd=tmp_path).returncode == 0
+    assert f"{CORE_HEAD} (head)" in run("--config", str(config), "db", "current", cwd=tmp_path).stdout
+    assert not (tmp_path / "switchboard.db").exists()
+
+
+def test_config_before_a_plugin_command_is_the_one_it_uses(tmp_path: Path) -> None:
+    config = tmp_path / "elsewhere.toml"
+    config.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "where.db"}"\n')
+    listed = run("--config", str(config), "users", "list", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert (tmp_path / "where.db").exists() and not (tmp_path / "switchboard.db").exists()

@@ -258,6 +258,22 @@ async def test_reply_needs_text_and_a_known_conversation(gw: GatewayClient) -> N
     assert (await gw.post(missing, json={"text": "x"})).status_code == 404
 
 
+async def test_an_unknown_audit_kind_filter_is_a_422_naming_kind(gw: GatewayClient) -> None:
+    r = await gw.get("/api/logs", params={"kind": "bogus"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "kind"
+
+
+async def test_every_kind_the_audit_log_holds_can_be_filtered_on(gw: GatewayClient) -> None:
+    await post_echo(gw, item("a1"))
+    await gw.get("/api/messages")
+    await gw.gateway.audit.flush()
+    kinds = {e["kind"] for e in (await gw.get("/api/logs", params={"limit": 500})).json()["items"]}
+    assert kinds
+    for kind in kinds:
+        r = await gw.get("/api/logs", params={"kind": kind})
+        assert r.status_code == 200 and {e["kind"] for e in r.json()["items"]} == {kind}
+
+
 async def test_requests_and_webhooks_are_in_the_audit_log(gw: GatewayClient) -> None:
     await post_echo(gw, item("a1"))
     await gw.get("/api/messages")

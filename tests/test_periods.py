@@ -23,6 +23,14 @@ def test_a_relative_period_is_whole_utc_days_before_today(name: str, start: date
     assert period_of(check_period({"period": name}, now=NOW)) == Period(start, end)
 
 
+@pytest.mark.parametrize(
+    ("name", "start"),
+    [("today", datetime(2026, 3, 15, tzinfo=UTC)), ("this_week", datetime(2026, 3, 9, tzinfo=UTC))],
+)
+def test_today_and_this_week_run_up_to_now(name: str, start: datetime) -> None:
+    assert period_of(check_period({"period": name}, now=NOW)) == Period(start, NOW)
+
+
 def test_dates_and_times_without_an_offset_are_utc() -> None:
     checked = check_period({"start": "2026-01-01", "end": "2026-01-02T06:00:00"})
     assert checked == {"start": "2026-01-01T00:00:00+00:00", "end": "2026-01-02T06:00:00+00:00"}

@@ -73,3 +73,80 @@ def test_serve_without_auto_migrate_says_which_command_to_run(
     err = capsys.readouterr().err
     assert "missing revision" in err and "switchboard db upgrade" in err
     assert started, "the server still starts: /readyz reports it"
+
+
+UNMIGRATED = "the database is not migrated; run `switchboard db upgrade`"
+
+
+async def test_until_migrated_the_api_answers_503_with_the_hint_and_logs_nothing(
+    fresh: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with gateway_client(fresh, migrate=False) as client:
+        assert (await client.get("/readyz")).status_code == 503
+        login = await client.post("/api/auth/token", json={"username": "admin", "password": "x" * 12})
+        listed = await client.get("/api/messages")
+        for r in (login, listed):
+            assert r.status_code == 503 and r.json()["error"] == UNMIGRATED
+        await client.gateway.audit.flush()
+    assert not [r for r in caplog.records if r.levelno >= 30 or r.exc_info], caplog.text
+
+
+async def test_once_migrated_the_api_answers_again(fresh: Settings) -> None:
+    async with gateway_client(fresh, migrate=False) as client:
+        assert (await client.get("/api/messages")).status_code == 503
+        await migrate_in_thread(fresh)
+        assert (await client.get("/readyz")).status_code == 200
+        assert (await client.get("/api/messages")).status_code == 401  # asks who is calling again
+
+
+@pytest.mark.stacks("postgres")
+async def test_serving_an_unmigrated_postgresql_says_so_once_and_answers_503(fresh: Settings, tmp_path: Path) -> None:
+    import os
+    import re
+    import subprocess
+    import sys
+
+    import httpx
+
+    from core.testing import wait_until
+    from tests.support.receiver import free_port
+
+    port = free_port()
+    config = tmp_path / "serve.toml"
+    config.write_text(
+        f'[database]\nurl = "{fresh.database.url}"\n'
+        f'[queue]\nbackend = "{fresh.queue.backend}"\nredis_url = "{fresh.queue.redis_url}"\nname = "{fresh.queue.name}"\n'
+        f'[server]\nport = {port}\ndata_dir = "{tmp_path / "data"}"\n'
+    )
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "core.cli", "serve", "--config", str(config)],
+            cwd=tmp_path,
+            env=base,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+
+                async def readyz() -> httpx.Response | None:
+                    assert proc.poll() is None, log.read_text()
+                    try:
+                        return await client.get("/readyz")
+                    except httpx.TransportError:
+                        return None
+
+                r = await wait_until(readyz, timeout=60, interval=0.1, message="switchboard serve to answer")
+                assert r.status_code == 503
+                login = await client.post("/api/auth/token", json={"username": "admin", "password": "x" * 12})
+                assert login.status_code == 503 and login.json()["error"] == UNMIGRATED
+                assert (await client.get("/api/deliveries")).status_code == 503
+        finally:
+            proc.terminate()  # a graceful stop: whatever the audit writer holds is written, or fails, now
+            proc.wait(timeout=60)
+    text = log.read_text()
+    assert "Traceback" not in text, text
+    assert not re.search(r"^\S+ \S+ (WARNING|ERROR|CRITICAL) ", text, re.MULTILINE), text
+    assert sum(line.startswith("error: the database is not migrated") for line in text.splitlines()) == 1

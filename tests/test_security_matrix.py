@@ -126,6 +126,7 @@ GET     /plugins/devices/devices/{device_id} 401       ok     ok       ok    ok 
 PATCH   /plugins/devices/devices/{device_id} 401       403    ok       ok    ok      403
 DELETE  /plugins/devices/devices/{device_id} 401       403    403      ok    ok      403
 POST    /plugins/devices/devices/{device_id}/deactivate 401 403 ok     ok    ok      403
+POST    /plugins/devices/devices/{device_id}/reactivate 401 403 ok     ok    ok      403
 POST    /plugins/devices/devices/{device_id}/rotate-key 401 403 ok     ok    ok      403
 POST    /plugins/devices/heartbeat           401       403    403      403   403     403
 POST    /webhooks/devices/heartbeat          401       403    403      403   403     403

@@ -73,7 +73,7 @@ def test_password_in_database_url_is_masked(tmp_path: Path) -> None:
         ('[database]\nurl = "mysql://x"\n', {}, "[database] url:"),
         ('[[routes]]\nsource = "whatsapp"\n', {}, "[[routes]] #1 destinations: required key is missing"),
         ("[server\nport = 1\n", {}, "not valid TOML"),
-        ("", {"SWITCHBOARD_SERVER__PORT": "x"}, "[server] port:"),
+        ("", {"SWITCHBOARD_SERVER__PORT": "x"}, "SWITCHBOARD_SERVER__PORT ([server] port):"),
         ('[plugins.http]\nenabled = "maybe"\n', {}, "[plugins.http] 'enabled' must be true or false"),
     ],
 )
@@ -92,3 +92,55 @@ def test_bad_configuration_gives_one_line_naming_file_and_key(
 def test_missing_explicit_config_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such configuration file"):
         load_settings(tmp_path / "nope.toml", environ={})
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        (
+            {"SWITCHBOARD_DATABASE__URLL": "x"},
+            "environment variable SWITCHBOARD_DATABASE__URLL ([database] urll): unknown key",
+        ),
+        ({"SWITCHBOARD_SERVER__PORT": "eighty"}, "environment variable SWITCHBOARD_SERVER__PORT ([server] port):"),
+        (
+            {"SWITCHBOARD_DELIVERY__BREAKER": '{"failurs": 1}'},
+            "environment variable SWITCHBOARD_DELIVERY__BREAKER ([delivery] breaker.failurs): unknown key",
+        ),
+        (
+            {"SWITCHBOARD_AUTH__SECRET_KEY": "${NOT_SET_ANYWHERE}"},
+            "environment variable SWITCHBOARD_AUTH__SECRET_KEY ([auth] secret_key): environment variable "
+            "NOT_SET_ANYWHERE is not set",
+        ),
+        (
+            {"SWITCHBOARD_PLUGINS__HTTP__ENABLED": "maybe"},
+            "environment variable SWITCHBOARD_PLUGINS__HTTP__ENABLED ([plugins.http]) 'enabled' must be",
+        ),
+    ],
+)
+def test_a_bad_environment_override_is_named_by_its_variable(
+    tmp_path: Path, environ: dict[str, str], expected: str
+) -> None:
+    path = write(tmp_path, "[server]\nport = 8001\n[delivery.breaker]\nfailures = 3\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, environ=environ)
+    assert str(info.value) == expected or str(info.value).startswith(expected)
+    assert str(path) not in str(info.value)
+
+
+def test_a_bad_key_in_the_file_is_still_named_by_the_file_when_an_override_sets_its_neighbour(tmp_path: Path) -> None:
+    path = write(tmp_path, "[delivery.breaker]\ncooldown = -1\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, environ={"SWITCHBOARD_DELIVERY__BREAKER": '{"failures": 1}'})
+    assert str(info.value).startswith(f"{path}: [delivery] breaker.cooldown:")
+
+
+def test_an_empty_secret_is_refused_like_a_missing_one(tmp_path: Path) -> None:
+    path = write(tmp_path, '[auth]\nsecret_key = "${SB_EMPTY_KEY}"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, environ={"SB_EMPTY_KEY": ""})
+    assert str(info.value) == f"{path}: [auth] secret_key: environment variable SB_EMPTY_KEY is empty"
+
+
+def test_an_empty_secret_with_a_default_takes_the_default(tmp_path: Path) -> None:
+    path = write(tmp_path, '[queue]\nredis_url = "${SB_REDIS:-redis://127.0.0.1:6379/3}"\n')
+    assert load_settings(path, environ={"SB_REDIS": ""}).queue.redis_url.endswith("/3")

@@ -183,6 +183,12 @@ class Settings(_Section):
     # Where the settings came from, for messages; and which keys held secrets, for masking.
     source: str = Field(default="<defaults>", exclude=True)
     secret_paths: frozenset[tuple[str, ...]] = Field(default=frozenset(), exclude=True)
+    # Which keys an environment override set (key path → variable name), so a message names the variable.
+    env_paths: dict[tuple[str, ...], str] = Field(default_factory=dict, exclude=True)
+
+    def where(self, path: tuple[Any, ...]) -> str:
+        """Where the key at ``path`` was set, for a message: the file and key, or the environment variable."""
+        return _where(self.source, self.env_paths, path)
 
     def plugin_enabled(self, name: str) -> bool:
         table = self.plugins.get(name, {})
@@ -234,6 +240,16 @@ def _describe(path: tuple[Any, ...]) -> str:
     return f"[{parts[0]}] {'.'.join(parts[1:])}"
 
 
+def _where(source: str, env_paths: Mapping[tuple[str, ...], str], path: tuple[Any, ...]) -> str:
+    """``config.toml: [database] url``, or ``environment variable SWITCHBOARD_DATABASE__URL ([database] url)``."""
+    key = tuple(str(p) for p in path)
+    for end in range(len(key), 0, -1):
+        variable = env_paths.get(key[:end])
+        if variable is not None:
+            return f"environment variable {variable} ({_describe(key)})"
+    return f"{source}: {_describe(key)}"
+
+
 def resolve_secrets(
     value: Any,
     source: str,
@@ -241,29 +257,34 @@ def resolve_secrets(
     path: tuple[str, ...] = (),
     found: set[tuple[str, ...]] | None = None,
     missing: dict[tuple[str, ...], str] | None = None,
+    env_paths: Mapping[tuple[str, ...], str] | None = None,
 ) -> Any:
     """Replace ``${VAR}`` (or ``${VAR:-default}``) in every string with the environment's value.
 
-    With ``missing``, an unset variable is recorded there (path → variable name) and left as a
-    placeholder instead of raising: for commands that only describe the configuration.
+    An empty variable counts as unset (as the shell's ``${VAR:-default}`` does): an empty token is
+    as useless as a missing one, and refusing it at start beats a 401 from the far side later;
+    write ``${VAR:-}`` where empty is meant. With ``missing``, an unset variable is recorded there
+    (path → variable name) and left as a placeholder instead of raising: for commands that only
+    describe the configuration.
     """
     if isinstance(value, dict):
-        return {k: resolve_secrets(v, source, environ, (*path, k), found, missing) for k, v in value.items()}
+        return {k: resolve_secrets(v, source, environ, (*path, k), found, missing, env_paths) for k, v in value.items()}
     if isinstance(value, list):
-        return [resolve_secrets(v, source, environ, path, found, missing) for v in value]
+        return [resolve_secrets(v, source, environ, path, found, missing, env_paths) for v in value]
     if not isinstance(value, str) or "${" not in value:
         return value
 
     def substitute(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
-        if name in environ:
+        if environ.get(name):
             return environ[name]
         if default is not None:
             return default
         if missing is not None:
             missing[path] = name
             return MISSING_SECRET
-        raise ConfigError(f"{source}: {_describe(path)}: environment variable {name} is not set")
+        state = "is empty" if name in environ else "is not set"
+        raise ConfigError(f"{_where(source, env_paths or {}, path)}: environment variable {name} {state}")
 
     if found is not None:
         found.add(path)
@@ -278,8 +299,12 @@ def describe_path(path: tuple[Any, ...]) -> str:
     return _describe(path)
 
 
-def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
-    """``SWITCHBOARD_DATABASE__URL=…`` → ``{"database": {"url": …}}``."""
+def _env_overrides(environ: Mapping[str, str], env_paths: dict[tuple[str, ...], str]) -> dict[str, Any]:
+    """``SWITCHBOARD_DATABASE__URL=…`` → ``{"database": {"url": …}}``.
+
+    Records in ``env_paths`` every key path a variable sets (each leaf of a JSON table), so that a
+    message about one of them names the variable rather than the file.
+    """
     tree: dict[str, Any] = {}
     for key, raw in environ.items():
         if not key.startswith(ENV_PREFIX) or "__" not in key:
@@ -300,7 +325,16 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
                 raise ConfigError(f"environment variable {key}: {part} is not a table")
             node = child
         node[path[-1]] = value
+        _record_leaves(tuple(path), value, key, env_paths)
     return tree
+
+
+def _record_leaves(path: tuple[str, ...], value: Any, variable: str, env_paths: dict[tuple[str, ...], str]) -> None:
+    if isinstance(value, dict) and value:
+        for child, inner in value.items():
+            _record_leaves((*path, str(child)), inner, variable, env_paths)
+    else:
+        env_paths[path] = variable
 
 
 def _merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
@@ -346,8 +380,10 @@ def load_settings(
     elif explicit:
         raise ConfigError(f"{config_file}: no such configuration file")
     source = str(config_file) if config_file.exists() else "<defaults>"
+    env_paths: dict[tuple[str, ...], str] = {}
+    overridden = _merge(data, _env_overrides(env, env_paths))
     return settings_from_dict(
-        _merge(_merge(data, _env_overrides(env)), overrides or {}), source=source, environ=env, missing=missing_secrets
+        _merge(overridden, overrides or {}), source=source, environ=env, missing=missing_secrets, env_paths=env_paths
     )
 
 
@@ -357,10 +393,12 @@ def settings_from_dict(
     source: str = "<settings>",
     environ: Mapping[str, str] | None = None,
     missing: dict[tuple[str, ...], str] | None = None,
+    env_paths: Mapping[tuple[str, ...], str] | None = None,
 ) -> Settings:
     env = os.environ if environ is None else environ
+    origins = dict(env_paths or {})
     secret_paths: set[tuple[str, ...]] = set()
-    resolved = resolve_secrets(dict(data), source, env, (), secret_paths, missing)
+    resolved = resolve_secrets(dict(data), source, env, (), secret_paths, missing, origins)
     plugins = resolved.get("plugins", {})
     if not isinstance(plugins, dict) or any(not isinstance(t, dict) for t in plugins.values()):
         raise ConfigError(f"{source}: [plugins]: expected one table per plugin, [plugins.<name>]")
@@ -368,15 +406,18 @@ def settings_from_dict(
         settings = Settings.model_validate(resolved)
     except ValidationError as err:
         first = err.errors()[0]
-        message = f"{source}: {_describe(first['loc'])}: {_explain(first, secret_paths)}"
+        message = f"{_where(source, origins, first['loc'])}: {_explain(first, secret_paths)}"
         raise ConfigError(without_secrets(message, secret_values(resolved, secret_paths))) from err
     for name in settings.plugins:
         try:
             settings.plugin_enabled(name)
         except ConfigError as err:
-            raise ConfigError(f"{source}: [plugins.{name}] {err}") from err
+            variable = origins.get(("plugins", name, "enabled"))
+            where = f"environment variable {variable} ([plugins.{name}])" if variable else f"{source}: [plugins.{name}]"
+            raise ConfigError(f"{where} {err}") from err
     settings.source = source
     settings.secret_paths = frozenset(secret_paths)
+    settings.env_paths = origins
     return settings
 
 
@@ -421,9 +462,21 @@ def without_secrets(message: str, secrets: Collection[str]) -> str:
 
 
 def explain_validation_error(
-    err: ValidationError, prefix: str, secret_paths: Collection[tuple[str, ...]] = (), at: tuple[str, ...] = ()
+    err: ValidationError,
+    prefix: str,
+    secret_paths: Collection[tuple[str, ...]] = (),
+    at: tuple[str, ...] = (),
+    settings: Settings | None = None,
+    plugin: str = "",
 ) -> str:
-    """One line for the first error of a plugin's settings model (``at``: where its table sits)."""
+    """One line for the first error of a plugin's settings model (``at``: where its table sits).
+
+    With ``settings`` and ``plugin``, a key set by an environment override is named by its variable.
+    """
     first = err.errors()[0]
+    if settings is not None and plugin:
+        path = ("plugins", plugin, *(str(p) for p in first["loc"]))
+        if settings.where(path).startswith("environment variable"):
+            return f"{settings.where(path)}: {_explain(first, secret_paths, at)}"
     loc = ".".join(str(p) for p in first["loc"]) or "(table)"
     return f"{prefix} {loc}: {_explain(first, secret_paths, at)}"

@@ -54,8 +54,12 @@ class ConversationFilters(Page):
     status: Literal["open", "closed"] | None = None
 
 
+# The kinds of audit entry the gateway writes: a filter on any other would only ever find nothing.
+AuditKind = Literal["request", "webhook", "delivery", "auth", "admin", "system"]
+
+
 class LogFilters(Page):
-    kind: str | None = None
+    kind: AuditKind | None = None
     status: int | None = Field(default=None, ge=100, le=599)
     user: str | None = None
     endpoint: str | None = None

@@ -105,6 +105,11 @@ class CronScheduler:
         self._running.clear()
 
     async def _schedule(self) -> None:
+        # On a database not yet migrated every run would fail on a missing table, every tick. A
+        # migration is run by another process: there is no event to wait on, only the database to ask.
+        while not await self.gateway.migrated():
+            if not await self._sleep_until(self.clock.now() + timedelta(seconds=1)):
+                return
         now = self.clock.now()
         await self._catch_up(now)
         due = {job.name: job_runs.next_run(job, now) for job in self.jobs}

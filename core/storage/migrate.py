@@ -8,6 +8,7 @@ that ``depends_on`` the core's first revision; ``upgrade`` goes to every head.
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import threading
 from pathlib import Path
@@ -143,6 +144,22 @@ class SchemaCheck:
         self._heads: set[str] | None = None
         self._ready = False
 
+    @property
+    def ready(self) -> bool:
+        """Found up to date already (no question asked)."""
+        return self._ready
+
+    async def core_missing(self) -> list[str]:
+        """The core's head revisions the database lacks: without its tables (users, the audit
+        log) no request can be served, whereas a plugin's missing table fails only its routes."""
+        if self._ready:
+            return []
+        heads = await asyncio.to_thread(_core_heads)
+        applied = await applied_revisions(self.db)
+        if heads <= applied:
+            return []
+        return await asyncio.to_thread(_not_reached, self.settings, self.registry, set(heads), applied)
+
     async def missing(self) -> list[str]:
         """The head revisions the database lacks, sorted; ``[]`` when it is up to date."""
         if self._ready:
@@ -153,6 +170,13 @@ class SchemaCheck:
         behind = await asyncio.to_thread(_not_reached, self.settings, self.registry, self._heads, applied)
         self._ready = not behind
         return behind
+
+
+@functools.cache
+def _core_heads() -> frozenset[str]:
+    from alembic.script import ScriptDirectory
+
+    return frozenset(ScriptDirectory(str(HERE)).get_heads())
 
 
 def _not_reached(settings: Settings, registry: PluginRegistry, heads: set[str], applied: set[str]) -> list[str]:

@@ -17,7 +17,7 @@ from core.config.settings import Settings, load_settings
 from core.gateway import Gateway, freeze_startup_heap
 from core.metrics import metrics
 from core.scopes import client_address
-from core.web.middleware import Authentication, BodyLimit, RequestContext
+from core.web.middleware import Authentication, BodyLimit, RequestContext, SchemaGate
 from core.web.responses import EXCEPTION_HANDLERS
 from core.web.root_routes import RootRoutes, check_no_shadowing
 from core.web.security import guard_routes, max_body_of, walk_routes
@@ -111,6 +111,7 @@ def create_app(settings: Settings, *, plugins: Iterable[tuple[str, object]] = ()
         routes=guard_routes(routes),
         middleware=[
             Middleware(RequestContext, observe=observe),
+            Middleware(SchemaGate, migrated=gateway.migrated),
             Middleware(BodyLimit, max_bytes=settings.server.max_body_bytes, ceiling=_largest_body_limit(routes)),
             Middleware(
                 Authentication,

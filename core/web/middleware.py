@@ -76,6 +76,33 @@ class RequestContext:
                 await self.observe(scope, status, (time.perf_counter() - started) * 1000, error)
 
 
+UNMIGRATED = "the database is not migrated; run `switchboard db upgrade`"
+# What answers before the database is migrated: the probes (``/readyz`` says what is missing) and the API docs.
+_NEEDS_NO_TABLES = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs")
+
+
+class SchemaGate:
+    """Until the database is migrated, every request but the probes and docs is a 503 with the hint.
+
+    Without it each request fails on a missing table: a 500 for the caller, a traceback in the
+    log, and an audit row that cannot be written (another traceback, again and again). Nothing
+    is audited for a refused request: the audit table is one of those missing.
+    """
+
+    def __init__(self, app: ASGIApp, migrated: Callable[[], Awaitable[bool]]) -> None:
+        self.app = app
+        self.migrated = migrated
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(_NEEDS_NO_TABLES) or await self.migrated():
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        state["audited"] = True
+        response = error_response(503, UNMIGRATED, request_id=state.get("request_id"))
+        await response(scope, receive, send)
+
+
 class BodyTooLarge(HTTPError):
     status_code = 413
 

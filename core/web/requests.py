@@ -42,6 +42,14 @@ def admin_console(request: Request) -> AdminConsole:
     return cast("AdminConsole", console)
 
 
+def read_query(request: Request, model: type[M]) -> M:
+    """The query string as ``model``: 422 naming each parameter that does not fit (an unknown one
+    too, when the model forbids extras); a list field takes repeated or comma-separated values."""
+    from core.web.api.params import parse_query
+
+    return parse_query(request, model)
+
+
 def parse_json(body: bytes | str) -> Any:
     """JSON text as Python values; ``BadRequest`` (400) when it is not JSON a store can hold.
 

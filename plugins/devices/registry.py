@@ -1,4 +1,4 @@
-"""Registered devices: register (with a new key), list, read, update, deactivate, rotate, delete."""
+"""Registered devices: register (with a new key), list, read, update, deactivate, reactivate, rotate, delete."""
 
 from __future__ import annotations
 
@@ -53,6 +53,15 @@ class DeviceChanges(BaseModel):
     facility: str | None = Field(default=None, min_length=1, max_length=128)
     subject: str | None = Field(default=None, max_length=128)
     metadata: dict[str, Any] | None = None
+
+
+class KeyRotation(BaseModel):
+    """A rotation's options; without ``grace_seconds`` the old key works for ``rotation_grace``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # 0: the old key stops at once (a leaked key); at most 30 days.
+    grace_seconds: int | None = Field(default=None, ge=0, le=30 * 86_400)
 
 
 class DeviceFilter(BaseModel):
@@ -186,13 +195,38 @@ async def deactivate(gateway: Gateway, device_id: uuid.UUID) -> Any:
     return await get_device(gateway, device_id)
 
 
+async def reactivate(gateway: Gateway, device_id: uuid.UUID, by: str | None) -> tuple[Any, str]:
+    """Bring a deactivated device back with a new key: ``(row, key)``; its old keys stay revoked.
+
+    409 if the device is not deactivated (an active device's key is changed by rotation).
+    """
+    row = await get_device(gateway, device_id)
+    if row.status != "inactive":
+        raise Conflict("this device is not deactivated: rotate its key instead")
+    key_id, key = await create_device_key(gateway, row.serial, _user_id(by))
+    now = datetime.now(UTC)
+    async with gateway.db.transaction() as conn:
+        # Only if still inactive: two operators reactivating at once give the device one key, not two.
+        done = await conn.execute(
+            devices.update()
+            .where(devices.c.id == device_id, devices.c.status == "inactive")
+            .values(status="active", key_id=key_id, updated_at=now)
+        )
+        if done.rowcount == 1:
+            await conn.execute(device_keys.insert().values(key_id=key_id, device_id=device_id, created_at=now))
+    if done.rowcount != 1:
+        await revoke_device_key(gateway, key_id)
+        raise Conflict("this device is not deactivated: rotate its key instead")
+    return await get_device(gateway, device_id), key
+
+
 async def rotate(
     gateway: Gateway, device_id: uuid.UUID, grace: int, by: str | None
 ) -> tuple[Any, str, datetime | None]:
     """A new key for the device: ``(row, key, when the old key stops)``."""
     row = await get_device(gateway, device_id)
     if row.status == "inactive" or row.key_id is None:
-        raise Conflict("this device is deactivated: register it again to give it a key")
+        raise Conflict("this device is deactivated: reactivate it to give it a new key")
     key_id, key, stops = await rotate_device_key(gateway, row.key_id, grace, _user_id(by))
     now = datetime.now(UTC)
     async with gateway.db.transaction() as conn:

@@ -10,7 +10,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
-from core import BadRequest, NotFound, Unprocessable
+from core import BadRequest, NotFound, Unprocessable, read_query
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -40,11 +40,8 @@ def validate(model: type[M], data: Any, what: str) -> M:
 
 
 def query(request: Request, model: type[M]) -> M:
-    """The query string as ``model`` (400 naming each bad parameter)."""
-    try:
-        return model.model_validate(dict(request.query_params))
-    except ValidationError as err:
-        raise BadRequest("invalid query parameters", errors=_errors(err)) from err
+    """The query string as ``model`` (422 naming each bad parameter, as the core's lists answer)."""
+    return read_query(request, model)
 
 
 def path_id(request: Request, name: str, what: str) -> uuid.UUID:

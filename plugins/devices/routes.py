@@ -2,7 +2,7 @@
 
 A device beats at ``POST /webhooks/devices/heartbeat`` (beside its uploads to
 ``/webhooks/devices``; mounted at the root with ``core.at_root``), and at the older
-``/plugins/devices/heartbeat``, kept as an alias. Viewers read; operators register, change and deactivate devices, rotate keys and acknowledge
+``/plugins/devices/heartbeat``, kept as an alias. Viewers read; operators register, change, deactivate and reactivate devices, rotate keys and acknowledge
 alerts; admins delete devices and manage alert rules. API keys may use the scopes
 ``devices:read`` and ``devices:write``; a device's own key (``devices:upload``) only beats.
 """
@@ -88,9 +88,17 @@ async def deactivate_device(request: Request) -> Response:
 
 
 @requires("operator", scopes=WRITE)
+async def reactivate_device(request: Request) -> Response:
+    """Bring a deactivated device back: status ``active`` and a new key, shown this once."""
+    row, key = await registry.reactivate(_gateway(request), path_id(request, "device_id", "device"), _who(request)[0])
+    return JSONResponse(registry.device_view(row) | {"api_key": key})
+
+
+@requires("operator", scopes=WRITE)
 async def rotate_key(request: Request) -> Response:
-    """A new key for the device; the old one keeps working for ``rotation_grace`` seconds."""
-    grace = _settings(request).rotation_grace
+    """A new key for the device; the old one keeps working for ``grace_seconds`` (default ``rotation_grace``)."""
+    asked = (await json_body(request, registry.KeyRotation)).grace_seconds
+    grace = _settings(request).rotation_grace if asked is None else asked
     row, key, stops = await registry.rotate(
         _gateway(request), path_id(request, "device_id", "device"), grace, _who(request)[0]
     )
@@ -186,6 +194,7 @@ def devices_routes() -> list[BaseRoute]:
         Route("/devices/{device_id}", update_device, methods=["PATCH"]),
         Route("/devices/{device_id}", delete_device, methods=["DELETE"]),
         Route("/devices/{device_id}/deactivate", deactivate_device, methods=["POST"]),
+        Route("/devices/{device_id}/reactivate", reactivate_device, methods=["POST"]),
         Route("/devices/{device_id}/rotate-key", rotate_key, methods=["POST"]),
         Route("/heartbeat", heartbeat, methods=["POST"]),
         Route("/readings", list_readings, methods=["GET"]),

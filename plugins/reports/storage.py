@@ -37,7 +37,19 @@ class LocalStorage:
         await asyncio.to_thread(os.replace, path, target)
 
     async def delete(self, key: str) -> None:
-        await asyncio.to_thread(self.path(key).unlink, missing_ok=True)
+        await asyncio.to_thread(self._remove, self.path(key))
+
+    def _remove(self, path: Path) -> None:
+        # A report's file sits in a folder of its own (``<id>/<name>``): the folder goes with it, so
+        # years of retention do not leave a directory per report ever made.
+        path.unlink(missing_ok=True)
+        folder = path.parent
+        while folder != self.directory and self.directory in folder.parents:
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (another file), or already gone
+                return
+            folder = folder.parent
 
     async def read(self, key: str) -> bytes:
         """The whole file (for small files only: scheduled e-mails attach them)."""

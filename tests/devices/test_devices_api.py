@@ -119,7 +119,7 @@ async def test_readings_are_filtered_and_paged(app_client) -> None:  # type: ign
         hr = await client.get("/plugins/devices/readings", params={"metric": "heart_rate"}, headers=viewer)
         assert [r["subject"] for r in hr.json()["items"]] == ["P-2"]
         bad = await client.get("/plugins/devices/readings", params={"since": "yesterday"}, headers=viewer)
-        assert bad.status_code == 400
+        assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "since"
 
 
 async def test_a_subjects_summary_gives_each_metric(app_client) -> None:  # type: ignore[no-untyped-def]
@@ -145,4 +145,22 @@ async def test_a_subjects_summary_gives_each_metric(app_client) -> None:  # type
             metrics["blood_pressure"]["systolic"]["last"] == 130 and metrics["blood_pressure"]["diastolic"]["max"] == 85
         )
         bad = await client.get("/plugins/devices/subjects/P-1/summary", params={"period": "year"}, headers=viewer)
-        assert bad.status_code == 400
+        assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "period"
+
+
+async def test_a_bad_list_filter_is_a_422_naming_it_as_the_cores_lists_answer(app_client) -> None:  # type: ignore[no-untyped-def]
+    async with app_client() as client:
+        viewer = await user_headers(client.gateway, "viewer")
+        for path, params, field in (
+            (DEVICES, {"status": "asleep"}, "status"),
+            (DEVICES, {"limit": "many"}, "limit"),
+            ("/plugins/devices/alerts", {"state": "bogus"}, "state"),
+            (DEVICES, {"colour": "red"}, "colour"),
+        ):
+            r = await client.get(path, params=params, headers=viewer)
+            assert r.status_code == 422, (path, params, r.text)
+            assert [e["field"] for e in r.json()["errors"]] == [field]
+        core = await client.get(
+            "/api/logs", params={"kind": "bogus"}, headers=await user_headers(client.gateway, "operator")
+        )
+        assert core.status_code == 422 and set(core.json()) == set(r.json())

@@ -137,3 +137,46 @@ async def test_a_rotated_key_keeps_working_during_its_grace(app_client) -> None:
         assert r.json()["old_key_valid_until"] is not None
         assert (await upload(client, old, [reading("r-1")]))["accepted"] == 1
         assert (await upload(client, r.json()["api_key"], [reading("r-2")]))["accepted"] == 1
+
+
+async def test_a_rotation_asked_with_no_grace_stops_the_old_key_at_once(app_client) -> None:  # type: ignore[no-untyped-def]
+    async with app_client() as client:  # rotation_grace: the default day
+        device, old = await register(client)
+        operator = await user_headers(client.gateway, "operator")
+        r = await client.post(f"{DEVICES}/{device['id']}/rotate-key", json={"grace_seconds": 0}, headers=operator)
+        assert r.status_code == 200, r.text
+        await upload(client, old, [reading("r-1")], status=401)
+        assert (await upload(client, r.json()["api_key"], [reading("r-1")]))["accepted"] == 1
+
+
+async def test_a_rotation_with_a_bad_grace_is_refused_and_changes_nothing(app_client) -> None:  # type: ignore[no-untyped-def]
+    async with app_client() as client:
+        device, old = await register(client)
+        operator = await user_headers(client.gateway, "operator")
+        for body in ({"grace_seconds": -1}, {"grace_seconds": "soon"}, {"grace": 0}):
+            r = await client.post(f"{DEVICES}/{device['id']}/rotate-key", json=body, headers=operator)
+            assert r.status_code == 422, r.text
+        assert (await upload(client, old, [reading("r-1")]))["accepted"] == 1
+
+
+async def test_a_deactivated_device_is_reactivated_with_a_new_key(app_client) -> None:  # type: ignore[no-untyped-def]
+    async with app_client() as client:
+        device, old = await register(client)
+        operator = await user_headers(client.gateway, "operator")
+        await client.post(f"{DEVICES}/{device['id']}/deactivate", headers=operator)
+        r = await client.post(f"{DEVICES}/{device['id']}/reactivate", headers=operator)
+        assert r.status_code == 200, r.text
+        assert r.json()["status"] == "active" and r.json()["serial"] == device["serial"]
+        await upload(client, old, [reading("r-1")], status=401)
+        assert (await upload(client, r.json()["api_key"], [reading("r-1")]))["accepted"] == 1
+
+
+async def test_an_active_device_is_not_reactivated(app_client) -> None:  # type: ignore[no-untyped-def]
+    async with app_client() as client:
+        device, key = await register(client)
+        operator = await user_headers(client.gateway, "operator")
+        r = await client.post(f"{DEVICES}/{device['id']}/reactivate", headers=operator)
+        assert r.status_code == 409, r.text
+        assert (await upload(client, key, [reading("r-1")]))["accepted"] == 1
+        viewer = await user_headers(client.gateway, "viewer")
+        assert (await client.post(f"{DEVICES}/{device['id']}/reactivate", headers=viewer)).status_code == 403

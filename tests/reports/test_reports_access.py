@@ -178,6 +178,7 @@ async def test_reports_past_their_retention_are_deleted_with_their_files(app_cli
         assert path(key).is_file()
         assert await service.purge(client.gateway, now=datetime.now(UTC) + timedelta(days=31)) == 1
         assert not path(key).exists()
+        assert not path(key).parent.exists() and path(key).parent.parent.is_dir()
         assert (await client.get(f"{REPORTS}/{old['id']}", headers=operator)).status_code == 404
         assert (await client.get(old["download_url"])).status_code == 404
 
@@ -204,3 +205,15 @@ async def test_a_failing_report_says_why(app_client) -> None:  # type: ignore[no
         report = await finished(client, r.json()["id"], operator)
         assert report["status"] == "failed" and report["error"] == "the source is down"
         assert report["failed_at"] and "download_url" not in report
+
+
+async def test_a_deleted_report_leaves_no_empty_folder(app_client) -> None:  # type: ignore[no-untyped-def]
+    async with app_client() as client:
+        operator = await user_headers(client.gateway, "operator")
+        report = await finished(client, await ask(client, operator, "failures"), operator)
+        storage = service.storage_of(client.gateway)
+        async with client.gateway.db.transaction() as conn:
+            key = await conn.scalar(reports.select().with_only_columns(reports.c.storage_key))
+        assert (await client.delete(f"{REPORTS}/{report['id']}", headers=operator)).status_code == 204
+        assert not storage.path(key).parent.exists()  # type: ignore[union-attr]
+        assert storage.directory.is_dir()  # type: ignore[union-attr]
