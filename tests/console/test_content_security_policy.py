@@ -91,7 +91,7 @@ async def test_no_console_page_breaks_the_policy(
     await page.click("button[type=submit]")
     await expect(page).to_have_url(re.compile(r"/admin/?$"))
     await check("dashboard")
-    links = await page.locator("header nav a").evaluate_all("(links) => links.map((a) => a.getAttribute('href'))")
+    links = await page.locator("nav.side a").evaluate_all("(links) => links.map((a) => a.getAttribute('href'))")
     assert len(links) > 3
     for href in links:
         await page.goto(site + href)
