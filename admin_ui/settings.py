@@ -18,3 +18,5 @@ class AdminSettings(BaseModel):
     dashboard_cache_seconds: int = Field(default=10, ge=0, le=300)
     # Rows per page of the lists.
     page_size: int = Field(default=50, ge=5, le=500)
+    # A list counts its rows up to this many and says "more than" this past it (a cheap bounded count).
+    list_total_bound: int = Field(default=10_000, ge=10, le=1_000_000)

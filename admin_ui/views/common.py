@@ -51,21 +51,41 @@ def filters_from(params: Any, model: type[M], *, limit: int | None = None, skip:
 
 
 async def filtered_page(
-    params: Any, model: type[M], limit: int, fetch: Callable[[M], Awaitable[dict[str, Any]]]
+    params: Any,
+    model: type[M],
+    limit: int,
+    fetch: Callable[[M], Awaitable[dict[str, Any]]],
+    count: Callable[[M], Awaitable[dict[str, Any]]] | None = None,
 ) -> tuple[M, dict[str, Any], dict[str, str], int]:
     """``(filters, page, errors, status)`` of a list: a bad filter in the URL is an error beside its input.
 
     The list is then empty (not a list ignoring the filter the user asked for), and the other
     filters keep their values. ``errors`` maps a field to its message ("" for no one field).
+    With ``count``, the page's ``total`` is what it answers for the filters (``paging.bounded_total``);
+    the page's ``links`` are the query strings of its newest, newer and older pages (see ``page_links``).
     """
     try:
         f = filters_from(params, model, limit=limit)
-        return f, await fetch(f), {}, 200
+        page = await fetch(f)
+        page["total"] = await count(f) if count is not None else None
     except HTTPError as exc:
         if exc.status_code not in (400, 422):
             raise
         errors = field_errors(exc) or {"": str(exc)}
-        return filters_from(params, model, limit=limit, skip=set(errors)), {"items": [], "next": None}, errors, exc.status_code
+        f = filters_from(params, model, limit=limit, skip={*errors, "cursor", "before"})
+        page = {"items": [], "next": None, "newer": None, "total": None}
+        return f, page | {"links": page_links(f, page)}, errors, exc.status_code
+    return f, page | {"links": page_links(f, page)}, {}, 200
+
+
+def page_links(f: BaseModel, page: dict[str, Any]) -> dict[str, str | None]:
+    """The query strings of a list's newest, newer and older pages (``None``: no such page), each with ``f``'s filters."""
+    paged = bool(getattr(f, "cursor", None) or getattr(f, "before", None))
+    return {
+        "newest": query_of(f, cursor=None, before=None) if paged or page.get("newer") else None,
+        "newer": query_of(f, cursor=None, before=page["newer"]) if page.get("newer") else None,
+        "older": query_of(f, cursor=page["next"], before=None) if page.get("next") else None,
+    }
 
 
 def field_errors(exc: HTTPError) -> dict[str, str]:

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from admin_ui.console import console_of
 from admin_ui.flash import redirect_with
-from admin_ui.views.common import caller, filtered_page, media_of, path_uuid, query_of
+from admin_ui.views.common import caller, filtered_page, media_of, path_uuid
 from core.auth.permissions import requires
 from core.errors import NotFound
 from core.operations import records, replies
@@ -21,14 +21,17 @@ from core.operations.plugin_services import message_deliveries
 async def list_conversations(request: Request) -> Response:
     console = console_of(request)
     f, page, errors, status = await filtered_page(
-        request.query_params, ConversationFilters, console.page_size, lambda f: records.list_conversations(console.gateway.db, f)
+        request.query_params,
+        ConversationFilters,
+        console.page_size,
+        lambda f: records.list_conversations(console.gateway.db, f),
+        lambda f: records.count_conversations(console.gateway.db, f, bound=console.settings.list_total_bound),
     )
     context = {
         "f": f,
         "errors": errors,
         "page": page,
         "platforms": sorted(console.gateway.adapters),
-        "next_query": query_of(f, cursor=page["next"]) if page["next"] else None,
     }
     return console.render(request, "conversations.html", context, block="results", status_code=status)
 

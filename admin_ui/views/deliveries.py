@@ -68,7 +68,11 @@ async def list_deliveries(request: Request) -> Response:
     """Deliveries, newest first, filtered by status, destination, platform and date."""
     console = console_of(request)
     f, page, errors, status = await filtered_page(
-        request.query_params, DeliveryFilters, console.page_size, lambda f: records.list_deliveries(console.gateway.db, f)
+        request.query_params,
+        DeliveryFilters,
+        console.page_size,
+        lambda f: records.list_deliveries(console.gateway.db, f),
+        lambda f: records.count_listed_deliveries(console.gateway.db, f, bound=console.settings.list_total_bound),
     )
     context = {
         "f": f,
@@ -79,7 +83,6 @@ async def list_deliveries(request: Request) -> Response:
         "destinations": sorted(console.gateway.destinations),
         "platforms": sorted(console.gateway.adapters),
         "query": query_of(f),
-        "next_query": query_of(f, cursor=page["next"]) if page["next"] else None,
     }
     return console.render(request, "deliveries.html", context, block="results", status_code=status)
 

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from admin_ui.console import console_of
-from admin_ui.views.common import filtered_page, query_of
+from admin_ui.views.common import filtered_page
 from core.auth.permissions import requires
 from core.errors import NotFound
 from core.operations import records
@@ -22,7 +22,11 @@ async def list_logs(request: Request) -> Response:
     """Filter by status, date range, user, endpoint, platform and kind; newest first."""
     console = console_of(request)
     f, page, errors, status = await filtered_page(
-        request.query_params, LogFilters, console.page_size, lambda f: records.list_logs(console.gateway.db, f)
+        request.query_params,
+        LogFilters,
+        console.page_size,
+        lambda f: records.list_logs(console.gateway.db, f),
+        lambda f: records.count_logs(console.gateway.db, f, bound=console.settings.list_total_bound),
     )
     context = {
         "f": f,
@@ -30,7 +34,6 @@ async def list_logs(request: Request) -> Response:
         "page": page,
         "kinds": KINDS,
         "platforms": sorted(console.gateway.adapters),
-        "next_query": query_of(f, cursor=page["next"]) if page["next"] else None,
     }
     return console.render(request, "logs.html", context, block="results", status_code=status)
 

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from admin_ui.console import console_of
-from admin_ui.views.common import filtered_page, media_of, path_uuid, query_of
+from admin_ui.views.common import filtered_page, media_of, path_uuid
 from core.auth.permissions import requires
 from core.errors import NotFound
 from core.messages import KINDS
@@ -21,7 +21,11 @@ async def list_messages(request: Request) -> Response:
     """Filter by platform, participant, direction, kind and date range; newest first."""
     console = console_of(request)
     f, page, errors, status = await filtered_page(
-        request.query_params, MessageFilters, console.page_size, lambda f: records.list_messages(console.gateway.db, f)
+        request.query_params,
+        MessageFilters,
+        console.page_size,
+        lambda f: records.list_messages(console.gateway.db, f),
+        lambda f: records.count_messages(console.gateway.db, f, bound=console.settings.list_total_bound),
     )
     context = {
         "f": f,
@@ -30,7 +34,6 @@ async def list_messages(request: Request) -> Response:
         "kinds": sorted(KINDS),
         # A platform whose adapter is off now still names its stored messages.
         "platforms": sorted({*console.gateway.adapters, *([f.platform] if f.platform else [])}),
-        "next_query": query_of(f, cursor=page["next"]) if page["next"] else None,
     }
     return console.render(request, "messages.html", context, block="results", status_code=status)
 

@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.pipeline.statuses import DeliveryStatus
 from core.untrusted import in_range
@@ -20,9 +20,16 @@ class Page(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     limit: int = Field(default=50, ge=1, le=500)
-    cursor: str | None = None
+    cursor: str | None = Field(default=None, description="the older page: a page's `next`")
+    before: str | None = Field(default=None, description="the newer page: a page's `newer`")
     since: datetime | None = None
     until: datetime | None = None
+
+    @model_validator(mode="after")
+    def _one_direction(self) -> Page:
+        if self.cursor and self.before:
+            raise ValueError("give cursor (older) or before (newer), not both")
+        return self
 
     @field_validator("since", "until")
     @classmethod

@@ -1,6 +1,6 @@
 """Reading the gateway's records: messages, deliveries, conversations, the audit log.
 
-Lists are keyset-paginated on the primary key (time-ordered ids), newest first, and filter
+Lists are keyset-paginated on the primary key (time-ordered ids), newest first, in both directions, and filter
 only on indexed columns, so a table of millions of rows pages as fast as one of hundreds.
 The JSON API and the admin UI both read through here.
 """
@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from core.operations.filters import ConversationFilters, DeliveryFilters, LogFilters, MessageFilters, Page
-from core.storage.cursors import decode_cursor, decode_int_cursor, encode_cursor
+from core.operations.paging import TOTAL_BOUND, bounded_total, keyset, ordered, read_page
 from core.storage.db import Database
 from core.storage.ids import uuid7_floor
 from core.storage.models import audit_log, conversations, deliveries, delivery_attempts, messages
@@ -94,18 +94,7 @@ def _id_window(table: sa.Table, page: Page) -> list[sa.ColumnElement[bool]]:
 async def _page(
     db: Database, query: sa.Select[Any], table: sa.Table, page: Page, fields: tuple[str, ...], *, int_ids: bool = False
 ) -> dict[str, Any]:
-    if page.cursor:
-        after = decode_int_cursor(page.cursor) if int_ids else decode_cursor(page.cursor)
-        query = query.where(table.c.id < after)
-    query = query.order_by(table.c.id.desc()).limit(page.limit + 1)
-    async with db.transaction() as conn:
-        rows = (await conn.execute(query)).all()
-    more = len(rows) > page.limit
-    rows = rows[: page.limit]
-    return {
-        "items": [_item(r, fields) for r in rows],
-        "next": encode_cursor(rows[-1].id) if more and rows else None,
-    }
+    return await read_page(db, query, table, page, lambda row: _item(row, fields), int_ids=int_ids)
 
 
 def _message_conditions(f: MessageFilters) -> list[sa.ColumnElement[bool]]:
@@ -123,23 +112,38 @@ def _message_conditions(f: MessageFilters) -> list[sa.ColumnElement[bool]]:
     return clauses
 
 
+def _participant_ids(
+    f: MessageFilters, extra: list[sa.ColumnElement[bool]], newest_first: bool, limit: int
+) -> sa.Subquery:
+    """The ids of ``f``'s participant's messages as two keyset scans, one per index, each stopping after ``limit``:
+    an OR in one WHERE would gather every message of the participant and sort them."""
+    halves = [
+        sa.select(messages.c.id)
+        .where(*_message_conditions(f), *extra, messages.c[column] == f.participant)
+        .order_by(ordered(messages, newest_first))
+        .limit(limit)
+        .subquery()
+        for column in ("sender", "recipient")
+    ]
+    return sa.union(*(sa.select(h.c.id) for h in halves)).subquery()
+
+
 async def list_messages(db: Database, f: MessageFilters) -> dict[str, Any]:
     query = sa.select(*(messages.c[n] for n in MESSAGE_FIELDS)).where(*_message_conditions(f))
     if f.participant is not None:
-        # Sender OR recipient as two keyset scans, one per index, each stopping after a page:
-        # an OR in one WHERE would gather every message of the participant and sort them.
-        after = [messages.c.id < decode_cursor(f.cursor)] if f.cursor else []
-        halves = [
-            sa.select(messages.c.id)
-            .where(*_message_conditions(f), *after, messages.c[column] == f.participant)
-            .order_by(messages.c.id.desc())
-            .limit(f.limit + 1)
-            .subquery()
-            for column in ("sender", "recipient")
-        ]
-        ids = sa.union(*(sa.select(h.c.id) for h in halves)).subquery()
+        clauses, newest_first = keyset(messages, f)
+        ids = _participant_ids(f, clauses, newest_first, f.limit + 1)
         query = query.where(messages.c.id.in_(sa.select(ids.c.id)))
     return await _page(db, query, messages, f, MESSAGE_FIELDS)
+
+
+async def count_messages(db: Database, f: MessageFilters, *, bound: int = TOTAL_BOUND) -> dict[str, Any]:
+    """How many messages match ``f`` (its page aside), counted up to ``bound`` (``paging.bounded_total``)."""
+    if f.participant is not None:
+        # Each half stops after bound + 1 rows: past that, their union is past the bound too.
+        ids = _participant_ids(f, [], True, bound + 1)
+        return await bounded_total(db, sa.select(ids.c.id), bound)
+    return await bounded_total(db, sa.select(messages.c.id).where(*_message_conditions(f)), bound)
 
 
 async def get_message(db: Database, message_id: uuid.UUID) -> dict[str, Any] | None:
@@ -191,6 +195,11 @@ async def list_deliveries(db: Database, f: DeliveryFilters) -> dict[str, Any]:
     return await _page(db, query, deliveries, f, DELIVERY_FIELDS)
 
 
+async def count_listed_deliveries(db: Database, f: DeliveryFilters, *, bound: int = TOTAL_BOUND) -> dict[str, Any]:
+    """How many deliveries match ``f`` (its page aside), counted up to ``bound`` (``paging.bounded_total``)."""
+    return await bounded_total(db, sa.select(deliveries.c.id).where(*delivery_conditions(f)), bound)
+
+
 async def count_deliveries(db: Database, f: DeliveryFilters) -> int:
     """How many deliveries match ``f`` (what a bulk requeue or purge would touch)."""
     query = sa.select(sa.func.count()).select_from(deliveries).where(*delivery_conditions(f))
@@ -224,12 +233,22 @@ CONVERSATION_FIELDS = (
 )
 
 
-async def list_conversations(db: Database, f: ConversationFilters) -> dict[str, Any]:
-    query = sa.select(conversations).where(*_id_window(conversations, f))
+def _conversation_conditions(f: ConversationFilters) -> list[sa.ColumnElement[bool]]:
+    clauses = _id_window(conversations, f)
     for column, value in (("platform", f.platform), ("participant", f.participant), ("status", f.status)):
         if value is not None:
-            query = query.where(conversations.c[column] == value)
+            clauses.append(conversations.c[column] == value)
+    return clauses
+
+
+async def list_conversations(db: Database, f: ConversationFilters) -> dict[str, Any]:
+    query = sa.select(conversations).where(*_conversation_conditions(f))
     return await _page(db, query, conversations, f, CONVERSATION_FIELDS)
+
+
+async def count_conversations(db: Database, f: ConversationFilters, *, bound: int = TOTAL_BOUND) -> dict[str, Any]:
+    """How many conversations match ``f`` (its page aside), counted up to ``bound``."""
+    return await bounded_total(db, sa.select(conversations.c.id).where(*_conversation_conditions(f)), bound)
 
 
 async def get_conversation(db: Database, conversation_id: uuid.UUID, *, recent: int = 20) -> dict[str, Any] | None:
@@ -261,22 +280,32 @@ LOG_FIELDS = (
 )
 
 
-async def list_logs(db: Database, f: LogFilters) -> dict[str, Any]:
-    query = sa.select(*(audit_log.c[n] for n in LOG_FIELDS))
+def _log_conditions(f: LogFilters) -> list[sa.ColumnElement[bool]]:
+    clauses: list[sa.ColumnElement[bool]] = []
     if f.since is not None:
-        query = query.where(audit_log.c.at >= f.since)
+        clauses.append(audit_log.c.at >= f.since)
     if f.until is not None:
-        query = query.where(audit_log.c.at < f.until)
+        clauses.append(audit_log.c.at < f.until)
     user = f.user if f.user is None or ":" in f.user else f"user:{f.user}"
     for column, value in (("kind", f.kind), ("status", f.status), ("actor", user), ("action", f.action)):
         if value is not None:
-            query = query.where(audit_log.c[column] == value)
+            clauses.append(audit_log.c[column] == value)
     if f.endpoint is not None:
-        query = query.where(audit_log.c.path == f.endpoint)
+        clauses.append(audit_log.c.path == f.endpoint)
     if f.platform is not None:
         # A platform's traffic is its webhook's path (indexed), not a column of its own.
-        query = query.where(audit_log.c.path == f"/webhooks/{f.platform}")
+        clauses.append(audit_log.c.path == f"/webhooks/{f.platform}")
+    return clauses
+
+
+async def list_logs(db: Database, f: LogFilters) -> dict[str, Any]:
+    query = sa.select(*(audit_log.c[n] for n in LOG_FIELDS)).where(*_log_conditions(f))
     return await _page(db, query, audit_log, f, LOG_FIELDS, int_ids=True)
+
+
+async def count_logs(db: Database, f: LogFilters, *, bound: int = TOTAL_BOUND) -> dict[str, Any]:
+    """How many audit entries match ``f`` (its page aside), counted up to ``bound``."""
+    return await bounded_total(db, sa.select(audit_log.c.id).where(*_log_conditions(f)), bound)
 
 
 async def get_log(db: Database, log_id: int) -> dict[str, Any] | None:
