@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from core import CronJob, StandardMessage, hookimpl
 from core.gateway import Gateway
+from core.pipeline.job_runs import set_enabled
 from core.pipeline.queue.local import LocalQueue
 from core.pipeline.worker import build_worker
 from core.storage.models import job_runs
@@ -189,6 +190,24 @@ async def test_ticks_the_process_was_busy_past_are_skipped_and_the_latest_runs(c
     assert [r["outcome"] for r in skipped] == ["skipped", "skipped"]
     assert all("busy past this tick" in r["error"] for r in skipped)
     assert probe.ticks["often"] == [latest]
+
+
+async def test_a_disabled_job_records_its_tick_as_skipped_and_runs_again_once_enabled(clean_stack: Stack) -> None:
+    probe = Probe(("switched", 60))
+    gateway = Gateway(clean_stack.settings(), [("probe", probe)])
+    clock = SteppedClock(T0)
+    await ran_recently(gateway, "switched", T0 - timedelta(seconds=10))
+    while_off, once_on = (datetime(2026, 12, 6, 3, m, tzinfo=UTC) for m in (10, 11))
+    async with scheduling(gateway, clock):
+        await set_enabled(gateway.db, "switched", False, by="admin")
+        await clock.set(while_off)
+        skipped = await run_for(gateway, "switched", while_off)
+        await set_enabled(gateway.db, "switched", True, by="admin")
+        await clock.set(once_on)
+        ran = await run_for(gateway, "switched", once_on)
+    assert skipped["outcome"] == "skipped" and skipped["error"] == "disabled" and skipped["trigger"] == "schedule"
+    assert ran["outcome"] == "succeeded"
+    assert probe.ticks["switched"] == [once_on]
 
 
 class HeldReceiver:

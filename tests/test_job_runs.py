@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import sqlalchemy as sa
+
 from core import CronJob, hookimpl
 from core.gateway import Gateway
 from core.pipeline.job_runs import run_recorded
+from core.storage.models import audit_log
 from core.testing import run_jobs, user_headers, wait_until
 
 
@@ -96,8 +99,13 @@ async def test_a_disabled_job_skips_its_scheduled_runs_in_every_process(app_clie
             await other.close()
         jobs = {j["name"]: j for j in (await client.get("/api/jobs", headers=admin)).json()["items"]}
     assert jobs["tidy"]["enabled"] is True
-    # The other process's runs (this app's scheduler ran the job at its start, before it was disabled).
-    assert [run["trigger"] for run in jobs["tidy"]["last_runs"] if run["worker"] is None] == ["schedule"]
+    # The other process's runs, newest first (this app's scheduler ran the job at its start, before it was
+    # disabled): its tick while disabled is recorded as skipped, with the reason.
+    other_runs = [run for run in jobs["tidy"]["last_runs"] if run["worker"] is None]
+    assert [(run["trigger"], run["outcome"], run["error"]) for run in other_runs] == [
+        ("schedule", "succeeded", None),
+        ("schedule", "skipped", "disabled"),
+    ]
 
 
 async def test_a_disabled_job_shows_no_next_run(app_client: Callable[..., Any]) -> None:
@@ -113,7 +121,9 @@ async def test_only_operators_run_jobs_and_only_admins_switch_them(app_client: C
         viewer = await user_headers(client.gateway, "viewer")
         operator = await user_headers(client.gateway, "operator")
         assert (await client.post("/api/jobs/tidy/run", headers=viewer)).status_code == 403
-        assert (await client.post("/api/jobs/tidy/disable", headers=operator)).status_code == 403
+        for role in (viewer, operator):
+            for switch in ("disable", "enable"):
+                assert (await client.post(f"/api/jobs/tidy/{switch}", headers=role)).status_code == 403
         assert (await client.get("/api/jobs")).status_code == 401
 
 
@@ -122,3 +132,17 @@ async def test_an_unknown_job_is_not_found(app_client: Callable[..., Any]) -> No
         admin = await user_headers(client.gateway, "admin")
         r = await client.post("/api/jobs/nope/disable", headers=admin)
     assert r.status_code == 404
+
+
+async def test_disabling_and_enabling_a_job_are_audited_with_who_did_it(app_client: Callable[..., Any]) -> None:
+    async with app_client(extra_plugins=[("counting", CountingJobs())]) as client:
+        admin = await user_headers(client.gateway, "admin")
+        await client.post("/api/jobs/tidy/disable", headers=admin)
+        await client.post("/api/jobs/tidy/enable", headers=admin)
+        await client.gateway.audit.flush()
+        query = sa.select(audit_log.c.action, audit_log.c.actor, audit_log.c.detail).where(audit_log.c.kind == "admin")
+        async with client.gateway.db.transaction() as conn:
+            rows = [tuple(r) for r in await conn.execute(query.order_by(audit_log.c.id))]
+    switches = [(action, detail["job"]) for action, _actor, detail in rows if action.startswith("job.")]
+    assert switches == [("job.disable", "tidy"), ("job.enable", "tidy")]
+    assert all(actor for action, actor, _detail in rows if action.startswith("job."))

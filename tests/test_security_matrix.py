@@ -228,6 +228,8 @@ GET     /admin/destinations                  ok        ok        ok        ok   
 POST    /admin/destinations/{name}/pause     ok        403       ok        ok        403       ok
 POST    /admin/destinations/{name}/resume    ok        403       ok        ok        403       ok
 POST    /admin/jobs/{name}/run               ok        403       ok        ok        403       ok
+POST    /admin/jobs/{name}/disable           ok        403       403       ok        403       ok
+POST    /admin/jobs/{name}/enable            ok        403       403       ok        403       ok
 GET     /admin/users                         ok        403       403       ok        403       ok
 POST    /admin/users                         ok        403       403       ok        403       ok
 GET     /admin/users/{id}                    ok        403       403       ok        403       ok

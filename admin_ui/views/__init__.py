@@ -44,6 +44,8 @@ def console_routes() -> list[BaseRoute]:
         Route("/destinations/{name}/pause", operations.pause, methods=["POST"]),
         Route("/destinations/{name}/resume", operations.resume, methods=["POST"]),
         Route("/jobs/{name}/run", operations.run_job, methods=["POST"]),
+        Route("/jobs/{name}/disable", operations.disable_job, methods=["POST"]),
+        Route("/jobs/{name}/enable", operations.enable_job, methods=["POST"]),
         Route("/users", people.users_page, methods=["GET"]),
         Route("/users", people.create_user_view, methods=["POST"]),
         Route("/users/{id}", people.user_page, methods=["GET"]),

@@ -1,4 +1,4 @@
-"""Destinations and jobs: each destination's breaker (pause, resume) and the cron jobs (run now)."""
+"""Destinations and jobs: each destination's breaker (pause, resume) and the cron jobs (run now, disable, enable)."""
 
 from __future__ import annotations
 
@@ -54,3 +54,15 @@ async def resume(request: Request) -> Response:
 async def run_job(request: Request) -> Response:
     job = await jobs.run_now(console_of(request).gateway, request.path_params["name"], caller(request))
     return await _after(request, f"queued a run of {job.name}")
+
+
+@requires("admin")
+async def disable_job(request: Request) -> Response:
+    job = await jobs.set_enabled(console_of(request).gateway, request.path_params["name"], False, caller(request))
+    return await _after(request, f"disabled {job.name}")
+
+
+@requires("admin")
+async def enable_job(request: Request) -> Response:
+    job = await jobs.set_enabled(console_of(request).gateway, request.path_params["name"], True, caller(request))
+    return await _after(request, f"enabled {job.name}")

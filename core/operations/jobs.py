@@ -1,4 +1,4 @@
-"""The cron jobs of the core and every plugin as operators see them; run one now.
+"""The cron jobs of the core and every plugin as operators see them; run one now, disable or enable one.
 
 One service for ``/api/jobs`` and the console's "Destinations and jobs" page.
 """
@@ -58,4 +58,16 @@ async def run_now(gateway: Gateway, name: str, by: Principal) -> CronJob:
     job = find_job(gateway, name)
     await gateway.queue.enqueue_job(RUN_NOW_JOB, job.name)
     gateway.audit.record("admin", action="job.run", actor=by.label, detail={"job": job.name})
+    return job
+
+
+async def set_enabled(gateway: Gateway, name: str, value: bool, by: Principal) -> CronJob:
+    """Switch the job's scheduled runs on or off on every process (from its next tick), audited.
+
+    A disabled job can still be run now, by hand.
+    """
+    job = find_job(gateway, name)
+    await job_runs.set_enabled(gateway.db, job.name, value, by=by.label)
+    action = "job.enable" if value else "job.disable"
+    gateway.audit.record("admin", action=action, actor=by.label, detail={"job": job.name})
     return job

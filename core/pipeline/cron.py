@@ -10,7 +10,9 @@ as ``skipped``, with the reason:
 
 - the job's run for an earlier tick is still going (here or in another worker);
 - the process was busy past the tick: its scheduler woke when the job's next tick had
-  already come; that later tick runs, the earlier one is skipped.
+  already come; that later tick runs, the earlier one is skipped;
+- an admin has disabled the job (``disabled``): ``job_runs.run_recorded`` reads the job's
+  state in the database at each tick, so the switch holds on every process.
 
 At start, a job that has not run within its period (or has never run) runs at once for its
 latest tick, rather than a period later: a process restarted more often than hourly still

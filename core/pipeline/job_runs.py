@@ -3,7 +3,8 @@
 ``run_recorded`` is the one place a cron job runs, whoever asks (the cron scheduler of the local
 queue or of an arq worker, ``POST /api/jobs/{name}/run``). Before a scheduled run it reads the
 job's state, so an admin's ``disable`` holds on every process at the next tick, without a
-restart. A tick that could not run is recorded too, as ``skipped`` (``record_skipped``).
+restart. A tick that could not run is recorded too, as ``skipped`` (``record_skipped``), with
+its reason: ``DISABLED`` for a disabled job's tick.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("switchboard.jobs")
 Trigger = Literal["schedule", "manual"]
 SKIPPED = "skipped"
+# The reason recorded for the tick of a job an admin has disabled.
+DISABLED = "disabled"
 RUN_RETENTION_DAYS = 30
 
 
@@ -69,7 +72,8 @@ async def run_recorded(
 ) -> bool:
     """Run ``job`` once and record the run; returns whether it ran.
 
-    A scheduled run of a disabled job is skipped (and not recorded). A job may return a count
+    A scheduled run of a disabled job does not run: its tick is recorded as skipped, with the
+    reason ``DISABLED`` (so the job's history says why nothing ran). A job may return a count
     (rows purged, deliveries requeued): it is recorded as ``rows``. The job's own exception is
     logged and recorded, never raised: the schedule goes on; so is running past ``timeout``
     seconds. ``tick`` is the schedule's tick the run is for (``ctx["tick"]`` for the job).
@@ -78,6 +82,7 @@ async def run_recorded(
     if trigger == "schedule":
         try:
             if not await enabled(db, job.name):
+                await record_skipped(db, job.name, tick, DISABLED, worker=worker)
                 return False
         except Exception:  # the database is down: run anyway; the job will say what it can do
             log.warning("could not read the state of job %s; running it", job.name, exc_info=True)
@@ -112,9 +117,11 @@ async def run_recorded(
     return True
 
 
-async def record_skipped(db: Database, name: str, tick: datetime, reason: str, *, worker: str | None) -> None:
+async def record_skipped(db: Database, name: str, tick: datetime | None, reason: str, *, worker: str | None) -> None:
     """Record that the tick ``tick`` of job ``name`` did not run, and why (its ``error``)."""
-    log.warning("cron job %s: skipped its tick of %s: %s", name, tick.isoformat(), reason)
+    # A disabled job skips every tick by an admin's choice: no warning each time.
+    level = logging.INFO if reason == DISABLED else logging.WARNING
+    log.log(level, "cron job %s: skipped its tick of %s: %s", name, tick.isoformat() if tick else "now", reason)
     await _record(
         db,
         name=name,

@@ -7,16 +7,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from core.auth.permissions import requires
-from core.contracts import CronJob
 from core.operations import jobs
-from core.pipeline import job_runs
 from core.web.api import answers as A
 from core.web.openapi import describe
 from core.web.requests import gateway_of
-
-
-def _job(request: Request) -> CronJob:
-    return jobs.find_job(gateway_of(request), request.path_params["name"])
 
 
 @requires("viewer", scopes=["jobs:read"])
@@ -35,12 +29,7 @@ async def run_job(request: Request) -> Response:
 
 
 async def _switch(request: Request, value: bool) -> Response:
-    job = _job(request)
-    gateway = gateway_of(request)
-    principal = request.state.principal
-    await job_runs.set_enabled(gateway.db, job.name, value, by=principal.label)
-    action = "job.enable" if value else "job.disable"
-    gateway.audit.record("admin", action=action, actor=principal.label, detail={"job": job.name})
+    job = await jobs.set_enabled(gateway_of(request), request.path_params["name"], value, request.state.principal)
     return JSONResponse({"name": job.name, "enabled": value})
 
 
