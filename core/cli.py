@@ -90,15 +90,26 @@ def _say_if_behind(settings: Settings) -> None:
     try:
         missing = _on_database(settings, lambda: migrate.missing_revisions(settings))
     except Unreachable as err:
-        print(f"warning: {err}", file=sys.stderr)
+        _say(settings, "warning", str(err))
         return
     if missing:
-        print(
-            f"error: the database is not migrated (missing revision {', '.join(missing)}); "
+        _say(
+            settings,
+            "error",
+            f"the database is not migrated (missing revision {', '.join(missing)}); "
             "run `switchboard db upgrade` (or set [database] auto_migrate = true). "
             "/readyz answers 503 until it is.",
-            file=sys.stderr,
         )
+
+
+def _say(settings: Settings, level: str, text: str) -> None:
+    """One line for the operator starting the server: ``level: text``, or a JSON log line with log_format = "json"."""
+    if settings.server.log_format == "json":
+        import logging
+
+        logging.getLogger("switchboard.cli").log(logging.ERROR if level == "error" else logging.WARNING, text)
+    else:
+        print(f"{level}: {text}", file=sys.stderr)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

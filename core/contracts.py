@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
 
     from core.gateway import Gateway
+    from core.pipeline.ingest import Stored
 
 
 class Adapter:
@@ -63,8 +64,13 @@ class Adapter:
         """
         raise NotImplementedError(f"adapter {self.name!r} does not implement parse()")
 
-    def respond(self, messages: list[StandardMessage]) -> Response | None:
-        """The answer to the platform; ``None`` for the core's default 200 JSON."""
+    def respond(self, messages: list[StandardMessage], *, stored: Sequence[Stored] = ()) -> Response | None:
+        """The answer to the platform; ``None`` for the core's default 200 JSON.
+
+        ``stored`` says what became of each message, in order: its id, whether it was a
+        duplicate (a platform's retry of a message stored already) and its deliveries. The
+        core passes it only to an override that names it, so ``respond(self, messages)`` works.
+        """
         return None
 
     async def preflight(self, request: Request) -> Response | None:

@@ -214,6 +214,14 @@ class DeliveryEngine:
                 number,
                 f"retry at {retry_at:%Y-%m-%dT%H:%M:%SZ}" if retry_at else "dead",
                 storable_text(error),
+                extra={  # fields of their own with log_format = "json"
+                    "delivery_id": str(info.id),
+                    "destination": info.destination,
+                    "attempt": number,
+                    "outcome": outcome,
+                    "retry_at": retry_at.isoformat() if retry_at else None,
+                    "error": storable_text(error),
+                },
             )
         metrics().attempt(info.destination, outcome, duration_ms / 1000)
         verdict = "success" if failure is None else "failure" if unhealthy(failure) else "neutral"

@@ -73,15 +73,16 @@ def create_app(settings: Settings, *, plugins: Iterable[tuple[str, object]] = ()
         if access is not None:
             # One line, one write to this process's stderr: safe with several workers. The path
             # only (a query string may carry a token); the request id is in the line itself.
-            access.info(
-                "%s %s %d %.1f ms %s request_id=%s",
-                scope.get("method", ""),
-                path,
-                status,
-                duration_ms,
-                client_address(scope) or "-",
-                state.get("request_id", "-"),
-            )
+            # The same values are fields of their own with log_format = "json".
+            fields = {
+                "method": scope.get("method", ""),
+                "path": path,
+                "status": status,
+                "duration_ms": round(duration_ms, 1),
+                "client": client_address(scope) or "-",
+                "request_id": state.get("request_id", "-"),
+            }
+            access.info("%s %s %d %.1f ms %s request_id=%s", *fields.values(), extra=fields)
         if state.get("audited") or path in ("/healthz", "/readyz", "/metrics") or path.startswith("/docs"):
             return
         principal = state.get("principal")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
@@ -104,7 +106,7 @@ async def _receive(request: Request, gateway: Gateway, adapter: Adapter, platfor
     )
     stored = await gateway.ingest.submit(items, audit=audit)
     request.state.audited = True  # the row above went in with the messages
-    custom = adapter.respond(items)
+    custom = adapter.respond(items, stored=stored) if _takes_stored(adapter) else adapter.respond(items)
     if custom is not None:
         return custom
     return JSONResponse(
@@ -118,6 +120,17 @@ async def _receive(request: Request, gateway: Gateway, adapter: Adapter, platfor
             ],
         }
     )
+
+
+def _takes_stored(adapter: Adapter) -> bool:
+    """Whether this adapter's ``respond`` accepts ``stored=`` (an override written before 1.2 does not)."""
+    return _respond_takes_stored(type(adapter).respond)
+
+
+@functools.cache
+def _respond_takes_stored(respond: Callable[..., object]) -> bool:
+    parameters = inspect.signature(respond).parameters.values()
+    return any(p.name == "stored" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
 def _json_or_none(body: bytes) -> object:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from core import Adapter, AuthenticationError, Gateway, StandardMessage
+from core import Adapter, AuthenticationError, Gateway, StandardMessage, Stored
 from plugins.devices.core_keys import PLATFORM, SCOPE
 from plugins.devices.registry import device_of_key
 from plugins.devices.settings import DevicesSettings
@@ -61,7 +62,7 @@ class DevicesAdapter(Adapter):
         upload = await store_upload(self.gateway, self.settings, request.state.device, items)
         return UploadMessages(upload)
 
-    def respond(self, messages: list[StandardMessage]) -> Response | None:
+    def respond(self, messages: list[StandardMessage], *, stored: Sequence[Stored] = ()) -> Response | None:
         if isinstance(messages, UploadMessages):
             return JSONResponse(messages.upload.answer())
         return None
