@@ -201,10 +201,11 @@ async def test_every_text_filter_of_the_api_is_among_those_tried(app_client: Any
         if path.startswith("/api/") and "get" in operations
         for p in operations["get"].get("parameters", [])
         if p["in"] == "query"
-        and p["name"] != "cursor"
+        and p["name"] not in ("cursor", "before")  # keyset cursors: parsed, never matched as text
         and any(_free_text(s) for s in p["schema"].get("anyOf", [p["schema"]]))
     }
-    assert text_filters == set(API_FILTERS)
+    # Tried as well: filters of a closed set of values (``kind`` of the audit log), answered 422.
+    assert text_filters <= set(API_FILTERS)
 
 
 async def test_json_columns_written_through_sqlalchemy_are_stored_with_replacements(
