@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from core import CronJob, StandardMessage, hookimpl
 from core.gateway import Gateway
+from core.pipeline.cron import CronScheduler
 from core.pipeline.job_runs import set_enabled
 from core.pipeline.queue.local import LocalQueue
 from core.pipeline.worker import build_worker
@@ -81,13 +82,17 @@ class Probe:
 
 
 @asynccontextmanager
-async def scheduling(gateway: Gateway, clock: SteppedClock) -> AsyncIterator[None]:
-    """Run ``gateway``'s cron jobs on ``clock``: its local queue, or an arq worker of its own."""
+async def scheduling(gateway: Gateway, clock: SteppedClock) -> AsyncIterator[Callable[[], CronScheduler]]:
+    """Run ``gateway``'s cron jobs on ``clock``: its local queue, or an arq worker of its own.
+
+    Yields a getter of the scheduler running them (the arq worker makes its own at start-up).
+    """
     if isinstance(gateway.queue, LocalQueue):
-        gateway.queue.cron_clock = clock
+        local = gateway.queue
+        local.cron_clock = clock
         await gateway.start()
         try:
-            yield
+            yield lambda: local._cron  # type: ignore[return-value]
         finally:
             await gateway.close()
         return
@@ -95,7 +100,7 @@ async def scheduling(gateway: Gateway, clock: SteppedClock) -> AsyncIterator[Non
     worker = build_worker(gateway.settings, gateway=gateway, poll_delay=0.01, cron_clock=clock)
     task = asyncio.create_task(worker.main())
     try:
-        yield
+        yield lambda: worker.ctx["cron"]  # type: ignore[no-any-return]
     finally:
         await stop_worker(worker, task)
         await gateway.close()
@@ -163,12 +168,14 @@ async def test_a_tick_while_the_last_run_is_still_going_is_recorded_as_skipped(c
     clock = SteppedClock(T0)
     first, second, third = (datetime(2026, 12, 6, 3, m, tzinfo=UTC) for m in (9, 10, 11))
     probe.gate.clear()
-    async with scheduling(gateway, clock):
+    async with scheduling(gateway, clock) as scheduler:
         await wait_until(lambda: probe.ticks["slow"] == [first], message="the start-up run to be under way")
         await clock.set(second)
         skipped = await run_for(gateway, "slow", second)
         probe.gate.set()
         assert (await run_for(gateway, "slow", first))["outcome"] == "succeeded"
+        # Recorded is not yet ended: the run still releases its lock. A tick in between is skipped.
+        await scheduler().finished("slow")
         await clock.set(third)
         assert (await run_for(gateway, "slow", third))["outcome"] == "succeeded"
     assert skipped["outcome"] == "skipped" and skipped["trigger"] == "schedule"

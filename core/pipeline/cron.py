@@ -106,6 +106,13 @@ class CronScheduler:
             await asyncio.gather(*running, return_exceptions=True)
         self._running.clear()
 
+    async def finished(self, name: str) -> None:
+        """Wait until the run of job ``name`` under way here, if any, has ended: its outcome
+        recorded and its run lock released (what the next tick's "still running" check asks)."""
+        entry = self._running.get(name)
+        if entry is not None:
+            await asyncio.wait([entry[1]])
+
     async def _schedule(self) -> None:
         # On a database not yet migrated every run would fail on a missing table, every tick. A
         # migration is run by another process: there is no event to wait on, only the database to ask.
