@@ -6,7 +6,6 @@ axe-core is vendored in tests/console/assets (see its README): the tests run off
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +16,8 @@ from core.auth.api_keys import create_key
 from core.auth.users import create_user
 from core.testing import GatewayClient
 from tests.console.conftest import PASSWORD, dead_delivery
-from tests.support.browser import chromium
 from tests.support.echo import item, post_echo
 from tests.support.receiver import Receiver
-from tests.support.serving import serving
 
 AXE = Path(__file__).parent / "assets" / "axe.min.js"
 RUN_AXE = """async () => {
@@ -29,18 +26,6 @@ RUN_AXE = """async () => {
     .filter(v => v.impact === "critical" || v.impact === "serious")
     .map(v => ({rule: v.id, impact: v.impact, elements: v.nodes.map(n => n.target.join(" ")).slice(0, 5)}));
 }"""
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as b:
-        yield b
-
-
-@pytest.fixture
-async def site(gw: GatewayClient) -> AsyncIterator[str]:
-    async with serving(gw.app) as url:
-        yield url
 
 
 async def violations(page: Page) -> list[dict[str, Any]]:

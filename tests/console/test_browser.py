@@ -16,7 +16,6 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from core.testing import GatewayClient
 from tests.console.conftest import PASSWORD, XSS, dead_delivery
 from tests.support.receiver import Receiver
-from tests.support.serving import serving
 
 SHOTS = Path(__file__).parent / "screenshots"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -29,12 +28,6 @@ async def browser() -> AsyncIterator[Browser]:
         b = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         yield b
         await b.close()
-
-
-@pytest.fixture
-async def site(gw: GatewayClient) -> AsyncIterator[str]:
-    async with serving(gw.app) as url:
-        yield url
 
 
 async def logged_in(browser: Browser, site: str, role: str) -> Page:

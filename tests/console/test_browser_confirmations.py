@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import pytest
 from playwright.async_api import Browser, Dialog, Page, expect
@@ -12,21 +11,8 @@ from core.auth.api_keys import create_key, list_keys
 from core.auth.users import find_user
 from core.testing import GatewayClient
 from tests.console.conftest import PASSWORD, dead_delivery
-from tests.support.browser import chromium, logged_in
+from tests.support.browser import logged_in
 from tests.support.receiver import Receiver
-from tests.support.serving import serving
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as b:
-        yield b
-
-
-@pytest.fixture
-async def site(gw: GatewayClient) -> AsyncIterator[str]:
-    async with serving(gw.app) as url:
-        yield url
 
 
 def answering(page: Page, accept: bool, questions: list[str]) -> None:

@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from playwright.async_api import Browser, expect
 
 from core.testing import GatewayClient
 from tests.console.conftest import PASSWORD, bearer
-from tests.support.browser import chromium, logged_in, shot
-from tests.support.serving import serving
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as b:
-        yield b
-
-
-@pytest.fixture
-async def site(gw: GatewayClient) -> AsyncIterator[str]:
-    async with serving(gw.app) as url:
-        yield url
+from tests.support.browser import logged_in, shot
 
 
 async def test_pausing_a_destination_paused_from_another_tab_says_why_and_refreshes_the_row(

@@ -3,27 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
-import pytest
 from playwright.async_api import Browser, expect
 
 from core.testing import GatewayClient
 from tests.console.conftest import PASSWORD
-from tests.support.browser import chromium, logged_in
-from tests.support.serving import serving
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as b:
-        yield b
-
-
-@pytest.fixture
-async def site(gw: GatewayClient) -> AsyncIterator[str]:
-    async with serving(gw.app) as url:
-        yield url
+from tests.support.browser import logged_in
 
 
 async def test_back_restores_the_boxes_with_the_list_and_the_next_change_keeps_them(

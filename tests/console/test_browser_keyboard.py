@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-import pytest
 from playwright.async_api import Browser, expect
 
 from core.storage.ids import uuid7
 from core.storage.models import messages
 from core.testing import GatewayClient
 from tests.console.conftest import PASSWORD
-from tests.support.browser import chromium, logged_in
-from tests.support.serving import serving
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as b:
-        yield b
-
-
-@pytest.fixture
-async def site(gw: GatewayClient) -> AsyncIterator[str]:
-    async with serving(gw.app) as url:
-        yield url
+from tests.support.browser import logged_in
 
 
 async def test_the_first_tab_reaches_a_skip_link_that_moves_focus_to_the_content(

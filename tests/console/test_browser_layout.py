@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from playwright.async_api import Browser
 
 from core.testing import GatewayClient
 from tests.console.test_accessibility import pages_of, seeded, signed_in, violations
-from tests.support.browser import chromium, shot
+from tests.support.browser import shot
 from tests.support.receiver import Receiver
-from tests.support.serving import serving
 
 OVERFLOWING = """() => {
   const width = document.documentElement.clientWidth;
@@ -26,18 +23,6 @@ OVERFLOWING = """() => {
   }
   return out.slice(0, 5);
 }"""
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as b:
-        yield b
-
-
-@pytest.fixture
-async def site(gw: GatewayClient) -> AsyncIterator[str]:
-    async with serving(gw.app) as url:
-        yield url
 
 
 async def test_at_390_px_no_page_is_cut_off_or_scrolls_sideways(

@@ -11,14 +11,8 @@ from playwright.async_api import Browser, Page, expect
 from core.testing import GatewayClient
 from tests.console.conftest import PASSWORD
 from tests.console.test_list_pages import small  # noqa: F401  (the fixture: 5 rows a page, 11 of one participant)
-from tests.support.browser import chromium, logged_in
+from tests.support.browser import logged_in
 from tests.support.serving import serving
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as b:
-        yield b
 
 
 @pytest.fixture

@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from playwright.async_api import Browser, expect
 
 from core.testing import GatewayClient
 from tests.console.conftest import PASSWORD, XSS
 from tests.console.test_messages_page import outbound
-from tests.support.browser import chromium, logged_in, shot
+from tests.support.browser import logged_in, shot
 from tests.support.echo import item, post_echo
-from tests.support.serving import serving
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as b:
-        yield b
-
-
-@pytest.fixture
-async def site(gw: GatewayClient) -> AsyncIterator[str]:
-    async with serving(gw.app) as url:
-        yield url
 
 
 async def test_messages_filter_by_platform_live_and_one_opens_with_its_text_as_text(

@@ -8,16 +8,13 @@ violation the browser reports.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, expect
 
 from core.testing import GatewayClient
 from tests.console.conftest import PASSWORD, dead_delivery, log_in
-from tests.support.browser import chromium
 from tests.support.receiver import Receiver
-from tests.support.serving import serving
 
 CONSOLE_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -51,18 +48,6 @@ async def test_the_api_docs_carry_their_own_policy_and_refuse_framing(gw: Gatewa
     policy = r.headers["content-security-policy"]
     assert "frame-ancestors 'none'" in policy and "script-src 'self';" in policy and "'unsafe-eval'" not in policy
     assert r.headers["x-frame-options"] == "DENY"
-
-
-@pytest.fixture
-async def site(gw: GatewayClient) -> AsyncIterator[str]:
-    async with serving(gw.app) as url:
-        yield url
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as b:
-        yield b
 
 
 @pytest.mark.stacks("sqlite")  # a browser over the console: the stack does not change what it loads

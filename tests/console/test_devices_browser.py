@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import pytest
 from playwright.async_api import Browser, expect
@@ -12,16 +11,9 @@ from core.testing import GatewayClient
 from tests.console.test_browser import browser, logged_in, shot
 from tests.console.test_devices_page import gw
 from tests.devices.device_steps import reading, upload
-from tests.support.serving import serving
 
 __all__ = ["browser", "gw"]  # fixtures shared by import
 pytestmark = pytest.mark.stacks("sqlite")
-
-
-@pytest.fixture
-async def site(gw: GatewayClient) -> AsyncIterator[str]:
-    async with serving(gw.app) as url:
-        yield url
 
 
 async def test_an_operator_registers_a_device_sees_its_key_once_and_acknowledges_its_alert(

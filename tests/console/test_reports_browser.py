@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 
 import pytest
 from playwright.async_api import Browser, expect
@@ -12,16 +11,9 @@ from playwright.async_api import Browser, expect
 from core.testing import GatewayClient
 from tests.console.test_browser import browser, logged_in, shot
 from tests.console.test_reports_page import gate, gw
-from tests.support.serving import serving
 
 __all__ = ["browser", "gate", "gw"]  # fixtures shared by import
 pytestmark = pytest.mark.stacks("sqlite")  # the in-process worker generates the report by itself
-
-
-@pytest.fixture
-async def site(gw: GatewayClient) -> AsyncIterator[str]:
-    async with serving(gw.app) as url:
-        yield url
 
 
 async def test_an_operator_requests_a_report_sees_it_complete_and_downloads_it(
