@@ -30,6 +30,7 @@ from core.pipeline.queue.arq_backend import ArqQueue
 from core.pipeline.queue.base import QueueBackend
 from core.pipeline.queue.local import LocalQueue
 from core.plugins import PluginRegistry
+from core.privacy import Privacy
 from core.storage.audit import AuditLog
 from core.storage.db import Database
 
@@ -111,6 +112,7 @@ class Gateway:
         self.settings = settings
         self.plugins = PluginRegistry(settings, extra_plugins or [], internal=[(builtin.NAME, builtin)])
         self.db = Database(settings.database)
+        self.privacy = Privacy(settings.privacy)
         self.audit = AuditLog(self.db, settings.audit)
         self.auth = AuthService(self)
         self.mail = Mailer(settings.mail)

@@ -138,6 +138,17 @@ class AuditSettings(_Section):
     flush_interval: float = Field(default=0.2, gt=0)
 
 
+class PrivacySettings(_Section):
+    """``[privacy]``: encryption of personal data at rest, retention and erasure (docs/privacy.md)."""
+
+    # The data key (``${SWITCHBOARD_PRIVACY_KEY}``); unset: personal data is stored in clear.
+    key: str | None = None
+    # Keys that earlier data may still be encrypted with, until ``privacy rotate-key`` has run.
+    previous_keys: list[str] = Field(default_factory=list)
+    # Days to keep a message's content and identifiers, per platform (``whatsapp = 90``).
+    retention: dict[str, int] = Field(default_factory=dict)
+
+
 class MailSettings(_Section):
     """``[mail]``: the SMTP server ``gateway.mail`` sends through (unset ``host``: mail is off)."""
 
@@ -177,6 +188,7 @@ class Settings(_Section):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     routes: list[RouteSettings] = Field(default_factory=list)
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
