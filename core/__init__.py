@@ -104,7 +104,6 @@ if TYPE_CHECKING:
     from core.web.webhooks import webhook_route as webhook_route
 
 
-
 def _public_names() -> dict[str, str]:
     """Each public name and the module it lives in, read from this file's ``TYPE_CHECKING`` imports.
 
