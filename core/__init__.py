@@ -15,6 +15,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+# The distribution's name on the package index (the import package is ``core``, the command
+# ``switchboard``): what a plugin's pyproject.toml depends on and whose version ``__version__`` is.
+DISTRIBUTION = "switchboard-gateway"
+
 
 def _distribution_version() -> str:
     try:
@@ -22,7 +26,7 @@ def _distribution_version() -> str:
     except ImportError:  # pragma: no cover - a stripped interpreter
         return "0.0.0+unknown"
     try:
-        return version("switchboard")
+        return version(DISTRIBUTION)
     except PackageNotFoundError:  # run from a source tree that was never installed
         return "0.0.0+unknown"
 

@@ -39,7 +39,20 @@ def plugin_module(name: str, api: str | None, **attributes: Any) -> types.Module
 
 
 def test_version_comes_from_the_installed_distribution() -> None:
-    assert core.__version__ == importlib.metadata.version("switchboard")
+    assert core.__version__ == importlib.metadata.version("switchboard-gateway")
+
+
+def test_the_distribution_has_a_name_of_its_own_and_keeps_the_command_and_entry_points() -> None:
+    # "switchboard" on the package index is an unrelated project: a plugin depending on it
+    # would install that one.
+    assert core.DISTRIBUTION == "switchboard-gateway"
+    dist = importlib.metadata.distribution(core.DISTRIBUTION)
+    points = {(ep.group, ep.name): ep.value for ep in dist.entry_points}
+    assert points[("console_scripts", "switchboard")] == "core.cli:main"
+    assert points[("switchboard", "dhis2")] == "plugins.dhis2"
+    from core.web.app import _version
+
+    assert _version() == dist.version
 
 
 def test_plugin_api_version_is_public() -> None:

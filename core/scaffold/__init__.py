@@ -15,6 +15,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from core import DISTRIBUTION
 from core.contracts import Command
 from core.hookspecs import PLUGIN_API_VERSION
 
@@ -55,6 +56,7 @@ def new_plugin(name: str, parent: Path) -> Path:
         "package": f"switchboard_{name}",
         "dist": f"switchboard-{name.replace('_', '-')}",
         "cls": "".join(part.capitalize() for part in name.split("_")),
+        "core_dist": DISTRIBUTION,
         "api": PLUGIN_API_VERSION,
         "api_major": int(PLUGIN_API_VERSION.split(".")[0]),
     }

@@ -13,6 +13,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 from starlette.types import Scope
 
+from core import DISTRIBUTION
 from core.config.settings import Settings, load_settings
 from core.gateway import Gateway, freeze_startup_heap
 from core.metrics import metrics
@@ -26,7 +27,7 @@ from core.web.webhooks import webhook_platform_of
 
 def _version() -> str:
     try:
-        return version("switchboard")
+        return version(DISTRIBUTION)
     except PackageNotFoundError:
         return "0.0.0+local"
 
