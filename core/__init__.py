@@ -105,6 +105,7 @@ if TYPE_CHECKING:
     from core.web.requests import admin_console as admin_console
     from core.web.requests import gateway_of as gateway_of
     from core.web.requests import parse_json as parse_json
+    from core.web.requests import path_uuid as path_uuid
     from core.web.requests import principal_of as principal_of
     from core.web.requests import read_json as read_json
     from core.web.requests import read_query as read_query
@@ -187,6 +188,7 @@ _PUBLIC: dict[str, str] = {
     "gateway_of": "core.web.requests",
     "principal_of": "core.web.requests",
     "parse_json": "core.web.requests",
+    "path_uuid": "core.web.requests",
     "read_json": "core.web.requests",
     "read_query": "core.web.requests",
     "at_root": "core.web.root_routes",
@@ -253,6 +255,7 @@ __all__ = [
     "max_body",
     "message_deliveries",
     "parse_json",
+    "path_uuid",
     "parse_retry_after",
     "period_of",
     "rate_limit",

@@ -187,3 +187,18 @@ def test_public_api_matches_the_snapshot() -> None:
 def test_every_public_name_resolves() -> None:
     for name in core.__all__:
         assert getattr(core, name) is not None
+
+
+def test_path_uuid_reads_an_id_from_the_path_and_a_malformed_one_is_not_found() -> None:
+    import uuid
+
+    from starlette.requests import Request
+
+    def request(value: str) -> Request:
+        return Request({"type": "http", "method": "GET", "path": "/", "headers": [], "path_params": {"report_id": value}})
+
+    wanted = uuid.uuid4()
+    assert core.path_uuid(request(str(wanted)), "report_id", "report") == wanted
+    with pytest.raises(core.NotFound, match="no such report") as caught:
+        core.path_uuid(request("../etc"), "report_id", "report")
+    assert caught.value.status_code == 404
