@@ -6,12 +6,14 @@ tests/public_api.json after a deliberate change of the public API (review the di
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import importlib.metadata
 import inspect
 import json
 import os
 import sys
+import textwrap
 import types
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ import core
 from core import hookspecs
 from core.contracts import Adapter, Command, CronJob, DeliveryInfo, DeliveryResult, Destination
 from core.errors import PluginError
+from core.gateway import Gateway
 from core.messages import StandardMessage
 from core.plugins import PluginRegistry
 from core.testing import make_settings
@@ -152,6 +155,39 @@ def _methods(cls: type) -> dict[str, str]:
     }
 
 
+def _signatures() -> dict[str, str]:
+    """The signature of every public function (``core.__all__``), as its source spells it."""
+    out = {}
+    for name in sorted(core.__all__):
+        value = getattr(core, name)
+        if inspect.isfunction(value):
+            out[name] = str(inspect.signature(value))
+    return out
+
+
+def _gateway_members() -> dict[str, str]:
+    """The Gateway's public members: methods with their signatures, properties, and the attributes
+    its constructor sets (``db``, ``audit``, ``destinations``…) with their annotations."""
+    members: dict[str, str] = {"__init__": str(inspect.signature(Gateway.__init__))}
+    for name, member in sorted(vars(Gateway).items()):
+        if name.startswith("_"):
+            continue
+        if isinstance(member, property):
+            members[name] = "property"
+        elif callable(member):
+            members[name] = ("async " if inspect.iscoroutinefunction(member) else "") + str(inspect.signature(member))
+    init = ast.parse(textwrap.dedent(inspect.getsource(Gateway.__init__)))
+    for node in ast.walk(init):
+        target = node.target if isinstance(node, ast.AnnAssign) else None
+        targets = [target] if target is not None else node.targets if isinstance(node, ast.Assign) else []
+        for each in targets:
+            if isinstance(each, ast.Attribute) and isinstance(each.value, ast.Name) and each.value.id == "self":
+                if not each.attr.startswith("_") and each.attr not in members:
+                    annotation = ast.unparse(node.annotation) if isinstance(node, ast.AnnAssign) else ""
+                    members[each.attr] = f"attribute {annotation}".strip()
+    return dict(sorted(members.items()))
+
+
 def public_api() -> dict[str, Any]:
     """What plugins are written against, as data: any change shows in the snapshot's diff."""
     hooks = {}
@@ -170,6 +206,8 @@ def public_api() -> dict[str, Any]:
             cls.__name__: _fields(cls) for cls in (StandardMessage, DeliveryResult, DeliveryInfo, CronJob, Command)
         },
         "methods": {cls.__name__: _methods(cls) for cls in (Adapter, Destination)},
+        "signatures": _signatures(),
+        "gateway": _gateway_members(),
     }
 
 
