@@ -42,10 +42,14 @@ EXAMPLE_PLUGIN = Path(__file__).parent / "example_plugin"
 
 # The gateway's own suite loads its own plugins (the built-in ones and tests/example_plugin), never
 # another plugin installed in this environment, which may need settings these tests do not give.
-OWN_PLUGINS = sorted(
-    {ep.name for ep in importlib.metadata.distribution(DISTRIBUTION).entry_points if ep.group == "switchboard"}
-    | {"example"}
-)
+try:
+    _OURS = importlib.metadata.distribution(DISTRIBUTION)
+except importlib.metadata.PackageNotFoundError:  # an environment installed before the rename
+    raise pytest.UsageError(
+        f"the {DISTRIBUTION} distribution is not installed: run `pip install -e '.[test]'` again"
+        " (and `pip uninstall switchboard`, the distribution's former name)"
+    ) from None
+OWN_PLUGINS = sorted({ep.name for ep in _OURS.entry_points if ep.group == "switchboard"} | {"example"})
 core.testing.default_installed = OWN_PLUGINS
 
 
