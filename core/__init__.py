@@ -96,6 +96,7 @@ if TYPE_CHECKING:
     from core.web.requests import admin_console as admin_console
     from core.web.requests import gateway_of as gateway_of
     from core.web.requests import parse_json as parse_json
+    from core.web.requests import path_uuid as path_uuid
     from core.web.requests import principal_of as principal_of
     from core.web.requests import read_json as read_json
     from core.web.requests import read_query as read_query

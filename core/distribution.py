@@ -11,7 +11,7 @@ from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _installed_version
 
 # The distribution's name, as pyproject.toml's [project] name says: renaming it is this line.
-DISTRIBUTION = "switchboard"
+DISTRIBUTION = "switchboard-gateway"
 
 # The version of a source tree that was never installed (no distribution metadata to read).
 UNKNOWN_VERSION = "0.0.0+unknown"

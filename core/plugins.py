@@ -106,6 +106,8 @@ class PluginRegistry:
             if ep.name in seen:  # the same distribution found twice on sys.path
                 continue
             seen.add(ep.name)
+            if self.settings.load_plugins is not None and ep.name not in self.settings.load_plugins:
+                continue  # a test that did not name it: as if it were not installed
             version = _version_of(ep)
             if not self.settings.plugin_enabled(ep.name):
                 self.infos[ep.name] = PluginInfo(ep.name, version, False, ep.value)

@@ -30,13 +30,27 @@ import redis
 import redis.asyncio as aioredis
 import sqlalchemy as sa
 
+import core.testing
 from core.config.settings import Settings
+from core.distribution import DISTRIBUTION
 from core.testing import GatewayClient, gateway_client, make_settings
 
 PG_ADMIN = os.environ.get("SWITCHBOARD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("SWITCHBOARD_TEST_REDIS", "redis://127.0.0.1:6379/0")
 STACKS = ("sqlite", "postgres")
 EXAMPLE_PLUGIN = Path(__file__).parent / "example_plugin"
+
+# The gateway's own suite loads its own plugins (the built-in ones and tests/example_plugin), never
+# another plugin installed in this environment, which may need settings these tests do not give.
+try:
+    _OURS = importlib.metadata.distribution(DISTRIBUTION)
+except importlib.metadata.PackageNotFoundError:  # an environment installed before the rename
+    raise pytest.UsageError(
+        f"the {DISTRIBUTION} distribution is not installed: run `pip install -e '.[test]'` again"
+        " (and `pip uninstall switchboard`, the distribution's former name)"
+    ) from None
+OWN_PLUGINS = sorted({ep.name for ep in _OURS.entry_points if ep.group == "switchboard"} | {"example"})
+core.testing.default_installed = OWN_PLUGINS
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

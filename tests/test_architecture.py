@@ -280,3 +280,33 @@ def test_the_cycle_finder_sees_a_circle() -> None:
     """The checker itself: a circle of three is found, a one-way chain and a self-import are not."""
     assert import_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert import_cycles({"a": {"b"}, "b": {"c"}, "c": set(), "d": {"d"}}) == []
+
+
+def test_ids_in_paths_are_read_by_core_path_uuid_only() -> None:
+    """``UUID(request.path_params[...])`` is written once, in ``core.path_uuid`` (a malformed id: 404)."""
+    offenders = []
+    for top in ("core", "plugins", "admin_ui"):
+        for path in sources(top):
+            if module_name(path) == "core.web.requests":
+                continue
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if (
+                    isinstance(node, ast.Call)
+                    and (getattr(node.func, "attr", None) == "UUID" or getattr(node.func, "id", None) == "UUID")
+                    and "path_params" in ast.unparse(node)
+                ):
+                    offenders.append(f"{module_name(path)}:{node.lineno}")
+    assert offenders == [], "use core.path_uuid(request, name, what)"
+
+
+def test_plugins_do_not_reimplement_the_public_helpers() -> None:
+    """A plugin's own ``uuid7``/``read_json``/``path_uuid`` drifts from the core's (the devices plugin
+    answered 400 where the core answers 415); plugins import the core's."""
+    public = {"uuid7", "read_json", "parse_json", "path_uuid", "read_query"}
+    offenders = [
+        f"{module_name(path)}.{node.name}"
+        for path in sources("plugins")
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in public | {"new_id"}
+    ]
+    assert offenders == []

@@ -98,7 +98,7 @@ async def test_outbound_requests_name_the_gateway_and_its_installed_version(clie
         assert (await client.gateway.http.get(url + "/")).status_code == 200
         async with client.gateway.http_session.get(url + "/") as r:
             assert r.status == 200
-    assert seen == [f"switchboard/{version('switchboard')}"] * 2
+    assert seen == [f"switchboard-gateway/{version('switchboard-gateway')}"] * 2
 
 
 def test_one_version_everywhere_read_from_the_distribution_pyproject_names(tmp_path) -> None:  # type: ignore[no-untyped-def]
