@@ -29,9 +29,11 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 import sqlalchemy as sa
+from playwright.async_api import Browser
 
 from core.config.settings import Settings
 from core.testing import GatewayClient, gateway_client, make_settings
+from tests.support.browser import SharedChromium
 
 PG_ADMIN = os.environ.get("SWITCHBOARD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("SWITCHBOARD_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -63,18 +65,49 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("stack_name", names, scope="session")
 
 
+# Files whose tests take many seconds each (real processes, a fresh virtual environment, a
+# fuzzer); tests that drive the browser are slow too. See ``_slow_first``.
+SLOW_FILES = frozenset(
+    {
+        "test_delivery_guarantees.py",
+        "test_embedded_guarantees.py",
+        "test_fuzz_openapi.py",
+        "test_scaffold.py",
+        "test_worker_shutdown.py",
+    }
+)
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's own reordering by session-scoped parameters
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # A test marked for stacks none of which runs is left out, rather than reported as an
     # empty parameter set: ``--stack sqlite`` neither runs nor needs what is postgres-only (Redis).
     chosen = set(_chosen_stacks(config))
-    dropped = [
+    dropped = {
         item
         for item in items
         if (marker := item.get_closest_marker("stacks")) is not None and not chosen.intersection(marker.args)
-    ]
+    }
     if dropped:
-        config.hook.pytest_deselected(items=dropped)
+        config.hook.pytest_deselected(items=list(dropped))
         items[:] = [item for item in items if item not in dropped]
+    items.sort(key=_slow_first)
+
+
+def _slow_first(item: pytest.Item) -> tuple[int, bool]:
+    """The order tests are handed to xdist's workers: by stack, and the slow ones first within each.
+
+    pytest-xdist hands out tests in this order as workers ask for more; a slow test handed out
+    last keeps one worker busy while the other has nothing left to do. Slow tests first, the
+    run ends with short ones on both workers. One group per stack (tests without a stack
+    first) keeps each stack's session fixture set up once per worker. The sort is stable: the
+    rest keeps pytest's order.
+    """
+    callspec = getattr(item, "callspec", None)
+    stack_name = callspec.params.get("stack_name") if callspec is not None else None
+    group = STACKS.index(stack_name) + 1 if stack_name in STACKS else 0
+    slow = item.path.name in SLOW_FILES or "browser" in getattr(item, "fixturenames", ())
+    return group, not slow
 
 
 @pytest.fixture(scope="session")
@@ -93,6 +126,21 @@ def example_installed() -> None:
             pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation"]
             subprocess.run([*pip, str(EXAMPLE_PLUGIN)], check=True)
             importlib.invalidate_caches()
+
+
+@pytest.fixture(scope="session")
+async def shared_chromium() -> AsyncIterator[SharedChromium]:
+    """The session's one Chromium (one per xdist worker), started by the first test that asks for ``browser``."""
+    shared = SharedChromium()
+    yield shared
+    await shared.close()
+
+
+@pytest.fixture
+async def browser(shared_chromium: SharedChromium) -> AsyncIterator[Browser]:
+    """Debian's Chromium, headless, driven by Playwright; every page or context a test opens is new to it."""
+    async with shared_chromium.for_a_test() as b:
+        yield b
 
 
 @dataclass
