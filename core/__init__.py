@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from core.auth.scoped import rate_limit as rate_limit
     from core.auth.scoped import verify_token as verify_token
     from core.auth.tokens import derive_key as derive_key
+    from core.config.logging import traceback_of as traceback_of
     from core.config.settings import Settings as Settings
     from core.config.settings import load_settings as load_settings
     from core.contracts import Adapter as Adapter
@@ -88,6 +89,7 @@ if TYPE_CHECKING:
     from core.pipeline.retry import raise_for_response as raise_for_response
     from core.pipeline.retry import raise_for_status as raise_for_status
     from core.pipeline.statuses import DeliveryStatus as DeliveryStatus
+    from core.redaction import mask as mask
     from core.redaction import mask_phone as mask_phone
     from core.storage.db import UTCDateTime as UTCDateTime
     from core.storage.ids import uuid7 as uuid7
@@ -168,6 +170,8 @@ _PUBLIC: dict[str, str] = {
     "raise_for_response": "core.pipeline.retry",
     "raise_for_status": "core.pipeline.retry",
     "DeliveryStatus": "core.pipeline.statuses",
+    "mask": "core.redaction",
+    "traceback_of": "core.config.logging",
     "mask_phone": "core.redaction",
     "UTCDateTime": "core.storage.db",
     "storable": "core.storage.storable",
@@ -245,7 +249,9 @@ __all__ = [
     "issue_user_key",
     "issue_token",
     "load_settings",
+    "mask",
     "mask_phone",
+    "traceback_of",
     "max_body",
     "message_deliveries",
     "parse_json",
