@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from core.contracts import Adapter as Adapter
     from core.contracts import AdminConsole as AdminConsole
     from core.contracts import AdminPage as AdminPage
+    from core.contracts import Check as Check
     from core.contracts import Command as Command
     from core.contracts import CronJob as CronJob
     from core.contracts import DeliveryInfo as DeliveryInfo
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
     from core.contracts import ReportType as ReportType
     from core.errors import AuthenticationError as AuthenticationError
     from core.errors import BadRequest as BadRequest
+    from core.errors import CheckFailed as CheckFailed
     from core.errors import ConfigError as ConfigError
     from core.errors import Conflict as Conflict
     from core.errors import DeliveryError as DeliveryError
@@ -127,6 +129,7 @@ _PUBLIC: dict[str, str] = {
     "Adapter": "core.contracts",
     "AdminConsole": "core.contracts",
     "AdminPage": "core.contracts",
+    "Check": "core.contracts",
     "Command": "core.contracts",
     "CronJob": "core.contracts",
     "DeliveryInfo": "core.contracts",
@@ -141,6 +144,7 @@ _PUBLIC: dict[str, str] = {
     "Forbidden": "core.errors",
     "HTTPError": "core.errors",
     "MailError": "core.errors",
+    "CheckFailed": "core.errors",
     "NotFound": "core.errors",
     "TooManyRequests": "core.errors",
     "Unprocessable": "core.errors",
@@ -206,6 +210,8 @@ __all__ = [
     "admin_console",
     "AuthenticationError",
     "BadRequest",
+    "Check",
+    "CheckFailed",
     "Command",
     "ConfigError",
     "Conflict",
