@@ -182,7 +182,7 @@ async def generate(gateway: Gateway, report_id: uuid.UUID) -> str | None:
     except Exception as err:
         log.exception("report %s (%s) failed", row.id, row.type)
         await asyncio.to_thread(tmp.unlink, missing_ok=True)
-        error = user_error(err, (tmp_dir.parent, Path(gateway.settings.server.data_dir), Path(tempfile.gettempdir())))
+        error = user_error(err, local_paths(gateway))
         await _finish(gateway, row.id, status="failed", failed_at=datetime.now(UTC), error=error[:1000])
         return "failed"
     await _finish(
@@ -197,6 +197,15 @@ async def generate(gateway: Gateway, report_id: uuid.UUID) -> str | None:
     return "completed"
 
 
+def local_paths(gateway: Gateway) -> list[Path]:
+    """The local directories a file error may name: the reports directory, the data directory, the temp directory."""
+    return [
+        local_directory(settings_of(gateway), gateway.settings.server.data_dir),
+        Path(gateway.settings.server.data_dir),
+        Path(tempfile.gettempdir()),
+    ]
+
+
 def user_error(err: BaseException, local: Sequence[Path]) -> str:
     """What a report's failure says to the users who asked for it: the cause, never a local path.
 
@@ -206,7 +215,7 @@ def user_error(err: BaseException, local: Sequence[Path]) -> str:
     if isinstance(err, StorageError):
         return str(err)
     if isinstance(err, OSError) and err.strerror:
-        return f"the report file could not be written: {err.strerror}"
+        return f"the report file: {err.strerror}"
     text = str(err) or type(err).__name__
     for directory in local:
         for form in {str(directory), str(directory.resolve())}:

@@ -207,8 +207,6 @@ def test_config_check_says_when_the_endpoint_cannot_be_reached(
 
 def test_a_file_error_is_told_without_its_path() -> None:
     err = OSError(28, "No space left on device", "/var/lib/switchboard/reports/tmp/abc.csv.part")
-    assert service.user_error(err, [Path("/var/lib/switchboard")]) == (
-        "the report file could not be written: No space left on device"
-    )
+    assert service.user_error(err, [Path("/var/lib/switchboard")]) == "the report file: No space left on device"
     other = RuntimeError("cannot read /var/lib/switchboard/reports/tmp/abc.csv.part: locked")
     assert service.user_error(other, [Path("/var/lib/switchboard")]) == "cannot read <local file>: locked"
