@@ -34,11 +34,13 @@ if TYPE_CHECKING:
     from core.auth.scoped import rate_limit as rate_limit
     from core.auth.scoped import verify_token as verify_token
     from core.auth.tokens import derive_key as derive_key
+    from core.config.logging import traceback_of as traceback_of
     from core.config.settings import Settings as Settings
     from core.config.settings import load_settings as load_settings
     from core.contracts import Adapter as Adapter
     from core.contracts import AdminConsole as AdminConsole
     from core.contracts import AdminPage as AdminPage
+    from core.contracts import Check as Check
     from core.contracts import Command as Command
     from core.contracts import CronJob as CronJob
     from core.contracts import DeliveryInfo as DeliveryInfo
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
     from core.contracts import ReportType as ReportType
     from core.errors import AuthenticationError as AuthenticationError
     from core.errors import BadRequest as BadRequest
+    from core.errors import CheckFailed as CheckFailed
     from core.errors import ConfigError as ConfigError
     from core.errors import Conflict as Conflict
     from core.errors import DeliveryError as DeliveryError
@@ -82,6 +85,7 @@ if TYPE_CHECKING:
     from core.pipeline.retry import raise_for_response as raise_for_response
     from core.pipeline.retry import raise_for_status as raise_for_status
     from core.pipeline.statuses import DeliveryStatus as DeliveryStatus
+    from core.redaction import mask as mask
     from core.redaction import mask_phone as mask_phone
     from core.storage.db import UTCDateTime as UTCDateTime
     from core.storage.ids import uuid7 as uuid7

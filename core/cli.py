@@ -200,6 +200,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
+    import asyncio
+
     from core.gateway import Gateway
 
     settings = _settings(args)
@@ -210,6 +212,10 @@ def cmd_config(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     data = settings.masked()
     print(json.dumps(data, indent=2, default=str))
+    # The plugins' outside dependencies (switchboard_checks), thoroughly: a bucket is written to.
+    failed = asyncio.run(_run_checks(gateway))
+    if failed:
+        return 1
     print(f"configuration OK ({settings.source}; plugins: {', '.join(registry.enabled) or 'none'})", file=sys.stderr)
     return 0
 
@@ -302,6 +308,21 @@ def _lazy_commands(sub: Any, common: argparse.ArgumentParser, args: list[str], c
             sub.add_parser(name, parents=[common], help=command.help, add_help=False)
     if chosen is not None and chosen not in declared:
         _plugin_commands(sub, common, args)
+
+
+async def _run_checks(gateway: Any) -> int:
+    """Run every plugin check with ``thorough=True``, one line each on stderr; how many failed."""
+    from core.web.health import plugin_checks, run_check
+
+    failed = 0
+    for check in plugin_checks(gateway):
+        result = await run_check(check, thorough=True, timeout=30)
+        if result["status"] == "ok":
+            print(f"check {check.name}: ok", file=sys.stderr)
+        else:
+            failed += 1
+            print(f"error: check {check.name}: {result['error']}", file=sys.stderr)
+    return failed
 
 
 def _plugin_commands(sub: Any, common: argparse.ArgumentParser, args: list[str]) -> None:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from sqlalchemy import MetaData
     from starlette.routing import BaseRoute
 
-    from core.contracts import Adapter, Command, Destination, ReportType
+    from core.contracts import Adapter, Check, Command, Destination, ReportType
     from core.gateway import Gateway
     from core.messages import StandardMessage
     from core.pipeline.ingest import Stored
@@ -112,6 +112,12 @@ def switchboard_report_types(gateway: Gateway) -> Sequence[ReportType]:
     Called by the reports plugin when it builds its catalogue; names must be unique across
     plugins. A plugin may add reports over its own tables this way.
     """
+
+
+@hookspec
+def switchboard_checks(gateway: Gateway) -> Sequence[Check]:
+    """Return ``core.Check`` items: outside dependencies of the plugin (a bucket, a far API) that
+    ``/readyz`` (503 when one fails) and ``switchboard config check`` (exit status 1) verify."""
 
 
 @hookspec
