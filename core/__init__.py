@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from core.auth.api_keys import rotate_api_key as rotate_api_key
     from core.auth.permissions import Principal as Principal
     from core.auth.permissions import requires as requires
+    from core.auth.roles import PermissionInfo as PermissionInfo
     from core.auth.scoped import InvalidToken as InvalidToken
     from core.auth.scoped import issue_token as issue_token
     from core.auth.scoped import rate_limit as rate_limit
@@ -119,6 +120,7 @@ _PUBLIC: dict[str, str] = {
     "rate_limit": "core.auth.scoped",
     "verify_token": "core.auth.scoped",
     "requires": "core.auth.permissions",
+    "PermissionInfo": "core.auth.roles",
     "derive_key": "core.auth.tokens",
     "Settings": "core.config.settings",
     "load_settings": "core.config.settings",
@@ -221,6 +223,7 @@ __all__ = [
     "NotFound",
     "PLUGIN_API_VERSION",
     "Period",
+    "PermissionInfo",
     "RELATIVE_PERIODS",
     "Principal",
     "ReportType",

@@ -28,12 +28,12 @@ async def _users_page(request: Request, *, status_code: int = 200, **extra: obje
     return console_of(request).render(request, "users.html", context | defaults | extra, status_code=status_code)
 
 
-@requires("admin")
+@requires("users.manage")
 async def users_page(request: Request) -> Response:
     return await _users_page(request)
 
 
-@requires("admin")
+@requires("users.manage")
 async def create_user_view(request: Request) -> Response:
     """A new user, who must change the temporary password at first login; a bad field is shown beside its input."""
     form = await request.form()
@@ -52,14 +52,14 @@ async def create_user_view(request: Request) -> Response:
     return redirect_with(request, gateway, "/admin/users", notice=f"{user.username} created: they choose their own password at first login.")
 
 
-@requires("admin")
+@requires("users.manage")
 async def user_page(request: Request) -> Response:
     """A user's address answers GET too (a reload after a form, a shared link): the users page."""
     await get_user(console_of(request).gateway, path_uuid(request))
     return RedirectResponse("/admin/users", status_code=303)
 
 
-@requires("admin")
+@requires("users.manage")
 async def change_user(request: Request) -> Response:
     """``action``: role (with ``role``), deactivate, activate, approve (with an optional ``role``), reject, reset.
 
@@ -118,12 +118,12 @@ async def _keys_page(
     return console_of(request).render(request, "keys.html", context, status_code=status_code)
 
 
-@requires("admin")
+@requires("users.manage")
 async def keys_page(request: Request) -> Response:
     return await _keys_page(request)
 
 
-@requires("admin")
+@requires("users.manage")
 async def create_key_view(request: Request) -> Response:
     """A new key; its secret is shown once, by the page this redirects to (``admin_ui.flash``)."""
     gateway = console_of(request).gateway
@@ -160,7 +160,7 @@ def _end_of_day(day: str) -> datetime | None:
 GRACE_CHOICES = {"0": 0, "3600": 3600, "86400": 86400, "604800": 604800}
 
 
-@requires("admin")
+@requires("users.manage")
 async def rotate_key_view(request: Request) -> Response:
     """A new key for the same name, scopes and platform; the old one stops after the grace chosen. Shown once."""
     gateway = console_of(request).gateway
@@ -178,7 +178,7 @@ async def rotate_key_view(request: Request) -> Response:
     return redirect_with(request, gateway, "/admin/keys", notice=f"Key {new.name} rotated: the old one stops {stops}.", secret=(label, key))
 
 
-@requires("admin")
+@requires("users.manage")
 async def revoke_key_view(request: Request) -> Response:
     gateway = console_of(request).gateway
     row = await revoke_key(gateway, path_uuid(request))

@@ -113,7 +113,7 @@ class BasicLogins:
             or (row.locked_until is not None and row.locked_until > datetime.now(UTC))
         ):
             return None
-        return _principal_of(row)
+        return _principal_of(row, self.auth.gateway.roles.of(row.role))
 
     async def _check(self, scope: Scope, credential: str, key: bytes) -> Principal:
         client = client_address(scope)
@@ -140,7 +140,7 @@ class BasicLogins:
             stored = (await conn.execute(sa.select(users.c.password_hash).where(users.c.id == user.id))).scalar()
         if stored is not None:
             self._remember(key, _Verified(user.id, stored, time.monotonic() + CACHE_SECONDS))
-        return _principal_of(user)
+        return _principal_of(user, self.auth.gateway.roles.of(user.role))
 
     def _remember(self, key: bytes, verified: _Verified) -> None:
         if len(self._verified) >= MAX_ENTRIES:
@@ -166,12 +166,13 @@ class BasicLogins:
         )
 
 
-def _principal_of(user: Any) -> Principal:
+def _principal_of(user: Any, permissions: frozenset[str]) -> Principal:
     return Principal(
         "user",
         str(user.id),
         user.username,
         role=user.role,
+        permissions=permissions,
         must_change_password=user.must_change_password,
         extra={"scheme": "basic"},
     )

@@ -132,6 +132,7 @@ class AuthService:
             str(user_id),
             row.username,
             role=row.role,
+            permissions=self.gateway.roles.of(row.role),
             must_change_password=row.must_change_password,
             extra={"claims": claims, "session_id": session_id},
         )
@@ -178,6 +179,7 @@ class AuthService:
             row.name,
             # A user's key reaches no further than the user's role as it is now (read on every use).
             role=row.owner_role if owner else None,
+            permissions=self.gateway.roles.of(row.owner_role) if owner else frozenset(),
             scopes=frozenset(row.scopes or []),
             platform=row.platform,
             extra={

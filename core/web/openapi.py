@@ -130,7 +130,8 @@ def openapi_document(routes: Iterable[BaseRoute], *, title: str, version: str) -
                 op["description"] = description.strip()
             if not permission.public:
                 op["security"] = [{"bearer": []}, {"apiKey": []}]
-                op["x-required-role"] = permission.role
+                if permission.permission is not None:
+                    op["x-required-permission"] = permission.permission
                 if permission.scopes:
                     op["x-api-key-scopes"] = list(permission.scopes)
             query = meta.get("query")

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import MetaData
 from starlette.routing import BaseRoute
 
-from core import AdminPage, Command, Destination, Gateway, ReportType, hookimpl
+from core import AdminPage, Command, Destination, Gateway, ReportType, PermissionInfo, hookimpl
 from plugins.dhis2 import store
 from plugins.dhis2.admin import MappingsPage
 from plugins.dhis2.cli import COMMAND
@@ -43,6 +43,15 @@ def switchboard_models() -> list[MetaData]:
 def switchboard_destinations(gateway: Gateway) -> list[Destination]:
     settings: DHIS2Settings = gateway.plugin_config("dhis2")
     return [DHIS2Destination(name, settings, gateway) for name in settings.instances]
+
+
+@hookimpl
+def switchboard_permissions() -> list[PermissionInfo]:
+    return [
+        PermissionInfo("dhis2.mappings.read", "See and export the data element and org unit mappings", "viewer"),
+        PermissionInfo("dhis2.mappings.manage", "Import and delete mappings", "operator"),
+        PermissionInfo("dhis2.submit", "Submit aggregate and tracker data to DHIS2; dhis2gw tokens", "operator"),
+    ]
 
 
 @hookimpl

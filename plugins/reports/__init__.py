@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import MetaData
 from starlette.routing import BaseRoute
 
-from core import AdminPage, ConfigError, Gateway, ReportType, Unprocessable, hookimpl
+from core import AdminPage, ConfigError, Gateway, ReportType, Unprocessable, PermissionInfo, hookimpl
 from plugins.reports import admin, scheduler
 from plugins.reports.jobs import jobs
 from plugins.reports.models import metadata
@@ -37,6 +37,15 @@ def switchboard_settings(config: Mapping[str, Any]) -> ReportsSettings:
 @hookimpl
 def switchboard_models() -> list[MetaData]:
     return [metadata]
+
+
+@hookimpl
+def switchboard_permissions() -> list[PermissionInfo]:
+    return [
+        PermissionInfo("reports.read", "See reports, report types and schedules", "viewer"),
+        PermissionInfo("reports.request", "Request a report, delete one's own, run a schedule now", "operator"),
+        PermissionInfo("reports.manage", "Define, enable and disable schedules; every user's reports; admin-only report types", "admin"),
+    ]
 
 
 @hookimpl

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr
 
 from core.auth.passwords import MAX_PASSWORD_LENGTH
 
-Role = Literal["viewer", "operator", "admin"]
+# A built-in role or one of [auth.roles]: checked against the app's roles (422 for an unknown one).
+Role = Annotated[str, Field(min_length=1, max_length=20)]
 Email = Field(default=None, max_length=255, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 Password = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
 

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from core.gateway import Gateway
 
 
-@requires("admin")
+@requires("users.manage")
 @describe(query=UserQuery, responses={200: A.USERS})
 async def list_endpoint(request: Request) -> Response:
     """List users, oldest first: filter by role, status, active or a search of name and email."""
@@ -48,7 +48,7 @@ async def list_endpoint(request: Request) -> Response:
     return JSONResponse({"items": [user_view(r) for r in rows], "next": next_cursor})
 
 
-@requires("admin")
+@requires("users.manage")
 @describe(body=UserCreate, status=201, responses={201: A.USER})
 async def create_endpoint(request: Request) -> Response:
     """Create a user (by default they must change the password at first login)."""
@@ -67,14 +67,14 @@ async def create_endpoint(request: Request) -> Response:
     return JSONResponse(user_view(user), status_code=201)
 
 
-@requires("admin")
+@requires("users.manage")
 @describe(responses={200: A.USER})
 async def get_endpoint(request: Request) -> Response:
     """One user."""
     return JSONResponse(user_view(await get_user(gateway_of(request), request.path_params["user_id"])))
 
 
-@requires("admin")
+@requires("users.manage")
 @describe(body=UserUpdate, responses={200: A.USER})
 async def update_endpoint(request: Request) -> Response:
     """Change a user's role, name, email or active state; reset their password; lift a lockout."""
@@ -107,7 +107,7 @@ def _record_changes(gateway: Gateway, request: Request, before: Any, after: Any)
     record_user_changes(gateway, before, after, request=request)
 
 
-@requires("admin")
+@requires("users.manage")
 @describe(responses={200: A.USER})
 async def deactivate_endpoint(request: Request) -> Response:
     """Deactivate a user: their tokens stop working at once and their sessions end."""
@@ -128,7 +128,7 @@ async def _decide(request: Request, status: str, role: str | None = None) -> Res
     return JSONResponse(user_view(after))
 
 
-@requires("admin")
+@requires("users.manage")
 @describe(body=ApproveRequest, responses={200: A.USER})
 async def approve_endpoint(request: Request) -> Response:
     """Approve a pending self-signup, optionally with another role."""
@@ -136,7 +136,7 @@ async def approve_endpoint(request: Request) -> Response:
     return await _decide(request, "active", body.role)
 
 
-@requires("admin")
+@requires("users.manage")
 @describe(responses={200: A.USER})
 async def reject_endpoint(request: Request) -> Response:
     """Reject a pending self-signup."""
