@@ -84,7 +84,10 @@ class Console:
         by_plugin = gateway.plugins.each("switchboard_admin_pages", gateway=gateway)
         owned = [(plugin, p) for plugin, pages in by_plugin.items() for p in pages if isinstance(p, AdminPage)]
         self.pages: list[AdminPage] = [p for _, p in owned]
-        self.nav = [*CORE_NAV, *(NavEntry(p.title, f"/admin{p.path}", _nav_permission(p), _section_of(plugin)) for plugin, p in owned)]
+        self.nav = [
+            *CORE_NAV,
+            *(NavEntry(p.title, f"/admin{p.path}", _nav_permission(p), _section_of(plugin)) for plugin, p in owned),
+        ]
         roles = gateway.roles
         # What each entry asks of the caller's role (a built-in role's name: every permission it holds).
         self.nav_needs = {
@@ -118,7 +121,13 @@ class Console:
             "request": request,
             "principal": principal,
             "csrf_token": csrf_of(request),
-            "nav": nav_sections([n for n in self.nav if principal is not None and self.nav_needs.get(n.href, frozenset()) <= principal.permissions]),
+            "nav": nav_sections(
+                [
+                    n
+                    for n in self.nav
+                    if principal is not None and self.nav_needs.get(n.href, frozenset()) <= principal.permissions
+                ]
+            ),
             # ``{% if can("deliveries.repair") %}``: whether the caller's role holds a permission.
             "can": principal.can if principal is not None else _cannot,
             "path": request.url.path,
@@ -180,7 +189,11 @@ class _ConsoleState:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         state = scope.setdefault("state", {})
         state["admin"] = self.console
-        if scope["type"] == "http" and scope["method"] == "GET" and not str(scope["path"]).startswith(f"{PREFIX}/static"):
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "GET"
+            and not str(scope["path"]).startswith(f"{PREFIX}/static")
+        ):
             request = Request(scope)
             if not is_htmx(request):
                 # The navigation of every whole page shows the destinations held back (paused, breaker open).

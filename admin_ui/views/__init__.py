@@ -50,6 +50,7 @@ def console_routes() -> list[BaseRoute]:
         Route("/users", people.create_user_view, methods=["POST"]),
         Route("/users/{id}", people.user_page, methods=["GET"]),
         Route("/users/{id}", people.change_user, methods=["POST"]),
+        Route("/roles", people.roles_page, methods=["GET"]),
         Route("/keys", people.keys_page, methods=["GET"]),
         Route("/keys", people.create_key_view, methods=["POST"]),
         Route("/keys/{id}/revoke", people.revoke_key_view, methods=["POST"]),

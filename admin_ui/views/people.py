@@ -1,4 +1,4 @@
-"""Users and API keys (admins only): create, change role, deactivate, reset, approve; keys shown once."""
+"""Users, roles and API keys (``users.manage``): create, change role, deactivate, reset, approve; keys shown once."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from admin_ui.flash import redirect_with
 from admin_ui.views.common import caller, field_errors, path_uuid, text_field
 from core.auth.api_keys import create_key, key_view, list_keys, revoke_key, rotate_key
 from core.auth.events import record_decision, record_event, record_user_changes
-from core.auth.permissions import ROLES, requires
+from core.auth.permissions import requires
 from core.auth.users import create_user, get_user, list_users, set_password, update_user, user_view
 from core.errors import Conflict, HTTPError
 
@@ -23,7 +23,7 @@ async def _users_page(request: Request, *, status_code: int = 200, **extra: obje
     gateway = console_of(request).gateway
     rows, _ = await list_users(gateway, limit=500)
     users = [user_view(r) for r in rows]
-    context = {"users": users, "roles": list(ROLES), "pending": [u for u in users if u["status"] == "pending"]}
+    context = {"users": users, "roles": gateway.roles.names(), "pending": [u for u in users if u["status"] == "pending"]}
     defaults: dict[str, object] = {"form": {}, "errors": {}}
     return console_of(request).render(request, "users.html", context | defaults | extra, status_code=status_code)
 
@@ -116,6 +116,13 @@ async def _keys_page(
     keys = [key_view(gateway, r) for r in rows]
     context = {"keys": keys, "platforms": sorted(gateway.adapters), "form": form or {}, "errors": errors or {}}
     return console_of(request).render(request, "keys.html", context, status_code=status_code)
+
+
+@requires("users.manage")
+async def roles_page(request: Request) -> Response:
+    """Every permission, and which role holds it (built-in roles and those of ``[auth.roles]``)."""
+    console = console_of(request)
+    return console.render(request, "roles.html", console.gateway.roles.view())
 
 
 @requires("users.manage")

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar
 
+from core.auth.roles import BUILTIN_ROLES
 from core.errors import HTTPError
 
 PrincipalKind = Literal["user", "api_key", "adapter", "system"]
@@ -116,14 +117,19 @@ class Requirement:
             if principal.must_change_password and not self.during_password_change:
                 raise HTTPError("your password must be changed first (POST /api/auth/password)", status_code=403)
             if not needs <= principal.permissions:
-                raise HTTPError(f"this needs the {self.permission} permission", status_code=403)
+                raise HTTPError(f"this needs {self._what()}", status_code=403)
             return
         if not self.scopes or not any(principal.has_scope(s) for s in self.scopes):
             needed = " or ".join(self.scopes) if self.scopes else "a user session"
             raise HTTPError(f"this API key may not do this (needs {needed})", status_code=403)
         if principal.role is not None and not needs <= principal.permissions:
             # A key issued to a user (``owner``) is held to that user's current role too.
-            raise HTTPError(f"this key's user lacks the {self.permission} permission", status_code=403)
+            raise HTTPError(f"this key's user lacks {self._what()}", status_code=403)
+
+    def _what(self) -> str:
+        if self.permission in BUILTIN_ROLES:
+            return f"what the {self.permission} role holds"
+        return f"the {self.permission} permission"
 
 
 DEFAULT_REQUIREMENT = Requirement()

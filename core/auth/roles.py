@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from core.errors import ConfigError, PluginError
@@ -102,7 +102,9 @@ class Roles:
         for plugin, items in plugin_permissions.items():
             for item in items:
                 if not isinstance(item, PermissionInfo):
-                    raise PluginError(f"plugin {plugin}: switchboard_permissions returned {item!r}, not a PermissionInfo")
+                    raise PluginError(
+                        f"plugin {plugin}: switchboard_permissions returned {item!r}, not a PermissionInfo"
+                    )
                 if not item.name.startswith(f"{plugin}."):
                     raise PluginError(f"plugin {plugin}: permission {item.name!r} must start with '{plugin}.'")
                 declared.append(item)
@@ -110,7 +112,9 @@ class Roles:
         roles: dict[str, Role] = {}
         for name, (names, description) in configured.items():
             if name == "admin":
-                raise ConfigError(f"{where(('auth', 'roles', name))}: the admin role holds every permission and cannot be redefined")
+                raise ConfigError(
+                    f"{where(('auth', 'roles', name))}: the admin role holds every permission and cannot be redefined"
+                )
             if not ROLE_NAME.match(name):
                 raise ConfigError(
                     f"{where(('auth', 'roles', name))}: a role's name is lower-case letters, digits, '-' or '_' (at most 20)"
@@ -151,3 +155,20 @@ class Roles:
         """The permissions of built-in ``role`` as shipped (what ``requires("operator")`` asks for)."""
         rank = _RANK[role]
         return frozenset(p.name for p in self.permissions.values() if _RANK[p.role] <= rank)
+
+    def view(self) -> dict[str, list[dict[str, object]]]:
+        """Every permission and every role, as ``GET /api/roles`` and the console's roles page show them."""
+        return {
+            "permissions": [
+                {"name": p.name, "description": p.description, "role": p.role} for p in self.permissions.values()
+            ],
+            "roles": [
+                {
+                    "name": role.name,
+                    "builtin": role.builtin,
+                    "description": role.description,
+                    "permissions": [p for p in self.permissions if p in role.permissions],
+                }
+                for role in self
+            ],
+        }

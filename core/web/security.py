@@ -119,4 +119,5 @@ def walk_routes(routes: Iterable[BaseRoute], prefix: str = "") -> Iterator[tuple
             if route.routes:
                 yield from walk_routes(route.routes, prefix + route.path)
             else:
-                yield prefix + route.path + "/{path}", {"GET"}, permission_of(route.app), route.app
+                app = route.app.app if isinstance(route.app, Guard) else route.app
+                yield prefix + route.path + "/{path}", {"GET"}, permission_of(app), app

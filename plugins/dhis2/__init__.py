@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import MetaData
 from starlette.routing import BaseRoute
 
-from core import AdminPage, Command, Destination, Gateway, ReportType, PermissionInfo, hookimpl
+from core import AdminPage, Command, Destination, Gateway, PermissionInfo, ReportType, hookimpl
 from plugins.dhis2 import store
 from plugins.dhis2.admin import MappingsPage
 from plugins.dhis2.cli import COMMAND

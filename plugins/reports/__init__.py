@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import MetaData
 from starlette.routing import BaseRoute
 
-from core import AdminPage, ConfigError, Gateway, ReportType, Unprocessable, PermissionInfo, hookimpl
+from core import AdminPage, ConfigError, Gateway, PermissionInfo, ReportType, Unprocessable, hookimpl
 from plugins.reports import admin, scheduler
 from plugins.reports.jobs import jobs
 from plugins.reports.models import metadata

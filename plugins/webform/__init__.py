@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import MetaData
 from starlette.routing import BaseRoute
 
-from core import Adapter, AdminPage, Gateway, StandardMessage, Stored, PermissionInfo, hookimpl
+from core import Adapter, AdminPage, Gateway, PermissionInfo, StandardMessage, Stored, hookimpl
 from plugins.webform import admin, notify
 from plugins.webform.adapter import WebformAdapter
 from plugins.webform.cfcbe import cfcbe_routes

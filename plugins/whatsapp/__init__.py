@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import MetaData
 from starlette.routing import BaseRoute
 
-from core import Adapter, Destination, Gateway, StandardMessage, Stored, PermissionInfo, hookimpl
+from core import Adapter, Destination, Gateway, PermissionInfo, StandardMessage, Stored, hookimpl
 from plugins.whatsapp import followups, media
 from plugins.whatsapp.adapter import WhatsAppAdapter
 from plugins.whatsapp.cfcbe import cfcbe_routes

@@ -143,8 +143,16 @@ async def reject_endpoint(request: Request) -> Response:
     return await _decide(request, "rejected")
 
 
+@requires("users.manage")
+@describe(responses={200: A.ROLES})
+async def roles_endpoint(request: Request) -> Response:
+    """Every permission, and the roles made of them (built in, or from ``[auth.roles]``)."""
+    return JSONResponse(gateway_of(request).roles.view())
+
+
 def user_routes() -> list[BaseRoute]:
     return [
+        Route("/api/roles", roles_endpoint, methods=["GET"]),
         Route("/api/users", list_endpoint, methods=["GET"]),
         Route("/api/users", create_endpoint, methods=["POST"]),
         Route("/api/users/{user_id}", get_endpoint, methods=["GET"]),
