@@ -95,6 +95,7 @@ class Console:
             for n in self.nav
             if n.permission is not None
         }
+        self.operator_holds, self.admin_holds = roles.of_builtin("operator"), roles.of_builtin("admin")
         self.env = build_environment(settings.templates_dir, [p.templates for p in self.pages if p.templates])
         self.figures = FigureCache(settings.dashboard_cache_seconds)
 
@@ -130,6 +131,9 @@ class Console:
             ),
             # ``{% if can("deliveries.repair") %}``: whether the caller's role holds a permission.
             "can": principal.can if principal is not None else _cannot,
+            # What templates written before permissions ask: all that the built-in operator, or admin, holds.
+            "can_write": principal is not None and self.operator_holds <= principal.permissions,
+            "is_admin": principal is not None and self.admin_holds <= principal.permissions,
             "path": request.url.path,
             "errors": {},
             "flash": flash,

@@ -82,7 +82,9 @@ def record_event(
     gateway.audit.record("auth", **fields)
 
 
-def record_user_changes(gateway: Gateway, before: Any, after: Any, *, request: Request | None = None, status: int = 200) -> None:
+def record_user_changes(
+    gateway: Gateway, before: Any, after: Any, *, request: Request | None = None, status: int = 200
+) -> None:
     """The events of one change to a user (``before`` and ``after`` are its rows): role, active state, details."""
     name = after.username
     if before.role != after.role:
@@ -99,7 +101,9 @@ def record_user_changes(gateway: Gateway, before: Any, after: Any, *, request: R
         record_event(gateway, "user_updated", request=request, status=status, user=name, fields=changed)
 
 
-def record_decision(gateway: Gateway, before: Any, after: Any, *, request: Request | None = None, status: int = 200) -> None:
+def record_decision(
+    gateway: Gateway, before: Any, after: Any, *, request: Request | None = None, status: int = 200
+) -> None:
     """The events of a signup approved or rejected, with the role it was given."""
     action = "user_approved" if after.status == "active" else "user_rejected"
     record_event(gateway, action, request=request, status=status, user=after.username, role=after.role)
