@@ -18,7 +18,7 @@ from core.auth.users import find_user
 from core.errors import PluginError
 from core.operations.plugin_services import issue_user_key
 from core.testing import user_headers
-from tests.support.auth import bearer, login, make_user
+from tests.support.auth import PASSWORD, audit_rows, bearer, login, make_user
 
 REPORTER = {"reporter": {"permissions": ["traffic.read", "reports.read", "reports.request"], "description": "Reports"}}
 
@@ -156,3 +156,67 @@ def test_a_permission_is_named_with_dotted_words_and_a_built_in_role() -> None:
         PermissionInfo("Meters Read", "Read")
     with pytest.raises(ValueError, match="role must be one of viewer, operator, admin"):
         PermissionInfo("meters.read", "Read", "root")
+
+
+async def test_a_role_defined_over_the_api_applies_to_its_users_at_their_next_request(app_client) -> None:  # type: ignore[no-untyped-def]
+    async with app_client() as client:
+        admin = await user_headers(client.gateway, "admin")
+        r = await client.put("/api/roles/auditor", headers=admin, json={"permissions": ["audit.read"]})
+        assert r.status_code == 200
+        assert r.json() == {"name": "auditor", "builtin": False, "description": "", "permissions": ["audit.read"]}
+        user = await make_user(client.gateway, "imani")
+        assert (await client.put(f"/api/users/{user.id}", headers=admin, json={"role": "auditor"})).status_code == 200
+        headers = bearer(await login(client, "imani"))
+        assert (await client.get("/api/logs", headers=headers)).status_code == 200
+        assert (await client.get("/api/deliveries", headers=headers)).status_code == 403
+        changed = {"permissions": ["traffic.read"], "description": "Watches traffic"}
+        assert (await client.put("/api/roles/auditor", headers=admin, json=changed)).status_code == 200
+        assert (await client.get("/api/logs", headers=headers)).status_code == 403
+        assert (await client.get("/api/deliveries", headers=headers)).status_code == 200
+        listed = (await client.get("/api/roles", headers=admin)).json()["roles"]
+        assert listed[-1] == {"name": "auditor", "builtin": False, "description": "Watches traffic", "permissions": ["traffic.read"]}  # fmt: skip
+        defined = [(r.detail["role"], r.detail["added"], r.detail["removed"]) for r in await audit_rows(client.gateway) if r.action == "role_defined"]  # fmt: skip
+        assert defined == [("auditor", ["audit.read"], []), ("auditor", ["traffic.read"], ["audit.read"])]
+
+
+async def test_a_role_defined_here_cannot_shadow_another_or_hold_an_unknown_permission(app_client) -> None:  # type: ignore[no-untyped-def]
+    async with app_client(auth={"roles": REPORTER}) as client:
+        admin = await user_headers(client.gateway, "admin")
+        for name in ("operator", "admin", "reporter"):
+            r = await client.put(f"/api/roles/{name}", headers=admin, json={"permissions": ["traffic.read"]})
+            assert r.status_code == 409, name
+        r = await client.put("/api/roles/auditor", headers=admin, json={"permissions": ["audit.raed"]})
+        assert r.status_code == 422 and r.json()["errors"] == [{"field": "permissions", "message": "unknown: audit.raed"}]
+        r = await client.put("/api/roles/Big%20Boss", headers=admin, json={"permissions": ["audit.read"]})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "name"
+        assert (await client.put("/api/roles/auditor", headers=admin, json={"permissions": []})).status_code == 422
+        assert [r["name"] for r in (await client.get("/api/roles", headers=admin)).json()["roles"]][-1] == "reporter"
+
+
+async def test_a_role_in_use_cannot_be_removed(app_client) -> None:  # type: ignore[no-untyped-def]
+    async with app_client() as client:
+        admin = await user_headers(client.gateway, "admin")
+        await client.put("/api/roles/auditor", headers=admin, json={"permissions": ["audit.read"]})
+        user = await make_user(client.gateway, "juma", role="auditor")
+        refused = await client.delete("/api/roles/auditor", headers=admin)
+        assert refused.status_code == 409 and "1 user(s) have the role auditor" in refused.json()["error"]
+        await client.put(f"/api/users/{user.id}", headers=admin, json={"role": "viewer"})
+        assert (await client.delete("/api/roles/auditor", headers=admin)).status_code == 204
+        assert (await client.delete("/api/roles/auditor", headers=admin)).status_code == 404
+        r = await client.put(f"/api/users/{user.id}", headers=admin, json={"role": "auditor"})
+        assert r.status_code == 422
+
+
+async def test_a_key_and_basic_credentials_of_a_user_of_a_role_defined_here_reach_what_it_holds(app_client) -> None:  # type: ignore[no-untyped-def]
+    import base64
+
+    async with app_client(plugins={"dhis2": {"compat": {"enabled": True}}}) as client:
+        admin = await user_headers(client.gateway, "admin")
+        await client.put("/api/roles/mapper", headers=admin, json={"permissions": ["dhis2.mappings.read"]})
+        user = await make_user(client.gateway, "neema", role="mapper")
+        basic = {"Authorization": "Basic " + base64.b64encode(f"neema:{PASSWORD}".encode()).decode()}
+        assert (await client.get("/api/v2/mappings", headers=basic)).status_code == 200
+        assert (await client.get("/api/v2/logs", headers=basic)).status_code == 403
+        key = await issue_user_key(client.gateway, user.id, "k", ["*"], expires_at=None)
+        assert (await client.get("/plugins/dhis2/mappings", headers={"X-API-Key": key})).status_code == 200
+        assert (await client.get("/api/deliveries", headers={"X-API-Key": key})).status_code == 403

@@ -73,6 +73,8 @@ POST    /api/users/{user_id}/approve         401       403    403      ok    403
 POST    /api/users/{user_id}/reject          401       403    403      ok    403     403
 
 GET     /api/roles                           401       403    403      ok    403     403
+PUT     /api/roles/{name}                    401       403    403      ok    403     403
+DELETE  /api/roles/{name}                    401       403    403      ok    403     403
 
 GET     /api/api-keys                        401       403    403      ok    403     403
 POST    /api/api-keys                        401       403    403      ok    403     403
@@ -242,6 +244,8 @@ POST    /admin/users                         ok        403       403       ok   
 GET     /admin/users/{id}                    ok        403       403       ok        403       ok
 POST    /admin/users/{id}                    ok        403       403       ok        403       ok
 GET     /admin/roles                         ok        403       403       ok        403       ok
+POST    /admin/roles                         ok        403       403       ok        403       ok
+POST    /admin/roles/{name}/delete           ok        403       403       ok        403       ok
 GET     /admin/keys                          ok        403       403       ok        403       ok
 POST    /admin/keys                          ok        403       403       ok        403       ok
 POST    /admin/keys/{id}/revoke              ok        403       403       ok        403       ok
@@ -402,6 +406,8 @@ POST    /admin/users                                              users.manage
 GET     /admin/users/{id}                                         users.manage
 POST    /admin/users/{id}                                         users.manage
 GET     /admin/roles                                              users.manage
+POST    /admin/roles                                              users.manage
+POST    /admin/roles/{name}/delete                                users.manage
 GET     /admin/keys                                               users.manage
 POST    /admin/keys                                               users.manage
 POST    /admin/keys/{id}/revoke                                   users.manage
@@ -451,6 +457,8 @@ GET     /api/auth/me                                     signed-in
 POST    /api/auth/password                               signed-in
 POST    /api/auth/signup                                          public
 GET     /api/roles                                                users.manage
+PUT     /api/roles/{name}                                         users.manage
+DELETE  /api/roles/{name}                                         users.manage
 GET     /api/users                                                users.manage
 POST    /api/users                                                users.manage
 GET     /api/users/{user_id}                                      users.manage

@@ -1,4 +1,4 @@
-"""Users, roles and API keys (``users.manage``): create, change role, deactivate, reset, approve; keys shown once."""
+"""Users and API keys (``users.manage``): create, change role, deactivate, reset, approve; keys shown once."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from admin_ui.views.common import caller, field_errors, path_uuid, text_field
 from core.auth.api_keys import create_key, key_view, list_keys, revoke_key, rotate_key
 from core.auth.events import record_decision, record_event, record_user_changes
 from core.auth.permissions import requires
+from core.auth.stored_roles import stored_roles
 from core.auth.users import create_user, get_user, list_users, set_password, update_user, user_view
 from core.errors import Conflict, HTTPError
 
@@ -23,7 +24,8 @@ async def _users_page(request: Request, *, status_code: int = 200, **extra: obje
     gateway = console_of(request).gateway
     rows, _ = await list_users(gateway, limit=500)
     users = [user_view(r) for r in rows]
-    context = {"users": users, "roles": gateway.roles.names(), "pending": [u for u in users if u["status"] == "pending"]}
+    names = [*gateway.roles.names(), *(r.name for r in await stored_roles(gateway))]
+    context = {"users": users, "roles": names, "pending": [u for u in users if u["status"] == "pending"]}
     defaults: dict[str, object] = {"form": {}, "errors": {}}
     return console_of(request).render(request, "users.html", context | defaults | extra, status_code=status_code)
 
@@ -116,13 +118,6 @@ async def _keys_page(
     keys = [key_view(gateway, r) for r in rows]
     context = {"keys": keys, "platforms": sorted(gateway.adapters), "form": form or {}, "errors": errors or {}}
     return console_of(request).render(request, "keys.html", context, status_code=status_code)
-
-
-@requires("users.manage")
-async def roles_page(request: Request) -> Response:
-    """Every permission, and which role holds it (built-in roles and those of ``[auth.roles]``)."""
-    console = console_of(request)
-    return console.render(request, "roles.html", console.gateway.roles.view())
 
 
 @requires("users.manage")

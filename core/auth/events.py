@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 
 from core.auth.permissions import Principal
+from core.auth.roles import Role
 from core.scopes import client_address
 
 if TYPE_CHECKING:
@@ -42,6 +43,8 @@ AUTH_EVENTS = frozenset(
         "api_key_created",
         "api_key_rotated",
         "api_key_revoked",
+        "role_defined",
+        "role_deleted",
     }
 )
 
@@ -117,3 +120,20 @@ def record_decision(
             previous=before.role,
             role=after.role,
         )
+
+
+def record_role_defined(
+    gateway: Gateway, before: Role | None, after: Role, *, request: Request | None = None, status: int | None = None
+) -> None:
+    """``role_defined``: a role created or changed at run time, with the permissions added and removed."""
+    was = before.permissions if before is not None else frozenset()
+    record_event(
+        gateway,
+        "role_defined",
+        request=request,
+        status=status,
+        role=after.name,
+        created=before is None,
+        added=sorted(after.permissions - was),
+        removed=sorted(was - after.permissions),
+    )

@@ -144,6 +144,15 @@ class Roles:
         found = self._roles.get(role) if role is not None else None
         return found.permissions if found is not None else frozenset()
 
+    def resolve(self, role: str | None, stored: Iterable[str] | None) -> frozenset[str]:
+        """The permissions of ``role``: built in or configured, else as stored (``roles`` table, read with the user).
+
+        Of a stored role, only the permissions this app knows count (a plugin may have been removed).
+        """
+        if role in self._roles or stored is None:
+            return self.of(role)
+        return frozenset(stored) & self.permissions.keys()
+
     def check_permission(self, name: str, where: str) -> None:
         """Raise ``PluginError`` when ``name`` (required by the route ``where``) is no permission here."""
         if name not in self.permissions and name not in _RANK:
@@ -156,8 +165,11 @@ class Roles:
         rank = _RANK[role]
         return frozenset(p.name for p in self.permissions.values() if _RANK[p.role] <= rank)
 
-    def view(self) -> dict[str, list[dict[str, object]]]:
-        """Every permission and every role, as ``GET /api/roles`` and the console's roles page show them."""
+    def view(self, stored: Iterable[Role] = ()) -> dict[str, list[dict[str, object]]]:
+        """Every permission and every role (``stored``: those defined at run time, after the others).
+
+        What ``GET /api/roles`` answers and the console's roles page shows.
+        """
         return {
             "permissions": [
                 {"name": p.name, "description": p.description, "role": p.role} for p in self.permissions.values()
@@ -169,6 +181,6 @@ class Roles:
                     "description": role.description,
                     "permissions": [p for p in self.permissions if p in role.permissions],
                 }
-                for role in self
+                for role in [*self, *(r for r in stored if r.name not in self._roles)]
             ],
         }

@@ -65,3 +65,38 @@ async def test_an_operator_still_sees_the_repair_buttons(gw: GatewayClient) -> N
     await log_in(gw, "operator")
     assert "Requeue all matching" in (await gw.get("/admin/deliveries")).text
     assert 'href="/admin/messages"' in _nav((await gw.get("/admin/")).text)
+
+
+async def test_an_admin_defines_a_role_on_the_roles_page_and_a_user_of_it_gets_its_pages(gw: GatewayClient) -> None:
+    token = await log_in(gw, "admin")
+    form = {"csrf_token": token, "name": "auditor", "description": "Reads the audit log", "permissions": ["audit.read", "traffic.read"]}  # fmt: skip
+    r = await gw.post("/admin/roles", data=form)
+    assert r.status_code == 303 and r.headers["location"] == "/admin/roles"
+    page = (await gw.get("/admin/roles")).text
+    assert "Role auditor defined." in page and '<th scope="col">auditor <small>(defined here)</small></th>' in page
+    assert 'aria-label="auditor holds audit.read"' in page and "auditor lacks content.read" in page
+    edit = (await gw.get("/admin/roles?edit=auditor")).text
+    assert 'value="audit.read" checked' in edit and 'value="content.read">' in edit
+    viewer = await find_user(gw.gateway, "viewer")
+    role = {"csrf_token": token, "action": "role", "role": "auditor"}
+    assert (await gw.post(f"/admin/users/{viewer.id}", data=role)).status_code == 303  # type: ignore[union-attr]
+    await log_in(gw, "viewer")
+    assert (await gw.get("/admin/logs")).status_code == 200
+    assert (await gw.get("/admin/messages")).status_code == 403
+
+
+async def test_a_bad_role_is_shown_beside_its_field_and_a_role_in_use_is_not_removed(gw: GatewayClient) -> None:
+    token = await log_in(gw, "admin")
+    r = await gw.post("/admin/roles", data={"csrf_token": token, "name": "Bad Name", "permissions": ["audit.read"]})
+    assert r.status_code == 422 and 'id="error-name"' in r.text and 'value="Bad Name"' in r.text
+    r = await gw.post("/admin/roles", data={"csrf_token": token, "name": "operator", "permissions": ["audit.read"]})
+    assert r.status_code == 409 and 'id="error-name"' in r.text
+    await gw.post("/admin/roles", data={"csrf_token": token, "name": "auditor", "permissions": ["audit.read"]})
+    operator = await find_user(gw.gateway, "operator")
+    await gw.post(f"/admin/users/{operator.id}", data={"csrf_token": token, "action": "role", "role": "auditor"})  # type: ignore[union-attr]
+    refused = await gw.post("/admin/roles/auditor/delete", data={"csrf_token": token})
+    assert refused.status_code == 409
+    await gw.post(f"/admin/users/{operator.id}", data={"csrf_token": token, "action": "role", "role": "operator"})  # type: ignore[union-attr]
+    assert (await gw.post("/admin/roles/auditor/delete", data={"csrf_token": token})).status_code == 303
+    page = (await gw.get("/admin/roles")).text
+    assert "Role auditor removed." in page and '<th scope="col">auditor' not in page

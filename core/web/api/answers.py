@@ -23,6 +23,7 @@ USER = _object(
 )
 USERS = page_of(USER)
 _TEXTS = {"type": "array", "items": _TEXT}
+ROLE = _object({"name": _TEXT, "builtin": {"type": "boolean"}, "description": _TEXT, "permissions": _TEXTS})
 ROLES = _object(
     {
         "permissions": {"type": "array", "items": _object({"name": _TEXT, "description": _TEXT, "role": _TEXT})},

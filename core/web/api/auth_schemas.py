@@ -96,3 +96,10 @@ class KeyQuery(_Body):
 class KeyRotate(_Body):
     # How long the old key keeps working, so devices can be switched over (0: it stops now).
     grace_seconds: int = Field(default=0, ge=0, le=30 * 24 * 3600)
+
+
+class RoleDefinition(_Body):
+    """A role defined at run time: the permissions it is made of (``GET /api/roles`` lists them)."""
+
+    permissions: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(max_length=200)
+    description: str = Field(default="", max_length=500)

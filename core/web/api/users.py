@@ -1,4 +1,4 @@
-"""``/api/users``: user administration (admins only)."""
+"""``/api/users`` and ``/api/roles``: users and roles (``users.manage``)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from core.auth.events import record_decision, record_event, record_user_changes
+from core.auth.events import record_decision, record_event, record_role_defined, record_user_changes
 from core.auth.permissions import requires
+from core.auth.stored_roles import define_role, delete_role, role_view, stored_roles
 from core.auth.users import (
     check_password,
     create_user,
@@ -22,7 +23,7 @@ from core.auth.users import (
 )
 from core.errors import Conflict
 from core.web.api import answers as A
-from core.web.api.auth_schemas import ApproveRequest, UserCreate, UserQuery, UserUpdate
+from core.web.api.auth_schemas import ApproveRequest, RoleDefinition, UserCreate, UserQuery, UserUpdate
 from core.web.api.params import parse_query
 from core.web.openapi import describe
 from core.web.requests import gateway_of, read_json
@@ -146,13 +147,38 @@ async def reject_endpoint(request: Request) -> Response:
 @requires("users.manage")
 @describe(responses={200: A.ROLES})
 async def roles_endpoint(request: Request) -> Response:
-    """Every permission, and the roles made of them (built in, or from ``[auth.roles]``)."""
-    return JSONResponse(gateway_of(request).roles.view())
+    """Every permission, and the roles made of them: built in, from ``[auth.roles]``, defined here."""
+    gateway = gateway_of(request)
+    return JSONResponse(gateway.roles.view(await stored_roles(gateway)))
+
+
+@requires("users.manage")
+@describe(body=RoleDefinition, responses={200: A.ROLE})
+async def define_role_endpoint(request: Request) -> Response:
+    """Define a role made of permissions, or replace those of one defined here (not a built-in or configured one)."""
+    gateway = gateway_of(request)
+    body = await read_json(request, RoleDefinition)
+    name = request.path_params["name"]
+    before, after = await define_role(gateway, name, body.permissions, body.description)
+    record_role_defined(gateway, before, after, request=request, status=200)
+    return JSONResponse(role_view(gateway, after))
+
+
+@requires("users.manage")
+@describe(status=204)
+async def delete_role_endpoint(request: Request) -> Response:
+    """Remove a role defined here; 409 while a user has it."""
+    gateway = gateway_of(request)
+    role = await delete_role(gateway, request.path_params["name"])
+    record_event(gateway, "role_deleted", request=request, status=204, role=role.name)
+    return Response(status_code=204)
 
 
 def user_routes() -> list[BaseRoute]:
     return [
         Route("/api/roles", roles_endpoint, methods=["GET"]),
+        Route("/api/roles/{name}", define_role_endpoint, methods=["PUT"]),
+        Route("/api/roles/{name}", delete_role_endpoint, methods=["DELETE"]),
         Route("/api/users", list_endpoint, methods=["GET"]),
         Route("/api/users", create_endpoint, methods=["POST"]),
         Route("/api/users/{user_id}", get_endpoint, methods=["GET"]),
