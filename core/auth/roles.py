@@ -62,7 +62,7 @@ CORE_PERMISSIONS = (
 
 @dataclass(frozen=True, slots=True)
 class Role:
-    """A named set of permissions; ``builtin`` unless it came from ``[auth.roles.<name>]``."""
+    """A named set of permissions; ``builtin`` unless it came from ``[auth.roles.<name>]`` or the ``roles`` table."""
 
     name: str
     permissions: frozenset[str]
@@ -136,7 +136,7 @@ class Roles:
         return iter(self._roles.values())
 
     def names(self) -> list[str]:
-        """Every role's name: the built-in ones first, then the configured ones."""
+        """Every built-in and configured role's name, the built-in ones first (those defined at run time: ``stored_roles``)."""
         return list(self._roles)
 
     def of(self, role: str | None) -> frozenset[str]:

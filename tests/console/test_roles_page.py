@@ -6,7 +6,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
 
+from core import AdminPage, hookimpl, requires
 from core.auth.users import create_user, find_user
 from core.testing import GatewayClient
 from tests.console.conftest import PASSWORD, log_in
@@ -100,3 +104,36 @@ async def test_a_bad_role_is_shown_beside_its_field_and_a_role_in_use_is_not_rem
     assert (await gw.post("/admin/roles/auditor/delete", data={"csrf_token": token})).status_code == 303
     page = (await gw.get("/admin/roles")).text
     assert "Role auditor removed." in page and '<th scope="col">auditor' not in page
+
+
+class _Ledger:
+    """A third party's console pages: one written before permissions (a role), one with a permission."""
+
+    @hookimpl
+    def switchboard_admin_pages(self) -> list[AdminPage]:
+        @requires("operator")
+        async def old(request: Request) -> Response:
+            return HTMLResponse("old")
+
+        @requires("reports.request")
+        async def new(request: Request) -> Response:
+            return HTMLResponse("new")
+
+        return [
+            AdminPage("/ledger-old", "Old ledger", [Route("/", old)], role="operator"),
+            AdminPage("/ledger-new", "New ledger", [Route("/", new)], permission="reports.request"),
+        ]
+
+
+async def test_a_plugin_pages_entry_is_shown_to_the_roles_holding_its_permission_or_its_roles(app_client: Any) -> None:
+    async with app_client(
+        extra_plugins=[("ledger", _Ledger())], auth={"roles": {"reporter": {"permissions": REPORTER}}}
+    ) as client:
+        for role in ("viewer", "operator", "reporter"):
+            await create_user(client.gateway, role, PASSWORD, role)
+        seen = {}
+        for role in ("viewer", "operator", "reporter"):
+            await log_in(client, role)
+            nav = _nav((await client.get("/admin/")).text)
+            seen[role] = ('href="/admin/ledger-old"' in nav, 'href="/admin/ledger-new"' in nav)
+        assert seen == {"viewer": (False, False), "operator": (True, True), "reporter": (False, True)}
