@@ -220,3 +220,11 @@ async def test_a_key_and_basic_credentials_of_a_user_of_a_role_defined_here_reac
         key = await issue_user_key(client.gateway, user.id, "k", ["*"], expires_at=None)
         assert (await client.get("/plugins/dhis2/mappings", headers={"X-API-Key": key})).status_code == 200
         assert (await client.get("/api/deliveries", headers={"X-API-Key": key})).status_code == 403
+
+
+def test_has_role_still_ranks_the_built_in_roles_for_older_plugins() -> None:
+    from core import Principal
+
+    operator = Principal("user", "1", "ops", role="operator")
+    assert operator.has_role("viewer") and operator.has_role("operator") and not operator.has_role("admin")
+    assert not Principal("user", "2", "rep", role="reporter").has_role("viewer")

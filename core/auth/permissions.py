@@ -37,6 +37,15 @@ class Principal:
     # Claims of the access token, or the key's row; for the auth module's own use.
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
+    def has_role(self, role: str) -> bool:
+        """Whether the caller's role is the built-in ``role`` or one above it (viewer < operator < admin).
+
+        Kept for plugins written before permissions: a configured role is none of these, so
+        prefer ``can(permission)``.
+        """
+        ranks = {name: rank for rank, name in enumerate(BUILTIN_ROLES, start=1)}
+        return self.role is not None and ranks.get(self.role, 0) >= ranks[role]
+
     def can(self, permission: str) -> bool:
         """Whether the caller's role holds ``permission`` (``"deliveries.repair"``).
 
