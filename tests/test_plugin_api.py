@@ -174,3 +174,23 @@ def test_public_api_matches_the_snapshot() -> None:
 def test_every_public_name_resolves() -> None:
     for name in core.__all__:
         assert getattr(core, name) is not None
+
+
+def test_every_public_name_is_typed_exported_and_resolvable_from_one_listing() -> None:
+    """What type checkers see (core's ``TYPE_CHECKING`` imports) is what ``__all__`` and ``__getattr__`` serve."""
+    import ast
+
+    tree = ast.parse(Path(core.__file__).read_text(encoding="utf-8"))
+    typed = {
+        alias.asname or alias.name: node.module
+        for block in tree.body
+        if isinstance(block, ast.If) and ast.unparse(block.test) == "TYPE_CHECKING"
+        for node in block.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    assert sorted(typed) == sorted(core.__all__)
+    for name, module in typed.items():
+        home = importlib.import_module(module)
+        expected = getattr(home, name) if hasattr(home, name) else importlib.import_module(f"{module}.{name}")
+        assert getattr(core, name) is expected, name
