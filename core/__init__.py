@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from core.auth.api_keys import rotate_api_key as rotate_api_key
     from core.auth.permissions import Principal as Principal
     from core.auth.permissions import requires as requires
+    from core.auth.roles import PermissionInfo as PermissionInfo
     from core.auth.scoped import InvalidToken as InvalidToken
     from core.auth.scoped import issue_token as issue_token
     from core.auth.scoped import rate_limit as rate_limit

@@ -241,7 +241,10 @@ class AdminPage:
     title: str
     routes: list[Any] = field(default_factory=list)
     templates: str | None = None
-    role: str = "viewer"  # the least role that sees the navigation entry
+    # The permission whose holders see the navigation entry (``"reports.read"``); without one,
+    # ``role``: the least built-in role that sees it (what plugins said before permissions).
+    permission: str | None = None
+    role: str = "viewer"
 
 
 class ReportType:

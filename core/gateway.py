@@ -17,6 +17,7 @@ import aiohttp
 import httpx
 
 from core import builtin
+from core.auth.roles import Roles
 from core.auth.service import AuthService
 from core.config.settings import Settings
 from core.contracts import Adapter, CronJob, Destination, JobFunction, job_name
@@ -113,6 +114,12 @@ class Gateway:
         self.plugins = PluginRegistry(settings, extra_plugins or [], internal=[(builtin.NAME, builtin)])
         self.db = Database(settings.database)
         self.privacy = Privacy(settings.privacy)
+        # The permissions (the core's and the plugins') and the roles made of them.
+        self.roles = Roles.build(
+            self.plugins.each("switchboard_permissions"),
+            {name: (role.permissions, role.description) for name, role in settings.auth.roles.items()},
+            settings.where,
+        )
         self.audit = AuditLog(self.db, settings.audit)
         self.auth = AuthService(self)
         self.mail = Mailer(settings.mail)

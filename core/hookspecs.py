@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from sqlalchemy import MetaData
     from starlette.routing import BaseRoute
 
+    from core.auth.roles import PermissionInfo
     from core.contracts import Adapter, Check, Command, Destination, ReportType
     from core.gateway import Gateway
     from core.messages import StandardMessage
@@ -58,7 +59,18 @@ def switchboard_routes(gateway: Gateway) -> Sequence[BaseRoute]:
     """Return Starlette routes, mounted under ``/plugins/{plugin}``.
 
     Routes are authenticated by the core. Mark an endpoint with ``core.requires(...)`` to
-    ask for a role or an API-key scope; an unmarked endpoint needs any signed-in user.
+    ask for a permission (the core's or one from ``switchboard_permissions``) and the API-key
+    scopes that may call it; an unmarked endpoint needs any signed-in user.
+    """
+
+
+@hookspec
+def switchboard_permissions() -> Sequence[PermissionInfo]:
+    """Return this plugin's permissions: ``core.PermissionInfo`` items named ``<plugin>.<what>``.
+
+    Each names the least built-in role that holds it (``role="operator"``: operators and admins);
+    ``[auth.roles.<name>] permissions`` may list them, and routes require them with
+    ``core.requires("<plugin>.<what>")``. Called once, before the routes are built.
     """
 
 

@@ -14,6 +14,7 @@ from admin_ui.views import (
     operations,
     people,
     plugins,
+    roles,
     search,
 )
 
@@ -50,6 +51,9 @@ def console_routes() -> list[BaseRoute]:
         Route("/users", people.create_user_view, methods=["POST"]),
         Route("/users/{id}", people.user_page, methods=["GET"]),
         Route("/users/{id}", people.change_user, methods=["POST"]),
+        Route("/roles", roles.roles_page, methods=["GET"]),
+        Route("/roles", roles.define, methods=["POST"]),
+        Route("/roles/{name}/delete", roles.remove, methods=["POST"]),
         Route("/keys", people.keys_page, methods=["GET"]),
         Route("/keys", people.create_key_view, methods=["POST"]),
         Route("/keys/{id}/revoke", people.revoke_key_view, methods=["POST"]),

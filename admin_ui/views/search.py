@@ -10,7 +10,7 @@ from core.auth.permissions import requires
 from core.operations import records
 
 
-@requires("viewer")
+@requires("content.read")
 async def search_page(request: Request) -> Response:
     """The matches; a single one opens at once."""
     console = console_of(request)

@@ -46,6 +46,18 @@ users = sa.Table(
     sa.Index(None, "status", "id"),
 )
 
+# Roles an admin defines at run time (the console, ``/api/roles``), beside the built-in ones and
+# ``[auth.roles]``: a name ``users.role`` may hold, made of permissions (``core.auth.roles``).
+roles = sa.Table(
+    "roles",
+    metadata,
+    sa.Column("name", sa.String(20), primary_key=True),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("permissions", JSONType, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
 refresh_tokens = sa.Table(
     "refresh_tokens",
     metadata,

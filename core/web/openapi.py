@@ -118,7 +118,7 @@ def openapi_document(routes: Iterable[BaseRoute], *, title: str, version: str) -
             tag = "plugin: " + path.strip("/").split("/")[1]
         for method in sorted(methods):
             op: dict[str, Any] = {
-                "summary": summary or endpoint.__name__,
+                "summary": summary or getattr(endpoint, "__name__", type(endpoint).__name__),
                 "tags": meta.get("tags") or [tag],
                 "parameters": [
                     {"name": name, "in": "path", "required": True, "schema": _CONVERTORS.get(kind, {"type": "string"})}
@@ -130,7 +130,8 @@ def openapi_document(routes: Iterable[BaseRoute], *, title: str, version: str) -
                 op["description"] = description.strip()
             if not permission.public:
                 op["security"] = [{"bearer": []}, {"apiKey": []}]
-                op["x-required-role"] = permission.role
+                if permission.permission is not None:
+                    op["x-required-permission"] = permission.permission
                 if permission.scopes:
                     op["x-api-key-scopes"] = list(permission.scopes)
             query = meta.get("query")

@@ -32,7 +32,7 @@ def admin_page() -> AdminPage:
         title="CEEMIS cases",
         routes=[Route("/", cases_page, methods=["GET"])],
         templates=str(TEMPLATES),
-        role="viewer",
+        permission="content.read",
     )
 
 
@@ -46,7 +46,7 @@ async def _with_deliveries(gateway: Gateway, report: dict[str, Any]) -> dict[str
     return report
 
 
-@requires("viewer")
+@requires("content.read")
 async def cases_page(request: Request) -> Response:
     """The lookup form and its answer (the ``case`` block for an HTMX lookup), or the latest cases."""
     console = admin_console(request)

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import MetaData
 from starlette.routing import BaseRoute
 
-from core import Adapter, AdminPage, Gateway, hookimpl
+from core import Adapter, AdminPage, Gateway, PermissionInfo, hookimpl
 from plugins.devices import admin
 from plugins.devices.adapter import DevicesAdapter
 from plugins.devices.jobs import silent_job
@@ -41,6 +41,16 @@ def switchboard_adapters(gateway: Gateway) -> list[Adapter]:
 @hookimpl
 def switchboard_models() -> list[MetaData]:
     return [metadata]
+
+
+@hookimpl
+def switchboard_permissions() -> list[PermissionInfo]:
+    return [
+        PermissionInfo("devices.read", "See devices, their readings (personal content) and alerts", "viewer"),
+        PermissionInfo("devices.manage", "Register, change, deactivate and reactivate devices, rotate keys, acknowledge alerts", "operator"),
+        PermissionInfo("devices.delete", "Delete a device and its readings", "admin"),
+        PermissionInfo("devices.rules", "Define the alert rules", "admin"),
+    ]
 
 
 @hookimpl

@@ -48,7 +48,7 @@ def admin_page() -> AdminPage:
             Route("/{device_id}/rotate-key", rotate_key, methods=["POST"]),
         ],
         templates=str(TEMPLATES),
-        role="viewer",
+        permission="devices.read",
     )
 
 
@@ -69,7 +69,7 @@ def _query(f: BaseModel) -> dict[str, str]:
     return {k: str(v) for k, v in f.model_dump(exclude={"limit", "cursor"}, exclude_none=True).items()}
 
 
-@requires("viewer")
+@requires("devices.read")
 async def index(request: Request) -> Response:
     """The devices (the ``results`` block for an HTMX filter or page), with the register form for operators."""
     return await _list_page(request)
@@ -98,7 +98,7 @@ async def _list_page(
     return console.render(request, "devices.html", context, block="results", status_code=status if problem else 200)
 
 
-@requires("operator")
+@requires("devices.manage")
 async def register(request: Request) -> Response:
     """Register a device: its page, with its API key shown this once; a bad field is shown by its input."""
     async with request.form(max_files=0, max_fields=20) as data:
@@ -114,7 +114,7 @@ async def register(request: Request) -> Response:
     return await _device_page(request, row, new_key=key, registered=True)
 
 
-@requires("viewer")
+@requires("devices.read")
 async def device_page(request: Request) -> Response:
     """A device: its state, what it last reported, and its recent readings."""
     row = await registry.get_device(gateway_of(request), path_uuid(request, "device_id", "device"))
@@ -138,7 +138,7 @@ async def _device_page(
     return admin_console(request).render(request, "devices_device.html", context, block="device")
 
 
-@requires("operator")
+@requires("devices.manage")
 async def deactivate(request: Request) -> Response:
     """Deactivate the device (every key it has stops at once); back to its page."""
     device_id = path_uuid(request, "device_id", "device")
@@ -146,7 +146,7 @@ async def deactivate(request: Request) -> Response:
     return RedirectResponse(f"{HOME}{device_id}", status_code=303)
 
 
-@requires("operator")
+@requires("devices.manage")
 async def rotate_key(request: Request) -> Response:
     """A new key for the device, shown this once; the old one works for ``rotation_grace`` seconds."""
     gateway = gateway_of(request)
@@ -157,7 +157,7 @@ async def rotate_key(request: Request) -> Response:
     return await _device_page(request, row, new_key=key, old_key_until=stops)
 
 
-@requires("viewer")
+@requires("devices.read")
 async def alert_list(request: Request) -> Response:
     """Alerts, newest first, filtered on state (open, acknowledged), subject and device; keyset paged."""
     console = admin_console(request)
@@ -173,7 +173,7 @@ async def alert_list(request: Request) -> Response:
     return console.render(request, "devices_alerts.html", context, block="results")
 
 
-@requires("operator")
+@requires("devices.manage")
 async def acknowledge(request: Request) -> Response:
     """Acknowledge an alert: its row again for HTMX, else back to the alerts."""
     alert_id: uuid.UUID = path_uuid(request, "alert_id", "alert")

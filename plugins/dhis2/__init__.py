@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import MetaData
 from starlette.routing import BaseRoute
 
-from core import AdminPage, Command, Destination, Gateway, ReportType, hookimpl
+from core import AdminPage, Command, Destination, Gateway, PermissionInfo, ReportType, hookimpl
 from plugins.dhis2.cli import COMMAND
 from plugins.dhis2.compat.routes import compat_routes
 from plugins.dhis2.context import DHIS2Context
@@ -63,6 +63,15 @@ def switchboard_models() -> list[MetaData]:
 def switchboard_destinations(gateway: Gateway) -> list[Destination]:
     settings: DHIS2Settings = gateway.plugin_config("dhis2")
     return [DHIS2Destination(name, settings, gateway) for name in settings.instances]
+
+
+@hookimpl
+def switchboard_permissions() -> list[PermissionInfo]:
+    return [
+        PermissionInfo("dhis2.mappings.read", "See and export the data element and org unit mappings", "viewer"),
+        PermissionInfo("dhis2.mappings.manage", "Import and delete mappings", "operator"),
+        PermissionInfo("dhis2.submit", "Submit aggregate and tracker data to DHIS2; dhis2gw tokens", "operator"),
+    ]
 
 
 @hookimpl

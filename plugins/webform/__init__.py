@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import MetaData
 from starlette.routing import BaseRoute
 
-from core import Adapter, AdminPage, Gateway, StandardMessage, Stored, hookimpl
+from core import Adapter, AdminPage, Gateway, PermissionInfo, StandardMessage, Stored, hookimpl
 from plugins.webform import admin, notify
 from plugins.webform.adapter import WebformAdapter
 from plugins.webform.cfcbe import cfcbe_routes
@@ -41,6 +41,13 @@ def switchboard_models() -> list[MetaData]:
 @hookimpl
 def switchboard_adapters(gateway: Gateway) -> list[Adapter]:
     return [WebformAdapter(gateway)]
+
+
+@hookimpl
+def switchboard_permissions() -> list[PermissionInfo]:
+    return [
+        PermissionInfo("webform.manage", "Manage the web form's organisations", "admin"),
+    ]
 
 
 @hookimpl

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import MetaData
 from starlette.routing import BaseRoute
 
-from core import Adapter, Destination, Gateway, StandardMessage, Stored, hookimpl
+from core import Adapter, Destination, Gateway, PermissionInfo, StandardMessage, Stored, hookimpl
 from plugins.whatsapp import followups, media
 from plugins.whatsapp.adapter import WhatsAppAdapter
 from plugins.whatsapp.cfcbe import cfcbe_routes
@@ -51,6 +51,13 @@ def switchboard_models() -> list[MetaData]:
 @hookimpl
 def switchboard_jobs() -> list[Any]:
     return [media.whatsapp_download_media, media.SWEEP]
+
+
+@hookimpl
+def switchboard_permissions() -> list[PermissionInfo]:
+    return [
+        PermissionInfo("whatsapp.contacts", "Change a WhatsApp contact's details", "operator"),
+    ]
 
 
 @hookimpl

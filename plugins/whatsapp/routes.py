@@ -35,7 +35,7 @@ def _media_row(row: sa.Row[tuple[object, ...]]) -> dict[str, object]:
     }
 
 
-@requires("viewer", scopes=["whatsapp:read"])
+@requires("content.read", scopes=["whatsapp:read"])
 async def message_tracking(request: Request) -> Response:
     """WhatsApp details of a stored message: the send's wamid and statuses, and its media files."""
     message_id = _message_id(request)
@@ -47,7 +47,7 @@ async def message_tracking(request: Request) -> Response:
     return JSONResponse({"message_id": str(message_id), "send": tracking, "media": [_media_row(r) for r in files]})
 
 
-@requires("viewer", scopes=["whatsapp:read"])
+@requires("content.read", scopes=["whatsapp:read"])
 async def media_file(request: Request) -> Response:
     """Download a stored media file of a message (as an attachment, never rendered inline)."""
     message_id = _message_id(request)
@@ -78,7 +78,7 @@ class ContactChange(BaseModel):
     opted_out: bool
 
 
-@requires("viewer", scopes=["whatsapp:read"])
+@requires("content.read", scopes=["whatsapp:read"])
 async def contact(request: Request) -> Response:
     """A contact's opt-out state."""
     wa_id = request.path_params["wa_id"]
@@ -89,7 +89,7 @@ async def contact(request: Request) -> Response:
     return JSONResponse(state.as_dict())
 
 
-@requires("operator", scopes=["whatsapp:contacts"])
+@requires("whatsapp.contacts", scopes=["whatsapp:contacts"])
 @describe(body=ContactChange)
 async def change_contact(request: Request) -> Response:
     """Record an opt-out (or opt-in) the contact asked for elsewhere, e.g. on a call."""

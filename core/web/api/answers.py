@@ -22,6 +22,19 @@ USER = _object(
     locked_until=_MAYBE_TEXT,
 )
 USERS = page_of(USER)
+_TEXTS = {"type": "array", "items": _TEXT}
+ROLE = _object({"name": _TEXT, "builtin": {"type": "boolean"}, "description": _TEXT, "permissions": _TEXTS})
+ROLES = _object(
+    {
+        "permissions": {"type": "array", "items": _object({"name": _TEXT, "description": _TEXT, "role": _TEXT})},
+        "roles": {
+            "type": "array",
+            "items": _object(
+                {"name": _TEXT, "builtin": {"type": "boolean"}, "description": _TEXT, "permissions": _TEXTS}
+            ),
+        },
+    }
+)
 SIGNED_UP = _object({"username": _TEXT, "status": _TEXT})
 TOKENS = _object({"access_token": _TEXT, "refresh_token": _TEXT, "token_type": _TEXT})
 KEY = _object(

@@ -51,7 +51,7 @@ class MappingsPage:
                 Route("/export.xlsx", self.export_xlsx, methods=["GET"]),
             ],
             templates=str(TEMPLATES),
-            role="viewer",
+            permission="dhis2.mappings.read",
         )
 
     def endpoints(self, value: Any) -> MappingEndpoints:
@@ -68,7 +68,7 @@ class MappingsPage:
         """The table's exact filters present (and non-empty) in the query string."""
         return {k: v.strip() for k, v in request.query_params.items() if k in endpoints.kind.filters and v.strip()}
 
-    @requires("viewer")
+    @requires("dhis2.mappings.read")
     async def index(self, request: Request) -> Response:
         """The list (the ``results`` block for an HTMX search), with the upload form for an operator."""
         endpoints = self.endpoints(request.query_params.get("kind"))
@@ -117,7 +117,7 @@ class MappingsPage:
         status = problem.status_code if problem is not None else 200
         return console.render(request, "dhis2_mappings.html", context, block="results", status_code=status)
 
-    @requires("operator")
+    @requires("dhis2.mappings.manage")
     async def upload(self, request: Request) -> Response:
         """Import (or, with ``dry_run``, preview) an uploaded file; its problems as a table, by row and column."""
         async with request.form(max_files=1, max_fields=20) as form:
@@ -142,18 +142,18 @@ class MappingsPage:
             request, endpoints, outcome=outcome, problem=problem, filename=filename, dry_run=dry_run
         )
 
-    @requires("viewer")
+    @requires("dhis2.mappings.read")
     async def template(self, request: Request) -> Response:
         """The table's empty XLSX template."""
         return await self.endpoints(request.query_params.get("kind")).template_response()
 
-    @requires("viewer")
+    @requires("dhis2.mappings.read")
     async def export_csv(self, request: Request) -> Response:
         """The table's (filtered) mappings as CSV."""
         endpoints = self.endpoints(request.query_params.get("kind"))
         return endpoints.csv_response(self.filters(request, endpoints))
 
-    @requires("viewer")
+    @requires("dhis2.mappings.read")
     async def export_xlsx(self, request: Request) -> Response:
         """The table's (filtered) mappings as XLSX (imports back unchanged)."""
         endpoints = self.endpoints(request.query_params.get("kind"))
