@@ -82,6 +82,7 @@ if TYPE_CHECKING:
     from core.periods import Period as Period
     from core.periods import check_period as check_period
     from core.periods import period_of as period_of
+    from core.pipeline.exchanges import record_exchange as record_exchange
     from core.pipeline.http_client import env_proxy as env_proxy
     from core.pipeline.ingest import Stored as Stored
     from core.pipeline.retry import parse_retry_after as parse_retry_after
@@ -162,6 +163,7 @@ _PUBLIC: dict[str, str] = {
     "RELATIVE_PERIODS": "core.periods",
     "check_period": "core.periods",
     "period_of": "core.periods",
+    "record_exchange": "core.pipeline.exchanges",
     "env_proxy": "core.pipeline.http_client",
     "Stored": "core.pipeline.ingest",
     "parse_retry_after": "core.pipeline.retry",
@@ -256,6 +258,7 @@ __all__ = [
     "raise_for_status",
     "read_json",
     "read_query",
+    "record_exchange",
     "requeue_delivery",
     "requires",
     "storable",
