@@ -2,8 +2,9 @@
 
 Mounted by the admin UI at ``/admin/devices``. Everyone lists devices (filtered on type,
 facility and status, keyset paged), reads a device's state and recent readings, and lists
-alerts; operators register a device (its API key is shown on the answer, once), deactivate
-one, rotate its key (the new key shown once) and acknowledge alerts. The work is the API's
+alerts; operators register a device, deactivate and reactivate one, rotate its key and
+acknowledge alerts. A new key is shown once, by the device's page that the POST redirects to
+(``AdminConsole.redirect``): a reload neither repeats the change nor shows the key again. The work is the API's
 services (``registry``, ``history``, ``alerts``); only the HTML is this module's.
 """
 
@@ -32,6 +33,8 @@ STATUSES = ("active", "silent", "inactive")
 RECENT_READINGS = 20
 REGISTER_FIELDS = ("serial", "type", "model", "facility", "subject")
 M = TypeVar("M", bound=BaseModel)
+KEY_LABEL = "Its API key, shown this once (copy it into the device now)"
+NEW_KEY_LABEL = "Its new API key, shown this once (copy it into the device now)"
 
 
 def admin_page() -> AdminPage:
@@ -46,6 +49,7 @@ def admin_page() -> AdminPage:
             Route("/{device_id}", device_page, methods=["GET"]),
             Route("/{device_id}/deactivate", deactivate, methods=["POST"]),
             Route("/{device_id}/rotate-key", rotate_key, methods=["POST"]),
+            Route("/{device_id}/reactivate", reactivate, methods=["POST"]),
         ],
         templates=str(TEMPLATES),
         role="viewer",
@@ -111,7 +115,8 @@ async def register(request: Request) -> Response:
     except Conflict as err:  # the one conflict of a registration: the serial number is taken
         taken = Unprocessable(str(err), errors=[{"field": "serial", "message": "registered already"}])
         return await _list_page(request, form=form, problem=taken, status=409)
-    return await _device_page(request, row, new_key=key, registered=True)
+    notice = f"Device {row.serial} registered."
+    return admin_console(request).redirect(request, f"{HOME}{row.id}", notice=notice, secret=(KEY_LABEL, key))
 
 
 @requires("viewer")
@@ -121,9 +126,7 @@ async def device_page(request: Request) -> Response:
     return await _device_page(request, row)
 
 
-async def _device_page(
-    request: Request, row: Any, *, new_key: str | None = None, registered: bool = False, old_key_until: Any = None
-) -> Response:
+async def _device_page(request: Request, row: Any) -> Response:
     gateway = gateway_of(request)
     readings, _ = await history.list_readings(gateway, history.ReadingFilter(device=row.id, limit=RECENT_READINGS))
     open_alerts, _ = await alerts.list_alerts(gateway, alerts.AlertFilter(device=row.id, state="open", limit=10))
@@ -131,9 +134,6 @@ async def _device_page(
         "d": registry.device_view(row),
         "readings": [history.reading_view(r) for r in readings],
         "alerts": [alerts.alert_view(a) for a in open_alerts],
-        "new_key": new_key,
-        "registered": registered,
-        "old_key_until": old_key_until.isoformat() if old_key_until else None,
     }
     return admin_console(request).render(request, "devices_device.html", context, block="device")
 
@@ -154,7 +154,19 @@ async def rotate_key(request: Request) -> Response:
     row, key, stops = await registry.rotate(
         gateway, path_id(request, "device_id", "device"), settings.rotation_grace, _user_id(request)
     )
-    return await _device_page(request, row, new_key=key, old_key_until=stops)
+    until = f"keeps working until {stops:%Y-%m-%d %H:%M:%S} UTC" if stops else "stopped at once"
+    notice = f"Key of {row.serial} rotated: the old key {until}."
+    return admin_console(request).redirect(request, f"{HOME}{row.id}", notice=notice, secret=(NEW_KEY_LABEL, key))
+
+
+@requires("operator")
+async def reactivate(request: Request) -> Response:
+    """Bring a deactivated device back with a new key, shown once; its old keys stay revoked (409 if active)."""
+    row, key = await registry.reactivate(
+        gateway_of(request), path_id(request, "device_id", "device"), _user_id(request)
+    )
+    notice = f"Device {row.serial} reactivated: its old keys stay revoked."
+    return admin_console(request).redirect(request, f"{HOME}{row.id}", notice=notice, secret=(NEW_KEY_LABEL, key))
 
 
 @requires("viewer")

@@ -35,7 +35,7 @@ async def stored_serials(gw: GatewayClient) -> list[str]:
 
 
 def key_in(html: str) -> str | None:
-    match = re.search(r'<code id="device-key">([^<]+)</code>', html)
+    match = re.search(r'<code id="secret">([^<]+)</code>', html)
     return match.group(1) if match else None
 
 
@@ -87,13 +87,17 @@ async def test_the_list_is_paged_by_keyset_keeping_its_filters(app_client: Calla
 
 async def test_an_operator_registers_a_device_and_sees_its_key_once(gw: GatewayClient) -> None:
     token = await log_in(gw, "operator")
-    r = await register_through_the_form(gw, token)
-    assert r.status_code == 200 and "The device is registered" in r.text
+    posted = await register_through_the_form(gw, token)
+    # Post/redirect/get: a reload of the page shown repeats nothing, and the key is not in the URL.
+    assert posted.status_code == 303 and posted.headers["location"].startswith(PAGE) and "sb_" not in posted.text
+    r = await gw.get(posted.headers["location"])
+    assert r.status_code == 200 and "Device OX-1 registered" in r.text
     key = key_in(r.text)
-    assert key and key.startswith("sb_")
+    assert key and key.startswith("sb_") and key not in posted.headers["location"]
     assert await stored_serials(gw) == ["OX-1"]
     assert await upload(gw, key, [reading("r-1")])  # the key works
     (device_id,) = re.findall(r"<code>([0-9a-f-]{36})</code>", r.text)
+    assert posted.headers["location"] == PAGE + device_id
     again = await gw.get(PAGE + device_id)
     assert again.status_code == 200 and key_in(again.text) is None and key not in again.text
     assert key not in (await gw.get(PAGE)).text
@@ -134,11 +138,33 @@ async def test_a_device_page_shows_its_state_and_recent_readings(gw: GatewayClie
 async def test_an_operator_rotates_a_key_and_sees_the_new_one_once(gw: GatewayClient) -> None:
     device, old_key = await register(gw, "SN-1")
     token = await log_in(gw, "operator")
-    r = await gw.post(f"{PAGE}{device['id']}/rotate-key", data={"csrf_token": token})
+    posted = await gw.post(f"{PAGE}{device['id']}/rotate-key", data={"csrf_token": token})
+    assert posted.status_code == 303 and posted.headers["location"] == PAGE + device["id"]
+    r = await gw.get(posted.headers["location"])
     new_key = key_in(r.text)
-    assert r.status_code == 200 and new_key and new_key != old_key and "The old key keeps working" in r.text
+    assert r.status_code == 200 and new_key and new_key != old_key and "the old key keeps working until" in r.text
     await upload(gw, new_key, [reading("r-1")])
+    assert key_in((await gw.get(PAGE + device["id"])).text) is None  # shown once: a reload does not show it
+
+
+async def test_an_operator_reactivates_a_deactivated_device_with_a_new_key_shown_once(gw: GatewayClient) -> None:
+    device, old_key = await register(gw, "SN-1")
+    token = await log_in(gw, "operator")
+    page = await gw.get(PAGE + device["id"])
+    assert 'id="reactivate"' not in page.text  # an active device has its key rotated instead
+    await gw.post(f"{PAGE}{device['id']}/deactivate", data={"csrf_token": token})
+    page = await gw.get(PAGE + device["id"])
+    assert 'id="reactivate"' in page.text
+    posted = await gw.post(f"{PAGE}{device['id']}/reactivate", data={"csrf_token": token})
+    assert posted.status_code == 303 and posted.headers["location"] == PAGE + device["id"]
+    r = await gw.get(posted.headers["location"])
+    new_key = key_in(r.text)
+    assert new_key and new_key != old_key and "reactivated" in r.text and "s-active" in r.text
+    await upload(gw, new_key, [reading("r-1")])
+    await upload(gw, old_key, [reading("r-2")], status=401)
     assert key_in((await gw.get(PAGE + device["id"])).text) is None
+    again = await gw.post(f"{PAGE}{device['id']}/reactivate", data={"csrf_token": token})
+    assert again.status_code == 409 and "not deactivated" in again.text
 
 
 async def test_an_operator_deactivates_a_device_and_its_key_stops(gw: GatewayClient) -> None:
@@ -164,6 +190,7 @@ async def test_a_viewer_sees_no_buttons_and_is_refused_every_change(gw: GatewayC
         "register",
         f"{device['id']}/deactivate",
         f"{device['id']}/rotate-key",
+        f"{device['id']}/reactivate",
         f"alerts/{alert_id}/acknowledge",
     ):
         assert (await gw.post(PAGE + path, data={"csrf_token": token, **DEVICE})).status_code == 403, path
