@@ -68,6 +68,9 @@ if TYPE_CHECKING:
     from core.messages import KINDS as KINDS
     from core.messages import StandardMessage as StandardMessage
     from core.operations import exports as exports
+    from core.operations.paging import KeysetPage as KeysetPage
+    from core.operations.paging import count_at_most as count_at_most
+    from core.operations.paging import keyset_page as keyset_page
     from core.operations.plugin_services import delete_delivery as delete_delivery
     from core.operations.plugin_services import delivery_states as delivery_states
     from core.operations.plugin_services import issue_user_key as issue_user_key
@@ -148,6 +151,9 @@ _PUBLIC: dict[str, str] = {
     "hookimpl": "core.hookspecs",
     "KINDS": "core.messages",
     "StandardMessage": "core.messages",
+    "KeysetPage": "core.operations.paging",
+    "count_at_most": "core.operations.paging",
+    "keyset_page": "core.operations.paging",
     "delete_delivery": "core.operations.plugin_services",
     "delivery_states": "core.operations.plugin_services",
     "message_deliveries": "core.operations.plugin_services",
@@ -195,6 +201,7 @@ _PUBLIC: dict[str, str] = {
 __all__ = [
     "add_user",
     "change_user",
+    "count_at_most",
     "create_api_key",
     "find_users",
     "revoke_api_key",
@@ -218,6 +225,7 @@ __all__ = [
     "HTTPError",
     "InvalidToken",
     "KINDS",
+    "KeysetPage",
     "MailError",
     "NAMING",
     "NotFound",
@@ -246,6 +254,7 @@ __all__ = [
     "hookimpl",
     "issue_user_key",
     "issue_token",
+    "keyset_page",
     "load_settings",
     "mask_phone",
     "max_body",

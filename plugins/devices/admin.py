@@ -16,13 +16,27 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
+import sqlalchemy as sa
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from core import AdminPage, Conflict, Unprocessable, admin_console, gateway_of, principal_of, requires
+from core import (
+    AdminPage,
+    Conflict,
+    HTTPError,
+    Unprocessable,
+    admin_console,
+    count_at_most,
+    gateway_of,
+    keyset_page,
+    principal_of,
+    requires,
+)
 from plugins.devices import alerts, history, registry
+from plugins.devices.models import alerts as alert_table
+from plugins.devices.models import devices as device_table
 from plugins.devices.requests import path_id, validate
 from plugins.devices.settings import DEVICE_TYPES, DevicesSettings
 
@@ -45,6 +59,7 @@ def admin_page() -> AdminPage:
             Route("/", index, methods=["GET"]),
             Route("/register", register, methods=["POST"]),
             Route("/alerts", alert_list, methods=["GET"]),
+            Route("/alerts/acknowledge", acknowledge_ticked, methods=["POST"]),
             Route("/alerts/{alert_id}/acknowledge", acknowledge, methods=["POST"]),
             Route("/{device_id}", device_page, methods=["GET"]),
             Route("/{device_id}/deactivate", deactivate, methods=["POST"]),
@@ -73,6 +88,26 @@ def _query(f: BaseModel) -> dict[str, str]:
     return {k: str(v) for k, v in f.model_dump(exclude={"limit", "cursor"}, exclude_none=True).items()}
 
 
+class _Key(BaseModel):
+    before: uuid.UUID | None = None
+
+
+async def _paged(request: Request, f: Any, query: sa.Select[Any], key: sa.ColumnElement[Any]) -> dict[str, Any]:
+    """A newest-first keyset page of ``query`` at the request's ``cursor`` or ``before``, with its
+    total (or "more than N") and the Newest, Newer and Older links keeping the filters."""
+    before = validate(_Key, {"before": request.query_params.get("before") or None}, "invalid filters").before
+    async with gateway_of(request).db.transaction() as conn:
+        page = await keyset_page(conn, query, key, limit=f.limit, cursor=f.cursor, before=before)
+        total = await count_at_most(conn, query.with_only_columns(key))
+    filters = _query(f)
+    links = {
+        "newest": urlencode(filters) if page.previous is not None else None,
+        "newer": urlencode(filters | {"before": str(page.previous)}) if page.previous is not None else None,
+        "older": urlencode(filters | {"cursor": str(page.next)}) if page.next is not None else None,
+    }
+    return {"rows": page.rows, "total": total, "links": links}
+
+
 @requires("viewer")
 async def index(request: Request) -> Response:
     """The devices (the ``results`` block for an HTMX filter or page), with the register form for operators."""
@@ -84,14 +119,12 @@ async def _list_page(
 ) -> Response:
     console = admin_console(request)
     f = _filters(request, registry.DeviceFilter, console.page_size)
-    rows, cursor = await registry.list_devices(gateway_of(request), f)
+    page = await _paged(request, f, registry.device_query(f), device_table.c.id)
     errors = {str(e.get("field")): str(e.get("message")) for e in (problem.errors or [])} if problem else {}
     context = {
-        "devices": [registry.device_view(r) for r in rows],
+        "devices": [registry.device_view(r) for r in page["rows"]],
+        "page": page,
         "filters": _query(f),
-        "query": urlencode(_query(f)),
-        "next_href": urlencode(_query(f) | {"cursor": cursor}) if cursor else None,
-        "paged": f.cursor is not None,
         "types": DEVICE_TYPES,
         "statuses": STATUSES,
         "form": form or {},
@@ -174,13 +207,12 @@ async def alert_list(request: Request) -> Response:
     """Alerts, newest first, filtered on state (open, acknowledged), subject and device; keyset paged."""
     console = admin_console(request)
     f = _filters(request, alerts.AlertFilter, console.page_size)
-    rows, cursor = await alerts.list_alerts(gateway_of(request), f)
+    page = await _paged(request, f, alerts.alert_query(f), alert_table.c.id)
     context = {
-        "alerts": [alerts.alert_view(r) for r in rows],
+        "alerts": [alerts.alert_view(r) for r in page["rows"]],
+        "page": page,
         "filters": _query(f),
         "query": urlencode(_query(f)),
-        "next_href": urlencode(_query(f) | {"cursor": cursor}) if cursor else None,
-        "paged": f.cursor is not None,
     }
     return console.render(request, "devices_alerts.html", context, block="results")
 
@@ -194,3 +226,21 @@ async def acknowledge(request: Request) -> Response:
         return RedirectResponse(f"{HOME}alerts", status_code=303)
     context = {"a": alerts.alert_view(row)}
     return admin_console(request).render(request, "devices_alerts.html", context, block="alert_row")
+
+
+@requires("operator")
+async def acknowledge_ticked(request: Request) -> Response:
+    """Acknowledge the ticked alerts (a 422 when none is ticked); back to the alerts, saying how many."""
+    async with request.form(max_files=0, max_fields=1000) as form:
+        ticked = [str(v) for v in form.getlist("id")]
+        back = str(form.get("back") or "")
+    if not ticked:
+        raise HTTPError("tick the alerts first", status_code=422, errors=[{"field": "id", "message": "none ticked"}])
+    ids = [validate(_Key, {"before": value}, "invalid alert id").before for value in ticked]
+    gateway, by, now = gateway_of(request), principal_of(request).label, datetime.now(UTC)
+    for alert_id in ids:
+        assert alert_id is not None
+        await alerts.acknowledge(gateway, alert_id, by, now)
+    target = f"{HOME}alerts" + (f"?{back}" if back and not back.startswith(("/", "?")) and "//" not in back else "")
+    notice = f"{len(ids)} alert{'s' if len(ids) != 1 else ''} acknowledged."
+    return admin_console(request).redirect(request, target, notice=notice)

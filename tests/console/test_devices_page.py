@@ -69,7 +69,16 @@ async def test_a_bad_filter_is_a_422_naming_it(gw: GatewayClient) -> None:
     assert r.status_code == 422 and "status" in r.text
 
 
-async def test_the_list_is_paged_by_keyset_keeping_its_filters(app_client: Callable[..., Any]) -> None:
+def link(html: str, rel: str) -> str:
+    """The href of the pager's link with ``rel`` (next: Older, prev: Newer), unescaped."""
+    match = re.search(r'<a href="([^"]+)"[^>]*rel="' + rel + '">', html)
+    assert match, f"no {rel} link"
+    return match.group(1).replace("&amp;", "&")
+
+
+async def test_the_list_is_paged_newest_first_both_ways_with_its_total_keeping_its_filters(
+    app_client: Callable[..., Any],
+) -> None:
     async with app_client(plugins={"admin": {"page_size": 5}}) as gw:
         await create_user(gw.gateway, "viewer", PASSWORD, "viewer")
         for i in range(6):
@@ -77,12 +86,16 @@ async def test_the_list_is_paged_by_keyset_keeping_its_filters(app_client: Calla
         await register(gw, "OTHER", facility="FAC-XXX")
         await log_in(gw, "viewer")
         first = await gw.get(PAGE, params={"facility": "FAC-001"})
-        assert "SN-4" in first.text and "SN-5" not in first.text
-        next_url = re.search(r'href="(/admin/devices/\?[^"]*cursor=[^"]+)"', first.text)
-        assert next_url and "facility=FAC-001" in next_url.group(1)
-        second = await gw.get(next_url.group(1).replace("&amp;", "&"), headers=HTMX)
-        assert "SN-5" in second.text and "SN-4" not in second.text and "OTHER" not in second.text
-        assert 'id="next-page"' not in second.text
+        assert "SN-5" in first.text and "SN-1" in first.text and "SN-0" not in first.text and "OTHER" not in first.text
+        assert "6 devices" in first.text and 'rel="prev"' not in first.text and "Newest" not in first.text
+        older = link(first.text, "next")
+        assert "facility=FAC-001" in older
+        second = await gw.get(older, headers=HTMX)
+        assert "SN-0" in second.text and "SN-1" not in second.text and "OTHER" not in second.text
+        assert 'rel="next"' not in second.text and "Newest" in second.text
+        newer = await gw.get(link(second.text, "prev"), headers=HTMX)  # back the way it came
+        assert "SN-1" in newer.text and "SN-5" in newer.text and "SN-0" not in newer.text
+        assert (await gw.get(PAGE, params={"before": "not-an-id"})).status_code == 422
 
 
 async def test_an_operator_registers_a_device_and_sees_its_key_once(gw: GatewayClient) -> None:
@@ -191,6 +204,7 @@ async def test_a_viewer_sees_no_buttons_and_is_refused_every_change(gw: GatewayC
         f"{device['id']}/deactivate",
         f"{device['id']}/rotate-key",
         f"{device['id']}/reactivate",
+        "alerts/acknowledge",
         f"alerts/{alert_id}/acknowledge",
     ):
         assert (await gw.post(PAGE + path, data={"csrf_token": token, **DEVICE})).status_code == 403, path
@@ -247,3 +261,23 @@ async def test_a_taken_serial_number_is_shown_beside_its_input_with_what_was_typ
     assert r.status_code == 409 and r.headers["content-type"].startswith("text/html")
     assert "registered already" in r.text and 'value="FAC-TYPED"' in r.text
     assert await stored_serials(gw) == ["OX-1"]
+
+
+async def test_alerts_show_their_total_and_an_operator_acknowledges_the_ticked_ones(gw: GatewayClient) -> None:
+    for i in range(3):  # one open alert per device and rule
+        _, key = await register(gw, f"SN-{i}", subject=f"P-{i}")
+        await upload(gw, key, [reading(f"r-{i}", value=80, subject=f"P-{i}")])
+    token = await log_in(gw, "operator")
+    listed = await gw.get(ALERTS)
+    assert "3 alerts" in listed.text and 'id="acknowledge-ticked"' in listed.text
+    ids = re.findall(r'name="id" value="([0-9a-f-]{36})" form="ticked"', listed.text)
+    assert len(ids) == 3
+    r = await gw.post(f"{ALERTS}/acknowledge", data={"csrf_token": token, "id": ids[:2], "back": "state=open"})
+    assert r.status_code == 303 and r.headers["location"] == ALERTS + "?state=open"
+    shown = await gw.get(r.headers["location"])
+    assert "2 alerts acknowledged" in shown.text and '<p class="total">1 alert</p>' in shown.text
+    async with gw.gateway.db.transaction() as conn:
+        acknowledged = (await conn.execute(sa.select(alerts.c.acknowledged_at.is_not(None)))).scalars().all()
+    assert sorted(acknowledged) == [False, True, True]
+    none = await gw.post(f"{ALERTS}/acknowledge", data={"csrf_token": token})
+    assert none.status_code == 422 and "tick the alerts first" in none.text
