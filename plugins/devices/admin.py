@@ -28,6 +28,7 @@ from core import (
     HTTPError,
     Unprocessable,
     admin_console,
+    bounded_int,
     count_at_most,
     gateway_of,
     keyset_page,
@@ -37,6 +38,7 @@ from core import (
 from plugins.devices import alerts, history, registry
 from plugins.devices.models import alerts as alert_table
 from plugins.devices.models import devices as device_table
+from plugins.devices.models import readings as reading_table
 from plugins.devices.requests import path_id, validate
 from plugins.devices.settings import DEVICE_TYPES, DevicesSettings
 
@@ -161,11 +163,23 @@ async def device_page(request: Request) -> Response:
 
 async def _device_page(request: Request, row: Any) -> Response:
     gateway = gateway_of(request)
-    readings, _ = await history.list_readings(gateway, history.ReadingFilter(device=row.id, limit=RECENT_READINGS))
+    params = request.query_params
+    cursor, before = bounded_int(params.get("cursor"), low=0), bounded_int(params.get("before"), low=0)
+    query = history.reading_query(history.ReadingFilter(device=row.id))
+    async with gateway.db.transaction() as conn:
+        found = await keyset_page(conn, query, reading_table.c.id, limit=RECENT_READINGS, cursor=cursor, before=before)
+        total = await count_at_most(conn, query.with_only_columns(reading_table.c.id))
+    links = {
+        "newest": "" if found.previous is not None else None,
+        "newer": f"before={found.previous}" if found.previous is not None else None,
+        "older": f"cursor={found.next}" if found.next is not None else None,
+    }
+    readings = found.rows
     open_alerts, _ = await alerts.list_alerts(gateway, alerts.AlertFilter(device=row.id, state="open", limit=10))
     context = {
         "d": registry.device_view(row),
         "readings": [history.reading_view(r) for r in readings],
+        "readings_page": {"total": total, "links": links},
         "alerts": [alerts.alert_view(a) for a in open_alerts],
     }
     return admin_console(request).render(request, "devices_device.html", context, block="device")

@@ -281,3 +281,16 @@ async def test_alerts_show_their_total_and_an_operator_acknowledges_the_ticked_o
     assert sorted(acknowledged) == [False, True, True]
     none = await gw.post(f"{ALERTS}/acknowledge", data={"csrf_token": token})
     assert none.status_code == 422 and "tick the alerts first" in none.text
+
+
+async def test_a_device_page_pages_its_readings_both_ways_with_their_total(gw: GatewayClient) -> None:
+    device, key = await register(gw, "SN-1")
+    await upload(gw, key, [reading(f"r-{i}", value=90 + i % 10) for i in range(25)])
+    await log_in(gw, "viewer")
+    page = await gw.get(PAGE + device["id"])
+    assert "25 readings" in page.text and 'rel="prev"' not in page.text
+    older = await gw.get(link(page.text, "next"), headers=HTMX)
+    assert "<html" not in older.text and older.text.count('<td class="num">') == 5
+    assert "25 readings" in older.text and 'rel="next"' not in older.text
+    newer = await gw.get(link(older.text, "prev"), headers=HTMX)
+    assert newer.text.count('<td class="num">') == 20 and 'rel="prev"' not in newer.text
