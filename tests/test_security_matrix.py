@@ -286,10 +286,12 @@ POST    /admin/reports/{report_id}/delete    ok        403       ok        ok   
 GET     /admin/devices/                      ok        ok        ok        ok        403       ok
 POST    /admin/devices/register              ok        403       ok        ok        403       ok
 GET     /admin/devices/alerts                ok        ok        ok        ok        403       ok
+POST    /admin/devices/alerts/acknowledge    ok        403       ok        ok        403       ok
 POST    /admin/devices/alerts/{alert_id}/acknowledge ok 403      ok        ok        403       ok
 GET     /admin/devices/{device_id}           ok        ok        ok        ok        403       ok
 POST    /admin/devices/{device_id}/deactivate ok       403       ok        ok        403       ok
 POST    /admin/devices/{device_id}/rotate-key ok       403       ok        ok        403       ok
+POST    /admin/devices/{device_id}/reactivate ok       403       ok        ok        403       ok
 """
 
 
