@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from admin_ui.figures import FigureCache
-from admin_ui.flash import FLASH_COOKIE, flash_of
+from admin_ui.flash import FLASH_COOKIE, flash_of, redirect_with
 from admin_ui.sessions import PREFIX, AdminSession, csrf_of, signed_in
 from admin_ui.settings import AdminSettings
 from admin_ui.templating import build_environment, is_htmx, render_page
@@ -145,6 +145,12 @@ class Console:
         if FLASH_COOKIE in request.cookies and not is_htmx(request):
             response.delete_cookie(FLASH_COOKIE, path=PREFIX)
         return response
+
+    def redirect(
+        self, request: Request, url: str, *, notice: str | None = None, secret: tuple[str, str] | None = None
+    ) -> Response:
+        """Post/redirect/get for a plugin's page: ``url`` shows ``notice`` and ``secret`` once (``admin_ui.flash``)."""
+        return redirect_with(request, self.gateway, url, notice=notice, secret=secret)
 
     async def error_page(self, request: Request, exc: HTTPError) -> Response:
         errors = getattr(exc, "errors", None) or []

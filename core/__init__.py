@@ -66,6 +66,9 @@ if TYPE_CHECKING:
     from core.messages import KINDS as KINDS
     from core.messages import StandardMessage as StandardMessage
     from core.operations import exports as exports
+    from core.operations.paging import KeysetPage as KeysetPage
+    from core.operations.paging import count_at_most as count_at_most
+    from core.operations.paging import keyset_page as keyset_page
     from core.operations.plugin_services import delete_delivery as delete_delivery
     from core.operations.plugin_services import delivery_states as delivery_states
     from core.operations.plugin_services import issue_user_key as issue_user_key
@@ -80,6 +83,7 @@ if TYPE_CHECKING:
     from core.periods import Period as Period
     from core.periods import check_period as check_period
     from core.periods import period_of as period_of
+    from core.pipeline.exchanges import record_exchange as record_exchange
     from core.pipeline.http_client import env_proxy as env_proxy
     from core.pipeline.ingest import Stored as Stored
     from core.pipeline.retry import parse_retry_after as parse_retry_after

@@ -298,10 +298,12 @@ POST    /admin/reports/{report_id}/delete    ok        403       ok        ok   
 GET     /admin/devices/                      ok        ok        ok        ok        403       ok
 POST    /admin/devices/register              ok        403       ok        ok        403       ok
 GET     /admin/devices/alerts                ok        ok        ok        ok        403       ok
+POST    /admin/devices/alerts/acknowledge    ok        403       ok        ok        403       ok
 POST    /admin/devices/alerts/{alert_id}/acknowledge ok 403      ok        ok        403       ok
 GET     /admin/devices/{device_id}           ok        ok        ok        ok        403       ok
 POST    /admin/devices/{device_id}/deactivate ok       403       ok        ok        403       ok
 POST    /admin/devices/{device_id}/rotate-key ok       403       ok        ok        403       ok
+POST    /admin/devices/{device_id}/reactivate ok       403       ok        ok        403       ok
 """
 
 
@@ -417,10 +419,12 @@ GET     /admin/ceemis/cases/                                      content.read
 GET     /admin/devices/                                           devices.read
 POST    /admin/devices/register                                   devices.manage
 GET     /admin/devices/alerts                                     devices.read
+POST    /admin/devices/alerts/acknowledge                         devices.manage
 POST    /admin/devices/alerts/{alert_id}/acknowledge              devices.manage
 GET     /admin/devices/{device_id}                                devices.read
 POST    /admin/devices/{device_id}/deactivate                     devices.manage
 POST    /admin/devices/{device_id}/rotate-key                     devices.manage
+POST    /admin/devices/{device_id}/reactivate                     devices.manage
 GET     /admin/dhis2/mappings/                                    dhis2.mappings.read
 POST    /admin/dhis2/mappings/upload                              dhis2.mappings.manage
 GET     /admin/dhis2/mappings/template.xlsx                       dhis2.mappings.read

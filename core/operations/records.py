@@ -172,8 +172,15 @@ async def _attempts(conn: Any, delivery_ids: list[uuid.UUID]) -> dict[uuid.UUID,
     )
     out: dict[uuid.UUID, list[dict[str, Any]]] = {}
     for r in rows:
-        out.setdefault(r.delivery_id, []).append(_item(r, ATTEMPT_FIELDS))
+        out.setdefault(r.delivery_id, []).append(_item(r, ATTEMPT_FIELDS) | {"exchanges": exchanges_of(r)})
     return out
+
+
+def exchanges_of(attempt: Any) -> list[dict[str, Any]]:
+    """An attempt's exchanges as ``[{"request": {...}, "response": {...}}]``, in the order made
+    (core.pipeline.exchanges; stored redacted). ``[]`` when it recorded none."""
+    requests, responses = attempt.request or [], attempt.response or []
+    return [{"request": q, "response": a} for q, a in zip(requests, responses, strict=False)]
 
 
 def delivery_conditions(f: DeliveryFilters) -> list[sa.ColumnElement[bool]]:

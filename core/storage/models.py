@@ -222,6 +222,10 @@ delivery_attempts = sa.Table(
     sa.Column("remote_ref", sa.String(255)),
     sa.Column("detail", JSONType),
     sa.Column("worker", sa.String(128)),
+    # What the attempt sent and what came back, one entry per exchange, redacted and cut
+    # (core.pipeline.exchanges): [{method, url, headers, body}] and [{status, headers, body} | {error}].
+    sa.Column("request", JSONType),
+    sa.Column("response", JSONType),
     sa.Index(None, "delivery_id", "number"),
     # The dashboard's hourly rollup counts an hour's outcomes from this index (0007_dashboard_rollup).
     sa.Index(None, "started_at"),

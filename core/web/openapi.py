@@ -31,13 +31,14 @@ Schema = type[BaseModel] | dict[str, Any]
 OBJECT: dict[str, Any] = {"type": "object"}
 
 
-def page_of(item: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The schema of a keyset page: ``{"items": [...], "next": cursor or null}``."""
-    return {
-        "type": "object",
-        "properties": {"items": {"type": "array", "items": item or OBJECT}, "next": {"type": ["string", "null"]}},
-        "required": ["items", "next"],
-    }
+def page_of(item: dict[str, Any] | None = None, *, both_ways: bool = False) -> dict[str, Any]:
+    """The schema of a keyset page: ``{"items": [...], "next": cursor or null}``; ``both_ways``: also
+    ``"newer"``, the ``before`` cursor of the newer page or null (the lists of ``core.operations.paging``)."""
+    cursor = {"type": ["string", "null"]}
+    properties: dict[str, Any] = {"items": {"type": "array", "items": item or OBJECT}, "next": cursor}
+    if both_ways:
+        properties["newer"] = cursor
+    return {"type": "object", "properties": properties, "required": list(properties)}
 
 
 def upload(field: str = "file", **fields: dict[str, Any]) -> dict[str, Any]:

@@ -205,7 +205,19 @@ def alert_view(row: Any) -> dict[str, Any]:
 
 async def list_alerts(gateway: Gateway, f: AlertFilter) -> tuple[list[Any], str | None]:
     """A page of alerts, newest first, and the cursor of the next page."""
-    query = sa.select(alerts).order_by(alerts.c.id.desc()).limit(f.limit + 1)
+    query = alert_query(f).order_by(alerts.c.id.desc()).limit(f.limit + 1)
+    if f.cursor is not None:
+        query = query.where(alerts.c.id < f.cursor)
+    async with gateway.db.transaction() as conn:
+        rows = list(await conn.execute(query))
+    if len(rows) > f.limit:
+        return rows[: f.limit], str(rows[f.limit - 1].id)
+    return rows, None
+
+
+def alert_query(f: AlertFilter) -> sa.Select[Any]:
+    """The alerts matching ``f``'s state, device and subject (not ordered, not paged)."""
+    query = sa.select(alerts)
     if f.state == "open":
         query = query.where(alerts.c.acknowledged_at.is_(None))
     elif f.state == "acknowledged":
@@ -214,13 +226,7 @@ async def list_alerts(gateway: Gateway, f: AlertFilter) -> tuple[list[Any], str 
         query = query.where(alerts.c.device_id == f.device)
     if f.subject is not None:
         query = query.where(alerts.c.subject == f.subject)
-    if f.cursor is not None:
-        query = query.where(alerts.c.id < f.cursor)
-    async with gateway.db.transaction() as conn:
-        rows = list(await conn.execute(query))
-    if len(rows) > f.limit:
-        return rows[: f.limit], str(rows[f.limit - 1].id)
-    return rows, None
+    return query
 
 
 async def acknowledge(gateway: Gateway, alert_id: uuid.UUID, by: str, now: datetime) -> Any:

@@ -62,7 +62,19 @@ def reading_view(row: Any) -> dict[str, Any]:
 
 async def list_readings(gateway: Gateway, f: ReadingFilter) -> tuple[list[Any], str | None]:
     """A page of readings, newest stored first, and the cursor of the next page."""
-    query = sa.select(readings).order_by(readings.c.id.desc()).limit(f.limit + 1)
+    query = reading_query(f).order_by(readings.c.id.desc()).limit(f.limit + 1)
+    if f.cursor is not None:
+        query = query.where(readings.c.id < f.cursor)
+    async with gateway.db.transaction() as conn:
+        rows = list(await conn.execute(query))
+    if len(rows) > f.limit:
+        return rows[: f.limit], str(rows[f.limit - 1].id)
+    return rows, None
+
+
+def reading_query(f: ReadingFilter) -> sa.Select[Any]:
+    """The readings matching ``f``'s device, subject, metric and times (not ordered, not paged)."""
+    query = sa.select(readings)
     for column, value in (
         (readings.c.device_id, f.device),
         (readings.c.subject, f.subject),
@@ -74,13 +86,7 @@ async def list_readings(gateway: Gateway, f: ReadingFilter) -> tuple[list[Any], 
         query = query.where(readings.c.measured_at >= f.since)
     if f.until is not None:
         query = query.where(readings.c.measured_at < f.until)
-    if f.cursor is not None:
-        query = query.where(readings.c.id < f.cursor)
-    async with gateway.db.transaction() as conn:
-        rows = list(await conn.execute(query))
-    if len(rows) > f.limit:
-        return rows[: f.limit], str(rows[f.limit - 1].id)
-    return rows, None
+    return query
 
 
 async def subject_summary(gateway: Gateway, subject: str, period: str) -> dict[str, Any]:

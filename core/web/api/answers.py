@@ -45,7 +45,7 @@ NEW_KEY = {**KEY, "properties": {**KEY["properties"], "key": _TEXT}, "required":
 JOBS = _object({"items": {"type": "array", "items": _object({"name": _TEXT, "enabled": {"type": "boolean"}})}})
 JOB_QUEUED = _object({"name": _TEXT, "queued": {"type": "boolean"}})
 JOB_SWITCHED = _object({"name": _TEXT, "enabled": {"type": "boolean"}})
-PAGE = page_of()
+PAGE = page_of(both_ways=True)  # messages, deliveries, conversations, logs: next and newer
 RECORD = OBJECT
 DELIVERY_STATE = _object({"id": _TEXT, "status": _TEXT})
 REQUEUED = _object({"requeued": {"type": "integer"}})

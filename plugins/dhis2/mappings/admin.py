@@ -11,12 +11,23 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from core import AdminPage, HTTPError, Unprocessable, admin_console, bounded_int, max_body, requires
+from core import (
+    AdminPage,
+    HTTPError,
+    Unprocessable,
+    admin_console,
+    bounded_int,
+    count_at_most,
+    keyset_page,
+    max_body,
+    requires,
+)
 from plugins.dhis2.mappings import store
 from plugins.dhis2.mappings.routes import MappingEndpoints
 
@@ -87,15 +98,25 @@ class MappingsPage:
         console = admin_console(request)
         params = request.query_params
         search = params.get("q", "").strip()[:_SEARCH_LIMIT]
-        cursor = params.get("cursor", "")
-        after = bounded_int(cursor, low=0)
+        after = bounded_int(params.get("cursor", ""), low=0)
+        before = bounded_int(params.get("before", ""), low=0)
         filters = self.filters(request, endpoints)
+        matching = store.matching(endpoints.kind, filters, search or None)
+        key = endpoints.kind.table.c.id
         async with self.context.gateway.db.transaction() as conn:
-            rows, next_id = await store.page(
-                conn, endpoints.kind, filters, limit=console.page_size, after=after, search=search or None
+            found = await keyset_page(
+                conn, matching, key, limit=console.page_size, cursor=after, before=before, descending=False
             )
+            total = await count_at_most(conn, matching.with_only_columns(key))
+        rows = found.rows
         kind = endpoints.kind.name
         query = {"kind": kind, "q": search, **filters}
+        kept = urlencode({k: v for k, v in query.items() if v})
+        links = {  # in code order: First, Previous, Next
+            "newest": kept if found.previous is not None else None,
+            "newer": f"{kept}&before={found.previous}" if found.previous is not None else None,
+            "older": f"{kept}&cursor={found.next}" if found.next is not None else None,
+        }
         context = {
             "kind": kind,
             "kinds": list(self.tables),
@@ -106,8 +127,7 @@ class MappingsPage:
             "search": search,
             "filters": filters,
             "query": {k: v for k, v in query.items() if v},
-            "next_cursor": str(next_id) if next_id else None,
-            "paged": after is not None,
+            "page": {"total": total, "links": links},
             "outcome": outcome,
             "problem": problem,
             "problem_errors": list(getattr(problem, "errors", None) or []) if problem else [],
