@@ -1,0 +1,196 @@
+"""Erasing a person (``POST /api/privacy/erasures``, ``switchboard privacy erase``) and retention."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core import Gateway, hookimpl
+from core.operations import retention
+from core.operations.summary import summary
+from core.storage.models import conversations, deliveries, delivery_attempts, messages, privacy_requests
+from core.testing import GatewayClient, user_headers
+from tests.support.auth import audit_rows
+from tests.support.privacy import dump_text, rows_of, seed_person
+
+ALICE = "+256700000001"
+BOB = "+256700000002"
+
+
+class Notes:
+    """A plugin with a table of its own about people: what the hooks give it, and what it erased."""
+
+    def __init__(self) -> None:
+        self.notes: dict[str, str] = {ALICE: "note about alice", BOB: "note about bob"}
+        self.erased_messages: list[uuid.UUID] = []
+
+    @hookimpl
+    async def switchboard_erase_messages(self, message_ids: Sequence[uuid.UUID]) -> Mapping[str, int]:
+        fresh = [i for i in message_ids if i not in self.erased_messages]
+        self.erased_messages += fresh
+        return {"notes_messages": len(fresh)}
+
+    @hookimpl
+    def switchboard_erase_participant(self, participant: str) -> Mapping[str, int]:
+        return {"notes": 1 if self.notes.pop(participant, None) else 0}
+
+    @hookimpl
+    def switchboard_export_participant(self, participant: str) -> Mapping[str, Sequence[Mapping[str, Any]]]:
+        return {"notes": [{"note": self.notes[participant]}] if participant in self.notes else []}
+
+
+@pytest.fixture
+async def gw(app_client) -> Any:  # type: ignore[no-untyped-def]
+    notes = Notes()
+    async with app_client(extra_plugins=[("notes", notes)], privacy={"retention": {"echo": 90}}) as client:
+        client.notes = notes
+        client.headers.update(await user_headers(client.gateway, "admin"))
+        yield client
+
+
+async def _erase(gw: GatewayClient, participant: str) -> dict[str, Any]:
+    r = await gw.post("/api/privacy/erasures", json={"participant": participant})
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def test_erasure_answers_what_it_erased_per_table_core_and_plugins(gw: GatewayClient) -> None:
+    await seed_person(gw.gateway, ALICE, count=2)
+    await seed_person(gw.gateway, BOB, count=1)
+    answer = await _erase(gw, ALICE)
+    # Two inbound messages and one reply, each with a delivery and an attempt; one conversation.
+    assert answer["tables"] == {
+        "conversations": 1,
+        "deliveries": 3,
+        "delivery_attempts": 3,
+        "messages": 3,
+        "notes": 1,
+        "notes_messages": 3,
+    }
+    assert answer["cancelled_deliveries"] == 0
+    assert answer["total"] == 14
+
+
+async def test_erased_rows_hold_nothing_of_the_person_and_others_are_untouched(gw: GatewayClient) -> None:
+    alice = await seed_person(gw.gateway, ALICE, count=2)
+    await seed_person(gw.gateway, BOB, count=1)
+    await _erase(gw, ALICE)
+    text = await dump_text(gw.gateway)
+    assert ALICE not in text
+    assert text.count(BOB) > 10  # Bob's rows are whole
+    erased = await rows_of(gw.gateway, messages, messages.c.id.in_(alice["messages"]))
+    assert len(erased) == 3  # kept, so counts still add up
+    assert {(m.text, m.sender, m.recipient, m.sender_name, m.raw) for m in erased} == {(None,) * 5}
+    assert all(m.media == [] and m.extra == {"erased": "erasure"} for m in erased)
+    attempts = await rows_of(gw.gateway, delivery_attempts, delivery_attempts.c.delivery_id.in_(alice["deliveries"]))
+    assert {(a.error, a.response_excerpt, a.detail, a.status_code) for a in attempts} == {(None, None, None, 500)}
+    (conversation,) = await rows_of(gw.gateway, conversations, conversations.c.id == alice["conversations"][0])
+    assert conversation.participant.startswith("erased:") and conversation.state == {}
+    assert conversation.status == "closed"
+    assert gw.notes.notes == {BOB: "note about bob"}  # type: ignore[attr-defined]
+
+
+async def test_a_waiting_delivery_of_the_person_is_cancelled_as_erased(gw: GatewayClient) -> None:
+    alice = await seed_person(gw.gateway, ALICE, count=1, status="retrying")
+    bob = await seed_person(gw.gateway, BOB, count=1, status="retrying")
+    answer = await _erase(gw, ALICE)
+    assert answer["cancelled_deliveries"] == 2
+    for d in await rows_of(gw.gateway, deliveries, deliveries.c.id.in_(alice["deliveries"])):
+        assert (d.status, d.last_error, d.next_attempt_at, d.detail) == ("cancelled", "erased", None, None)
+    assert {d.status for d in await rows_of(gw.gateway, deliveries, deliveries.c.id.in_(bob["deliveries"]))} == {
+        "retrying"
+    }
+
+
+async def test_erasing_again_finds_nothing_left(gw: GatewayClient) -> None:
+    await seed_person(gw.gateway, ALICE, count=2, status="pending")
+    await _erase(gw, ALICE)
+    again = await _erase(gw, ALICE)
+    assert again["total"] == 0 and again["cancelled_deliveries"] == 0
+    assert set(again["tables"].values()) == {0}
+
+
+@pytest.mark.parametrize("body", [{"participant": ""}, {"participant": "   "}, {}, {"participant": 7}])
+async def test_an_erasure_without_a_participant_is_a_422(gw: GatewayClient, body: dict[str, Any]) -> None:
+    await seed_person(gw.gateway, ALICE, count=1)
+    r = await gw.post("/api/privacy/erasures", json=body)
+    assert r.status_code == 422, r.text
+    assert ALICE in await dump_text(gw.gateway)
+
+
+@pytest.mark.parametrize("role", ["viewer", "operator"])
+async def test_only_an_admin_may_erase(gw: GatewayClient, role: str) -> None:
+    await seed_person(gw.gateway, ALICE, count=1)
+    headers = await user_headers(gw.gateway, role)
+    r = await gw.post("/api/privacy/erasures", json={"participant": ALICE}, headers=headers)
+    assert r.status_code == 403
+    assert ALICE in await dump_text(gw.gateway)
+
+
+async def test_an_erasure_is_audited_without_naming_the_person(gw: GatewayClient) -> None:
+    await seed_person(gw.gateway, ALICE, count=1)
+    answer = await _erase(gw, ALICE)
+    (event,) = [r for r in await audit_rows(gw.gateway) if r.action == "participant_erased"]
+    assert event.actor.startswith("user:admin-") and event.status == 200
+    assert event.detail["erasure"] == answer["id"] and event.detail["tables"]["messages"] == 2
+    assert ALICE not in json.dumps(event.detail)
+    (recorded,) = await rows_of(gw.gateway, privacy_requests)
+    assert recorded.kind == "erasure" and recorded.participant is None and recorded.counts["tables"] == answer["tables"]
+
+
+async def test_the_cli_erases_a_person(gw: GatewayClient, clean_stack, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from core.cli import main
+
+    await seed_person(gw.gateway, ALICE, count=2)
+    monkeypatch.chdir(tmp_path)
+    for key in [k for k in os.environ if k.startswith("SWITCHBOARD_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("SWITCHBOARD_DATABASE__URL", clean_stack.database_url)
+    monkeypatch.setenv("SWITCHBOARD_SERVER__DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SWITCHBOARD_AUTH__SECRET_KEY", "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
+    monkeypatch.setenv("SWITCHBOARD_QUEUE__BACKEND", "local")
+    out = io.StringIO()
+
+    def run() -> int:
+        with contextlib.redirect_stdout(out):
+            return main(["privacy", "erase", "--participant", ALICE, "--yes"])
+
+    import asyncio
+
+    assert await asyncio.to_thread(run) == 0
+    assert json.loads(out.getvalue())["tables"]["messages"] == 3
+    assert ALICE not in await dump_text(gw.gateway)
+
+
+async def test_retention_erases_old_content_and_keeps_counts(gw: GatewayClient) -> None:
+    old = await seed_person(gw.gateway, ALICE, count=3, days_ago=100)
+    recent = await seed_person(gw.gateway, BOB, count=2, days_ago=10)
+    other_platform = await seed_person(gw.gateway, "+256700000003", count=1, days_ago=100, platform="sms")
+    gateway: Gateway = gw.gateway
+    # The dashboard as it was a week after the old messages came: the same before and after.
+    then = datetime.now(UTC) - timedelta(days=97)
+    before = await summary(gateway.db, "7d", now=then, use_rollup=False)
+    changed = await retention.expire(gateway)
+    assert changed > 0
+    after = await summary(gateway.db, "7d", now=then, use_rollup=False)
+    assert before["messages"]["total"] >= 6
+    for figure in ("messages", "created", "attempts", "deliveries", "destinations", "volume"):
+        assert after[figure] == before[figure], figure
+    for m in await rows_of(gateway, messages, messages.c.id.in_(old["messages"])):
+        assert (m.text, m.sender, m.recipient, m.raw, m.extra) == (None, None, None, None, {"erased": "retention"})
+    for m in await rows_of(gateway, messages, messages.c.id.in_(recent["messages"] + other_platform["messages"])):
+        assert m.text is not None and m.extra != {"erased": "retention"}
+    text = await dump_text(gateway)
+    assert ALICE not in text and BOB in text
+    assert len(await rows_of(gateway, deliveries)) == 4 + 3 + 2
+    # A second run starts where the first stopped: nothing left to erase.
+    assert await retention.expire(gateway) == 0
