@@ -6,14 +6,15 @@ under ``/plugins/dhis2`` submit data to it and manage the code mappings. See doc
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import uuid
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import MetaData
 from starlette.routing import BaseRoute
 
 from core import AdminPage, Command, Destination, Gateway, ReportType, hookimpl
-from plugins.dhis2 import store
+from plugins.dhis2 import privacy, store
 from plugins.dhis2.admin import MappingsPage
 from plugins.dhis2.cli import COMMAND
 from plugins.dhis2.compat import compat_routes
@@ -71,3 +72,8 @@ def switchboard_report_types(gateway: Gateway) -> list[ReportType]:
     """The import results of every instance (``dhis2_imports``), when the reports plugin is on."""
     settings: DHIS2Settings = gateway.plugin_config("dhis2")
     return [ImportResults(list(settings.instances))]
+
+
+@hookimpl
+async def switchboard_erase_messages(message_ids: Sequence[uuid.UUID], gateway: Gateway) -> dict[str, int]:
+    return await privacy.erase_messages(gateway, message_ids)
