@@ -94,6 +94,10 @@ GET     /api/jobs                            401       ok     ok       ok    ok 
 POST    /api/jobs/{name}/run                 401       403    ok       ok    ok      403
 POST    /api/jobs/{name}/disable             401       403    403      ok    ok      403
 POST    /api/jobs/{name}/enable              401       403    403      ok    ok      403
+POST    /api/privacy/erasures                401       403    403      ok    ok      403
+POST    /api/privacy/exports                 401       403    403      ok    ok      403
+GET     /api/privacy/exports/{export_id}     401       403    403      ok    ok      403
+GET     /api/privacy/exports/{export_id}/download 403  403    403      403   403     403
 GET     /api/metrics/summary                 401       ok        ok        ok        ok        403
 
 GET     /plugins/example/hello               401       ok     ok       ok    403     403

@@ -69,9 +69,12 @@ async def get_export(request: Request) -> Response:
 @requires(public=True)
 async def download_export(request: Request) -> Response:
     gateway = gateway_of(request)
-    export_id = _export_id(request)
     q = request.query_params
-    if not subject_export.link_is_valid(gateway, export_id, q.get("expires"), q.get("signature")):
+    try:
+        export_id = uuid.UUID(request.path_params["export_id"])
+    except ValueError:
+        export_id = None
+    if export_id is None or not subject_export.link_is_valid(gateway, export_id, q.get("expires"), q.get("signature")):
         raise Forbidden("this download link is invalid or has expired")
     path = await subject_export.export_file(gateway, export_id)
     return FileResponse(path, media_type="application/json", filename=f"participant-export-{export_id}.json")
