@@ -52,6 +52,7 @@ CORE_NAV = (
     NavEntry("Logs", "/admin/logs", "operator", section="Data"),
     NavEntry("Users", "/admin/users", "admin", section="People"),
     NavEntry("API keys", "/admin/keys", "admin", section="People"),
+    NavEntry("Privacy", "/admin/privacy", "admin", section="People"),
     NavEntry("Plugins", "/admin/plugins", section="Settings"),
 )
 

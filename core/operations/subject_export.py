@@ -269,3 +269,40 @@ async def purge_expired_exports(gateway: Gateway) -> int:
     for export_id in ids:
         await asyncio.to_thread((directory / f"{export_id}.json").unlink, missing_ok=True)
     return len(ids)
+
+
+async def recent_requests(gateway: Gateway, base_url: str, limit: int = 50) -> list[dict[str, Any]]:
+    """The latest erasures and exports, newest first (an export with its link while its file is kept)."""
+    async with gateway.db.transaction() as conn:
+        rows = list(
+            await conn.execute(
+                sa.select(privacy_requests.c.id, privacy_requests.c.kind)
+                .order_by(privacy_requests.c.created_at.desc())
+                .limit(limit)
+            )
+        )
+        erasures = {
+            r.id: r
+            for r in await conn.execute(
+                sa.select(privacy_requests).where(privacy_requests.c.id.in_([r.id for r in rows if r.kind == "erasure"]))
+            )
+        }
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        if row.kind == "export":
+            out.append({"kind": "export", **await export_status(gateway, row.id, base_url)})
+            continue
+        e = erasures[row.id]
+        counts = e.counts or {}
+        out.append(
+            {
+                "kind": "erasure",
+                "id": str(e.id),
+                "status": e.status,
+                "requested_by": e.requested_by,
+                "created_at": e.created_at.isoformat(),
+                "counts": {t: n for t, n in counts.get("tables", {}).items() if n},
+                "cancelled_deliveries": counts.get("cancelled_deliveries", 0),
+            }
+        )
+    return out
