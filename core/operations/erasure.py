@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from core.auth.events import record_event
 from core.errors import Unprocessable
 from core.operations.repair import cancel_rows
+from core.storage.db import among
 from core.storage.models import conversations, deliveries, delivery_attempts, messages, privacy_requests
 
 if TYPE_CHECKING:
@@ -34,8 +35,8 @@ if TYPE_CHECKING:
     from core.auth.permissions import Principal
     from core.gateway import Gateway
 
-# Rows changed in one transaction (a person's 10,000 messages are erased in a few of them).
-CHUNK = 1000
+# Messages erased in one transaction (a person's 10,000 messages in two).
+CHUNK = 5000
 # The reason a waiting delivery of an erased person is cancelled with (its ``last_error``).
 ERASED = "erased"
 # A conversation keeps its row; its participant becomes this prefix and the conversation's id.
@@ -81,7 +82,7 @@ async def erase_message_content(
     result = await conn.execute(
         sa.update(deliveries)
         .where(
-            deliveries.c.message_id.in_(ids),
+            among(deliveries.c.message_id, ids),
             sa.or_(
                 deliveries.c.detail.is_not(None),
                 sa.and_(deliveries.c.last_error.is_not(None), deliveries.c.last_error != ERASED),
@@ -90,7 +91,7 @@ async def erase_message_content(
         .values(detail=None, last_error=kept)
     )
     counts["deliveries"] += int(result.rowcount or 0)
-    of_these = sa.select(deliveries.c.id).where(deliveries.c.message_id.in_(ids)).scalar_subquery()
+    of_these = sa.select(deliveries.c.id).where(among(deliveries.c.message_id, ids)).scalar_subquery()
     result = await conn.execute(
         sa.update(delivery_attempts)
         .where(
@@ -107,7 +108,7 @@ async def erase_message_content(
     result = await conn.execute(
         sa.update(messages)
         .where(
-            messages.c.id.in_(ids),
+            among(messages.c.id, ids),
             sa.or_(
                 messages.c.sender.is_not(None),
                 messages.c.recipient.is_not(None),
@@ -162,7 +163,7 @@ async def participant_message_ids(gateway: Gateway, participant: str) -> tuple[l
             found.update((await conn.execute(sa.select(messages.c.id).where(where))).scalars())
         for chunk in _chunks(conversation_ids):
             found.update(
-                (await conn.execute(sa.select(messages.c.id).where(messages.c.conversation_id.in_(chunk)))).scalars()
+                (await conn.execute(sa.select(messages.c.id).where(among(messages.c.conversation_id, chunk)))).scalars()
             )
     return conversation_ids, sorted(found)
 
@@ -187,12 +188,12 @@ async def erase_participant(
     cancelled = 0
     for chunk in _chunks(message_ids):
         async with gateway.db.transaction() as conn:
-            cancelled += len(await cancel_rows(conn, deliveries.c.message_id.in_(chunk), reason=ERASED))
+            cancelled += len(await cancel_rows(conn, among(deliveries.c.message_id, chunk), reason=ERASED))
     counts = await erase_messages(gateway, message_ids, "erasure")
     _add(counts, await gateway.plugins.answers("switchboard_erase_participant", participant=participant, gateway=gateway))
     for chunk in _chunks(conversation_ids):
         async with gateway.db.transaction() as conn:
-            counts["conversations"] += await erase_conversations(conn, conversations.c.id.in_(chunk))
+            counts["conversations"] += await erase_conversations(conn, among(conversations.c.id, chunk))
     tables = {table: n for table, n in sorted(counts.items())}
     request_id = uuid.uuid4()
     async with gateway.db.transaction() as conn:

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from core.operations.erasure import CHUNK, erase_conversations, erase_messages
 from core.operations.repair import cancel_rows
+from core.storage.db import among
 from core.storage.ids import uuid7_floor
 from core.storage.models import conversations, deliveries, messages, privacy_retention
 
@@ -76,7 +77,7 @@ async def expire_platform(gateway: Gateway, platform: str, days: int, now: datet
         ids = [r.id for r in done]
         async with gateway.db.transaction() as conn:
             counts["cancelled_deliveries"] += len(
-                await cancel_rows(conn, deliveries.c.message_id.in_(ids), reason=EXPIRED)
+                await cancel_rows(conn, among(deliveries.c.message_id, ids), reason=EXPIRED)
             )
         counts.update(await erase_messages(gateway, ids, "retention"))
         if not done:

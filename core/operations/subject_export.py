@@ -30,6 +30,7 @@ from core.auth.events import record_event
 from core.auth.tokens import derive_key
 from core.errors import NotFound
 from core.operations.erasure import checked_participant, participant_message_ids
+from core.storage.db import among
 from core.storage.models import conversations, deliveries, messages, privacy_requests
 from core.untrusted import bounded_int, constant_time_equal
 
@@ -79,14 +80,14 @@ async def collect(gateway: Gateway, participant: str) -> dict[str, Any]:
     async with gateway.db.transaction() as conn:
         for i in range(0, len(message_ids), CHUNK):
             chunk = message_ids[i : i + CHUNK]
-            core["messages"] += _rows(await conn.execute(sa.select(messages).where(messages.c.id.in_(chunk))))
+            core["messages"] += _rows(await conn.execute(sa.select(messages).where(among(messages.c.id, chunk))))
             core["deliveries"] += _rows(
-                await conn.execute(sa.select(*delivery_columns).where(deliveries.c.message_id.in_(chunk)))
+                await conn.execute(sa.select(*delivery_columns).where(among(deliveries.c.message_id, chunk)))
             )
         for i in range(0, len(conversation_ids), CHUNK):
             chunk = conversation_ids[i : i + CHUNK]
             core["conversations"] += _rows(
-                await conn.execute(sa.select(conversations).where(conversations.c.id.in_(chunk)))
+                await conn.execute(sa.select(conversations).where(among(conversations.c.id, chunk)))
             )
     answers: Sequence[Mapping[str, Sequence[Mapping[str, Any]]]] = await gateway.plugins.answers(
         "switchboard_export_participant", participant=participant, message_ids=message_ids, gateway=gateway

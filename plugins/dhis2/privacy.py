@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
-from core import Gateway
+from core import Gateway, among
 from plugins.dhis2.models import dhis2gw_submissions as submissions
 
 
@@ -16,11 +16,11 @@ async def erase_messages(gateway: Gateway, message_ids: Sequence[uuid.UUID]) -> 
     async with gateway.db.transaction() as conn:
         rows = await conn.execute(
             sa.select(submissions.c.id, submissions.c.request, submissions.c.errors).where(
-                submissions.c.message_id.in_(message_ids)
+                among(submissions.c.message_id, message_ids)
             )
         )
         # Erasing again finds them already empty and counts nothing.
         ids = [r.id for r in rows if r.request != {} or r.errors is not None]
         if ids:
-            await conn.execute(sa.update(submissions).where(submissions.c.id.in_(ids)).values(request={}, errors=None))
+            await conn.execute(sa.update(submissions).where(among(submissions.c.id, ids)).values(request={}, errors=None))
     return {"dhis2gw_submissions": len(ids)}

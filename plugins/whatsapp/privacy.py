@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from core import Gateway
+from core import Gateway, among
 from plugins.whatsapp.models import contacts, media, outbound
 
 
@@ -20,7 +20,7 @@ async def erase_messages(gateway: Gateway, message_ids: Sequence[uuid.UUID]) -> 
     async with gateway.db.transaction() as conn:
         files = list(
             await conn.execute(
-                sa.select(media.c.id, media.c.path).where(media.c.message_id.in_(message_ids), media.c.path.is_not(None))
+                sa.select(media.c.id, media.c.path).where(among(media.c.message_id, message_ids), media.c.path.is_not(None))
             )
         )
         if files:
@@ -31,7 +31,7 @@ async def erase_messages(gateway: Gateway, message_ids: Sequence[uuid.UUID]) -> 
         replies = await conn.execute(
             sa.update(outbound)
             .where(
-                outbound.c.message_id.in_(message_ids),
+                among(outbound.c.message_id, message_ids),
                 sa.or_(outbound.c.recipient.is_not(None), outbound.c.callback_data.is_not(None)),
             )
             .values(recipient=None, callback_data=None, errors=None)
@@ -64,7 +64,7 @@ async def export_participant(
             dict(r._mapping)
             for r in await conn.execute(
                 sa.select(media.c.message_id, media.c.media_id, media.c.mime_type, media.c.size, media.c.stored_at).where(
-                    media.c.message_id.in_(message_ids)
+                    among(media.c.message_id, message_ids)
                 )
             )
         ]
