@@ -204,7 +204,7 @@ async def _finished_export(gw: GatewayClient, participant: str) -> dict[str, Any
     export_id = r.json()["id"]
 
     async def done() -> bool:
-        await run_jobs(gw.gateway)
+        await run_jobs(gw.gateway, share=True)  # the worker with this app's plugins (the notes one too)
         return bool((await gw.get(f"/api/privacy/exports/{export_id}")).json()["status"] == "done")
 
     await wait_until(done, timeout=30, message="the export to be done")
