@@ -242,6 +242,9 @@ GET     /admin/keys                          ok        403       403       ok   
 POST    /admin/keys                          ok        403       403       ok        403       ok
 POST    /admin/keys/{id}/revoke              ok        403       403       ok        403       ok
 POST    /admin/keys/{id}/rotate              ok        403       403       ok        403       ok
+GET     /admin/privacy                       ok        403       403       ok        403       ok
+POST    /admin/privacy/erase                 ok        403       403       ok        403       ok
+POST    /admin/privacy/export                ok        403       403       ok        403       ok
 GET     /admin/static/{path}                 ok        ok        ok        ok        403       ok
 
 POST    /plugins/webform/auth/request-verification ok    ok     ok       ok    ok      ok
