@@ -31,7 +31,8 @@ def switchboard_settings(config: Mapping[str, Any]) -> AdminSettings:
 @hookimpl
 def switchboard_routes(gateway: Gateway) -> Sequence[BaseRoute]:
     from admin_ui.console import Console
+    from admin_ui.views import console_routes
 
     settings = gateway.plugin_config(NAME)
     console = Console(gateway, settings if isinstance(settings, AdminSettings) else AdminSettings())
-    return [at_root([console.mount()])]
+    return [at_root([console.mount(console_routes())])]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -127,12 +127,11 @@ class Console:
             headers=getattr(exc, "headers", None) or {},
         )
 
-    def mount(self) -> Mount:
-        from admin_ui.views import console_routes
-
+    def mount(self, own_routes: Sequence[BaseRoute]) -> Mount:
+        """``/admin``: the console's ``own_routes`` (``admin_ui.views``, which import this module), then the plugins' pages."""
         static = StaticFiles(directory=str(STATIC))
         requires(public=True)(static)  # the login page needs its stylesheet and script
-        routes: list[BaseRoute] = [*console_routes(), Mount("/static", app=static, name="static")]
+        routes: list[BaseRoute] = [*own_routes, Mount("/static", app=static, name="static")]
         for page in self.pages:
             routes.append(Mount(page.path, routes=list(page.routes)))
         return Mount(

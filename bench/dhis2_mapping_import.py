@@ -26,9 +26,9 @@ import asyncpg  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 from core.testing import gateway_client, make_settings, user_headers  # noqa: E402
-from plugins.dhis2.mapping_import import parse_rows  # noqa: E402
+from plugins.dhis2.mappings.importer import parse_rows  # noqa: E402
+from plugins.dhis2.mappings.tabular import read_table  # noqa: E402
 from plugins.dhis2.models import data_value_mappings  # noqa: E402
-from plugins.dhis2.tabular import read_table  # noqa: E402
 from tests.fakes.dhis2_metadata import ANC_1ST, DATA_SET, FIXED  # noqa: E402
 from tests.support.mapping_files import csv_bytes, upload, xlsx_bytes  # noqa: E402
 

@@ -6,28 +6,22 @@ The ``Gateway`` a hook receives is public too: ``settings``, ``plugin_config(nam
 ``db`` (``transaction()``: an SQLAlchemy Core connection), ``http``, ``submit(...)``,
 ``queue.enqueue_job(...)``, ``audit.record(...)``, ``mail.send(...)``.
 
+The public names are listed once, as the ``TYPE_CHECKING`` imports below: type checkers
+read them, and ``__all__`` and where each name lives are read from them (``_public_names``).
 Names are imported on first use (PEP 562 ``__getattr__``): ``from core import hookimpl``
-loads the hook marker, not the app. Type checkers read the ``TYPE_CHECKING`` imports below.
+loads the hook marker, not the app.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.distribution import version
 
-def _distribution_version() -> str:
-    try:
-        from importlib.metadata import PackageNotFoundError, version
-    except ImportError:  # pragma: no cover - a stripped interpreter
-        return "0.0.0+unknown"
-    try:
-        return version("switchboard")
-    except PackageNotFoundError:  # run from a source tree that was never installed
-        return "0.0.0+unknown"
-
-
-__version__ = _distribution_version()
+__version__ = version()
 
 if TYPE_CHECKING:
     from core.auth.api_keys import create_api_key as create_api_key
@@ -40,11 +34,13 @@ if TYPE_CHECKING:
     from core.auth.scoped import rate_limit as rate_limit
     from core.auth.scoped import verify_token as verify_token
     from core.auth.tokens import derive_key as derive_key
+    from core.config.logging import traceback_of as traceback_of
     from core.config.settings import Settings as Settings
     from core.config.settings import load_settings as load_settings
     from core.contracts import Adapter as Adapter
     from core.contracts import AdminConsole as AdminConsole
     from core.contracts import AdminPage as AdminPage
+    from core.contracts import Check as Check
     from core.contracts import Command as Command
     from core.contracts import CronJob as CronJob
     from core.contracts import DeliveryInfo as DeliveryInfo
@@ -53,6 +49,7 @@ if TYPE_CHECKING:
     from core.contracts import ReportType as ReportType
     from core.errors import AuthenticationError as AuthenticationError
     from core.errors import BadRequest as BadRequest
+    from core.errors import CheckFailed as CheckFailed
     from core.errors import ConfigError as ConfigError
     from core.errors import Conflict as Conflict
     from core.errors import DeliveryError as DeliveryError
@@ -88,10 +85,13 @@ if TYPE_CHECKING:
     from core.pipeline.retry import raise_for_response as raise_for_response
     from core.pipeline.retry import raise_for_status as raise_for_status
     from core.pipeline.statuses import DeliveryStatus as DeliveryStatus
+    from core.redaction import mask as mask
     from core.redaction import mask_phone as mask_phone
     from core.storage.db import UTCDateTime as UTCDateTime
+    from core.storage.db import among as among
     from core.storage.ids import uuid7 as uuid7
     from core.storage.models import NAMING as NAMING
+    from core.storage.storable import storable as storable
     from core.untrusted import bounded_day as bounded_day
     from core.untrusted import bounded_int as bounded_int
     from core.untrusted import constant_time_equal as constant_time_equal
@@ -101,6 +101,7 @@ if TYPE_CHECKING:
     from core.web.requests import admin_console as admin_console
     from core.web.requests import gateway_of as gateway_of
     from core.web.requests import parse_json as parse_json
+    from core.web.requests import path_uuid as path_uuid
     from core.web.requests import principal_of as principal_of
     from core.web.requests import read_json as read_json
     from core.web.requests import read_query as read_query
@@ -108,169 +109,24 @@ if TYPE_CHECKING:
     from core.web.security import max_body as max_body
     from core.web.webhooks import webhook_route as webhook_route
 
-# Where each public name lives; internal layout, free to change without the names changing.
-_PUBLIC: dict[str, str] = {
-    "create_api_key": "core.auth.api_keys",
-    "revoke_api_key": "core.auth.api_keys",
-    "rotate_api_key": "core.auth.api_keys",
-    "Principal": "core.auth.permissions",
-    "InvalidToken": "core.auth.scoped",
-    "issue_token": "core.auth.scoped",
-    "rate_limit": "core.auth.scoped",
-    "verify_token": "core.auth.scoped",
-    "requires": "core.auth.permissions",
-    "derive_key": "core.auth.tokens",
-    "Settings": "core.config.settings",
-    "load_settings": "core.config.settings",
-    "Adapter": "core.contracts",
-    "AdminConsole": "core.contracts",
-    "AdminPage": "core.contracts",
-    "Command": "core.contracts",
-    "CronJob": "core.contracts",
-    "DeliveryInfo": "core.contracts",
-    "DeliveryResult": "core.contracts",
-    "Destination": "core.contracts",
-    "ReportType": "core.contracts",
-    "AuthenticationError": "core.errors",
-    "BadRequest": "core.errors",
-    "ConfigError": "core.errors",
-    "Conflict": "core.errors",
-    "DeliveryError": "core.errors",
-    "Forbidden": "core.errors",
-    "HTTPError": "core.errors",
-    "MailError": "core.errors",
-    "NotFound": "core.errors",
-    "TooManyRequests": "core.errors",
-    "Unprocessable": "core.errors",
-    "Gateway": "core.gateway",
-    "PLUGIN_API_VERSION": "core.hookspecs",
-    "hookimpl": "core.hookspecs",
-    "KINDS": "core.messages",
-    "StandardMessage": "core.messages",
-    "delete_delivery": "core.operations.plugin_services",
-    "delivery_states": "core.operations.plugin_services",
-    "message_deliveries": "core.operations.plugin_services",
-    "issue_user_key": "core.operations.plugin_services",
-    "requeue_delivery": "core.operations.plugin_services",
-    "user_keys": "core.operations.plugin_services",
-    "add_user": "core.operations.user_accounts",
-    "change_user": "core.operations.user_accounts",
-    "find_users": "core.operations.user_accounts",
-    "user_account": "core.operations.user_accounts",
-    "exports": "core.operations",
-    "Period": "core.periods",
-    "RELATIVE_PERIODS": "core.periods",
-    "check_period": "core.periods",
-    "period_of": "core.periods",
-    "env_proxy": "core.pipeline.http_client",
-    "Stored": "core.pipeline.ingest",
-    "parse_retry_after": "core.pipeline.retry",
-    "raise_for_response": "core.pipeline.retry",
-    "raise_for_status": "core.pipeline.retry",
-    "DeliveryStatus": "core.pipeline.statuses",
-    "mask_phone": "core.redaction",
-    "UTCDateTime": "core.storage.db",
-    "among": "core.storage.db",
-    "storable": "core.storage.storable",
-    "uuid7": "core.storage.ids",
-    "NAMING": "core.storage.models",
-    "bounded_day": "core.untrusted",
-    "bounded_int": "core.untrusted",
-    "constant_time_equal": "core.untrusted",
-    "defuse_formula": "core.untrusted",
-    "create_app": "core.web.app",
-    "describe": "core.web.openapi",
-    "admin_console": "core.web.requests",
-    "gateway_of": "core.web.requests",
-    "principal_of": "core.web.requests",
-    "parse_json": "core.web.requests",
-    "read_json": "core.web.requests",
-    "read_query": "core.web.requests",
-    "at_root": "core.web.root_routes",
-    "max_body": "core.web.security",
-    "webhook_route": "core.web.webhooks",
-}
 
-__all__ = [
-    "add_user",
-    "change_user",
-    "create_api_key",
-    "find_users",
-    "revoke_api_key",
-    "rotate_api_key",
-    "Adapter",
-    "AdminConsole",
-    "admin_console",
-    "AuthenticationError",
-    "BadRequest",
-    "Command",
-    "ConfigError",
-    "Conflict",
-    "CronJob",
-    "DeliveryError",
-    "DeliveryInfo",
-    "DeliveryResult",
-    "DeliveryStatus",
-    "Destination",
-    "Forbidden",
-    "Gateway",
-    "HTTPError",
-    "InvalidToken",
-    "KINDS",
-    "MailError",
-    "NAMING",
-    "NotFound",
-    "PLUGIN_API_VERSION",
-    "Period",
-    "RELATIVE_PERIODS",
-    "Principal",
-    "ReportType",
-    "Settings",
-    "StandardMessage",
-    "Stored",
-    "TooManyRequests",
-    "UTCDateTime",
-    "Unprocessable",
-    "at_root",
-    "check_period",
-    "create_app",
-    "delete_delivery",
-    "delivery_states",
-    "derive_key",
-    "describe",
-    "env_proxy",
-    "exports",
-    "gateway_of",
-    "principal_of",
-    "hookimpl",
-    "issue_user_key",
-    "issue_token",
-    "load_settings",
-    "mask_phone",
-    "max_body",
-    "message_deliveries",
-    "parse_json",
-    "parse_retry_after",
-    "period_of",
-    "rate_limit",
-    "raise_for_response",
-    "raise_for_status",
-    "read_json",
-    "read_query",
-    "requeue_delivery",
-    "requires",
-    "among",
-    "storable",
-    "uuid7",
-    "user_account",
-    "bounded_day",
-    "bounded_int",
-    "constant_time_equal",
-    "defuse_formula",
-    "user_keys",
-    "verify_token",
-    "webhook_route",
-]
+def _public_names() -> dict[str, str]:
+    """Each public name and the module it lives in, read from this file's ``TYPE_CHECKING`` imports.
+
+    Where a name lives is internal layout, free to change without the names changing.
+    """
+    tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
+    block = next(n for n in tree.body if isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING")
+    return {
+        alias.asname or alias.name: node.module
+        for node in block.body
+        if isinstance(node, ast.ImportFrom) and node.module
+        for alias in node.names
+    }
+
+
+_PUBLIC = _public_names()
+__all__ = sorted(_PUBLIC)
 
 
 def __getattr__(name: str) -> Any:

@@ -9,6 +9,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from core.config.settings import Settings, load_settings
@@ -199,6 +200,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
+    import asyncio
+
     from core.gateway import Gateway
 
     settings = _settings(args)
@@ -209,8 +212,117 @@ def cmd_config(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     data = settings.masked()
     print(json.dumps(data, indent=2, default=str))
+    # The plugins' outside dependencies (switchboard_checks), thoroughly: a bucket is written to.
+    failed = asyncio.run(_run_checks(gateway))
+    if failed:
+        return 1
     print(f"configuration OK ({settings.source}; plugins: {', '.join(registry.enabled) or 'none'})", file=sys.stderr)
     return 0
+
+
+# The core's own commands beyond the fixed ones: where each is made, and its line in --help.
+CORE_COMMANDS = {
+    "users": ("core.auth.cli:users_command", "manage users: create, list, set-role, deactivate, …"),
+    "new-plugin": (
+        "core.scaffold:new_plugin_command",
+        "write a new plugin package (adapter, destination, settings, route, tests)",
+    ),
+}
+# The entry-point group where a plugin declares its commands: ``name = "module:attribute"``, the
+# attribute a ``core.Command`` or a function returning one. Listed by --help from the package
+# metadata; the module is imported only when its command runs.
+COMMANDS_GROUP = "switchboard.commands"
+
+
+@dataclass
+class _Declared:
+    """A command known by name before its code is imported."""
+
+    name: str
+    target: str  # "module:attribute"
+    help: str
+    plugin: str | None = None  # the plugin it belongs to (None: the core)
+
+    def load(self) -> Any:
+        from importlib import import_module
+
+        module, _, attribute = self.target.partition(":")
+        made = getattr(import_module(module), attribute)
+        return made() if callable(made) and not hasattr(made, "run") else made
+
+
+def _owner(module: str, plugins: Sequence[Any]) -> str | None:
+    """The plugin whose entry-point module is ``module`` or contains it (the longest match)."""
+    owners = [ep for ep in plugins if module == ep.module or module.startswith(ep.module + ".")]
+    return max(owners, key=lambda ep: len(ep.module)).name if owners else None
+
+
+def _declared_commands(config: str | None) -> dict[str, _Declared]:
+    """The core's commands and those installed plugins declare (``switchboard.commands``), from
+    package metadata alone; a command of a plugin disabled in the configuration is left out."""
+    from importlib.metadata import entry_points
+
+    from core.plugins import ENTRY_POINT_GROUP
+
+    declared = {name: _Declared(name, target, text) for name, (target, text) in CORE_COMMANDS.items()}
+    try:
+        settings: Settings | None = load_settings(config)
+    except ConfigError:
+        settings = None  # the command run reports it
+    plugins = list(entry_points(group=ENTRY_POINT_GROUP))
+    for ep in entry_points(group=COMMANDS_GROUP):
+        if ep.name in declared:
+            continue
+        owner = _owner(ep.module, plugins)
+        if owner is not None and settings is not None and not settings.plugin_enabled(owner):
+            continue
+        text = f"the {owner} plugin's command (switchboard {ep.name} --help)" if owner else f"from {ep.value}"
+        declared[ep.name] = _Declared(ep.name, ep.value, text, owner)
+    return declared
+
+
+def _config_of(args: Sequence[str]) -> str | None:
+    config = None
+    for i, arg in enumerate(args):
+        if arg == "--config" and i + 1 < len(args):
+            config = args[i + 1]
+        elif arg.startswith("--config="):
+            config = arg.split("=", 1)[1]
+    return config
+
+
+def _lazy_commands(sub: Any, common: argparse.ArgumentParser, args: list[str], chosen: str | None) -> None:
+    """Add the declared commands: each listed by name and help, only the chosen one imported.
+
+    A command named on the line that no package declares may come from a plugin's
+    ``switchboard_commands`` hook: then (only then) the plugins are loaded to find it.
+    """
+    declared = _declared_commands(_config_of(args))
+    for name, command in sorted(declared.items()):
+        if name == chosen:
+            loaded = command.load()
+            parser = sub.add_parser(name, parents=[common], help=command.help)
+            loaded.arguments(parser)
+            parser.set_defaults(func=_runner(loaded))
+        else:
+            sub.add_parser(name, parents=[common], help=command.help, add_help=False)
+    if chosen is not None and chosen not in declared:
+        _plugin_commands(sub, common, args)
+
+
+async def _run_checks(gateway: Any) -> int:
+    """Run every plugin check with ``thorough=True``, one line each on stderr; how many failed."""
+    from core.web.health import plugin_checks, run_check
+
+    failed = 0
+    for check in plugin_checks(gateway):
+        result = await run_check(check, thorough=True, timeout=30)
+        if result["status"] == "ok":
+            print(f"check {check.name}: ok", file=sys.stderr)
+        else:
+            failed += 1
+            print(f"error: check {check.name}: {result['error']}", file=sys.stderr)
+    return failed
 
 
 def _plugin_commands(sub: Any, common: argparse.ArgumentParser, args: list[str]) -> None:
@@ -224,12 +336,7 @@ def _plugin_commands(sub: Any, common: argparse.ArgumentParser, args: list[str])
     from core import builtin
     from core.plugins import PluginRegistry, new_manager
 
-    config = None
-    for i, arg in enumerate(args):
-        if arg == "--config" and i + 1 < len(args):
-            config = args[i + 1]
-        elif arg.startswith("--config="):
-            config = arg.split("=", 1)[1]
+    config = _config_of(args)
     try:
         commands = PluginRegistry(load_settings(config), internal=[(builtin.NAME, builtin)]).gather(
             "switchboard_commands"
@@ -239,6 +346,8 @@ def _plugin_commands(sub: Any, common: argparse.ArgumentParser, args: list[str])
         core_only.register(builtin, name=builtin.NAME)
         commands = [c for result in core_only.hook.switchboard_commands() for c in result]
     for command in sorted(commands, key=lambda c: c.name):
+        if command.name in sub.choices:
+            continue  # declared by entry point, already added
         parser = sub.add_parser(command.name, parents=[common], help=command.help)
         command.arguments(parser)
         parser.set_defaults(func=_runner(command))
@@ -325,8 +434,8 @@ def build_parser(
     args = list(sys.argv[1:] if argv is None else argv)
     chosen = _command_of(args)
     if chosen not in sub.choices:
-        # Only `--help`, a plugin's or the core plugin's command (users) need the plugins loaded.
-        _plugin_commands(sub, common, args)
+        # `--help` lists the other commands from package metadata; only the chosen one is imported.
+        _lazy_commands(sub, common, args, chosen)
     return parser
 
 

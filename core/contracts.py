@@ -209,6 +209,23 @@ class Command:
 
 
 @dataclass(frozen=True)
+class Check:
+    """An outside dependency of a plugin that ``/readyz`` and ``switchboard config check`` verify.
+
+    Returned by ``switchboard_checks``. ``probe(thorough)`` returns when the dependency is
+    usable and raises ``core.CheckFailed`` saying what is wrong and what to do when it is not
+    (any other exception is reported by its type only). ``/readyz`` calls it with
+    ``thorough=False`` on every poll, with a 3-second limit: one cheap request. ``switchboard
+    config check`` calls it with ``thorough=True``, on a gateway that is not started (settings
+    only): it may try what costs more, such as a write. ``name`` names it in both answers
+    (``"reports:s3"``).
+    """
+
+    name: str
+    probe: Callable[[bool], Awaitable[None]]
+
+
+@dataclass(frozen=True)
 class AdminPage:
     """A contribution to the admin UI (``switchboard_admin_pages``).
 

@@ -103,6 +103,13 @@ class TooManyRequests(HTTPError):
     status_code = 429
 
 
+class CheckFailed(SwitchboardError):
+    """A plugin's outside dependency is not usable (``core.Check``); the message says what and what to do.
+
+    It is shown by ``/readyz`` (to anyone) and ``switchboard config check``: no secret in it.
+    """
+
+
 class MailError(SwitchboardError):
     """An e-mail could not be sent: mail is not configured, or the SMTP server refused or failed.
 

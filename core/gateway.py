@@ -250,8 +250,8 @@ class Gateway:
         return self._session
 
     async def start(self, *, run_queue: bool = True) -> None:
-        self._session = make_session(user_agent="switchboard/0.1")
-        self._http = make_client(self._session, timeout=self.settings.delivery.timeout, user_agent="switchboard/0.1")
+        self._session = make_session()
+        self._http = make_client(self._session, timeout=self.settings.delivery.timeout)
         await self.auth.start()
         await self.audit.start()
         await self.queue.start(consume=run_queue)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from sqlalchemy import MetaData
     from starlette.routing import BaseRoute
 
-    from core.contracts import Adapter, Command, Destination, ReportType
+    from core.contracts import Adapter, Check, Command, Destination, ReportType
     from core.gateway import Gateway
     from core.messages import StandardMessage
     from core.pipeline.ingest import Stored
@@ -151,6 +151,12 @@ async def switchboard_export_participant(
     JSON-able rows per table, ``{"devices_readings": [{...}, ...]}``; leave out secrets (key
     hashes, codes) and other people's data. May be a coroutine function.
     """
+
+
+@hookspec
+def switchboard_checks(gateway: Gateway) -> Sequence[Check]:
+    """Return ``core.Check`` items: outside dependencies of the plugin (a bucket, a far API) that
+    ``/readyz`` (503 when one fails) and ``switchboard config check`` (exit status 1) verify."""
 
 
 @hookspec

@@ -16,6 +16,7 @@ import aiosmtplib
 
 from core.config.settings import MailSettings
 from core.errors import MailError
+from core.redaction import mask_text
 
 log = logging.getLogger("switchboard.mail")
 Attachment = tuple[str, bytes, str]
@@ -45,7 +46,7 @@ class Mailer:
         """The message ``send`` would send (text, an optional HTML alternative, attachments)."""
         recipients = [to] if isinstance(to, str) else list(to)
         if not recipients or any(not r or "@" not in r for r in recipients):
-            raise MailError(f"invalid recipient list {recipients!r}")
+            raise MailError(f"invalid recipient list {mask_text(repr(recipients))}")
         if any(c in subject for c in "\r\n"):
             raise MailError("the subject may not contain line breaks")
         message = EmailMessage()
@@ -103,7 +104,11 @@ class Mailer:
                 timeout=s.timeout,
             )
         except aiosmtplib.SMTPResponseException as err:
-            raise MailError(f"the SMTP server refused the message: {err.code} {err.message}", code=err.code) from err
+            # A server's reply often quotes the address it refused: masked, as this text is logged.
+            raise MailError(
+                f"the SMTP server refused the message: {err.code} {mask_text(err.message)}", code=err.code
+            ) from err
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as err:
-            raise MailError(f"could not send mail through {s.host}:{s.port}: {err}") from err
-        log.info("mail %r sent to %d recipient(s)", subject, len(message["To"].split(",")))
+            raise MailError(f"could not send mail through {s.host}:{s.port}: {mask_text(str(err))}") from err
+        # Not the subject: a plugin's may name the person it is about.
+        log.info("mail sent to %d recipient(s)", len(message["To"].split(",")))

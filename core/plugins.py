@@ -22,7 +22,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 from pydantic import ValidationError
 
-from core import hookspecs
+from core import distribution, hookspecs
 from core.config.settings import Settings, explain_validation_error, secret_values, without_secrets
 from core.errors import ConfigError, PluginError
 
@@ -106,6 +106,8 @@ class PluginRegistry:
             if ep.name in seen:  # the same distribution found twice on sys.path
                 continue
             seen.add(ep.name)
+            if self.settings.load_plugins is not None and ep.name not in self.settings.load_plugins:
+                continue  # a test that did not name it: as if it were not installed
             version = _version_of(ep)
             if not self.settings.plugin_enabled(ep.name):
                 self.infos[ep.name] = PluginInfo(ep.name, version, False, ep.value)
@@ -147,7 +149,7 @@ class PluginRegistry:
             if fits:
                 return True
             problem = (
-                f"requires plugin API {required}; this gateway (switchboard {_gateway_version()}) "
+                f"requires plugin API {required}; this gateway ({distribution.DISTRIBUTION} {distribution.version()}) "
                 f"provides {hookspecs.PLUGIN_API_VERSION}"
             )
         if self.refuse_incompatible:
@@ -246,12 +248,6 @@ class PluginRegistry:
             for left in results:  # one raised: the rest never ran
                 if inspect.iscoroutine(left):
                     left.close()
-
-
-def _gateway_version() -> str:
-    import core
-
-    return core.__version__
 
 
 def _explain_unknown_hook(pm: pluggy.PluginManager, err: pluggy.PluginValidationError) -> str:

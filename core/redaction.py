@@ -34,3 +34,40 @@ def mask_phone(number: str | None) -> str | None:
     if len(number) <= 6:
         return "*" * len(number)
     return number[:4] + "*" * (len(number) - 6) + number[-2:]
+
+
+# A phone number written with its country code (E.164, maybe spaced: "+256 700 100 200") and an
+# e-mail address, wherever they are in a text. A number without its "+" cannot be told from an id
+# or a count, so it is not caught here: code that logs must not log a number in the first place.
+_PHONE = re.compile(r"(?<![\w+])\+\d(?:[ ().-]{0,2}\d){6,16}(?![\w@])")
+_EMAIL = re.compile(r"(?<![\w.+-])([\w.+-]+)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})(?![\w-])")
+
+
+def _masked_email(local: str, domain: str) -> str:
+    return f"{local[:1]}***@{domain}"
+
+
+def mask(value: str | None) -> str | None:
+    """``value`` fit for a log line: a phone number or an e-mail address masked, or, in a longer
+    text, every phone number written with its ``+`` and every e-mail address in it masked.
+
+    ``mask("+256700100200")`` → ``"+256*******00"``, ``mask("ann@example.net")`` → ``"a***@example.net"``,
+    ``mask("call +256700100200")`` → ``"call +256*******00"``. Anything else is left as it is: a name
+    or a message's text cannot be recognised, so do not log those at all.
+    """
+    if not value:
+        return value
+    if _EMAIL.fullmatch(value.strip()) or _PHONE.fullmatch(value.strip()):
+        return mask_text(value.strip())
+    if value.isdigit() and len(value) >= 7:
+        return mask_phone(value)  # a bare number handed over on its own is a number
+    return mask_text(value)
+
+
+def mask_text(text: str) -> str:
+    """``text`` with every ``+``-prefixed phone number and every e-mail address in it masked."""
+    if "@" in text:
+        text = _EMAIL.sub(lambda m: _masked_email(m.group(1), m.group(2)), text)
+    if "+" in text:
+        text = _PHONE.sub(lambda m: mask_phone(re.sub(r"[ ().-]", "", m.group(0))) or "", text)
+    return text

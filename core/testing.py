@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import httpx
 import sqlalchemy as sa
@@ -42,17 +42,30 @@ from core.web.app import create_app
 
 T = TypeVar("T")
 
+# The installed plugins that ``make_settings`` names when a test does not say (``installed=``):
+# none by default. A suite testing several plugins of its own may name them in its conftest.py
+# (``core.testing.default_installed = ["acme", "acme_admin"]``); the gateway's own suite names
+# its built-in plugins.
+default_installed: list[str] = []
+
 
 def make_settings(
     tmp_path: Path | str | None = None,
     *,
     database_url: str | None = None,
     environ: Mapping[str, str] | None = None,
+    installed: Iterable[str] | Literal["all"] | None = None,
     **sections: Any,
 ) -> Settings:
     """Settings for a test: SQLite in ``tmp_path`` (or ``database_url``), local queue, quiet audit.
 
     ``environ`` is the environment that ``${VAR}`` references read (none by default).
+
+    A gateway built from them (``gateway_client``, a worker of ``run_jobs``) loads the core,
+    the in-process plugins it is given, and of the installed plugins (entry points) only those
+    the test names: in ``installed`` (default: ``default_installed``) or with a
+    ``[plugins.<name>]`` table in ``plugins``. ``installed="all"`` loads every installed plugin,
+    as production does.
     """
     base = Path(tmp_path) if tmp_path is not None else Path.cwd()
     data: dict[str, Any] = {
@@ -66,7 +79,10 @@ def make_settings(
             data[key] = {**data[key], **value}
         else:
             data[key] = value
-    return settings_from_dict(data, source="<test settings>", environ=environ or {})
+    settings = settings_from_dict(data, source="<test settings>", environ=environ or {})
+    named = default_installed if installed is None else installed
+    settings.only_plugins(None if named == "all" else {*named, *settings.plugins})
+    return settings
 
 
 def plugin_settings(settings: Settings, name: str) -> Any:

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +29,30 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 import sqlalchemy as sa
+from playwright.async_api import Browser
 
+import core.testing
 from core.config.settings import Settings
+from core.distribution import DISTRIBUTION
 from core.testing import GatewayClient, gateway_client, make_settings
+from tests.support.browser import SharedChromium
 
 PG_ADMIN = os.environ.get("SWITCHBOARD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("SWITCHBOARD_TEST_REDIS", "redis://127.0.0.1:6379/0")
 STACKS = ("sqlite", "postgres")
 EXAMPLE_PLUGIN = Path(__file__).parent / "example_plugin"
+
+# The gateway's own suite loads its own plugins (the built-in ones and tests/example_plugin), never
+# another plugin installed in this environment, which may need settings these tests do not give.
+try:
+    _OURS = importlib.metadata.distribution(DISTRIBUTION)
+except importlib.metadata.PackageNotFoundError:  # an environment installed before the rename
+    raise pytest.UsageError(
+        f"the {DISTRIBUTION} distribution is not installed: run `pip install -e '.[test]'` again"
+        " (and `pip uninstall switchboard`, the distribution's former name)"
+    ) from None
+OWN_PLUGINS = sorted({ep.name for ep in _OURS.entry_points if ep.group == "switchboard"} | {"example"})
+core.testing.default_installed = OWN_PLUGINS
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -63,18 +79,49 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("stack_name", names, scope="session")
 
 
+# Files whose tests take many seconds each (real processes, a fresh virtual environment, a
+# fuzzer); tests that drive the browser are slow too. See ``_slow_first``.
+SLOW_FILES = frozenset(
+    {
+        "test_delivery_guarantees.py",
+        "test_embedded_guarantees.py",
+        "test_fuzz_openapi.py",
+        "test_scaffold.py",
+        "test_worker_shutdown.py",
+    }
+)
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's own reordering by session-scoped parameters
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # A test marked for stacks none of which runs is left out, rather than reported as an
     # empty parameter set: ``--stack sqlite`` neither runs nor needs what is postgres-only (Redis).
     chosen = set(_chosen_stacks(config))
-    dropped = [
+    dropped = {
         item
         for item in items
         if (marker := item.get_closest_marker("stacks")) is not None and not chosen.intersection(marker.args)
-    ]
+    }
     if dropped:
-        config.hook.pytest_deselected(items=dropped)
+        config.hook.pytest_deselected(items=list(dropped))
         items[:] = [item for item in items if item not in dropped]
+    items.sort(key=_slow_first)
+
+
+def _slow_first(item: pytest.Item) -> tuple[int, bool]:
+    """The order tests are handed to xdist's workers: by stack, and the slow ones first within each.
+
+    pytest-xdist hands out tests in this order as workers ask for more; a slow test handed out
+    last keeps one worker busy while the other has nothing left to do. Slow tests first, the
+    run ends with short ones on both workers. One group per stack (tests without a stack
+    first) keeps each stack's session fixture set up once per worker. The sort is stable: the
+    rest keeps pytest's order.
+    """
+    callspec = getattr(item, "callspec", None)
+    stack_name = callspec.params.get("stack_name") if callspec is not None else None
+    group = STACKS.index(stack_name) + 1 if stack_name in STACKS else 0
+    slow = item.path.name in SLOW_FILES or "browser" in getattr(item, "fixturenames", ())
+    return group, not slow
 
 
 @pytest.fixture(scope="session")
@@ -95,12 +142,30 @@ def example_installed() -> None:
             importlib.invalidate_caches()
 
 
+@pytest.fixture(scope="session")
+async def shared_chromium() -> AsyncIterator[SharedChromium]:
+    """The session's one Chromium (one per xdist worker), started by the first test that asks for ``browser``."""
+    shared = SharedChromium()
+    yield shared
+    await shared.close()
+
+
+@pytest.fixture
+async def browser(shared_chromium: SharedChromium) -> AsyncIterator[Browser]:
+    """Debian's Chromium, headless, driven by Playwright; every page or context a test opens is new to it."""
+    async with shared_chromium.for_a_test() as b:
+        yield b
+
+
 @dataclass
 class Stack:
     name: str
     database_url: str
     queue: dict[str, Any]
     tmp: Path
+    # Its tables, children before parents, by the set of table names they were read with:
+    # reading the schema cost more than emptying it, before every test (see ``_truncate``).
+    delete_order: dict[frozenset[str], list[str]] = field(default_factory=dict)
 
     @property
     def is_postgres(self) -> bool:
@@ -193,16 +258,25 @@ async def _truncate(st: Stack) -> None:
     engine = make_engine(DatabaseSettings(url=st.database_url))
     try:
         async with engine.begin() as conn:
-            # Every table, plugin tables included (reflected), except Alembic's bookkeeping.
-            reflected = sa.MetaData()
-            await conn.run_sync(reflected.reflect)
-            tables = [t for t in reflected.sorted_tables if t.name != "alembic_version"]
-            if st.is_postgres:
-                names = ", ".join(f'"{t.name}"' for t in tables)
-                await conn.execute(sa.text(f"TRUNCATE {names} CASCADE"))
-            else:
-                for table in reversed(tables):
-                    await conn.execute(table.delete())
+            # Every table, plugin tables included, except Alembic's bookkeeping. A table created
+            # since the last reflection changes the set of names, and the schema is reflected again.
+            names = await conn.run_sync(lambda sync: frozenset(sa.inspect(sync).get_table_names()))
+            key = names - {"alembic_version"}
+            if key not in st.delete_order:
+                reflected = sa.MetaData()
+                await conn.run_sync(reflected.reflect)
+                st.delete_order[key] = [t.name for t in reversed(reflected.sorted_tables) if t.name in key]
+            order = st.delete_order[key]
+            # Only the tables with rows are emptied (a test fills a few): one query says which.
+            quote = conn.dialect.identifier_preparer.quote
+            which = " UNION ALL ".join(
+                f"SELECT CAST(:t{i} AS VARCHAR) AS name WHERE EXISTS (SELECT 1 FROM {quote(name)})" for i, name in enumerate(order)
+            )
+            params = {f"t{i}": name for i, name in enumerate(order)}
+            filled = set((await conn.execute(sa.text(which), params)).scalars())
+            for name in order:  # children first: no foreign key is left pointing at a deleted row
+                if name in filled:
+                    await conn.execute(sa.text(f"DELETE FROM {quote(name)}"))
     finally:
         await engine.dispose()
     if st.is_postgres:
@@ -210,7 +284,7 @@ async def _truncate(st: Stack) -> None:
         # Waiting jobs live under arq's own prefix (arq:job:<id>), outside the queue's names.
         jobs = await client.zrange(f"{st.queue['name']}:queue", 0, -1)
         keys = [b"arq:job:" + j for j in jobs]
-        keys += [k async for k in client.scan_iter(f"{st.queue['name']}*", count=1000)]
+        keys += [k async for k in client.scan_iter(f"{st.queue['name']}*", count=10_000)]
         if keys:
             await client.delete(*keys)
         await client.aclose()

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Which layer each core module belongs to: the longest matching prefix wins.
 LAYERS = {
+    "core.distribution": "foundation",
     "core.errors": "foundation",
     "core.messages": "foundation",
     "core.redaction": "foundation",
@@ -78,8 +79,12 @@ def is_type_checking(node: ast.If) -> bool:
     )
 
 
-def runtime_imports(path: Path) -> set[str]:
-    """Modules ``path`` imports when it runs (``from a import b`` counts as ``a`` and ``a.b``)."""
+def runtime_imports(path: Path, *, submodules: bool = False) -> set[str]:
+    """Modules ``path`` imports when it runs (``from a import b`` counts as ``a`` and ``a.b``).
+
+    With ``submodules``, ``from a import b`` counts as ``a.b`` alone when ``a.b`` is a module of
+    ours: what runs is ``b``, and ``a`` only as its package, as for any ``import a.b``.
+    """
     found: set[str] = set()
     name = module_name(path) if path.is_relative_to(ROOT) else path.stem
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
@@ -96,8 +101,10 @@ def runtime_imports(path: Path) -> set[str]:
                 base = child.module or ""
                 if child.level:
                     base = ".".join(package.split(".")[: len(package.split(".")) - child.level + 1] + [base]).strip(".")
-                found.add(base)
-                found.update(f"{base}.{alias.name}" for alias in child.names)
+                named = {f"{base}.{alias.name}" for alias in child.names}
+                if not (submodules and all(existing(name) for name in named)):
+                    found.add(base)
+                found.update(named)
             visit(child)
 
     visit(ast.parse(path.read_text(), str(path)))
@@ -117,6 +124,47 @@ def existing(name: str) -> str | None:
 def layer_of(module: str) -> str:
     best = max((prefix for prefix in LAYERS if module == prefix or module.startswith(prefix + ".")), key=len)
     return LAYERS[best]
+
+
+def import_graph(top: str) -> dict[str, set[str]]:
+    """Which of ``top``'s modules each of them imports when it runs (a package: its ``__init__``)."""
+    root = top.replace("/", ".")
+    graph: dict[str, set[str]] = {}
+    for path in sources(top):
+        here = module_name(path)
+        imported = runtime_imports(path, submodules=True)
+        graph[here] = {m for name in imported if (name == root or name.startswith(root + ".")) and (m := existing(name))}
+        graph[here].discard(here)
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The modules that import each other, directly or round a circle (Tarjan's strongly connected components)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for target in sorted(graph.get(module, set())):
+            if target not in index:
+                visit(target)
+                low[module] = min(low[module], low[target])
+            elif target in stack:
+                low[module] = min(low[module], index[target])
+        if low[module] == index[module]:
+            component = [stack.pop()]
+            while component[-1] != module:
+                component.append(stack.pop())
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return cycles
 
 
 def core_graph() -> dict[str, set[str]]:
@@ -196,3 +244,69 @@ def test_the_rules_see_a_forbidden_import(tmp_path: Path) -> None:
     assert violations("core.storage.db", {"core.web.app"}) == ["core.storage.db (storage) imports core.web.app (composition)"]
     assert violations("core.pipeline.ingest", {"core.auth.users"}) != []
     assert violations("core.web.webhooks", {"core.pipeline.ingest", "core.errors"}) == []
+
+
+@pytest.mark.parametrize("top", ["core", "admin_ui", "plugins/dhis2"])
+def test_no_import_cycles(top: str) -> None:
+    """Dependencies go one way: no module imports, at run time, one that imports it back (even lazily)."""
+    assert import_cycles(import_graph(top)) == []
+
+
+# The dhis2 plugin's sub-packages import one way (its docstring's map): compat → submission →
+# delivery, compat and submission → mappings; each may import the modules at the package's top.
+DHIS2_ALLOWED = {
+    "compat": {"submission", "mappings"},
+    "submission": {"delivery", "mappings"},
+    "delivery": set(),
+    "mappings": set(),
+}
+
+
+def test_the_dhis2_sub_packages_import_one_way() -> None:
+    def part(module: str) -> str | None:
+        rest = module.removeprefix("plugins.dhis2").lstrip(".").split(".")
+        return rest[0] if len(rest) > 1 and rest[0] in DHIS2_ALLOWED else None
+
+    offenders = [
+        f"{module} imports {target}"
+        for module, imported in import_graph("plugins/dhis2").items()
+        for target in sorted(imported)
+        if (mine := part(module)) and (theirs := part(target)) and theirs != mine and theirs not in DHIS2_ALLOWED[mine]
+    ]
+    assert offenders == []
+
+
+def test_the_cycle_finder_sees_a_circle() -> None:
+    """The checker itself: a circle of three is found, a one-way chain and a self-import are not."""
+    assert import_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert import_cycles({"a": {"b"}, "b": {"c"}, "c": set(), "d": {"d"}}) == []
+
+
+def test_ids_in_paths_are_read_by_core_path_uuid_only() -> None:
+    """``UUID(request.path_params[...])`` is written once, in ``core.path_uuid`` (a malformed id: 404)."""
+    offenders = []
+    for top in ("core", "plugins", "admin_ui"):
+        for path in sources(top):
+            if module_name(path) == "core.web.requests":
+                continue
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if (
+                    isinstance(node, ast.Call)
+                    and (getattr(node.func, "attr", None) == "UUID" or getattr(node.func, "id", None) == "UUID")
+                    and "path_params" in ast.unparse(node)
+                ):
+                    offenders.append(f"{module_name(path)}:{node.lineno}")
+    assert offenders == [], "use core.path_uuid(request, name, what)"
+
+
+def test_plugins_do_not_reimplement_the_public_helpers() -> None:
+    """A plugin's own ``uuid7``/``read_json``/``path_uuid`` drifts from the core's (the devices plugin
+    answered 400 where the core answers 415); plugins import the core's."""
+    public = {"uuid7", "read_json", "parse_json", "path_uuid", "read_query"}
+    offenders = [
+        f"{module_name(path)}.{node.name}"
+        for path in sources("plugins")
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in public | {"new_id"}
+    ]
+    assert offenders == []

@@ -193,3 +193,47 @@ def test_config_before_a_plugin_command_is_the_one_it_uses(tmp_path: Path) -> No
     listed = run("--config", str(config), "users", "list", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
     assert (tmp_path / "where.db").exists() and not (tmp_path / "switchboard.db").exists()
+
+
+LOADED_BY_HELP = """
+import sys
+from core.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+print("MODULES", " ".join(sorted(sys.modules)))
+"""
+
+
+def modules_after(*args: str, cwd: Path) -> tuple[str, set[str]]:
+    """What `switchboard ARGS` prints, and the modules it imported on the way."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
+    done = subprocess.run(
+        [sys.executable, "-c", LOADED_BY_HELP, *args], cwd=cwd, env=base, capture_output=True, text=True, timeout=120
+    )
+    out, _, modules = done.stdout.rpartition("MODULES ")
+    return out, set(modules.split())
+
+
+def test_help_lists_plugin_commands_without_importing_plugins_the_orm_or_openpyxl(tmp_path: Path) -> None:
+    out, modules = modules_after("--help", cwd=tmp_path)
+    for command in ("serve", "users", "new-plugin", "dhis2"):
+        assert f"    {command} " in out
+    heavy = {"openpyxl", "sqlalchemy.orm", "sqlalchemy.ext.asyncio", "starlette.applications", "aiohttp", "core.builtin"}
+    assert sorted(heavy & modules) == []
+    assert sorted(m for m in modules if m.split(".")[0] in ("plugins", "admin_ui")) == []
+
+
+def test_a_plugin_command_is_imported_when_it_runs_and_not_before(tmp_path: Path) -> None:
+    out, modules = modules_after("dhis2", "--help", cwd=tmp_path)
+    assert "check" in out and "plugins.dhis2.cli" in modules
+    out, modules = modules_after("new-plugin", "--help", cwd=tmp_path)
+    assert "NAME" in out and "plugins.dhis2.cli" not in modules and "core.auth.cli" not in modules
+
+
+def test_a_disabled_plugins_command_is_not_listed(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("[plugins.dhis2]\nenabled = false\n")
+    out = run("--help", cwd=tmp_path).stdout
+    assert "    users " in out and "dhis2" not in out
+    assert run("dhis2", "check", cwd=tmp_path).returncode == 2

@@ -75,3 +75,45 @@ async def test_a_destinations_cookies_are_not_carried_into_the_next_request() ->
         finally:
             await session.close()
     assert seen == [None, None]
+
+
+async def test_outbound_requests_name_the_gateway_and_its_installed_version(client) -> None:  # type: ignore[no-untyped-def]
+    """``gateway.http`` and the aiohttp session under it both send ``<distribution>/<version>``."""
+    from importlib.metadata import version
+
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from tests.support.serving import serving
+
+    seen: list[str | None] = []
+
+    async def answer(request: Request) -> PlainTextResponse:
+        seen.append(request.headers.get("user-agent"))
+        return PlainTextResponse("ok")
+
+    async with serving(Starlette(routes=[Route("/", answer)])) as url:
+        assert (await client.gateway.http.get(url + "/")).status_code == 200
+        async with client.gateway.http_session.get(url + "/") as r:
+            assert r.status == 200
+    assert seen == [f"switchboard-gateway/{version('switchboard-gateway')}"] * 2
+
+
+def test_one_version_everywhere_read_from_the_distribution_pyproject_names(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``core.__version__``, the app's and the User-Agent's version: the installed distribution's, named once."""
+    import tomllib
+    from importlib.metadata import version
+    from pathlib import Path
+
+    import core
+    from core import distribution
+    from core.testing import make_settings
+    from core.web.app import create_app
+
+    project = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())["project"]
+    assert distribution.DISTRIBUTION == project["name"]
+    assert core.__version__ == distribution.version() == version(project["name"])
+    assert create_app(make_settings(tmp_path)).state.version == core.__version__
+    assert distribution.user_agent() == f"{project['name']}/{core.__version__}"

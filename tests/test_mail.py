@@ -50,6 +50,16 @@ async def test_a_refusal_by_the_server_is_a_mail_error_with_its_code(tmp_path: P
     assert caught.value.code == 550
 
 
+async def test_a_refusal_quoting_the_address_masks_it_in_the_error(tmp_path: Path) -> None:
+    # The error is logged by whoever catches it: the address a server quotes back is masked.
+    async with smtp_server() as inbox, gateway_client(make_settings(tmp_path, mail=_mail(inbox.port))) as client:
+        inbox.refuse = "550 5.1.1 <nakato.sarah@example.net>: Recipient address rejected"
+        with pytest.raises(MailError) as caught:
+            await client.gateway.mail.send("nakato.sarah@example.net", "Hello", "text")
+    assert "Recipient address rejected" in str(caught.value) and "n***@example.net" in str(caught.value)
+    assert "nakato.sarah" not in str(caught.value)
+
+
 async def test_an_unreachable_server_is_a_mail_error(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, mail=_mail(free_port(), timeout=5))
     async with gateway_client(settings) as client:

@@ -6,12 +6,14 @@ tests/public_api.json after a deliberate change of the public API (review the di
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import importlib.metadata
 import inspect
 import json
 import os
 import sys
+import textwrap
 import types
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ import core
 from core import hookspecs
 from core.contracts import Adapter, Command, CronJob, DeliveryInfo, DeliveryResult, Destination
 from core.errors import PluginError
+from core.gateway import Gateway
 from core.messages import StandardMessage
 from core.plugins import PluginRegistry
 from core.testing import make_settings
@@ -39,7 +42,18 @@ def plugin_module(name: str, api: str | None, **attributes: Any) -> types.Module
 
 
 def test_version_comes_from_the_installed_distribution() -> None:
-    assert core.__version__ == importlib.metadata.version("switchboard")
+    assert core.__version__ == importlib.metadata.version("switchboard-gateway")
+
+
+def test_the_distribution_has_a_name_of_its_own_and_keeps_the_command_and_entry_points() -> None:
+    # "switchboard" on the package index is an unrelated project: a plugin depending on it
+    # would install that one.
+    assert core.distribution.DISTRIBUTION == "switchboard-gateway"
+    dist = importlib.metadata.distribution(core.distribution.DISTRIBUTION)
+    points = {(ep.group, ep.name): ep.value for ep in dist.entry_points}
+    assert points[("console_scripts", "switchboard")] == "core.cli:main"
+    assert points[("switchboard", "dhis2")] == "plugins.dhis2"
+    assert core.distribution.version() == dist.version == core.__version__
 
 
 def test_plugin_api_version_is_public() -> None:
@@ -56,7 +70,7 @@ def test_a_plugin_requiring_another_api_is_refused_naming_it_its_requirement_and
     assert "\n" not in message
     assert "plugin acme (acme_switchboard (in-process))" in message
     assert "requires plugin API >=2.0,<3" in message
-    assert f"switchboard {core.__version__}" in message and f"provides {core.PLUGIN_API_VERSION}" in message
+    assert f"switchboard-gateway {core.__version__}" in message and f"provides {core.PLUGIN_API_VERSION}" in message
 
 
 def test_a_plugin_whose_requirement_fits_is_loaded_and_marked_compatible(tmp_path: Path) -> None:
@@ -139,6 +153,39 @@ def _methods(cls: type) -> dict[str, str]:
     }
 
 
+def _signatures() -> dict[str, str]:
+    """The signature of every public function (``core.__all__``), as its source spells it."""
+    out = {}
+    for name in sorted(core.__all__):
+        value = getattr(core, name)
+        if inspect.isfunction(value):
+            out[name] = str(inspect.signature(value))
+    return out
+
+
+def _gateway_members() -> dict[str, str]:
+    """The Gateway's public members: methods with their signatures, properties, and the attributes
+    its constructor sets (``db``, ``audit``, ``destinations``…) with their annotations."""
+    members: dict[str, str] = {"__init__": str(inspect.signature(Gateway.__init__))}
+    for name, member in sorted(vars(Gateway).items()):
+        if name.startswith("_"):
+            continue
+        if isinstance(member, property):
+            members[name] = "property"
+        elif callable(member):
+            members[name] = ("async " if inspect.iscoroutinefunction(member) else "") + str(inspect.signature(member))
+    init = ast.parse(textwrap.dedent(inspect.getsource(Gateway.__init__)))
+    for node in ast.walk(init):
+        target = node.target if isinstance(node, ast.AnnAssign) else None
+        targets = [target] if target is not None else node.targets if isinstance(node, ast.Assign) else []
+        for each in targets:
+            if isinstance(each, ast.Attribute) and isinstance(each.value, ast.Name) and each.value.id == "self":
+                if not each.attr.startswith("_") and each.attr not in members:
+                    annotation = ast.unparse(node.annotation) if isinstance(node, ast.AnnAssign) else ""
+                    members[each.attr] = f"attribute {annotation}".strip()
+    return dict(sorted(members.items()))
+
+
 def public_api() -> dict[str, Any]:
     """What plugins are written against, as data: any change shows in the snapshot's diff."""
     hooks = {}
@@ -157,6 +204,8 @@ def public_api() -> dict[str, Any]:
             cls.__name__: _fields(cls) for cls in (StandardMessage, DeliveryResult, DeliveryInfo, CronJob, Command)
         },
         "methods": {cls.__name__: _methods(cls) for cls in (Adapter, Destination)},
+        "signatures": _signatures(),
+        "gateway": _gateway_members(),
     }
 
 
@@ -174,3 +223,38 @@ def test_public_api_matches_the_snapshot() -> None:
 def test_every_public_name_resolves() -> None:
     for name in core.__all__:
         assert getattr(core, name) is not None
+
+
+def test_every_public_name_is_typed_exported_and_resolvable_from_one_listing() -> None:
+    """What type checkers see (core's ``TYPE_CHECKING`` imports) is what ``__all__`` and ``__getattr__`` serve."""
+    import ast
+
+    tree = ast.parse(Path(core.__file__).read_text(encoding="utf-8"))
+    typed = {
+        alias.asname or alias.name: node.module
+        for block in tree.body
+        if isinstance(block, ast.If) and ast.unparse(block.test) == "TYPE_CHECKING"
+        for node in block.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    assert sorted(typed) == sorted(core.__all__)
+    for name, module in typed.items():
+        home = importlib.import_module(module)
+        expected = getattr(home, name) if hasattr(home, name) else importlib.import_module(f"{module}.{name}")
+        assert getattr(core, name) is expected, name
+
+
+def test_path_uuid_reads_an_id_from_the_path_and_a_malformed_one_is_not_found() -> None:
+    import uuid
+
+    from starlette.requests import Request
+
+    def request(value: str) -> Request:
+        return Request({"type": "http", "method": "GET", "path": "/", "headers": [], "path_params": {"report_id": value}})
+
+    wanted = uuid.uuid4()
+    assert core.path_uuid(request(str(wanted)), "report_id", "report") == wanted
+    with pytest.raises(core.NotFound, match="no such report") as caught:
+        core.path_uuid(request("../etc"), "report_id", "report")
+    assert caught.value.status_code == 404

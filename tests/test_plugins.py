@@ -70,7 +70,7 @@ def test_plugin_that_fails_to_import_stops_startup_with_name_and_version(
 
     monkeypatch.setattr("core.plugins.entry_points", fake_entry_points)
     with pytest.raises(PluginError, match=r"plugin broken \(no_such_module_xyz unknown\) failed to load"):
-        PluginRegistry(make_settings(tmp_path))
+        PluginRegistry(make_settings(tmp_path, installed="all"))
     # ... and a disabled broken plugin is not even imported.
     PluginRegistry(make_settings(tmp_path, plugins={"broken": {"enabled": False}}))
 

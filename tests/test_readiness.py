@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from alembic.script import ScriptDirectory
 
+from core import Check, CheckFailed, hookimpl
 from core.config.settings import Settings
 from core.storage import migrate
 from core.testing import gateway_client, make_settings
@@ -150,3 +151,30 @@ async def test_serving_an_unmigrated_postgresql_says_so_once_and_answers_503(fre
     assert "Traceback" not in text, text
     assert not re.search(r"^\S+ \S+ (WARNING|ERROR|CRITICAL) ", text, re.MULTILINE), text
     assert sum(line.startswith("error: the database is not migrated") for line in text.splitlines()) == 1
+
+
+class _Checked:
+    """A plugin with two outside dependencies: one up, one down for a reason it does not explain."""
+
+    @hookimpl
+    def switchboard_checks(self) -> list[Check]:
+        async def up(thorough: bool) -> None:
+            return None
+
+        async def down(thorough: bool) -> None:
+            raise RuntimeError("connect to https://user:pw@far.example/ failed")
+
+        async def explained(thorough: bool) -> None:
+            raise CheckFailed("the far API refused the key: renew it")
+
+        return [Check("far:up", up), Check("far:down", down), Check("far:explained", explained)]
+
+
+async def test_readyz_runs_the_plugins_checks_and_shows_only_what_they_explain(app_client: Any) -> None:
+    async with app_client(extra_plugins=[("checked", _Checked())]) as client:
+        r = await client.get("/readyz")
+    assert r.status_code == 503
+    components = r.json()["components"]
+    assert components["far:up"]["status"] == "ok" and components["database"]["status"] == "ok"
+    assert components["far:down"] == {"status": "down", "error": "RuntimeError"}  # not its message
+    assert components["far:explained"] == {"status": "down", "error": "the far API refused the key: renew it"}

@@ -35,6 +35,16 @@ def test_an_existing_folder_is_not_overwritten(tmp_path: Path) -> None:
     assert (folder / "pyproject.toml").read_text() == "# mine\n"
 
 
+def test_the_new_plugin_depends_on_the_gateways_own_distribution(tmp_path: Path) -> None:
+    import tomllib
+
+    folder = new_plugin("acme", tmp_path)
+    project = tomllib.loads((folder / "pyproject.toml").read_text())["project"]
+    # Not "switchboard": on the package index that is an unrelated project.
+    assert project["dependencies"] == ["switchboard-gateway"]
+    assert project["entry-points"]["switchboard"] == {"acme": "switchboard_acme"}
+
+
 def test_the_command_needs_no_configuration_or_database(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "core.cli", "new-plugin", "acme", "--dir", str(tmp_path)],

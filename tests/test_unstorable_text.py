@@ -21,7 +21,7 @@ from core import Adapter, DeliveryError, DeliveryInfo, DeliveryResult, Destinati
 from core.gateway import Gateway
 from core.storage.models import audit_log, messages
 from core.testing import attempts, deliveries_of, delivery_statuses, run_jobs, user_headers, wait_until
-from plugins.dhis2.store import DATA_VALUES, ORG_UNITS
+from plugins.dhis2.mappings.store import DATA_VALUES, ORG_UNITS
 from tests.devices.device_steps import reading, register, upload
 from tests.support.auth import audit_rows, make_user
 

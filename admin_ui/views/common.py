@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Awaitable, Callable, Collection
 from datetime import date, timedelta
 from typing import Any, TypeVar
@@ -14,7 +13,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 
 from core.auth.permissions import Principal
-from core.errors import HTTPError, NotFound
+from core.errors import HTTPError
 
 M = TypeVar("M", bound=BaseModel)
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -110,11 +109,6 @@ def query_of(f: BaseModel, **changes: Any) -> str:
     return urlencode(pairs)
 
 
-def path_uuid(request: Request, name: str = "id") -> uuid.UUID:
-    try:
-        return uuid.UUID(str(request.path_params[name]))
-    except ValueError as err:
-        raise NotFound("no such record") from err
 
 
 MEDIA_FIELDS = ("id", "url", "mime_type", "sha256", "caption", "filename")

@@ -9,7 +9,8 @@ from starlette.responses import Response
 
 from admin_ui.console import console_of
 from admin_ui.flash import redirect_with
-from admin_ui.views.common import caller, filtered_page, media_of, path_uuid
+from admin_ui.views.common import caller, filtered_page, media_of
+from core import path_uuid
 from core.auth.permissions import requires
 from core.errors import NotFound
 from core.operations import records, replies

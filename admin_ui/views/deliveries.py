@@ -11,7 +11,8 @@ from starlette.responses import RedirectResponse, Response
 
 from admin_ui.console import console_of
 from admin_ui.flash import redirect_with
-from admin_ui.views.common import caller, filtered_page, filters_from, path_uuid, query_of
+from admin_ui.views.common import caller, filtered_page, filters_from, query_of
+from core import path_uuid
 from core.auth.permissions import requires
 from core.errors import HTTPError, NotFound
 from core.operations import destinations, records, repair

@@ -8,7 +8,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from admin_ui.console import console_of
-from admin_ui.views.common import filtered_page, media_of, path_uuid
+from admin_ui.views.common import filtered_page, media_of
+from core import path_uuid
 from core.auth.permissions import requires
 from core.errors import NotFound
 from core.messages import KINDS

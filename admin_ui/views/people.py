@@ -11,7 +11,8 @@ from starlette.responses import RedirectResponse, Response
 
 from admin_ui.console import console_of
 from admin_ui.flash import redirect_with
-from admin_ui.views.common import caller, field_errors, path_uuid, text_field
+from admin_ui.views.common import caller, field_errors, text_field
+from core import path_uuid
 from core.auth.api_keys import create_key, key_view, list_keys, revoke_key, rotate_key
 from core.auth.events import record_decision, record_event, record_user_changes
 from core.auth.permissions import ROLES, requires

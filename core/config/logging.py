@@ -6,7 +6,10 @@ import contextvars
 import json
 import logging
 import sys
+import traceback
 from datetime import UTC, datetime
+
+from core.redaction import mask_text
 
 # The id of the request being served (set by the web layer), for every log line written meanwhile.
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -14,6 +17,32 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("req
 
 # The attributes every LogRecord has; any other was passed in ``extra=`` and is a field of its own.
 _RECORD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+
+
+# Loggers of libraries that would write the data they carry (SQL parameters, URLs with query
+# strings, request and mail bodies) at info or debug; kept at warning even with log_level = "debug".
+DATA_ECHOING_LIBRARIES = (
+    "aiosqlite",
+    "asyncpg",
+    "sqlalchemy",
+    "httpx",
+    "httpcore",
+    "hpack",
+    "multipart",
+    "python_multipart",
+    "aiosmtplib",
+    "mail.log",
+    "botocore",
+    "boto3",
+    "s3transfer",
+    "urllib3",
+    "aiobotocore",
+)
+
+
+# Both formats mask what looks like a phone number written with its "+" or an e-mail address
+# (core.mask): a last line of defence. The code that logs is the first: it logs ids, never a
+# message's text, a name, a number or a far side's answer, which no pattern can recognise.
 
 
 class JSONFormatter(logging.Formatter):
@@ -24,14 +53,18 @@ class JSONFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": mask_text(record.getMessage()),
         }
         request_id = request_id_var.get()
         if request_id:
             entry["request_id"] = request_id
-        entry.update((k, v) for k, v in record.__dict__.items() if k not in _RECORD_ATTRIBUTES and k not in entry)
+        entry.update(
+            (k, mask_text(v) if isinstance(v, str) else v)
+            for k, v in record.__dict__.items()
+            if k not in _RECORD_ATTRIBUTES and k not in entry
+        )
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = mask_text(self.formatException(record.exc_info))
         return json.dumps(entry, default=str)
 
 
@@ -40,9 +73,19 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+        line = mask_text(super().format(record))
         request_id = request_id_var.get()
         return f"{line} [{request_id}]" if request_id else line
+
+
+def traceback_of(err: BaseException) -> str:
+    """``err``'s type and traceback (file, line, code of each frame) without its message.
+
+    For a log line about an exception raised while handling a message: an exception's message
+    often quotes the value it choked on (``KeyError('+256…')``), which may be personal data.
+    """
+    frames = "".join(traceback.format_tb(err.__traceback__)).rstrip()
+    return f"{type(err).__name__} (message not logged)" + (f"\n{frames}" if frames else "")
 
 
 def configure_logging(fmt: str = "text", level: str = "info") -> None:
@@ -61,5 +104,7 @@ def configure_logging(fmt: str = "text", level: str = "info") -> None:
     arq_level = logging.NOTSET if level.lower() == "debug" else logging.WARNING
     for name in ("arq.worker", "arq.jobs"):
         logging.getLogger(name).setLevel(arq_level)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # Libraries whose debug and info lines repeat the data passing through them (SQL parameters,
+    # URLs, request bodies, mail): personal data. Their warnings and errors still show.
+    for name in DATA_ECHOING_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)

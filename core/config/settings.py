@@ -9,11 +9,11 @@ import json
 import os
 import re
 import tomllib
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from core.config.auth import AuthSettings
 from core.errors import ConfigError
@@ -197,6 +197,20 @@ class Settings(_Section):
     secret_paths: frozenset[tuple[str, ...]] = Field(default=frozenset(), exclude=True)
     # Which keys an environment override set (key path → variable name), so a message names the variable.
     env_paths: dict[tuple[str, ...], str] = Field(default_factory=dict, exclude=True)
+    # Which installed (entry-point) plugins a gateway built from these settings loads: ``None``,
+    # every one (a configuration file cannot say otherwise). The test kit names them
+    # (``core.testing.make_settings(installed=…)``), so that one plugin's tests do not load, and
+    # fail on, another installed plugin. Private: not a key of config.toml.
+    _load_plugins: frozenset[str] | None = PrivateAttr(default=None)
+
+    @property
+    def load_plugins(self) -> frozenset[str] | None:
+        """The installed plugins to load (``None``: all of them); in-process plugins always load."""
+        return self._load_plugins
+
+    def only_plugins(self, names: Iterable[str] | None) -> None:
+        """Load only the installed plugins ``names`` (``None``: all), for tests."""
+        self._load_plugins = None if names is None else frozenset(names)
 
     def where(self, path: tuple[Any, ...]) -> str:
         """Where the key at ``path`` was set, for a message: the file and key, or the environment variable."""

@@ -275,7 +275,8 @@ class Breaker:
                         {"failures": row.failure_streak, "cooldown": policy.cooldown, "error": error},
                     )
         if changed is not None:
-            log.warning("destination %s paused after %d failed attempts (%s)", name, row.failure_streak, error)
+            # Not the error: it may quote the far side's answer (personal data); it is in the destination's state.
+            log.warning("destination %s paused after %d failed attempts", name, row.failure_streak)
             self._fetched = float("-inf")
         else:
             snap = self._view.get(name, _CLOSED)

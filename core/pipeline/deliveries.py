@@ -20,6 +20,7 @@ import aiohttp
 import httpx
 import sqlalchemy as sa
 
+from core.config.logging import traceback_of
 from core.contracts import DeliveryResult, Destination
 from core.errors import DeliveryError
 from core.metrics import metrics
@@ -31,7 +32,6 @@ from core.pipeline.retry import RETRYABLE_STATUS, excerpt, retry_schedule
 from core.pipeline.statuses import DeliveryStatus
 from core.pipeline.sweeper import release_backlog
 from core.storage.models import deliveries
-from core.storage.storable import storable_text
 
 if TYPE_CHECKING:
     from core.gateway import Gateway
@@ -151,8 +151,10 @@ class DeliveryEngine:
         result: DeliveryResult | None = None
         failure: DeliveryError | None = None
         if destination is None:
-            failure = DeliveryError(
-                f"destination {info.destination!r} is not configured (is its plugin enabled?)", retryable=False
+            failure = _CoreFailure(
+                f"destination {info.destination!r} is not configured (is its plugin enabled?)",
+                loggable="destination not configured",
+                retryable=False,
             )
         else:
             try:
@@ -162,12 +164,21 @@ class DeliveryEngine:
             except DeliveryError as err:
                 failure = err
             except (TimeoutError, httpx.TimeoutException) as err:
-                failure = DeliveryError(f"timed out: {type(err).__name__}", retryable=True)
+                reason = f"timed out: {type(err).__name__}"
+                failure = _CoreFailure(reason, loggable=reason, retryable=True)
             except httpx.TransportError as err:
-                failure = DeliveryError(f"connection failed: {type(err).__name__}: {err}", retryable=True)
+                reason = f"connection failed: {type(err).__name__}"
+                failure = _CoreFailure(f"{reason}: {err}", loggable=reason, retryable=True)
             except Exception as err:
-                log.exception("destination %s raised unexpectedly on delivery %s", info.destination, info.id)
-                failure = DeliveryError(f"destination error: {type(err).__name__}: {err}", retryable=True)
+                # Its type and traceback, not its message: that may hold the message's values.
+                log.error(
+                    "destination %s raised unexpectedly on delivery %s: %s",
+                    info.destination,
+                    info.id,
+                    traceback_of(err),
+                )
+                reason = f"destination error: {type(err).__name__}"
+                failure = _CoreFailure(f"{reason}: {err}", loggable=reason, retryable=True)
         duration_ms = (time.perf_counter() - clock) * 1000
         return self._record(claim, destination, started, duration_ms, result, failure, worker)
 
@@ -205,22 +216,25 @@ class DeliveryEngine:
                 error = f"{error} (gave up after {info.attempt} attempts)"
             code, detail = failure.status_code, failure.detail
             outcome = "retry" if status == DeliveryStatus.RETRYING else "dead"
-            # One line per failed attempt for operators; DeliveryError messages carry no secrets. The
-            # message may hold the far side's text: a lone surrogate in it cannot be written as UTF-8.
+            # One line per failed attempt for operators. Not the error's message: a destination's
+            # may quote the far side's answer, which can echo the message (numbers, names, text).
+            # The message is on the attempt (GET /api/deliveries/{id}), where access is controlled.
+            reason = _loggable(failure)
             log.warning(
                 "delivery %s to %s failed on attempt %d (%s): %s",
                 info.id,
                 info.destination,
                 number,
                 f"retry at {retry_at:%Y-%m-%dT%H:%M:%SZ}" if retry_at else "dead",
-                storable_text(error),
+                reason,
                 extra={  # fields of their own with log_format = "json"
                     "delivery_id": str(info.id),
                     "destination": info.destination,
                     "attempt": number,
                     "outcome": outcome,
                     "retry_at": retry_at.isoformat() if retry_at else None,
-                    "error": storable_text(error),
+                    "error": reason,
+                    "status_code": failure.status_code,
                 },
             )
         metrics().attempt(info.destination, outcome, duration_ms / 1000)
@@ -326,3 +340,21 @@ async def perform(gateway: Gateway, delivery_id: uuid.UUID, *, worker: str = "")
     if name is None:
         return None
     return await gateway.deliveries.run(delivery_id, name, worker=worker)
+
+
+class _CoreFailure(DeliveryError):
+    """A failure the core describes itself: ``loggable`` is its message without the far side's words."""
+
+    def __init__(self, message: str, *, loggable: str, retryable: bool) -> None:
+        super().__init__(message, retryable=retryable)
+        self.loggable = loggable
+
+
+def _loggable(failure: DeliveryError) -> str:
+    """What a log line says of a failed attempt: the HTTP status or the core's own words, never the message."""
+    if isinstance(failure, _CoreFailure):
+        return failure.loggable
+    kind = "retryable" if failure.retryable else "permanent"
+    if failure.status_code is not None:
+        return f"HTTP {failure.status_code}, {kind}; the error is on the attempt"
+    return f"{kind} failure; the error is on the attempt"

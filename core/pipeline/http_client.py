@@ -18,6 +18,8 @@ import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
+from core.distribution import user_agent as gateway_user_agent
+
 
 @functools.lru_cache(maxsize=512)
 def env_proxy(scheme: str, host: str) -> str | None:
@@ -64,7 +66,7 @@ class Transport(AiohttpTransport):
             raise
 
 
-def make_session(*, max_connections: int = 200, user_agent: str = "switchboard") -> aiohttp.ClientSession:
+def make_session(*, max_connections: int = 200, user_agent: str | None = None) -> aiohttp.ClientSession:
     """The aiohttp session under the shared client. Open and close it on the running loop.
 
     A destination that sends thousands of requests a second may use it directly (the built-in
@@ -75,7 +77,7 @@ def make_session(*, max_connections: int = 200, user_agent: str = "switchboard")
         # idle keep-alive connections after 5 s, and a request sent on one they closed at that
         # moment fails with a connection reset (seen: a burst's connections reused 5 s later).
         connector=aiohttp.TCPConnector(limit=max_connections, keepalive_timeout=4.0),
-        headers={"User-Agent": user_agent},
+        headers={"User-Agent": user_agent or gateway_user_agent()},
         # Proxies come from env_proxy(), looked up once per origin (see there).
         trust_env=False,
         # Cookies: httpx's own jar for gateway.http; none kept for direct use (a forwarder
@@ -85,14 +87,17 @@ def make_session(*, max_connections: int = 200, user_agent: str = "switchboard")
 
 
 def make_client(
-    session: aiohttp.ClientSession, *, timeout: float, max_connections: int = 200, user_agent: str = "switchboard"
+    session: aiohttp.ClientSession, *, timeout: float, max_connections: int = 200, user_agent: str | None = None
 ) -> httpx.AsyncClient:
-    """An ``httpx.AsyncClient`` over ``session``'s connection pool. Closing it closes the session."""
+    """An ``httpx.AsyncClient`` over ``session``'s connection pool. Closing it closes the session.
+
+    Both send ``user_agent``, by default the gateway's (``core.distribution.user_agent()``).
+    """
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
     return httpx.AsyncClient(
         transport=Transport(limits=limits, client=session),
         timeout=httpx.Timeout(timeout),
         limits=limits,
-        headers={"User-Agent": user_agent},
+        headers={"User-Agent": user_agent or gateway_user_agent()},
         follow_redirects=False,
     )

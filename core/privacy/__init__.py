@@ -33,4 +33,5 @@ class Privacy:
     def match(self, column: Any, participant: str) -> sa.ColumnElement[bool]:
         """A clause true where ``column`` holds ``participant`` (in any of its stored forms)."""
         values = self.lookup_values(participant)
-        return column == values[0] if len(values) == 1 else column.in_(values)
+        clause: sa.ColumnElement[bool] = column == values[0] if len(values) == 1 else column.in_(values)
+        return clause

@@ -16,6 +16,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from core.contracts import Command
+from core.distribution import DISTRIBUTION
 from core.hookspecs import PLUGIN_API_VERSION
 
 # Template → path in the new package ({package} is the import package's name).
@@ -55,6 +56,7 @@ def new_plugin(name: str, parent: Path) -> Path:
         "package": f"switchboard_{name}",
         "dist": f"switchboard-{name.replace('_', '-')}",
         "cls": "".join(part.capitalize() for part in name.split("_")),
+        "core_dist": DISTRIBUTION,
         "api": PLUGIN_API_VERSION,
         "api_major": int(PLUGIN_API_VERSION.split(".")[0]),
     }

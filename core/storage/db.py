@@ -59,12 +59,16 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def make_engine(settings: DatabaseSettings) -> AsyncEngine:
+    # hide_parameters: a statement's values (numbers, names, message text) stay out of the
+    # errors SQLAlchemy raises, which are logged with their tracebacks, and out of ``echo``.
     if settings.is_sqlite:
         database = sa.engine.make_url(settings.url).database
         if database and database != ":memory:":
             # The embedded default should just work: create the file's folder.
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(settings.url, echo=settings.echo, json_serializer=storable_json)
+        engine = create_async_engine(
+            settings.url, echo=settings.echo, json_serializer=storable_json, hide_parameters=True
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     else:
         engine = create_async_engine(
@@ -78,6 +82,7 @@ def make_engine(settings: DatabaseSettings) -> AsyncEngine:
             # request that drew it. Stale connections are recycled too.
             pool_pre_ping=True,
             pool_recycle=1800,
+            hide_parameters=True,
         )
     # The storage boundary: no statement fails on a NUL or a lone surrogate (core.storage.storable).
     event.listen(engine.sync_engine, "before_cursor_execute", storable_parameters, retval=True)

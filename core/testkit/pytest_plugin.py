@@ -5,8 +5,13 @@
 
 - ``switchboard_config``: the settings sections of this test's gateway (a dict to change before
   the gateway is used), merged from ``@pytest.mark.switchboard(routes=…, plugins=…)``.
-- ``switchboard_plugins``: in-process plugins to register, ``[(name, module)]`` (default none:
-  installed plugins are found through their entry points, as in production).
+- ``switchboard_plugins``: in-process plugins to register, ``[(name, module)]`` (default none).
+- ``switchboard_installed``: which installed plugins (entry points) the gateway loads besides
+  those with a ``[plugins.<name>]`` table in ``switchboard_config`` (default
+  ``core.testing.default_installed``, empty unless a conftest.py names some; ``"all"``:
+  every installed plugin, as production does). Another installed plugin, which may need
+  settings this test does not give, is left alone. ``@pytest.mark.switchboard(installed=[…])``
+  says it per test.
 - ``gateway_http``: an HTTP client of the app (``httpx.AsyncClient``; ``.gateway`` is its gateway),
   on SQLite in the test's temporary folder and the in-process queue, migrated and started.
   Nothing runs in the background: ``core.testing.drain(gateway)`` runs the due deliveries.
@@ -53,18 +58,29 @@ def switchboard_config(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 @pytest.fixture
 def switchboard_plugins() -> list[tuple[str, object]]:
-    """Plugins to register in-process (default: none; installed plugins load by entry point)."""
+    """Plugins to register in-process (default: none)."""
     return []
+
+
+@pytest.fixture
+def switchboard_installed() -> list[str] | str | None:
+    """Installed plugins to load besides those configured in ``[plugins.<name>]`` (``"all"``: every
+    one; ``None``: ``core.testing.default_installed``)."""
+    return None
 
 
 if pytest_asyncio is not None:
 
     @pytest_asyncio.fixture
     async def gateway_http(
-        tmp_path: Path, switchboard_config: dict[str, Any], switchboard_plugins: list[tuple[str, object]]
+        tmp_path: Path,
+        switchboard_config: dict[str, Any],
+        switchboard_plugins: list[tuple[str, object]],
+        switchboard_installed: list[str] | str | None,
     ) -> AsyncIterator[GatewayClient]:
         """A client of a migrated, started app on SQLite in ``tmp_path`` with the in-process queue."""
-        settings = make_settings(tmp_path, **switchboard_config)
+        sections = {"installed": switchboard_installed, **switchboard_config}  # a marker's installed= wins
+        settings = make_settings(tmp_path, **sections)
         async with gateway_client(settings, plugins=switchboard_plugins, run_queue=False) as client:
             yield client
 

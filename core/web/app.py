@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterable
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from starlette.applications import Starlette
@@ -13,6 +12,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 from starlette.types import Scope
 
+from core import distribution
 from core.config.settings import Settings, load_settings
 from core.gateway import Gateway, freeze_startup_heap
 from core.metrics import metrics
@@ -22,13 +22,6 @@ from core.web.responses import EXCEPTION_HANDLERS
 from core.web.root_routes import RootRoutes, check_no_shadowing
 from core.web.security import guard_routes, max_body_of, walk_routes
 from core.web.webhooks import webhook_platform_of
-
-
-def _version() -> str:
-    try:
-        return version("switchboard")
-    except PackageNotFoundError:
-        return "0.0.0+local"
 
 
 def create_app(settings: Settings, *, plugins: Iterable[tuple[str, object]] = ()) -> Starlette:
@@ -125,7 +118,7 @@ def create_app(settings: Settings, *, plugins: Iterable[tuple[str, object]] = ()
         lifespan=lifespan,
     )
     app.state.gateway = gateway
-    app.state.version = _version()
+    app.state.version = distribution.version()
     return app
 
 

@@ -13,6 +13,8 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from core.auth.permissions import requires
+from core.contracts import Check
+from core.errors import CheckFailed
 from core.web.headers import DOCS_POLICY, page_headers
 from core.web.openapi import openapi_document
 
@@ -57,10 +59,27 @@ async def _schema(gateway: Gateway) -> tuple[str, dict[str, object]]:
     return "schema", {"status": "ok"}
 
 
+async def run_check(check: Check, *, thorough: bool, timeout: float | None) -> dict[str, object]:
+    """A plugin's check (``switchboard_checks``) as a component of ``/readyz``: its message if it says why."""
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(check.probe(thorough), timeout)
+    except CheckFailed as err:
+        return {"status": "down", "error": str(err)}
+    except Exception as err:  # noqa: BLE001 - any failure means "not ready"
+        return {"status": "down", "error": type(err).__name__}
+    return {"status": "ok", "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+
+
+def plugin_checks(gateway: Gateway) -> list[Check]:
+    return list(gateway.plugins.gather("switchboard_checks", gateway=gateway))
+
+
 @requires(public=True)
 async def readyz(request: Request) -> Response:
-    """Readiness: the database answers and is migrated, the queue answers. 503 when not."""
+    """Readiness: the database answers and is migrated, the queue answers, each plugin's checks pass. 503 when not."""
     gateway = request.app.state.gateway
+    checks = plugin_checks(gateway)
     results = dict(
         await asyncio.gather(
             _check("database", gateway.db.ping()),
@@ -68,6 +87,8 @@ async def readyz(request: Request) -> Response:
             _check(f"queue:{gateway.queue.name}", gateway.queue.ping()),
         )
     )
+    found = await asyncio.gather(*(run_check(c, thorough=False, timeout=READY_TIMEOUT) for c in checks))
+    results.update(zip((c.name for c in checks), found, strict=True))
     ok = all(c["status"] == "ok" for c in results.values())
     return JSONResponse(
         {"status": "ok" if ok else "unavailable", "components": results}, status_code=200 if ok else 503

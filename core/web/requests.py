@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from pydantic import BaseModel
@@ -40,6 +41,17 @@ def admin_console(request: Request) -> AdminConsole:
     if console is None:
         raise NotFound("the admin console serves this page")
     return cast("AdminConsole", console)
+
+
+def path_uuid(request: Request, name: str = "id", what: str = "record") -> uuid.UUID:
+    """The UUID in path parameter ``name``; ``NotFound`` (404, "no such <what>") when it is not one.
+
+    A malformed id names nothing that exists, so it is answered as an unknown one is.
+    """
+    try:
+        return uuid.UUID(str(request.path_params[name]))
+    except ValueError as err:
+        raise NotFound(f"no such {what}") from err
 
 
 def read_query(request: Request, model: type[M]) -> M:

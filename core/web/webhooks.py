@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from core.auth.permissions import requires
+from core.config.logging import traceback_of
 from core.errors import AuthenticationError, BadRequest, HTTPError, NotFound
 from core.scopes import client_address
 from core.web.requests import gateway_of, parse_json
@@ -82,7 +83,7 @@ async def _receive(request: Request, gateway: Gateway, adapter: Adapter, platfor
         raise
     except (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as err:
         # A payload the adapter could not make sense of; the traceback is for the log.
-        log.warning("adapter %s could not parse a request: %s", platform, err, exc_info=True)
+        log.warning("adapter %s could not parse a request: %s", platform, traceback_of(err))
         raise HTTPError(f"malformed {platform} payload: {err}", status_code=400) from err
 
     principal = getattr(request.state, "principal", None)

@@ -20,9 +20,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from core import AdminPage, Conflict, Unprocessable, admin_console, gateway_of, principal_of, requires
+from core import AdminPage, Conflict, Unprocessable, admin_console, gateway_of, path_uuid, principal_of, requires
 from plugins.devices import alerts, history, registry
-from plugins.devices.requests import path_id, validate
+from plugins.devices.requests import validate
 from plugins.devices.settings import DEVICE_TYPES, DevicesSettings
 
 TEMPLATES = Path(__file__).parent / "admin_templates"
@@ -117,7 +117,7 @@ async def register(request: Request) -> Response:
 @requires("viewer")
 async def device_page(request: Request) -> Response:
     """A device: its state, what it last reported, and its recent readings."""
-    row = await registry.get_device(gateway_of(request), path_id(request, "device_id", "device"))
+    row = await registry.get_device(gateway_of(request), path_uuid(request, "device_id", "device"))
     return await _device_page(request, row)
 
 
@@ -141,7 +141,7 @@ async def _device_page(
 @requires("operator")
 async def deactivate(request: Request) -> Response:
     """Deactivate the device (every key it has stops at once); back to its page."""
-    device_id = path_id(request, "device_id", "device")
+    device_id = path_uuid(request, "device_id", "device")
     await registry.deactivate(gateway_of(request), device_id)
     return RedirectResponse(f"{HOME}{device_id}", status_code=303)
 
@@ -152,7 +152,7 @@ async def rotate_key(request: Request) -> Response:
     gateway = gateway_of(request)
     settings: DevicesSettings = gateway.plugin_config("devices")
     row, key, stops = await registry.rotate(
-        gateway, path_id(request, "device_id", "device"), settings.rotation_grace, _user_id(request)
+        gateway, path_uuid(request, "device_id", "device"), settings.rotation_grace, _user_id(request)
     )
     return await _device_page(request, row, new_key=key, old_key_until=stops)
 
@@ -176,7 +176,7 @@ async def alert_list(request: Request) -> Response:
 @requires("operator")
 async def acknowledge(request: Request) -> Response:
     """Acknowledge an alert: its row again for HTMX, else back to the alerts."""
-    alert_id: uuid.UUID = path_id(request, "alert_id", "alert")
+    alert_id: uuid.UUID = path_uuid(request, "alert_id", "alert")
     row = await alerts.acknowledge(gateway_of(request), alert_id, principal_of(request).label, datetime.now(UTC))
     if request.headers.get("hx-request") != "true":
         return RedirectResponse(f"{HOME}alerts", status_code=303)

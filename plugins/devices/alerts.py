@@ -17,8 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core import Gateway, NotFound, StandardMessage
-from plugins.devices.ids import new_id
+from core import Gateway, NotFound, StandardMessage, uuid7
 from plugins.devices.models import alert_quiet, alerts
 from plugins.devices.rules import Rule
 from plugins.devices.validation import Reading
@@ -93,7 +92,7 @@ async def raise_threshold_alerts(
             continue
         rows.append(
             {
-                "id": new_id(),
+                "id": uuid7(),
                 "kind": "threshold",
                 "rule": rule.name,
                 "severity": rule.severity,
@@ -117,7 +116,7 @@ async def raise_silent_alerts(conn: AsyncConnection, silent: Sequence[Any], now:
     """One ``device_silent`` alert per device that has just gone silent."""
     rows = [
         {
-            "id": new_id(),
+            "id": uuid7(),
             "kind": SILENT,
             "rule": SILENT,
             "severity": "warning",

@@ -10,9 +10,8 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core import Conflict, Gateway, NotFound, Unprocessable
+from core import Conflict, Gateway, NotFound, Unprocessable, uuid7
 from plugins.devices.core_keys import create_device_key, revoke_device_key, rotate_device_key
-from plugins.devices.ids import new_id
 from plugins.devices.models import device_keys, devices
 from plugins.devices.settings import DEVICE_TYPES
 
@@ -114,7 +113,7 @@ async def register(gateway: Gateway, new: DeviceIn, created_by: str | None) -> t
         raise Conflict(f"a device with serial number {new.serial!r} is registered already")
     key_id, key = await create_device_key(gateway, new.serial, _user_id(created_by))
     now = datetime.now(UTC)
-    device_id = new_id()
+    device_id = uuid7()
     try:
         async with gateway.db.transaction() as conn:
             await conn.execute(

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any, TypeVar
 
-import orjson
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
-from core import BadRequest, NotFound, Unprocessable, read_query
+from core import Unprocessable, read_json, read_query
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -20,15 +18,10 @@ def _errors(err: ValidationError) -> list[dict[str, str]]:
 
 
 async def json_body(request: Request, model: type[M]) -> M:
-    """The body as ``model``: 400 when it is not JSON, 422 with each field's error when it does not fit."""
-    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
-    if content_type not in ("application/json", ""):
-        raise BadRequest(f"expected a JSON body (Content-Type application/json), got {content_type}")
-    try:
-        data = orjson.loads(await request.body() or b"{}")
-    except orjson.JSONDecodeError as err:
-        raise BadRequest(f"the body is not valid JSON: {err}") from err
-    return validate(model, data, "invalid request body")
+    """The body as ``model``, read as the core reads one (``core.read_json``): 415 when it is not
+    JSON, 400 when it is malformed, 422 with each field's error when it does not fit. An empty
+    body is ``{}``."""
+    return validate(model, await read_json(request, optional=True), "invalid request body")
 
 
 def validate(model: type[M], data: Any, what: str) -> M:
@@ -43,13 +36,6 @@ def query(request: Request, model: type[M]) -> M:
     """The query string as ``model`` (422 naming each bad parameter, as the core's lists answer)."""
     return read_query(request, model)
 
-
-def path_id(request: Request, name: str, what: str) -> uuid.UUID:
-    """A UUID path parameter; a malformed one is simply not found."""
-    try:
-        return uuid.UUID(request.path_params[name])
-    except ValueError as err:
-        raise NotFound(f"no such {what}") from err
 
 
 def aware(value: datetime | None) -> datetime | None:

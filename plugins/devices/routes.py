@@ -17,11 +17,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from core import AuthenticationError, Gateway, HTTPError, at_root, requires
+from core import AuthenticationError, Gateway, HTTPError, at_root, path_uuid, requires
 from plugins.devices import alerts, history, registry, rules
 from plugins.devices.adapter import device_of_request
 from plugins.devices.core_keys import PLATFORM, SCOPE
-from plugins.devices.requests import json_body, path_id, query
+from plugins.devices.requests import json_body, query
 from plugins.devices.settings import DevicesSettings, RuleSettings
 
 READ, WRITE = ["devices:read"], ["devices:write"]
@@ -62,35 +62,35 @@ async def register_device(request: Request) -> Response:
 
 @requires("viewer", scopes=READ)
 async def get_device(request: Request) -> Response:
-    row = await registry.get_device(_gateway(request), path_id(request, "device_id", "device"))
+    row = await registry.get_device(_gateway(request), path_uuid(request, "device_id", "device"))
     return JSONResponse(registry.device_view(row))
 
 
 @requires("operator", scopes=WRITE)
 async def update_device(request: Request) -> Response:
     changes = await json_body(request, registry.DeviceChanges)
-    row = await registry.update_device(_gateway(request), path_id(request, "device_id", "device"), changes)
+    row = await registry.update_device(_gateway(request), path_uuid(request, "device_id", "device"), changes)
     return JSONResponse(registry.device_view(row))
 
 
 @requires("admin", scopes=WRITE)
 async def delete_device(request: Request) -> Response:
     """Remove a device and revoke its keys (its readings and alerts stay)."""
-    await registry.delete(_gateway(request), path_id(request, "device_id", "device"))
+    await registry.delete(_gateway(request), path_uuid(request, "device_id", "device"))
     return Response(status_code=204)
 
 
 @requires("operator", scopes=WRITE)
 async def deactivate_device(request: Request) -> Response:
     """Deactivate a device: every key it has stops working at once."""
-    row = await registry.deactivate(_gateway(request), path_id(request, "device_id", "device"))
+    row = await registry.deactivate(_gateway(request), path_uuid(request, "device_id", "device"))
     return JSONResponse(registry.device_view(row))
 
 
 @requires("operator", scopes=WRITE)
 async def reactivate_device(request: Request) -> Response:
     """Bring a deactivated device back: status ``active`` and a new key, shown this once."""
-    row, key = await registry.reactivate(_gateway(request), path_id(request, "device_id", "device"), _who(request)[0])
+    row, key = await registry.reactivate(_gateway(request), path_uuid(request, "device_id", "device"), _who(request)[0])
     return JSONResponse(registry.device_view(row) | {"api_key": key})
 
 
@@ -100,7 +100,7 @@ async def rotate_key(request: Request) -> Response:
     asked = (await json_body(request, registry.KeyRotation)).grace_seconds
     grace = _settings(request).rotation_grace if asked is None else asked
     row, key, stops = await registry.rotate(
-        _gateway(request), path_id(request, "device_id", "device"), grace, _who(request)[0]
+        _gateway(request), path_uuid(request, "device_id", "device"), grace, _who(request)[0]
     )
     return JSONResponse(
         registry.device_view(row) | {"api_key": key, "old_key_valid_until": stops.isoformat() if stops else None}
@@ -154,7 +154,7 @@ async def list_alerts(request: Request) -> Response:
 @requires("operator", scopes=WRITE)
 async def acknowledge_alert(request: Request) -> Response:
     row = await alerts.acknowledge(
-        _gateway(request), path_id(request, "alert_id", "alert"), _who(request)[1], datetime.now(UTC)
+        _gateway(request), path_uuid(request, "alert_id", "alert"), _who(request)[1], datetime.now(UTC)
     )
     return JSONResponse(alerts.alert_view(row))
 

@@ -10,7 +10,7 @@ import httpx
 
 from core import Command
 from plugins.dhis2.client import DHIS2Client
-from plugins.dhis2.reports import web_message
+from plugins.dhis2.delivery.summaries import web_message
 
 if TYPE_CHECKING:
     from core import Gateway

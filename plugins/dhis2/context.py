@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from core import HTTPError, Unprocessable
 from plugins.dhis2.client import DHIS2Client
-from plugins.dhis2.metadata import MetadataCache
+from plugins.dhis2.mappings.metadata import MetadataCache
 
 if TYPE_CHECKING:
     from core import Gateway

@@ -13,14 +13,14 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from core import DeliveryError, DeliveryInfo, DeliveryResult, Destination, StandardMessage
-from plugins.dhis2 import aggregate, tracker
-from plugins.dhis2.aggregate_delivery import send_data_value_set
 from plugins.dhis2.client import DHIS2Client
-from plugins.dhis2.problems import InvalidSubmission
+from plugins.dhis2.delivery.aggregate import send_data_value_set
+from plugins.dhis2.delivery.tracker import send_tracker
+from plugins.dhis2.mappings.store import org_units_for
 from plugins.dhis2.settings import destination_name
-from plugins.dhis2.store import org_units_for
-from plugins.dhis2.templates import MessageTemplate
-from plugins.dhis2.tracker_delivery import send_tracker
+from plugins.dhis2.submission import aggregate, tracker
+from plugins.dhis2.submission.problems import InvalidSubmission
+from plugins.dhis2.submission.templates import MessageTemplate
 
 if TYPE_CHECKING:
     from core import Gateway

@@ -56,7 +56,7 @@ org_unit_mappings = sa.Table(
     sa.Index(None, "instance", "id"),
 )
 
-# dhis2gw compatibility (compat.py): dhis2gw's integer submission ids over Switchboard's
+# dhis2gw compatibility (compat/): dhis2gw's integer submission ids over Switchboard's
 # message and delivery. No delivery when nothing in the request had a mapping (dhis2gw then
 # logs a failed submission); ``errors`` says why.
 dhis2gw_submissions = sa.Table(

@@ -10,20 +10,24 @@ The console's "Reports" page is plugins/reports/admin.py. See docs/reports.md.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import MetaData
 from starlette.routing import BaseRoute
 
-from core import AdminPage, ConfigError, Gateway, ReportType, Unprocessable, hookimpl
-from plugins.reports import admin, scheduler
+from core import AdminPage, Check, ConfigError, Gateway, ReportType, Unprocessable, hookimpl
+from plugins.reports import admin, scheduler, service
 from plugins.reports.jobs import jobs
 from plugins.reports.models import metadata
 from plugins.reports.routes import reports_routes
 from plugins.reports.schedule_routes import schedule_routes
 from plugins.reports.settings import ReportsSettings
+from plugins.reports.storage import S3Storage, StorageError
 from plugins.reports.types import BUILT_IN
+
+log = logging.getLogger("switchboard.reports")
 
 # The plugin API versions this plugin is written against (docs/plugins.md, "Versions and compatibility").
 SWITCHBOARD_API = ">=1.2,<2"
@@ -60,9 +64,27 @@ def switchboard_admin_pages() -> list[AdminPage]:
 
 
 @hookimpl
-def switchboard_startup(gateway: Gateway) -> None:
-    """Refuse to start with a configured schedule whose type, params or destination is bad."""
+def switchboard_checks(gateway: Gateway) -> list[Check]:
+    """The S3 bucket, when reports are kept in one: reachable, there, writable (``config check``)."""
+    storage = service.storage_of(gateway)
+    return [Check("reports:s3", storage.check)] if isinstance(storage, S3Storage) else []
+
+
+@hookimpl
+async def switchboard_startup(gateway: Gateway) -> None:
+    """Refuse to start with a configured schedule whose type, params or destination is bad.
+
+    With ``create_bucket = true``, create the S3 bucket when it is missing.
+    """
     settings: ReportsSettings = gateway.plugin_config("reports")
+    storage = service.storage_of(gateway)
+    if isinstance(storage, S3Storage) and storage.settings.create_bucket:
+        try:
+            if await storage.ensure_bucket():
+                log.info("reports: created the S3 bucket %s", storage.settings.bucket)
+        except StorageError as err:
+            # Not fatal: S3 may come back; until then each report fails saying this, and /readyz too.
+            log.warning("reports: %s", err)
     for i, schedule in enumerate(settings.schedules):
         where = f"[[plugins.reports.schedules]] #{i + 1} ({schedule.name})"
         try:

@@ -23,6 +23,7 @@ from core import (
     ReportType,
     Unprocessable,
     gateway_of,
+    path_uuid,
     principal_of,
     read_json,
     requires,
@@ -61,10 +62,7 @@ def visible_owner(principal: Principal) -> str | None:
 
 def report_id_of(request: Request) -> uuid.UUID:
     """The report id in the path; an id that is not a UUID is a report that does not exist (404)."""
-    try:
-        return uuid.UUID(request.path_params["report_id"])
-    except ValueError as err:
-        raise NotFound("no such report") from err
+    return path_uuid(request, "report_id", "report")
 
 
 async def view(request: Request, row: Any) -> dict[str, Any]:

@@ -248,7 +248,7 @@ async def _deliver_run(gateway: Gateway, name: str, tick_at: datetime) -> int:
         await deliver(gateway, item.schedule, row)
     except Exception as err:  # noqa: BLE001 - MailError, a lost file…: recorded on the run
         log.warning("schedule %s (tick %s): not delivered: %s", name, tick_at.isoformat(), err)
-        state, error = "failed", str(err)[:1000] or repr(err)
+        state, error = "failed", service.user_error(err, service.local_paths(gateway))[:1000]
     async with gateway.db.transaction() as conn:
         await conn.execute(runs.update().where(*where).values(state=state, error=error, delivered_at=datetime.now(UTC)))
     return 1

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import tempfile
 import uuid
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
@@ -22,8 +24,8 @@ from core import Gateway, NotFound, ReportType, uuid7
 from plugins.reports import links
 from plugins.reports.models import reports
 from plugins.reports.settings import ReportsSettings
-from plugins.reports.storage import LocalStorage, S3Storage, local_directory, make_storage
-from plugins.reports.writers import open_writer
+from plugins.reports.storage import LocalStorage, S3Storage, StorageError, local_directory, make_storage
+from plugins.reports.writers import MEDIA_TYPES, open_writer
 
 log = logging.getLogger("switchboard.reports")
 JOB = "reports_generate"
@@ -176,11 +178,12 @@ async def generate(gateway: Gateway, report_id: uuid.UUID) -> str | None:
         count = await write_file(gateway, report_type, row, tmp)
         size = (await asyncio.to_thread(tmp.stat)).st_size
         key = f"{row.id}/{filename(row)}"
-        await storage_of(gateway).save(key, tmp)
+        await storage_of(gateway).save(key, tmp, MEDIA_TYPES[row.format])
     except Exception as err:
         log.exception("report %s (%s) failed", row.id, row.type)
         await asyncio.to_thread(tmp.unlink, missing_ok=True)
-        await _finish(gateway, row.id, status="failed", failed_at=datetime.now(UTC), error=str(err)[:1000] or repr(err))
+        error = user_error(err, local_paths(gateway))
+        await _finish(gateway, row.id, status="failed", failed_at=datetime.now(UTC), error=error[:1000])
         return "failed"
     await _finish(
         gateway,
@@ -192,6 +195,32 @@ async def generate(gateway: Gateway, report_id: uuid.UUID) -> str | None:
         storage_key=key,
     )
     return "completed"
+
+
+def local_paths(gateway: Gateway) -> list[Path]:
+    """The local directories a file error may name: the reports directory, the data directory, the temp directory."""
+    return [
+        local_directory(settings_of(gateway), gateway.settings.server.data_dir),
+        Path(gateway.settings.server.data_dir),
+        Path(tempfile.gettempdir()),
+    ]
+
+
+def user_error(err: BaseException, local: Sequence[Path]) -> str:
+    """What a report's failure says to the users who asked for it: the cause, never a local path.
+
+    A storage error says what is wrong with the bucket; a file error its reason without the
+    file's name; any other message has the ``local`` directories (and what is under them) cut out.
+    """
+    if isinstance(err, StorageError):
+        return str(err)
+    if isinstance(err, OSError) and err.strerror:
+        return f"the report file: {err.strerror}"
+    text = str(err) or type(err).__name__
+    for directory in local:
+        for form in {str(directory), str(directory.resolve())}:
+            text = re.sub(re.escape(form) + r"[^\s'\":,;)]*", "<local file>", text)
+    return text
 
 
 async def write_file(gateway: Gateway, report_type: ReportType, row: Any, path: Path) -> int:

@@ -22,6 +22,8 @@ class S3Settings(_Table):
     access_key_id: str | None = None  # None: boto3's own lookup (environment, instance role)
     secret_access_key: str | None = None
     prefix: str = "reports/"
+    # Create the bucket at start when it does not exist (the keys need s3:CreateBucket).
+    create_bucket: bool = False
     # Files larger than this are uploaded in parts of this size (S3's minimum part is 5 MiB).
     part_size: int = Field(default=8 * 1024 * 1024, ge=5 * 1024 * 1024)
 

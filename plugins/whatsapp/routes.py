@@ -13,16 +13,13 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from core import BadRequest, NotFound, describe, gateway_of, read_json, requires
+from core import BadRequest, NotFound, describe, gateway_of, path_uuid, read_json, requires
 from plugins.whatsapp import optout, statuses
 from plugins.whatsapp.models import media
 
 
 def _message_id(request: Request) -> uuid.UUID:
-    try:
-        return uuid.UUID(request.path_params["message_id"])
-    except ValueError as err:
-        raise BadRequest("not a message id", errors=[{"field": "message_id", "message": "expected a UUID"}]) from err
+    return path_uuid(request, "message_id", "message")
 
 
 def _media_row(row: sa.Row[tuple[object, ...]]) -> dict[str, object]:

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
-import pytest
 from playwright.async_api import Browser, expect
 
 from core.auth.users import create_user
 from tests.ceemis.cases import new_case, post_case
 from tests.console.conftest import PASSWORD
-from tests.support.browser import chromium, logged_in, shot
+from tests.support.browser import logged_in, shot
 from tests.support.dhis2 import settled
 from tests.support.serving import serving
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as b:
-        yield b
 
 
 async def test_a_case_is_looked_up_in_place_and_an_unknown_one_is_not_found(

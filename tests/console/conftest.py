@@ -7,14 +7,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser
 
 from core.auth.users import create_user
 from core.pipeline import job_runs
 from core.storage.db import Database
 from core.testing import GatewayClient, settle
 from tests.conftest import Stack
-from tests.support.browser import chromium
 from tests.support.echo import item, post_echo
 from tests.support.receiver import Receiver, running_receiver
 from tests.support.serving import serving
@@ -31,13 +29,6 @@ async def rollup_off(clean_stack: Stack) -> None:
         await job_runs.set_enabled(db, "dashboard_rollup", False, by="test")
     finally:
         await db.close()
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    """Debian's Chromium, headless, driven by Playwright."""
-    async with chromium() as b:
-        yield b
 
 
 @pytest.fixture

@@ -6,28 +6,18 @@ Screenshots of the main pages go to tests/console/screenshots/ (ignored by git);
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from core.testing import GatewayClient
 from tests.console.conftest import PASSWORD, XSS, dead_delivery
 from tests.support.receiver import Receiver
 
 SHOTS = Path(__file__).parent / "screenshots"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 pytestmark = pytest.mark.stacks("sqlite")  # the in-process worker delivers a requeued delivery by itself
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield b
-        await b.close()
 
 
 async def logged_in(browser: Browser, site: str, role: str) -> Page:

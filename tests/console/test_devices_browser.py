@@ -8,11 +8,11 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from core.testing import GatewayClient
-from tests.console.test_browser import browser, logged_in, shot
+from tests.console.test_browser import logged_in, shot
 from tests.console.test_devices_page import gw
 from tests.devices.device_steps import reading, upload
 
-__all__ = ["browser", "gw"]  # fixtures shared by import
+__all__ = ["gw"]  # fixtures shared by import
 pytestmark = pytest.mark.stacks("sqlite")
 
 

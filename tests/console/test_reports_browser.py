@@ -9,10 +9,10 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from core.testing import GatewayClient
-from tests.console.test_browser import browser, logged_in, shot
+from tests.console.test_browser import logged_in, shot
 from tests.console.test_reports_page import gate, gw
 
-__all__ = ["browser", "gate", "gw"]  # fixtures shared by import
+__all__ = ["gate", "gw"]  # fixtures shared by import
 pytestmark = pytest.mark.stacks("sqlite")  # the in-process worker generates the report by itself
 
 

@@ -31,6 +31,17 @@ async def test_a_bad_registration_names_its_fields(app_client) -> None:  # type:
         assert r.status_code == 400
 
 
+async def test_bodies_and_path_ids_are_read_as_the_core_reads_them(app_client) -> None:  # type: ignore[no-untyped-def]
+    """core.read_json's 415 for a body that is not JSON, core.path_uuid's 404 for a malformed id."""
+    async with app_client() as client:
+        operator = await user_headers(client.gateway, "operator")
+        body = b'{"serial": "SN-1", "type": "scale", "facility": "F"}'
+        r = await client.post(DEVICES, content=body, headers=operator | {"Content-Type": "text/plain"})
+        assert r.status_code == 415 and "application/json" in r.json()["error"]
+        r = await client.get(f"{DEVICES}/not-a-uuid", headers=operator)
+        assert r.status_code == 404 and r.json()["error"] == "no such device"
+
+
 async def test_devices_are_listed_by_type_in_pages(app_client) -> None:  # type: ignore[no-untyped-def]
     async with app_client() as client:
         for i in range(3):

@@ -10,12 +10,12 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from core.testing import GatewayClient
-from tests.console.test_browser import browser, logged_in, shot
+from tests.console.test_browser import logged_in, shot
 from tests.dhis2.test_dhis2_admin_page import BAD_ROW, gw
 from tests.support.mapping_files import ROWS, csv_bytes
 from tests.support.serving import serving
 
-__all__ = ["browser", "gw"]  # fixtures shared by import
+__all__ = ["gw"]  # fixtures shared by import
 pytestmark = pytest.mark.stacks("sqlite")
 
 

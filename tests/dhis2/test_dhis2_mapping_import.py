@@ -309,8 +309,8 @@ async def test_an_import_is_audited(dhis2_app) -> None:  # type: ignore[no-untyp
 def test_template_workbook_has_the_dhis2gw_columns_first(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from openpyxl import load_workbook
 
-    from plugins.dhis2 import exports
-    from plugins.dhis2.mapping_import import DATA_VALUE_HEADER
+    from plugins.dhis2.mappings import exports
+    from plugins.dhis2.mappings.importer import DATA_VALUE_HEADER
 
     book = load_workbook(io.BytesIO(exports.template(DATA_VALUE_HEADER, exports.DATA_VALUE_NOTES)))
     header = [c.value for c in book.worksheets[0][1]]
@@ -321,7 +321,7 @@ def test_template_workbook_has_the_dhis2gw_columns_first(tmp_path) -> None:  # t
 def test_a_workbook_whose_first_sheet_is_blank_reports_the_empty_file() -> None:
     import pytest
 
-    from plugins.dhis2.tabular import FileProblem, read_table
+    from plugins.dhis2.mappings.tabular import FileProblem, read_table
 
     book = Workbook()
     out = io.BytesIO()
@@ -333,7 +333,7 @@ def test_a_workbook_whose_first_sheet_is_blank_reports_the_empty_file() -> None:
 def test_workbook_cells_read_as_typed_like_openpyxl_reads_them() -> None:
     import datetime
 
-    from plugins.dhis2.tabular import _openpyxl_rows, read_table
+    from plugins.dhis2.mappings.tabular import _openpyxl_rows, read_table
 
     book = Workbook()
     sheet = book.active

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from plugins.dhis2.periods import period_of, period_type, weeks_in_year
+from plugins.dhis2.submission.periods import period_of, period_type, weeks_in_year
 
 
 @pytest.mark.parametrize(

@@ -108,9 +108,11 @@ class FakeGraph:
 
     # -- scripting -------------------------------------------------------------------------
 
-    def fail_next(self, code: int, *, status: int = 400, times: int = 1, subcode: int | None = None) -> None:
+    def fail_next(
+        self, code: int, *, status: int = 400, times: int = 1, subcode: int | None = None, details: str | None = None
+    ) -> None:
         """Answer the next ``times`` message sends with Graph error ``code`` (HTTP ``status``)."""
-        self._failures += [(status, error_body(code, subcode=subcode))] * times
+        self._failures += [(status, error_body(code, subcode=subcode, details=details))] * times
 
     def fail_media_next(self, code: int, *, status: int = 500, times: int = 1) -> None:
         """Answer the next ``times`` media lookups with Graph error ``code`` (HTTP ``status``)."""

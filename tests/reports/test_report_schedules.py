@@ -10,7 +10,8 @@ import pytest
 
 from core import ConfigError
 from core.testing import drain, user_headers
-from plugins.reports import scheduler
+from plugins.reports import scheduler, service
+from plugins.reports.storage import LocalStorage
 from tests.reports.report_steps import REPORTS, parse, seed
 from tests.reports.schedule_steps import (
     RecorderPlugin,
@@ -109,6 +110,19 @@ async def test_a_refused_mail_marks_the_run_failed(schedule_app, inbox: Inbox) -
         await scheduler.tick(client.gateway, at_six())
         [run] = await settled(client.gateway)
         assert run.state == "failed" and "550" in (run.error or "")
+
+
+async def test_a_run_whose_file_is_gone_fails_without_naming_a_local_path(schedule_app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    async def read_gone(self: LocalStorage, key: str) -> bytes:
+        return (self.directory / "gone" / key).read_bytes()  # the file was removed by hand meanwhile
+
+    monkeypatch.setattr(LocalStorage, "read", read_gone)
+    async with schedule_app(schedules=[daily()]) as client:
+        await scheduler.tick(client.gateway, at_six())
+        [run] = await settled(client.gateway)
+        directory = service.storage_of(client.gateway).directory  # type: ignore[union-attr]
+    assert run.state == "failed" and "No such file or directory" in run.error
+    assert str(directory) not in run.error and "gone" not in run.error
 
 
 async def test_a_configured_schedule_of_an_unknown_type_stops_start_up(schedule_app) -> None:  # type: ignore[no-untyped-def]

@@ -29,7 +29,13 @@ def mail_config(port: int) -> dict[str, Any]:
 def webform_app(app_client: Callable[..., Any], inbox: Inbox) -> Callable[..., Any]:
     """``async with webform_app(**plugin) as client``: the organisation ``acme`` allowed from ORIGIN."""
 
-    def open_app(*, routes: list[Any] | None = None, http: dict[str, Any] | None = None, **plugin: Any) -> Any:
+    def open_app(
+        *,
+        routes: list[Any] | None = None,
+        http: dict[str, Any] | None = None,
+        server: dict[str, Any] | None = None,
+        **plugin: Any,
+    ) -> Any:
         config = {
             "organisations": {ORG: {"name": "Acme Helpline", "origins": [ORIGIN], "notify": []}},
             **plugin,
@@ -42,6 +48,7 @@ def webform_app(app_client: Callable[..., Any], inbox: Inbox) -> Callable[..., A
             routes=routes or [],
             mail=mail_config(inbox.port),
             auth={"api_rate_per_minute": 1_000_000},
+            server=server or {},
         )
 
     return open_app

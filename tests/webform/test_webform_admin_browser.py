@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from playwright.async_api import Browser, expect
 
 from core.auth.users import create_user
 from tests.console.conftest import PASSWORD
-from tests.support.browser import chromium, logged_in, shot
+from tests.support.browser import logged_in, shot
 from tests.support.serving import serving
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as b:
-        yield b
 
 
 async def test_an_admin_sees_a_field_error_then_adds_the_organisation(webform_app, browser: Browser) -> None:  # type: ignore[no-untyped-def]

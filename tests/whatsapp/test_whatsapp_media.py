@@ -56,6 +56,16 @@ async def test_stored_media_can_be_fetched_by_staff_as_an_attachment(whatsapp_cl
     assert details.json()["media"][0]["status"] == "stored"
 
 
+async def test_a_message_id_that_is_not_a_uuid_is_a_message_not_found(whatsapp_client: Any) -> None:
+    """core.path_uuid, as every route with an id in its path answers: 404, not 400."""
+    async with whatsapp_client() as client:
+        headers = await user_headers(client.gateway, "viewer")
+        details = await client.get("/plugins/whatsapp/messages/not-a-uuid", headers=headers)
+        media = await client.get("/plugins/whatsapp/messages/not-a-uuid/media/1", headers=headers)
+    assert (details.status_code, media.status_code) == (404, 404)
+    assert details.json()["error"] == "no such message"
+
+
 async def test_a_file_over_the_size_limit_is_rejected_and_not_kept(whatsapp_client: Any, graph: Any) -> None:
     graph.add_media("1003383421387256", JPEG, "image/jpeg")
     async with whatsapp_client(media={"download": True, "max_bytes": 1024}) as client:

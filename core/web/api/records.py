@@ -19,14 +19,11 @@ from core.operations.filters import ConversationFilters, DeliveryFilters, LogFil
 from core.web.api import answers as A
 from core.web.api.params import parse_query, validate
 from core.web.openapi import describe
-from core.web.requests import gateway_of, read_json
+from core.web.requests import gateway_of, path_uuid, read_json
 
 
 def _uuid(request: Request, name: str = "id") -> uuid.UUID:
-    try:
-        return uuid.UUID(request.path_params[name])
-    except ValueError as err:
-        raise NotFound(f"no such {name}") from err
+    return path_uuid(request, name, name)
 
 
 def _found(item: dict[str, Any] | None, what: str) -> JSONResponse:

@@ -26,7 +26,7 @@ from core import (
     gateway_of,
     requires,
 )
-from plugins.dhis2.compat_answers import error, go_time
+from plugins.dhis2.compat.answers import error, go_time
 from plugins.dhis2.models import dhis2gw_submissions as table
 
 if TYPE_CHECKING:

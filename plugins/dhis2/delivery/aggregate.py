@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 
 from core import DeliveryError, DeliveryInfo, DeliveryResult
-from plugins.dhis2.answers import excerpt, json_body, refuse
 from plugins.dhis2.client import DHIS2Client
-from plugins.dhis2.reports import COUNTS, ImportSummary, import_summary
+from plugins.dhis2.delivery.answers import excerpt, json_body, refuse
+from plugins.dhis2.delivery.summaries import COUNTS, ImportSummary, import_summary
 
 MAX_CONFLICTS = 1000
 MAX_VALUES_PER_CONFLICT = 20

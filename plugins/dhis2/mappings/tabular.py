@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from core import defuse_formula
-from plugins.dhis2.xlsx_rows import sheet_rows
+from plugins.dhis2.mappings.xlsx_rows import sheet_rows
 
 # A workbook that inflates past this is refused before it is parsed (a "zip bomb").
 MAX_UNCOMPRESSED_BYTES = 512 * 1024 * 1024

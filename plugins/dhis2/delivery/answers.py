@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 import httpx
 
 from core import DeliveryError, raise_for_response
-from plugins.dhis2.reports import web_message
+from plugins.dhis2.delivery.summaries import web_message
 
 EXCERPT = 2000
 

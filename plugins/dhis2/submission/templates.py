@@ -23,8 +23,8 @@ from jinja2 import StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
 
 from core import DeliveryError, DeliveryInfo, StandardMessage
-from plugins.dhis2.periods import period_of
 from plugins.dhis2.settings import TemplateSettings
+from plugins.dhis2.submission.periods import period_of
 from plugins.dhis2.uids import uid_from
 
 

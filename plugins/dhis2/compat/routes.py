@@ -17,12 +17,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from core import Forbidden, NotFound, Principal, at_root, gateway_of, issue_user_key, requires, user_keys
-from plugins.dhis2.compat_aggregate import AggregateEndpoints
-from plugins.dhis2.compat_answers import error, go_time
-from plugins.dhis2.compat_cors import with_cors
-from plugins.dhis2.compat_logs import LogEndpoints
-from plugins.dhis2.compat_mappings import MappingCompatEndpoints, excel_template
-from plugins.dhis2.compat_users import user_routes
+from plugins.dhis2.compat.aggregate import AggregateEndpoints
+from plugins.dhis2.compat.answers import error, go_time
+from plugins.dhis2.compat.cors import with_cors
+from plugins.dhis2.compat.logs import LogEndpoints
+from plugins.dhis2.compat.mappings import MappingCompatEndpoints, excel_template
+from plugins.dhis2.compat.users import user_routes
 
 if TYPE_CHECKING:
     from plugins.dhis2.context import DHIS2Context

@@ -24,11 +24,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from core import BadRequest, Conflict, NotFound, StandardMessage, gateway_of, parse_json, requeue_delivery, requires
-from plugins.dhis2 import aggregate
-from plugins.dhis2.compat_answers import error
+from plugins.dhis2.compat.answers import error
 from plugins.dhis2.models import dhis2gw_submissions
-from plugins.dhis2.problems import InvalidSubmission, NothingMapped
 from plugins.dhis2.settings import destination_name
+from plugins.dhis2.submission import aggregate
+from plugins.dhis2.submission.problems import InvalidSubmission, NothingMapped
 
 if TYPE_CHECKING:
     from plugins.dhis2.context import DHIS2Context

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from core import ReportType, Unprocessable, check_period, exports, period_of
-from plugins.dhis2.reports import COUNTS
+from plugins.dhis2.delivery.summaries import COUNTS
 from plugins.dhis2.settings import destination_name
 
 if TYPE_CHECKING:

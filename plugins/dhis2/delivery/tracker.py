@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 
 from core import DeliveryError, DeliveryInfo, DeliveryResult
-from plugins.dhis2.answers import json_body, refuse
 from plugins.dhis2.client import DHIS2Client
-from plugins.dhis2.reports import ImportReport, import_report
+from plugins.dhis2.delivery.answers import json_body, refuse
+from plugins.dhis2.delivery.summaries import ImportReport, import_report
 from plugins.dhis2.settings import TrackerSettings
 
 MAX_ERRORS = 1000

@@ -18,12 +18,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from core import BadRequest, StandardMessage, Unprocessable, describe, read_json, requires
-from plugins.dhis2 import aggregate, tracker
-from plugins.dhis2.aggregate_delivery import chunks
-from plugins.dhis2.mapping_routes import flag
-from plugins.dhis2.problems import InvalidSubmission
+from plugins.dhis2.delivery.aggregate import chunks
+from plugins.dhis2.mappings.routes import flag
+from plugins.dhis2.mappings.store import org_units_for
 from plugins.dhis2.settings import destination_name
-from plugins.dhis2.store import org_units_for
+from plugins.dhis2.submission import aggregate, tracker
+from plugins.dhis2.submission.problems import InvalidSubmission
 
 if TYPE_CHECKING:
     from plugins.dhis2.context import DHIS2Context

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from plugins.dhis2 import store
-from plugins.dhis2.tabular import Cell, Table, column_letter
+from plugins.dhis2.mappings import store
+from plugins.dhis2.mappings.tabular import Cell, Table, column_letter
 from plugins.dhis2.uids import is_uid
 
 if TYPE_CHECKING:

@@ -15,10 +15,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from core import gateway_of, max_body, requires
-from plugins.dhis2 import mapping_import, store
-from plugins.dhis2.compat_answers import error, go_time
-from plugins.dhis2.exports import XLSX_MEDIA_TYPE, workbook
-from plugins.dhis2.tabular import FileProblem, detect_format, read_table
+from plugins.dhis2.compat.answers import error, go_time
+from plugins.dhis2.mappings import importer, store
+from plugins.dhis2.mappings.exports import XLSX_MEDIA_TYPE, workbook
+from plugins.dhis2.mappings.tabular import FileProblem, detect_format, read_table
 from plugins.dhis2.uids import uid_from
 
 if TYPE_CHECKING:
@@ -154,7 +154,7 @@ class MappingCompatEndpoints:
             if detect_format(data) != expected:
                 raise FileProblem(f"the file is not {label}")
             table = await asyncio.to_thread(read_table, data, max_rows=max_rows)
-            parsed = mapping_import.parse_rows(table, org_units=False)
+            parsed = importer.parse_rows(table, org_units=False)
         except FileProblem as err:
             return error(f"Failed to parse {label}", 400, details=str(err))
         if parsed.errors:
@@ -165,8 +165,8 @@ class MappingCompatEndpoints:
             return error(f"Failed to parse {label}", 400, details="; ".join(shown))
         gateway = gateway_of(request)
         async with gateway.db.transaction() as conn:
-            await mapping_import.apply(conn, store.DATA_VALUES, parsed.data_values, dry_run=False)
-            await mapping_import.apply(conn, store.ORG_UNITS, parsed.org_units, dry_run=False)
+            await importer.apply(conn, store.DATA_VALUES, parsed.data_values, dry_run=False)
+            await importer.apply(conn, store.ORG_UNITS, parsed.org_units, dry_run=False)
         principal = request.state.principal
         gateway.audit.record(
             "admin",

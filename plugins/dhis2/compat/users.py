@@ -29,7 +29,7 @@ from core import (
     requires,
     user_account,
 )
-from plugins.dhis2.compat_answers import error, go_time
+from plugins.dhis2.compat.answers import error, go_time
 
 SCOPES = ["dhis2:users"]
 

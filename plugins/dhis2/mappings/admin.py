@@ -17,8 +17,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from core import AdminPage, HTTPError, Unprocessable, admin_console, bounded_int, max_body, requires
-from plugins.dhis2 import store
-from plugins.dhis2.mapping_routes import MappingEndpoints
+from plugins.dhis2.mappings import store
+from plugins.dhis2.mappings.routes import MappingEndpoints
 
 if TYPE_CHECKING:
     from plugins.dhis2.context import DHIS2Context

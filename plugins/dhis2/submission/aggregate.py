@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from plugins.dhis2 import periods, store
-from plugins.dhis2.problems import InvalidSubmission, NothingMapped
+from plugins.dhis2.mappings import store
+from plugins.dhis2.submission import periods
+from plugins.dhis2.submission.problems import InvalidSubmission, NothingMapped
 from plugins.dhis2.uids import is_uid
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from plugins.dhis2.problems import InvalidSubmission
+from plugins.dhis2.submission.problems import InvalidSubmission
 from plugins.dhis2.uids import is_uid, uid_from
 
 COLLECTIONS = ("trackedEntities", "enrollments", "events", "relationships")

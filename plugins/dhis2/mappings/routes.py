@@ -19,9 +19,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from core import BadRequest, HTTPError, NotFound, Unprocessable, bounded_int, describe, max_body, requires
-from plugins.dhis2 import exports, mapping_import, store
-from plugins.dhis2.metadata import verify_rows
-from plugins.dhis2.tabular import FileProblem, read_table
+from plugins.dhis2.mappings import exports, importer, store
+from plugins.dhis2.mappings.metadata import verify_rows
+from plugins.dhis2.mappings.tabular import FileProblem, read_table
 
 if TYPE_CHECKING:
     from plugins.dhis2.context import DHIS2Context
@@ -91,7 +91,7 @@ class MappingEndpoints:
         self.kind = kind
         self.prefix = prefix
         self.org_units = kind is store.ORG_UNITS
-        self.header = mapping_import.ORG_UNIT_HEADER if self.org_units else mapping_import.DATA_VALUE_HEADER
+        self.header = importer.ORG_UNIT_HEADER if self.org_units else importer.DATA_VALUE_HEADER
         self.notes = exports.ORG_UNIT_NOTES if self.org_units else exports.DATA_VALUE_NOTES
         self.filename = "dhis2-orgunit-mappings" if self.org_units else "dhis2-mappings"
 
@@ -172,13 +172,13 @@ class MappingEndpoints:
                     status_code=502,
                 ) from err
         if errors:
-            shown = errors[: mapping_import.MAX_REPORTED_ERRORS]
+            shown = errors[: importer.MAX_REPORTED_ERRORS]
             more = f" (the first {len(shown)} are listed)" if len(errors) > len(shown) else ""
             raise Unprocessable(f"the file has {len(errors)} problem(s){more}; nothing was imported", errors=shown)
         gateway = self.context.gateway
         async with gateway.db.transaction() as conn:
-            values = await mapping_import.apply(conn, store.DATA_VALUES, parsed.data_values, dry_run=dry_run)
-            units = await mapping_import.apply(conn, store.ORG_UNITS, parsed.org_units, dry_run=dry_run)
+            values = await importer.apply(conn, store.DATA_VALUES, parsed.data_values, dry_run=dry_run)
+            units = await importer.apply(conn, store.ORG_UNITS, parsed.org_units, dry_run=dry_run)
         result = {
             "dry_run": dry_run,
             "verified": verify,
@@ -204,9 +204,9 @@ class MappingEndpoints:
             )
         return result
 
-    def _parse(self, data: bytes, max_rows: int) -> tuple[Any, mapping_import.Parsed]:
+    def _parse(self, data: bytes, max_rows: int) -> tuple[Any, importer.Parsed]:
         table = read_table(data, max_rows=max_rows)
-        return table, mapping_import.parse_rows(table, org_units=self.org_units)
+        return table, importer.parse_rows(table, org_units=self.org_units)
 
     @requires("viewer", scopes=["dhis2:mappings"])
     async def index(self, request: Request) -> Response:

@@ -1,0 +1,1 @@
+"""Code mappings: their store, file import and export, endpoints and console page."""

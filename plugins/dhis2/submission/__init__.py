@@ -1,0 +1,1 @@
+"""Submissions: checking aggregate and tracker bodies and turning them into DHIS2 payloads."""
