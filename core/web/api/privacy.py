@@ -14,7 +14,7 @@ from core.errors import Forbidden, NotFound
 from core.operations import erasure, subject_export
 from core.web.api import answers as A
 from core.web.openapi import describe
-from core.web.requests import gateway_of, read_json
+from core.web.requests import gateway_of, path_uuid, read_json
 
 
 class ParticipantRequest(BaseModel):
@@ -25,10 +25,7 @@ class ParticipantRequest(BaseModel):
 
 
 def _export_id(request: Request) -> uuid.UUID:
-    try:
-        return uuid.UUID(request.path_params["export_id"])
-    except ValueError:
-        raise NotFound("no such export") from None
+    return path_uuid(request, "export_id", "export")
 
 
 @requires("admin", scopes=["privacy:admin"])
@@ -71,8 +68,8 @@ async def download_export(request: Request) -> Response:
     gateway = gateway_of(request)
     q = request.query_params
     try:
-        export_id = uuid.UUID(request.path_params["export_id"])
-    except ValueError:
+        export_id: uuid.UUID | None = _export_id(request)
+    except NotFound:  # no link names a malformed id: refused as an altered link is
         export_id = None
     if export_id is None or not subject_export.link_is_valid(gateway, export_id, q.get("expires"), q.get("signature")):
         raise Forbidden("this download link is invalid or has expired")
