@@ -54,6 +54,7 @@ CORE_NAV = (
     NavEntry("Users", "/admin/users", "users.manage", section="People"),
     NavEntry("API keys", "/admin/keys", "users.manage", section="People"),
     NavEntry("Roles", "/admin/roles", "users.manage", section="People"),
+    NavEntry("Privacy", "/admin/privacy", "privacy.manage", section="People"),
     NavEntry("Plugins", "/admin/plugins", "traffic.read", section="Settings"),
 )
 

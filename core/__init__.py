@@ -93,6 +93,7 @@ if TYPE_CHECKING:
     from core.redaction import mask as mask
     from core.redaction import mask_phone as mask_phone
     from core.storage.db import UTCDateTime as UTCDateTime
+    from core.storage.db import among as among
     from core.storage.ids import uuid7 as uuid7
     from core.storage.models import NAMING as NAMING
     from core.storage.storable import storable as storable

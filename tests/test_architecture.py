@@ -27,6 +27,7 @@ LAYERS = {
     "core.untrusted": "foundation",
     "core.contracts": "contracts",
     "core.mail": "outbound",
+    "core.pipeline.exchanges": "foundation",  # what an attempt sent and received: recorded by the mail and HTTP clients
     "core.config": "config",
     "core.storage": "storage",
     "core.plugins": "plugins",

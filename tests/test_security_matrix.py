@@ -103,6 +103,10 @@ GET     /api/jobs                            401       ok     ok       ok    ok 
 POST    /api/jobs/{name}/run                 401       403    ok       ok    ok      403
 POST    /api/jobs/{name}/disable             401       403    403      ok    ok      403
 POST    /api/jobs/{name}/enable              401       403    403      ok    ok      403
+POST    /api/privacy/erasures                401       403    403      ok    ok      403
+POST    /api/privacy/exports                 401       403    403      ok    ok      403
+GET     /api/privacy/exports/{export_id}     401       403    403      ok    ok      403
+GET     /api/privacy/exports/{export_id}/download 403  403    403      403   403     403
 GET     /api/metrics/summary                 401       ok        ok        ok        ok        403
 
 GET     /plugins/example/hello               401       ok     ok       ok    403     403
@@ -250,6 +254,9 @@ GET     /admin/keys                          ok        403       403       ok   
 POST    /admin/keys                          ok        403       403       ok        403       ok
 POST    /admin/keys/{id}/revoke              ok        403       403       ok        403       ok
 POST    /admin/keys/{id}/rotate              ok        403       403       ok        403       ok
+GET     /admin/privacy                       ok        403       403       ok        403       ok
+POST    /admin/privacy/erase                 ok        403       403       ok        403       ok
+POST    /admin/privacy/export                ok        403       403       ok        403       ok
 GET     /admin/static/{path}                 ok        ok        ok        ok        403       ok
 
 POST    /plugins/webform/auth/request-verification ok    ok     ok       ok    ok      ok
@@ -410,6 +417,9 @@ POST    /admin/users/{id}                                         users.manage
 GET     /admin/roles                                              users.manage
 POST    /admin/roles                                              users.manage
 POST    /admin/roles/{name}/delete                                users.manage
+GET     /admin/privacy                                            privacy.manage
+POST    /admin/privacy/erase                                      privacy.manage
+POST    /admin/privacy/export                                     privacy.manage
 GET     /admin/keys                                               users.manage
 POST    /admin/keys                                               users.manage
 POST    /admin/keys/{id}/revoke                                   users.manage
@@ -463,6 +473,10 @@ POST    /api/auth/signup                                          public
 GET     /api/roles                                                users.manage
 PUT     /api/roles/{name}                                         users.manage
 DELETE  /api/roles/{name}                                         users.manage
+POST    /api/privacy/erasures                                     privacy.manage
+POST    /api/privacy/exports                                      privacy.manage
+GET     /api/privacy/exports/{export_id}                          privacy.manage
+GET     /api/privacy/exports/{export_id}/download                 public
 GET     /api/users                                                users.manage
 POST    /api/users                                                users.manage
 GET     /api/users/{user_id}                                      users.manage

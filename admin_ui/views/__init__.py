@@ -14,6 +14,7 @@ from admin_ui.views import (
     operations,
     people,
     plugins,
+    privacy,
     roles,
     search,
 )
@@ -58,4 +59,7 @@ def console_routes() -> list[BaseRoute]:
         Route("/keys", people.create_key_view, methods=["POST"]),
         Route("/keys/{id}/revoke", people.revoke_key_view, methods=["POST"]),
         Route("/keys/{id}/rotate", people.rotate_key_view, methods=["POST"]),
+        Route("/privacy", privacy.privacy_page, methods=["GET"]),
+        Route("/privacy/erase", privacy.erase, methods=["POST"]),
+        Route("/privacy/export", privacy.export, methods=["POST"]),
     ]

@@ -43,6 +43,8 @@ AUTH_EVENTS = frozenset(
         "api_key_created",
         "api_key_rotated",
         "api_key_revoked",
+        "participant_erased",
+        "participant_export_requested",
         "role_defined",
         "role_deleted",
     }

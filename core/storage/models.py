@@ -312,3 +312,37 @@ job_states = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("updated_by", sa.String(255)),
 )
+
+# Erasures and exports of one person's data (core.operations.erasure, core.operations.subject_export).
+# The participant is kept only while an export waits for the worker, and cleared when it ends:
+# an erasure's row says who asked and what was erased, never whom it was about.
+privacy_requests = sa.Table(
+    "privacy_requests",
+    metadata,
+    _id(),
+    # erasure | export
+    sa.Column("kind", sa.String(16), nullable=False),
+    # pending | running | done | failed
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("participant", sa.String(255)),
+    sa.Column("requested_by", sa.String(255)),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("completed_at", UTCDateTime),
+    # What was erased or exported, rows per table.
+    sa.Column("counts", JSONType),
+    # An export's file (under the exports directory) and its size, until it expires.
+    sa.Column("file", sa.String(255)),
+    sa.Column("size_bytes", sa.BigInteger),
+    sa.Column("error", sa.Text),
+    sa.Index(None, "kind", "id"),
+)
+
+# How far the retention job has come, per platform: every message of the platform with an id up
+# to ``erased_through`` has had its content and identifiers erased (core.operations.retention).
+privacy_retention = sa.Table(
+    "privacy_retention",
+    metadata,
+    sa.Column("platform", sa.String(64), primary_key=True),
+    sa.Column("erased_through", Id, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)

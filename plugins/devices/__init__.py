@@ -17,7 +17,7 @@ from sqlalchemy import MetaData
 from starlette.routing import BaseRoute
 
 from core import Adapter, AdminPage, Gateway, PermissionInfo, hookimpl
-from plugins.devices import admin
+from plugins.devices import admin, privacy
 from plugins.devices.adapter import DevicesAdapter
 from plugins.devices.jobs import silent_job
 from plugins.devices.models import metadata
@@ -66,3 +66,13 @@ def switchboard_jobs(gateway: Gateway) -> list[Any]:
 @hookimpl
 def switchboard_admin_pages() -> list[AdminPage]:
     return [admin.admin_page()]
+
+
+@hookimpl
+async def switchboard_erase_participant(participant: str, gateway: Gateway) -> dict[str, int]:
+    return await privacy.erase_participant(gateway, participant)
+
+
+@hookimpl
+async def switchboard_export_participant(participant: str, gateway: Gateway) -> dict[str, list[dict[str, Any]]]:
+    return await privacy.export_participant(gateway, participant)

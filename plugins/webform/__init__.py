@@ -17,7 +17,7 @@ from sqlalchemy import MetaData
 from starlette.routing import BaseRoute
 
 from core import Adapter, AdminPage, Gateway, PermissionInfo, StandardMessage, Stored, hookimpl
-from plugins.webform import admin, notify
+from plugins.webform import admin, notify, privacy
 from plugins.webform.adapter import WebformAdapter
 from plugins.webform.cfcbe import cfcbe_routes
 from plugins.webform.models import metadata
@@ -64,3 +64,13 @@ def switchboard_admin_pages() -> list[AdminPage]:
 @hookimpl
 async def switchboard_messages_stored(stored: Sequence[tuple[StandardMessage, Stored]], gateway: Gateway) -> None:
     await notify.after_stored(gateway, stored)
+
+
+@hookimpl
+async def switchboard_erase_participant(participant: str, gateway: Gateway) -> dict[str, int]:
+    return await privacy.erase_participant(gateway, participant)
+
+
+@hookimpl
+async def switchboard_export_participant(participant: str, gateway: Gateway) -> dict[str, list[dict[str, Any]]]:
+    return await privacy.export_participant(gateway, participant)

@@ -62,3 +62,17 @@ SUMMARY = _object(
     volume={"type": "array", "items": OBJECT},
     rollup=_object({"hours": _COUNT, "rolled": _COUNT}),
 )
+_COUNTS: dict[str, Any] = {"type": "object", "additionalProperties": {"type": "integer"}}
+ERASURE = _object(
+    {"id": _TEXT, "tables": _COUNTS, "cancelled_deliveries": {"type": "integer"}, "total": {"type": "integer"}}
+)
+EXPORT = _object(
+    {"id": _TEXT, "status": _TEXT, "created_at": _TEXT},
+    requested_by=_MAYBE_TEXT,
+    completed_at=_MAYBE_TEXT,
+    counts={"type": ["object", "null"], "additionalProperties": {"type": "integer"}},
+    size_bytes={"type": ["integer", "null"]},
+    error=_MAYBE_TEXT,
+    download_url=_MAYBE_TEXT,
+    expires_at=_MAYBE_TEXT,
+)
