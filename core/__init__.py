@@ -88,6 +88,10 @@ if TYPE_CHECKING:
     from core.pipeline.retry import raise_for_response as raise_for_response
     from core.pipeline.retry import raise_for_status as raise_for_status
     from core.pipeline.statuses import DeliveryStatus as DeliveryStatus
+    from core.privacy import Privacy as Privacy
+    from core.privacy.columns import ParticipantRef as ParticipantRef
+    from core.privacy.columns import SealedJSON as SealedJSON
+    from core.privacy.columns import SealedText as SealedText
     from core.redaction import mask_phone as mask_phone
     from core.storage.db import UTCDateTime as UTCDateTime
     from core.storage.ids import uuid7 as uuid7
@@ -170,6 +174,10 @@ _PUBLIC: dict[str, str] = {
     "DeliveryStatus": "core.pipeline.statuses",
     "mask_phone": "core.redaction",
     "UTCDateTime": "core.storage.db",
+    "Privacy": "core.privacy",
+    "ParticipantRef": "core.privacy.columns",
+    "SealedJSON": "core.privacy.columns",
+    "SealedText": "core.privacy.columns",
     "storable": "core.storage.storable",
     "uuid7": "core.storage.ids",
     "NAMING": "core.storage.models",
@@ -229,6 +237,10 @@ __all__ = [
     "Stored",
     "TooManyRequests",
     "UTCDateTime",
+    "Privacy",
+    "ParticipantRef",
+    "SealedJSON",
+    "SealedText",
     "Unprocessable",
     "at_root",
     "check_period",

@@ -52,6 +52,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _on_database(settings, lambda: migrate.upgrade(settings))
     else:
         _say_if_behind(settings)
+    from core.privacy import cli as privacy_cli
+
+    # A wrong or missing data key: one line now, rather than a failed start inside the server.
+    _on_database(settings, lambda: privacy_cli.check(settings))
     host = args.host or settings.server.host
     port = args.port or settings.server.port
     workers = args.workers or settings.server.workers
@@ -200,6 +204,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 def cmd_config(args: argparse.Namespace) -> int:
     from core.gateway import Gateway
+    from core.privacy import cli as privacy_cli
 
     settings = _settings(args)
     # Validates every enabled plugin's table, and the routes against what the plugins provide.
@@ -209,8 +214,15 @@ def cmd_config(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     data = settings.masked()
     print(json.dumps(data, indent=2, default=str))
+    print(privacy_cli.describe(settings), file=sys.stderr)
     print(f"configuration OK ({settings.source}; plugins: {', '.join(registry.enabled) or 'none'})", file=sys.stderr)
     return 0
+
+
+def cmd_privacy(args: argparse.Namespace) -> int:
+    from core.privacy import cli as privacy_cli
+
+    return privacy_cli.run(args, _settings)
 
 
 def _plugin_commands(sub: Any, common: argparse.ArgumentParser, args: list[str]) -> None:
@@ -319,6 +331,10 @@ def build_parser(
     csub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
     csub.add_parser("check", parents=[common], help="validate and print the resolved config (secrets masked)")
     config.set_defaults(func=cmd_config)
+
+    from core.privacy import cli as privacy_cli
+
+    privacy_cli.add_parser(sub, common).set_defaults(func=cmd_privacy)
 
     for add in extra:
         add(sub)

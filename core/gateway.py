@@ -31,6 +31,7 @@ from core.pipeline.queue.base import QueueBackend
 from core.pipeline.queue.local import LocalQueue
 from core.plugins import PluginRegistry
 from core.privacy import Privacy
+from core.privacy.registry import check_keys
 from core.storage.audit import AuditLog
 from core.storage.db import Database
 
@@ -111,8 +112,8 @@ class Gateway:
     def __init__(self, settings: Settings, extra_plugins: list[tuple[str, object]] | None = None) -> None:
         self.settings = settings
         self.plugins = PluginRegistry(settings, extra_plugins or [], internal=[(builtin.NAME, builtin)])
-        self.db = Database(settings.database)
         self.privacy = Privacy(settings.privacy)
+        self.db = Database(settings.database, self.privacy)
         self.audit = AuditLog(self.db, settings.audit)
         self.auth = AuthService(self)
         self.mail = Mailer(settings.mail)
@@ -250,6 +251,8 @@ class Gateway:
         return self._session
 
     async def start(self, *, run_queue: bool = True) -> None:
+        # Data sealed with a key that is not configured: refused before anything reads it.
+        await check_keys(self.db)
         self._session = make_session(user_agent="switchboard/0.1")
         self._http = make_client(self._session, timeout=self.settings.delivery.timeout, user_agent="switchboard/0.1")
         await self.auth.start()

@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from core import BadRequest, NotFound, describe, gateway_of, read_json, requires
 from plugins.whatsapp import optout, statuses
+from plugins.whatsapp.media import read_file
 from plugins.whatsapp.models import media
 
 
@@ -66,6 +67,18 @@ async def media_file(request: Request) -> Response:
         ).first()
     if row is None or not row.path or not await asyncio.to_thread(Path(row.path).is_file):
         raise NotFound("this media file is not stored")
+    gateway = gateway_of(request)
+    if gateway.privacy.enabled:
+        # Sealed at rest ([privacy] key): opened here, sent as an attachment all the same.
+        body = await asyncio.to_thread(read_file, gateway, Path(row.path))
+        return Response(
+            body,
+            media_type=row.mime_type or "application/octet-stream",
+            headers={
+                "Content-Disposition": f'attachment; filename="{Path(row.path).name}"',
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
     return FileResponse(
         row.path,
         media_type=row.mime_type or "application/octet-stream",
