@@ -92,6 +92,8 @@ if TYPE_CHECKING:
     from core.privacy.columns import ParticipantRef as ParticipantRef
     from core.privacy.columns import SealedJSON as SealedJSON
     from core.privacy.columns import SealedText as SealedText
+    from core.privacy.columns import open_row as open_row
+    from core.privacy.columns import seal_row as seal_row
     from core.redaction import mask_phone as mask_phone
     from core.storage.db import UTCDateTime as UTCDateTime
     from core.storage.ids import uuid7 as uuid7
@@ -178,6 +180,8 @@ _PUBLIC: dict[str, str] = {
     "ParticipantRef": "core.privacy.columns",
     "SealedJSON": "core.privacy.columns",
     "SealedText": "core.privacy.columns",
+    "open_row": "core.privacy.columns",
+    "seal_row": "core.privacy.columns",
     "storable": "core.storage.storable",
     "uuid7": "core.storage.ids",
     "NAMING": "core.storage.models",
@@ -241,6 +245,8 @@ __all__ = [
     "ParticipantRef",
     "SealedJSON",
     "SealedText",
+    "open_row",
+    "seal_row",
     "Unprocessable",
     "at_root",
     "check_period",

@@ -214,7 +214,7 @@ async def list_alerts(gateway: Gateway, f: AlertFilter) -> tuple[list[Any], str 
     if f.device is not None:
         query = query.where(alerts.c.device_id == f.device)
     if f.subject is not None:
-        query = query.where(alerts.c.subject == f.subject)
+        query = query.where(gateway.privacy.match(alerts.c.subject, f.subject))
     if f.cursor is not None:
         query = query.where(alerts.c.id < f.cursor)
     async with gateway.db.transaction() as conn:

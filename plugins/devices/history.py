@@ -63,13 +63,11 @@ def reading_view(row: Any) -> dict[str, Any]:
 async def list_readings(gateway: Gateway, f: ReadingFilter) -> tuple[list[Any], str | None]:
     """A page of readings, newest stored first, and the cursor of the next page."""
     query = sa.select(readings).order_by(readings.c.id.desc()).limit(f.limit + 1)
-    for column, value in (
-        (readings.c.device_id, f.device),
-        (readings.c.subject, f.subject),
-        (readings.c.metric, f.metric),
-    ):
+    for column, value in ((readings.c.device_id, f.device), (readings.c.metric, f.metric)):
         if value is not None:
             query = query.where(column == value)
+    if f.subject is not None:
+        query = query.where(gateway.privacy.match(readings.c.subject, f.subject))
     if f.since is not None:
         query = query.where(readings.c.measured_at >= f.since)
     if f.until is not None:
@@ -86,7 +84,7 @@ async def list_readings(gateway: Gateway, f: ReadingFilter) -> tuple[list[Any], 
 async def subject_summary(gateway: Gateway, subject: str, period: str) -> dict[str, Any]:
     """Count, min, max, mean and the last value of each metric of ``subject`` over the period."""
     since = datetime.now(UTC) - PERIODS[period]
-    mine = sa.and_(readings.c.subject == subject, readings.c.measured_at >= since)
+    mine = sa.and_(gateway.privacy.match(readings.c.subject, subject), readings.c.measured_at >= since)
     stats = (
         sa.select(
             readings.c.metric,

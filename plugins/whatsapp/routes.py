@@ -98,8 +98,9 @@ class ContactChange(BaseModel):
 async def contact(request: Request) -> Response:
     """A contact's opt-out state."""
     wa_id = request.path_params["wa_id"]
-    async with gateway_of(request).db.transaction() as conn:
-        state = (await optout.states(conn, [wa_id])).get(wa_id)
+    gateway = gateway_of(request)
+    async with gateway.db.transaction() as conn:
+        state = (await optout.states(conn, gateway.privacy, [wa_id])).get(wa_id)
     if state is None:
         return JSONResponse({"wa_id": wa_id, "opted_out": False, "opted_out_at": None, "opted_in_at": None})
     return JSONResponse(state.as_dict())
@@ -114,11 +115,12 @@ async def change_contact(request: Request) -> Response:
         raise BadRequest("not a WhatsApp id", errors=[{"field": "wa_id", "message": "expected digits"}])
     change = await read_json(request, ContactChange)
     principal = request.state.principal
-    async with gateway_of(request).db.transaction() as conn:
+    gateway = gateway_of(request)
+    async with gateway.db.transaction() as conn:
         await optout.record_choice(
             conn, wa_id, "out" if change.opted_out else "in", f"({principal.label})", datetime.now(UTC)
         )
-        state = (await optout.states(conn, [wa_id]))[wa_id]
+        state = (await optout.states(conn, gateway.privacy, [wa_id]))[wa_id]
     return JSONResponse(state.as_dict())
 
 
