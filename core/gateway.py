@@ -252,7 +252,11 @@ class Gateway:
 
     async def start(self, *, run_queue: bool = True) -> None:
         # Data sealed with a key that is not configured: refused before anything reads it.
-        await check_keys(self.db)
+        try:
+            await check_keys(self.db)
+        except BaseException:
+            await self.db.close()
+            raise
         self._session = make_session(user_agent="switchboard/0.1")
         self._http = make_client(self._session, timeout=self.settings.delivery.timeout, user_agent="switchboard/0.1")
         await self.auth.start()
