@@ -163,9 +163,14 @@ def test_config_check_says_whether_personal_data_is_encrypted_and_masks_the_key(
     clear = _cli("config", "check", config=config, key=None)
     assert clear.returncode == 0, clear.stderr
     assert "personal data: stored in clear" in clear.stderr
-    config.write_text(config.read_text() + '[privacy]\nkey = "${SWITCHBOARD_PRIVACY_KEY}"\n')
+    # Masked whether it comes from the environment or, against advice, from the file itself.
+    config.write_text(
+        config.read_text() + f'[privacy]\nkey = "${{SWITCHBOARD_PRIVACY_KEY}}"\nprevious_keys = ["{OLD_KEY}"]\n'
+    )
     sealed = _cli("config", "check", config=config, key=KEY)
     assert sealed.returncode == 0, sealed.stderr
+    assert OLD_KEY not in sealed.stdout + sealed.stderr
+    assert f"previous key ids {Keyring(OLD_KEY).current.id} still read" in sealed.stderr
     assert (
         f"personal data: encrypted at rest (AES-GCM, identifiers AES-SIV; key id {Keyring(KEY).current.id}"
         in sealed.stderr
