@@ -26,7 +26,7 @@ from sqlalchemy.engine import Dialect
 from core.contracts import DeliveryInfo
 from core.messages import StandardMessage
 from core.pipeline.statuses import WAITING, DeliveryStatus, claimable, sql_list
-from core.privacy.columns import keyring_of, open_row, seal_row
+from core.privacy.columns import keyring_of, open_row, open_value, seal_row
 from core.storage.db import Database, column_list, json_rows, pg_uuid, recordset
 from core.storage.models import audit_log, deliveries, delivery_attempts, messages
 
@@ -230,7 +230,7 @@ class PostgresDeliveryStore:
 def _opened_claim(record: Mapping[str, Any], dialect: Dialect) -> dict[str, Any]:
     """A claim's record (the delivery's columns, then its message's) with its personal data opened."""
     row = open_row(messages, record, dialect)
-    row["detail"] = deliveries.c.detail.type.process_result_value(row["detail"], dialect)
+    row["detail"] = open_value(deliveries.c.detail, row["detail"], dialect)
     return row
 
 

@@ -51,7 +51,8 @@ class Privacy:
         as they are.
         """
         values = self.lookup_values(participant)
-        return column == values[0] if len(values) == 1 else column.in_(values)
+        clause: sa.ColumnElement[bool] = column == values[0] if len(values) == 1 else column.in_(values)
+        return clause
 
     def seal(self, text: str) -> str:
         """``text`` as a plugin should store it outside a sealed column (a file name, a cache):

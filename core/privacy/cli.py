@@ -12,7 +12,9 @@ from core.config.settings import Settings
 
 
 def add_parser(sub: Any, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    privacy = sub.add_parser("privacy", parents=[common], help="personal data: encryption keys (docs/privacy.md)")
+    privacy: argparse.ArgumentParser = sub.add_parser(
+        "privacy", parents=[common], help="personal data: encryption keys (docs/privacy.md)"
+    )
     psub = privacy.add_subparsers(dest="privacy_command", required=True, metavar="ACTION")
     psub.add_parser(
         "generate-key", parents=[common], help="print a new data key for [privacy] key (SWITCHBOARD_PRIVACY_KEY)"

@@ -125,6 +125,18 @@ class ParticipantRef(sa.TypeDecorator[str]):
 SEALED_TYPES = (SealedText, SealedJSON, ParticipantRef)
 
 
+def _sealed_type(column: sa.ColumnElement[Any]) -> SealedText | SealedJSON | ParticipantRef:
+    sealed = column.type
+    if not isinstance(sealed, SEALED_TYPES):
+        raise TypeError(f"{column} does not hold personal data (not SealedText, SealedJSON or ParticipantRef)")
+    return sealed
+
+
+def open_value(column: sa.ColumnElement[Any], value: Any, dialect: Dialect) -> Any:
+    """One value of a sealed column, read by a raw statement, opened."""
+    return _sealed_type(column).process_result_value(value, dialect)
+
+
 def sealed_columns(table: sa.Table) -> list[sa.Column[Any]]:
     """The columns of ``table`` that hold personal data (of one of the types above)."""
     return [c for c in table.columns if isinstance(c.type, SEALED_TYPES)]
@@ -139,10 +151,10 @@ def seal_row(table: sa.Table, row: Mapping[str, Any], dialect: Dialect, **also: 
         return out
     for column in sealed_columns(table):
         if column.name in out:
-            out[column.name] = column.type.process_bind_param(out[column.name], dialect)
+            out[column.name] = _sealed_type(column).process_bind_param(out[column.name], dialect)
     for name, column in also.items():
         if name in out:
-            out[name] = column.type.process_bind_param(out[name], dialect)
+            out[name] = _sealed_type(column).process_bind_param(out[name], dialect)
     return out
 
 
@@ -153,5 +165,5 @@ def open_row(table: sa.Table, row: Mapping[str, Any], dialect: Dialect) -> dict[
         return out
     for column in sealed_columns(table):
         if column.name in out:
-            out[column.name] = column.type.process_result_value(out[column.name], dialect)
+            out[column.name] = _sealed_type(column).process_result_value(out[column.name], dialect)
     return out
