@@ -235,6 +235,7 @@ async def compare_privacy(args: argparse.Namespace) -> None:
     from core.storage.db import make_engine
 
     work = Path("/tmp") / f"switchboard-bench-{uuid.uuid4().hex[:6]}"
+    work.mkdir(parents=True)
     receiver_port = free_port()
     sides: dict[str, dict[str, Any]] = {}
     procs: list[Process] = []
@@ -255,6 +256,7 @@ async def compare_privacy(args: argparse.Namespace) -> None:
             )
             procs.append(gateway)
             sides[name] = {"db": db_name, "queue": queue, "settings": settings, "folder": folder, "port": port}
+            sides[name]["process"] = gateway
         await wait_http(f"http://127.0.0.1:{receiver_port}/healthz")
         for side in sides.values():
             await wait_http(f"http://127.0.0.1:{side['port']}/healthz")
@@ -264,21 +266,36 @@ async def compare_privacy(args: argparse.Namespace) -> None:
             async with side["engine"].begin() as conn:
                 await conn.execute(sa.text("ANALYZE"))
         rates: dict[str, list[float]] = {name: [] for name in sides}
+        cpus: dict[str, list[float]] = {name: [] for name in sides}
         for turn in range(max(1, args.rounds)):
             # Alternate which goes first: neither always meets the other's leftovers (vacuum, caches).
             for name in sorted(sides, reverse=bool(turn % 2)):
                 url = f"http://127.0.0.1:{sides[name]['port']}"
+                server = sides[name]["process"]
+                cpu0 = server.cpu_seconds()
                 result = wrk(
                     url, duration=args.duration, connections=args.connections, script=SCRIPT, run_id=f"p{turn}"
                 )
+                cpu_us = (server.cpu_seconds() - cpu0) * 1e6 / max(result.requests, 1)
                 rates[name].append(result.rps)
-                print(f"turn {turn + 1}: {name:9} {result.rps:7.0f} req/s (errors {result.errors})", flush=True)
+                cpus[name].append(cpu_us)
+                print(
+                    f"turn {turn + 1}: {name:9} {result.rps:7.0f} req/s (errors {result.errors}), "
+                    f"{cpu_us:.0f} us of the serving process's CPU per request",
+                    flush=True,
+                )
+        seal_cost()
         median = {name: sorted(r)[len(r) // 2] for name, r in rates.items()}
         print()
         print(
             f"ingest, max req/s (median of {args.rounds}): clear {median['clear']:.0f}, encrypted {median['encrypted']:.0f}"
         )
         print(f"ingest throughput cost of encryption: {100 * (1 - median['encrypted'] / median['clear']):.1f} %")
+        cpu = {name: sorted(c)[len(c) // 2] for name, c in cpus.items()}
+        print(
+            f"serving process CPU per request (median): clear {cpu['clear']:.0f} us, encrypted {cpu['encrypted']:.0f} us "
+            f"(+{100 * (cpu['encrypted'] / cpu['clear'] - 1):.1f} %)"
+        )
         if args.drain:
             drained: dict[str, float] = {}
             for name, side in sides.items():
@@ -300,6 +317,40 @@ async def compare_privacy(args: argparse.Namespace) -> None:
                 await side["engine"].dispose()
             await drop_database(side["db"])
             await clear_queue(side["queue"])
+
+
+def seal_cost(n: int = 20000) -> None:
+    """CPU per message of sealing what ingest stores of it (its row, its conversation's participant,
+    its audit row), in this process: the part of the cost the comparison above cannot isolate on a
+    busy machine."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy.dialects import postgresql
+
+    from core.privacy.columns import seal_row, set_keyring
+    from core.privacy.keys import Keyring, generate_key
+    from core.storage.models import audit_log, conversations, messages
+
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    set_keyring(dialect, Keyring(generate_key()))
+    now = datetime.now(UTC)
+    rows: list[dict[str, Any]] = [
+        {
+            "platform": "bench", "external_id": f"m-{i}", "direction": "in", "kind": "text",
+            "sender": f"+2557{i:08d}", "sender_name": None, "recipient": None, "text": "Hello, I need help with my account",
+            "media": [], "timestamp": now, "raw": {"from": f"+2557{i:08d}", "text": {"body": "Hello"}},
+            "extra": {}, "received_at": now, "participant": f"+2557{i:08d}",
+        }
+        for i in range(n)
+    ]  # fmt: skip
+    audit = {"at": now, "kind": "webhook", "detail": {"platform": "bench", "messages": 1}}
+    participant = conversations.c.participant
+    started = time.process_time()
+    for row in rows:
+        seal_row(messages, row, dialect, participant=participant)
+        seal_row(audit_log, audit, dialect)
+    per = (time.process_time() - started) * 1e6 / n
+    print(f"sealing, in process: {per:.1f} us of CPU per ingested message (its row, participant and audit row)")
 
 
 async def fill(settings: object, n: int) -> None:

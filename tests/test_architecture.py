@@ -28,6 +28,8 @@ LAYERS = {
     "core.mail": "outbound",
     "core.config": "config",
     "core.storage": "storage",
+    # Sealing personal data is part of storing it (column types, the raw batches' rows).
+    "core.privacy": "storage",
     "core.plugins": "plugins",
     "core.auth": "auth",
     "core.pipeline": "pipeline",
@@ -41,6 +43,7 @@ LAYERS = {
     "core.pipeline.worker": "composition",
     "core.storage.migrate": "composition",  # core's tables and every plugin's, through the registry
     "core.cli": "composition",
+    "core.privacy.cli": "composition",
     "core.testing": "composition",
     "core.testkit": "composition",
     "core.scaffold": "composition",

@@ -77,8 +77,8 @@ class SealedJSON(sa.TypeDecorator[Any]):
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         keyring = keyring_of(dialect)
-        if value is None or keyring is None:
-            return value
+        if value is None or keyring is None or value == {} or value == []:
+            return value  # an empty document says nothing of anyone: not worth a seal
         return keyring.seal(_json_text(value))
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
@@ -139,7 +139,16 @@ def open_value(column: sa.ColumnElement[Any], value: Any, dialect: Dialect) -> A
 
 def sealed_columns(table: sa.Table) -> list[sa.Column[Any]]:
     """The columns of ``table`` that hold personal data (of one of the types above)."""
-    return [c for c in table.columns if isinstance(c.type, SEALED_TYPES)]
+    found = _SEALED_COLUMNS.get(table)
+    if found is None or len(found[0]) != len(table.columns):
+        found = (list(table.columns), [c for c in table.columns if isinstance(c.type, SEALED_TYPES)])
+        _SEALED_COLUMNS[table] = found
+    return found[1]
+
+
+# Per table, its columns when last looked at and the sealed ones among them (the raw batches
+# ask once per row). Tables are module-level definitions: the cache only grows with them.
+_SEALED_COLUMNS: dict[sa.Table, tuple[list[sa.Column[Any]], list[sa.Column[Any]]]] = {}
 
 
 def seal_row(table: sa.Table, row: Mapping[str, Any], dialect: Dialect, **also: Any) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import threading
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -81,8 +82,31 @@ class DataKey:
         )
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=").decode()
+
+
+class _Nonces:
+    """Random 96-bit nonces, drawn from the OS a few hundred at a time (one system call per
+    batch instead of one per value; each nonce is still independent and random)."""
+
+    _BATCH = 512
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pool = b""
+        self._at = 0
+
+    def next(self) -> bytes:
+        with self._lock:
+            if self._at >= len(self._pool):
+                self._pool, self._at = os.urandom(_NONCE * self._BATCH), 0
+            nonce = self._pool[self._at : self._at + _NONCE]
+            self._at += _NONCE
+            return nonce
 
 
 def _unb64(text: str) -> bytes:
@@ -98,6 +122,7 @@ class Keyring:
         for i, text in enumerate(previous):
             key = DataKey.from_text(text, f"[privacy] previous_keys[{i}]")
             self.keys.setdefault(key.id, key)
+        self._nonces = _Nonces()
         self._content_head = f"{CONTENT}{self.current.id}:"
         self._content_aad = self._content_head.encode()
 
@@ -118,12 +143,12 @@ class Keyring:
     def seal(self, text: str | bytes) -> str:
         """``text`` (or UTF-8 bytes) sealed with the current key (a fresh nonce each time)."""
         data = text.encode() if isinstance(text, str) else text
-        nonce = os.urandom(_NONCE)
+        nonce = self._nonces.next()
         return self._content_head + _b64(nonce + self.current.content.encrypt(nonce, data, self._content_aad))
 
     def seal_bytes(self, data: bytes) -> bytes:
         """A file's bytes sealed with the current key (``FILE_MAGIC``, key id, nonce, ciphertext)."""
-        nonce = os.urandom(_NONCE)
+        nonce = self._nonces.next()
         head = FILE_MAGIC + self.current.id.encode()
         return head + nonce + self.current.content.encrypt(nonce, data, head)
 

@@ -46,8 +46,8 @@ def _stale(raw: Any, keyring: Keyring) -> bool:
     text = str(raw)
     if text.startswith('"'):
         text = text[1:]  # a JSON column's sealed value is a JSON string
-    elif text in ("null", ""):
-        return False
+    elif text in ("null", "", "{}", "[]"):
+        return False  # nothing to seal (SealedJSON leaves an empty document as it is)
     return sealed_key_id(text) != keyring.current.id
 
 

@@ -14,8 +14,9 @@ metadata = sa.MetaData(naming_convention=NAMING)
 threads = sa.Table(
     "email_threads",
     metadata,
-    sa.Column("key", sa.String(255), primary_key=True),
-    # The correspondent and the subject are personal data: sealed with a [privacy] key.
+    # The thread's key (an address), the correspondent and the subject are personal data:
+    # sealed with a [privacy] key.
+    sa.Column("key", ParticipantRef(), primary_key=True),
     sa.Column("reply_to", ParticipantRef(), nullable=False),
     sa.Column("subject", SealedText, nullable=False),
     sa.Column("last_message_id", sa.String(255), nullable=False),
@@ -28,7 +29,7 @@ message_ids = sa.Table(
     "email_message_ids",
     metadata,
     sa.Column("message_id", sa.String(255), primary_key=True),
-    sa.Column("thread_key", sa.String(255), nullable=False),
+    sa.Column("thread_key", ParticipantRef(), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
 

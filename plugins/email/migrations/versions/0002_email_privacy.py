@@ -19,7 +19,11 @@ down_revision = "0001_email"
 branch_labels = None
 depends_on = None
 
-_WIDENED = (("email_threads", "reply_to", 254),)
+_WIDENED = (
+    ("email_threads", "key", 255),
+    ("email_threads", "reply_to", 254),
+    ("email_message_ids", "thread_key", 255),
+)
 
 
 def upgrade() -> None:
