@@ -257,9 +257,9 @@ async def compare_privacy(args: argparse.Namespace) -> None:
             procs.append(gateway)
             sides[name] = {"db": db_name, "queue": queue, "settings": settings, "folder": folder, "port": port}
             sides[name]["process"] = gateway
-        await wait_http(f"http://127.0.0.1:{receiver_port}/healthz")
+        await wait_http(f"http://127.0.0.1:{receiver_port}/healthz", timeout=180)
         for side in sides.values():
-            await wait_http(f"http://127.0.0.1:{side['port']}/healthz")
+            await wait_http(f"http://127.0.0.1:{side['port']}/healthz", timeout=180)
             side["engine"] = make_engine(side["settings"].database)
             url = f"http://127.0.0.1:{side['port']}"
             wrk(url, duration=max(2, args.duration // 2), connections=args.connections, script=SCRIPT, run_id="w")
