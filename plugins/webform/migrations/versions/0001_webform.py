@@ -42,7 +42,9 @@ def upgrade() -> None:
         sa.Column("consumed_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webform_verifications")),
     )
-    op.create_index(op.f("ix_webform_verifications_email_created_at"), "webform_verifications", ["email", "created_at"])
+    op.create_index(
+        op.f("ix_webform_verifications_email_created_at"), "webform_verifications", ["email", "created_at"]
+    )
     op.create_index(
         op.f("ix_webform_verifications_email_organisation_id"),
         "webform_verifications",
