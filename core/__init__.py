@@ -90,6 +90,12 @@ if TYPE_CHECKING:
     from core.pipeline.retry import raise_for_response as raise_for_response
     from core.pipeline.retry import raise_for_status as raise_for_status
     from core.pipeline.statuses import DeliveryStatus as DeliveryStatus
+    from core.privacy import Privacy as Privacy
+    from core.privacy.columns import ParticipantRef as ParticipantRef
+    from core.privacy.columns import SealedJSON as SealedJSON
+    from core.privacy.columns import SealedText as SealedText
+    from core.privacy.columns import open_row as open_row
+    from core.privacy.columns import seal_row as seal_row
     from core.redaction import mask as mask
     from core.redaction import mask_phone as mask_phone
     from core.storage.db import UTCDateTime as UTCDateTime

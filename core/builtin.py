@@ -19,7 +19,6 @@ from core.auth.sessions import purge_expired_refresh_tokens
 from core.contracts import Command, CronJob
 from core.hookspecs import hookimpl
 from core.operations import retention, rollup, subject_export
-from core.operations.privacy_cli import privacy_command
 from core.pipeline import job_runs
 from core.pipeline.sweeper import sweep
 from core.scaffold import new_plugin_command
@@ -113,4 +112,4 @@ def switchboard_jobs(gateway: Gateway) -> Sequence[Any]:
 
 @hookimpl(trylast=True)
 def switchboard_commands() -> Sequence[Command]:
-    return [users_command(), privacy_command(), new_plugin_command()]
+    return [users_command(), new_plugin_command()]

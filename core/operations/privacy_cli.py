@@ -60,7 +60,8 @@ async def export(gateway: Gateway, args: argparse.Namespace) -> int:
 
 async def run_privacy(gateway: Gateway, args: argparse.Namespace) -> int:
     try:
-        return int(await args.privacy_action(gateway, args))
+        action = erase if args.privacy_command == "erase" else export
+        return int(await action(gateway, args))
     except HTTPError as err:
         print(f"switchboard privacy: {err}", file=sys.stderr)
         return 1
@@ -70,20 +71,11 @@ async def run_privacy(gateway: Gateway, args: argparse.Namespace) -> int:
 
 
 def add_actions(parser: argparse.ArgumentParser) -> None:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--config", metavar="PATH", default=argparse.SUPPRESS, help="config file (default: $SWITCHBOARD_CONFIG)"
-    )
-    common.add_argument("--participant", required=True, help="phone number, e-mail address or device subject")
-    actions = parser.add_subparsers(dest="privacy_command", required=True, metavar="ACTION")
-    p = actions.add_parser("erase", parents=[common], help="erase everything held about a person, in core and plugins")
-    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    p.set_defaults(privacy_action=erase)
-    p = actions.add_parser("export", parents=[common], help="export everything held about a person, as JSON")
-    p.add_argument("--output", metavar="FILE", help="a new file to write (default: standard output)")
-    p.set_defaults(privacy_action=export)
+    from core.privacy.cli import add_person_actions
+
+    add_person_actions(parser.add_subparsers(dest="privacy_command", required=True, metavar="ACTION"))
 
 
 def privacy_command() -> Command:
-    """``switchboard privacy …`` as the core plugin contributes it (``switchboard_commands``)."""
+    """``switchboard privacy erase/export``, run on a started gateway (``core.cli.cmd_privacy``; the key actions need none)."""
     return Command("privacy", "erase or export one person's data", run=run_privacy, arguments=add_actions)

@@ -21,10 +21,12 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
 
 from core.contracts import DeliveryInfo
 from core.messages import StandardMessage
 from core.pipeline.statuses import WAITING, DeliveryStatus, claimable, sql_list
+from core.privacy.columns import keyring_of, open_row, open_value, seal_row
 from core.storage.db import Database, column_list, json_rows, pg_uuid, recordset
 from core.storage.models import audit_log, deliveries, delivery_attempts, messages
 
@@ -204,17 +206,32 @@ class PostgresDeliveryStore:
             raw = (await pg.get_raw_connection()).driver_connection
             # One record per claim: the delivery's columns, then its message's under their own names.
             rows = await raw.fetch(_CLAIM, ids, lease_until, now)  # type: ignore[union-attr]
+        dialect = self.db.engine.dialect
+        if keyring_of(dialect) is not None:
+            # The raw statement bypasses the columns' types: personal data is opened here.
+            rows = [_opened_claim(r, dialect) for r in rows]
         return claims_in_order(ids, {c.info.id: c for c in (claim_from_rows(r, r) for r in rows)})
 
     async def record(self, records: list[Record]) -> None:
+        dialect = self.db.engine.dialect
         async with self.db.engine.connect() as pg:
             raw = (await pg.get_raw_connection()).driver_connection
             await raw.execute(  # type: ignore[union-attr]
                 _record_sql(),
-                json_rows([{name: r.values[key] for name, key in _OUTCOME} for r in records]),
-                json_rows([r.attempt for r in records]),
-                json_rows([r.audit for r in records]),
+                # Sealed as the columns' types would seal them (core.privacy.columns).
+                json_rows(
+                    [seal_row(deliveries, {name: r.values[key] for name, key in _OUTCOME}, dialect) for r in records]
+                ),
+                json_rows([seal_row(delivery_attempts, r.attempt, dialect) for r in records]),
+                json_rows([seal_row(audit_log, r.audit, dialect) for r in records]),
             )
+
+
+def _opened_claim(record: Mapping[str, Any], dialect: Dialect) -> dict[str, Any]:
+    """A claim's record (the delivery's columns, then its message's) with its personal data opened."""
+    row = open_row(messages, record, dialect)
+    row["detail"] = open_value(deliveries.c.detail, row["detail"], dialect)
+    return row
 
 
 def claim_statement(ids: list[uuid.UUID], now: datetime, lease_until: datetime) -> sa.Update:

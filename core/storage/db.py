@@ -20,7 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
 
-from core.config.settings import DatabaseSettings
+from core.config.settings import DatabaseSettings, PrivacySettings
+from core.privacy import Privacy
+from core.privacy.columns import set_keyring
 from core.storage.storable import storable, storable_escapes, storable_json, storable_parameters
 
 
@@ -92,9 +94,13 @@ def make_engine(settings: DatabaseSettings) -> AsyncEngine:
 class Database:
     """An engine and its session factory."""
 
-    def __init__(self, settings: DatabaseSettings) -> None:
+    def __init__(self, settings: DatabaseSettings, privacy: Privacy | None = None) -> None:
         self.settings = settings
         self.engine = make_engine(settings)
+        # How participants are matched; its data key seals personal data in this engine's
+        # columns (core.privacy.columns), none: stored in clear.
+        self.privacy = privacy or Privacy(PrivacySettings())
+        set_keyring(self.engine.dialect, self.privacy.keyring)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property

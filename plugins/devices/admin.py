@@ -166,7 +166,7 @@ async def _device_page(request: Request, row: Any) -> Response:
     gateway = gateway_of(request)
     params = request.query_params
     cursor, before = bounded_int(params.get("cursor"), low=0), bounded_int(params.get("before"), low=0)
-    query = history.reading_query(history.ReadingFilter(device=row.id))
+    query = history.reading_query(history.ReadingFilter(device=row.id), gateway_of(request).privacy)
     async with gateway.db.transaction() as conn:
         found = await keyset_page(conn, query, reading_table.c.id, limit=RECENT_READINGS, cursor=cursor, before=before)
         total = await count_at_most(conn, query.with_only_columns(reading_table.c.id))
@@ -222,7 +222,7 @@ async def alert_list(request: Request) -> Response:
     """Alerts, newest first, filtered on state (open, acknowledged), subject and device; keyset paged."""
     console = admin_console(request)
     f = _filters(request, alerts.AlertFilter, console.page_size)
-    page = await _paged(request, f, alerts.alert_query(f), alert_table.c.id)
+    page = await _paged(request, f, alerts.alert_query(f, gateway_of(request).privacy), alert_table.c.id)
     context = {
         "alerts": [alerts.alert_view(r) for r in page["rows"]],
         "page": page,
