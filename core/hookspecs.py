@@ -30,7 +30,7 @@ PROJECT = "switchboard"
 # The version of the plugin API (these hooks, the contracts, the names ``core`` exports). A
 # minor release only adds; a major one may remove or change (docs/plugins.md, "Compatibility").
 # A plugin states what it supports as ``SWITCHBOARD_API = ">=1.0,<2"`` in its entry-point module.
-PLUGIN_API_VERSION = "1.2"
+PLUGIN_API_VERSION = "1.3"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 

@@ -26,7 +26,7 @@ from plugins.ceemis.routes import ceemis_routes
 from plugins.ceemis.settings import CEEMISSettings
 
 # The plugin API versions this plugin is written against (docs/plugins.md, "Versions and compatibility").
-SWITCHBOARD_API = ">=1.2,<2"
+SWITCHBOARD_API = ">=1.3,<2"
 
 
 @hookimpl

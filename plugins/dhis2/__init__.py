@@ -49,7 +49,7 @@ from plugins.dhis2.settings import DHIS2Settings
 from plugins.dhis2.submission.routes import SubmissionEndpoints
 
 # The plugin API versions this plugin is written against (docs/plugins.md, "Versions and compatibility").
-SWITCHBOARD_API = ">=1.2,<2"
+SWITCHBOARD_API = ">=1.3,<2"
 
 
 @hookimpl

@@ -30,7 +30,7 @@ from plugins.reports.types import BUILT_IN
 log = logging.getLogger("switchboard.reports")
 
 # The plugin API versions this plugin is written against (docs/plugins.md, "Versions and compatibility").
-SWITCHBOARD_API = ">=1.2,<2"
+SWITCHBOARD_API = ">=1.3,<2"
 
 
 @hookimpl

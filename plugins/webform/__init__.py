@@ -25,7 +25,7 @@ from plugins.webform.routes import webform_routes
 from plugins.webform.settings import WebformSettings
 
 # The plugin API versions this plugin is written against (docs/plugins.md, "Versions and compatibility").
-SWITCHBOARD_API = ">=1.2,<2"
+SWITCHBOARD_API = ">=1.3,<2"
 
 
 @hookimpl

@@ -26,7 +26,7 @@ from plugins.whatsapp.routes import whatsapp_routes
 from plugins.whatsapp.settings import WhatsAppSettings
 
 # The plugin API versions this plugin is written against (docs/plugins.md, "Versions and compatibility").
-SWITCHBOARD_API = ">=1.2,<2"
+SWITCHBOARD_API = ">=1.3,<2"
 
 
 @hookimpl
