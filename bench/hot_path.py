@@ -85,7 +85,9 @@ class Driver:
 
     async def one(self) -> int:
         self.sent += 1
-        body = json.dumps({"id": f"{self.label}-{uuid.uuid4().hex}", "from": "+255700000001", "text": "reading"}).encode()
+        body = json.dumps(
+            {"id": f"{self.label}-{uuid.uuid4().hex}", "from": "+255700000001", "text": "reading"}
+        ).encode()
         scope = {
             "type": "http",
             "asgi": {"version": "3.0"},

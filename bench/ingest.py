@@ -5,13 +5,16 @@ Starlette endpoint in the same run.
 
 Prints: maximum ingest throughput of authenticated webhooks and its ratio to the bare endpoint,
 latency at a paced 1,000 req/s, the API process's memory across sustained load, and how fast one
-worker drains deliveries to a local receiver. Needs wrk, PostgreSQL and Redis on loopback.
+worker drains deliveries to a local receiver, beside a bare aiohttp client loop posting the same
+bodies to the same receiver with 16 in flight, and that ratio. Needs wrk, PostgreSQL and Redis on
+loopback.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import time
 import uuid
 from pathlib import Path
@@ -122,7 +125,8 @@ async def main() -> None:
     queue = f"bench-{uuid.uuid4().hex[:6]}"
     ports = {name: free_port() for name in ("bare", "receiver", "gateway")}
     config = work / "config.toml"
-    write_config(config, db_url, queue, f"http://127.0.0.1:{ports['receiver']}/inbox")
+    receiver = f"http://127.0.0.1:{ports['receiver']}/inbox"
+    write_config(config, db_url, queue, receiver)
     settings = load_settings(config)
     await asyncio.to_thread(migrate.upgrade, settings)
     engine = make_engine(settings.database)
@@ -142,7 +146,7 @@ async def main() -> None:
             await wait_http(f"http://127.0.0.1:{ports[name]}/healthz")
         if args.drain_only:
             await fill(settings, args.drain)
-            await drain(settings, engine, work, args.drain)
+            await drain(settings, engine, work, args.drain, receiver)
             return
         bare_url = f"http://127.0.0.1:{ports['bare']}"
         gw_url = f"http://127.0.0.1:{ports['gateway']}"
@@ -190,7 +194,8 @@ async def main() -> None:
             *((f"gateway ingest, paced 1,000 req/s ({i + 1})", r) for i, r in enumerate(paced)),
         ):
             print(f"{label:38} {r.rps:9.0f} {r.p50_ms:8.2f} {r.p99_ms:8.2f} {r.errors:7d}")
-        print(f"ingest / bare ratio (max): {gw_max.rps / bare_max.rps:.2f}")
+        ingest_ratio = gw_max.rps / bare_max.rps
+        print(f"ingest / bare ratio (max): {ingest_ratio:.2f}")
         total = sum(machine.values()) or 1
         print(
             f"p99 at 1,000 req/s: median {gw_paced.p99_ms:.1f} ms of {len(paced)} runs "
@@ -206,7 +211,8 @@ async def main() -> None:
         print(f"API process RSS: {rss_start:.0f} MB after warm-up, {rss_mid:.0f} MB mid-run, {rss_end:.0f} MB at end")
 
         if args.drain:
-            await drain(settings, engine, work, args.drain)
+            drain_ratio = await drain(settings, engine, work, args.drain, receiver)
+            print(f"ratios: ingest ÷ bare Starlette {ingest_ratio:.2f}; drain ÷ bare client loop {drain_ratio:.2f}")
     finally:
         for p in procs:
             p.stop()
@@ -238,7 +244,9 @@ async def fill(settings: object, n: int) -> None:
         await gateway.close()
 
 
-async def drain(settings: object, engine: AsyncEngine, work: Path, limit: int) -> None:
+async def drain(settings: object, engine: AsyncEngine, work: Path, limit: int, receiver: str) -> float:
+    """Drain ``limit`` deliveries with one worker, then post the same bodies with a bare client
+    loop; returns the ratio of the two rates (the worker's once it is up)."""
     import sys
 
     total = await count(engine, "SELECT count(*) FROM deliveries")
@@ -278,9 +286,65 @@ async def drain(settings: object, engine: AsyncEngine, work: Path, limit: int) -
         f"= {done / elapsed:.0f} deliveries/s (includes worker start-up); "
         f"worker CPU {cpu * 1e6 / max(done, 1):.0f} us per delivery (start-up included)"
     )
+    steady = done / elapsed
     if first is not None and done > first[1]:
         steady = (done - first[1]) / max(time.monotonic() - first[0], 1e-9)
         print(f"drain once the worker is up: {steady:.0f} deliveries/s")
+    bare = await bare_client_loop(engine, receiver, n)
+    print(f"bare client loop (aiohttp, 16 in flight, the same bodies and receiver): {bare:.0f} posts/s")
+    print(f"drain ÷ bare client loop: {steady / bare:.2f}")
+    return steady / bare
+
+
+async def bare_client_loop(engine: AsyncEngine, receiver: str, n: int, in_flight: int = 16) -> float:
+    """Posts/s of a plain aiohttp loop sending the drained deliveries' bodies and headers to the receiver.
+
+    The bodies are rendered as the ``http`` destination renders them (the message as JSON), from
+    the same rows, before the clock starts: what is left is the client's and the receiver's work.
+    """
+    import aiohttp
+
+    from core.pipeline.delivery_store import message_from_row
+
+    async with engine.connect() as conn:
+        rows = (
+            (
+                await conn.execute(
+                    sa.text(
+                        "SELECT m.*, d.id AS delivery_id FROM deliveries d JOIN messages m ON m.id = d.message_id "
+                        "WHERE d.status = 'delivered' ORDER BY d.id LIMIT :n"
+                    ),
+                    {"n": n},
+                )
+            )
+            .mappings()
+            .all()
+        )
+    posts = [
+        (
+            json.dumps(message_from_row(dict(row)).to_dict(), default=str, separators=(",", ":")).encode(),
+            {
+                "Content-Type": "application/json",
+                "Idempotency-Key": row["delivery_id"].hex,
+                "X-Switchboard-Delivery": str(row["delivery_id"]),
+                "X-Switchboard-Attempt": "1",
+            },
+        )
+        for row in rows
+    ]
+    queue = iter(posts)
+    async with aiohttp.ClientSession() as session:
+
+        async def sender() -> None:
+            for body, headers in queue:
+                async with session.post(receiver, data=body, headers=headers) as response:
+                    await response.text()
+                    response.raise_for_status()
+
+        started = time.monotonic()
+        await asyncio.gather(*(sender() for _ in range(in_flight)))
+        elapsed = time.monotonic() - started
+    return len(posts) / elapsed
 
 
 if __name__ == "__main__":
