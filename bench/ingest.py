@@ -113,6 +113,7 @@ async def main() -> None:
     parser.add_argument(
         "--drain-only", action="store_true", help="skip the HTTP runs: store --drain messages in process, then drain"
     )
+    parser.add_argument("--profile-worker", type=Path, help="run the drain's worker under cProfile, writing here")
     args = parser.parse_args()
 
     from core.config.settings import load_settings
@@ -146,7 +147,7 @@ async def main() -> None:
             await wait_http(f"http://127.0.0.1:{ports[name]}/healthz")
         if args.drain_only:
             await fill(settings, args.drain)
-            await drain(settings, engine, work, args.drain, receiver)
+            await drain(settings, engine, work, args.drain, receiver, args.profile_worker)
             return
         bare_url = f"http://127.0.0.1:{ports['bare']}"
         gw_url = f"http://127.0.0.1:{ports['gateway']}"
@@ -211,7 +212,7 @@ async def main() -> None:
         print(f"API process RSS: {rss_start:.0f} MB after warm-up, {rss_mid:.0f} MB mid-run, {rss_end:.0f} MB at end")
 
         if args.drain:
-            drain_ratio = await drain(settings, engine, work, args.drain, receiver)
+            drain_ratio = await drain(settings, engine, work, args.drain, receiver, args.profile_worker)
             print(f"ratios: ingest ÷ bare Starlette {ingest_ratio:.2f}; drain ÷ bare client loop {drain_ratio:.2f}")
     finally:
         for p in procs:
@@ -244,7 +245,9 @@ async def fill(settings: object, n: int) -> None:
         await gateway.close()
 
 
-async def drain(settings: object, engine: AsyncEngine, work: Path, limit: int, receiver: str) -> float:
+async def drain(
+    settings: object, engine: AsyncEngine, work: Path, limit: int, receiver: str, profile: Path | None = None
+) -> float:
     """Drain ``limit`` deliveries with one worker, then post the same bodies with a bare client
     loop; returns the ratio of the two rates (the worker's once it is up)."""
     import sys
@@ -263,8 +266,10 @@ async def drain(settings: object, engine: AsyncEngine, work: Path, limit: int, r
     # Empty the queue: the jobs the ingest runs enqueued also name the cancelled deliveries.
     # The worker's start-up sweep then enqueues exactly the deliveries measured.
     await clear_queue(settings.queue.name)  # type: ignore[attr-defined]
+    profiler = ["-m", "cProfile", "-o", str(profile)] if profile else []
     worker = Process(
-        [sys.executable, "-m", "core.cli", "worker", "--config", str(work / "config.toml")], log=work / "worker.log"
+        [sys.executable, *profiler, "-m", "core.cli", "worker", "--config", str(work / "config.toml")],
+        log=work / "worker.log",
     )
     started = time.monotonic()
     first: tuple[float, int] | None = None  # when deliveries were first seen done, and how many
