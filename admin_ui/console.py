@@ -16,11 +16,12 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from admin_ui.figures import FigureCache
-from admin_ui.flash import FLASH_COOKIE, flash_of
+from admin_ui.flash import FLASH_COOKIE, flash_of, redirect_with
 from admin_ui.sessions import PREFIX, AdminSession, csrf_of, signed_in
 from admin_ui.settings import AdminSettings
 from admin_ui.templating import build_environment, is_htmx, render_page
 from core.auth.permissions import requires
+from core.auth.roles import BUILTIN_ROLES
 from core.contracts import AdminPage
 from core.errors import AuthenticationError, HTTPError
 from core.operations.destinations import held_destinations
@@ -37,22 +38,24 @@ STATIC = Path(__file__).parent / "static"
 class NavEntry:
     title: str
     href: str
-    role: str = "viewer"
+    permission: str | None = None  # who sees the entry: holders of this permission (None: everyone)
     section: str = "Traffic"
 
 
 # The navigation in sections (a sidebar on a wide screen): a plugin's pages go in a section of
 # their own, named after the plugin, after the console's.
 CORE_NAV = (
-    NavEntry("Dashboard", "/admin/", section="Traffic"),
-    NavEntry("Deliveries", "/admin/deliveries", section="Traffic"),
-    NavEntry("Messages", "/admin/messages", section="Traffic"),
-    NavEntry("Conversations", "/admin/conversations", section="Traffic"),
-    NavEntry("Destinations and jobs", "/admin/destinations", section="Destinations"),
-    NavEntry("Logs", "/admin/logs", "operator", section="Data"),
-    NavEntry("Users", "/admin/users", "admin", section="People"),
-    NavEntry("API keys", "/admin/keys", "admin", section="People"),
-    NavEntry("Plugins", "/admin/plugins", section="Settings"),
+    NavEntry("Dashboard", "/admin/", "traffic.read", section="Traffic"),
+    NavEntry("Deliveries", "/admin/deliveries", "traffic.read", section="Traffic"),
+    NavEntry("Messages", "/admin/messages", "content.read", section="Traffic"),
+    NavEntry("Conversations", "/admin/conversations", "content.read", section="Traffic"),
+    NavEntry("Destinations and jobs", "/admin/destinations", "traffic.read", section="Destinations"),
+    NavEntry("Logs", "/admin/logs", "audit.read", section="Data"),
+    NavEntry("Users", "/admin/users", "users.manage", section="People"),
+    NavEntry("API keys", "/admin/keys", "users.manage", section="People"),
+    NavEntry("Roles", "/admin/roles", "users.manage", section="People"),
+    NavEntry("Privacy", "/admin/privacy", "privacy.manage", section="People"),
+    NavEntry("Plugins", "/admin/plugins", "traffic.read", section="Settings"),
 )
 
 
@@ -64,6 +67,15 @@ def nav_sections(entries: list[NavEntry]) -> list[tuple[str, list[NavEntry]]]:
     return list(sections.items())
 
 
+def _nav_permission(page: AdminPage) -> str:
+    """Who sees a plugin page's entry: holders of its permission, else of its built-in role's (plugins before permissions)."""
+    return page.permission if page.permission is not None else page.role
+
+
+def _cannot(permission: str) -> bool:
+    return False
+
+
 class Console:
     """One app's console: built from its gateway when the app is built."""
 
@@ -73,7 +85,18 @@ class Console:
         by_plugin = gateway.plugins.each("switchboard_admin_pages", gateway=gateway)
         owned = [(plugin, p) for plugin, pages in by_plugin.items() for p in pages if isinstance(p, AdminPage)]
         self.pages: list[AdminPage] = [p for _, p in owned]
-        self.nav = [*CORE_NAV, *(NavEntry(p.title, f"/admin{p.path}", p.role, _section_of(plugin)) for plugin, p in owned)]
+        self.nav = [
+            *CORE_NAV,
+            *(NavEntry(p.title, f"/admin{p.path}", _nav_permission(p), _section_of(plugin)) for plugin, p in owned),
+        ]
+        roles = gateway.roles
+        # What each entry asks of the caller's role (a built-in role's name: every permission it holds).
+        self.nav_needs = {
+            n.href: roles.of_builtin(n.permission) if n.permission in BUILTIN_ROLES else frozenset([n.permission])
+            for n in self.nav
+            if n.permission is not None
+        }
+        self.operator_holds, self.admin_holds = roles.of_builtin("operator"), roles.of_builtin("admin")
         self.env = build_environment(settings.templates_dir, [p.templates for p in self.pages if p.templates])
         self.figures = FigureCache(settings.dashboard_cache_seconds)
 
@@ -100,9 +123,18 @@ class Console:
             "request": request,
             "principal": principal,
             "csrf_token": csrf_of(request),
-            "nav": nav_sections([n for n in self.nav if principal is not None and principal.has_role(n.role)]),
-            "can_write": principal is not None and principal.has_role("operator"),
-            "is_admin": principal is not None and principal.has_role("admin"),
+            "nav": nav_sections(
+                [
+                    n
+                    for n in self.nav
+                    if principal is not None and self.nav_needs.get(n.href, frozenset()) <= principal.permissions
+                ]
+            ),
+            # ``{% if can("deliveries.repair") %}``: whether the caller's role holds a permission.
+            "can": principal.can if principal is not None else _cannot,
+            # What templates written before permissions ask: all that the built-in operator, or admin, holds.
+            "can_write": principal is not None and self.operator_holds <= principal.permissions,
+            "is_admin": principal is not None and self.admin_holds <= principal.permissions,
             "path": request.url.path,
             "errors": {},
             "flash": flash,
@@ -114,6 +146,12 @@ class Console:
         if FLASH_COOKIE in request.cookies and not is_htmx(request):
             response.delete_cookie(FLASH_COOKIE, path=PREFIX)
         return response
+
+    def redirect(
+        self, request: Request, url: str, *, notice: str | None = None, secret: tuple[str, str] | None = None
+    ) -> Response:
+        """Post/redirect/get for a plugin's page: ``url`` shows ``notice`` and ``secret`` once (``admin_ui.flash``)."""
+        return redirect_with(request, self.gateway, url, notice=notice, secret=secret)
 
     async def error_page(self, request: Request, exc: HTTPError) -> Response:
         errors = getattr(exc, "errors", None) or []
@@ -161,7 +199,11 @@ class _ConsoleState:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         state = scope.setdefault("state", {})
         state["admin"] = self.console
-        if scope["type"] == "http" and scope["method"] == "GET" and not str(scope["path"]).startswith(f"{PREFIX}/static"):
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "GET"
+            and not str(scope["path"]).startswith(f"{PREFIX}/static")
+        ):
             request = Request(scope)
             if not is_htmx(request):
                 # The navigation of every whole page shows the destinations held back (paused, breaker open).

@@ -1,4 +1,4 @@
-"""Server time of the console's main pages with a million rows in the audit and delivery tables.
+"""Server time of every console page with a million rows in the messages, delivery and audit tables.
 
     python bench/admin_pages.py [--rows 1000000] [--runs 20] [--only sqlite|postgres]
                                 [--dashboard-only] [--no-rollup] [--explain]
@@ -263,6 +263,15 @@ async def run_on(
             "messages ?kind=image&direction=in": "/admin/messages?kind=image&direction=in",
             "messages ?until (a month back)": f"/admin/messages?until={day(start + span * 3 // 30)}",
             "message": f"/admin/messages/{message}",
+            "deliveries ?message": f"/admin/deliveries?message={message}",
+            "conversations": "/admin/conversations",
+            "search ?q=message id": f"/admin/search?q={message}&list=1",
+            "search ?q=external id": "/admin/search?q=ext-500000&list=1",
+            "search ?q=participant prefix": "/admin/search?q=p4001&list=1",
+            "destinations and jobs": "/admin/destinations",
+            "plugins": "/admin/plugins",
+            "users": "/admin/users",
+            "API keys": "/admin/keys",
         }
         if show_plans:
             await explain_pages(client, label, {k: v for k, v in pages.items() if k.startswith("messages")})

@@ -2,6 +2,10 @@
 Starlette endpoint in the same run.
 
     python bench/ingest.py [--duration 10] [--drain 20000]
+    python bench/ingest.py --privacy [--rounds 3] [--duration 10] [--drain 20000]
+
+``--privacy``: the same ingest and drain with personal data encrypted at rest (``[privacy] key``)
+against in clear, in one run: two gateways on two databases, measured in turns (docs/privacy.md).
 
 Prints: maximum ingest throughput of authenticated webhooks and its ratio to the bare endpoint,
 latency at a paced 1,000 req/s, the API process's memory across sustained load, and how fast one
@@ -18,6 +22,7 @@ import json
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import redis.asyncio as aioredis
 import sqlalchemy as sa
@@ -39,9 +44,11 @@ HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "wrk_webhook.lua"
 
 
-def write_config(path: Path, database_url: str, queue: str, receiver: str) -> None:
+def write_config(path: Path, database_url: str, queue: str, receiver: str, privacy_key: str | None = None) -> None:
+    privacy = f'[privacy]\nkey = "{privacy_key}"\n' if privacy_key else ""
     path.write_text(
-        f"""
+        privacy
+        + f"""
 [server]
 data_dir = "{path.parent / "data"}"
 log_level = "warning"
@@ -114,7 +121,12 @@ async def main() -> None:
         "--drain-only", action="store_true", help="skip the HTTP runs: store --drain messages in process, then drain"
     )
     parser.add_argument("--profile-worker", type=Path, help="run the drain's worker under cProfile, writing here")
+    parser.add_argument("--privacy", action="store_true", help="compare encryption at rest on against off")
+    parser.add_argument("--rounds", type=int, default=3, help="--privacy: measured turns of each gateway")
     args = parser.parse_args()
+    if args.privacy:
+        await compare_privacy(args)
+        return
 
     from core.config.settings import load_settings
     from core.storage import migrate
@@ -147,7 +159,7 @@ async def main() -> None:
             await wait_http(f"http://127.0.0.1:{ports[name]}/healthz")
         if args.drain_only:
             await fill(settings, args.drain)
-            await drain(settings, engine, work, args.drain, receiver, args.profile_worker)
+            await drain_beside_bare_loop(settings, engine, work, args.drain, receiver, args.profile_worker)
             return
         bare_url = f"http://127.0.0.1:{ports['bare']}"
         gw_url = f"http://127.0.0.1:{ports['gateway']}"
@@ -212,7 +224,9 @@ async def main() -> None:
         print(f"API process RSS: {rss_start:.0f} MB after warm-up, {rss_mid:.0f} MB mid-run, {rss_end:.0f} MB at end")
 
         if args.drain:
-            drain_ratio = await drain(settings, engine, work, args.drain, receiver, args.profile_worker)
+            drain_ratio = await drain_beside_bare_loop(
+                settings, engine, work, args.drain, receiver, args.profile_worker
+            )
             print(f"ratios: ingest ÷ bare Starlette {ingest_ratio:.2f}; drain ÷ bare client loop {drain_ratio:.2f}")
     finally:
         for p in procs:
@@ -220,6 +234,132 @@ async def main() -> None:
         await engine.dispose()
         await drop_database(db_name)
         await clear_queue(queue)
+
+
+async def compare_privacy(args: argparse.Namespace) -> None:
+    """Ingest (wrk, maximum rate) and drain with ``[privacy] key`` set against unset, in turns."""
+    from core.config.settings import load_settings
+    from core.privacy.keys import generate_key
+    from core.storage import migrate
+    from core.storage.db import make_engine
+
+    work = Path("/tmp") / f"switchboard-bench-{uuid.uuid4().hex[:6]}"
+    work.mkdir(parents=True)
+    receiver_port = free_port()
+    sides: dict[str, dict[str, Any]] = {}
+    procs: list[Process] = []
+    try:
+        procs.append(uvicorn("bench.apps:receiver", receiver_port, log=work / "receiver.log"))
+        for name, key in (("clear", None), ("encrypted", generate_key())):
+            folder = work / name
+            folder.mkdir(parents=True)
+            db_name, db_url = await create_database()
+            queue = f"bench-{uuid.uuid4().hex[:6]}"
+            config = folder / "config.toml"
+            write_config(config, db_url, queue, f"http://127.0.0.1:{receiver_port}/inbox", key)
+            settings = load_settings(config)
+            await asyncio.to_thread(migrate.upgrade, settings)
+            port = free_port()
+            gateway = uvicorn(
+                "bench.apps:gateway", port, factory=True, env={"SWITCHBOARD_CONFIG": str(config)}, log=folder / "gw.log"
+            )
+            procs.append(gateway)
+            sides[name] = {"db": db_name, "queue": queue, "settings": settings, "folder": folder, "port": port}
+            sides[name]["process"] = gateway
+        await wait_http(f"http://127.0.0.1:{receiver_port}/healthz", timeout=180)
+        for side in sides.values():
+            await wait_http(f"http://127.0.0.1:{side['port']}/healthz", timeout=180)
+            side["engine"] = make_engine(side["settings"].database)
+            url = f"http://127.0.0.1:{side['port']}"
+            wrk(url, duration=max(2, args.duration // 2), connections=args.connections, script=SCRIPT, run_id="w")
+            async with side["engine"].begin() as conn:
+                await conn.execute(sa.text("ANALYZE"))
+        rates: dict[str, list[float]] = {name: [] for name in sides}
+        cpus: dict[str, list[float]] = {name: [] for name in sides}
+        for turn in range(max(1, args.rounds)):
+            # Alternate which goes first: neither always meets the other's leftovers (vacuum, caches).
+            for name in sorted(sides, reverse=bool(turn % 2)):
+                url = f"http://127.0.0.1:{sides[name]['port']}"
+                server = sides[name]["process"]
+                cpu0 = server.cpu_seconds()
+                result = wrk(
+                    url, duration=args.duration, connections=args.connections, script=SCRIPT, run_id=f"p{turn}"
+                )
+                cpu_us = (server.cpu_seconds() - cpu0) * 1e6 / max(result.requests, 1)
+                rates[name].append(result.rps)
+                cpus[name].append(cpu_us)
+                print(
+                    f"turn {turn + 1}: {name:9} {result.rps:7.0f} req/s (errors {result.errors}), "
+                    f"{cpu_us:.0f} us of the serving process's CPU per request",
+                    flush=True,
+                )
+        seal_cost()
+        median = {name: sorted(r)[len(r) // 2] for name, r in rates.items()}
+        print()
+        print(
+            f"ingest, max req/s (median of {args.rounds}): clear {median['clear']:.0f}, encrypted {median['encrypted']:.0f}"
+        )
+        print(f"ingest throughput cost of encryption: {100 * (1 - median['encrypted'] / median['clear']):.1f} %")
+        cpu = {name: sorted(c)[len(c) // 2] for name, c in cpus.items()}
+        print(
+            f"serving process CPU per request (median): clear {cpu['clear']:.0f} us, encrypted {cpu['encrypted']:.0f} us "
+            f"(+{100 * (cpu['encrypted'] / cpu['clear'] - 1):.1f} %)"
+        )
+        if args.drain:
+            drained: dict[str, float] = {}
+            for name, side in sides.items():
+                async with side["engine"].begin() as conn:
+                    await conn.execute(
+                        sa.text("TRUNCATE messages, deliveries, delivery_attempts, conversations CASCADE")
+                    )
+                await fill(side["settings"], args.drain)
+                drained[name] = await drain(side["settings"], side["engine"], side["folder"], args.drain)
+            print(
+                f"drain deliveries/s: clear {drained['clear']:.0f}, encrypted {drained['encrypted']:.0f}; "
+                f"cost {100 * (1 - drained['encrypted'] / drained['clear']):.1f} %"
+            )
+    finally:
+        for p in procs:
+            p.stop()
+        for side in sides.values():
+            if "engine" in side:
+                await side["engine"].dispose()
+            await drop_database(side["db"])
+            await clear_queue(side["queue"])
+
+
+def seal_cost(n: int = 20000) -> None:
+    """CPU per message of sealing what ingest stores of it (its row, its conversation's participant,
+    its audit row), in this process: the part of the cost the comparison above cannot isolate on a
+    busy machine."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy.dialects import postgresql
+
+    from core.privacy.columns import seal_row, set_keyring
+    from core.privacy.keys import Keyring, generate_key
+    from core.storage.models import audit_log, conversations, messages
+
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    set_keyring(dialect, Keyring(generate_key()))
+    now = datetime.now(UTC)
+    rows: list[dict[str, Any]] = [
+        {
+            "platform": "bench", "external_id": f"m-{i}", "direction": "in", "kind": "text",
+            "sender": f"+2557{i:08d}", "sender_name": None, "recipient": None, "text": "Hello, I need help with my account",
+            "media": [], "timestamp": now, "raw": {"from": f"+2557{i:08d}", "text": {"body": "Hello"}},
+            "extra": {}, "received_at": now, "participant": f"+2557{i:08d}",
+        }
+        for i in range(n)
+    ]  # fmt: skip
+    audit = {"at": now, "kind": "webhook", "detail": {"platform": "bench", "messages": 1}}
+    participant = conversations.c.participant
+    started = time.process_time()
+    for row in rows:
+        seal_row(messages, row, dialect, participant=participant)
+        seal_row(audit_log, audit, dialect)
+    per = (time.process_time() - started) * 1e6 / n
+    print(f"sealing, in process: {per:.1f} us of CPU per ingested message (its row, participant and audit row)")
 
 
 async def fill(settings: object, n: int) -> None:
@@ -245,11 +385,11 @@ async def fill(settings: object, n: int) -> None:
         await gateway.close()
 
 
-async def drain(
-    settings: object, engine: AsyncEngine, work: Path, limit: int, receiver: str, profile: Path | None = None
-) -> float:
-    """Drain ``limit`` deliveries with one worker, then post the same bodies with a bare client
-    loop; returns the ratio of the two rates (the worker's once it is up)."""
+async def drain(settings: object, engine: AsyncEngine, work: Path, limit: int, profile: Path | None = None) -> float:
+    """Deliver ``limit`` stored deliveries with one worker; the steady rate (deliveries/s).
+
+    ``profile``: run the worker under cProfile, writing its profile there.
+    """
     import sys
 
     total = await count(engine, "SELECT count(*) FROM deliveries")
@@ -295,7 +435,16 @@ async def drain(
     if first is not None and done > first[1]:
         steady = (done - first[1]) / max(time.monotonic() - first[0], 1e-9)
         print(f"drain once the worker is up: {steady:.0f} deliveries/s")
-    bare = await bare_client_loop(engine, receiver, n)
+    return steady
+
+
+async def drain_beside_bare_loop(
+    settings: object, engine: AsyncEngine, work: Path, limit: int, receiver: str, profile: Path | None = None
+) -> float:
+    """Drain ``limit`` deliveries with one worker, then post the same bodies with a bare client
+    loop; returns the ratio of the two rates (the worker's once it is up)."""
+    steady = await drain(settings, engine, work, limit, profile)
+    bare = await bare_client_loop(engine, receiver, limit)
     print(f"bare client loop (aiohttp, 16 in flight, the same bodies and receiver): {bare:.0f} posts/s")
     print(f"drain ÷ bare client loop: {steady / bare:.2f}")
     return steady / bare

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from core.auth.api_keys import rotate_api_key as rotate_api_key
     from core.auth.permissions import Principal as Principal
     from core.auth.permissions import requires as requires
+    from core.auth.roles import PermissionInfo as PermissionInfo
     from core.auth.scoped import InvalidToken as InvalidToken
     from core.auth.scoped import issue_token as issue_token
     from core.auth.scoped import rate_limit as rate_limit
@@ -65,6 +66,9 @@ if TYPE_CHECKING:
     from core.messages import KINDS as KINDS
     from core.messages import StandardMessage as StandardMessage
     from core.operations import exports as exports
+    from core.operations.paging import KeysetPage as KeysetPage
+    from core.operations.paging import count_at_most as count_at_most
+    from core.operations.paging import keyset_page as keyset_page
     from core.operations.plugin_services import delete_delivery as delete_delivery
     from core.operations.plugin_services import delivery_states as delivery_states
     from core.operations.plugin_services import issue_user_key as issue_user_key
@@ -79,15 +83,23 @@ if TYPE_CHECKING:
     from core.periods import Period as Period
     from core.periods import check_period as check_period
     from core.periods import period_of as period_of
+    from core.pipeline.exchanges import record_exchange as record_exchange
     from core.pipeline.http_client import env_proxy as env_proxy
     from core.pipeline.ingest import Stored as Stored
     from core.pipeline.retry import parse_retry_after as parse_retry_after
     from core.pipeline.retry import raise_for_response as raise_for_response
     from core.pipeline.retry import raise_for_status as raise_for_status
     from core.pipeline.statuses import DeliveryStatus as DeliveryStatus
+    from core.privacy import Privacy as Privacy
+    from core.privacy.columns import ParticipantRef as ParticipantRef
+    from core.privacy.columns import SealedJSON as SealedJSON
+    from core.privacy.columns import SealedText as SealedText
+    from core.privacy.columns import open_row as open_row
+    from core.privacy.columns import seal_row as seal_row
     from core.redaction import mask as mask
     from core.redaction import mask_phone as mask_phone
     from core.storage.db import UTCDateTime as UTCDateTime
+    from core.storage.db import among as among
     from core.storage.ids import uuid7 as uuid7
     from core.storage.models import NAMING as NAMING
     from core.storage.storable import storable as storable

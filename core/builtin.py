@@ -1,7 +1,7 @@
 """The core's own features, registered as an internal plugin through the hooks third parties use.
 
 Datasette's pattern: the webhook entry point, health checks, the API docs, the ``/api``
-routes, the sweeper, retention and dashboard rollup jobs and the ``users`` CLI are contributions of the plugin
+routes, the sweeper, retention (audit, tokens, personal data) and dashboard rollup jobs and the ``users`` CLI are contributions of the plugin
 named ``core``, so a third-party plugin sees the core's routes and jobs in the same hook
 calls as its own (and its hook wrappers wrap them too). Its routes are mounted at the root
 rather than under ``/plugins/core``; ``trylast`` leaves plugins free to go first.
@@ -10,6 +10,7 @@ rather than under ``/plugins/core``; ``trylast`` leaves plugins free to go first
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ from core.auth.cli import users_command
 from core.auth.sessions import purge_expired_refresh_tokens
 from core.contracts import Command, CronJob
 from core.hookspecs import hookimpl
-from core.operations import rollup
+from core.operations import retention, rollup, subject_export
 from core.pipeline import job_runs
 from core.pipeline.sweeper import sweep
 from core.scaffold import new_plugin_command
@@ -71,6 +72,17 @@ async def _dashboard_rollup_job(ctx: dict[str, Any]) -> int:
     return rolled
 
 
+async def _privacy_retention_job(ctx: dict[str, Any]) -> int:
+    """Erase messages past their platform's ``[privacy.retention]`` and remove expired export files."""
+    gateway: Gateway = ctx["gateway"]
+    return await retention.expire(gateway) + await subject_export.purge_expired_exports(gateway)
+
+
+async def privacy_export(ctx: dict[str, Any], export_id: str) -> None:
+    """Make the file of a person's data export (``POST /api/privacy/exports``)."""
+    await subject_export.run_export(ctx["gateway"], uuid.UUID(export_id))
+
+
 async def run_cron_job(ctx: dict[str, Any], name: str) -> None:
     """Run the cron job ``name`` once now (``POST /api/jobs/{name}/run``), recorded as a manual run."""
     gateway: Gateway = ctx["gateway"]
@@ -92,7 +104,9 @@ def switchboard_jobs(gateway: Gateway) -> Sequence[Any]:
         CronJob("refresh_token_retention", _refresh_token_retention_job, every=3600),
         CronJob("job_run_retention", _job_run_retention_job, every=3600),
         CronJob("dashboard_rollup", _dashboard_rollup_job, every=300),
+        CronJob("privacy_retention", _privacy_retention_job, every=3600),
         run_cron_job,
+        privacy_export,
     ]
 
 

@@ -53,6 +53,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _on_database(settings, lambda: migrate.upgrade(settings))
     else:
         _say_if_behind(settings)
+    from core.privacy import cli as privacy_cli
+
+    # A wrong or missing data key: one line now, rather than a failed start inside the server.
+    _on_database(settings, lambda: privacy_cli.check(settings))
     host = args.host or settings.server.host
     port = args.port or settings.server.port
     workers = args.workers or settings.server.workers
@@ -203,6 +207,7 @@ def cmd_config(args: argparse.Namespace) -> int:
     import asyncio
 
     from core.gateway import Gateway
+    from core.privacy import cli as privacy_cli
 
     settings = _settings(args)
     # Validates every enabled plugin's table, and the routes against what the plugins provide.
@@ -212,6 +217,7 @@ def cmd_config(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     data = settings.masked()
     print(json.dumps(data, indent=2, default=str))
+    print(privacy_cli.describe(settings), file=sys.stderr)
     # The plugins' outside dependencies (switchboard_checks), thoroughly: a bucket is written to.
     failed = asyncio.run(_run_checks(gateway))
     if failed:
@@ -325,6 +331,16 @@ async def _run_checks(gateway: Any) -> int:
     return failed
 
 
+def cmd_privacy(args: argparse.Namespace) -> int:
+    if args.privacy_command in ("erase", "export"):  # a person's data: on a started gateway
+        from core.operations.privacy_cli import privacy_command
+
+        return _runner(privacy_command())(args)
+    from core.privacy import cli as privacy_cli
+
+    return privacy_cli.run(args, _settings)
+
+
 def _plugin_commands(sub: Any, common: argparse.ArgumentParser, args: list[str]) -> None:
     """Add the subcommands of the core plugin and of every enabled plugin (``switchboard_commands``).
 
@@ -428,6 +444,10 @@ def build_parser(
     csub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
     csub.add_parser("check", parents=[common], help="validate and print the resolved config (secrets masked)")
     config.set_defaults(func=cmd_config)
+
+    from core.privacy import cli as privacy_cli
+
+    privacy_cli.add_parser(sub, common).set_defaults(func=cmd_privacy)
 
     for add in extra:
         add(sub)

@@ -241,7 +241,10 @@ class AdminPage:
     title: str
     routes: list[Any] = field(default_factory=list)
     templates: str | None = None
-    role: str = "viewer"  # the least role that sees the navigation entry
+    # The permission whose holders see the navigation entry (``"reports.read"``); without one,
+    # ``role``: the least built-in role that sees it (what plugins said before permissions).
+    permission: str | None = None
+    role: str = "viewer"
 
 
 class ReportType:
@@ -288,6 +291,8 @@ class AdminConsole(Protocol):
     ``csrf_token``; HTMX requests send it as a header by themselves), ``can_write`` (operator or
     above), ``is_admin``, ``nav`` and ``path``. ``block`` names the ``{% block %}`` to answer an
     HTMX request with (the whole page otherwise). ``page_size`` is the rows per page of a list.
+    ``redirect`` answers a form's POST by post/redirect/get, the page it leads to showing a
+    notice and a one-time secret once.
     """
 
     page_size: int
@@ -302,3 +307,14 @@ class AdminConsole(Protocol):
         status_code: int = 200,
         headers: Mapping[str, str] | None = None,
     ) -> Response: ...
+
+    def redirect(
+        self, request: Request, url: str, *, notice: str | None = None, secret: tuple[str, str] | None = None
+    ) -> Response:
+        """303 to ``url`` (an ``HX-Redirect`` for HTMX) after a POST, so a reload repeats nothing.
+
+        The next console page this session renders shows ``notice`` and ``secret`` (a label and a
+        value: a new API key, a temporary password) once, above its content, then forgets them:
+        they travel encrypted in a cookie bound to the session, never in the URL or a log line.
+        """
+        ...

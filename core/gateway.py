@@ -17,6 +17,7 @@ import aiohttp
 import httpx
 
 from core import builtin
+from core.auth.roles import Roles
 from core.auth.service import AuthService
 from core.config.settings import Settings
 from core.contracts import Adapter, CronJob, Destination, JobFunction, job_name
@@ -31,6 +32,7 @@ from core.pipeline.queue.base import QueueBackend
 from core.pipeline.queue.local import LocalQueue
 from core.plugins import PluginRegistry
 from core.privacy import Privacy
+from core.privacy.registry import check_keys
 from core.storage.audit import AuditLog
 from core.storage.db import Database
 
@@ -111,8 +113,14 @@ class Gateway:
     def __init__(self, settings: Settings, extra_plugins: list[tuple[str, object]] | None = None) -> None:
         self.settings = settings
         self.plugins = PluginRegistry(settings, extra_plugins or [], internal=[(builtin.NAME, builtin)])
-        self.db = Database(settings.database)
         self.privacy = Privacy(settings.privacy)
+        self.db = Database(settings.database, self.privacy)
+        # The permissions (the core's and the plugins') and the roles made of them.
+        self.roles = Roles.build(
+            self.plugins.each("switchboard_permissions"),
+            {name: (role.permissions, role.description) for name, role in settings.auth.roles.items()},
+            settings.where,
+        )
         self.audit = AuditLog(self.db, settings.audit)
         self.auth = AuthService(self)
         self.mail = Mailer(settings.mail)
@@ -250,6 +258,12 @@ class Gateway:
         return self._session
 
     async def start(self, *, run_queue: bool = True) -> None:
+        # Data sealed with a key that is not configured: refused before anything reads it.
+        try:
+            await check_keys(self.db)
+        except BaseException:
+            await self.db.close()
+            raise
         self._session = make_session()
         self._http = make_client(self._session, timeout=self.settings.delivery.timeout)
         await self.auth.start()

@@ -15,9 +15,12 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    import uuid
+
     from sqlalchemy import MetaData
     from starlette.routing import BaseRoute
 
+    from core.auth.roles import PermissionInfo
     from core.contracts import Adapter, Check, Command, Destination, ReportType
     from core.gateway import Gateway
     from core.messages import StandardMessage
@@ -58,7 +61,18 @@ def switchboard_routes(gateway: Gateway) -> Sequence[BaseRoute]:
     """Return Starlette routes, mounted under ``/plugins/{plugin}``.
 
     Routes are authenticated by the core. Mark an endpoint with ``core.requires(...)`` to
-    ask for a role or an API-key scope; an unmarked endpoint needs any signed-in user.
+    ask for a permission (the core's or one from ``switchboard_permissions``) and the API-key
+    scopes that may call it; an unmarked endpoint needs any signed-in user.
+    """
+
+
+@hookspec
+def switchboard_permissions() -> Sequence[PermissionInfo]:
+    """Return this plugin's permissions: ``core.PermissionInfo`` items named ``<plugin>.<what>``.
+
+    Each names the least built-in role that holds it (``role="operator"``: operators and admins);
+    ``[auth.roles.<name>] permissions`` may list them, and routes require them with
+    ``core.requires("<plugin>.<what>")``. Called once, before the routes are built.
     """
 
 
@@ -111,6 +125,43 @@ def switchboard_report_types(gateway: Gateway) -> Sequence[ReportType]:
 
     Called by the reports plugin when it builds its catalogue; names must be unique across
     plugins. A plugin may add reports over its own tables this way.
+    """
+
+
+@hookspec
+async def switchboard_erase_messages(message_ids: Sequence[uuid.UUID], gateway: Gateway) -> Mapping[str, int] | None:
+    """Erase the content this plugin keeps about these messages (docs/privacy.md).
+
+    Called by the retention job for messages past their platform's retention and by an erasure
+    of a person for every message that carries them, *before* the core erases the messages
+    themselves (their rows stay, without content: ids are still valid). Erase what is content or
+    identifies a person (bodies, forms, media files, recipients); keep states and counts. Return
+    the rows changed (or files removed) per table, ``{"whatsapp_media": 3}``; erasing again what
+    is already erased changes nothing and counts nothing. May be a coroutine function.
+    """
+
+
+@hookspec
+async def switchboard_erase_participant(participant: str, gateway: Gateway) -> Mapping[str, int] | None:
+    """Erase or anonymise what this plugin keeps about ``participant`` beyond their messages.
+
+    ``participant`` is a phone number, an e-mail address or a device subject as it arrived.
+    Find rows with ``gateway.privacy.match(column, participant)`` (never ``column ==
+    participant``: identifiers may be stored as a keyed hash). Called after
+    ``switchboard_erase_messages`` for the person's messages. Return the rows changed per table;
+    a second erasure of the same person counts nothing. May be a coroutine function.
+    """
+
+
+@hookspec
+async def switchboard_export_participant(
+    participant: str, message_ids: Sequence[uuid.UUID], gateway: Gateway
+) -> Mapping[str, Sequence[Mapping[str, Any]]] | None:
+    """Return everything this plugin keeps about ``participant``, for a subject-access export.
+
+    ``message_ids`` are the person's messages (the core exports the messages themselves). Return
+    JSON-able rows per table, ``{"devices_readings": [{...}, ...]}``; leave out secrets (key
+    hashes, codes) and other people's data. May be a coroutine function.
     """
 
 

@@ -11,11 +11,13 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from typing import Any
 
 import aiosmtplib
 
 from core.config.settings import MailSettings
 from core.errors import MailError
+from core.pipeline.exchanges import record_exchange, recording
 from core.redaction import mask_text
 
 log = logging.getLogger("switchboard.mail")
@@ -92,8 +94,18 @@ class Mailer:
             raise MailError("mail is not configured: set [mail] host and sender")
         message = self.build(to, subject, text, html=html, attachments=attachments, headers=headers)
         s = self.settings
+
+        def note(**answer: Any) -> None:
+            # What a delivery attempt records of the exchange (core.pipeline.exchanges): the
+            # headers, a summary of the content (not the content), the server's answer.
+            if recording():
+                summary = f"{len(message.as_bytes())} bytes; parts: " + ", ".join(
+                    part.get_content_type() for part in message.walk() if not part.is_multipart()
+                )
+                record_exchange("SMTP", f"smtp://{s.host}:{s.port}", headers=message.items(), body=summary, **answer)
+
         try:
-            await aiosmtplib.send(
+            errors, reply = await aiosmtplib.send(
                 message,
                 hostname=s.host,
                 port=s.port,
@@ -104,11 +116,15 @@ class Mailer:
                 timeout=s.timeout,
             )
         except aiosmtplib.SMTPResponseException as err:
+            note(status=err.code, response_body=str(err.message))
             # A server's reply often quotes the address it refused: masked, as this text is logged.
             raise MailError(
                 f"the SMTP server refused the message: {err.code} {mask_text(err.message)}", code=err.code
             ) from err
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as err:
+            note(error=f"{type(err).__name__}: {err}")
             raise MailError(f"could not send mail through {s.host}:{s.port}: {mask_text(str(err))}") from err
+        refused = "".join(f"\nrefused {to}: {code} {text}" for to, (code, text) in errors.items())
+        note(status=250, response_body=reply + refused)
         # Not the subject: a plugin's may name the person it is about.
         log.info("mail sent to %d recipient(s)", len(message["To"].split(",")))

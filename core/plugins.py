@@ -219,6 +219,23 @@ class PluginRegistry:
                 out[name] = items
         return out
 
+    async def answers(self, hook: str, **kwargs: Any) -> list[Any]:
+        """Call a hook on every plugin, awaiting the implementations that are coroutines: their answers.
+
+        An implementation that raises stops the call (the rest never run) and the error propagates.
+        """
+        results = list(getattr(self.pm.hook, hook)(**kwargs))
+        out: list[Any] = []
+        try:
+            while results:
+                result = results.pop(0)
+                out.append(await result if inspect.isawaitable(result) else result)
+        finally:
+            for left in results:
+                if inspect.iscoroutine(left):
+                    left.close()
+        return [answer for answer in out if answer]
+
     async def notify(self, hook: str, **kwargs: Any) -> None:
         """Call a notification hook on every plugin, awaiting the implementations that are coroutines."""
         results = list(getattr(self.pm.hook, hook)(**kwargs))

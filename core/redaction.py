@@ -14,6 +14,7 @@ class Redactor:
 
     def __init__(self, keys: Iterable[str]) -> None:
         words = sorted({k.lower() for k in keys if k})
+        self.words: tuple[str, ...] = tuple(words)
         self._pattern = re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE) if words else None
 
     def is_sensitive(self, key: str) -> bool:

@@ -295,12 +295,19 @@ async def attempts(gateway: Gateway, delivery_id: uuid.UUID | str) -> list[sa.Ro
 async def stored_messages(gateway: Gateway, **where: Any) -> list[sa.Row[Any]]:
     """Stored message rows, oldest first, whose columns equal ``where`` (``platform="whatsapp"``)."""
     query = sa.select(messages).order_by(messages.c.received_at, messages.c.id)
-    return await _rows(gateway, query.where(*(messages.c[column] == value for column, value in where.items())))
+    clauses = [
+        gateway.privacy.match(messages.c[column], value)
+        if column in ("sender", "recipient") and value is not None
+        else messages.c[column] == value
+        for column, value in where.items()
+    ]
+    return await _rows(gateway, query.where(*clauses))
 
 
 async def conversation_of(gateway: Gateway, participant: str) -> sa.Row[Any] | None:
     """The conversation row of ``participant``, if there is one."""
-    rows = await _rows(gateway, sa.select(conversations).where(conversations.c.participant == participant))
+    query = sa.select(conversations).where(gateway.privacy.match(conversations.c.participant, participant))
+    rows = await _rows(gateway, query)
     return rows[0] if rows else None
 
 

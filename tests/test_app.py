@@ -110,7 +110,7 @@ async def test_openapi_covers_core_and_plugin_routes(example_installed: None, cl
     paths = doc["paths"]
     assert "/webhooks/{platform}" in paths and "/api/deliveries/{id}/requeue" in paths
     assert "/plugins/example/hello" in paths
-    assert paths["/api/deliveries/{id}/requeue"]["post"]["x-required-role"] == "operator"
+    assert paths["/api/deliveries/{id}/requeue"]["post"]["x-required-permission"] == "deliveries.repair"
     assert any(p["name"] == "status" for p in paths["/api/deliveries"]["get"]["parameters"])
 
 

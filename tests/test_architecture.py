@@ -27,8 +27,11 @@ LAYERS = {
     "core.untrusted": "foundation",
     "core.contracts": "contracts",
     "core.mail": "outbound",
+    "core.pipeline.exchanges": "foundation",  # what an attempt sent and received: recorded by the mail and HTTP clients
     "core.config": "config",
     "core.storage": "storage",
+    # Sealing personal data is part of storing it (column types, the raw batches' rows).
+    "core.privacy": "storage",
     "core.plugins": "plugins",
     "core.auth": "auth",
     "core.pipeline": "pipeline",
@@ -42,6 +45,7 @@ LAYERS = {
     "core.pipeline.worker": "composition",
     "core.storage.migrate": "composition",  # core's tables and every plugin's, through the registry
     "core.cli": "composition",
+    "core.privacy.cli": "composition",
     "core.testing": "composition",
     "core.testkit": "composition",
     "core.scaffold": "composition",

@@ -175,6 +175,17 @@ async def test_users_deactivate_refuses_the_last_admin(run, clean_stack, tmp_pat
     assert done.returncode == 1 and "last active admin" in done.stderr
 
 
+async def test_users_set_role_takes_a_role_defined_at_run_time_and_names_the_roles_for_an_unknown_one(run, clean_stack, client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from core.auth.stored_roles import define_role
+
+    await define_role(client.gateway, "auditor", ["audit.read"])
+    await _create(run, clean_stack, tmp_path, "watcher", role="viewer")
+    done = await run(clean_stack, tmp_path, "set-role", "watcher", "auditor")
+    assert done.returncode == 0 and "watcher is auditor" in done.stdout
+    refused = await run(clean_stack, tmp_path, "set-role", "watcher", "root")
+    assert refused.returncode == 1 and "role one of viewer, operator, admin, auditor" in refused.stderr
+
+
 async def test_commands_on_an_unknown_user_fail_cleanly(run, clean_stack, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     for args in (("set-role", "ghost", "admin"), ("deactivate", "ghost"), ("unlock", "ghost")):
         done = await run(clean_stack, tmp_path, *args)

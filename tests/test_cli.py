@@ -67,6 +67,13 @@ def test_config_check_prints_the_resolved_config_with_secrets_masked(tmp_path: P
         ("[plugins.nosuch]\nx = 1\n", {}, "no plugin named 'nosuch' is installed"),
         ('[plugins.http.destinations.crm]\nurl = "not a url"\n', {}, "[plugins.http] destinations.crm.url"),
         ("[database]\nurll = 1\n", {}, "[database] urll: unknown key"),
+        (
+            '[auth.roles.reporter]\npermissions = ["reports.requset"]\n',
+            {},
+            "config.toml: [auth] roles.reporter.permissions: unknown permission 'reports.requset'; did you mean 'reports.request'?",
+        ),
+        ('[auth.roles.reporter]\npermission = ["traffic.read"]\n', {}, "[auth] roles.reporter.permissions: required key is missing"),
+        ('[auth.roles.admin]\npermissions = ["traffic.read"]\n', {}, "[auth] roles.admin: the admin role holds every"),
         ("", {"SWITCHBOARD_DATABASE__URLL": "x"}, "environment variable SWITCHBOARD_DATABASE__URLL ([database] urll)"),
         (
             "",

@@ -20,6 +20,11 @@ elsewhere an admin's Basic credentials get what an anonymous caller gets.
 reset (only the routes to change it are open until they do). A report download is public to
 the guard, and its link's signature is the authentication: unsigned, every caller gets 403.
 
+Every route declares the one permission it needs (``requires(...)``); ``PERMISSIONS`` below says,
+by hand, which, and a route that declares none fails. A configured role (``reporter``, made of a
+few permissions) is called on every route too: where its role holds the route's permission it
+gets what an admin gets, elsewhere 403.
+
 CFCBE's webhook URLs (``core.webhook_route``) are public to the guard like ``/webhooks/{platform}``:
 their row is what the adapter answers (WhatsApp's handshake refuses a GET without Meta's
 parameters; a case adapter wants a key holding ``webhooks:<platform>``, ``*`` included: no
@@ -67,6 +72,10 @@ DELETE  /api/users/{user_id}                 401       403    403      ok    403
 POST    /api/users/{user_id}/approve         401       403    403      ok    403     403
 POST    /api/users/{user_id}/reject          401       403    403      ok    403     403
 
+GET     /api/roles                           401       403    403      ok    403     403
+PUT     /api/roles/{name}                    401       403    403      ok    403     403
+DELETE  /api/roles/{name}                    401       403    403      ok    403     403
+
 GET     /api/api-keys                        401       403    403      ok    403     403
 POST    /api/api-keys                        401       403    403      ok    403     403
 GET     /api/api-keys/{key_id}               401       403    403      ok    403     403
@@ -94,6 +103,10 @@ GET     /api/jobs                            401       ok     ok       ok    ok 
 POST    /api/jobs/{name}/run                 401       403    ok       ok    ok      403
 POST    /api/jobs/{name}/disable             401       403    403      ok    ok      403
 POST    /api/jobs/{name}/enable              401       403    403      ok    ok      403
+POST    /api/privacy/erasures                401       403    403      ok    ok      403
+POST    /api/privacy/exports                 401       403    403      ok    ok      403
+GET     /api/privacy/exports/{export_id}     401       403    403      ok    ok      403
+GET     /api/privacy/exports/{export_id}/download 403  403    403      403   403     403
 GET     /api/metrics/summary                 401       ok        ok        ok        ok        403
 
 GET     /plugins/example/hello               401       ok     ok       ok    403     403
@@ -234,10 +247,16 @@ GET     /admin/users                         ok        403       403       ok   
 POST    /admin/users                         ok        403       403       ok        403       ok
 GET     /admin/users/{id}                    ok        403       403       ok        403       ok
 POST    /admin/users/{id}                    ok        403       403       ok        403       ok
+GET     /admin/roles                         ok        403       403       ok        403       ok
+POST    /admin/roles                         ok        403       403       ok        403       ok
+POST    /admin/roles/{name}/delete           ok        403       403       ok        403       ok
 GET     /admin/keys                          ok        403       403       ok        403       ok
 POST    /admin/keys                          ok        403       403       ok        403       ok
 POST    /admin/keys/{id}/revoke              ok        403       403       ok        403       ok
 POST    /admin/keys/{id}/rotate              ok        403       403       ok        403       ok
+GET     /admin/privacy                       ok        403       403       ok        403       ok
+POST    /admin/privacy/erase                 ok        403       403       ok        403       ok
+POST    /admin/privacy/export                ok        403       403       ok        403       ok
 GET     /admin/static/{path}                 ok        ok        ok        ok        403       ok
 
 POST    /plugins/webform/auth/request-verification ok    ok     ok       ok    ok      ok
@@ -286,11 +305,278 @@ POST    /admin/reports/{report_id}/delete    ok        403       ok        ok   
 GET     /admin/devices/                      ok        ok        ok        ok        403       ok
 POST    /admin/devices/register              ok        403       ok        ok        403       ok
 GET     /admin/devices/alerts                ok        ok        ok        ok        403       ok
+POST    /admin/devices/alerts/acknowledge    ok        403       ok        ok        403       ok
 POST    /admin/devices/alerts/{alert_id}/acknowledge ok 403      ok        ok        403       ok
 GET     /admin/devices/{device_id}           ok        ok        ok        ok        403       ok
 POST    /admin/devices/{device_id}/deactivate ok       403       ok        ok        403       ok
 POST    /admin/devices/{device_id}/rotate-key ok       403       ok        ok        403       ok
+POST    /admin/devices/{device_id}/reactivate ok       403       ok        ok        403       ok
 """
+
+
+# The permission each route needs: ``public`` (no credentials), ``signed-in`` (any user, whatever
+# the role), a permission (``core.auth.roles`` and the plugins' ``switchboard_permissions``), or a
+# built-in role's name (the example plugin, written as a third party wrote plugins before permissions).
+PERMISSIONS = """
+GET     /api/webhook/whatsapp/                                    public
+POST    /api/webhook/whatsapp/                                    public
+GET     /api/webhook/whatsapp                                     public
+POST    /api/webhook/whatsapp                                     public
+OPTIONS /api/webhook/webform/auth/request-verification/           public
+POST    /api/webhook/webform/auth/request-verification/           public
+OPTIONS /api/webhook/webform/auth/request-verification            public
+POST    /api/webhook/webform/auth/request-verification            public
+OPTIONS /api/webhook/webform/auth/verify-otp/                     public
+POST    /api/webhook/webform/auth/verify-otp/                     public
+OPTIONS /api/webhook/webform/auth/verify-otp                      public
+POST    /api/webhook/webform/auth/verify-otp                      public
+OPTIONS /api/webhook/webform/                                     public
+POST    /api/webhook/webform/                                     public
+OPTIONS /api/webhook/webform                                      public
+POST    /api/webhook/webform                                      public
+POST    /api/v2/aggregate                                         dhis2.submit
+POST    /api/v2/aggregate/reenqueue/batch                         deliveries.repair
+GET     /api/v2/aggregate/reenqueue/{task_id}                     deliveries.repair
+POST    /api/v2/aggregate/reenqueue/{task_id}                     deliveries.repair
+GET     /api/v2/logs                                              traffic.read
+DELETE  /api/v2/logs/purge                                        deliveries.repair
+GET     /api/v2/logs/{id}                                         traffic.read
+DELETE  /api/v2/logs/{id}                                         deliveries.repair
+GET     /api/v2/mappings                                          dhis2.mappings.read
+POST    /api/v2/mappings/import/csv                               dhis2.mappings.manage
+POST    /api/v2/mappings/import/excel                             dhis2.mappings.manage
+GET     /api/v2/mappings/export/excel                             dhis2.mappings.read
+GET     /api/v2/mappings/export/excel-template                    public
+POST    /api/v2/user                                              users.manage
+GET     /api/v2/users                                             users.manage
+GET     /api/v2/users/{uid}                                       users.manage
+PUT     /api/v2/users/{uid}                                       users.manage
+POST    /api/v2/users/getToken                                    dhis2.submit
+POST    /api/v2/users/refreshToken                                dhis2.submit
+GET     /mappings/export/excel-template                           public
+OPTIONS /api/v2/aggregate                                         public
+OPTIONS /api/v2/aggregate/reenqueue/batch                         public
+OPTIONS /api/v2/aggregate/reenqueue/{task_id}                     public
+OPTIONS /api/v2/logs                                              public
+OPTIONS /api/v2/logs/purge                                        public
+OPTIONS /api/v2/logs/{id}                                         public
+OPTIONS /api/v2/mappings                                          public
+OPTIONS /api/v2/mappings/import/csv                               public
+OPTIONS /api/v2/mappings/import/excel                             public
+OPTIONS /api/v2/mappings/export/excel                             public
+OPTIONS /api/v2/mappings/export/excel-template                    public
+OPTIONS /api/v2/user                                              public
+OPTIONS /api/v2/users                                             public
+OPTIONS /api/v2/users/{uid}                                       public
+OPTIONS /api/v2/users/getToken                                    public
+OPTIONS /api/v2/users/refreshToken                                public
+OPTIONS /mappings/export/excel-template                           public
+POST    /webhooks/devices/heartbeat                               devices.manage
+POST    /api/webhook/helpline/case/ceemis/                        public
+POST    /api/webhook/helpline/case/ceemis                         public
+PUT     /api/webhook/helpline/case/ceemis/update/                 public
+PUT     /api/webhook/helpline/case/ceemis/update                  public
+POST    /api/webhook/ceemis/create/                               public
+POST    /api/webhook/ceemis/create                                public
+POST    /api/webhook/eemis/                                       public
+POST    /api/webhook/eemis                                        public
+GET     /api/case/status/{reference}/                             content.read
+GET     /api/case/status/{reference}                              content.read
+GET     /admin/                                                   traffic.read
+GET     /admin/login                                              public
+POST    /admin/login                                              public
+POST    /admin/logout                                    signed-in
+GET     /admin/password                                  signed-in
+POST    /admin/password                                  signed-in
+GET     /admin/deliveries                                         traffic.read
+POST    /admin/deliveries/bulk                                    deliveries.repair
+POST    /admin/deliveries/selected                                deliveries.repair
+GET     /admin/deliveries/{id}                                    content.read
+POST    /admin/deliveries/{id}/requeue                            deliveries.repair
+POST    /admin/deliveries/{id}/cancel                             deliveries.repair
+POST    /admin/deliveries/{id}/delete                             deliveries.repair
+GET     /admin/logs                                               audit.read
+GET     /admin/logs/{id:int}                                      audit.read
+GET     /admin/messages                                           content.read
+GET     /admin/messages/{id}                                      content.read
+GET     /admin/conversations                                      content.read
+GET     /admin/conversations/{id}                                 content.read
+POST    /admin/conversations/{id}/reply                           messages.send
+GET     /admin/plugins                                            traffic.read
+GET     /admin/search                                             content.read
+GET     /admin/destinations                                       traffic.read
+POST    /admin/destinations/{name}/pause                          destinations.manage
+POST    /admin/destinations/{name}/resume                         destinations.manage
+POST    /admin/jobs/{name}/run                                    jobs.run
+POST    /admin/jobs/{name}/disable                                jobs.manage
+POST    /admin/jobs/{name}/enable                                 jobs.manage
+GET     /admin/users                                              users.manage
+POST    /admin/users                                              users.manage
+GET     /admin/users/{id}                                         users.manage
+POST    /admin/users/{id}                                         users.manage
+GET     /admin/roles                                              users.manage
+POST    /admin/roles                                              users.manage
+POST    /admin/roles/{name}/delete                                users.manage
+GET     /admin/privacy                                            privacy.manage
+POST    /admin/privacy/erase                                      privacy.manage
+POST    /admin/privacy/export                                     privacy.manage
+GET     /admin/keys                                               users.manage
+POST    /admin/keys                                               users.manage
+POST    /admin/keys/{id}/revoke                                   users.manage
+POST    /admin/keys/{id}/rotate                                   users.manage
+GET     /admin/static/{path}                                      public
+GET     /admin/ceemis/cases/                                      content.read
+GET     /admin/devices/                                           devices.read
+POST    /admin/devices/register                                   devices.manage
+GET     /admin/devices/alerts                                     devices.read
+POST    /admin/devices/alerts/acknowledge                         devices.manage
+POST    /admin/devices/alerts/{alert_id}/acknowledge              devices.manage
+GET     /admin/devices/{device_id}                                devices.read
+POST    /admin/devices/{device_id}/deactivate                     devices.manage
+POST    /admin/devices/{device_id}/rotate-key                     devices.manage
+POST    /admin/devices/{device_id}/reactivate                     devices.manage
+GET     /admin/dhis2/mappings/                                    dhis2.mappings.read
+POST    /admin/dhis2/mappings/upload                              dhis2.mappings.manage
+GET     /admin/dhis2/mappings/template.xlsx                       dhis2.mappings.read
+GET     /admin/dhis2/mappings/export.csv                          dhis2.mappings.read
+GET     /admin/dhis2/mappings/export.xlsx                         dhis2.mappings.read
+GET     /admin/reports/                                           reports.read
+POST    /admin/reports/request                                    reports.request
+GET     /admin/reports/schedules/{name}                           reports.read
+POST    /admin/reports/schedules/{name}/run                       reports.request
+POST    /admin/reports/schedules/{name}/enable                    reports.manage
+POST    /admin/reports/schedules/{name}/disable                   reports.manage
+POST    /admin/reports/schedules/{name}/delete                    reports.manage
+GET     /admin/reports/{report_id}                                reports.read
+POST    /admin/reports/{report_id}/delete                         reports.request
+GET     /admin/webform/organisations/                             webform.manage
+POST    /admin/webform/organisations/                             webform.manage
+GET     /admin/webform/organisations/{slug}                       webform.manage
+POST    /admin/webform/organisations/{slug}                       webform.manage
+POST    /admin/webform/organisations/{slug}/delete                webform.manage
+GET     /webhooks/{platform}                                      public
+OPTIONS /webhooks/{platform}                                      public
+POST    /webhooks/{platform}                                      public
+GET     /healthz                                                  public
+GET     /readyz                                                   public
+GET     /openapi.json                                             public
+GET     /docs                                                     public
+GET     /docs/static/init.js                                      public
+GET     /docs/static/{path}                                       public
+GET     /metrics                                                  public
+POST    /api/auth/token                                           public
+POST    /api/auth/refresh                                         public
+POST    /api/auth/logout                                 signed-in
+GET     /api/auth/me                                     signed-in
+POST    /api/auth/password                               signed-in
+POST    /api/auth/signup                                          public
+GET     /api/roles                                                users.manage
+PUT     /api/roles/{name}                                         users.manage
+DELETE  /api/roles/{name}                                         users.manage
+POST    /api/privacy/erasures                                     privacy.manage
+POST    /api/privacy/exports                                      privacy.manage
+GET     /api/privacy/exports/{export_id}                          privacy.manage
+GET     /api/privacy/exports/{export_id}/download                 public
+GET     /api/users                                                users.manage
+POST    /api/users                                                users.manage
+GET     /api/users/{user_id}                                      users.manage
+PUT     /api/users/{user_id}                                      users.manage
+DELETE  /api/users/{user_id}                                      users.manage
+POST    /api/users/{user_id}/approve                              users.manage
+POST    /api/users/{user_id}/reject                               users.manage
+GET     /api/api-keys                                             users.manage
+POST    /api/api-keys                                             users.manage
+GET     /api/api-keys/{key_id}                                    users.manage
+DELETE  /api/api-keys/{key_id}                                    users.manage
+POST    /api/api-keys/{key_id}/rotate                             users.manage
+GET     /api/messages                                             content.read
+GET     /api/messages/{id}                                        content.read
+GET     /api/deliveries                                           traffic.read
+POST    /api/deliveries/requeue                                   deliveries.repair
+POST    /api/deliveries/purge                                     deliveries.repair
+GET     /api/deliveries/{id}                                      content.read
+DELETE  /api/deliveries/{id}                                      deliveries.repair
+POST    /api/deliveries/{id}/requeue                              deliveries.repair
+POST    /api/deliveries/{id}/cancel                               deliveries.repair
+GET     /api/conversations                                        content.read
+GET     /api/conversations/{id}                                   content.read
+POST    /api/conversations/{id}/messages                          messages.send
+GET     /api/logs                                                 audit.read
+GET     /api/logs/{id:int}                                        audit.read
+GET     /api/jobs                                                 traffic.read
+POST    /api/jobs/{name}/run                                      jobs.run
+POST    /api/jobs/{name}/disable                                  jobs.manage
+POST    /api/jobs/{name}/enable                                   jobs.manage
+GET     /api/metrics/summary                                      traffic.read
+GET     /api/destinations                                         traffic.read
+POST    /api/destinations/{name}/pause                            destinations.manage
+POST    /api/destinations/{name}/resume                           destinations.manage
+GET     /plugins/ceemis/cases/{reference}                         content.read
+GET     /plugins/devices/devices                                  devices.read
+POST    /plugins/devices/devices                                  devices.manage
+GET     /plugins/devices/devices/{device_id}                      devices.read
+PATCH   /plugins/devices/devices/{device_id}                      devices.manage
+DELETE  /plugins/devices/devices/{device_id}                      devices.delete
+POST    /plugins/devices/devices/{device_id}/deactivate           devices.manage
+POST    /plugins/devices/devices/{device_id}/reactivate           devices.manage
+POST    /plugins/devices/devices/{device_id}/rotate-key           devices.manage
+POST    /plugins/devices/heartbeat                                devices.manage
+GET     /plugins/devices/readings                                 devices.read
+GET     /plugins/devices/subjects/{subject}/summary               devices.read
+GET     /plugins/devices/alerts                                   devices.read
+POST    /plugins/devices/alerts/{alert_id}/acknowledge            devices.manage
+GET     /plugins/devices/rules                                    devices.read
+POST    /plugins/devices/rules                                    devices.rules
+PUT     /plugins/devices/rules/{name}                             devices.rules
+DELETE  /plugins/devices/rules/{name}                             devices.rules
+POST    /plugins/dhis2/aggregate                                  dhis2.submit
+POST    /plugins/dhis2/tracker                                    dhis2.submit
+POST    /plugins/dhis2/mappings/import                            dhis2.mappings.manage
+GET     /plugins/dhis2/mappings                                   dhis2.mappings.read
+GET     /plugins/dhis2/mappings/template.xlsx                     dhis2.mappings.read
+GET     /plugins/dhis2/mappings/export.xlsx                       dhis2.mappings.read
+GET     /plugins/dhis2/mappings/export.csv                        dhis2.mappings.read
+GET     /plugins/dhis2/mappings/{mapping_id:int}                  dhis2.mappings.read
+DELETE  /plugins/dhis2/mappings/{mapping_id:int}                  dhis2.mappings.manage
+POST    /plugins/dhis2/orgunit-mappings/import                    dhis2.mappings.manage
+GET     /plugins/dhis2/orgunit-mappings                           dhis2.mappings.read
+GET     /plugins/dhis2/orgunit-mappings/template.xlsx             dhis2.mappings.read
+GET     /plugins/dhis2/orgunit-mappings/export.xlsx               dhis2.mappings.read
+GET     /plugins/dhis2/orgunit-mappings/export.csv                dhis2.mappings.read
+GET     /plugins/dhis2/orgunit-mappings/{mapping_id:int}          dhis2.mappings.read
+DELETE  /plugins/dhis2/orgunit-mappings/{mapping_id:int}          dhis2.mappings.manage
+GET     /plugins/reports/types                                    reports.read
+GET     /plugins/reports/reports                                  reports.read
+POST    /plugins/reports/reports                                  reports.request
+GET     /plugins/reports/reports/{report_id}                      reports.read
+DELETE  /plugins/reports/reports/{report_id}                      reports.request
+GET     /plugins/reports/download/{report_id}                     public
+GET     /plugins/reports/schedules                                reports.read
+POST    /plugins/reports/schedules                                reports.manage
+GET     /plugins/reports/schedules/{name}                         reports.read
+PATCH   /plugins/reports/schedules/{name}                         reports.manage
+POST    /plugins/reports/schedules/{name}/run                     reports.request
+POST    /plugins/reports/schedules/{name}/disable                 reports.manage
+POST    /plugins/reports/schedules/{name}/enable                  reports.manage
+DELETE  /plugins/reports/schedules/{name}                         reports.manage
+OPTIONS /plugins/webform/auth/request-verification                public
+POST    /plugins/webform/auth/request-verification                public
+OPTIONS /plugins/webform/auth/verify-otp                          public
+POST    /plugins/webform/auth/verify-otp                          public
+GET     /plugins/webform/organisations                            webform.manage
+POST    /plugins/webform/organisations                            webform.manage
+GET     /plugins/webform/organisations/{slug}                     webform.manage
+PUT     /plugins/webform/organisations/{slug}                     webform.manage
+DELETE  /plugins/webform/organisations/{slug}                     webform.manage
+GET     /plugins/whatsapp/messages/{message_id}                   content.read
+GET     /plugins/whatsapp/messages/{message_id}/media/{media_id}  content.read
+GET     /plugins/whatsapp/contacts/{wa_id}                        content.read
+PUT     /plugins/whatsapp/contacts/{wa_id}                        whatsapp.contacts
+GET     /plugins/example/hello                                    viewer
+"""
+
+# A role of [auth.roles]: who requests reports and watches traffic, without reading personal content.
+REPORTER = ["traffic.read", "reports.read", "reports.request"]
 
 
 # The only routes that accept ``Authorization: Basic`` (dhis2gw's clients send it): there an
@@ -378,7 +664,12 @@ def _outcome(status: int) -> str:
 @pytest.fixture
 async def full_app(example_installed: None, app_client):  # type: ignore[no-untyped-def]
     """Every installed plugin enabled, every optional route switched on, limits out of the way."""
-    auth = {"allow_signup": True, "api_rate_per_minute": 1_000_000, "login_rate_per_minute": 1_000_000}
+    auth = {
+        "allow_signup": True,
+        "api_rate_per_minute": 1_000_000,
+        "login_rate_per_minute": 1_000_000,
+        "roles": {"reporter": {"permissions": REPORTER}},
+    }
     # dhis2gw's API at /api/v2 and CFCBE's URLs too (both off by default).
     cfcbe = {"cfcbe": {"enabled": True}}
     plugins = {"dhis2": {"compat": {"enabled": True}}, "whatsapp": cfcbe, "ceemis": cfcbe, "webform": cfcbe}
@@ -391,6 +682,51 @@ async def test_every_route_of_the_app_is_in_the_matrix(full_app) -> None:  # typ
     listed = set(expected_table())
     assert sorted(present - listed) == [], "routes missing from MATRIX: add a row saying who may call each"
     assert sorted(listed - present) == [], "MATRIX lists routes the app does not have"
+
+
+def permission_table() -> dict[tuple[str, str], str]:
+    table: dict[tuple[str, str], str] = {}
+    for line in PERMISSIONS.strip().splitlines():
+        method, path, permission = line.split()
+        assert (method, path) not in table, f"{method} {path} is listed twice"
+        table[(method, path)] = permission
+    return table
+
+
+async def test_every_route_declares_the_permission_the_table_gives_it(full_app) -> None:  # type: ignore[no-untyped-def]
+    table = permission_table()
+    declared = {}
+    for path, methods, requirement, _ in walk_routes(full_app.app.routes):
+        assert requirement.declared, f"{path} declares no permission: mark its endpoint with requires(...)"
+        name = "public" if requirement.public else requirement.permission or "signed-in"
+        declared.update({(method, path): name for method in methods})
+    assert sorted(set(declared) - set(table)) == [], "routes missing from PERMISSIONS"
+    assert sorted(set(table) - set(declared)) == [], "PERMISSIONS lists routes the app does not have"
+    wrong = [
+        f"{m} {p}: declares {declared[m, p]}, PERMISSIONS says {want}"
+        for (m, p), want in table.items()
+        if declared[m, p] != want
+    ]
+    assert wrong == [], "\n".join(wrong)
+
+
+async def test_a_configured_role_gets_what_its_permissions_allow_on_every_route(full_app) -> None:  # type: ignore[no-untyped-def]
+    headers = await user_headers(full_app.gateway, "reporter")
+    permissions, matrix = permission_table(), expected_table()
+    wrong: list[str] = []
+    for (method, path), expected in sorted(matrix.items()):
+        needs = permissions[method, path]
+        if needs == "public":
+            want = expected["viewer"]  # what the endpoint answers a signed-in user
+        elif needs == "signed-in" or needs in REPORTER:
+            want = expected["admin"]  # let through, as an admin is
+        else:
+            want = "403"  # a built-in role's name too: the reporter lacks most of what a viewer holds
+        body = {"json": {}} if method in ("POST", "PUT", "PATCH") else {}
+        r = await full_app.request(method, _concrete(path), headers=headers, **body)
+        if _outcome(r.status_code) != want:
+            wrong.append(f"{method} {path} as reporter: expected {want}, got {r.status_code} {r.text[:80]}")
+    assert wrong == [], "\n".join(wrong)
 
 
 async def test_every_caller_gets_what_the_matrix_says_on_every_route(full_app) -> None:  # type: ignore[no-untyped-def]

@@ -14,6 +14,8 @@ from admin_ui.views import (
     operations,
     people,
     plugins,
+    privacy,
+    roles,
     search,
 )
 
@@ -50,8 +52,14 @@ def console_routes() -> list[BaseRoute]:
         Route("/users", people.create_user_view, methods=["POST"]),
         Route("/users/{id}", people.user_page, methods=["GET"]),
         Route("/users/{id}", people.change_user, methods=["POST"]),
+        Route("/roles", roles.roles_page, methods=["GET"]),
+        Route("/roles", roles.define, methods=["POST"]),
+        Route("/roles/{name}/delete", roles.remove, methods=["POST"]),
         Route("/keys", people.keys_page, methods=["GET"]),
         Route("/keys", people.create_key_view, methods=["POST"]),
         Route("/keys/{id}/revoke", people.revoke_key_view, methods=["POST"]),
         Route("/keys/{id}/rotate", people.rotate_key_view, methods=["POST"]),
+        Route("/privacy", privacy.privacy_page, methods=["GET"]),
+        Route("/privacy/erase", privacy.erase, methods=["POST"]),
+        Route("/privacy/export", privacy.export, methods=["POST"]),
     ]

@@ -100,7 +100,7 @@ async def login(request: Request) -> Response:
 
 
 @open_during_password_change
-@requires("viewer")
+@requires()
 async def logout(request: Request) -> Response:
     """End this session at once (its cookie stops working, even if kept)."""
     gateway = console_of(request).gateway
@@ -114,7 +114,7 @@ async def logout(request: Request) -> Response:
 
 
 @open_during_password_change
-@requires("viewer")
+@requires()
 async def password(request: Request) -> Response:
     """Change your own password (required after an admin reset it)."""
     console = console_of(request)

@@ -18,7 +18,7 @@ from core.operations.filters import ConversationFilters, MessageFilters
 from core.operations.plugin_services import message_deliveries
 
 
-@requires("viewer")
+@requires("content.read")
 async def list_conversations(request: Request) -> Response:
     console = console_of(request)
     f, page, errors, status = await filtered_page(
@@ -37,7 +37,7 @@ async def list_conversations(request: Request) -> Response:
     return console.render(request, "conversations.html", context, block="results", status_code=status)
 
 
-@requires("viewer")
+@requires("content.read")
 async def show_conversation(request: Request) -> Response:
     """Messages oldest first, like a chat, each outbound one with its delivery; ``cursor`` pages back to older ones."""
     return await _transcript(request)
@@ -68,7 +68,7 @@ async def _transcript(
     return console.render(request, "conversation.html", context, status_code=status_code)
 
 
-@requires("operator")
+@requires("messages.send")
 async def reply(request: Request) -> Response:
     """Send a text to the conversation's participant on its platform (``core.operations.replies``); its delivery shows in the transcript."""
     console = console_of(request)

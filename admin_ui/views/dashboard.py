@@ -11,7 +11,7 @@ from core.auth.permissions import requires
 from core.operations.summary import WINDOWS, summary
 
 
-@requires("viewer")
+@requires("traffic.read")
 async def dashboard(request: Request) -> Response:
     console = console_of(request)
     window = request.query_params.get("window", "24h")

@@ -64,7 +64,7 @@ def _json_decoded(value: Any) -> Any:
     return value
 
 
-@requires("viewer")
+@requires("traffic.read")
 async def list_deliveries(request: Request) -> Response:
     """Deliveries, newest first, filtered by status, destination, platform and date."""
     console = console_of(request)
@@ -88,7 +88,7 @@ async def list_deliveries(request: Request) -> Response:
     return console.render(request, "deliveries.html", context, block="results", status_code=status)
 
 
-@requires("viewer")
+@requires("content.read")
 async def show_delivery(request: Request) -> Response:
     """One delivery: its message, every attempt, DHIS2 import counts and conflicts."""
     console = console_of(request)
@@ -123,21 +123,21 @@ def _back(request: Request, delivery_id: str) -> Response:
     return RedirectResponse(f"/admin/deliveries/{delivery_id}", status_code=303)
 
 
-@requires("operator")
+@requires("deliveries.repair")
 async def requeue(request: Request) -> Response:
     delivery_id = path_uuid(request)
     await repair.requeue(console_of(request).gateway, delivery_id, caller(request))
     return await _after(request, str(delivery_id))
 
 
-@requires("operator")
+@requires("deliveries.repair")
 async def cancel(request: Request) -> Response:
     delivery_id = path_uuid(request)
     await repair.cancel(console_of(request).gateway, delivery_id, caller(request))
     return await _after(request, str(delivery_id))
 
 
-@requires("operator")
+@requires("deliveries.repair")
 async def delete(request: Request) -> Response:
     delivery_id = path_uuid(request)
     await repair.delete(console_of(request).gateway, delivery_id, caller(request))
@@ -152,7 +152,7 @@ async def _after(request: Request, delivery_id: str) -> Response:
     return _back(request, delivery_id)
 
 
-@requires("operator")
+@requires("deliveries.repair")
 async def bulk(request: Request) -> Response:
     """Requeue or purge everything matching the filter: first a confirmation stating the count."""
     console = console_of(request)
@@ -186,7 +186,7 @@ def _fields(f: DeliveryFilters) -> list[tuple[str, str]]:
 SELECTED_ACTIONS = {"requeue": (repair.requeue, "Requeued"), "cancel": (repair.cancel, "Cancelled")}
 
 
-@requires("operator")
+@requires("deliveries.repair")
 async def selected(request: Request) -> Response:
     """Requeue or cancel the deliveries ticked in the list (one page at most); those that cannot be are counted, not failed."""
     console = console_of(request)

@@ -17,7 +17,7 @@ from core.operations.filters import LogFilters
 KINDS = ["request", "auth", "admin"]
 
 
-@requires("operator")
+@requires("audit.read")
 async def list_logs(request: Request) -> Response:
     """Filter by status, date range, user, endpoint, platform and kind; newest first."""
     console = console_of(request)
@@ -38,7 +38,7 @@ async def list_logs(request: Request) -> Response:
     return console.render(request, "logs.html", context, block="results", status_code=status)
 
 
-@requires("operator")
+@requires("audit.read")
 async def show_log(request: Request) -> Response:
     """One entry: request metadata, its payload (redacted as the audit log is) and its error."""
     console = console_of(request)

@@ -17,7 +17,7 @@ from core.operations import records
 from core.operations.filters import MessageFilters
 
 
-@requires("viewer")
+@requires("content.read")
 async def list_messages(request: Request) -> Response:
     """Filter by platform, participant, direction, kind and date range; newest first."""
     console = console_of(request)
@@ -39,7 +39,7 @@ async def list_messages(request: Request) -> Response:
     return console.render(request, "messages.html", context, block="results", status_code=status)
 
 
-@requires("viewer")
+@requires("content.read")
 async def show_message(request: Request) -> Response:
     """One message: metadata, text, media, its raw payload (redacted), its conversation and deliveries."""
     console = console_of(request)

@@ -13,7 +13,7 @@ from core.auth.permissions import requires
 from core.operations import destinations, jobs
 
 
-@requires("viewer")
+@requires("traffic.read")
 async def operations_page(request: Request) -> Response:
     """Every destination's breaker and every cron job with its last runs; buttons for operators."""
     return await _render(request, request.query_params.get("done"))
@@ -36,33 +36,33 @@ async def _after(request: Request, done: str) -> Response:
     return RedirectResponse(f"/admin/destinations?{urlencode({'done': done})}", status_code=303)
 
 
-@requires("operator")
+@requires("destinations.manage")
 async def pause(request: Request) -> Response:
     name = request.path_params["name"]
     await destinations.pause(console_of(request).gateway, name, caller(request))
     return await _after(request, f"paused {name}")
 
 
-@requires("operator")
+@requires("destinations.manage")
 async def resume(request: Request) -> Response:
     name = request.path_params["name"]
     await destinations.resume(console_of(request).gateway, name, caller(request))
     return await _after(request, f"resumed {name}")
 
 
-@requires("operator")
+@requires("jobs.run")
 async def run_job(request: Request) -> Response:
     job = await jobs.run_now(console_of(request).gateway, request.path_params["name"], caller(request))
     return await _after(request, f"queued a run of {job.name}")
 
 
-@requires("admin")
+@requires("jobs.manage")
 async def disable_job(request: Request) -> Response:
     job = await jobs.set_enabled(console_of(request).gateway, request.path_params["name"], False, caller(request))
     return await _after(request, f"disabled {job.name}")
 
 
-@requires("admin")
+@requires("jobs.manage")
 async def enable_job(request: Request) -> Response:
     job = await jobs.set_enabled(console_of(request).gateway, request.path_params["name"], True, caller(request))
     return await _after(request, f"enabled {job.name}")

@@ -1,4 +1,4 @@
-"""Users and API keys (admins only): create, change role, deactivate, reset, approve; keys shown once."""
+"""Users and API keys (``users.manage``): create, change role, deactivate, reset, approve; keys shown once."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from admin_ui.views.common import caller, field_errors, text_field
 from core import path_uuid
 from core.auth.api_keys import create_key, key_view, list_keys, revoke_key, rotate_key
 from core.auth.events import record_decision, record_event, record_user_changes
-from core.auth.permissions import ROLES, requires
+from core.auth.permissions import requires
+from core.auth.stored_roles import stored_roles
 from core.auth.users import create_user, get_user, list_users, set_password, update_user, user_view
 from core.errors import Conflict, HTTPError
 
@@ -24,17 +25,18 @@ async def _users_page(request: Request, *, status_code: int = 200, **extra: obje
     gateway = console_of(request).gateway
     rows, _ = await list_users(gateway, limit=500)
     users = [user_view(r) for r in rows]
-    context = {"users": users, "roles": list(ROLES), "pending": [u for u in users if u["status"] == "pending"]}
+    names = [*gateway.roles.names(), *(r.name for r in await stored_roles(gateway))]
+    context = {"users": users, "roles": names, "pending": [u for u in users if u["status"] == "pending"]}
     defaults: dict[str, object] = {"form": {}, "errors": {}}
     return console_of(request).render(request, "users.html", context | defaults | extra, status_code=status_code)
 
 
-@requires("admin")
+@requires("users.manage")
 async def users_page(request: Request) -> Response:
     return await _users_page(request)
 
 
-@requires("admin")
+@requires("users.manage")
 async def create_user_view(request: Request) -> Response:
     """A new user, who must change the temporary password at first login; a bad field is shown beside its input."""
     form = await request.form()
@@ -53,14 +55,14 @@ async def create_user_view(request: Request) -> Response:
     return redirect_with(request, gateway, "/admin/users", notice=f"{user.username} created: they choose their own password at first login.")
 
 
-@requires("admin")
+@requires("users.manage")
 async def user_page(request: Request) -> Response:
     """A user's address answers GET too (a reload after a form, a shared link): the users page."""
     await get_user(console_of(request).gateway, path_uuid(request))
     return RedirectResponse("/admin/users", status_code=303)
 
 
-@requires("admin")
+@requires("users.manage")
 async def change_user(request: Request) -> Response:
     """``action``: role (with ``role``), deactivate, activate, approve (with an optional ``role``), reject, reset.
 
@@ -119,12 +121,12 @@ async def _keys_page(
     return console_of(request).render(request, "keys.html", context, status_code=status_code)
 
 
-@requires("admin")
+@requires("users.manage")
 async def keys_page(request: Request) -> Response:
     return await _keys_page(request)
 
 
-@requires("admin")
+@requires("users.manage")
 async def create_key_view(request: Request) -> Response:
     """A new key; its secret is shown once, by the page this redirects to (``admin_ui.flash``)."""
     gateway = console_of(request).gateway
@@ -161,7 +163,7 @@ def _end_of_day(day: str) -> datetime | None:
 GRACE_CHOICES = {"0": 0, "3600": 3600, "86400": 86400, "604800": 604800}
 
 
-@requires("admin")
+@requires("users.manage")
 async def rotate_key_view(request: Request) -> Response:
     """A new key for the same name, scopes and platform; the old one stops after the grace chosen. Shown once."""
     gateway = console_of(request).gateway
@@ -179,7 +181,7 @@ async def rotate_key_view(request: Request) -> Response:
     return redirect_with(request, gateway, "/admin/keys", notice=f"Key {new.name} rotated: the old one stops {stops}.", secret=(label, key))
 
 
-@requires("admin")
+@requires("users.manage")
 async def revoke_key_view(request: Request) -> Response:
     gateway = console_of(request).gateway
     row = await revoke_key(gateway, path_uuid(request))

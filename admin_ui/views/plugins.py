@@ -10,7 +10,7 @@ from core.auth.permissions import requires
 from core.operations.destinations import list_destinations
 
 
-@requires("viewer")
+@requires("traffic.read")
 async def list_plugins(request: Request) -> Response:
     gateway = console_of(request).gateway
     infos = list(gateway.plugins.infos.values())

@@ -1,4 +1,5 @@
-"""The search box of every page: messages by id, external id or participant prefix; deliveries by id."""
+"""The search box of every page: messages by id, external id or participant prefix (the whole
+identifier with a [privacy] key: identifiers are stored sealed); deliveries by id."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from core.auth.permissions import requires
 from core.operations import records
 
 
-@requires("viewer")
+@requires("content.read")
 async def search_page(request: Request) -> Response:
     """The matches; a single one opens at once."""
     console = console_of(request)
@@ -22,4 +23,4 @@ async def search_page(request: Request) -> Response:
     hits += [f"/admin/deliveries/{d['id']}" for d in found["deliveries"]]
     if len(hits) == 1 and request.query_params.get("list") != "1":
         return RedirectResponse(hits[0], status_code=303)
-    return console.render(request, "search.html", {"q": text, "found": found})
+    return console.render(request, "search.html", {"q": text, "found": found, "sealed": console.gateway.privacy.enabled})

@@ -39,6 +39,7 @@ from starlette.types import Scope
 
 from core.auth.permissions import Principal, invalid_credentials
 from core.auth.sessions import check_login
+from core.auth.stored_roles import STORED_PERMISSIONS, with_role
 from core.scopes import client_address
 from core.storage.models import users
 
@@ -95,15 +96,20 @@ class BasicLogins:
             task.exception()  # retrieved: a refusal nobody waited for any more is not an error to log
 
     async def _still_valid(self, verified: _Verified) -> Principal | None:
-        query = sa.select(
-            users.c.id,
-            users.c.username,
-            users.c.role,
-            users.c.status,
-            users.c.must_change_password,
-            users.c.password_hash,
-            users.c.locked_until,
-        ).where(users.c.id == verified.user_id)
+        query = (
+            sa.select(
+                users.c.id,
+                users.c.username,
+                users.c.role,
+                users.c.status,
+                users.c.must_change_password,
+                users.c.password_hash,
+                users.c.locked_until,
+                STORED_PERMISSIONS,
+            )
+            .select_from(with_role(users))
+            .where(users.c.id == verified.user_id)
+        )
         async with self.auth.gateway.db.transaction() as conn:
             row = (await conn.execute(query)).first()
         if (
@@ -113,7 +119,7 @@ class BasicLogins:
             or (row.locked_until is not None and row.locked_until > datetime.now(UTC))
         ):
             return None
-        return _principal_of(row)
+        return _principal_of(row, self.auth.gateway.roles.resolve(row.role, row.stored_permissions))
 
     async def _check(self, scope: Scope, credential: str, key: bytes) -> Principal:
         client = client_address(scope)
@@ -137,10 +143,18 @@ class BasicLogins:
         user = outcome.user
         # The hash as stored now: check_login may just have rehashed it (a cost change).
         async with self.auth.gateway.db.transaction() as conn:
-            stored = (await conn.execute(sa.select(users.c.password_hash).where(users.c.id == user.id))).scalar()
-        if stored is not None:
-            self._remember(key, _Verified(user.id, stored, time.monotonic() + CACHE_SECONDS))
-        return _principal_of(user)
+            current = (
+                await conn.execute(
+                    sa.select(users.c.password_hash, STORED_PERMISSIONS)
+                    .select_from(with_role(users))
+                    .where(users.c.id == user.id)
+                )
+            ).first()
+        if current is not None:
+            self._remember(key, _Verified(user.id, current.password_hash, time.monotonic() + CACHE_SECONDS))
+        stored = current.stored_permissions if current is not None else None
+        permissions = self.auth.gateway.roles.resolve(user.role, stored)
+        return _principal_of(user, permissions)
 
     def _remember(self, key: bytes, verified: _Verified) -> None:
         if len(self._verified) >= MAX_ENTRIES:
@@ -166,12 +180,13 @@ class BasicLogins:
         )
 
 
-def _principal_of(user: Any) -> Principal:
+def _principal_of(user: Any, permissions: frozenset[str]) -> Principal:
     return Principal(
         "user",
         str(user.id),
         user.username,
         role=user.role,
+        permissions=permissions,
         must_change_password=user.must_change_password,
         extra={"scheme": "basic"},
     )

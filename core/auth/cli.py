@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from core.auth.events import record_event
 from core.auth.password_policy import password_problems
-from core.auth.permissions import ROLES
 from core.auth.users import create_user, find_user, list_users, normalise_username, update_user, user_view
 from core.auth.users import set_password as store_password
 from core.auth.users import unlock as lift
@@ -203,7 +202,7 @@ def add_actions(users: argparse.ArgumentParser) -> None:
 
     p = actions.add_parser("create", parents=[common, password], help="create a user (password from a prompt)")
     p.add_argument("--username", required=True)
-    p.add_argument("--role", required=True, choices=list(ROLES))
+    p.add_argument("--role", required=True, help="viewer, operator, admin or a role of [auth.roles]")
     p.add_argument("--full-name")
     p.add_argument("--email")
     p.add_argument(
@@ -212,14 +211,14 @@ def add_actions(users: argparse.ArgumentParser) -> None:
     p.set_defaults(users_action=create)
 
     p = actions.add_parser("list", parents=[common], help="list users")
-    p.add_argument("--role", choices=list(ROLES))
+    p.add_argument("--role", help="viewer, operator, admin or a role of [auth.roles]")
     p.add_argument("--status", choices=["active", "pending", "rejected", "inactive"])
     p.add_argument("--json", action="store_true")
     p.set_defaults(users_action=list_)
 
     p = actions.add_parser("set-role", parents=[common], help="change a user's role")
     p.add_argument("username")
-    p.add_argument("role", choices=list(ROLES))
+    p.add_argument("role", help="viewer, operator, admin or a role of [auth.roles]")
     p.set_defaults(users_action=set_role)
 
     p = actions.add_parser("deactivate", parents=[common], help="deactivate a user (their sessions end at once)")

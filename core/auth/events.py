@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 
 from core.auth.permissions import Principal
+from core.auth.roles import Role
 from core.scopes import client_address
 
 if TYPE_CHECKING:
@@ -42,6 +43,10 @@ AUTH_EVENTS = frozenset(
         "api_key_created",
         "api_key_rotated",
         "api_key_revoked",
+        "participant_erased",
+        "participant_export_requested",
+        "role_defined",
+        "role_deleted",
     }
 )
 
@@ -82,7 +87,9 @@ def record_event(
     gateway.audit.record("auth", **fields)
 
 
-def record_user_changes(gateway: Gateway, before: Any, after: Any, *, request: Request | None = None, status: int = 200) -> None:
+def record_user_changes(
+    gateway: Gateway, before: Any, after: Any, *, request: Request | None = None, status: int = 200
+) -> None:
     """The events of one change to a user (``before`` and ``after`` are its rows): role, active state, details."""
     name = after.username
     if before.role != after.role:
@@ -99,7 +106,9 @@ def record_user_changes(gateway: Gateway, before: Any, after: Any, *, request: R
         record_event(gateway, "user_updated", request=request, status=status, user=name, fields=changed)
 
 
-def record_decision(gateway: Gateway, before: Any, after: Any, *, request: Request | None = None, status: int = 200) -> None:
+def record_decision(
+    gateway: Gateway, before: Any, after: Any, *, request: Request | None = None, status: int = 200
+) -> None:
     """The events of a signup approved or rejected, with the role it was given."""
     action = "user_approved" if after.status == "active" else "user_rejected"
     record_event(gateway, action, request=request, status=status, user=after.username, role=after.role)
@@ -113,3 +122,20 @@ def record_decision(gateway: Gateway, before: Any, after: Any, *, request: Reque
             previous=before.role,
             role=after.role,
         )
+
+
+def record_role_defined(
+    gateway: Gateway, before: Role | None, after: Role, *, request: Request | None = None, status: int | None = None
+) -> None:
+    """``role_defined``: a role created or changed at run time, with the permissions added and removed."""
+    was = before.permissions if before is not None else frozenset()
+    record_event(
+        gateway,
+        "role_defined",
+        request=request,
+        status=status,
+        role=after.name,
+        created=before is None,
+        added=sorted(after.permissions - was),
+        removed=sorted(was - after.permissions),
+    )

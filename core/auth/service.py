@@ -22,6 +22,7 @@ from core.auth.key_usage import KeyUsage
 from core.auth.passwords import PasswordHasher
 from core.auth.permissions import DEFERRED_BASIC, Principal, invalid_credentials
 from core.auth.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from core.auth.stored_roles import STORED_PERMISSIONS, with_role
 from core.auth.tokens import InvalidToken, TokenSigner
 from core.errors import TooManyRequests
 from core.scopes import client_address, header
@@ -113,8 +114,10 @@ class AuthService:
             session_id = uuid.UUID(str(claims["sid"])) if "sid" in claims else None
         except (InvalidToken, ValueError, KeyError) as err:
             raise invalid_credentials() from err
-        query = sa.select(users.c.username, users.c.role, users.c.status, users.c.must_change_password).where(
-            users.c.id == user_id
+        query = (
+            sa.select(users.c.username, users.c.role, users.c.status, users.c.must_change_password, STORED_PERMISSIONS)
+            .select_from(with_role(users))
+            .where(users.c.id == user_id)
         )
         if session_id is not None:
             # A token from a login is bound to its session: logging out ends it at once.
@@ -132,6 +135,7 @@ class AuthService:
             str(user_id),
             row.username,
             role=row.role,
+            permissions=self.gateway.roles.resolve(row.role, row.stored_permissions),
             must_change_password=row.must_change_password,
             extra={"claims": claims, "session_id": session_id},
         )
@@ -156,8 +160,9 @@ class AuthService:
                         api_keys.c.owner_id,
                         users.c.status.label("owner_status"),
                         users.c.role.label("owner_role"),
+                        STORED_PERMISSIONS,
                     )
-                    .select_from(api_keys.outerjoin(users, users.c.id == api_keys.c.owner_id))
+                    .select_from(with_role(api_keys.outerjoin(users, users.c.id == api_keys.c.owner_id)))
                     .where(api_keys.c.prefix == prefix)
                 )
             ).first()
@@ -178,6 +183,7 @@ class AuthService:
             row.name,
             # A user's key reaches no further than the user's role as it is now (read on every use).
             role=row.owner_role if owner else None,
+            permissions=self.gateway.roles.resolve(row.owner_role, row.stored_permissions) if owner else frozenset(),
             scopes=frozenset(row.scopes or []),
             platform=row.platform,
             extra={

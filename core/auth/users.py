@@ -18,8 +18,8 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
 from core.auth.password_policy import password_problems
-from core.auth.permissions import ROLES
 from core.auth.sessions import end_user_sessions
+from core.auth.stored_roles import role_exists, stored_roles
 from core.errors import Conflict, NotFound, Unprocessable
 from core.storage.cursors import decode_cursor, encode_cursor
 from core.storage.ids import uuid7
@@ -46,7 +46,7 @@ async def insert_user(
     must_change_password: bool = False,
 ) -> uuid.UUID:
     """Insert a user row as given (no policy: see ``users.create_user``); returns its id."""
-    if role not in ROLES:
+    if not await role_exists(gateway, role):
         raise ValueError(f"unknown role {role!r}")
     now = datetime.now(UTC)
     user_id = uuid7()
@@ -125,8 +125,8 @@ async def create_user(
 ) -> Row[Any]:
     """Create a user whose password passes the policy. ``Conflict`` if the name is taken."""
     name = normalise_username(username)
-    if role not in ROLES:
-        raise Unprocessable("invalid role", errors=[{"field": "role", "message": f"one of {', '.join(ROLES)}"}])
+    if not await role_exists(gateway, role):
+        raise await _invalid_role(gateway)
     check_password(gateway, password, name)
     password_hash = await gateway.auth.passwords.hash(password)
     try:
@@ -223,8 +223,8 @@ async def update_user(gateway: Gateway, user_id: uuid.UUID | str, **changes: Any
     allowed = {"role", "full_name", "email", "status", "must_change_password"}
     if set(changes) - allowed:
         raise TypeError(f"cannot change {sorted(set(changes) - allowed)}")
-    if "role" in changes and changes["role"] not in ROLES:
-        raise Unprocessable("invalid role", errors=[{"field": "role", "message": f"one of {', '.join(ROLES)}"}])
+    if "role" in changes and not await role_exists(gateway, changes["role"]):
+        raise await _invalid_role(gateway)
     if "status" in changes and changes["status"] not in STATUSES:
         raise Unprocessable("invalid status", errors=[{"field": "status", "message": f"one of {', '.join(STATUSES)}"}])
     now = datetime.now(UTC)
@@ -290,3 +290,8 @@ async def unlock(gateway: Gateway, user_id: uuid.UUID | str) -> Row[Any]:
     if not result.rowcount:
         raise NotFound("no such user")
     return await get_user(gateway, uid)
+
+
+async def _invalid_role(gateway: Gateway) -> Unprocessable:
+    names = ", ".join([*gateway.roles.names(), *(r.name for r in await stored_roles(gateway))])
+    return Unprocessable("invalid role", errors=[{"field": "role", "message": f"one of {names}"}])

@@ -7,6 +7,15 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
+class RoleSettings(BaseModel):
+    """``[auth.roles.<name>]``: a role made of permissions (``core.auth.roles``; checked once plugins are loaded)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    permissions: list[str]
+    description: str = ""
+
+
 class AuthSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -35,6 +44,8 @@ class AuthSettings(BaseModel):
     api_rate_per_minute: int = Field(default=600, ge=1)
     # API-key usage (count, last use) is added up in memory and written this often.
     key_usage_flush_interval: float = Field(default=10.0, gt=0)
+    # Roles besides (or redefining) the built-in viewer and operator: [auth.roles.<name>].
+    roles: dict[str, RoleSettings] = Field(default_factory=dict)
 
     @field_validator("password_scrypt_n")
     @classmethod

@@ -227,7 +227,9 @@ class Settings(_Section):
     def masked(self) -> dict[str, Any]:
         """The resolved settings with every secret replaced by ``***``."""
         data = self.model_dump(mode="json")
-        masked: dict[str, Any] = _mask(data, (), self.secret_paths)
+        # The data keys are secrets however they were given (from the environment or not).
+        secrets = self.secret_paths | {("privacy", "key"), ("privacy", "previous_keys")}
+        masked: dict[str, Any] = _mask(data, (), secrets)
         return masked
 
 

@@ -97,29 +97,30 @@ async def _page(
     return await read_page(db, query, table, page, lambda row: _item(row, fields), int_ids=int_ids)
 
 
-def _message_conditions(f: MessageFilters) -> list[sa.ColumnElement[bool]]:
+def _message_conditions(db: Database, f: MessageFilters) -> list[sa.ColumnElement[bool]]:
     """The WHERE clauses of a message filter, the participant's aside (see ``list_messages``)."""
     clauses = _id_window(messages, f)
     for column, value in (
         ("platform", f.platform),
         ("kind", f.kind),
-        ("sender", f.sender),
         ("direction", f.direction),
         ("conversation_id", f.conversation),
     ):
         if value is not None:
             clauses.append(messages.c[column] == value)
+    if f.sender is not None:
+        clauses.append(db.privacy.match(messages.c.sender, f.sender))
     return clauses
 
 
 def _participant_ids(
-    f: MessageFilters, extra: list[sa.ColumnElement[bool]], newest_first: bool, limit: int
+    db: Database, f: MessageFilters, extra: list[sa.ColumnElement[bool]], newest_first: bool, limit: int
 ) -> sa.Subquery:
     """The ids of ``f``'s participant's messages as two keyset scans, one per index, each stopping after ``limit``:
     an OR in one WHERE would gather every message of the participant and sort them."""
     halves = [
         sa.select(messages.c.id)
-        .where(*_message_conditions(f), *extra, messages.c[column] == f.participant)
+        .where(*_message_conditions(db, f), *extra, db.privacy.match(messages.c[column], f.participant or ""))
         .order_by(ordered(messages, newest_first))
         .limit(limit)
         .subquery()
@@ -129,10 +130,10 @@ def _participant_ids(
 
 
 async def list_messages(db: Database, f: MessageFilters) -> dict[str, Any]:
-    query = sa.select(*(messages.c[n] for n in MESSAGE_FIELDS)).where(*_message_conditions(f))
+    query = sa.select(*(messages.c[n] for n in MESSAGE_FIELDS)).where(*_message_conditions(db, f))
     if f.participant is not None:
         clauses, newest_first = keyset(messages, f)
-        ids = _participant_ids(f, clauses, newest_first, f.limit + 1)
+        ids = _participant_ids(db, f, clauses, newest_first, f.limit + 1)
         query = query.where(messages.c.id.in_(sa.select(ids.c.id)))
     return await _page(db, query, messages, f, MESSAGE_FIELDS)
 
@@ -141,9 +142,9 @@ async def count_messages(db: Database, f: MessageFilters, *, bound: int = TOTAL_
     """How many messages match ``f`` (its page aside), counted up to ``bound`` (``paging.bounded_total``)."""
     if f.participant is not None:
         # Each half stops after bound + 1 rows: past that, their union is past the bound too.
-        ids = _participant_ids(f, [], True, bound + 1)
+        ids = _participant_ids(db, f, [], True, bound + 1)
         return await bounded_total(db, sa.select(ids.c.id), bound)
-    return await bounded_total(db, sa.select(messages.c.id).where(*_message_conditions(f)), bound)
+    return await bounded_total(db, sa.select(messages.c.id).where(*_message_conditions(db, f)), bound)
 
 
 async def get_message(db: Database, message_id: uuid.UUID) -> dict[str, Any] | None:
@@ -172,8 +173,15 @@ async def _attempts(conn: Any, delivery_ids: list[uuid.UUID]) -> dict[uuid.UUID,
     )
     out: dict[uuid.UUID, list[dict[str, Any]]] = {}
     for r in rows:
-        out.setdefault(r.delivery_id, []).append(_item(r, ATTEMPT_FIELDS))
+        out.setdefault(r.delivery_id, []).append(_item(r, ATTEMPT_FIELDS) | {"exchanges": exchanges_of(r)})
     return out
+
+
+def exchanges_of(attempt: Any) -> list[dict[str, Any]]:
+    """An attempt's exchanges as ``[{"request": {...}, "response": {...}}]``, in the order made
+    (core.pipeline.exchanges; stored redacted). ``[]`` when it recorded none."""
+    requests, responses = attempt.request or [], attempt.response or []
+    return [{"request": q, "response": a} for q, a in zip(requests, responses, strict=False)]
 
 
 def delivery_conditions(f: DeliveryFilters) -> list[sa.ColumnElement[bool]]:
@@ -233,22 +241,24 @@ CONVERSATION_FIELDS = (
 )
 
 
-def _conversation_conditions(f: ConversationFilters) -> list[sa.ColumnElement[bool]]:
+def _conversation_conditions(db: Database, f: ConversationFilters) -> list[sa.ColumnElement[bool]]:
     clauses = _id_window(conversations, f)
-    for column, value in (("platform", f.platform), ("participant", f.participant), ("status", f.status)):
+    for column, value in (("platform", f.platform), ("status", f.status)):
         if value is not None:
             clauses.append(conversations.c[column] == value)
+    if f.participant is not None:
+        clauses.append(db.privacy.match(conversations.c.participant, f.participant))
     return clauses
 
 
 async def list_conversations(db: Database, f: ConversationFilters) -> dict[str, Any]:
-    query = sa.select(conversations).where(*_conversation_conditions(f))
+    query = sa.select(conversations).where(*_conversation_conditions(db, f))
     return await _page(db, query, conversations, f, CONVERSATION_FIELDS)
 
 
 async def count_conversations(db: Database, f: ConversationFilters, *, bound: int = TOTAL_BOUND) -> dict[str, Any]:
     """How many conversations match ``f`` (its page aside), counted up to ``bound``."""
-    return await bounded_total(db, sa.select(conversations.c.id).where(*_conversation_conditions(f)), bound)
+    return await bounded_total(db, sa.select(conversations.c.id).where(*_conversation_conditions(db, f)), bound)
 
 
 async def get_conversation(db: Database, conversation_id: uuid.UUID, *, recent: int = 20) -> dict[str, Any] | None:
@@ -347,7 +357,18 @@ async def search(db: Database, text: str, platforms: Iterable[str], *, limit: in
             query = sa.select(messages).where(sa.tuple_(messages.c.platform, messages.c.external_id).in_(pairs))
             for row in await conn.execute(query):
                 rows[row.id] = row
-        if len(text) >= MIN_PREFIX:
+        if db.privacy.enabled:
+            # Identifiers are stored sealed ([privacy] key): only the whole identifier can be found.
+            for column in (messages.c.sender, messages.c.recipient):
+                query = (
+                    sa.select(messages)
+                    .where(db.privacy.match(column, text))
+                    .order_by(messages.c.id.desc())
+                    .limit(limit)
+                )
+                for row in await conn.execute(query):
+                    rows[row.id] = row
+        elif len(text) >= MIN_PREFIX:
             # A range on the index rather than LIKE: the same plan on SQLite and PostgreSQL, whatever the collation.
             for column in (messages.c.sender, messages.c.recipient):
                 query = (

@@ -176,16 +176,24 @@ async def purge(gateway: Gateway, f: DeliveryFilters, principal: Principal | Non
     return total
 
 
+async def cancel_rows(
+    conn: AsyncConnection, where: sa.ColumnElement[bool], *, reason: str | None = None
+) -> list[uuid.UUID]:
+    """Cancel the waiting deliveries ``where`` picks (``reason`` kept as their ``last_error``): every
+    cancel (one, an erasure's) goes through here. Returns the ids cancelled."""
+    values: dict[str, Any] = {"status": DeliveryStatus.CANCELLED, "next_attempt_at": None, "updated_at": datetime.now(UTC)}
+    if reason is not None:
+        values["last_error"] = reason
+    rows = await conn.execute(
+        sa.update(deliveries).where(where, deliveries.c.status.in_(WAITING)).values(**values).returning(deliveries.c.id)
+    )
+    return [r.id for r in rows]
+
+
 async def cancel(gateway: Gateway, delivery_id: uuid.UUID, principal: Principal | None = None) -> dict[str, Any]:
     """Stop a waiting delivery from being attempted again."""
-    now = datetime.now(UTC)
     async with gateway.db.transaction() as conn:
-        result = await conn.execute(
-            sa.update(deliveries)
-            .where(deliveries.c.id == delivery_id, deliveries.c.status.in_(WAITING))
-            .values(status=DeliveryStatus.CANCELLED, next_attempt_at=None, updated_at=now)
-        )
-        if result.rowcount == 0:
+        if not await cancel_rows(conn, deliveries.c.id == delivery_id):
             exists = (await conn.execute(sa.select(deliveries.c.status).where(deliveries.c.id == delivery_id))).first()
             if exists is None:
                 raise NotFound("no such delivery")

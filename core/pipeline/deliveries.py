@@ -27,6 +27,7 @@ from core.metrics import metrics
 from core.pipeline.batching import GroupCommit
 from core.pipeline.breaker import Breaker, Gate, State, Verdict
 from core.pipeline.delivery_store import Claim, DeliveryStore, Record, make_delivery_store
+from core.pipeline.exchanges import Exchange, ExchangeRedactor, capture, stored
 from core.pipeline.queue.base import QueueItem
 from core.pipeline.retry import RETRYABLE_STATUS, excerpt, retry_schedule
 from core.pipeline.statuses import DeliveryStatus
@@ -61,6 +62,8 @@ class DeliveryEngine:
         self.lease = float(gateway.settings.queue.job_timeout)
         self.store: DeliveryStore = make_delivery_store(gateway.db)
         self.breaker = Breaker(gateway)
+        audit = gateway.settings.audit
+        self.exchanges = ExchangeRedactor(gateway.audit.redact, audit.max_payload_bytes)
         self._local: dict[str, asyncio.Semaphore] = {}
         self._claims: GroupCommit[uuid.UUID, Claim | None] = GroupCommit(self._claim_batch, in_flight=2, name="claims")
         self._records: GroupCommit[Record, None] = GroupCommit(self._record_batch, in_flight=2, name="outcomes")
@@ -151,6 +154,7 @@ class DeliveryEngine:
         clock = time.perf_counter()
         result: DeliveryResult | None = None
         failure: DeliveryError | None = None
+        exchanges: list[Exchange] = []
         if destination is None:
             failure = _CoreFailure(
                 f"destination {info.destination!r} is not configured (is its plugin enabled?)",
@@ -160,8 +164,9 @@ class DeliveryEngine:
         else:
             try:
                 # asyncio.timeout, not wait_for: no task per attempt.
-                async with asyncio.timeout(self.lease * 0.9):
-                    result = await destination.deliver(claim.message, info)
+                with capture() as exchanges:
+                    async with asyncio.timeout(self.lease * 0.9):
+                        result = await destination.deliver(claim.message, info)
             except DeliveryError as err:
                 failure = err
             except (TimeoutError, httpx.TimeoutException) as err:
@@ -181,7 +186,9 @@ class DeliveryEngine:
                 reason = f"destination error: {type(err).__name__}"
                 failure = _CoreFailure(f"{reason}: {err}", loggable=reason, retryable=True)
         duration_ms = (time.perf_counter() - clock) * 1000
-        return self._record(claim, destination, started, duration_ms, result, failure, worker)
+        record = self._record(claim, destination, started, duration_ms, result, failure, worker)
+        record.attempt["request"], record.attempt["response"] = stored(exchanges, self.exchanges)
+        return record
 
     def _record(
         self,

@@ -27,11 +27,13 @@ from typing import Any, Protocol
 
 import asyncpg
 import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
 
 from core.contracts import DeliveryInfo
 from core.messages import StandardMessage
 from core.pipeline.ingest_store import DROPPED
 from core.pipeline.statuses import WAITING, DeliveryStatus, claimable, sql_list
+from core.privacy.columns import keyring_of, open_row, open_value, seal_row
 from core.storage.db import Database, column_list, json_rows, pg_uuid, recordset
 from core.storage.models import audit_log, deliveries, delivery_attempts, messages
 
@@ -220,6 +222,10 @@ class PostgresDeliveryStore:
         # Run again on a fresh connection if the server had dropped the first: safe, since a claim
         # that did commit leaves its deliveries leased, not due, so the second run claims none of them.
         rows = await self._run("fetch", _CLAIM, ids, lease_until, now)
+        dialect = self.db.engine.dialect
+        if keyring_of(dialect) is not None:
+            # The raw statement bypasses the columns' types: personal data is opened here.
+            rows = [_opened_claim(r, dialect) for r in rows]
         return claims_in_order(ids, {c.info.id: c for c in (claim_from_rows(r, r) for r in rows)})
 
     async def record(self, records: list[Record]) -> None:
@@ -227,12 +233,16 @@ class PostgresDeliveryStore:
         # server went away between its commit and its answer) is not applied twice, as each
         # update needs the delivery still running at that attempt; only its attempt and audit
         # rows would be written twice.
+        dialect = self.db.engine.dialect
         await self._run(
             "execute",
             _record_sql(),
-            json_rows([{name: r.values[key] for name, key in _OUTCOME} for r in records]),
-            json_rows([r.attempt for r in records]),
-            json_rows([r.audit for r in records]),
+            # Sealed as the columns' types would seal them (core.privacy.columns).
+            json_rows(
+                [seal_row(deliveries, {name: r.values[key] for name, key in _OUTCOME}, dialect) for r in records]
+            ),
+            json_rows([seal_row(delivery_attempts, r.attempt, dialect) for r in records]),
+            json_rows([seal_row(audit_log, r.audit, dialect) for r in records]),
         )
 
     async def _run(self, method: str, query: str, *args: Any) -> Any:
@@ -278,6 +288,13 @@ async def _json_codecs(conn: asyncpg.Connection) -> None:
 async def _no_reset(_conn: asyncpg.Connection) -> None:
     """The statements are autocommit: a connection comes back with nothing to reset (asyncpg's
     default reset costs a round trip per use)."""
+
+
+def _opened_claim(record: Mapping[str, Any], dialect: Dialect) -> dict[str, Any]:
+    """A claim's record (the delivery's columns, then its message's) with its personal data opened."""
+    row = open_row(messages, record, dialect)
+    row["detail"] = open_value(deliveries.c.detail, row["detail"], dialect)
+    return row
 
 
 def claim_statement(ids: list[uuid.UUID], now: datetime, lease_until: datetime) -> sa.Update:

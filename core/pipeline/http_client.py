@@ -19,6 +19,7 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 
 from core.distribution import user_agent as gateway_user_agent
+from core.pipeline.exchanges import record_exchange, recording
 
 
 @functools.lru_cache(maxsize=512)
@@ -49,6 +50,33 @@ def _httpx_proxy(scheme: str, host: str) -> httpx.Proxy | None:
 
 class Transport(AiohttpTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if not recording():
+            return await self._send(request)
+        # A delivery attempt is running: record the exchange with it (core.pipeline.exchanges).
+        # The answer's body is read here, which a caller would do anyway to judge it.
+        method, url, headers = request.method, str(request.url), _decoded(request.headers.raw)
+        try:
+            body: bytes | None = request.content
+        except httpx.RequestNotRead:  # a streamed body (a multipart upload): not read twice
+            body = None
+        try:
+            response = await self._send(request)
+            content = await response.aread()
+        except Exception as err:
+            record_exchange(method, url, headers=headers, body=body, error=f"{type(err).__name__}: {err}")
+            raise
+        record_exchange(
+            method,
+            url,
+            headers=headers,
+            body=body,
+            status=response.status_code,
+            response_headers=_decoded(response.headers.raw),
+            response_body=content,
+        )
+        return response
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
         # The base class reads self.proxy before its first await: set it for this request's origin.
         self.proxy = _httpx_proxy(request.url.scheme, request.url.host)
         try:
@@ -64,6 +92,11 @@ class Transport(AiohttpTransport):
             if isinstance(cause, aiohttp.ClientConnectionError):
                 raise httpx.ReadError(str(cause), request=request) from cause
             raise
+
+
+def _decoded(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+    """Headers as sent and received (their names' case kept)."""
+    return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw]
 
 
 def make_session(*, max_connections: int = 200, user_agent: str | None = None) -> aiohttp.ClientSession:

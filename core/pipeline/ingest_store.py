@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from core.privacy.columns import keyring_of, seal_row
 from core.storage.db import Database, column_list, json_rows, pg_uuid, recordset
 from core.storage.models import audit_log, conversations, deliveries, messages
 
@@ -329,16 +330,24 @@ class PostgresStore:
             self._pool = None
 
     async def store(self, plan: Plan) -> StoreResult:
-        message_json = json_rows(
-            [row | {"participant": p} for row, p in zip(plan.messages, plan.participants, strict=True)]
-        )
+        message_rows = [row | {"participant": p} for row, p in zip(plan.messages, plan.participants, strict=True)]
+        candidates = [c._asdict() for c in plan.conversations]
+        audit = plan.audit
+        dialect = self.engine.dialect
+        if keyring_of(dialect) is not None:
+            # Personal data sealed as the columns' types would seal it (the raw statement bypasses
+            # them). Identifiers seal to the same text each time, so the joins on them still hold.
+            participant = conversations.c.participant
+            message_rows = [seal_row(messages, row, dialect, participant=participant) for row in message_rows]
+            candidates = [seal_row(conversations, row, dialect) for row in candidates]
+            audit = [seal_row(audit_log, row, dialect) for row in audit]
         args = (
-            message_json,
-            json_rows([c._asdict() for c in plan.conversations]),
+            json_rows(message_rows),
+            json_rows(candidates),
             json_rows(plan.deliveries),
             plan.now,
             plan.idle,
-            json_rows(plan.audit),
+            json_rows(audit),
         )
         pool = await self._get_pool()
         try:

@@ -14,11 +14,15 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement
 
-from core.config.settings import DatabaseSettings
+from core.config.settings import DatabaseSettings, PrivacySettings
+from core.privacy import Privacy
+from core.privacy.columns import set_keyring
 from core.storage.storable import storable, storable_escapes, storable_json, storable_parameters
 
 
@@ -90,9 +94,13 @@ def make_engine(settings: DatabaseSettings) -> AsyncEngine:
 class Database:
     """An engine and its session factory."""
 
-    def __init__(self, settings: DatabaseSettings) -> None:
+    def __init__(self, settings: DatabaseSettings, privacy: Privacy | None = None) -> None:
         self.settings = settings
         self.engine = make_engine(settings)
+        # How participants are matched; its data key seals personal data in this engine's
+        # columns (core.privacy.columns), none: stored in clear.
+        self.privacy = privacy or Privacy(PrivacySettings())
+        set_keyring(self.engine.dialect, self.privacy.keyring)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -169,3 +177,35 @@ def recordset(table: sa.Table, names: Sequence[str], param: int, alias: str = "r
 
 def column_list(names: Sequence[str], prefix: str = "") -> str:
     return ", ".join(f'{prefix}"{n}"' for n in names)
+
+
+class _Among(ColumnElement[bool]):
+    """``column IN values``, compiled per dialect (``among``)."""
+
+    inherit_cache = False
+    type = sa.Boolean()
+
+    def __init__(self, column: Any, values: Sequence[Any]) -> None:
+        self.column = column
+        self.values = list(values)
+
+
+@compiles(_Among)
+def _among_as_list(element: _Among, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.column.in_(element.values), **kw))
+
+
+@compiles(_Among, "postgresql")
+def _among_as_array(element: _Among, compiler: Any, **kw: Any) -> str:
+    values = sa.bindparam(None, element.values, type_=ARRAY(element.column.type))
+    return str(compiler.process(element.column == sa.any_(values), **kw))
+
+
+def among(column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
+    """A clause true where ``column`` holds one of ``values`` (thousands of them: a chunk of ids).
+
+    ``column.in_(values)`` sends one parameter per value, and PostgreSQL plans a statement of
+    5,000 parameters in a fifth of a second; here PostgreSQL gets one array (``= ANY($1)``),
+    SQLite the list.
+    """
+    return _Among(column, values)

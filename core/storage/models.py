@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from core.privacy.columns import ParticipantRef, SealedJSON, SealedText
 from core.storage.db import JSONType, UTCDateTime
 from core.storage.ids import uuid7
 
@@ -44,6 +45,18 @@ users = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Index(None, "role", "id"),
     sa.Index(None, "status", "id"),
+)
+
+# Roles an admin defines at run time (the console, ``/api/roles``), beside the built-in ones and
+# ``[auth.roles]``: a name ``users.role`` may hold, made of permissions (``core.auth.roles``).
+roles = sa.Table(
+    "roles",
+    metadata,
+    sa.Column("name", sa.String(20), primary_key=True),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("permissions", JSONType, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
 )
 
 refresh_tokens = sa.Table(
@@ -88,14 +101,16 @@ conversations = sa.Table(
     metadata,
     _id(),
     sa.Column("platform", sa.String(64), nullable=False),
-    sa.Column("participant", sa.String(255), nullable=False),
+    # Personal data (sender, recipient, participant, content) is sealed with the data key when
+    # one is configured (core.privacy.columns, docs/privacy.md).
+    sa.Column("participant", ParticipantRef(), nullable=False),
     # open | closed. At most one open conversation per participant (partial unique index).
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("opened_at", UTCDateTime, nullable=False),
     sa.Column("last_message_at", UTCDateTime, nullable=False),
     sa.Column("closed_at", UTCDateTime),
     sa.Column("message_count", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("state", JSONType, nullable=False),
+    sa.Column("state", SealedJSON, nullable=False),
     sa.Index(
         "uq_conversations_open_participant",
         "platform",
@@ -116,15 +131,15 @@ messages = sa.Table(
     sa.Column("external_id", sa.String(255), nullable=False),
     sa.Column("direction", sa.String(3), nullable=False),
     sa.Column("kind", sa.String(32), nullable=False),
-    sa.Column("sender", sa.String(255)),
-    sa.Column("sender_name", sa.String(255)),
-    sa.Column("recipient", sa.String(255)),
-    sa.Column("text", sa.Text),
-    sa.Column("media", JSONType, nullable=False),
+    sa.Column("sender", ParticipantRef()),
+    sa.Column("sender_name", SealedText),
+    sa.Column("recipient", ParticipantRef()),
+    sa.Column("text", SealedText),
+    sa.Column("media", SealedJSON, nullable=False),
     sa.Column("timestamp", UTCDateTime, nullable=False),
     sa.Column("conversation_id", Id, sa.ForeignKey("conversations.id", ondelete="SET NULL")),
-    sa.Column("raw", JSONType),
-    sa.Column("extra", JSONType, nullable=False),
+    sa.Column("raw", SealedJSON),
+    sa.Column("extra", SealedJSON, nullable=False),
     sa.Column("received_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("platform", "external_id"),
     sa.Index(None, "platform", "id"),
@@ -151,10 +166,11 @@ deliveries = sa.Table(
     sa.Column("next_attempt_at", UTCDateTime),
     # While running: when the worker's claim expires (a killed worker's delivery is swept after it).
     sa.Column("lease_until", UTCDateTime),
-    sa.Column("last_error", sa.Text),
+    # Errors may quote a response body, and details hold what was sent and answered: sealed.
+    sa.Column("last_error", SealedText),
     sa.Column("last_status_code", sa.Integer),
     sa.Column("remote_ref", sa.String(255)),
-    sa.Column("detail", JSONType),
+    sa.Column("detail", SealedJSON),
     sa.Column("options", JSONType, nullable=False),
     sa.Column("idempotency_key", sa.String(64), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
@@ -205,11 +221,15 @@ delivery_attempts = sa.Table(
     # delivered | retry | dead
     sa.Column("outcome", sa.String(16), nullable=False),
     sa.Column("status_code", sa.Integer),
-    sa.Column("error", sa.Text),
-    sa.Column("response_excerpt", sa.Text),
+    sa.Column("error", SealedText),
+    sa.Column("response_excerpt", SealedText),
     sa.Column("remote_ref", sa.String(255)),
-    sa.Column("detail", JSONType),
+    sa.Column("detail", SealedJSON),
     sa.Column("worker", sa.String(128)),
+    # What the attempt sent and what came back, one entry per exchange, redacted and cut
+    # (core.pipeline.exchanges): [{method, url, headers, body}] and [{status, headers, body} | {error}].
+    sa.Column("request", SealedJSON),
+    sa.Column("response", SealedJSON),
     sa.Index(None, "delivery_id", "number"),
     # The dashboard's hourly rollup counts an hour's outcomes from this index (0007_dashboard_rollup).
     sa.Index(None, "started_at"),
@@ -233,7 +253,8 @@ audit_log = sa.Table(
     sa.Column("duration_ms", sa.Float),
     sa.Column("client", sa.String(64)),
     sa.Column("error", sa.Text),
-    sa.Column("detail", JSONType),
+    # A captured payload ([audit] capture_payloads) is a person's content: sealed.
+    sa.Column("detail", SealedJSON),
     sa.Index(None, "at"),
     sa.Index(None, "kind", "id"),
     sa.Index(None, "actor", "id"),
@@ -287,6 +308,16 @@ rollup_counts = sa.Table(
     sa.PrimaryKeyConstraint("hour", "metric", "name"),
 )
 
+# The data keys that have sealed personal data (core.privacy.registry): at start, a key still in
+# use that is not configured is an error; ``privacy rotate-key`` retires the ones it replaced.
+privacy_keys = sa.Table(
+    "privacy_keys",
+    metadata,
+    sa.Column("key_id", sa.String(16), primary_key=True),
+    sa.Column("first_used_at", UTCDateTime, nullable=False),
+    sa.Column("retired_at", UTCDateTime),
+)
+
 # Jobs an admin switched off (or on again); a job without a row is enabled. Read before every run.
 job_states = sa.Table(
     "job_states",
@@ -295,4 +326,39 @@ job_states = sa.Table(
     sa.Column("enabled", sa.Boolean, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("updated_by", sa.String(255)),
+)
+
+# Erasures and exports of one person's data (core.operations.erasure, core.operations.subject_export).
+# The participant is kept only while an export waits for the worker, and cleared when it ends:
+# an erasure's row says who asked and what was erased, never whom it was about.
+privacy_requests = sa.Table(
+    "privacy_requests",
+    metadata,
+    _id(),
+    # erasure | export
+    sa.Column("kind", sa.String(16), nullable=False),
+    # pending | running | done | failed
+    sa.Column("status", sa.String(16), nullable=False),
+    # Sealed: the person an export is for, kept only until the export ends.
+    sa.Column("participant", SealedText),
+    sa.Column("requested_by", sa.String(255)),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("completed_at", UTCDateTime),
+    # What was erased or exported, rows per table.
+    sa.Column("counts", JSONType),
+    # An export's file (under the exports directory) and its size, until it expires.
+    sa.Column("file", sa.String(255)),
+    sa.Column("size_bytes", sa.BigInteger),
+    sa.Column("error", sa.Text),
+    sa.Index(None, "kind", "id"),
+)
+
+# How far the retention job has come, per platform: every message of the platform with an id up
+# to ``erased_through`` has had its content and identifiers erased (core.operations.retention).
+privacy_retention = sa.Table(
+    "privacy_retention",
+    metadata,
+    sa.Column("platform", sa.String(64), primary_key=True),
+    sa.Column("erased_through", Id, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
 )

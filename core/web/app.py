@@ -105,7 +105,7 @@ def create_app(settings: Settings, *, plugins: Iterable[tuple[str, object]] = ()
             await gateway.close()
 
     app = Starlette(
-        routes=guard_routes(routes),
+        routes=guard_routes(routes, gateway.roles),
         middleware=[
             Middleware(RequestContext, observe=observe),
             Middleware(SchemaGate, migrated=gateway.migrated),

@@ -31,13 +31,14 @@ Schema = type[BaseModel] | dict[str, Any]
 OBJECT: dict[str, Any] = {"type": "object"}
 
 
-def page_of(item: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The schema of a keyset page: ``{"items": [...], "next": cursor or null}``."""
-    return {
-        "type": "object",
-        "properties": {"items": {"type": "array", "items": item or OBJECT}, "next": {"type": ["string", "null"]}},
-        "required": ["items", "next"],
-    }
+def page_of(item: dict[str, Any] | None = None, *, both_ways: bool = False) -> dict[str, Any]:
+    """The schema of a keyset page: ``{"items": [...], "next": cursor or null}``; ``both_ways``: also
+    ``"newer"``, the ``before`` cursor of the newer page or null (the lists of ``core.operations.paging``)."""
+    cursor = {"type": ["string", "null"]}
+    properties: dict[str, Any] = {"items": {"type": "array", "items": item or OBJECT}, "next": cursor}
+    if both_ways:
+        properties["newer"] = cursor
+    return {"type": "object", "properties": properties, "required": list(properties)}
 
 
 def upload(field: str = "file", **fields: dict[str, Any]) -> dict[str, Any]:
@@ -118,7 +119,7 @@ def openapi_document(routes: Iterable[BaseRoute], *, title: str, version: str) -
             tag = "plugin: " + path.strip("/").split("/")[1]
         for method in sorted(methods):
             op: dict[str, Any] = {
-                "summary": summary or endpoint.__name__,
+                "summary": summary or getattr(endpoint, "__name__", type(endpoint).__name__),
                 "tags": meta.get("tags") or [tag],
                 "parameters": [
                     {"name": name, "in": "path", "required": True, "schema": _CONVERTORS.get(kind, {"type": "string"})}
@@ -130,7 +131,8 @@ def openapi_document(routes: Iterable[BaseRoute], *, title: str, version: str) -
                 op["description"] = description.strip()
             if not permission.public:
                 op["security"] = [{"bearer": []}, {"apiKey": []}]
-                op["x-required-role"] = permission.role
+                if permission.permission is not None:
+                    op["x-required-permission"] = permission.permission
                 if permission.scopes:
                     op["x-api-key-scopes"] = list(permission.scopes)
             query = meta.get("query")

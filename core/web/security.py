@@ -1,4 +1,4 @@
-"""Route guards: every route enforces its endpoint's ``Permission`` and body limit.
+"""Route guards: every route enforces its endpoint's ``Requirement`` and body limit.
 
 Every route is wrapped in a ``Guard`` when the app is built (``guard_routes``); the marks come
 from ``core.auth.permissions.requires`` and ``max_body`` here.
@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from core.auth.permissions import _ATTR, DEFERRED_BASIC, Permission, basic_not_accepted, permission_of
+from core.auth.permissions import _ATTR, DEFERRED_BASIC, Requirement, basic_not_accepted, permission_of
+from core.auth.roles import BUILTIN_ROLES, Roles
 
 F = TypeVar("F", bound=Callable[..., Any])
 _BODY_ATTR = "__switchboard_max_body__"
@@ -51,9 +52,12 @@ class Guard:
     It also tells ``BodyLimit`` the route's own body limit (``max_body``), if it has one.
     """
 
-    def __init__(self, app: ASGIApp, permission: Permission, max_body_bytes: int | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, permission: Requirement, needs: frozenset[str], max_body_bytes: int | None = None
+    ) -> None:
         self.app = app
         self.permission = permission
+        self.needs = needs  # the permissions the caller's role must hold
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -68,29 +72,44 @@ class Guard:
             elif not self.permission.public:
                 raise basic_not_accepted()
         principal = state.get("principal")
-        self.permission.check(principal)
+        self.permission.check(principal, self.needs)
         if self.max_body_bytes is not None:
             scope.setdefault("state", {})["max_body_bytes"] = self.max_body_bytes
         await self.app(scope, receive, send)
 
 
-def guard_routes(routes: Iterable[BaseRoute]) -> list[BaseRoute]:
-    """Wrap every route (recursively through mounts) in its ``Guard``; returns the same routes."""
+def needed(requirement: Requirement, roles: Roles, where: str) -> frozenset[str]:
+    """The permissions a caller's role must hold to pass ``requirement`` (of the route ``where``)."""
+    name = requirement.permission
+    if requirement.public or name is None:
+        return frozenset()
+    roles.check_permission(name, where)
+    return roles.of_builtin(name) if name in BUILTIN_ROLES else frozenset([name])
+
+
+def guard_routes(routes: Iterable[BaseRoute], roles: Roles, prefix: str = "") -> list[BaseRoute]:
+    """Wrap every route (recursively through mounts) in its ``Guard``; returns the same routes.
+
+    Raises ``PluginError`` for a route that requires a permission nobody declared.
+    """
     out = list(routes)
     for route in out:
         if isinstance(route, Route | WebSocketRoute):
             if not isinstance(route.app, Guard):
-                route.app = Guard(route.app, permission_of(route.endpoint), max_body_of(route.endpoint))
+                requirement = permission_of(route.endpoint)
+                needs = needed(requirement, roles, f"route {prefix}{route.path}")
+                route.app = Guard(route.app, requirement, needs, max_body_of(route.endpoint))
         elif isinstance(route, Mount):
             if route.routes:
-                guard_routes(route.routes)
+                guard_routes(route.routes, roles, prefix + route.path)
             elif not isinstance(route.app, Guard):
                 # A mounted app (static files): governed by its own marker, or signed-in users.
-                route.app = Guard(route.app, permission_of(route.app))
+                requirement = permission_of(route.app)
+                route.app = Guard(route.app, requirement, needed(requirement, roles, f"mount {prefix}{route.path}"))
     return out
 
 
-def walk_routes(routes: Iterable[BaseRoute], prefix: str = "") -> Iterator[tuple[str, set[str], Permission, Any]]:
+def walk_routes(routes: Iterable[BaseRoute], prefix: str = "") -> Iterator[tuple[str, set[str], Requirement, Any]]:
     """Every endpoint: (path, methods, permission, endpoint). For the role × route matrix and OpenAPI."""
     for route in routes:
         if isinstance(route, Route):
@@ -100,4 +119,5 @@ def walk_routes(routes: Iterable[BaseRoute], prefix: str = "") -> Iterator[tuple
             if route.routes:
                 yield from walk_routes(route.routes, prefix + route.path)
             else:
-                yield prefix + route.path + "/{path}", {"GET"}, permission_of(route.app), route.app
+                app = route.app.app if isinstance(route.app, Guard) else route.app
+                yield prefix + route.path + "/{path}", {"GET"}, permission_of(app), app

@@ -9,6 +9,7 @@ console's ``/admin/ceemis/cases`` shows it with its deliveries. See docs/ceemis.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlalchemy import MetaData
 from starlette.routing import BaseRoute
 
 from core import Adapter, AdminPage, Destination, Gateway, StandardMessage, Stored, hookimpl
-from plugins.ceemis import admin, conversations, store
+from plugins.ceemis import admin, conversations, privacy, store
 from plugins.ceemis.adapter import CEEMISAdapter, EEMISAdapter, HelplineAdapter
 from plugins.ceemis.cfcbe import cfcbe_routes
 from plugins.ceemis.destination import NAME, CEEMISDestination
@@ -84,3 +85,15 @@ async def switchboard_messages_stored(stored: Sequence[tuple[StandardMessage, St
             for message, conversation_id in turns:
                 assert conversation_id is not None
                 await store.record_turn(conn, message, conversation_id, settings.conversations[message.platform])
+
+
+@hookimpl
+async def switchboard_erase_messages(message_ids: Sequence[uuid.UUID], gateway: Gateway) -> dict[str, int]:
+    return await privacy.erase_messages(gateway, message_ids)
+
+
+@hookimpl
+async def switchboard_export_participant(
+    message_ids: Sequence[uuid.UUID], gateway: Gateway
+) -> dict[str, list[dict[str, Any]]]:
+    return await privacy.export_participant(gateway, message_ids)

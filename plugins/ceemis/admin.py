@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from core import AdminPage, Gateway, admin_console, gateway_of, message_deliveries, requires
+from core import AdminPage, Gateway, admin_console, bounded_int, gateway_of, message_deliveries, requires
 from plugins.ceemis.cases import case_report, recent_cases
 
 TEMPLATES = Path(__file__).parent / "admin_templates"
@@ -32,7 +32,7 @@ def admin_page() -> AdminPage:
         title="CEEMIS cases",
         routes=[Route("/", cases_page, methods=["GET"])],
         templates=str(TEMPLATES),
-        role="viewer",
+        permission="content.read",
     )
 
 
@@ -46,26 +46,30 @@ async def _with_deliveries(gateway: Gateway, report: dict[str, Any]) -> dict[str
     return report
 
 
-@requires("viewer")
+@requires("content.read")
 async def cases_page(request: Request) -> Response:
     """The lookup form and its answer (the ``case`` block for an HTMX lookup), or the latest cases."""
     console = admin_console(request)
     gateway = gateway_of(request)
     reference = request.query_params.get("reference", "").strip()[:_REFERENCE_LIMIT]
-    before_text = request.query_params.get("before", "")
-    before = int(before_text) if before_text.isdigit() and len(before_text) < 19 else None
+    cursor = bounded_int(request.query_params.get("cursor", ""), low=0)
+    before = bounded_int(request.query_params.get("before", ""), low=0)
     report = await case_report(gateway, reference) if reference else None
     if report is not None:
         report = await _with_deliveries(gateway, report)
-    recent: list[dict[str, Any]] = []
-    next_before = None
+    recent: dict[str, Any] = {"items": [], "next": None, "previous": None, "total": None}
     if not reference:
-        recent, next_before = await recent_cases(gateway, limit=console.page_size, before=before)
+        recent = await recent_cases(gateway, limit=console.page_size, cursor=cursor, before=before)
+    links = {
+        "newest": "" if recent["previous"] is not None else None,
+        "newer": f"before={recent['previous']}" if recent["previous"] is not None else None,
+        "older": f"cursor={recent['next']}" if recent["next"] is not None else None,
+    }
     context = {
         "reference": reference,
         "report": report,
-        "recent": recent,
-        "next_before": next_before,
+        "recent": recent["items"],
+        "page": {"total": recent["total"], "links": links},
     }
     # Not found is a 404 for the whole page; an HTMX lookup (which swaps 2xx answers only) gets it in place.
     missing = bool(reference) and report is None

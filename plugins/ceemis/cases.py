@@ -7,8 +7,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from core import Gateway
+from core import Gateway, count_at_most, keyset_page
 from plugins.ceemis import store
+from plugins.ceemis.models import cases
 
 # What the caller is told, from the row's own state.
 _PUBLIC_STATE = {
@@ -72,14 +73,15 @@ async def case_report(gateway: Gateway, reference: str) -> dict[str, Any] | None
 
 
 async def recent_cases(
-    gateway: Gateway, *, limit: int, before: int | None = None
-) -> tuple[list[dict[str, Any]], int | None]:
-    """The latest cases received, newest first, a keyset page before the case numbered ``before``;
-    and the number to ask for the next page with (``None`` on the last)."""
+    gateway: Gateway, *, limit: int, cursor: int | None = None, before: int | None = None
+) -> dict[str, Any]:
+    """The latest cases received, newest first, a keyset page on their row number: those after
+    ``cursor`` (older), or just before ``before`` (newer). ``{"items", "next", "previous", "total"}``:
+    ``next`` and ``previous`` are the ``cursor`` and ``before`` of the older and newer pages
+    (``None`` at either end); ``total`` counts every case up to a bound (``core.count_at_most``)."""
     async with gateway.db.transaction() as conn:
-        rows = await store.recent(conn, limit=limit + 1, before=before)
-    more = len(rows) > limit
-    rows = rows[:limit]
+        page = await keyset_page(conn, store.all_cases(), cases.c.id, limit=limit, cursor=cursor, before=before)
+        total = await count_at_most(conn, sa.select(cases.c.id))
     items = [
         {
             "message_id": str(r.message_id),
@@ -90,6 +92,6 @@ async def recent_cases(
             "state": _PUBLIC_STATE.get(r.state, r.state),
             "received_at": _time(r.received_at),
         }
-        for r in rows
+        for r in page.rows
     ]
-    return items, (rows[-1].id if more and rows else None)
+    return {"items": items, "next": page.next, "previous": page.previous, "total": total}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from core import NAMING, UTCDateTime
+from core import NAMING, SealedJSON, UTCDateTime
 
 metadata = sa.MetaData(naming_convention=NAMING)  # the core's, so constraint names read alike
 
@@ -38,7 +38,7 @@ cases = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     # The CEEMIS form fields the case holds: its create as sent, with each delivered update's
     # fields over it. An update fills what CEEMIS requires of it from here (``update_from_case``).
-    sa.Column("form", sa.JSON),
+    sa.Column("form", SealedJSON),  # the case as filed: sealed with a [privacy] key
 )
 
 # One row per update message, in the order received. ref is what the helpline named the

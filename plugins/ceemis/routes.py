@@ -10,7 +10,7 @@ from core import NotFound, gateway_of, requires
 from plugins.ceemis.cases import case_report
 
 
-@requires("viewer", scopes=["ceemis:read"])
+@requires("content.read", scopes=["ceemis:read"])
 async def case_status(request: Request) -> Response:
     """A case's state (received, queued, delivered with the CEEMIS id, failed with the reason) and
     its updates, by any reference: the helpline's src_uid or src_callid, the gateway's message id,

@@ -200,9 +200,6 @@ async def updates_of(conn: AsyncConnection, refs: list[str]) -> list[sa.Row[Any]
     return list(await conn.execute(query))
 
 
-async def recent(conn: AsyncConnection, *, limit: int, before: int | None = None) -> list[sa.Row[Any]]:
-    """Cases newest first (by their row number), those numbered below ``before`` when given."""
-    query = sa.select(cases).order_by(cases.c.id.desc()).limit(limit)
-    if before is not None:
-        query = query.where(cases.c.id < before)
-    return list(await conn.execute(query))
+def all_cases() -> sa.Select[Any]:
+    """Every case (a list pages it on ``cases.c.id``, newest first)."""
+    return sa.select(cases)

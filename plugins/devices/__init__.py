@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import MetaData
 from starlette.routing import BaseRoute
 
-from core import Adapter, AdminPage, Gateway, hookimpl
-from plugins.devices import admin
+from core import Adapter, AdminPage, Gateway, PermissionInfo, hookimpl
+from plugins.devices import admin, privacy
 from plugins.devices.adapter import DevicesAdapter
 from plugins.devices.jobs import silent_job
 from plugins.devices.models import metadata
@@ -44,6 +44,16 @@ def switchboard_models() -> list[MetaData]:
 
 
 @hookimpl
+def switchboard_permissions() -> list[PermissionInfo]:
+    return [
+        PermissionInfo("devices.read", "See devices, their readings (personal content) and alerts", "viewer"),
+        PermissionInfo("devices.manage", "Register, change, deactivate and reactivate devices, rotate keys, acknowledge alerts", "operator"),
+        PermissionInfo("devices.delete", "Delete a device and its readings", "admin"),
+        PermissionInfo("devices.rules", "Define the alert rules", "admin"),
+    ]
+
+
+@hookimpl
 def switchboard_routes() -> list[BaseRoute]:
     return devices_routes()
 
@@ -56,3 +66,13 @@ def switchboard_jobs(gateway: Gateway) -> list[Any]:
 @hookimpl
 def switchboard_admin_pages() -> list[AdminPage]:
     return [admin.admin_page()]
+
+
+@hookimpl
+async def switchboard_erase_participant(participant: str, gateway: Gateway) -> dict[str, int]:
+    return await privacy.erase_participant(gateway, participant)
+
+
+@hookimpl
+async def switchboard_export_participant(participant: str, gateway: Gateway) -> dict[str, list[dict[str, Any]]]:
+    return await privacy.export_participant(gateway, participant)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core import Gateway, NotFound, StandardMessage, uuid7
+from core import Gateway, NotFound, Privacy, StandardMessage, uuid7
 from plugins.devices.models import alert_quiet, alerts
 from plugins.devices.rules import Rule
 from plugins.devices.validation import Reading
@@ -205,15 +205,7 @@ def alert_view(row: Any) -> dict[str, Any]:
 
 async def list_alerts(gateway: Gateway, f: AlertFilter) -> tuple[list[Any], str | None]:
     """A page of alerts, newest first, and the cursor of the next page."""
-    query = sa.select(alerts).order_by(alerts.c.id.desc()).limit(f.limit + 1)
-    if f.state == "open":
-        query = query.where(alerts.c.acknowledged_at.is_(None))
-    elif f.state == "acknowledged":
-        query = query.where(alerts.c.acknowledged_at.is_not(None))
-    if f.device is not None:
-        query = query.where(alerts.c.device_id == f.device)
-    if f.subject is not None:
-        query = query.where(alerts.c.subject == f.subject)
+    query = alert_query(f, gateway.privacy).order_by(alerts.c.id.desc()).limit(f.limit + 1)
     if f.cursor is not None:
         query = query.where(alerts.c.id < f.cursor)
     async with gateway.db.transaction() as conn:
@@ -221,6 +213,20 @@ async def list_alerts(gateway: Gateway, f: AlertFilter) -> tuple[list[Any], str 
     if len(rows) > f.limit:
         return rows[: f.limit], str(rows[f.limit - 1].id)
     return rows, None
+
+
+def alert_query(f: AlertFilter, privacy: Privacy) -> sa.Select[Any]:
+    """The alerts matching ``f``'s state, device and subject (not ordered, not paged)."""
+    query = sa.select(alerts)
+    if f.state == "open":
+        query = query.where(alerts.c.acknowledged_at.is_(None))
+    elif f.state == "acknowledged":
+        query = query.where(alerts.c.acknowledged_at.is_not(None))
+    if f.device is not None:
+        query = query.where(alerts.c.device_id == f.device)
+    if f.subject is not None:
+        query = query.where(privacy.match(alerts.c.subject, f.subject))
+    return query
 
 
 async def acknowledge(gateway: Gateway, alert_id: uuid.UUID, by: str, now: datetime) -> Any:

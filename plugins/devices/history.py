@@ -9,7 +9,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from core import Gateway
+from core import Gateway, Privacy
 from plugins.devices.models import readings
 from plugins.devices.requests import aware
 from plugins.devices.units import METRICS
@@ -62,18 +62,7 @@ def reading_view(row: Any) -> dict[str, Any]:
 
 async def list_readings(gateway: Gateway, f: ReadingFilter) -> tuple[list[Any], str | None]:
     """A page of readings, newest stored first, and the cursor of the next page."""
-    query = sa.select(readings).order_by(readings.c.id.desc()).limit(f.limit + 1)
-    for column, value in (
-        (readings.c.device_id, f.device),
-        (readings.c.subject, f.subject),
-        (readings.c.metric, f.metric),
-    ):
-        if value is not None:
-            query = query.where(column == value)
-    if f.since is not None:
-        query = query.where(readings.c.measured_at >= f.since)
-    if f.until is not None:
-        query = query.where(readings.c.measured_at < f.until)
+    query = reading_query(f, gateway.privacy).order_by(readings.c.id.desc()).limit(f.limit + 1)
     if f.cursor is not None:
         query = query.where(readings.c.id < f.cursor)
     async with gateway.db.transaction() as conn:
@@ -83,10 +72,25 @@ async def list_readings(gateway: Gateway, f: ReadingFilter) -> tuple[list[Any], 
     return rows, None
 
 
+def reading_query(f: ReadingFilter, privacy: Privacy) -> sa.Select[Any]:
+    """The readings matching ``f``'s device, subject, metric and times (not ordered, not paged)."""
+    query = sa.select(readings)
+    for column, value in ((readings.c.device_id, f.device), (readings.c.metric, f.metric)):
+        if value is not None:
+            query = query.where(column == value)
+    if f.subject is not None:
+        query = query.where(privacy.match(readings.c.subject, f.subject))
+    if f.since is not None:
+        query = query.where(readings.c.measured_at >= f.since)
+    if f.until is not None:
+        query = query.where(readings.c.measured_at < f.until)
+    return query
+
+
 async def subject_summary(gateway: Gateway, subject: str, period: str) -> dict[str, Any]:
     """Count, min, max, mean and the last value of each metric of ``subject`` over the period."""
     since = datetime.now(UTC) - PERIODS[period]
-    mine = sa.and_(readings.c.subject == subject, readings.c.measured_at >= since)
+    mine = sa.and_(gateway.privacy.match(readings.c.subject, subject), readings.c.measured_at >= since)
     stats = (
         sa.select(
             readings.c.metric,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-from core import NAMING, UTCDateTime
+from core import NAMING, ParticipantRef, SealedJSON, UTCDateTime
 
 metadata = sa.MetaData(naming_convention=NAMING)
 
@@ -25,7 +25,7 @@ devices = sa.Table(
     sa.Column("type", sa.String(32), nullable=False),
     sa.Column("model", sa.String(128)),
     sa.Column("facility", sa.String(128), nullable=False),
-    sa.Column("subject", sa.String(128)),
+    sa.Column("subject", ParticipantRef()),
     sa.Column("metadata", JSONType),
     # active | silent | inactive (deactivated: its keys are revoked)
     sa.Column("status", sa.String(16), nullable=False),
@@ -57,7 +57,7 @@ readings = sa.Table(
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
     sa.Column("device_id", Uuid, nullable=False),
     sa.Column("reading_id", sa.String(128), nullable=False),  # the device's own id
-    sa.Column("subject", sa.String(128)),
+    sa.Column("subject", ParticipantRef()),
     sa.Column("metric", sa.String(32), nullable=False),
     sa.Column("value", sa.Float, nullable=False),  # canonical unit; blood pressure: systolic
     sa.Column("diastolic", sa.Float),
@@ -79,7 +79,7 @@ rules = sa.Table(
     sa.Column("field", sa.String(16), nullable=False),
     sa.Column("comparison", sa.String(2), nullable=False),
     sa.Column("value", sa.Float, nullable=False),
-    sa.Column("subject", sa.String(128)),
+    sa.Column("subject", ParticipantRef()),
     sa.Column("device_type", sa.String(32)),
     sa.Column("severity", sa.String(16), nullable=False),
     sa.Column("enabled", sa.Boolean, nullable=False),
@@ -96,9 +96,9 @@ alerts = sa.Table(
     sa.Column("rule", sa.String(64), nullable=False),  # the rule's name, or "device_silent"
     sa.Column("severity", sa.String(16), nullable=False),
     sa.Column("device_id", Uuid, nullable=False),
-    sa.Column("subject", sa.String(128)),
+    sa.Column("subject", ParticipantRef()),
     sa.Column("reading_id", sa.String(128)),
-    sa.Column("detail", JSONType, nullable=False),
+    sa.Column("detail", SealedJSON, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("acknowledged_at", UTCDateTime),
     sa.Column("acknowledged_by", sa.String(128)),
@@ -111,6 +111,6 @@ alert_quiet = sa.Table(
     "device_alert_quiet",
     metadata,
     sa.Column("rule", sa.String(64), primary_key=True),
-    sa.Column("subject", sa.String(128), primary_key=True),
+    sa.Column("subject", ParticipantRef(), primary_key=True),
     sa.Column("alerted_at", UTCDateTime, nullable=False),
 )

@@ -146,12 +146,18 @@ async def get_device(gateway: Gateway, device_id: uuid.UUID) -> Any:
     return row
 
 
-async def list_devices(gateway: Gateway, f: DeviceFilter) -> tuple[list[Any], str | None]:
-    """A page of devices in registration order, and the cursor of the next page."""
-    query = sa.select(devices).order_by(devices.c.id).limit(f.limit + 1)
+def device_query(f: DeviceFilter) -> sa.Select[Any]:
+    """The devices matching ``f``'s type, facility and status (not ordered, not paged)."""
+    query = sa.select(devices)
     for column, value in ((devices.c.type, f.type), (devices.c.facility, f.facility), (devices.c.status, f.status)):
         if value is not None:
             query = query.where(column == value)
+    return query
+
+
+async def list_devices(gateway: Gateway, f: DeviceFilter) -> tuple[list[Any], str | None]:
+    """A page of devices in registration order, and the cursor of the next page."""
+    query = device_query(f).order_by(devices.c.id).limit(f.limit + 1)
     if f.cursor is not None:
         query = query.where(devices.c.id > f.cursor)
     async with gateway.db.transaction() as conn:

@@ -45,14 +45,14 @@ def _page(items: list[dict[str, Any]], cursor: str | None) -> JSONResponse:
     return JSONResponse({"items": items, "next_cursor": cursor})
 
 
-@requires("viewer", scopes=READ)
+@requires("devices.read", scopes=READ)
 async def list_devices(request: Request) -> Response:
     """Devices, filtered on type, facility and status, keyset paged (``cursor``)."""
     rows, cursor = await registry.list_devices(_gateway(request), query(request, registry.DeviceFilter))
     return _page([registry.device_view(r) for r in rows], cursor)
 
 
-@requires("operator", scopes=WRITE)
+@requires("devices.manage", scopes=WRITE)
 async def register_device(request: Request) -> Response:
     """Register a device; the answer holds its API key, shown this once."""
     new = await json_body(request, registry.DeviceIn)
@@ -60,41 +60,41 @@ async def register_device(request: Request) -> Response:
     return JSONResponse(registry.device_view(row) | {"api_key": key}, status_code=201)
 
 
-@requires("viewer", scopes=READ)
+@requires("devices.read", scopes=READ)
 async def get_device(request: Request) -> Response:
     row = await registry.get_device(_gateway(request), path_uuid(request, "device_id", "device"))
     return JSONResponse(registry.device_view(row))
 
 
-@requires("operator", scopes=WRITE)
+@requires("devices.manage", scopes=WRITE)
 async def update_device(request: Request) -> Response:
     changes = await json_body(request, registry.DeviceChanges)
     row = await registry.update_device(_gateway(request), path_uuid(request, "device_id", "device"), changes)
     return JSONResponse(registry.device_view(row))
 
 
-@requires("admin", scopes=WRITE)
+@requires("devices.delete", scopes=WRITE)
 async def delete_device(request: Request) -> Response:
     """Remove a device and revoke its keys (its readings and alerts stay)."""
     await registry.delete(_gateway(request), path_uuid(request, "device_id", "device"))
     return Response(status_code=204)
 
 
-@requires("operator", scopes=WRITE)
+@requires("devices.manage", scopes=WRITE)
 async def deactivate_device(request: Request) -> Response:
     """Deactivate a device: every key it has stops working at once."""
     row = await registry.deactivate(_gateway(request), path_uuid(request, "device_id", "device"))
     return JSONResponse(registry.device_view(row))
 
 
-@requires("operator", scopes=WRITE)
+@requires("devices.manage", scopes=WRITE)
 async def reactivate_device(request: Request) -> Response:
     """Bring a deactivated device back: status ``active`` and a new key, shown this once."""
     row, key = await registry.reactivate(_gateway(request), path_uuid(request, "device_id", "device"), _who(request)[0])
     return JSONResponse(registry.device_view(row) | {"api_key": key})
 
 
-@requires("operator", scopes=WRITE)
+@requires("devices.manage", scopes=WRITE)
 async def rotate_key(request: Request) -> Response:
     """A new key for the device; the old one keeps working for ``grace_seconds`` (default ``rotation_grace``)."""
     asked = (await json_body(request, registry.KeyRotation)).grace_seconds
@@ -115,7 +115,7 @@ class Heartbeat(BaseModel):
     signal: float | None = Field(default=None, ge=-200, le=100)  # dBm, or a percentage
 
 
-@requires("admin", scopes=[SCOPE])
+@requires("devices.manage", scopes=[SCOPE])
 async def heartbeat(request: Request) -> Response:
     """A device says it is alive, with its firmware, battery and signal if it knows them."""
     gateway = _gateway(request)
@@ -130,28 +130,28 @@ async def heartbeat(request: Request) -> Response:
     return JSONResponse({"device_id": str(device.id), "last_seen_at": now.isoformat()})
 
 
-@requires("viewer", scopes=READ)
+@requires("devices.read", scopes=READ)
 async def list_readings(request: Request) -> Response:
     """Readings filtered on device, subject, metric and period (``since``, ``until``), keyset paged."""
     rows, cursor = await history.list_readings(_gateway(request), query(request, history.ReadingFilter))
     return _page([history.reading_view(r) for r in rows], cursor)
 
 
-@requires("viewer", scopes=READ)
+@requires("devices.read", scopes=READ)
 async def subject_summary(request: Request) -> Response:
     """Count, min, max, mean and last value per metric of one subject over a day, week or month."""
     period = query(request, history.SummaryQuery).period
     return JSONResponse(await history.subject_summary(_gateway(request), request.path_params["subject"], period))
 
 
-@requires("viewer", scopes=READ)
+@requires("devices.read", scopes=READ)
 async def list_alerts(request: Request) -> Response:
     """Alerts, newest first, filtered on state (open, acknowledged), device and subject."""
     rows, cursor = await alerts.list_alerts(_gateway(request), query(request, alerts.AlertFilter))
     return _page([alerts.alert_view(r) for r in rows], cursor)
 
 
-@requires("operator", scopes=WRITE)
+@requires("devices.manage", scopes=WRITE)
 async def acknowledge_alert(request: Request) -> Response:
     row = await alerts.acknowledge(
         _gateway(request), path_uuid(request, "alert_id", "alert"), _who(request)[1], datetime.now(UTC)
@@ -159,20 +159,20 @@ async def acknowledge_alert(request: Request) -> Response:
     return JSONResponse(alerts.alert_view(row))
 
 
-@requires("viewer", scopes=READ)
+@requires("devices.read", scopes=READ)
 async def list_rules(request: Request) -> Response:
     """Every alert rule: those of config and those stored by admins."""
     return JSONResponse({"items": await rules.list_rules(_gateway(request), _settings(request).rules)})
 
 
-@requires("admin", scopes=WRITE)
+@requires("devices.rules", scopes=WRITE)
 async def create_rule(request: Request) -> Response:
     rule = await json_body(request, RuleSettings)
     view = await rules.create_rule(_gateway(request), rule, _settings(request).rules)
     return JSONResponse(view, status_code=201)
 
 
-@requires("admin", scopes=WRITE)
+@requires("devices.rules", scopes=WRITE)
 async def put_rule(request: Request) -> Response:
     """Store a rule under its name (replacing a rule of config of that name)."""
     rule = await json_body(request, RuleSettings)
@@ -180,7 +180,7 @@ async def put_rule(request: Request) -> Response:
     return JSONResponse(view)
 
 
-@requires("admin", scopes=WRITE)
+@requires("devices.rules", scopes=WRITE)
 async def delete_rule(request: Request) -> Response:
     await rules.delete_rule(_gateway(request), request.path_params["name"], _settings(request).rules)
     return Response(status_code=204)

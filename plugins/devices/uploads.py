@@ -18,7 +18,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core import Gateway, StandardMessage, storable
+from core import Gateway, StandardMessage, seal_row, storable
 from plugins.devices.alerts import alert_message, alerts_of_readings, crossings, raise_threshold_alerts
 from plugins.devices.models import devices, readings
 from plugins.devices.registry import heard_from
@@ -94,7 +94,8 @@ async def insert_readings(
         # JSON text built here, not by SQLAlchemy, so made storable here: one NUL in one
         # reading's id would fail the whole batch (SQLAlchemy does it on SQLite's path below).
         rows = storable(rows)
-        text = orjson.dumps(rows).decode()
+        # The statement bypasses the columns' types: the subject is sealed here, as they would.
+        text = orjson.dumps([seal_row(readings, row, conn.dialect) for row in rows]).decode()
         result = await conn.exec_driver_sql(_PG_INSERT, (text, device_id, received_at, len(rows)))
         count, some = tuple(result.one())
         return {row["reading_id"] for row in rows} if count == len(rows) else set(some or ())

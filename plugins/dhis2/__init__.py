@@ -9,7 +9,8 @@ The package, by concern; the sub-packages import one way only: ``compat`` → ``
 - here: the hooks, and what they return that spans the sub-packages: ``destination``
   (``dhis2:<instance>``: a stored submission rendered, sent and judged), ``cli``; shared by
   all: ``settings``, ``context`` (what endpoints share), ``client`` (one instance's URLs,
-  credentials and calls), ``models`` (the tables), ``uids``.
+  credentials and calls), ``models`` (the tables), ``uids``, ``privacy`` (submission bodies
+  erased with their messages: docs/privacy.md).
 - ``compat/``: dhis2gw's API (``[plugins.dhis2.compat]``): ``routes`` (``compat_routes``)
   and its ``aggregate``, ``logs``, ``mappings``, ``users`` routes, ``answers``, ``cors``.
 - ``submission/``: what is sent: ``routes`` (``POST /aggregate``, ``POST /tracker``),
@@ -26,13 +27,15 @@ The package, by concern; the sub-packages import one way only: ``compat`` → ``
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import uuid
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import MetaData
 from starlette.routing import BaseRoute
 
-from core import AdminPage, Command, Destination, Gateway, ReportType, hookimpl
+from core import AdminPage, Command, Destination, Gateway, PermissionInfo, ReportType, hookimpl
+from plugins.dhis2 import privacy
 from plugins.dhis2.cli import COMMAND
 from plugins.dhis2.compat.routes import compat_routes
 from plugins.dhis2.context import DHIS2Context
@@ -66,6 +69,15 @@ def switchboard_destinations(gateway: Gateway) -> list[Destination]:
 
 
 @hookimpl
+def switchboard_permissions() -> list[PermissionInfo]:
+    return [
+        PermissionInfo("dhis2.mappings.read", "See and export the data element and org unit mappings", "viewer"),
+        PermissionInfo("dhis2.mappings.manage", "Import and delete mappings", "operator"),
+        PermissionInfo("dhis2.submit", "Submit aggregate and tracker data to DHIS2; dhis2gw tokens", "operator"),
+    ]
+
+
+@hookimpl
 def switchboard_routes(gateway: Gateway) -> list[BaseRoute]:
     context = DHIS2Context(gateway)
     return [
@@ -91,3 +103,8 @@ def switchboard_report_types(gateway: Gateway) -> list[ReportType]:
     """The import results of every instance (``dhis2_imports``), when the reports plugin is on."""
     settings: DHIS2Settings = gateway.plugin_config("dhis2")
     return [ImportResults(list(settings.instances))]
+
+
+@hookimpl
+async def switchboard_erase_messages(message_ids: Sequence[uuid.UUID], gateway: Gateway) -> dict[str, int]:
+    return await privacy.erase_messages(gateway, message_ids)

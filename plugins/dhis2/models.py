@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from core import NAMING, UTCDateTime
+from core import NAMING, SealedJSON, UTCDateTime
 
 metadata = sa.MetaData(naming_convention=NAMING)  # the core's, so constraint names read alike
 
@@ -65,7 +65,7 @@ dhis2gw_submissions = sa.Table(
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
     sa.Column("message_id", sa.Uuid),
     sa.Column("delivery_id", sa.Uuid, unique=True),
-    sa.Column("request", sa.JSON, nullable=False),
+    sa.Column("request", SealedJSON, nullable=False),  # may carry a person's data: sealed with a [privacy] key
     sa.Column("errors", sa.Text),
     sa.Column("submitted_at", UTCDateTime(), nullable=False),
     sa.Index(None, "submitted_at"),

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import MetaData
 
 from core import Adapter, Destination, Gateway, StandardMessage, Stored, hookimpl
-from plugins.email import threads
+from plugins.email import privacy, threads
 from plugins.email.adapter import NAME, EmailAdapter
 from plugins.email.destination import EmailDestination
 from plugins.email.models import metadata
@@ -61,3 +61,13 @@ async def switchboard_messages_stored(stored: Sequence[tuple[StandardMessage, St
                 refs=[*m.extra.get("references", []), *m.extra.get("in_reply_to", [])],
                 reply_to=m.sender,
             )
+
+
+@hookimpl
+async def switchboard_erase_participant(participant: str, gateway: Gateway) -> dict[str, int]:
+    return await privacy.erase_participant(gateway, participant)
+
+
+@hookimpl
+async def switchboard_export_participant(participant: str, gateway: Gateway) -> dict[str, list[dict[str, Any]]]:
+    return await privacy.export_participant(gateway, participant)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from core import NAMING, UTCDateTime
+from core import NAMING, ParticipantRef, SealedText, UTCDateTime
 
 metadata = sa.MetaData(naming_convention=NAMING)
 
@@ -14,9 +14,11 @@ metadata = sa.MetaData(naming_convention=NAMING)
 threads = sa.Table(
     "email_threads",
     metadata,
-    sa.Column("key", sa.String(255), primary_key=True),
-    sa.Column("reply_to", sa.String(254), nullable=False),
-    sa.Column("subject", sa.Text, nullable=False),
+    # The thread's key (an address), the correspondent and the subject are personal data:
+    # sealed with a [privacy] key.
+    sa.Column("key", ParticipantRef(), primary_key=True),
+    sa.Column("reply_to", ParticipantRef(), nullable=False),
+    sa.Column("subject", SealedText, nullable=False),
     sa.Column("last_message_id", sa.String(255), nullable=False),
     sa.Column("refs", sa.Text, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
@@ -27,7 +29,7 @@ message_ids = sa.Table(
     "email_message_ids",
     metadata,
     sa.Column("message_id", sa.String(255), primary_key=True),
-    sa.Column("thread_key", sa.String(255), nullable=False),
+    sa.Column("thread_key", ParticipantRef(), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
 

@@ -21,6 +21,7 @@ from core import (
     StandardMessage,
     env_proxy,
     raise_for_status,
+    record_exchange,
 )
 
 if TYPE_CHECKING:
@@ -78,6 +79,7 @@ class HTTPDestination(Destination):
 
     async def deliver(self, message: StandardMessage, delivery: DeliveryInfo) -> DeliveryResult:
         body = self.render(message, delivery)
+        headers = self.headers_for(body, delivery)
         # The gateway's aiohttp session (the connection pool under gateway.http) directly: a
         # delivery is the worker's hot path, and httpx's request and response objects cost
         # more CPU than the request itself (bench/ingest.py --drain-only).
@@ -86,21 +88,34 @@ class HTTPDestination(Destination):
                 self.settings.method,
                 self._url,
                 data=body,
-                headers=self.headers_for(body, delivery),
+                headers=headers,
                 timeout=self._timeout,
                 allow_redirects=False,
                 proxy=self._proxy,
             ) as response:
                 text = await response.text(errors="replace")
-                status, headers = response.status, response.headers
+                status, answer = response.status, response.headers
         except TimeoutError as err:
+            record_exchange(self.settings.method, self._url, headers=headers, body=body, error="timed out")
             raise DeliveryError(f"timed out: {type(err).__name__}", retryable=True) from err
         except aiohttp.ClientError as err:
-            raise DeliveryError(f"connection failed: {type(err).__name__}: {err}", retryable=True) from err
-        raise_for_status(status, text, retry_after=headers.get("retry-after"), what=f"{self.name} ({self._host})")
+            error = f"{type(err).__name__}: {err}"
+            record_exchange(self.settings.method, self._url, headers=headers, body=body, error=error)
+            raise DeliveryError(f"connection failed: {error}", retryable=True) from err
+        # This client is not gateway.http, which records by itself: the attempt stores it redacted.
+        record_exchange(
+            self.settings.method,
+            self._url,
+            headers=headers,
+            body=body,
+            status=status,
+            response_headers=answer.items(),
+            response_body=text,
+        )
+        raise_for_status(status, text, retry_after=answer.get("retry-after"), what=f"{self.name} ({self._host})")
         return DeliveryResult(
             status_code=status,
-            remote_ref=_remote_ref(headers.get("location"), text),
+            remote_ref=_remote_ref(answer.get("location"), text),
             detail={"response": text[:500]} if text else None,
         )
 

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import MetaData
 from starlette.routing import BaseRoute
 
-from core import AdminPage, Check, ConfigError, Gateway, ReportType, Unprocessable, hookimpl
+from core import AdminPage, Check, ConfigError, Gateway, PermissionInfo, ReportType, Unprocessable, hookimpl
 from plugins.reports import admin, scheduler, service
 from plugins.reports.jobs import jobs
 from plugins.reports.models import metadata
@@ -41,6 +41,15 @@ def switchboard_settings(config: Mapping[str, Any]) -> ReportsSettings:
 @hookimpl
 def switchboard_models() -> list[MetaData]:
     return [metadata]
+
+
+@hookimpl
+def switchboard_permissions() -> list[PermissionInfo]:
+    return [
+        PermissionInfo("reports.read", "See reports, report types and schedules", "viewer"),
+        PermissionInfo("reports.request", "Request a report, delete one's own, run a schedule now", "operator"),
+        PermissionInfo("reports.manage", "Define, enable and disable schedules; every user's reports; admin-only report types", "admin"),
+    ]
 
 
 @hookimpl

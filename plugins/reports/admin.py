@@ -60,7 +60,7 @@ def admin_page() -> AdminPage:
             Route("/{report_id}/delete", delete_report, methods=["POST"]),
         ],
         templates=str(TEMPLATES),
-        role="viewer",
+        permission="reports.read",
     )
 
 
@@ -87,7 +87,7 @@ def params_of(form: FormData) -> dict[str, Any]:
     return params
 
 
-@requires("viewer")
+@requires("reports.read")
 async def index(request: Request) -> Response:
     """The request form (operators), the caller's reports a page at a time, and the schedules (admins)."""
     return await _page(request)
@@ -127,7 +127,7 @@ async def _page(
     return console.render(request, "reports.html", context, block="results", status_code=status_code)
 
 
-@requires("operator")
+@requires("reports.request")
 async def request_report(request: Request) -> Response:
     """Ask for a report: back to the list, where it is followed; a bad field is shown by its input (422)."""
     async with request.form(max_files=0, max_fields=20) as data:
@@ -147,7 +147,7 @@ async def request_report(request: Request) -> Response:
     return RedirectResponse(HOME, status_code=303)
 
 
-@requires("viewer")
+@requires("reports.read")
 async def report_row(request: Request) -> Response:
     """One report's row (what a pending row polls for); without HTMX, the list."""
     htmx = request.headers.get("hx-request") == "true"
@@ -163,7 +163,7 @@ async def report_row(request: Request) -> Response:
     return admin_console(request).render(request, "reports.html", context, block="report_row")
 
 
-@requires("operator")
+@requires("reports.request")
 async def delete_report(request: Request) -> Response:
     """Delete one of your reports (an admin: anyone's) and its file; back to the list."""
     gateway = gateway_of(request)
@@ -186,20 +186,20 @@ async def _schedule_answer(request: Request) -> Response:
     return admin_console(request).render(request, "reports.html", context, block="schedule_row")
 
 
-@requires("viewer")
+@requires("reports.read")
 async def schedule_row(request: Request) -> Response:
     """One schedule's row (what it polls while a run has not ended); without HTMX, the list."""
     return await _schedule_answer(request)
 
 
-@requires("operator")
+@requires("reports.request")
 async def run_schedule(request: Request) -> Response:
     """Run a schedule now (a disabled one too); its run shows in its row."""
     await run(gateway_of(request), request.path_params["name"], principal_of(request), _request_id(request))
     return await _schedule_answer(request)
 
 
-@requires("admin")
+@requires("reports.manage")
 async def enable_schedule(request: Request) -> Response:
     """Let a disabled schedule run at its times again."""
     name = request.path_params["name"]
@@ -207,7 +207,7 @@ async def enable_schedule(request: Request) -> Response:
     return await _schedule_answer(request)
 
 
-@requires("admin")
+@requires("reports.manage")
 async def disable_schedule(request: Request) -> Response:
     """Stop a schedule's ticks (a config file's too) until it is enabled again."""
     name = request.path_params["name"]
@@ -219,7 +219,7 @@ def _request_id(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
-@requires("admin")
+@requires("reports.manage")
 async def delete_schedule(request: Request) -> Response:
     """Remove a schedule added through the API (one of the config file is a 409)."""
     await remove_schedule(gateway_of(request), request.path_params["name"])

@@ -51,7 +51,7 @@ def owner_of(principal: Principal) -> str:
 
 def is_admin(principal: Principal) -> bool:
     if principal.kind == "user":
-        return principal.has_role("admin")
+        return principal.can("reports.manage")
     return principal.has_scope(ADMIN_SCOPE)
 
 
@@ -116,7 +116,7 @@ def types_for(gateway: Gateway, principal: Principal) -> list[ReportType]:
     return [t for t in service.catalogue(gateway).values() if is_admin(principal) or not t.admin_only]
 
 
-@requires("operator", scopes=WRITE)
+@requires("reports.request", scopes=WRITE)
 async def create_report(request: Request) -> Response:
     """Ask for a report: 202 with its id at once; a worker generates it."""
     body = await read_json(request, ReportIn)
@@ -124,7 +124,7 @@ async def create_report(request: Request) -> Response:
     return JSONResponse({"id": str(row.id), "status": row.status}, status_code=202)
 
 
-@requires("viewer", scopes=READ)
+@requires("reports.read", scopes=READ)
 async def get_report(request: Request) -> Response:
     """A report's state; yours only, unless you are an admin (someone else's is a 404)."""
     principal = principal_of(request)
@@ -132,7 +132,7 @@ async def get_report(request: Request) -> Response:
     return JSONResponse(await view(request, row))
 
 
-@requires("operator", scopes=WRITE)
+@requires("reports.request", scopes=WRITE)
 async def delete_report(request: Request) -> Response:
     """Delete a report and its file; its links stop working (404)."""
     principal = principal_of(request)
@@ -142,7 +142,7 @@ async def delete_report(request: Request) -> Response:
     return Response(status_code=204)
 
 
-@requires("viewer", scopes=READ)
+@requires("reports.read", scopes=READ)
 async def list_reports(request: Request) -> Response:
     """Your reports (an admin's: everyone's), newest first; ``limit`` and ``cursor`` page them."""
     principal = principal_of(request)
@@ -166,7 +166,7 @@ async def list_reports(request: Request) -> Response:
     return JSONResponse({"items": items, "next_cursor": str(last) if last else None})
 
 
-@requires("viewer", scopes=READ)
+@requires("reports.read", scopes=READ)
 async def list_types(request: Request) -> Response:
     """The report types you may ask for, with their columns."""
     types = [

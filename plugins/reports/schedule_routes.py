@@ -144,20 +144,20 @@ async def _api_schedule(gateway: Gateway, name: str) -> scheduler.Defined:
     return item
 
 
-@requires("viewer", scopes=READ)
+@requires("reports.read", scopes=READ)
 async def list_schedules(request: Request) -> Response:
     """Every schedule, the config file's (``source: "config"``) and the API's, with its state,
     next run (null when disabled) and last runs; ``recipients`` only for admins."""
     return JSONResponse({"items": await views(gateway_of(request), principal_of(request))})
 
 
-@requires("viewer", scopes=READ)
+@requires("reports.read", scopes=READ)
 async def get_schedule(request: Request) -> Response:
     """One schedule as in the list (404 unknown)."""
     return JSONResponse(await view_of(gateway_of(request), principal_of(request), request.path_params["name"]))
 
 
-@requires("operator", scopes=WRITE)
+@requires("reports.request", scopes=WRITE)
 @describe(status=202)
 async def run_schedule(request: Request) -> Response:
     """Run a schedule now, once: 202 with its report's id; it is delivered as a tick's would be.
@@ -178,19 +178,19 @@ async def _switch(request: Request, value: bool) -> Response:
     return JSONResponse({"name": name, "enabled": value})
 
 
-@requires("admin", scopes=ADMIN)
+@requires("reports.manage", scopes=ADMIN)
 async def disable_schedule(request: Request) -> Response:
     """Stop a schedule's ticks on every process from the next one (no restart); a config file's too."""
     return await _switch(request, False)
 
 
-@requires("admin", scopes=ADMIN)
+@requires("reports.manage", scopes=ADMIN)
 async def enable_schedule(request: Request) -> Response:
     """Let a disabled schedule run at its times again."""
     return await _switch(request, True)
 
 
-@requires("admin", scopes=ADMIN)
+@requires("reports.manage", scopes=ADMIN)
 @describe(body=Schedule, status=201)
 async def create_schedule(request: Request) -> Response:
     """Add a schedule: 201; 422 naming a bad field, 409 when the name is taken."""
@@ -209,7 +209,7 @@ async def create_schedule(request: Request) -> Response:
     return JSONResponse(await view_of(gateway, principal_of(request), schedule.name), status_code=201)
 
 
-@requires("admin", scopes=ADMIN)
+@requires("reports.manage", scopes=ADMIN)
 @describe(body=ScheduleChange)
 async def change_schedule(request: Request) -> Response:
     """Change some fields of an API schedule (404 unknown, 409 a config file's, 422 a bad result).
@@ -237,7 +237,7 @@ async def change_schedule(request: Request) -> Response:
     return JSONResponse(await view_of(gateway, principal_of(request), name))
 
 
-@requires("admin", scopes=ADMIN)
+@requires("reports.manage", scopes=ADMIN)
 @describe(status=204)
 async def delete_schedule(request: Request) -> Response:
     """Remove an API schedule (its reports stay until their retention ends)."""

@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import MetaData
 from starlette.routing import BaseRoute
 
-from core import Adapter, AdminPage, Gateway, StandardMessage, Stored, hookimpl
-from plugins.webform import admin, notify
+from core import Adapter, AdminPage, Gateway, PermissionInfo, StandardMessage, Stored, hookimpl
+from plugins.webform import admin, notify, privacy
 from plugins.webform.adapter import WebformAdapter
 from plugins.webform.cfcbe import cfcbe_routes
 from plugins.webform.models import metadata
@@ -44,6 +44,13 @@ def switchboard_adapters(gateway: Gateway) -> list[Adapter]:
 
 
 @hookimpl
+def switchboard_permissions() -> list[PermissionInfo]:
+    return [
+        PermissionInfo("webform.manage", "Manage the web form's organisations", "admin"),
+    ]
+
+
+@hookimpl
 def switchboard_routes(gateway: Gateway) -> list[BaseRoute]:
     settings: WebformSettings = gateway.plugin_config("webform")
     return [*webform_routes(), *cfcbe_routes(settings.cfcbe)]
@@ -57,3 +64,13 @@ def switchboard_admin_pages() -> list[AdminPage]:
 @hookimpl
 async def switchboard_messages_stored(stored: Sequence[tuple[StandardMessage, Stored]], gateway: Gateway) -> None:
     await notify.after_stored(gateway, stored)
+
+
+@hookimpl
+async def switchboard_erase_participant(participant: str, gateway: Gateway) -> dict[str, int]:
+    return await privacy.erase_participant(gateway, participant)
+
+
+@hookimpl
+async def switchboard_export_participant(participant: str, gateway: Gateway) -> dict[str, list[dict[str, Any]]]:
+    return await privacy.export_participant(gateway, participant)

@@ -42,7 +42,7 @@ def admin_page() -> AdminPage:
             Route("/{slug}/delete", remove, methods=["POST"]),
         ],
         templates=str(TEMPLATES),
-        role="admin",
+        permission="webform.manage",
     )
 
 
@@ -113,13 +113,13 @@ def _after(request: Request, done: str) -> Response:
     return RedirectResponse(target, status_code=303)
 
 
-@requires("admin")
+@requires("webform.manage")
 async def index(request: Request) -> Response:
     """Every organisation (config.toml's marked read-only) and the form to add one."""
     return await _render(request)
 
 
-@requires("admin")
+@requires("webform.manage")
 async def create(request: Request) -> Response:
     """Add an organisation: the page again with each bad field's error (422), or the list."""
     values = _values(await request.form())
@@ -145,14 +145,14 @@ def _as_values(org: organisations.Org) -> dict[str, str]:
     return {"slug": org.slug, "name": org.name, "origins": "\n".join(org.origins), "notify": "\n".join(org.notify)}
 
 
-@requires("admin")
+@requires("webform.manage")
 async def edit(request: Request) -> Response:
     """One organisation's form (read-only for one of config.toml)."""
     org = await _found(request)
     return await _render(request, values=_as_values(org), editing=org)
 
 
-@requires("admin")
+@requires("webform.manage")
 async def change(request: Request) -> Response:
     """Change an organisation added here: its form again with each bad field's error (422), or the list."""
     org = await _found(request)
@@ -167,7 +167,7 @@ async def change(request: Request) -> Response:
     return _after(request, f"changed:{org.slug}")
 
 
-@requires("admin")
+@requires("webform.manage")
 async def remove(request: Request) -> Response:
     """Remove an organisation added here (409 for one of config.toml)."""
     org = await _found(request)

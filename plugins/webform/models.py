@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from core import NAMING, UTCDateTime
+from core import NAMING, ParticipantRef, UTCDateTime
 
 metadata = sa.MetaData(naming_convention=NAMING)
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -28,7 +28,7 @@ verifications = sa.Table(
     "webform_verifications",
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("email", sa.String(254), nullable=False),
+    sa.Column("email", ParticipantRef(), nullable=False),  # sealed with a [privacy] key
     sa.Column("organisation", sa.String(64), nullable=False),
     sa.Column("salt", sa.String(32), nullable=False),
     sa.Column("code_hash", sa.String(64), nullable=False),
@@ -46,7 +46,7 @@ verifications = sa.Table(
 send_counts = sa.Table(
     "webform_send_counts",
     metadata,
-    sa.Column("email", sa.String(254), primary_key=True),
+    sa.Column("email", ParticipantRef(), primary_key=True),
     sa.Column("window_start", UTCDateTime, nullable=False),
     sa.Column("sends", sa.Integer, nullable=False),
 )

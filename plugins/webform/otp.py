@@ -97,7 +97,7 @@ async def send_code(gateway: Gateway, org: Org, email: str) -> int:
         # A new code replaces the pending one of this organisation.
         await conn.execute(
             verifications.update()
-            .where(v.email == email, v.organisation == org.slug, v.consumed_at.is_(None))
+            .where(gateway.privacy.match(v.email, email), v.organisation == org.slug, v.consumed_at.is_(None))
             .values(consumed_at=now)
         )
         row_id = (
@@ -127,7 +127,7 @@ async def send_code(gateway: Gateway, org: Org, email: str) -> int:
             await conn.execute(verifications.delete().where(v.id == row_id))
             await conn.execute(
                 send_counts.update()
-                .where(send_counts.c.email == email, send_counts.c.sends > 0)
+                .where(gateway.privacy.match(send_counts.c.email, email), send_counts.c.sends > 0)
                 .values(sends=send_counts.c.sends - 1)
             )
         log.warning("webform: the code for %s could not be sent: %s", mask_email(email), err)
@@ -148,7 +148,7 @@ async def check_code(gateway: Gateway, org: Org, email: str, code: str) -> tuple
         row = (
             await conn.execute(
                 sa.select(v.id, v.salt, v.code_hash, v.attempts, v.expires_at)
-                .where(v.email == email, v.organisation == org.slug, v.consumed_at.is_(None))
+                .where(gateway.privacy.match(v.email, email), v.organisation == org.slug, v.consumed_at.is_(None))
                 .order_by(v.id.desc())
                 .limit(1)
             )

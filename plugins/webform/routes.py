@@ -93,14 +93,14 @@ async def verify_otp(request: Request) -> Response:
     return JSONResponse({"token": token, "token_type": "Bearer", "expires_in": ttl, "organisation": org.slug})
 
 
-@requires("admin", scopes=["webform:admin"])
+@requires("webform.manage", scopes=["webform:admin"])
 async def list_organisations(request: Request) -> Response:
     """Every organisation: ``source`` says config.toml (read-only) or the API."""
     found = await organisations.all_organisations(gateway_of(request))
     return JSONResponse({"items": [o.to_dict() for o in found]})
 
 
-@requires("admin", scopes=["webform:admin"])
+@requires("webform.manage", scopes=["webform:admin"])
 @describe(body=NewOrganisation, tags=["webform"])
 async def create_organisation(request: Request) -> Response:
     """Add an organisation (409 when its slug is taken, in config.toml or here)."""
@@ -110,13 +110,13 @@ async def create_organisation(request: Request) -> Response:
     return JSONResponse(created.to_dict(), status_code=201)
 
 
-@requires("admin", scopes=["webform:admin"])
+@requires("webform.manage", scopes=["webform:admin"])
 async def get_organisation(request: Request) -> Response:
     """One organisation."""
     return JSONResponse((await _organisation(request, request.path_params["slug"])).to_dict())
 
 
-@requires("admin", scopes=["webform:admin"])
+@requires("webform.manage", scopes=["webform:admin"])
 @describe(body=Organisation, tags=["webform"])
 async def replace_organisation(request: Request) -> Response:
     """Change an organisation added through the API (409 for one of config.toml)."""
@@ -125,7 +125,7 @@ async def replace_organisation(request: Request) -> Response:
     return JSONResponse(changed.to_dict())
 
 
-@requires("admin", scopes=["webform:admin"])
+@requires("webform.manage", scopes=["webform:admin"])
 async def delete_organisation(request: Request) -> Response:
     """Remove an organisation added through the API (409 for one of config.toml)."""
     await organisations.delete(gateway_of(request), request.path_params["slug"])

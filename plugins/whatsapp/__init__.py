@@ -9,14 +9,15 @@ See docs/whatsapp.md.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import MetaData
 from starlette.routing import BaseRoute
 
-from core import Adapter, Destination, Gateway, StandardMessage, Stored, hookimpl
-from plugins.whatsapp import followups, media
+from core import Adapter, Destination, Gateway, PermissionInfo, StandardMessage, Stored, hookimpl
+from plugins.whatsapp import followups, media, privacy
 from plugins.whatsapp.adapter import WhatsAppAdapter
 from plugins.whatsapp.cfcbe import cfcbe_routes
 from plugins.whatsapp.destination import WhatsAppDestination
@@ -54,6 +55,13 @@ def switchboard_jobs() -> list[Any]:
 
 
 @hookimpl
+def switchboard_permissions() -> list[PermissionInfo]:
+    return [
+        PermissionInfo("whatsapp.contacts", "Change a WhatsApp contact's details", "operator"),
+    ]
+
+
+@hookimpl
 def switchboard_routes(gateway: Gateway) -> list[BaseRoute]:
     settings: WhatsAppSettings = gateway.plugin_config("whatsapp")
     return [*whatsapp_routes(), *cfcbe_routes(settings.cfcbe)]
@@ -62,3 +70,20 @@ def switchboard_routes(gateway: Gateway) -> list[BaseRoute]:
 @hookimpl
 async def switchboard_messages_stored(stored: Sequence[tuple[StandardMessage, Stored]], gateway: Gateway) -> None:
     await followups.after_stored(gateway, stored)
+
+
+@hookimpl
+async def switchboard_erase_messages(message_ids: Sequence[uuid.UUID], gateway: Gateway) -> dict[str, int]:
+    return await privacy.erase_messages(gateway, message_ids)
+
+
+@hookimpl
+async def switchboard_erase_participant(participant: str, gateway: Gateway) -> dict[str, int]:
+    return await privacy.erase_participant(gateway, participant)
+
+
+@hookimpl
+async def switchboard_export_participant(
+    participant: str, message_ids: Sequence[uuid.UUID], gateway: Gateway
+) -> dict[str, list[dict[str, Any]]]:
+    return await privacy.export_participant(gateway, participant, message_ids)

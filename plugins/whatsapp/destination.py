@@ -96,7 +96,7 @@ class WhatsAppDestination(Destination):
 
     async def _refuse_if_opted_out(self, wa_id: str) -> None:
         async with self.gateway.db.transaction() as conn:
-            state = await optout.opted_out(conn, wa_id)
+            state = await optout.opted_out(conn, self.gateway.privacy, wa_id)
         if state is not None:
             when = state.opted_out_at.isoformat() if state.opted_out_at else "an unknown time"
             raise DeliveryError(

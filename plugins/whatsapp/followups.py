@@ -94,7 +94,7 @@ async def _opt_outs_and_acks(
             elif ack.enabled and s.conversation_opened:
                 acks.append(_acknowledgement(m, s, ack))
         if acks:
-            out = await optout.states(conn, [a.recipient or "" for a in acks])
+            out = await optout.states(conn, gateway.privacy, [a.recipient or "" for a in acks])
             acks = [a for a in acks if not (a.recipient in out and out[a.recipient].opted_out)]
     return notices, acks
 

@@ -203,10 +203,22 @@ async def _fetch(gateway: Gateway, settings: WhatsAppSettings, media_id: str) ->
             raise Transient("the file does not match its sha256")
         extension = mimetypes.guess_extension(content_type) or ".bin"
         final = folder / f"{_UNSAFE.sub('_', media_id)[:120]}{extension}"
+        if gateway.privacy.enabled:
+            # A person's file: sealed at rest with the data key (docs/privacy.md).
+            await asyncio.to_thread(_seal_file, gateway, partial)
         await asyncio.to_thread(os.replace, partial, final)
     finally:
         await asyncio.to_thread(partial.unlink, missing_ok=True)
     return Fetched(final, size, digest.hex(), content_type)
+
+
+def _seal_file(gateway: Gateway, path: Path) -> None:
+    path.write_bytes(gateway.privacy.seal_bytes(path.read_bytes()))
+
+
+def read_file(gateway: Gateway, path: Path) -> bytes:
+    """A stored media file's bytes, opened when it was sealed with the data key."""
+    return gateway.privacy.open_bytes(path.read_bytes())
 
 
 def _metadata(answer: httpx.Response) -> dict[str, Any]:

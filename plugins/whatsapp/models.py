@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-from core import NAMING, UTCDateTime
+from core import NAMING, ParticipantRef, UTCDateTime
 
 metadata = sa.MetaData(naming_convention=NAMING)  # the core's, so constraint names read alike
 
@@ -27,7 +27,7 @@ outbound = sa.Table(
     sa.Column("wamid", sa.String(255), primary_key=True),
     sa.Column("message_id", Uuid, index=True),
     sa.Column("delivery_id", Uuid),
-    sa.Column("recipient", sa.String(64)),
+    sa.Column("recipient", ParticipantRef()),  # sealed with a [privacy] key
     sa.Column("phone_number_id", sa.String(32)),
     # accepted | sent | delivered | read | played | failed (the furthest reached; see statuses.py)
     sa.Column("status", sa.String(16), nullable=False),
@@ -50,7 +50,7 @@ outbound = sa.Table(
 contacts = sa.Table(
     "whatsapp_contacts",
     metadata,
-    sa.Column("wa_id", sa.String(64), primary_key=True),
+    sa.Column("wa_id", ParticipantRef(), primary_key=True),  # sealed with a [privacy] key
     sa.Column("opted_out", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("opted_out_at", UTCDateTime),
     sa.Column("opted_in_at", UTCDateTime),

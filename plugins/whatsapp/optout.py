@@ -17,6 +17,7 @@ from plugins.whatsapp.models import contacts
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
 
+    from core import Privacy
     from plugins.whatsapp.settings import OptOutSettings
 
 Choice = Literal["out", "in"]
@@ -93,16 +94,17 @@ async def record_choice(conn: AsyncConnection, wa_id: str, choice: Choice, keywo
     return bool(result.rowcount)
 
 
-async def states(conn: AsyncConnection, wa_ids: Iterable[str]) -> dict[str, OptOutState]:
-    """The recorded state of each of ``wa_ids`` that has one."""
+async def states(conn: AsyncConnection, privacy: Privacy, wa_ids: Iterable[str]) -> dict[str, OptOutState]:
+    """The recorded state of each of ``wa_ids`` that has one (numbers are stored sealed with a
+    [privacy] key: each one's stored forms are looked up, every key's during a rotation)."""
     ids = list(set(wa_ids))
     if not ids:
         return {}
-    rows = await conn.execute(sa.select(contacts).where(contacts.c.wa_id.in_(ids)))
+    rows = await conn.execute(sa.select(contacts).where(sa.or_(*(privacy.match(contacts.c.wa_id, i) for i in ids))))
     return {r.wa_id: OptOutState(r.wa_id, bool(r.opted_out), r.opted_out_at, r.opted_in_at, r.keyword) for r in rows}
 
 
-async def opted_out(conn: AsyncConnection, wa_id: str) -> OptOutState | None:
+async def opted_out(conn: AsyncConnection, privacy: Privacy, wa_id: str) -> OptOutState | None:
     """The contact's state if it has opted out, else ``None``."""
-    state = (await states(conn, [wa_id])).get(wa_id)
+    state = (await states(conn, privacy, [wa_id])).get(wa_id)
     return state if state is not None and state.opted_out else None

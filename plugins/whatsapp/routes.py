@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from core import BadRequest, NotFound, describe, gateway_of, path_uuid, read_json, requires
 from plugins.whatsapp import optout, statuses
+from plugins.whatsapp.media import read_file
 from plugins.whatsapp.models import media
 
 
@@ -35,7 +36,7 @@ def _media_row(row: sa.Row[tuple[object, ...]]) -> dict[str, object]:
     }
 
 
-@requires("viewer", scopes=["whatsapp:read"])
+@requires("content.read", scopes=["whatsapp:read"])
 async def message_tracking(request: Request) -> Response:
     """WhatsApp details of a stored message: the send's wamid and statuses, and its media files."""
     message_id = _message_id(request)
@@ -47,7 +48,7 @@ async def message_tracking(request: Request) -> Response:
     return JSONResponse({"message_id": str(message_id), "send": tracking, "media": [_media_row(r) for r in files]})
 
 
-@requires("viewer", scopes=["whatsapp:read"])
+@requires("content.read", scopes=["whatsapp:read"])
 async def media_file(request: Request) -> Response:
     """Download a stored media file of a message (as an attachment, never rendered inline)."""
     message_id = _message_id(request)
@@ -63,6 +64,18 @@ async def media_file(request: Request) -> Response:
         ).first()
     if row is None or not row.path or not await asyncio.to_thread(Path(row.path).is_file):
         raise NotFound("this media file is not stored")
+    gateway = gateway_of(request)
+    if gateway.privacy.enabled:
+        # Sealed at rest ([privacy] key): opened here, sent as an attachment all the same.
+        body = await asyncio.to_thread(read_file, gateway, Path(row.path))
+        return Response(
+            body,
+            media_type=row.mime_type or "application/octet-stream",
+            headers={
+                "Content-Disposition": f'attachment; filename="{Path(row.path).name}"',
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
     return FileResponse(
         row.path,
         media_type=row.mime_type or "application/octet-stream",
@@ -78,18 +91,19 @@ class ContactChange(BaseModel):
     opted_out: bool
 
 
-@requires("viewer", scopes=["whatsapp:read"])
+@requires("content.read", scopes=["whatsapp:read"])
 async def contact(request: Request) -> Response:
     """A contact's opt-out state."""
     wa_id = request.path_params["wa_id"]
-    async with gateway_of(request).db.transaction() as conn:
-        state = (await optout.states(conn, [wa_id])).get(wa_id)
+    gateway = gateway_of(request)
+    async with gateway.db.transaction() as conn:
+        state = (await optout.states(conn, gateway.privacy, [wa_id])).get(wa_id)
     if state is None:
         return JSONResponse({"wa_id": wa_id, "opted_out": False, "opted_out_at": None, "opted_in_at": None})
     return JSONResponse(state.as_dict())
 
 
-@requires("operator", scopes=["whatsapp:contacts"])
+@requires("whatsapp.contacts", scopes=["whatsapp:contacts"])
 @describe(body=ContactChange)
 async def change_contact(request: Request) -> Response:
     """Record an opt-out (or opt-in) the contact asked for elsewhere, e.g. on a call."""
@@ -98,11 +112,12 @@ async def change_contact(request: Request) -> Response:
         raise BadRequest("not a WhatsApp id", errors=[{"field": "wa_id", "message": "expected digits"}])
     change = await read_json(request, ContactChange)
     principal = request.state.principal
-    async with gateway_of(request).db.transaction() as conn:
+    gateway = gateway_of(request)
+    async with gateway.db.transaction() as conn:
         await optout.record_choice(
             conn, wa_id, "out" if change.opted_out else "in", f"({principal.label})", datetime.now(UTC)
         )
-        state = (await optout.states(conn, [wa_id]))[wa_id]
+        state = (await optout.states(conn, gateway.privacy, [wa_id]))[wa_id]
     return JSONResponse(state.as_dict())
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 
 from core.auth.users import create_user
@@ -57,10 +59,16 @@ async def test_without_a_reference_the_latest_cases_are_listed_newest_first_a_pa
         page = await client.get("/admin/ceemis/cases/")
         assert page.status_code == 200
         assert page.text.index("HL-202") < page.text.index("HL-201") < page.text.index("HL-200")
+        assert "3 cases" in page.text and "Newest" not in page.text
         async with client.gateway.db.transaction() as conn:
             newest = (await conn.execute(sa.select(sa.func.max(cases.c.id)))).scalar_one()
-        older = await client.get("/admin/ceemis/cases/", params={"before": str(newest)})
+        older = await client.get("/admin/ceemis/cases/", params={"cursor": str(newest)})
         assert "HL-202" not in older.text and older.text.index("HL-201") < older.text.index("HL-200")
+        assert "3 cases" in older.text and "Newest" in older.text
+        newer = re.search(r'<a href="([^"]+)"[^>]*rel="prev">', older.text)
+        assert newer is not None
+        back = await client.get(newer.group(1).replace("&amp;", "&"), headers={"HX-Request": "true"})
+        assert "HL-202" in back.text and "HL-201" not in back.text and "<html" not in back.text
         assert (await client.get("/admin/ceemis/cases/", params={"before": "x" * 40})).status_code == 200
 
 

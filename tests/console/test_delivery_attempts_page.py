@@ -4,6 +4,7 @@ the stored submission as JSON, and a link to its message."""
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime
 
 from core.storage.ids import uuid7
@@ -35,21 +36,45 @@ async def refused_submission(gw: GatewayClient) -> str:
     async with gw.gateway.db.transaction() as conn:
         await conn.execute(
             messages.insert().values(
-                id=message_id, platform="dhis2", external_id="sub-1", direction="in", kind="data", text=None,
-                media=[], timestamp=now, received_at=now, extra={"dhis2": "aggregate", "submission": submission},
+                id=message_id,
+                platform="dhis2",
+                external_id="sub-1",
+                direction="in",
+                kind="data",
+                text=None,
+                media=[],
+                timestamp=now,
+                received_at=now,
+                extra={"dhis2": "aggregate", "submission": submission},
             )
         )
         await conn.execute(
             deliveries.insert().values(
-                id=delivery_id, message_id=message_id, destination="dhis2:main", platform="dhis2", status="dead",
-                attempt_count=1, max_attempts=5, options={}, idempotency_key="k-1", created_at=now, updated_at=now,
-                detail=detail, last_error="DHIS2 import ERROR",
+                id=delivery_id,
+                message_id=message_id,
+                destination="dhis2:main",
+                platform="dhis2",
+                status="dead",
+                attempt_count=1,
+                max_attempts=5,
+                options={},
+                idempotency_key="k-1",
+                created_at=now,
+                updated_at=now,
+                detail=detail,
+                last_error="DHIS2 import ERROR",
             )
         )
         await conn.execute(
             delivery_attempts.insert().values(
-                delivery_id=delivery_id, number=1, started_at=now, duration_ms=12.0, outcome="dead",
-                status_code=409, error="DHIS2 import ERROR", detail=detail,
+                delivery_id=delivery_id,
+                number=1,
+                started_at=now,
+                duration_ms=12.0,
+                outcome="dead",
+                status_code=409,
+                error="DHIS2 import ERROR",
+                detail=detail,
             )
         )
     return str(delivery_id)
@@ -78,3 +103,38 @@ async def test_the_page_links_to_its_message(gw: GatewayClient) -> None:
     await log_in(gw, "viewer")
     page = await gw.get(f"/admin/deliveries/{delivery_id}")
     assert 'id="message-link"' in page.text
+
+
+async def test_each_attempt_shows_its_request_and_response(gw: GatewayClient) -> None:
+    delivery_id = await refused_submission(gw)
+    request = [
+        {
+            "method": "POST",
+            "url": "https://play.dhis2.example/api/dataValueSets",
+            "headers": [["Authorization", "[redacted]"], ["Content-Type", "application/json"]],
+            "body": {"text": '{"dataSet": "monthly"}', "size": 22, "truncated": False},
+        },
+        {"method": "PUT", "url": "https://files.example/upload", "headers": [], "body": {"size": 9, "binary": True}},
+    ]
+    response = [
+        {
+            "status": 409,
+            "headers": [["Content-Type", "application/json"]],
+            "body": {"text": '{"status": "ERROR"}', "size": 5000, "truncated": True},
+        },
+        {"error": "ConnectError: connection refused"},
+    ]
+    async with gw.gateway.db.transaction() as conn:
+        await conn.execute(
+            delivery_attempts.update()
+            .where(delivery_attempts.c.delivery_id == uuid.UUID(delivery_id))
+            .values(request=request, response=response)
+        )
+    await log_in(gw, "viewer")
+    page = await gw.get(f"/admin/deliveries/{delivery_id}")
+    assert page.status_code == 200
+    shown = page.text.split('class="sub exchanges"')[1].split("</details>")[0]
+    assert "POST https://play.dhis2.example/api/dataValueSets</code> → 409" in shown
+    assert "Authorization: [redacted]" in shown and "&#34;dataSet&#34;: &#34;monthly&#34;" in shown
+    assert "Cut at 19 of 5000 bytes" in shown
+    assert "9 bytes of binary content" in shown and "No answer: ConnectError: connection refused" in shown

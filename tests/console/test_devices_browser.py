@@ -28,14 +28,14 @@ async def test_an_operator_registers_a_device_sees_its_key_once_and_acknowledges
     await page.fill("#register-form input[name=facility]", "FAC-001")
     await page.fill("input[name=subject]", "P-000123")
     await page.click("#register-button")
-    await expect(page.locator("#new-key-notice")).to_contain_text("shown this once")
-    key = await page.locator("#device-key").inner_text()
+    await expect(page.locator(".flash.secret")).to_contain_text("shown this once")
+    key = await page.locator("#secret").inner_text()
     assert key.startswith("sb_")
     await shot(page, "devices-registered-key")
     await page.click("text=← Devices")
     await page.click("#devices a:has-text('OX-2231-0042')")  # the device's page, again: no key now
     await expect(page.locator("h1")).to_contain_text("OX-2231-0042")
-    await expect(page.locator("#device-key")).to_have_count(0)
+    await expect(page.locator("#secret")).to_have_count(0)
     assert key not in await page.content()
 
     await upload(gw, key, [reading("r-1", value=84, subject="P-000123")])

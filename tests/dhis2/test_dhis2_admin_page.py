@@ -62,12 +62,17 @@ async def test_the_list_is_paged_by_keyset(app_client: Callable[..., Any], dhis2
         await log_in(gw, "viewer")
         first = await gw.get(PAGE)
         assert "CODE4" in first.text and "CODE5" not in first.text
+        assert "7 mappings" in first.text and 'rel="prev"' not in first.text
 
-        next_url = re.search(r'href="(/admin/dhis2/mappings/\?[^"]*cursor=\d+)"', first.text)
+        next_url = re.search(r'href="(/admin/dhis2/mappings/\?[^"]*cursor=\d+)"[^>]*rel="next">Next', first.text)
         assert next_url
         second = await gw.get(next_url.group(1).replace("&amp;", "&"))
         assert "CODE5" in second.text and "CODE6" in second.text and "CODE4" not in second.text
-        assert 'id="next-page"' not in second.text
+        assert 'rel="next"' not in second.text and "7 mappings" in second.text and ">First</a>" in second.text
+        previous = re.search(r'href="(/admin/dhis2/mappings/\?[^"]*before=\d+)"[^>]*rel="prev">', second.text)
+        assert previous  # back the way it came
+        back = await gw.get(previous.group(1).replace("&amp;", "&"))
+        assert "CODE0" in back.text and "CODE4" in back.text and "CODE5" not in back.text
 
 
 async def test_a_viewer_sees_no_upload_form_and_is_refused_an_upload(gw: GatewayClient) -> None:

@@ -22,6 +22,19 @@ USER = _object(
     locked_until=_MAYBE_TEXT,
 )
 USERS = page_of(USER)
+_TEXTS = {"type": "array", "items": _TEXT}
+ROLE = _object({"name": _TEXT, "builtin": {"type": "boolean"}, "description": _TEXT, "permissions": _TEXTS})
+ROLES = _object(
+    {
+        "permissions": {"type": "array", "items": _object({"name": _TEXT, "description": _TEXT, "role": _TEXT})},
+        "roles": {
+            "type": "array",
+            "items": _object(
+                {"name": _TEXT, "builtin": {"type": "boolean"}, "description": _TEXT, "permissions": _TEXTS}
+            ),
+        },
+    }
+)
 SIGNED_UP = _object({"username": _TEXT, "status": _TEXT})
 TOKENS = _object({"access_token": _TEXT, "refresh_token": _TEXT, "token_type": _TEXT})
 KEY = _object(
@@ -32,7 +45,7 @@ NEW_KEY = {**KEY, "properties": {**KEY["properties"], "key": _TEXT}, "required":
 JOBS = _object({"items": {"type": "array", "items": _object({"name": _TEXT, "enabled": {"type": "boolean"}})}})
 JOB_QUEUED = _object({"name": _TEXT, "queued": {"type": "boolean"}})
 JOB_SWITCHED = _object({"name": _TEXT, "enabled": {"type": "boolean"}})
-PAGE = page_of()
+PAGE = page_of(both_ways=True)  # messages, deliveries, conversations, logs: next and newer
 RECORD = OBJECT
 DELIVERY_STATE = _object({"id": _TEXT, "status": _TEXT})
 REQUEUED = _object({"requeued": {"type": "integer"}})
@@ -48,4 +61,18 @@ SUMMARY = _object(
     queue=OBJECT,
     volume={"type": "array", "items": OBJECT},
     rollup=_object({"hours": _COUNT, "rolled": _COUNT}),
+)
+_COUNTS: dict[str, Any] = {"type": "object", "additionalProperties": {"type": "integer"}}
+ERASURE = _object(
+    {"id": _TEXT, "tables": _COUNTS, "cancelled_deliveries": {"type": "integer"}, "total": {"type": "integer"}}
+)
+EXPORT = _object(
+    {"id": _TEXT, "status": _TEXT, "created_at": _TEXT},
+    requested_by=_MAYBE_TEXT,
+    completed_at=_MAYBE_TEXT,
+    counts={"type": ["object", "null"], "additionalProperties": {"type": "integer"}},
+    size_bytes={"type": ["integer", "null"]},
+    error=_MAYBE_TEXT,
+    download_url=_MAYBE_TEXT,
+    expires_at=_MAYBE_TEXT,
 )

@@ -133,7 +133,7 @@ async def refresh(request: Request) -> Response:
 
 
 @open_during_password_change
-@requires("viewer")
+@requires()
 @describe(body=LogoutRequest, status=204)
 async def logout(request: Request) -> Response:
     """End this session (``{"everywhere": true}``: every session of the caller) at once."""
@@ -158,7 +158,7 @@ async def logout(request: Request) -> Response:
 
 
 @open_during_password_change
-@requires("viewer")
+@requires()
 @describe(responses={200: A.USER})
 async def me(request: Request) -> Response:
     """The signed-in user's own account."""
@@ -167,7 +167,7 @@ async def me(request: Request) -> Response:
 
 
 @open_during_password_change
-@requires("viewer")
+@requires()
 @describe(body=PasswordChange, responses={200: A.USER})
 async def change_password(request: Request) -> Response:
     """Change your own password (the current one is required). Your other sessions end."""

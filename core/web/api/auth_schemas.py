@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr
 
 from core.auth.passwords import MAX_PASSWORD_LENGTH
 
-Role = Literal["viewer", "operator", "admin"]
+# A built-in role or one of [auth.roles]: checked against the app's roles (422 for an unknown one).
+Role = Annotated[str, Field(min_length=1, max_length=20)]
 Email = Field(default=None, max_length=255, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 Password = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
 
@@ -95,3 +96,10 @@ class KeyQuery(_Body):
 class KeyRotate(_Body):
     # How long the old key keeps working, so devices can be switched over (0: it stops now).
     grace_seconds: int = Field(default=0, ge=0, le=30 * 24 * 3600)
+
+
+class RoleDefinition(_Body):
+    """A role defined at run time: the permissions it is made of (``GET /api/roles`` lists them)."""
+
+    permissions: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(max_length=200)
+    description: str = Field(default="", max_length=500)

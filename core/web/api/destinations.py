@@ -11,20 +11,20 @@ from core.operations import destinations
 from core.web.requests import gateway_of
 
 
-@requires("viewer", scopes=["destinations:read"])
+@requires("traffic.read", scopes=["destinations:read"])
 async def list_destinations(request: Request) -> Response:
     """Every destination with its breaker: state, failure streak, last success and error, paused since."""
     return JSONResponse({"items": await destinations.list_destinations(gateway_of(request))})
 
 
-@requires("operator", scopes=["destinations:write"])
+@requires("destinations.manage", scopes=["destinations:write"])
 async def pause_destination(request: Request) -> Response:
     """Hold back every delivery to the destination until it is resumed (no probes meanwhile)."""
     name = request.path_params["name"]
     return JSONResponse(await destinations.pause(gateway_of(request), name, request.state.principal))
 
 
-@requires("operator", scopes=["destinations:write"])
+@requires("destinations.manage", scopes=["destinations:write"])
 async def resume_destination(request: Request) -> Response:
     """Close the destination's breaker (paused by hand or by failures); its backlog is released."""
     name = request.path_params["name"]

@@ -13,14 +13,14 @@ from core.web.openapi import describe
 from core.web.requests import gateway_of
 
 
-@requires("viewer", scopes=["jobs:read"])
+@requires("traffic.read", scopes=["jobs:read"])
 @describe(responses={200: A.JOBS})
 async def list_jobs(request: Request) -> Response:
     """Every cron job: its schedule, whether it is enabled, its next run and its last runs."""
     return JSONResponse({"items": await jobs.list_jobs(gateway_of(request))})
 
 
-@requires("operator", scopes=["jobs:write"])
+@requires("jobs.run", scopes=["jobs:write"])
 @describe(status=202, responses={202: A.JOB_QUEUED})
 async def run_job(request: Request) -> Response:
     """Run a job now, once, on a worker (202; the run appears in its ``last_runs``)."""
@@ -33,14 +33,14 @@ async def _switch(request: Request, value: bool) -> Response:
     return JSONResponse({"name": job.name, "enabled": value})
 
 
-@requires("admin", scopes=["jobs:admin"])
+@requires("jobs.manage", scopes=["jobs:admin"])
 @describe(responses={200: A.JOB_SWITCHED})
 async def disable_job(request: Request) -> Response:
     """Stop a job's scheduled runs on every process (from its next tick; no restart)."""
     return await _switch(request, False)
 
 
-@requires("admin", scopes=["jobs:admin"])
+@requires("jobs.manage", scopes=["jobs:admin"])
 @describe(responses={200: A.JOB_SWITCHED})
 async def enable_job(request: Request) -> Response:
     """Let a disabled job run on its schedule again."""

@@ -29,7 +29,7 @@ def _creator(request: Request) -> uuid.UUID | None:
     return uuid.UUID(principal.id) if principal.kind == "user" else None
 
 
-@requires("admin")
+@requires("users.manage")
 @describe(query=KeyQuery, responses={200: A.KEYS})
 async def list_endpoint(request: Request) -> Response:
     """List API keys (revoked ones with ``include_revoked=true``): prefix, scopes, last use, usage."""
@@ -41,7 +41,7 @@ async def list_endpoint(request: Request) -> Response:
     return JSONResponse({"items": [key_view(gateway, r) for r in rows], "next": next_cursor})
 
 
-@requires("admin")
+@requires("users.manage")
 @describe(body=KeyCreate, status=201, responses={201: A.NEW_KEY})
 async def create_endpoint(request: Request) -> Response:
     """Create a key. The answer's ``key`` is the only time it is shown: store it now."""
@@ -68,7 +68,7 @@ async def create_endpoint(request: Request) -> Response:
     return JSONResponse(key_view(gateway, row) | {"key": key}, status_code=201, headers=NO_STORE)
 
 
-@requires("admin")
+@requires("users.manage")
 @describe(responses={200: A.KEY})
 async def get_endpoint(request: Request) -> Response:
     """One API key (never its secret)."""
@@ -76,7 +76,7 @@ async def get_endpoint(request: Request) -> Response:
     return JSONResponse(key_view(gateway, await get_key(gateway, request.path_params["key_id"])))
 
 
-@requires("admin")
+@requires("users.manage")
 @describe(responses={200: A.KEY})
 async def revoke_endpoint(request: Request) -> Response:
     """Revoke a key: it is refused from the next request on."""
@@ -86,7 +86,7 @@ async def revoke_endpoint(request: Request) -> Response:
     return JSONResponse(key_view(gateway, row))
 
 
-@requires("admin")
+@requires("users.manage")
 @describe(body=KeyRotate, status=201, responses={201: A.NEW_KEY})
 async def rotate_endpoint(request: Request) -> Response:
     """Replace a key with a new one (same name, scopes, platform); the old one stops after the grace period."""

@@ -23,7 +23,7 @@ class SummaryQuery(BaseModel):
     window: Literal["24h", "7d"] = "24h"
 
 
-@requires("viewer", scopes=["metrics:read"])
+@requires("traffic.read", scopes=["metrics:read"])
 @describe(query=SummaryQuery, responses={200: A.SUMMARY})
 async def metrics_summary(request: Request) -> Response:
     """Messages received, deliveries created and attempt outcomes (delivered, retry, dead) in the

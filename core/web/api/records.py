@@ -32,49 +32,49 @@ def _found(item: dict[str, Any] | None, what: str) -> JSONResponse:
     return JSONResponse(item)
 
 
-@requires("viewer", scopes=["messages:read"])
+@requires("content.read", scopes=["messages:read"])
 @describe(query=MessageFilters, responses={200: A.PAGE})
 async def list_messages(request: Request) -> Response:
     """Messages, newest first (keyset-paginated: pass ``next`` back as ``cursor``)."""
     return JSONResponse(await browse.list_messages(gateway_of(request).db, parse_query(request, MessageFilters)))
 
 
-@requires("viewer", scopes=["messages:read"])
+@requires("content.read", scopes=["messages:read"])
 @describe(responses={200: A.RECORD})
 async def get_message(request: Request) -> Response:
     """One message with its raw payload, its deliveries and their attempts."""
     return _found(await browse.get_message(gateway_of(request).db, _uuid(request)), "message")
 
 
-@requires("viewer", scopes=["deliveries:read"])
+@requires("traffic.read", scopes=["deliveries:read"])
 @describe(query=DeliveryFilters, responses={200: A.PAGE})
 async def list_deliveries(request: Request) -> Response:
     """Deliveries, newest first; filter by status, destination, platform, message, time."""
     return JSONResponse(await browse.list_deliveries(gateway_of(request).db, parse_query(request, DeliveryFilters)))
 
 
-@requires("viewer", scopes=["deliveries:read"])
+@requires("content.read", scopes=["deliveries:read"])
 @describe(responses={200: A.RECORD})
 async def get_delivery(request: Request) -> Response:
     """One delivery with every attempt and its message."""
     return _found(await browse.get_delivery(gateway_of(request).db, _uuid(request)), "delivery")
 
 
-@requires("operator", scopes=["deliveries:write"])
+@requires("deliveries.repair", scopes=["deliveries:write"])
 @describe(responses={200: A.DELIVERY_STATE})
 async def requeue_delivery(request: Request) -> Response:
     """Queue a dead, cancelled or waiting delivery again now, with a fresh budget of attempts."""
     return JSONResponse(await repair.requeue(gateway_of(request), _uuid(request), request.state.principal))
 
 
-@requires("operator", scopes=["deliveries:write"])
+@requires("deliveries.repair", scopes=["deliveries:write"])
 @describe(responses={200: A.DELIVERY_STATE})
 async def cancel_delivery(request: Request) -> Response:
     """Stop a waiting delivery from being attempted again."""
     return JSONResponse(await repair.cancel(gateway_of(request), _uuid(request), request.state.principal))
 
 
-@requires("operator", scopes=["deliveries:write"])
+@requires("deliveries.repair", scopes=["deliveries:write"])
 @describe(status=204)
 async def delete_delivery(request: Request) -> Response:
     """Delete one delivery and its attempts (not while it runs)."""
@@ -82,7 +82,7 @@ async def delete_delivery(request: Request) -> Response:
     return Response(status_code=204)
 
 
-@requires("operator", scopes=["deliveries:write"])
+@requires("deliveries.repair", scopes=["deliveries:write"])
 @describe(body=DeliveryFilters, responses={200: A.REQUEUED})
 async def requeue_deliveries(request: Request) -> Response:
     """Requeue every delivery matching the filters in the body (default: status dead)."""
@@ -90,7 +90,7 @@ async def requeue_deliveries(request: Request) -> Response:
     return JSONResponse({"requeued": await repair.requeue_many(gateway_of(request), filters, request.state.principal)})
 
 
-@requires("operator", scopes=["deliveries:write"])
+@requires("deliveries.repair", scopes=["deliveries:write"])
 @describe(body=DeliveryFilters, responses={200: A.PURGED})
 async def purge_deliveries(request: Request) -> Response:
     """Delete every finished delivery matching the filters in the body (``status`` required)."""
@@ -98,7 +98,7 @@ async def purge_deliveries(request: Request) -> Response:
     return JSONResponse({"purged": await repair.purge(gateway_of(request), filters, request.state.principal)})
 
 
-@requires("viewer", scopes=["messages:read"])
+@requires("content.read", scopes=["messages:read"])
 @describe(query=ConversationFilters, responses={200: A.PAGE})
 async def list_conversations(request: Request) -> Response:
     """Conversations, newest first."""
@@ -106,7 +106,7 @@ async def list_conversations(request: Request) -> Response:
     return JSONResponse(await browse.list_conversations(gateway_of(request).db, filters))
 
 
-@requires("viewer", scopes=["messages:read"])
+@requires("content.read", scopes=["messages:read"])
 @describe(responses={200: A.RECORD})
 async def get_conversation(request: Request) -> Response:
     """One conversation, its state and its latest messages."""
@@ -122,7 +122,7 @@ class Reply(BaseModel):
     extra: dict[str, Any] = Field(default_factory=dict)
 
 
-@requires("operator", scopes=["messages:write"])
+@requires("messages.send", scopes=["messages:write"])
 @describe(body=Reply, status=202, responses={202: A.REPLY_QUEUED})
 async def reply_to_conversation(request: Request) -> Response:
     """Send a message to the conversation's participant (202: queued for delivery)."""
@@ -147,14 +147,14 @@ async def reply_to_conversation(request: Request) -> Response:
     )
 
 
-@requires("operator", scopes=["logs:read"])
+@requires("audit.read", scopes=["logs:read"])
 @describe(query=LogFilters, responses={200: A.PAGE})
 async def list_logs(request: Request) -> Response:
     """The audit log, newest first: requests, webhooks, deliveries, security and admin events."""
     return JSONResponse(await browse.list_logs(gateway_of(request).db, parse_query(request, LogFilters)))
 
 
-@requires("operator", scopes=["logs:read"])
+@requires("audit.read", scopes=["logs:read"])
 @describe(responses={200: A.RECORD})
 async def get_log(request: Request) -> Response:
     """One audit entry with its detail."""

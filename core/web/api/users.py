@@ -1,4 +1,4 @@
-"""``/api/users``: user administration (admins only)."""
+"""``/api/users`` and ``/api/roles``: users and roles (``users.manage``)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from core.auth.events import record_decision, record_event, record_user_changes
+from core.auth.events import record_decision, record_event, record_role_defined, record_user_changes
 from core.auth.permissions import requires
+from core.auth.stored_roles import define_role, delete_role, role_view, stored_roles
 from core.auth.users import (
     check_password,
     create_user,
@@ -22,7 +23,7 @@ from core.auth.users import (
 )
 from core.errors import Conflict
 from core.web.api import answers as A
-from core.web.api.auth_schemas import ApproveRequest, UserCreate, UserQuery, UserUpdate
+from core.web.api.auth_schemas import ApproveRequest, RoleDefinition, UserCreate, UserQuery, UserUpdate
 from core.web.api.params import parse_query
 from core.web.openapi import describe
 from core.web.requests import gateway_of, read_json
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from core.gateway import Gateway
 
 
-@requires("admin")
+@requires("users.manage")
 @describe(query=UserQuery, responses={200: A.USERS})
 async def list_endpoint(request: Request) -> Response:
     """List users, oldest first: filter by role, status, active or a search of name and email."""
@@ -48,7 +49,7 @@ async def list_endpoint(request: Request) -> Response:
     return JSONResponse({"items": [user_view(r) for r in rows], "next": next_cursor})
 
 
-@requires("admin")
+@requires("users.manage")
 @describe(body=UserCreate, status=201, responses={201: A.USER})
 async def create_endpoint(request: Request) -> Response:
     """Create a user (by default they must change the password at first login)."""
@@ -67,14 +68,14 @@ async def create_endpoint(request: Request) -> Response:
     return JSONResponse(user_view(user), status_code=201)
 
 
-@requires("admin")
+@requires("users.manage")
 @describe(responses={200: A.USER})
 async def get_endpoint(request: Request) -> Response:
     """One user."""
     return JSONResponse(user_view(await get_user(gateway_of(request), request.path_params["user_id"])))
 
 
-@requires("admin")
+@requires("users.manage")
 @describe(body=UserUpdate, responses={200: A.USER})
 async def update_endpoint(request: Request) -> Response:
     """Change a user's role, name, email or active state; reset their password; lift a lockout."""
@@ -107,7 +108,7 @@ def _record_changes(gateway: Gateway, request: Request, before: Any, after: Any)
     record_user_changes(gateway, before, after, request=request)
 
 
-@requires("admin")
+@requires("users.manage")
 @describe(responses={200: A.USER})
 async def deactivate_endpoint(request: Request) -> Response:
     """Deactivate a user: their tokens stop working at once and their sessions end."""
@@ -128,7 +129,7 @@ async def _decide(request: Request, status: str, role: str | None = None) -> Res
     return JSONResponse(user_view(after))
 
 
-@requires("admin")
+@requires("users.manage")
 @describe(body=ApproveRequest, responses={200: A.USER})
 async def approve_endpoint(request: Request) -> Response:
     """Approve a pending self-signup, optionally with another role."""
@@ -136,15 +137,48 @@ async def approve_endpoint(request: Request) -> Response:
     return await _decide(request, "active", body.role)
 
 
-@requires("admin")
+@requires("users.manage")
 @describe(responses={200: A.USER})
 async def reject_endpoint(request: Request) -> Response:
     """Reject a pending self-signup."""
     return await _decide(request, "rejected")
 
 
+@requires("users.manage")
+@describe(responses={200: A.ROLES})
+async def roles_endpoint(request: Request) -> Response:
+    """Every permission, and the roles made of them: built in, from ``[auth.roles]``, defined here."""
+    gateway = gateway_of(request)
+    return JSONResponse(gateway.roles.view(await stored_roles(gateway)))
+
+
+@requires("users.manage")
+@describe(body=RoleDefinition, responses={200: A.ROLE})
+async def define_role_endpoint(request: Request) -> Response:
+    """Define a role made of permissions, or replace those of one defined here (not a built-in or configured one)."""
+    gateway = gateway_of(request)
+    body = await read_json(request, RoleDefinition)
+    name = request.path_params["name"]
+    before, after = await define_role(gateway, name, body.permissions, body.description)
+    record_role_defined(gateway, before, after, request=request, status=200)
+    return JSONResponse(role_view(gateway, after))
+
+
+@requires("users.manage")
+@describe(status=204)
+async def delete_role_endpoint(request: Request) -> Response:
+    """Remove a role defined here; 409 while a user has it."""
+    gateway = gateway_of(request)
+    role = await delete_role(gateway, request.path_params["name"])
+    record_event(gateway, "role_deleted", request=request, status=204, role=role.name)
+    return Response(status_code=204)
+
+
 def user_routes() -> list[BaseRoute]:
     return [
+        Route("/api/roles", roles_endpoint, methods=["GET"]),
+        Route("/api/roles/{name}", define_role_endpoint, methods=["PUT"]),
+        Route("/api/roles/{name}", delete_role_endpoint, methods=["DELETE"]),
         Route("/api/users", list_endpoint, methods=["GET"]),
         Route("/api/users", create_endpoint, methods=["POST"]),
         Route("/api/users/{user_id}", get_endpoint, methods=["GET"]),

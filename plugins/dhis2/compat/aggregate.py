@@ -109,7 +109,7 @@ class AggregateEndpoints:
             Route(f"{prefix}/aggregate/reenqueue/{{task_id}}", self.reenqueue, methods=["GET", "POST"]),
         ]
 
-    @requires("operator", scopes=["dhis2:aggregate"], basic=True)
+    @requires("dhis2.submit", scopes=["dhis2:aggregate"], basic=True)
     async def submit(self, request: Request) -> Response:
         """dhis2gw's ``POST /aggregate``: 200 with the dataValueSet to be sent and its ids."""
         try:
@@ -226,7 +226,7 @@ class AggregateEndpoints:
             return "asynq: task not found"  # dhis2gw's answer for a task that already ran
         return None
 
-    @requires("operator", scopes=["dhis2:aggregate"], basic=True)
+    @requires("deliveries.repair", scopes=["dhis2:aggregate"], basic=True)
     async def reenqueue(self, request: Request) -> Response:
         """dhis2gw's ``GET|POST /aggregate/reenqueue/{task_id}``: send a dead or waiting submission again now."""
         task_id = request.path_params["task_id"]
@@ -237,7 +237,7 @@ class AggregateEndpoints:
             return error(f"Failed to get task info in queue: {problem}", 500)
         return JSONResponse({"message": f"Re-enqueued task {task_id} (type: {TASK_TYPE}) from {QUEUE} queue"})
 
-    @requires("operator", scopes=["dhis2:aggregate"], basic=True)
+    @requires("deliveries.repair", scopes=["dhis2:aggregate"], basic=True)
     async def reenqueue_batch(self, request: Request) -> Response:
         """dhis2gw's ``POST /aggregate/reenqueue/batch``: ``{"queue", "task_ids"}`` → counts and errors."""
         try:

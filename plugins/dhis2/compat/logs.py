@@ -109,7 +109,7 @@ class LogEndpoints:
             "errors": _text(errors),
         }
 
-    @requires("viewer", scopes=["dhis2:aggregate"], basic=True)
+    @requires("traffic.read", scopes=["dhis2:aggregate"], basic=True)
     async def index(self, request: Request) -> Response:
         """dhis2gw's ``GET /logs``: filters, page and page_size; ``to_date`` includes its day."""
         q = request.query_params
@@ -177,7 +177,7 @@ class LogEndpoints:
             row = (await conn.execute(sa.select(table).where(table.c.id == log_id))).first()
         return row if row is not None else error("Log not found", 404)
 
-    @requires("viewer", scopes=["dhis2:aggregate"], basic=True)
+    @requires("traffic.read", scopes=["dhis2:aggregate"], basic=True)
     async def one(self, request: Request) -> Response:
         """dhis2gw's ``GET /logs/{id}``, in its flat shape."""
         row = await self._row(request)
@@ -189,7 +189,7 @@ class LogEndpoints:
         flat |= {k: item[k]["String"] for k in ("task_id", "response", "errors")}
         return JSONResponse(flat)
 
-    @requires("operator", scopes=["dhis2:aggregate"], basic=True)
+    @requires("deliveries.repair", scopes=["dhis2:aggregate"], basic=True)
     async def delete(self, request: Request) -> Response:
         """dhis2gw's ``DELETE /logs/{id}``: the log and its delivery (refused while it runs)."""
         row = await self._row(request)
@@ -207,7 +207,7 @@ class LogEndpoints:
             await conn.execute(sa.delete(table).where(table.c.id == row.id))
         return JSONResponse({"message": "Deleted 1 log(s)"})
 
-    @requires("operator", scopes=["dhis2:aggregate"], basic=True)
+    @requires("deliveries.repair", scopes=["dhis2:aggregate"], basic=True)
     async def purge(self, request: Request) -> Response:
         """dhis2gw's ``DELETE /logs/purge?date=<RFC 3339>``: logs submitted before ``date``.
 

@@ -109,14 +109,14 @@ class MappingCompatEndpoints:
         units = [row async for batch in store.batches(gateway, store.ORG_UNITS, {}) for row in batch]
         return values, units
 
-    @requires("viewer", scopes=["dhis2:mappings"], basic=True)
+    @requires("dhis2.mappings.read", scopes=["dhis2:mappings"], basic=True)
     async def index(self, request: Request) -> Response:
         """dhis2gw's ``GET /mappings``: every mapping, as a bare array (its filters were never applied)."""
         values, units = await self._all(request)
         found = [*map(_data_value_json, values), *map(_org_unit_json, units)]
         return JSONResponse(found or None)  # Go marshals no mappings as null
 
-    @requires("viewer", scopes=["dhis2:mappings"], basic=True)
+    @requires("dhis2.mappings.read", scopes=["dhis2:mappings"], basic=True)
     async def export_excel(self, request: Request) -> Response:
         """dhis2gw's ``GET /mappings/export/excel``: every mapping, data values then org units."""
         values, units = await self._all(request)
@@ -130,12 +130,12 @@ class MappingCompatEndpoints:
         data = await asyncio.to_thread(_template_bytes, rows)
         return _download(data, "dhis2_mappings.xlsx")
 
-    @requires("operator", scopes=["dhis2:mappings"], basic=True)
+    @requires("dhis2.mappings.manage", scopes=["dhis2:mappings"], basic=True)
     async def import_csv(self, request: Request) -> Response:
         """dhis2gw's ``POST /mappings/import/csv`` (multipart field ``file``)."""
         return await self._import(request, "csv", "CSV")
 
-    @requires("operator", scopes=["dhis2:mappings"], basic=True)
+    @requires("dhis2.mappings.manage", scopes=["dhis2:mappings"], basic=True)
     async def import_excel(self, request: Request) -> Response:
         """dhis2gw's ``POST /mappings/import/excel`` (multipart field ``file``)."""
         return await self._import(request, "xlsx", "Excel")

@@ -90,7 +90,7 @@ class TokenEndpoints:
             return error(str(err), 403)
         return _token_answer(message, key, expires, status)
 
-    @requires("operator", scopes=list(TOKEN_SCOPES), basic=True)
+    @requires("dhis2.submit", scopes=list(TOKEN_SCOPES), basic=True)
     async def get_token(self, request: Request) -> Response:
         """dhis2gw's ``POST /users/getToken``: a new token for the caller (201); their others stop."""
         owner = _owner(request.state.principal)
@@ -98,7 +98,7 @@ class TokenEndpoints:
             return error(NO_USER, 403)
         return await self._answer(request, owner, "Token created successfully", 201)
 
-    @requires("operator", scopes=list(TOKEN_SCOPES), basic=True)
+    @requires("dhis2.submit", scopes=list(TOKEN_SCOPES), basic=True)
     async def refresh_token(self, request: Request) -> Response:
         """dhis2gw's ``POST /users/refreshToken``: replace the caller's unexpired token with a new one."""
         owner = _owner(request.state.principal)

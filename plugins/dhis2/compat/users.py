@@ -80,7 +80,7 @@ def _problems(err: Unprocessable) -> list[str]:
     return [f"{e.get('field', '')}: {e.get('message', '')}" for e in (err.errors or [])] or [str(err)]
 
 
-@requires("admin", scopes=SCOPES, basic=True)
+@requires("users.manage", scopes=SCOPES, basic=True)
 async def create_user(request: Request) -> Response:
     """dhis2gw's ``POST /user``: 201 ``{"message", "uid"}``; an admin when ``isAdminUser``, else an operator."""
     body = await _object(request)
@@ -125,7 +125,7 @@ def _bool(value: str | None) -> bool | None:
     return None
 
 
-@requires("admin", scopes=SCOPES, basic=True)
+@requires("users.manage", scopes=SCOPES, basic=True)
 async def list_users(request: Request) -> Response:
     """dhis2gw's ``GET /users``: filters ``uid``, ``username``, ``email``, ``is_active``, ``is_admin``; pages."""
     q = request.query_params
@@ -155,7 +155,7 @@ async def list_users(request: Request) -> Response:
     )
 
 
-@requires("admin", scopes=SCOPES, basic=True)
+@requires("users.manage", scopes=SCOPES, basic=True)
 async def get_user(request: Request) -> Response:
     """dhis2gw's ``GET /users/{uid}``: one user, 404 ``User not found``."""
     try:
@@ -165,7 +165,7 @@ async def get_user(request: Request) -> Response:
     return JSONResponse(user_json(user))
 
 
-@requires("admin", scopes=SCOPES, basic=True)
+@requires("users.manage", scopes=SCOPES, basic=True)
 async def update_user(request: Request) -> Response:
     """dhis2gw's ``PUT /users/{uid}``: first and last name and e-mail (the fields sent); the username stays."""
     body = await _object(request)

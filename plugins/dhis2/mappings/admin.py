@@ -11,12 +11,23 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from core import AdminPage, HTTPError, Unprocessable, admin_console, bounded_int, max_body, requires
+from core import (
+    AdminPage,
+    HTTPError,
+    Unprocessable,
+    admin_console,
+    bounded_int,
+    count_at_most,
+    keyset_page,
+    max_body,
+    requires,
+)
 from plugins.dhis2.mappings import store
 from plugins.dhis2.mappings.routes import MappingEndpoints
 
@@ -51,7 +62,7 @@ class MappingsPage:
                 Route("/export.xlsx", self.export_xlsx, methods=["GET"]),
             ],
             templates=str(TEMPLATES),
-            role="viewer",
+            permission="dhis2.mappings.read",
         )
 
     def endpoints(self, value: Any) -> MappingEndpoints:
@@ -68,7 +79,7 @@ class MappingsPage:
         """The table's exact filters present (and non-empty) in the query string."""
         return {k: v.strip() for k, v in request.query_params.items() if k in endpoints.kind.filters and v.strip()}
 
-    @requires("viewer")
+    @requires("dhis2.mappings.read")
     async def index(self, request: Request) -> Response:
         """The list (the ``results`` block for an HTMX search), with the upload form for an operator."""
         endpoints = self.endpoints(request.query_params.get("kind"))
@@ -87,15 +98,25 @@ class MappingsPage:
         console = admin_console(request)
         params = request.query_params
         search = params.get("q", "").strip()[:_SEARCH_LIMIT]
-        cursor = params.get("cursor", "")
-        after = bounded_int(cursor, low=0)
+        after = bounded_int(params.get("cursor", ""), low=0)
+        before = bounded_int(params.get("before", ""), low=0)
         filters = self.filters(request, endpoints)
+        matching = store.matching(endpoints.kind, filters, search or None)
+        key = endpoints.kind.table.c.id
         async with self.context.gateway.db.transaction() as conn:
-            rows, next_id = await store.page(
-                conn, endpoints.kind, filters, limit=console.page_size, after=after, search=search or None
+            found = await keyset_page(
+                conn, matching, key, limit=console.page_size, cursor=after, before=before, descending=False
             )
+            total = await count_at_most(conn, matching.with_only_columns(key))
+        rows = found.rows
         kind = endpoints.kind.name
         query = {"kind": kind, "q": search, **filters}
+        kept = urlencode({k: v for k, v in query.items() if v})
+        links = {  # in code order: First, Previous, Next
+            "newest": kept if found.previous is not None else None,
+            "newer": f"{kept}&before={found.previous}" if found.previous is not None else None,
+            "older": f"{kept}&cursor={found.next}" if found.next is not None else None,
+        }
         context = {
             "kind": kind,
             "kinds": list(self.tables),
@@ -106,8 +127,7 @@ class MappingsPage:
             "search": search,
             "filters": filters,
             "query": {k: v for k, v in query.items() if v},
-            "next_cursor": str(next_id) if next_id else None,
-            "paged": after is not None,
+            "page": {"total": total, "links": links},
             "outcome": outcome,
             "problem": problem,
             "problem_errors": list(getattr(problem, "errors", None) or []) if problem else [],
@@ -117,7 +137,7 @@ class MappingsPage:
         status = problem.status_code if problem is not None else 200
         return console.render(request, "dhis2_mappings.html", context, block="results", status_code=status)
 
-    @requires("operator")
+    @requires("dhis2.mappings.manage")
     async def upload(self, request: Request) -> Response:
         """Import (or, with ``dry_run``, preview) an uploaded file; its problems as a table, by row and column."""
         async with request.form(max_files=1, max_fields=20) as form:
@@ -142,18 +162,18 @@ class MappingsPage:
             request, endpoints, outcome=outcome, problem=problem, filename=filename, dry_run=dry_run
         )
 
-    @requires("viewer")
+    @requires("dhis2.mappings.read")
     async def template(self, request: Request) -> Response:
         """The table's empty XLSX template."""
         return await self.endpoints(request.query_params.get("kind")).template_response()
 
-    @requires("viewer")
+    @requires("dhis2.mappings.read")
     async def export_csv(self, request: Request) -> Response:
         """The table's (filtered) mappings as CSV."""
         endpoints = self.endpoints(request.query_params.get("kind"))
         return endpoints.csv_response(self.filters(request, endpoints))
 
-    @requires("viewer")
+    @requires("dhis2.mappings.read")
     async def export_xlsx(self, request: Request) -> Response:
         """The table's (filtered) mappings as XLSX (imports back unchanged)."""
         endpoints = self.endpoints(request.query_params.get("kind"))

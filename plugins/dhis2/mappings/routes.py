@@ -121,7 +121,7 @@ class MappingEndpoints:
             raise Unprocessable("unknown query parameter", errors=errors)
         return filters
 
-    @requires("operator", scopes=["dhis2:mappings"])
+    @requires("dhis2.mappings.manage", scopes=["dhis2:mappings"])
     @describe(body=_UPLOAD, content_type="multipart/form-data", responses={200: {"type": "object"}})
     async def import_file(self, request: Request) -> Response:
         """Import mappings from a CSV or XLSX file (all rows or none).
@@ -208,7 +208,7 @@ class MappingEndpoints:
         table = read_table(data, max_rows=max_rows)
         return table, importer.parse_rows(table, org_units=self.org_units)
 
-    @requires("viewer", scopes=["dhis2:mappings"])
+    @requires("dhis2.mappings.read", scopes=["dhis2:mappings"])
     async def index(self, request: Request) -> Response:
         """List mappings, filtered, a keyset page at a time: ``{"items": […], "next": cursor}``."""
         filters = self.filters(request, allowed_extra=("limit", "cursor"))
@@ -229,7 +229,7 @@ class MappingEndpoints:
             {"items": [store.as_dict(r, self.kind) for r in rows], "next": str(next_id) if next_id else None}
         )
 
-    @requires("viewer", scopes=["dhis2:mappings"])
+    @requires("dhis2.mappings.read", scopes=["dhis2:mappings"])
     async def one(self, request: Request) -> Response:
         """One mapping."""
         mapping_id = request.path_params["mapping_id"]
@@ -239,7 +239,7 @@ class MappingEndpoints:
             raise NotFound(f"no mapping {mapping_id}")
         return JSONResponse(store.as_dict(row, self.kind))
 
-    @requires("operator", scopes=["dhis2:mappings"])
+    @requires("dhis2.mappings.manage", scopes=["dhis2:mappings"])
     async def delete(self, request: Request) -> Response:
         """Delete one mapping."""
         mapping_id = request.path_params["mapping_id"]
@@ -258,7 +258,7 @@ class MappingEndpoints:
         )
         return Response(status_code=204)
 
-    @requires("viewer", scopes=["dhis2:mappings"])
+    @requires("dhis2.mappings.read", scopes=["dhis2:mappings"])
     async def template(self, request: Request) -> Response:
         """An empty XLSX mapping file with the expected columns (the dhis2gw layout) and their meaning."""
         return await self.template_response()
@@ -290,7 +290,7 @@ class MappingEndpoints:
             row.attribute_option_combo,
         ]
 
-    @requires("viewer", scopes=["dhis2:mappings"])
+    @requires("dhis2.mappings.read", scopes=["dhis2:mappings"])
     async def export_xlsx(self, request: Request) -> Response:
         """Every (filtered) mapping as an XLSX file that imports back unchanged."""
         return await self.xlsx_response(self.filters(request))
@@ -303,7 +303,7 @@ class MappingEndpoints:
         data = await asyncio.to_thread(exports.workbook, self._export_header(), rows, notes=self.notes)
         return self._download(data, exports.XLSX_MEDIA_TYPE, f"{self.filename}.xlsx")
 
-    @requires("viewer", scopes=["dhis2:mappings"])
+    @requires("dhis2.mappings.read", scopes=["dhis2:mappings"])
     async def export_csv(self, request: Request) -> Response:
         """Every (filtered) mapping as CSV (UTF-8), streamed."""
         return self.csv_response(self.filters(request))

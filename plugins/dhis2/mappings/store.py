@@ -88,6 +88,21 @@ def _where(kind: Kind, filters: Mapping[str, str]) -> list[sa.ColumnElement[bool
     return clauses
 
 
+def matching(kind: Kind, filters: Mapping[str, str], search: str | None = None) -> sa.Select[Any]:
+    """The rows matching ``filters`` and ``search`` (a code prefix or a name's part, any case); not ordered."""
+    table = kind.table
+    query = sa.select(table).where(*_where(kind, filters))
+    if search:
+        escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(
+            sa.or_(
+                table.c.code.like(f"{escaped}%", escape="\\"),
+                sa.func.lower(table.c.name).like(f"%{escaped.lower()}%", escape="\\"),
+            )
+        )
+    return query
+
+
 async def page(
     conn: AsyncConnection,
     kind: Kind,
@@ -102,15 +117,7 @@ async def page(
     ``search`` keeps the rows whose code starts with it or whose name contains it (any case).
     """
     table = kind.table
-    query = sa.select(table).where(*_where(kind, filters)).order_by(table.c.id).limit(limit + 1)
-    if search:
-        escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(
-            sa.or_(
-                table.c.code.like(f"{escaped}%", escape="\\"),
-                sa.func.lower(table.c.name).like(f"%{escaped.lower()}%", escape="\\"),
-            )
-        )
+    query = matching(kind, filters, search).order_by(table.c.id).limit(limit + 1)
     if after is not None:
         query = query.where(table.c.id > after)
     rows = list((await conn.execute(query)).all())

@@ -111,7 +111,7 @@ class SubmissionEndpoints:
             Route("/tracker", self.tracker, methods=["POST"]),
         ]
 
-    @requires("operator", scopes=["dhis2:aggregate"])
+    @requires("dhis2.submit", scopes=["dhis2:aggregate"])
     @describe(body=AGGREGATE_BODY, status=202, responses={202: _QUEUED, 200: _DUPLICATE})
     async def aggregate(self, request: Request) -> Response:
         """Submit aggregate data: a dhis2gw body (codes) or a native dataValueSet. Answers 202.
@@ -165,7 +165,7 @@ class SubmissionEndpoints:
             },
         )
 
-    @requires("operator", scopes=["dhis2:tracker"])
+    @requires("dhis2.submit", scopes=["dhis2:tracker"])
     @describe(body=TRACKER_BODY, status=202, responses={202: _QUEUED, 200: _DUPLICATE})
     async def tracker(self, request: Request) -> Response:
         """Submit a tracker import payload (nested or flat) for ``/api/tracker``. Answers 202.

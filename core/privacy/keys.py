@@ -1,0 +1,207 @@
+"""The data key and what it seals: content (AES-GCM) and participant identifiers (AES-SIV).
+
+A configured key (32 random bytes, base64: ``switchboard privacy generate-key``) is never used
+as it is: HKDF-SHA256 derives from it
+
+- a key id (8 hex digits), written in every sealed value, so a value names the key that opens
+  it (rotation, and a clear error for data sealed with a key that is not configured);
+- an AES-256-GCM key for content: a random nonce per value, authenticated;
+- an AES-256-SIV key for participant identifiers: deterministic (the same identifier seals to
+  the same text under one key), so an equality lookup or a unique index works on the sealed
+  column itself, and the identifier can still be shown. What it gives away is equality only,
+  exactly what a keyed hash beside it would (docs/privacy.md).
+
+A sealed value is text: ``sb:e1:<key id>:<base64url>`` (content) or ``sb:p1:<key id>:<base64url>``
+(an identifier). The prefix, version and key id are authenticated with the value.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import threading
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESSIV
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from core.errors import ConfigError
+
+PREFIX = "sb:"
+CONTENT = "sb:e1:"
+IDENTIFIER = "sb:p1:"
+_NONCE = 12
+# Media files: a header naming the key, then the AES-GCM nonce and ciphertext of the whole file.
+FILE_MAGIC = b"SBSEALED1\n"
+KEY_BYTES = 32
+
+
+class KeyMissing(Exception):
+    """A sealed value names a key that is not configured, or does not open with it."""
+
+
+def generate_key() -> str:
+    """A new data key, as ``[privacy] key`` takes it (base64url, 32 random bytes)."""
+    return base64.urlsafe_b64encode(os.urandom(KEY_BYTES)).decode().rstrip("=")
+
+
+def _decode_key(text: str, setting: str) -> bytes:
+    cleaned = text.strip()
+    try:
+        raw = base64.urlsafe_b64decode(cleaned.replace("+", "-").replace("/", "_") + "=" * (-len(cleaned) % 4))
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != KEY_BYTES:
+        raise ConfigError(
+            f"{setting}: not a data key (expected 32 bytes in base64; make one with `switchboard privacy generate-key`)"
+        )
+    return raw
+
+
+def _derive(master: bytes, info: bytes, length: int) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=info).derive(master)
+
+
+@dataclass(frozen=True)
+class DataKey:
+    id: str
+    content: AESGCM
+    identifier: AESSIV
+
+    @classmethod
+    def from_text(cls, text: str, setting: str) -> DataKey:
+        master = _decode_key(text, setting)
+        kid = _derive(master, b"switchboard privacy key id", 4).hex()
+        return cls(
+            kid,
+            AESGCM(_derive(master, b"switchboard privacy content", 32)),
+            AESSIV(_derive(master, b"switchboard privacy identifier", 64)),
+        )
+
+
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def _b64(data: bytes) -> str:
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=").decode()
+
+
+class _Nonces:
+    """Random 96-bit nonces, drawn from the OS a few hundred at a time (one system call per
+    batch instead of one per value; each nonce is still independent and random)."""
+
+    _BATCH = 512
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pool = b""
+        self._at = 0
+
+    def next(self) -> bytes:
+        with self._lock:
+            if self._at >= len(self._pool):
+                self._pool, self._at = os.urandom(_NONCE * self._BATCH), 0
+            nonce = self._pool[self._at : self._at + _NONCE]
+            self._at += _NONCE
+            return nonce
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class Keyring:
+    """The current key (what is written) and the previous ones (what may still be read)."""
+
+    def __init__(self, current: str, previous: list[str] | tuple[str, ...] = ()) -> None:
+        self.current = DataKey.from_text(current, "[privacy] key")
+        self.keys: dict[str, DataKey] = {self.current.id: self.current}
+        for i, text in enumerate(previous):
+            key = DataKey.from_text(text, f"[privacy] previous_keys[{i}]")
+            self.keys.setdefault(key.id, key)
+        self._nonces = _Nonces()
+        self._content_head = f"{CONTENT}{self.current.id}:"
+        self._content_aad = self._content_head.encode()
+
+    @property
+    def ids(self) -> list[str]:
+        """Every configured key's id, the current one first."""
+        return list(self.keys)
+
+    def _key(self, kid: str) -> DataKey:
+        key = self.keys.get(kid)
+        if key is None:
+            raise KeyMissing(
+                f"personal data is sealed with key id {kid}, which is not configured in [privacy] key or previous_keys"
+            )
+        return key
+
+    # Content.
+    def seal(self, text: str | bytes) -> str:
+        """``text`` (or UTF-8 bytes) sealed with the current key (a fresh nonce each time)."""
+        data = text.encode() if isinstance(text, str) else text
+        nonce = self._nonces.next()
+        return self._content_head + _b64(nonce + self.current.content.encrypt(nonce, data, self._content_aad))
+
+    def seal_bytes(self, data: bytes) -> bytes:
+        """A file's bytes sealed with the current key (``FILE_MAGIC``, key id, nonce, ciphertext)."""
+        nonce = self._nonces.next()
+        head = FILE_MAGIC + self.current.id.encode()
+        return head + nonce + self.current.content.encrypt(nonce, data, head)
+
+    def open_bytes(self, data: bytes) -> bytes:
+        """A file's bytes as stored: opened if sealed, as they are otherwise."""
+        if not data.startswith(FILE_MAGIC):
+            return data
+        head = data[: len(FILE_MAGIC) + 8]
+        key = self._key(head[len(FILE_MAGIC) :].decode("ascii", "replace"))
+        body = data[len(head) :]
+        try:
+            return key.content.decrypt(body[:_NONCE], body[_NONCE:], head)
+        except InvalidTag as exc:
+            raise KeyMissing(f"a media file sealed with key id {key.id} does not open with it") from exc
+
+    # Identifiers.
+    def seal_identifier(self, value: str, key: DataKey | None = None) -> str:
+        """``value`` sealed deterministically (the same text each time, for lookups)."""
+        key = key or self.current
+        head = f"{IDENTIFIER}{key.id}:"
+        return head + _b64(key.identifier.encrypt(value.encode(), [head.encode()]))
+
+    def identifier_forms(self, value: str) -> list[str]:
+        """``value`` sealed with each configured key (a lookup during a rotation matches them all)."""
+        return [self.seal_identifier(value, key) for key in self.keys.values()]
+
+    # Either.
+    def open(self, value: str) -> str:
+        """A sealed value's text; a value that is not sealed (stored before the key was set) as it is."""
+        if not value.startswith(PREFIX):
+            return value
+        head_end = value.find(":", 6)
+        if head_end != 14 or value[:6] not in (CONTENT, IDENTIFIER):
+            return value
+        head = value[: head_end + 1]
+        key = self._key(value[6:head_end])
+        try:
+            data = _unb64(value[head_end + 1 :])
+            if value[:6] == CONTENT:
+                plain = key.content.decrypt(data[:_NONCE], data[_NONCE:], head.encode())
+            else:
+                plain = key.identifier.decrypt(data, [head.encode()])
+        except (InvalidTag, binascii.Error, ValueError) as exc:
+            raise KeyMissing(f"a value sealed with key id {key.id} does not open with it") from exc
+        return plain.decode()
+
+    def is_current(self, value: str) -> bool:
+        """Whether a stored value is sealed with the current key (rotation skips it)."""
+        return value[6:14] == self.current.id and value[:6] in (CONTENT, IDENTIFIER)
+
+
+def sealed_key_id(value: str) -> str | None:
+    """The key id a stored value names (``None``: not sealed)."""
+    if value.startswith(PREFIX) and value[:6] in (CONTENT, IDENTIFIER) and value[14:15] == ":":
+        return value[6:14]
+    return None

@@ -1,0 +1,34 @@
+"""webform: room for participant identifiers sealed with a [privacy] key
+
+Revision ID: 0003_webform_privacy
+Revises: 0002_webform_send_counts
+Create Date: 2026-12-06
+
+With ``[privacy] key`` set, identifiers are stored sealed (AES-SIV: about 1.4 times their length
+plus 15 characters; docs/privacy.md): their columns widen to 512 characters. SQLite does not
+hold a column to its declared length: nothing to do there.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003_webform_privacy"
+down_revision = "0002_webform_send_counts"
+branch_labels = None
+depends_on = None
+
+_WIDENED = (("webform_verifications", "email", 254), ("webform_send_counts", "email", 254))
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        for table, column, length in _WIDENED:
+            op.alter_column(table, column, type_=sa.String(512), existing_type=sa.String(length))
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        for table, column, length in _WIDENED:
+            op.alter_column(table, column, type_=sa.String(length), existing_type=sa.String(512))
