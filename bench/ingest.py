@@ -9,13 +9,16 @@ against in clear, in one run: two gateways on two databases, measured in turns (
 
 Prints: maximum ingest throughput of authenticated webhooks and its ratio to the bare endpoint,
 latency at a paced 1,000 req/s, the API process's memory across sustained load, and how fast one
-worker drains deliveries to a local receiver. Needs wrk, PostgreSQL and Redis on loopback.
+worker drains deliveries to a local receiver, beside a bare aiohttp client loop posting the same
+bodies to the same receiver with 16 in flight, and that ratio. Needs wrk, PostgreSQL and Redis on
+loopback.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import time
 import uuid
 from pathlib import Path
@@ -117,6 +120,7 @@ async def main() -> None:
     parser.add_argument(
         "--drain-only", action="store_true", help="skip the HTTP runs: store --drain messages in process, then drain"
     )
+    parser.add_argument("--profile-worker", type=Path, help="run the drain's worker under cProfile, writing here")
     parser.add_argument("--privacy", action="store_true", help="compare encryption at rest on against off")
     parser.add_argument("--rounds", type=int, default=3, help="--privacy: measured turns of each gateway")
     args = parser.parse_args()
@@ -134,7 +138,8 @@ async def main() -> None:
     queue = f"bench-{uuid.uuid4().hex[:6]}"
     ports = {name: free_port() for name in ("bare", "receiver", "gateway")}
     config = work / "config.toml"
-    write_config(config, db_url, queue, f"http://127.0.0.1:{ports['receiver']}/inbox")
+    receiver = f"http://127.0.0.1:{ports['receiver']}/inbox"
+    write_config(config, db_url, queue, receiver)
     settings = load_settings(config)
     await asyncio.to_thread(migrate.upgrade, settings)
     engine = make_engine(settings.database)
@@ -154,7 +159,7 @@ async def main() -> None:
             await wait_http(f"http://127.0.0.1:{ports[name]}/healthz")
         if args.drain_only:
             await fill(settings, args.drain)
-            await drain(settings, engine, work, args.drain)
+            await drain_beside_bare_loop(settings, engine, work, args.drain, receiver, args.profile_worker)
             return
         bare_url = f"http://127.0.0.1:{ports['bare']}"
         gw_url = f"http://127.0.0.1:{ports['gateway']}"
@@ -202,7 +207,8 @@ async def main() -> None:
             *((f"gateway ingest, paced 1,000 req/s ({i + 1})", r) for i, r in enumerate(paced)),
         ):
             print(f"{label:38} {r.rps:9.0f} {r.p50_ms:8.2f} {r.p99_ms:8.2f} {r.errors:7d}")
-        print(f"ingest / bare ratio (max): {gw_max.rps / bare_max.rps:.2f}")
+        ingest_ratio = gw_max.rps / bare_max.rps
+        print(f"ingest / bare ratio (max): {ingest_ratio:.2f}")
         total = sum(machine.values()) or 1
         print(
             f"p99 at 1,000 req/s: median {gw_paced.p99_ms:.1f} ms of {len(paced)} runs "
@@ -218,7 +224,10 @@ async def main() -> None:
         print(f"API process RSS: {rss_start:.0f} MB after warm-up, {rss_mid:.0f} MB mid-run, {rss_end:.0f} MB at end")
 
         if args.drain:
-            await drain(settings, engine, work, args.drain)
+            drain_ratio = await drain_beside_bare_loop(
+                settings, engine, work, args.drain, receiver, args.profile_worker
+            )
+            print(f"ratios: ingest ÷ bare Starlette {ingest_ratio:.2f}; drain ÷ bare client loop {drain_ratio:.2f}")
     finally:
         for p in procs:
             p.stop()
@@ -376,8 +385,11 @@ async def fill(settings: object, n: int) -> None:
         await gateway.close()
 
 
-async def drain(settings: object, engine: AsyncEngine, work: Path, limit: int) -> float:
-    """Deliver ``limit`` stored deliveries with one worker; the steady rate (deliveries/s)."""
+async def drain(settings: object, engine: AsyncEngine, work: Path, limit: int, profile: Path | None = None) -> float:
+    """Deliver ``limit`` stored deliveries with one worker; the steady rate (deliveries/s).
+
+    ``profile``: run the worker under cProfile, writing its profile there.
+    """
     import sys
 
     total = await count(engine, "SELECT count(*) FROM deliveries")
@@ -394,8 +406,10 @@ async def drain(settings: object, engine: AsyncEngine, work: Path, limit: int) -
     # Empty the queue: the jobs the ingest runs enqueued also name the cancelled deliveries.
     # The worker's start-up sweep then enqueues exactly the deliveries measured.
     await clear_queue(settings.queue.name)  # type: ignore[attr-defined]
+    profiler = ["-m", "cProfile", "-o", str(profile)] if profile else []
     worker = Process(
-        [sys.executable, "-m", "core.cli", "worker", "--config", str(work / "config.toml")], log=work / "worker.log"
+        [sys.executable, *profiler, "-m", "core.cli", "worker", "--config", str(work / "config.toml")],
+        log=work / "worker.log",
     )
     started = time.monotonic()
     first: tuple[float, int] | None = None  # when deliveries were first seen done, and how many
@@ -422,6 +436,69 @@ async def drain(settings: object, engine: AsyncEngine, work: Path, limit: int) -
         steady = (done - first[1]) / max(time.monotonic() - first[0], 1e-9)
         print(f"drain once the worker is up: {steady:.0f} deliveries/s")
     return steady
+
+
+async def drain_beside_bare_loop(
+    settings: object, engine: AsyncEngine, work: Path, limit: int, receiver: str, profile: Path | None = None
+) -> float:
+    """Drain ``limit`` deliveries with one worker, then post the same bodies with a bare client
+    loop; returns the ratio of the two rates (the worker's once it is up)."""
+    steady = await drain(settings, engine, work, limit, profile)
+    bare = await bare_client_loop(engine, receiver, limit)
+    print(f"bare client loop (aiohttp, 16 in flight, the same bodies and receiver): {bare:.0f} posts/s")
+    print(f"drain ÷ bare client loop: {steady / bare:.2f}")
+    return steady / bare
+
+
+async def bare_client_loop(engine: AsyncEngine, receiver: str, n: int, in_flight: int = 16) -> float:
+    """Posts/s of a plain aiohttp loop sending the drained deliveries' bodies and headers to the receiver.
+
+    The bodies are rendered as the ``http`` destination renders them (the message as JSON), from
+    the same rows, before the clock starts: what is left is the client's and the receiver's work.
+    """
+    import aiohttp
+
+    from core.pipeline.delivery_store import message_from_row
+
+    async with engine.connect() as conn:
+        rows = (
+            (
+                await conn.execute(
+                    sa.text(
+                        "SELECT m.*, d.id AS delivery_id FROM deliveries d JOIN messages m ON m.id = d.message_id "
+                        "WHERE d.status = 'delivered' ORDER BY d.id LIMIT :n"
+                    ),
+                    {"n": n},
+                )
+            )
+            .mappings()
+            .all()
+        )
+    posts = [
+        (
+            json.dumps(message_from_row(dict(row)).to_dict(), default=str, separators=(",", ":")).encode(),
+            {
+                "Content-Type": "application/json",
+                "Idempotency-Key": row["delivery_id"].hex,
+                "X-Switchboard-Delivery": str(row["delivery_id"]),
+                "X-Switchboard-Attempt": "1",
+            },
+        )
+        for row in rows
+    ]
+    queue = iter(posts)
+    async with aiohttp.ClientSession() as session:
+
+        async def sender() -> None:
+            for body, headers in queue:
+                async with session.post(receiver, data=body, headers=headers) as response:
+                    await response.text()
+                    response.raise_for_status()
+
+        started = time.monotonic()
+        await asyncio.gather(*(sender() for _ in range(in_flight)))
+        elapsed = time.monotonic() - started
+    return len(posts) / elapsed
 
 
 if __name__ == "__main__":

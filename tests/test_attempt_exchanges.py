@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from core import DeliveryInfo, DeliveryResult, Destination, Gateway, StandardMessage, hookimpl, raise_for_response
-from core.pipeline.exchanges import ExchangeRedactor, capture, record_exchange
+from core.pipeline.exchanges import HEADER_VERDICTS, ExchangeRedactor, capture, record_exchange
 from core.redaction import REDACTED, Redactor
 from core.testing import (
     GatewayClient,
@@ -175,3 +175,14 @@ def test_redaction_of_urls_forms_and_text_that_is_not_json() -> None:
     assert redactor.body(b"\xff\xd8\xff\xe0", "image/jpeg") == {"size": 4, "binary": True}
     headers = redactor.headers([("Cookie", "sid=1"), ("Proxy-Authorization", "x"), ("Accept", "*/*")])
     assert headers == [["Cookie", REDACTED], ["Proxy-Authorization", REDACTED], ["Accept", "*/*"]]
+
+
+def test_header_verdicts_hold_for_every_name_past_the_kept_ones() -> None:
+    # Verdicts are kept by header name, up to HEADER_VERDICTS names: past them each is judged anew.
+    redactor = ExchangeRedactor(Redactor(["session"]), 4096)
+    noise = [(f"X-Noise-{i}", "v") for i in range(HEADER_VERDICTS + 10)]
+    headers = [*noise, ("authorization", "Bearer t"), ("X-Session-Id", "s"), ("Content-Type", "text/plain")]
+    for _ in range(2):  # the second pass answers from what the first kept
+        judged = redactor.headers(headers)
+        assert [v for _, v in judged[-3:]] == [REDACTED, REDACTED, "text/plain"]
+        assert all(v == "v" for _, v in judged[:-3])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -16,10 +17,12 @@ import pytest
 import sqlalchemy as sa
 from starlette.requests import Request
 
-from core import Adapter, StandardMessage, hookimpl
+from core import Adapter, DeliveryResult, StandardMessage, hookimpl
+from core.storage.models import deliveries
 from core.testing import new_external_id, user_headers
 from tests.conftest import PG_ADMIN
 from tests.support.auth import login, make_user
+from tests.support.pipeline import sink_gateway
 
 
 class OpenAdapter(Adapter):
@@ -92,3 +95,25 @@ async def test_requests_after_the_server_dropped_every_connection_are_answered(a
         assert await _requests(client, admin) == [200, 200, 401]
         await client.gateway.audit.flush()
         assert client.gateway.audit.set_aside == 0
+
+
+@pytest.mark.stacks("postgres")
+async def test_a_worker_claims_and_records_after_the_server_dropped_its_connections(clean_stack: Any) -> None:
+    # The delivery store's own connections: the worker's claims and outcomes are not lost to them.
+    async with sink_gateway(clean_stack, "dropped") as gateway:
+        stored = await gateway.ingest.submit(
+            [StandardMessage(platform="dropped", external_id=f"d{i}", kind="text", text="x") for i in range(2)]
+        )
+        first, second = (s.delivery_ids[0] for s in stored)
+        [claim] = await gateway.deliveries._claim_batch([first])  # the store now holds a connection
+        assert claim is not None
+        database = sa.make_url(str(gateway.db.engine.url)).database
+        assert database and _drop_connections_to(database) >= 1
+        [claim] = await gateway.deliveries._claim_batch([second])
+        assert claim is not None and claim.info.id == second
+        record = gateway.deliveries._record(claim, None, datetime.now(UTC), 1.0, DeliveryResult(200), None, "w")
+        _drop_connections_to(database)
+        await gateway.deliveries._record_batch([record])
+        async with gateway.db.transaction() as conn:
+            status = (await conn.execute(sa.select(deliveries.c.status).where(deliveries.c.id == second))).scalar_one()
+        assert status == "delivered"

@@ -58,3 +58,11 @@ async def test_basic_auth_counts_against_the_login_rate_limit(app_client) -> Non
         wrong = {"Authorization": "Basic " + base64.b64encode(b"nobody:wrong").decode()}
         statuses = [(await client.get("/compat/hello", headers=wrong)).status_code for _ in range(3)]
         assert statuses == [401, 401, 429]
+
+
+def test_the_webhook_route_is_still_matched_before_any_root_route(tmp_path: Path) -> None:
+    # Starlette tries the routes in order: every webhook would first try each root route's pattern.
+    app = create_app(make_settings(tmp_path), plugins=[("rooted", RootPlugin("/compat/hello"))])
+    paths = [getattr(route, "path", None) for route in app.router.routes]
+    assert paths[0] == "/webhooks/{platform}"
+    assert paths.index("/compat/hello") < paths.index("/healthz")

@@ -71,6 +71,7 @@ class DeliveryEngine:
     async def close(self) -> None:
         await self._claims.close()
         await self._records.close()
+        await self.store.close()
 
     def _limit(self, name: str) -> int:
         destination = self.gateway.destinations.get(name)

@@ -7,24 +7,31 @@ all or nothing. Every dialect branch of the engine is here.
 
 On PostgreSQL each batch is one raw asyncpg statement (data-modifying WITHs), so neither needs
 BEGIN/COMMIT round trips and SQLAlchemy's per-statement compilation (a third of the worker's
-CPU) is skipped. JSON columns come back decoded (SQLAlchemy's pool sets the connection's jsonb
-codec); rows go in as one JSON document per table (``core.storage.db.json_rows``).
+CPU) is skipped. The statements run on the store's own asyncpg connections, as the ingest's do:
+a checkout from SQLAlchemy's pool costs its liveness check (``pool_pre_ping``: BEGIN, a ping and
+ROLLBACK, three round trips) per batch. JSON columns come back decoded (the connections' json and
+jsonb codecs, as SQLAlchemy sets them); rows go in as one JSON document per table
+(``core.storage.db.json_rows``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
 from core.contracts import DeliveryInfo
 from core.messages import StandardMessage
+from core.pipeline.ingest_store import DROPPED
 from core.pipeline.statuses import WAITING, DeliveryStatus, claimable, sql_list
 from core.privacy.columns import keyring_of, open_row, open_value, seal_row
 from core.storage.db import Database, column_list, json_rows, pg_uuid, recordset
@@ -192,20 +199,29 @@ class DeliveryStore(Protocol):
         """Write the outcomes of a batch of attempts, with their attempt and audit rows, at once."""
         ...
 
+    async def close(self) -> None:
+        """Close the store's own connections, if it has any."""
+        ...
+
 
 def make_delivery_store(db: Database) -> DeliveryStore:
     return PostgresDeliveryStore(db) if db.dialect == "postgresql" else SQLiteDeliveryStore(db)
 
 
 class PostgresDeliveryStore:
+    # Claims and outcomes each have up to two batches in flight (core.pipeline.deliveries).
+    CONNECTIONS = 4
+
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._pool: asyncpg.Pool | None = None
+        self._opening = asyncio.Lock()
 
     async def claim(self, ids: list[uuid.UUID], now: datetime, lease_until: datetime) -> list[Claim | None]:
-        async with self.db.engine.connect() as pg:
-            raw = (await pg.get_raw_connection()).driver_connection
-            # One record per claim: the delivery's columns, then its message's under their own names.
-            rows = await raw.fetch(_CLAIM, ids, lease_until, now)  # type: ignore[union-attr]
+        # One record per claim: the delivery's columns, then its message's under their own names.
+        # Run again on a fresh connection if the server had dropped the first: safe, since a claim
+        # that did commit leaves its deliveries leased, not due, so the second run claims none of them.
+        rows = await self._run("fetch", _CLAIM, ids, lease_until, now)
         dialect = self.db.engine.dialect
         if keyring_of(dialect) is not None:
             # The raw statement bypasses the columns' types: personal data is opened here.
@@ -213,18 +229,65 @@ class PostgresDeliveryStore:
         return claims_in_order(ids, {c.info.id: c for c in (claim_from_rows(r, r) for r in rows)})
 
     async def record(self, records: list[Record]) -> None:
+        # Run again too if the server had dropped the connection: a batch that did commit (the
+        # server went away between its commit and its answer) is not applied twice, as each
+        # update needs the delivery still running at that attempt; only its attempt and audit
+        # rows would be written twice.
         dialect = self.db.engine.dialect
-        async with self.db.engine.connect() as pg:
-            raw = (await pg.get_raw_connection()).driver_connection
-            await raw.execute(  # type: ignore[union-attr]
-                _record_sql(),
-                # Sealed as the columns' types would seal them (core.privacy.columns).
-                json_rows(
-                    [seal_row(deliveries, {name: r.values[key] for name, key in _OUTCOME}, dialect) for r in records]
-                ),
-                json_rows([seal_row(delivery_attempts, r.attempt, dialect) for r in records]),
-                json_rows([seal_row(audit_log, r.audit, dialect) for r in records]),
-            )
+        await self._run(
+            "execute",
+            _record_sql(),
+            # Sealed as the columns' types would seal them (core.privacy.columns).
+            json_rows(
+                [seal_row(deliveries, {name: r.values[key] for name, key in _OUTCOME}, dialect) for r in records]
+            ),
+            json_rows([seal_row(delivery_attempts, r.attempt, dialect) for r in records]),
+            json_rows([seal_row(audit_log, r.audit, dialect) for r in records]),
+        )
+
+    async def _run(self, method: str, query: str, *args: Any) -> Any:
+        """``query`` on one of the store's connections; once more, on a new one, if the server dropped it.
+
+        The pool replaces a connection it sees closed; one the server dropped while it sat in the
+        pool (a restart, a failover, pg_terminate_backend) and not yet seen fails the statement.
+        """
+        pool = await self._get_pool()
+        try:
+            async with pool.acquire() as conn:
+                return await getattr(conn, method)(query, *args)
+        except DROPPED:
+            async with pool.acquire() as conn:
+                return await getattr(conn, method)(query, *args)
+
+    async def _get_pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            async with self._opening:
+                if self._pool is None:
+                    # The same server, credentials and options as the engine's own connections.
+                    _, options = self.db.engine.dialect.create_connect_args(self.db.engine.url)
+                    for name in ("prepared_statement_cache_size", "prepared_statement_name_func", "async_creator_fn"):
+                        options.pop(name, None)
+                    self._pool = await asyncpg.create_pool(
+                        min_size=0, max_size=self.CONNECTIONS, init=_json_codecs, reset=_no_reset, **options
+                    )
+        return self._pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+
+async def _json_codecs(conn: asyncpg.Connection) -> None:
+    """json and jsonb as SQLAlchemy's asyncpg dialect sets them: columns read as Python values,
+    parameters passed as the JSON text they already are (``json_rows``)."""
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, encoder=str, decoder=json.loads, schema="pg_catalog")
+
+
+async def _no_reset(_conn: asyncpg.Connection) -> None:
+    """The statements are autocommit: a connection comes back with nothing to reset (asyncpg's
+    default reset costs a round trip per use)."""
 
 
 def _opened_claim(record: Mapping[str, Any], dialect: Dialect) -> dict[str, Any]:
@@ -289,6 +352,9 @@ class SQLiteDeliveryStore:
         return claims_in_order(
             ids, {r.delivery_id: claim_from_rows(r._mapping, message_rows[r.message_id]) for r in claimed}
         )
+
+    async def close(self) -> None:
+        return None
 
     async def record(self, records: list[Record]) -> None:
         async with self.db.transaction() as conn:

@@ -29,6 +29,8 @@ from core.redaction import REDACTED, Redactor
 # ones, then a count of the rest.
 MAX_EXCHANGES = 20
 
+# Header names whose redaction verdicts an ExchangeRedactor keeps.
+HEADER_VERDICTS = 1024
 # Headers masked whatever [audit] redact_keys says.
 ALWAYS_REDACTED = ("authorization", "cookie", "api-key", "apikey", "api_key", "x-auth", "token", "secret")
 
@@ -122,10 +124,18 @@ class ExchangeRedactor:
         key = r"""(?P<key>["']?[\w.-]*(?:""" + words + r""")[\w.-]*["']?\s*[:=]\s*)"""
         value = r"""(?P<value>"(?:[^"\\]|\\.)*"|'[^']*'|[^\s&,;}<"']+)"""
         self._inline = re.compile(key + value, re.IGNORECASE) if words else None
+        self._header_verdicts: dict[str, bool] = {}
 
     def header_sensitive(self, name: str) -> bool:
-        lowered = name.lower()
-        return any(w in lowered for w in ALWAYS_REDACTED) or self.redact.is_sensitive(name)
+        # Every attempt sends and gets the same few header names: each name's verdict is kept,
+        # for a bounded number of names (the far side may send any).
+        verdict = self._header_verdicts.get(name)
+        if verdict is None:
+            lowered = name.lower()
+            verdict = any(w in lowered for w in ALWAYS_REDACTED) or self.redact.is_sensitive(name)
+            if len(self._header_verdicts) < HEADER_VERDICTS:
+                self._header_verdicts[name] = verdict
+        return verdict
 
     def headers(self, headers: list[tuple[str, str]]) -> list[list[str]]:
         return [[k, REDACTED if self.header_sensitive(k) else v] for k, v in headers]

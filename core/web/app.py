@@ -21,7 +21,7 @@ from core.web.middleware import Authentication, BodyLimit, RequestContext, Schem
 from core.web.responses import EXCEPTION_HANDLERS
 from core.web.root_routes import RootRoutes, check_no_shadowing
 from core.web.security import guard_routes, max_body_of, walk_routes
-from core.web.webhooks import webhook_platform_of
+from core.web.webhooks import webhook, webhook_platform_of
 
 
 def create_app(settings: Settings, *, plugins: Iterable[tuple[str, object]] = ()) -> Starlette:
@@ -47,10 +47,13 @@ def create_app(settings: Settings, *, plugins: Iterable[tuple[str, object]] = ()
             at_root.append((name, rooted))
             gateway.plugins.infos[name].routes += [getattr(r, "path", "") for r in rooted]
     for name, rooted in at_root:
-        # A plugin's root routes go first (a core Mount such as /docs/static must not catch
-        # them), which is safe because none may overlap a route already there.
+        # A plugin's root routes go before the core's (a core Mount such as /docs/static must
+        # not catch them), which is safe because none may overlap a route already there; but
+        # after the webhook route, which stays first: Starlette tries each route's pattern in
+        # turn, and the dhis2 compatibility layer alone put 45 patterns in front of every webhook.
         check_no_shadowing(name, rooted, routes)
-        routes[0:0] = rooted
+        first = 1 if routes and getattr(routes[0], "endpoint", None) is webhook else 0
+        routes[first:first] = rooted
 
     gateway.route_scopes = frozenset(s for _, _, permission, _ in walk_routes(routes) for s in permission.scopes)
     gateway.webhook_paths = frozenset(
