@@ -141,6 +141,11 @@ class Gateway:
         self._migrated = False
         self._schema_asked_at = float("-inf")
         self._schema_unknown = False
+        # Whether the stored data's key ids were checked against the configured keys (start, or
+        # ``migrated`` once the database answers), and whether a refusal was logged.
+        self._keys_checked = False
+        self._keys_refused = False
+        self._keys_asked_at = float("-inf")
         # One question at a time: a caller arriving while it is asked waits for its answer.
         self._schema_asking = asyncio.Lock()
         # Every scope a route declares (``requires(scopes=...)``), set by ``create_app`` once the
@@ -165,12 +170,15 @@ class Gateway:
         from elsewhere is seen within a second), never again once it is yes. A database that
         cannot be asked counts as migrated: its own errors, and ``/readyz``, say what is wrong.
         """
-        if self._migrated or (self._schema is not None and self._schema.ready):
+        if self._keys_checked and (self._migrated or (self._schema is not None and self._schema.ready)):
             self._migrated = True
             return True
         async with self._schema_asking:
-            if self._migrated or time.monotonic() - self._schema_asked_at < 1.0:
-                return self._migrated or self._schema_unknown
+            if self._migrated or (self._schema is not None and self._schema.ready):
+                self._migrated = True
+                return await self._check_keys_late()
+            if time.monotonic() - self._schema_asked_at < 1.0:
+                return self._schema_unknown
             try:
                 missing = await self.schema.core_missing()
             except Exception:  # noqa: BLE001 - unreachable or refusing: not this check's to report
@@ -180,7 +188,27 @@ class Gateway:
                 self._schema_asked_at = time.monotonic()
             self._schema_unknown = False
             self._migrated = not missing
-            return self._migrated
+            return self._migrated and await self._check_keys_late()
+
+    async def _check_keys_late(self) -> bool:
+        """``check_keys`` once the database answers and is migrated (start could not): until it
+        passes, nothing is served from the database; a key that cannot open the data is one line.
+        Asked at most once a second while it does not pass."""
+        if self._keys_checked:
+            return True
+        if time.monotonic() - self._keys_asked_at < 1.0:
+            return False
+        self._keys_asked_at = time.monotonic()
+        try:
+            self._keys_checked = await check_keys(self.db)
+        except ConfigError as err:
+            if not self._keys_refused:
+                log.error("%s", err)
+                self._keys_refused = True
+            return False
+        except Exception:  # noqa: BLE001 - the database went away again: asked on the next call
+            return False
+        return self._keys_checked
 
     def _unique(self, hook: str, what: str) -> dict[str, Any]:
         found: dict[str, Any] = {}
@@ -258,9 +286,16 @@ class Gateway:
         return self._session
 
     async def start(self, *, run_queue: bool = True) -> None:
-        # Data sealed with a key that is not configured: refused before anything reads it.
+        # Data sealed with a key that is not configured: refused before anything reads it. A
+        # database that does not answer yet, or is not migrated, is checked once it is
+        # (``migrated``, which requests and cron jobs wait on): ``/readyz`` says what is wrong.
         try:
-            await check_keys(self.db)
+            self._keys_checked = await check_keys(self.db)
+        except ConfigError:
+            await self.db.close()
+            raise
+        except Exception as err:  # noqa: BLE001 - unreachable: not this check's to report
+            log.warning("privacy: data keys not checked yet, the database did not answer (%s)", type(err).__name__)
         except BaseException:
             await self.db.close()
             raise

@@ -165,6 +165,7 @@ API_FILTERS = [
     ("/api/messages", "sender"),
     ("/api/messages", "participant"),
     ("/api/users", "search"),
+    ("/api/users", "role"),
 ]
 PLUGIN_FILTERS = [
     ("/plugins/devices/devices", "facility"),

@@ -70,12 +70,6 @@ async def run_privacy(gateway: Gateway, args: argparse.Namespace) -> int:
         return 1
 
 
-def add_actions(parser: argparse.ArgumentParser) -> None:
-    from core.privacy.cli import add_person_actions
-
-    add_person_actions(parser.add_subparsers(dest="privacy_command", required=True, metavar="ACTION"))
-
-
 def privacy_command() -> Command:
     """``switchboard privacy erase/export``, run on a started gateway (``core.cli.cmd_privacy``; the key actions need none)."""
-    return Command("privacy", "erase or export one person's data", run=run_privacy, arguments=add_actions)
+    return Command("privacy", "erase or export one person's data", run=run_privacy)

@@ -34,10 +34,14 @@ async def keys_in_use(db: Database) -> list[str]:
         return [r.key_id for r in rows]
 
 
-async def check_keys(db: Database) -> None:
-    """Refuse (``ConfigError``) a key set that cannot open what is stored; record the current key."""
+async def check_keys(db: Database) -> bool:
+    """Refuse (``ConfigError``) a key set that cannot open what is stored; record the current key.
+
+    False when the database is not migrated yet (nothing can have been sealed, and there is no
+    table to record the key in): ask again once it is.
+    """
     if not await _has_table(db):
-        return  # not migrated yet: nothing can have been sealed
+        return False
     keyring = db.privacy.keyring
     in_use = await keys_in_use(db)
     if keyring is None:
@@ -46,7 +50,7 @@ async def check_keys(db: Database) -> None:
                 f"[privacy] key: not set, but personal data is sealed with key id {', '.join(in_use)}; "
                 "set the key it was sealed with (docs/privacy.md)"
             )
-        return
+        return True
     missing = [kid for kid in in_use if kid not in keyring.keys]
     if missing:
         raise ConfigError(
@@ -62,6 +66,7 @@ async def check_keys(db: Database) -> None:
             )
             if not updated.rowcount:
                 await conn.execute(sa.insert(privacy_keys).values(key_id=keyring.current.id, first_used_at=now))
+    return True
 
 
 async def retire_others(db: Database) -> list[str]:

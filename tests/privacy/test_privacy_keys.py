@@ -13,14 +13,16 @@ import pytest
 import sqlalchemy as sa
 
 from core import StandardMessage
-from core.config.settings import DatabaseSettings
+from core.config.settings import DatabaseSettings, PrivacySettings, Settings
 from core.errors import ConfigError
 from core.gateway import Gateway
 from core.privacy.keys import Keyring, generate_key
 from core.storage.db import make_engine
+from core.storage.models import privacy_keys
 from core.testing import gateway_client, make_settings, new_external_id, stored_messages, user_headers
 from tests.conftest import Stack
 from tests.privacy.support import KEY, OLD_KEY
+from tests.test_readiness import fresh, migrate_in_thread  # noqa: F401 - the fixture
 
 
 def _message(sender: str, text: str) -> StandardMessage:
@@ -200,3 +202,29 @@ async def test_two_gateways_with_different_keys_in_one_process(tmp_path: Path) -
         await b.gateway.submit([_message("+256700000010", "to the second")])
         assert [m.text for m in await stored_messages(a.gateway, sender="+256700000010")] == ["to the first"]
         assert [m.text for m in await stored_messages(b.gateway, sender="+256700000010")] == ["to the second"]
+
+
+async def test_a_database_migrated_after_start_has_its_key_checked_and_recorded_before_serving(
+    fresh: Settings,  # noqa: F811 - the fixture imported from tests.test_readiness
+) -> None:
+    """Start could not check the keys (no tables yet): the first request after the migration does,
+    so the key that will seal the data is on record before anything is sealed with it."""
+    keyed = fresh.model_copy(update={"privacy": PrivacySettings(key=KEY)})
+    async with gateway_client(keyed, migrate=False) as client:
+        assert (await client.get("/api/messages")).status_code == 503
+        await migrate_in_thread(keyed)
+        assert (await client.get("/readyz")).status_code == 200
+        assert (await client.get("/api/messages")).status_code == 401  # served again: asks who is calling
+        async with client.gateway.db.transaction() as conn:
+            recorded = list((await conn.execute(sa.select(privacy_keys.c.key_id))).scalars())
+    assert recorded == [Keyring(KEY).current.id]
+
+
+async def test_a_database_unreachable_at_start_does_not_stop_the_gateway(tmp_path: Path) -> None:
+    """The key check waits for the database like every other reader: /readyz says it is down."""
+    settings = make_settings(
+        tmp_path, database_url="postgresql+asyncpg://nobody@127.0.0.1:1/none", privacy={"key": KEY}
+    )
+    async with gateway_client(settings, migrate=False) as client:
+        r = await client.get("/readyz")
+    assert r.status_code == 503 and r.json()["components"]["database"]["status"] == "down"
