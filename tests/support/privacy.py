@@ -108,6 +108,9 @@ async def seed_person(
                     error=f"error about {participant}",
                     response_excerpt=f"body naming {participant}",
                     detail={"sent": participant},
+                    # What the attempt sent and got back, as the delivery engine records it.
+                    request=[{"method": "POST", "url": "https://crm.example/cases", "body": {"text": participant}}],
+                    response=[{"status": 500, "body": {"text": f"no case for {participant}"}}],
                 )
             )
     return ids
