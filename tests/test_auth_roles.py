@@ -228,3 +228,15 @@ def test_has_role_still_ranks_the_built_in_roles_for_older_plugins() -> None:
     operator = Principal("user", "1", "ops", role="operator")
     assert operator.has_role("viewer") and operator.has_role("operator") and not operator.has_role("admin")
     assert not Principal("user", "2", "rep", role="reporter").has_role("viewer")
+
+
+def test_the_role_keyword_of_plugin_api_1_2_still_declares_a_route() -> None:
+    """``requires(role="operator")`` (a 1.2 plugin's keyword) asks what ``requires("operator")`` asks."""
+    from core.auth.permissions import permission_of
+
+    async def endpoint(request: Request) -> None: ...
+
+    old = permission_of(requires(role="operator", scopes=["x:write"])(endpoint))
+    assert old == permission_of(requires("operator", scopes=["x:write"])(endpoint))
+    with pytest.raises(TypeError, match="not both"):
+        requires("traffic.read", role="operator")

@@ -148,7 +148,12 @@ _ATTR = "__switchboard_permission__"
 
 
 def requires(
-    permission: str | None = None, *, scopes: Iterable[str] = (), public: bool = False, basic: bool = False
+    permission: str | None = None,
+    *,
+    scopes: Iterable[str] = (),
+    public: bool = False,
+    basic: bool = False,
+    role: str | None = None,
 ) -> Callable[[F], F]:
     """Declare what an endpoint needs: ``@requires("dhis2.submit", scopes=["dhis2:aggregate"])``.
 
@@ -161,7 +166,14 @@ def requires(
 
     ``basic=True``: the endpoint also accepts a user's ``Authorization: Basic`` credentials (for
     clients of an older API that send them on every request); every other endpoint refuses them.
+
+    ``role=``: the keyword of plugin API 1.2 and before (``requires(role="operator")``), the same
+    as passing the built-in role's name first.
     """
+    if role is not None:
+        if permission is not None:
+            raise TypeError("requires(): give a permission or role=, not both")
+        permission = role
     requirement = Requirement(permission, tuple(scopes), public=public, basic=basic, declared=True)
 
     def mark(endpoint: F) -> F:
