@@ -39,6 +39,7 @@ class KeyUsage:
         self.interval = interval
         self._pending: dict[uuid.UUID, Usage] = {}
         self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
 
     def record(self, key_id: uuid.UUID, at: datetime, count: int = 1) -> None:
         usage = self._pending.get(key_id)
@@ -77,18 +78,24 @@ class KeyUsage:
                 self.record(key_id, usage.last_used_at, usage.count)
 
     async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.interval)
             await self.flush()
 
     async def start(self) -> None:
         if self._task is None:
+            self._stop.clear()
             self._task = asyncio.create_task(self._run(), name="api-key-usage")
 
     async def close(self) -> None:
+        """Stop between two flushes, never in one, then write what is left.
+
+        A flush cancelled mid-transaction would lose its batch and strand its database
+        connection (on SQLite, with the write lock: the next writer fails "database is locked").
+        """
+        self._stop.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task
             self._task = None
         await self.flush()

@@ -36,6 +36,8 @@ class LocalQueue:
         self._consume = False
         self._closing = False
         self._busy: set[asyncio.Task[Any]] = set()
+        # Plugin jobs past their ``defer`` wait: like an attempt under way, given time to finish.
+        self._jobs_running: set[asyncio.Task[Any]] = set()
         # What the cron scheduler reads the time from (a test sets its own before start()).
         self.cron_clock: Clock = SystemClock()
         self._cron: CronScheduler | None = None
@@ -50,11 +52,13 @@ class LocalQueue:
         self._cron.start()
 
     async def close(self) -> None:
-        """Stop: idle workers at once; attempts under way are given time to finish and record.
+        """Stop: idle workers and deferred jobs at once; attempts and jobs under way are given
+        time to finish and record.
 
-        Cancelling an attempt mid-transaction would strand its database connection (and on
-        SQLite, the write lock); whatever is still unfinished after the grace period is
-        cancelled, and its lease lets the sweeper retry it later.
+        Cancelling one mid-transaction would strand its database connection (and on SQLite, the
+        write lock, so the next writer fails with "database is locked"); whatever is still
+        unfinished after the grace period is cancelled: an attempt's lease lets the sweeper
+        retry it later, a job's own pick-up (a report left pending) runs it again.
         """
         self._closing = True
         if self._cron is not None:
@@ -62,10 +66,11 @@ class LocalQueue:
             self._cron = None
         for timer in self._timers.values():
             timer.cancel()
+        under_way = self._busy | self._jobs_running
         for task in self._tasks:
-            if task not in self._busy:
+            if task not in under_way:
                 task.cancel()
-        busy = [t for t in self._tasks if t in self._busy]
+        busy = [t for t in self._tasks if t in under_way]
         if busy:
             await asyncio.wait(busy, timeout=CLOSE_GRACE)
         for task in self._tasks:
@@ -129,10 +134,15 @@ class LocalQueue:
         async def run() -> None:
             if defer:
                 await asyncio.sleep(defer)
+            me = asyncio.current_task()
+            assert me is not None
+            self._jobs_running.add(me)
             try:
                 await jobs[function]({"gateway": self.gateway}, *args)
             except Exception:
                 log.exception("job %s failed", function)
+            finally:
+                self._jobs_running.discard(me)
 
         self._tasks.append(asyncio.create_task(run(), name=f"job-{function}"))
         self._tasks = [t for t in self._tasks if not t.done()]
