@@ -38,6 +38,7 @@ def build_environment(user_dir: str | None, plugin_dirs: Iterable[str]) -> jinja
     )
     env.filters["when"] = when
     env.filters["pretty"] = pretty
+    env.filters["pretty_text"] = pretty_text
     env.filters["day"] = day
     env.filters["until_day"] = until_day
     env.filters["ms"] = lambda v: "" if v is None else f"{v:,.0f} ms" if v >= 10 else f"{v:.1f} ms"
@@ -77,6 +78,16 @@ def pretty(value: Any) -> str:
         except ValueError:
             return str(value)
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def pretty_text(text: str) -> str:
+    """A recorded body as it is shown: JSON indented (bodies are stored as sent), other text as it is."""
+    if text[:1] in ("{", "["):
+        try:
+            return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+        except ValueError:
+            pass  # not JSON after all, or cut off at [audit] max_payload_bytes
+    return text
 
 
 def is_htmx(request: Request) -> bool:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import time
 import uuid
 from pathlib import Path
@@ -121,6 +122,11 @@ async def main() -> None:
         "--drain-only", action="store_true", help="skip the HTTP runs: store --drain messages in process, then drain"
     )
     parser.add_argument("--profile-worker", type=Path, help="run the drain's worker under cProfile, writing here")
+    parser.add_argument(
+        "--spy-worker",
+        type=Path,
+        help="sample the drain's worker with py-spy (pip install py-spy), collapsed stacks written here",
+    )
     parser.add_argument("--privacy", action="store_true", help="compare encryption at rest on against off")
     parser.add_argument("--rounds", type=int, default=3, help="--privacy: measured turns of each gateway")
     args = parser.parse_args()
@@ -159,7 +165,7 @@ async def main() -> None:
             await wait_http(f"http://127.0.0.1:{ports[name]}/healthz")
         if args.drain_only:
             await fill(settings, args.drain)
-            await drain_beside_bare_loop(settings, engine, work, args.drain, receiver, args.profile_worker)
+            await drain_beside_bare_loop(settings, engine, work, args.drain, receiver, args.profile_worker, args.spy_worker)
             return
         bare_url = f"http://127.0.0.1:{ports['bare']}"
         gw_url = f"http://127.0.0.1:{ports['gateway']}"
@@ -225,7 +231,7 @@ async def main() -> None:
 
         if args.drain:
             drain_ratio = await drain_beside_bare_loop(
-                settings, engine, work, args.drain, receiver, args.profile_worker
+                settings, engine, work, args.drain, receiver, args.profile_worker, args.spy_worker
             )
             print(f"ratios: ingest ÷ bare Starlette {ingest_ratio:.2f}; drain ÷ bare client loop {drain_ratio:.2f}")
     finally:
@@ -385,10 +391,13 @@ async def fill(settings: object, n: int) -> None:
         await gateway.close()
 
 
-async def drain(settings: object, engine: AsyncEngine, work: Path, limit: int, profile: Path | None = None) -> float:
+async def drain(
+    settings: object, engine: AsyncEngine, work: Path, limit: int, profile: Path | None = None, spy: Path | None = None
+) -> float:
     """Deliver ``limit`` stored deliveries with one worker; the steady rate (deliveries/s).
 
-    ``profile``: run the worker under cProfile, writing its profile there.
+    ``profile``: run the worker under cProfile, writing its profile there. ``spy``: sample it
+    with py-spy instead (far less overhead than cProfile), writing collapsed stacks there.
     """
     import sys
 
@@ -407,11 +416,13 @@ async def drain(settings: object, engine: AsyncEngine, work: Path, limit: int, p
     # The worker's start-up sweep then enqueues exactly the deliveries measured.
     await clear_queue(settings.queue.name)  # type: ignore[attr-defined]
     profiler = ["-m", "cProfile", "-o", str(profile)] if profile else []
+    sampler = ["py-spy", "record", "--rate", "200", "--format", "raw", "--output", str(spy), "--"] if spy else []
     worker = Process(
-        [sys.executable, *profiler, "-m", "core.cli", "worker", "--config", str(work / "config.toml")],
+        [*sampler, sys.executable, *profiler, "-m", "core.cli", "worker", "--config", str(work / "config.toml")],
         log=work / "worker.log",
     )
     started = time.monotonic()
+    pg0, machine0 = postgres_cpu_seconds(), machine_cpu()
     first: tuple[float, int] | None = None  # when deliveries were first seen done, and how many
     try:
         done = 0
@@ -424,12 +435,22 @@ async def drain(settings: object, engine: AsyncEngine, work: Path, limit: int, p
             await asyncio.sleep(0.1)
         elapsed = time.monotonic() - started
         cpu = worker.cpu_seconds()
+        pg_cpu = postgres_cpu_seconds() - pg0
+        machine = {k: v - machine0[k] for k, v in machine_cpu().items()}
     finally:
+        if spy:  # py-spy writes its stacks on SIGINT, and stops the worker with it
+            worker.popen.send_signal(signal.SIGINT)
+            worker.popen.wait(timeout=60)
         worker.stop()
     print(
         f"drain: {done} of {n} deliveries delivered by one worker in {elapsed:.1f} s "
         f"= {done / elapsed:.0f} deliveries/s (includes worker start-up); "
         f"worker CPU {cpu * 1e6 / max(done, 1):.0f} us per delivery (start-up included)"
+    )
+    busy = machine["busy"] / max(sum(machine.values()), 1)
+    print(
+        f"drain: PostgreSQL CPU {pg_cpu * 1e6 / max(done, 1):.0f} us per delivery; "
+        f"both cores meanwhile {busy:.0%} busy (the receiver, Redis and this script included)"
     )
     steady = done / elapsed
     if first is not None and done > first[1]:
@@ -439,11 +460,17 @@ async def drain(settings: object, engine: AsyncEngine, work: Path, limit: int, p
 
 
 async def drain_beside_bare_loop(
-    settings: object, engine: AsyncEngine, work: Path, limit: int, receiver: str, profile: Path | None = None
+    settings: object,
+    engine: AsyncEngine,
+    work: Path,
+    limit: int,
+    receiver: str,
+    profile: Path | None = None,
+    spy: Path | None = None,
 ) -> float:
     """Drain ``limit`` deliveries with one worker, then post the same bodies with a bare client
     loop; returns the ratio of the two rates (the worker's once it is up)."""
-    steady = await drain(settings, engine, work, limit, profile)
+    steady = await drain(settings, engine, work, limit, profile, spy)
     bare = await bare_client_loop(engine, receiver, limit)
     print(f"bare client loop (aiohttp, 16 in flight, the same bodies and receiver): {bare:.0f} posts/s")
     print(f"drain ÷ bare client loop: {steady / bare:.2f}")

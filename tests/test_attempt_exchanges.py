@@ -186,3 +186,32 @@ def test_header_verdicts_hold_for_every_name_past_the_kept_ones() -> None:
         judged = redactor.headers(headers)
         assert [v for _, v in judged[-3:]] == [REDACTED, REDACTED, "text/plain"]
         assert all(v == "v" for _, v in judged[:-3])
+
+
+def test_a_json_body_with_no_redact_word_is_kept_as_sent_and_an_escaped_key_is_still_masked() -> None:
+    redactor = ExchangeRedactor(Redactor(["password", "token"]), max_body=1000)
+    sent = '{"text":"hi","sender":"+255700000009","tags":["a"]}'
+    assert redactor.body(sent, "application/json") == {"text": sent, "size": len(sent), "truncated": False}
+    # A key spelled with \u escapes holds no redact word as sent; parsed, it is "password".
+    escaped = '{"name":"ann","pass\\u0077ord":"hunter2"}'
+    body = redactor.body(escaped, "application/json")
+    assert body is not None and "hunter2" not in body["text"]
+    assert json.loads(body["text"]) == {"name": "ann", "password": REDACTED}
+    upper = redactor.body('{"Access_TOKEN": "t-1", "n": 1}', "application/json")
+    assert upper is not None and json.loads(upper["text"]) == {"Access_TOKEN": REDACTED, "n": 1}
+    # Characters the pattern matches case-insensitively to a word's letters (long s, Kelvin sign).
+    for key in ("pa\u017f\u017fword", "to\u212aen"):
+        folded = redactor.body(json.dumps({key: "s-1"}, ensure_ascii=False), "application/json")
+        assert folded is not None and json.loads(folded["text"]) == {key: REDACTED}
+
+
+def test_key_verdicts_hold_past_the_kept_ones() -> None:
+    from core.redaction import _VERDICTS
+
+    redact = Redactor(["secret"])
+    keys = [f"k{i}" for i in range(_VERDICTS + 10)]
+    for _ in range(2):  # the second pass answers from what the first kept
+        assert redact({k: 1 for k in keys} | {"my_secret": "s", "SECRET2": "t"}) == {k: 1 for k in keys} | {
+            "my_secret": REDACTED,
+            "SECRET2": REDACTED,
+        }

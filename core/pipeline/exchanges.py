@@ -174,12 +174,17 @@ class ExchangeRedactor:
     def _redacted_text(self, text: str, content_type: str) -> str:
         kind = content_type.split(";")[0].strip().lower()
         if kind.endswith("json") or text[:1] in "{[":
+            if not self.redact.mentioned(text) and "\\u" not in text:
+                # No redact word anywhere in it, nor a \u escape that could spell one: no key
+                # to mask, and the text is kept as it was sent (parsing it would change nothing
+                # but its layout; the console indents JSON when it shows it).
+                return text
             try:
                 data = json.loads(text)
             except ValueError:
                 pass
             else:
-                return json.dumps(self.redact(data), ensure_ascii=False, indent=2)
+                return json.dumps(self.redact(data), ensure_ascii=False)
         if kind == "application/x-www-form-urlencoded":
             pairs = parse_qsl(text, keep_blank_values=True)
             return urlencode([(k, REDACTED if self.redact.is_sensitive(k) else v) for k, v in pairs])

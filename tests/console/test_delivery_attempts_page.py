@@ -112,7 +112,8 @@ async def test_each_attempt_shows_its_request_and_response(gw: GatewayClient) ->
             "method": "POST",
             "url": "https://play.dhis2.example/api/dataValueSets",
             "headers": [["Authorization", "[redacted]"], ["Content-Type", "application/json"]],
-            "body": {"text": '{"dataSet": "monthly"}', "size": 22, "truncated": False},
+            # Stored as sent (compact): shown indented.
+            "body": {"text": '{"dataSet":"monthly","period":"202601"}', "size": 38, "truncated": False},
         },
         {"method": "PUT", "url": "https://files.example/upload", "headers": [], "body": {"size": 9, "binary": True}},
     ]
@@ -135,6 +136,7 @@ async def test_each_attempt_shows_its_request_and_response(gw: GatewayClient) ->
     assert page.status_code == 200
     shown = page.text.split('class="sub exchanges"')[1].split("</details>")[0]
     assert "POST https://play.dhis2.example/api/dataValueSets</code> → 409" in shown
-    assert "Authorization: [redacted]" in shown and "&#34;dataSet&#34;: &#34;monthly&#34;" in shown
+    assert "Authorization: [redacted]" in shown
+    assert "{\n  &#34;dataSet&#34;: &#34;monthly&#34;,\n  &#34;period&#34;: &#34;202601&#34;\n}" in shown
     assert "Cut at 19 of 5000 bytes" in shown
     assert "9 bytes of binary content" in shown and "No answer: ConnectError: connection refused" in shown
