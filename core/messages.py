@@ -35,6 +35,8 @@ KINDS = frozenset(
 )
 
 MEDIA_KEYS = frozenset({"id", "url", "mime_type", "sha256", "caption", "filename"})
+# The fields that hold text when they are set.
+_OPTIONAL_TEXT = ("sender", "sender_name", "recipient", "text", "conversation_key")
 
 
 def utcnow() -> datetime:
@@ -82,12 +84,23 @@ class StandardMessage:
             raise ValueError("StandardMessage.external_id is longer than 255 characters")
         if self.direction not in ("in", "out"):
             raise ValueError("StandardMessage.direction must be 'in' or 'out'")
-        if self.timestamp.tzinfo is None:
-            raise ValueError("StandardMessage.timestamp must be timezone-aware")
+        # An adapter often hands a payload's values on as they come: a number, a list or an
+        # object where text belongs is refused here, naming the field (the webhook answers 400),
+        # rather than failing in storage as a 500.
+        for name in _OPTIONAL_TEXT:
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise ValueError(f"StandardMessage.{name} must be a string or None, not {type(value).__name__}")
+        if not isinstance(self.timestamp, datetime) or self.timestamp.tzinfo is None:
+            raise ValueError("StandardMessage.timestamp must be a timezone-aware datetime")
+        if not isinstance(self.media, list) or not all(isinstance(item, dict) for item in self.media):
+            raise ValueError("StandardMessage.media must be a list of objects")
         for item in self.media:
             unknown = set(item) - MEDIA_KEYS
             if unknown:
                 raise ValueError(f"StandardMessage.media has unknown keys: {sorted(unknown)}")
+        if not isinstance(self.extra, dict):
+            raise ValueError(f"StandardMessage.extra must be an object, not {type(self.extra).__name__}")
         if self.conversation_key is None:
             self.conversation_key = self.sender if self.direction == "in" else self.recipient
 

@@ -61,6 +61,26 @@ async def test_malformed_payload_is_a_400_never_a_500(example_installed: None, c
     assert missing_id.status_code == 400 and "malformed" in missing_id.json()["error"]
 
 
+@pytest.mark.parametrize(
+    ("item", "field"),
+    [
+        ({"id": "n1", "from": 256700100200, "text": "hi"}, "sender"),
+        ({"id": "n2", "from": "+256700100200", "text": ["hi"]}, "text"),
+        ({"id": "n3", "from": {"phone": "+256700100200"}, "text": "hi"}, "sender"),
+        ({"id": "n4", "from": True, "text": "hi"}, "sender"),
+    ],
+    ids=["number-sender", "list-text", "object-sender", "boolean-sender"],
+)
+async def test_a_value_of_the_wrong_type_passed_on_by_an_adapter_is_a_400_naming_the_field(
+    example_installed: None, client, item: dict[str, object], field: str
+) -> None:  # type: ignore[no-untyped-def]
+    # The example adapter hands the payload's values to StandardMessage as they come, as many do.
+    r = await client.post("/webhooks/echo", content=json.dumps([item]).encode(), headers={"x-echo-token": "example-token"})
+    assert r.status_code == 400, r.text
+    assert f"StandardMessage.{field}" in r.json()["error"]
+    assert (await client.get("/api/messages", headers=await _admin(client))).json()["items"] == []
+
+
 async def test_unhandled_error_is_a_json_500_without_traceback(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from starlette.routing import Route
 
@@ -149,3 +169,9 @@ def test_http_client_is_created_on_start(tmp_path) -> None:  # type: ignore[no-u
     with pytest.raises(RuntimeError, match="has not started"):
         _ = Gateway(make_settings(tmp_path)).http
     assert isinstance(httpx.AsyncClient, type)
+
+
+async def _admin(client) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    from core.testing import user_headers
+
+    return await user_headers(client.gateway, "admin")
