@@ -144,6 +144,8 @@ messages = sa.Table(
     sa.UniqueConstraint("platform", "external_id"),
     sa.Index(None, "platform", "id"),
     sa.Index(None, "kind", "id"),
+    # A kind and a direction together read one range, not every message of the kind (0015).
+    sa.Index(None, "kind", "direction", "id"),
     sa.Index(None, "sender", "id"),
     # A participant is the sender or the recipient: the two index scans are merged (0006_message_recipient).
     sa.Index(None, "recipient", "id"),
