@@ -165,7 +165,9 @@ async def main() -> None:
             await wait_http(f"http://127.0.0.1:{ports[name]}/healthz")
         if args.drain_only:
             await fill(settings, args.drain)
-            await drain_beside_bare_loop(settings, engine, work, args.drain, receiver, args.profile_worker, args.spy_worker)
+            await drain_beside_bare_loop(
+                settings, engine, work, args.drain, receiver, args.profile_worker, args.spy_worker
+            )
             return
         bare_url = f"http://127.0.0.1:{ports['bare']}"
         gw_url = f"http://127.0.0.1:{ports['gateway']}"

@@ -28,7 +28,9 @@ async def test_errors_are_json_with_the_request_id(client) -> None:  # type: ign
     assert (await client.delete("/healthz")).status_code == 405
 
 
-@pytest.mark.parametrize("declared", ["²", "9" * 5000, "-1", "１２"], ids=["superscript", "5000-digits", "negative", "full-width"])
+@pytest.mark.parametrize(
+    "declared", ["²", "9" * 5000, "-1", "１２"], ids=["superscript", "5000-digits", "negative", "full-width"]
+)
 async def test_an_unreadable_content_length_is_a_400(client, declared: str) -> None:  # type: ignore[no-untyped-def]
     r = await client.post("/api/auth/login", content=b"{}", headers={"Content-Length": declared.encode()})
     assert r.status_code == 400 and r.json()["error"] == "invalid Content-Length"
@@ -75,7 +77,9 @@ async def test_a_value_of_the_wrong_type_passed_on_by_an_adapter_is_a_400_naming
     example_installed: None, client, item: dict[str, object], field: str
 ) -> None:  # type: ignore[no-untyped-def]
     # The example adapter hands the payload's values to StandardMessage as they come, as many do.
-    r = await client.post("/webhooks/echo", content=json.dumps([item]).encode(), headers={"x-echo-token": "example-token"})
+    r = await client.post(
+        "/webhooks/echo", content=json.dumps([item]).encode(), headers={"x-echo-token": "example-token"}
+    )
     assert r.status_code == 400, r.text
     assert f"StandardMessage.{field}" in r.json()["error"]
     assert (await client.get("/api/messages", headers=await _admin(client))).json()["items"] == []

@@ -36,9 +36,7 @@ async def test_the_migrated_schema_is_what_the_models_declare(clean_stack: Stack
     try:
         async with engine.connect() as conn:
             diffs = await conn.run_sync(
-                lambda sync: compare_metadata(
-                    MigrationContext.configure(sync, opts={"compare_type": False}), metadatas
-                )
+                lambda sync: compare_metadata(MigrationContext.configure(sync, opts={"compare_type": False}), metadatas)
             )
     finally:
         await engine.dispose()
