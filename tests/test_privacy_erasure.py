@@ -121,7 +121,19 @@ async def test_erasing_again_finds_nothing_left(gw: GatewayClient) -> None:
     assert set(again["tables"].values()) == {0}
 
 
-@pytest.mark.parametrize("body", [{"participant": ""}, {"participant": "   "}, {}, {"participant": 7}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"participant": ""},
+        {"participant": "   "},
+        {},
+        {"participant": 7},
+        # Nothing a participant could be: no stored identifier holds a NUL or only control characters.
+        {"participant": "\x00"},
+        {"participant": "\x00\x01\u200b"},
+        {"participant": "+256700\x00100200"},
+    ],
+)
 async def test_an_erasure_without_a_participant_is_a_422(gw: GatewayClient, body: dict[str, Any]) -> None:
     await seed_person(gw.gateway, ALICE, count=1)
     r = await gw.post("/api/privacy/erasures", json=body)

@@ -51,6 +51,12 @@ def checked_participant(value: Any) -> str:
             errors=[{"field": "participant", "message": "required, a non-empty string"}],
         )
     participant = value.strip()
+    if "\x00" in participant or not any(c.isprintable() and not c.isspace() for c in participant):
+        # No identifier is stored with a NUL (core.storage.storable), nor made of control characters only.
+        raise Unprocessable(
+            "not a participant: a phone number, e-mail address or device subject has printable characters and no NUL",
+            errors=[{"field": "participant", "message": "no NUL, and at least one printable character"}],
+        )
     if len(participant) > 255:
         raise Unprocessable(
             "participant too long", errors=[{"field": "participant", "message": "at most 255 characters"}]
