@@ -52,17 +52,28 @@ def day(ms: int) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(ms / 1000))
 
 
+# 15,000 conversations, one per platform and participant (3 × 5,000): message ``g`` is in
+# conversation ``g % 15000``, about 67 messages each.
+CONVERSATIONS = 15000
+_PG_CONVERSATION_ID = "(lpad(to_hex({start} + ({n})::bigint * 2500), 12, '0') || '7' || substr(md5('c' || ({n})), 1, 19))::uuid"
+
 _PG_SEED = [
+    f"""INSERT INTO conversations (id, platform, participant, status, opened_at, last_message_at, message_count, state)
+       SELECT {_PG_CONVERSATION_ID.format(start="{start}", n="n")}, (ARRAY['whatsapp', 'telegram', 'sms'])[1 + n % 3],
+              'p' || (n % 5000), 'open', to_timestamp(({{start}} + n::bigint * 2500) / 1000.0), now(),
+              {{rows}} / {CONVERSATIONS}, '{{{{}}}}'
+       FROM generate_series(0, {CONVERSATIONS - 1}) AS n""",
     # uuid7-like ids: the time in the first 48 bits, so id order is time order as uuid7's is.
-    """INSERT INTO messages (id, platform, external_id, direction, kind, sender, recipient, text, media,
-           timestamp, extra, received_at)
-       SELECT (lpad(to_hex({start} + g::bigint * 2500), 12, '0') || '7' || substr(md5(g::text), 1, 19))::uuid,
+    f"""INSERT INTO messages (id, platform, external_id, direction, kind, sender, recipient, text, media,
+           timestamp, extra, received_at, conversation_id)
+       SELECT (lpad(to_hex({{start}} + g::bigint * 2500), 12, '0') || '7' || substr(md5(g::text), 1, 19))::uuid,
               (ARRAY['whatsapp', 'telegram', 'sms'])[1 + g % 3], 'ext-' || g,
               CASE WHEN g % 4 = 0 THEN 'out' ELSE 'in' END, CASE WHEN g % 20 = 0 THEN 'image' ELSE 'text' END,
               CASE WHEN g % 4 <> 0 THEN 'p' || (g % 5000) END, CASE WHEN g % 4 = 0 THEN 'p' || ((g + 1) % 5000) END,
-              'message ' || g, '[]', to_timestamp(({start} + g::bigint * 2500) / 1000.0), '{{}}',
-              to_timestamp(({start} + g::bigint * 2500) / 1000.0)
-       FROM generate_series(1, {rows}) AS g""",
+              'message ' || g, '[]', to_timestamp(({{start}} + g::bigint * 2500) / 1000.0), '{{{{}}}}',
+              to_timestamp(({{start}} + g::bigint * 2500) / 1000.0),
+              {_PG_CONVERSATION_ID.format(start="{start}", n=f"g % {CONVERSATIONS}")}
+       FROM generate_series(1, {{rows}}) AS g""",
     """INSERT INTO deliveries (id, message_id, destination, platform, status, attempt_count, max_attempts,
            last_error, options, idempotency_key, created_at, updated_at, next_attempt_at)
        SELECT (lpad(to_hex({start} + g::bigint * 2500), 12, '0') || '7' || substr(md5('d' || g), 1, 19))::uuid,
@@ -88,15 +99,23 @@ _PG_SEED = [
 
 _SQLITE_TIME = "strftime('%Y-%m-%d %H:%M:%f000', ({start} + g * 2500) / 1000.0, 'unixepoch')"
 _SQLITE_ID = "printf('%012x', {start} + g * 2500) || '7' || substr(printf('%019d', g * 7919), 1, 19)"
+_SQLITE_CONVERSATION_ID = "printf('%012x', {{start}} + ({n}) * 2500) || '9' || substr(printf('%019d', ({n}) * 7919), 1, 19)"
 _SQLITE_SEED = [
+    f"""WITH RECURSIVE s(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM s WHERE n < {CONVERSATIONS - 1})
+       INSERT INTO conversations (id, platform, participant, status, opened_at, last_message_at, message_count, state)
+       SELECT {_SQLITE_CONVERSATION_ID.format(n="n")},
+              CASE n % 3 WHEN 0 THEN 'whatsapp' WHEN 1 THEN 'telegram' ELSE 'sms' END, 'p' || (n % 5000), 'open',
+              strftime('%Y-%m-%d %H:%M:%f000', ({{start}} + n * 2500) / 1000.0, 'unixepoch'),
+              strftime('%Y-%m-%d %H:%M:%f000', 'now'), {{rows}} / {CONVERSATIONS}, '{{{{}}}}'
+       FROM s""",
     f"""WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < {{rows}})
        INSERT INTO messages (id, platform, external_id, direction, kind, sender, recipient, text, media,
-           timestamp, extra, received_at)
+           timestamp, extra, received_at, conversation_id)
        SELECT {_SQLITE_ID}, CASE g % 3 WHEN 0 THEN 'whatsapp' WHEN 1 THEN 'telegram' ELSE 'sms' END,
               'ext-' || g, CASE WHEN g % 4 = 0 THEN 'out' ELSE 'in' END,
               CASE WHEN g % 20 = 0 THEN 'image' ELSE 'text' END, CASE WHEN g % 4 <> 0 THEN 'p' || (g % 5000) END,
               CASE WHEN g % 4 = 0 THEN 'p' || ((g + 1) % 5000) END, 'message ' || g, '[]', {_SQLITE_TIME}, '{{{{}}}}',
-              {_SQLITE_TIME}
+              {_SQLITE_TIME}, {_SQLITE_CONVERSATION_ID.format(n=f"g % {CONVERSATIONS}")}
        FROM s""",
     f"""WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < {{rows}})
        INSERT INTO deliveries (id, message_id, destination, platform, status, attempt_count, max_attempts,
@@ -214,8 +233,14 @@ async def run_on(
     show_plans: bool = False,
 ) -> list[tuple[str, float, float]]:
     # No dashboard cache: every request computes the figures (what a cache miss costs).
+    # Every installed plugin, as in production: their console pages are measured too.
     settings = make_settings(
-        tempfile.mkdtemp(), database_url=database_url, plugins={"admin": {"dashboard_cache_seconds": 0}}
+        tempfile.mkdtemp(),
+        database_url=database_url,
+        installed="all",
+        plugins={"admin": {"dashboard_cache_seconds": 0}},
+        # One admin asks for ~40 pages × runs in a few minutes: past a person's rate limit.
+        auth={"api_rate_per_minute": 1_000_000},
     )
     async with gateway_client(settings) as client:
         await create_user(client.gateway, "admin", PASSWORD, "admin")
@@ -235,6 +260,7 @@ async def run_on(
         )
         entry = await one_id(client, "SELECT max(id) - 1000 FROM audit_log")
         message = await one_id(client, "SELECT message_id FROM deliveries WHERE status = 'dead' ORDER BY id LIMIT 1")
+        conversation = await one_id(client, "SELECT id FROM conversations WHERE participant = 'p4001' ORDER BY id LIMIT 1")
         await log_in(client)
         pages = {
             "dashboard": "/admin/",
@@ -265,6 +291,7 @@ async def run_on(
             "message": f"/admin/messages/{message}",
             "deliveries ?message": f"/admin/deliveries?message={message}",
             "conversations": "/admin/conversations",
+            "conversation (67 messages)": f"/admin/conversations/{conversation}",
             "search ?q=message id": f"/admin/search?q={message}&list=1",
             "search ?q=external id": "/admin/search?q=ext-500000&list=1",
             "search ?q=participant prefix": "/admin/search?q=p4001&list=1",
@@ -272,6 +299,16 @@ async def run_on(
             "plugins": "/admin/plugins",
             "users": "/admin/users",
             "API keys": "/admin/keys",
+            "roles": "/admin/roles",
+            "privacy": "/admin/privacy",
+            "password": "/admin/password",
+            # The plugins' pages (their own tables, empty here: what they cost beside a million rows).
+            "ceemis cases": "/admin/ceemis/cases/",
+            "devices": "/admin/devices/",
+            "device alerts": "/admin/devices/alerts",
+            "dhis2 mappings": "/admin/dhis2/mappings/",
+            "reports": "/admin/reports/",
+            "webform organisations": "/admin/webform/organisations/",
         }
         if show_plans:
             await explain_pages(client, label, {k: v for k, v in pages.items() if k.startswith("messages")})

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from core.operations.filters import ConversationFilters, DeliveryFilters, LogFilters, MessageFilters, Page
 from core.operations.paging import TOTAL_BOUND, bounded_total, keyset, ordered, read_page
-from core.storage.db import Database
+from core.storage.db import Database, pairs_among
 from core.storage.ids import uuid7_floor
 from core.storage.models import audit_log, conversations, deliveries, delivery_attempts, messages
 
@@ -354,7 +354,7 @@ async def search(db: Database, text: str, platforms: Iterable[str], *, limit: in
                 found["deliveries"].append(_item(delivery, DELIVERY_FIELDS))
         pairs = [(p, text) for p in sorted(set(platforms))]
         if pairs:
-            query = sa.select(messages).where(sa.tuple_(messages.c.platform, messages.c.external_id).in_(pairs))
+            query = sa.select(messages).where(pairs_among(messages.c.platform, messages.c.external_id, pairs))
             for row in await conn.execute(query):
                 rows[row.id] = row
         if db.privacy.enabled:

@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.privacy.columns import keyring_of, seal_row
-from core.storage.db import Database, column_list, json_rows, pg_uuid, recordset
+from core.storage.db import Database, column_list, json_rows, pairs_among, pg_uuid, recordset
 from core.storage.models import audit_log, conversations, deliveries, messages
 
 Key = tuple[str, str]
@@ -123,7 +123,7 @@ class SQLAlchemyStore:
         for i in range(0, len(keys), _CHUNK):
             rows = await conn.execute(
                 sa.select(m.id, m.platform, m.external_id).where(
-                    sa.tuple_(m.platform, m.external_id).in_(keys[i : i + _CHUNK])
+                    pairs_among(m.platform, m.external_id, keys[i : i + _CHUNK])
                 )
             )
             existing.update({(r.platform, r.external_id): r.id for r in rows})
@@ -151,7 +151,7 @@ class SQLAlchemyStore:
         for i in range(0, len(wanted), _CHUNK):
             rows = await conn.execute(
                 sa.select(c.id, c.platform, c.participant, c.last_message_at).where(
-                    c.status == "open", sa.tuple_(c.platform, c.participant).in_(wanted[i : i + _CHUNK])
+                    c.status == "open", pairs_among(c.platform, c.participant, wanted[i : i + _CHUNK])
                 )
             )
             open_now.update({(r.platform, r.participant): (r.id, r.last_message_at) for r in rows})

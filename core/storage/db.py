@@ -209,3 +209,19 @@ def among(column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
     SQLite the list.
     """
     return _Among(column, values)
+
+
+def pairs_among(first: Any, second: Any, pairs: Sequence[tuple[Any, Any]]) -> ColumnElement[bool]:
+    """A clause true where ``(first, second)`` is one of ``pairs``, read through an index on the two.
+
+    ``tuple_(first, second).in_(pairs)`` is a row-value ``IN (VALUES …)``, which SQLite answers by
+    scanning the whole table (a million messages read for each ingested batch); grouped by the
+    first column, ``first = ? AND second IN (…)`` for each, it is one index search per group on
+    both databases.
+    """
+    groups: dict[Any, list[Any]] = {}
+    for a, b in pairs:
+        groups.setdefault(a, []).append(b)
+    if not groups:
+        return sa.false()
+    return sa.or_(*(sa.and_(first == a, second.in_(bs)) for a, bs in groups.items()))
