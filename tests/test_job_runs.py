@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 from core import CronJob, hookimpl
 from core.gateway import Gateway
-from core.pipeline.job_runs import run_recorded
-from core.storage.models import audit_log
+from core.pipeline.job_runs import run_recorded, set_enabled
+from core.storage.models import audit_log, job_runs
 from core.testing import run_jobs, user_headers, wait_until
 
 
@@ -106,6 +106,36 @@ async def test_a_disabled_job_skips_its_scheduled_runs_in_every_process(app_clie
         ("schedule", "succeeded", None),
         ("schedule", "skipped", "disabled"),
     ]
+
+
+async def test_a_disabled_job_records_one_skipped_tick_per_stretch_not_one_per_tick(
+    app_client: Callable[..., Any],
+) -> None:
+    async def quiet(ctx: dict[str, Any]) -> None:
+        return None
+
+    # A job no scheduler of the app knows: only this test's calls run or skip it.
+    job = CronJob("quiet", quiet, every=15)
+    async with app_client() as client:
+        gateway = client.gateway
+
+        async def tick() -> bool:
+            return await run_recorded(gateway, job, {"gateway": gateway}, worker="test")
+
+        await set_enabled(gateway.db, "quiet", False, by="test")
+        assert [await tick() for _ in range(3)] == [False, False, False]  # three ticks while disabled
+        await set_enabled(gateway.db, "quiet", True, by="test")
+        assert await tick() is True
+        await set_enabled(gateway.db, "quiet", False, by="test")
+        assert [await tick() for _ in range(2)] == [False, False]  # disabled again: said once more
+        async with gateway.db.transaction() as conn:
+            rows = await conn.execute(
+                sa.select(job_runs.c.outcome, job_runs.c.error)
+                .where(job_runs.c.name == "quiet")
+                .order_by(job_runs.c.id)
+            )
+            history = [(r.outcome, r.error) for r in rows]
+    assert history == [("skipped", "disabled"), ("succeeded", None), ("skipped", "disabled")]
 
 
 async def test_a_disabled_job_shows_no_next_run(app_client: Callable[..., Any]) -> None:
