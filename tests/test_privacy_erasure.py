@@ -248,6 +248,26 @@ async def test_an_export_holds_the_persons_messages_and_plugin_data_and_nothing_
     assert row.participant is None  # kept only while the export waited
 
 
+async def test_with_a_data_key_the_export_file_is_sealed_at_rest_and_opened_for_its_download(
+    app_client,  # type: ignore[no-untyped-def]
+) -> None:
+    from core.operations.subject_export import exports_dir
+    from tests.privacy.support import KEY
+
+    async with app_client(privacy={"key": KEY}) as gw:
+        gw.headers.update(await user_headers(gw.gateway, "admin"))
+        await seed_person(gw.gateway, ALICE, count=1)
+        status = await _finished_export(gw, ALICE)
+        at_rest = (exports_dir(gw.gateway) / f"{status['id']}.json").read_bytes()
+        assert ALICE.encode() not in at_rest and b"secret 0 of" not in at_rest
+        r = await gw.get(status["download_url"], headers={"Authorization": ""})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    assert r.headers["content-disposition"] == f'attachment; filename="participant-export-{status["id"]}.json"'
+    document = r.json()
+    assert document["participant"] == ALICE
+    assert [m["text"] for m in document["core"]["messages"]] == [f"secret 0 of {ALICE}", f"secret 1 of {ALICE}"]
+
+
 async def test_an_altered_export_link_is_refused(gw: GatewayClient) -> None:
     await seed_person(gw.gateway, ALICE, count=1)
     link = (await _finished_export(gw, ALICE))["download_url"]

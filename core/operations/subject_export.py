@@ -164,7 +164,9 @@ async def run_export(gateway: Gateway, export_id: uuid.UUID) -> None:
         data = encode(document)
         directory = exports_dir(gateway)
         name = f"{export_id}.json"
-        await asyncio.to_thread(_write, directory, name, data)
+        # Kept a day in the data directory: sealed there like every other copy of the person's
+        # data when a data key is set (opened again for the download).
+        await asyncio.to_thread(_write, directory, name, gateway.privacy.seal_bytes(data))
         values: dict[str, Any] = {"status": "done", "file": name, "size_bytes": len(data), "counts": counts_of(document)}
     except Exception as err:  # noqa: BLE001 - recorded on the request, which says it failed
         log.exception("privacy export %s failed", export_id)
@@ -229,8 +231,14 @@ async def export_status(gateway: Gateway, export_id: uuid.UUID, base_url: str | 
     return out
 
 
+async def export_bytes(gateway: Gateway, export_id: uuid.UUID) -> bytes:
+    """The JSON document of a finished export, opened if it is stored sealed; 404 when there is none (any more)."""
+    path = await export_file(gateway, export_id)
+    return gateway.privacy.open_bytes(await asyncio.to_thread(path.read_bytes))
+
+
 async def export_file(gateway: Gateway, export_id: uuid.UUID) -> Path:
-    """The file of a finished export; 404 when there is none (any more)."""
+    """The file of a finished export (sealed when a data key is set); 404 when there is none (any more)."""
     async with gateway.db.transaction() as conn:
         row = (
             await conn.execute(

@@ -6,7 +6,7 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from core.auth.permissions import requires
@@ -73,8 +73,9 @@ async def download_export(request: Request) -> Response:
         export_id = None
     if export_id is None or not subject_export.link_is_valid(gateway, export_id, q.get("expires"), q.get("signature")):
         raise Forbidden("this download link is invalid or has expired")
-    path = await subject_export.export_file(gateway, export_id)
-    return FileResponse(path, media_type="application/json", filename=f"participant-export-{export_id}.json")
+    data = await subject_export.export_bytes(gateway, export_id)
+    disposition = f'attachment; filename="participant-export-{export_id}.json"'
+    return Response(data, media_type="application/json", headers={"Content-Disposition": disposition})
 
 
 def privacy_routes() -> list[BaseRoute]:
