@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from core.contracts import DeliveryInfo as DeliveryInfo
     from core.contracts import DeliveryResult as DeliveryResult
     from core.contracts import Destination as Destination
+    from core.contracts import ExportFile as ExportFile
     from core.contracts import ReportType as ReportType
     from core.errors import AuthenticationError as AuthenticationError
     from core.errors import BadRequest as BadRequest

@@ -209,6 +209,20 @@ class Command:
 
 
 @dataclass(frozen=True)
+class ExportFile:
+    """A file a plugin keeps about a person (a photo they sent), for their export's archive.
+
+    Returned by ``switchboard_export_files``. ``name`` is its path in the archive, under the
+    plugin's own folder (``"whatsapp/<message id>-<media id>.jpg"``); ``read()`` returns its bytes
+    as the person would see them (opened, when the plugin stored it sealed). The core calls it
+    once, in a thread, while it writes the archive, one file at a time.
+    """
+
+    name: str
+    read: Callable[[], bytes]
+
+
+@dataclass(frozen=True)
 class Check:
     """An outside dependency of a plugin that ``/readyz`` and ``switchboard config check`` verify.
 

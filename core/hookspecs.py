@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
     from core.auth.roles import PermissionInfo
-    from core.contracts import Adapter, Check, Command, Destination, ReportType
+    from core.contracts import Adapter, Check, Command, Destination, ExportFile, ReportType
     from core.gateway import Gateway
     from core.messages import StandardMessage
     from core.pipeline.ingest import Stored
@@ -30,7 +30,7 @@ PROJECT = "switchboard"
 # The version of the plugin API (these hooks, the contracts, the names ``core`` exports). A
 # minor release only adds; a major one may remove or change (docs/plugins.md, "Compatibility").
 # A plugin states what it supports as ``SWITCHBOARD_API = ">=1.0,<2"`` in its entry-point module.
-PLUGIN_API_VERSION = "1.3"
+PLUGIN_API_VERSION = "1.4"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
@@ -162,6 +162,19 @@ async def switchboard_export_participant(
     ``message_ids`` are the person's messages (the core exports the messages themselves). Return
     JSON-able rows per table, ``{"devices_readings": [{...}, ...]}``; leave out secrets (key
     hashes, codes) and other people's data. May be a coroutine function.
+    """
+
+
+@hookspec
+async def switchboard_export_files(
+    participant: str, message_ids: Sequence[uuid.UUID], gateway: Gateway
+) -> Sequence[ExportFile] | None:
+    """Return ``core.ExportFile`` items: the files this plugin keeps about ``participant`` (media
+    they sent or were sent), for their subject-access export.
+
+    With any file, the export is a ZIP archive: ``export.json`` (the document of
+    ``switchboard_export_participant``) and each file under ``files/<name>``. Nothing of other
+    people. May be a coroutine function.
     """
 
 

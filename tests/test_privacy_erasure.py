@@ -7,6 +7,7 @@ import io
 import json
 import os
 import uuid
+import zipfile
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from core import Gateway, hookimpl
+from core import ExportFile, Gateway, hookimpl
 from core.builtin import _privacy_retention_job
 from core.operations.summary import summary
 from core.storage.models import conversations, deliveries, delivery_attempts, messages, privacy_requests
@@ -288,3 +289,62 @@ async def test_an_export_request_is_audited_and_a_bad_one_is_a_422(gw: GatewayCl
     (event,) = [e for e in await audit_rows(gw.gateway) if e.action == "participant_export_requested"]
     assert event.detail == {"export": r.json()["id"]} and event.status == 202
     assert (await gw.get("/api/privacy/exports/not-an-id")).status_code == 404
+
+
+class Files:
+    """A plugin keeping files about people: two of one name, one whose name climbs out of its folder."""
+
+    @hookimpl
+    def switchboard_export_files(self, participant: str, message_ids: Sequence[uuid.UUID]) -> list[ExportFile]:
+        if participant != ALICE:
+            return []
+        return [
+            ExportFile("notes/../../../etc/passwd", lambda: b"not a way out"),
+            ExportFile("notes/scan.txt", lambda: b"first scan"),
+            ExportFile("notes/scan.txt", lambda: b"second scan"),
+        ]
+
+
+async def test_with_files_the_export_is_a_zip_whose_names_stay_in_their_folder(app_client) -> None:  # type: ignore[no-untyped-def]
+    async with app_client(extra_plugins=[("notes", Notes()), ("files", Files())]) as gw:
+        gw.headers.update(await user_headers(gw.gateway, "admin"))
+        await seed_person(gw.gateway, ALICE, count=1)
+        status = await _finished_export(gw, ALICE)
+        assert status["counts"]["files"] == 3
+        r = await gw.get(status["download_url"], headers={"Authorization": ""})
+        bob = await _finished_export(gw, BOB)  # nothing kept as files: the JSON document, as before
+        plain = await gw.get(bob["download_url"], headers={"Authorization": ""})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(r.content)) as archive:
+        assert archive.namelist() == [
+            "export.json",
+            "files/notes/etc/passwd",
+            "files/notes/scan.txt",
+            "files/notes/scan-2.txt",
+        ]
+        assert [archive.read(n) for n in archive.namelist()[1:]] == [b"not a way out", b"first scan", b"second scan"]
+        assert json.loads(archive.read("export.json"))["plugins"]["notes"] == [{"note": "note about alice"}]
+    assert plain.headers["content-type"] == "application/json" and plain.json()["participant"] == BOB
+
+
+async def test_the_cli_writes_the_files_into_a_zip_and_says_when_json_leaves_them_out(
+    app_client,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    import argparse
+
+    from core.operations.privacy_cli import export
+
+    async with app_client(extra_plugins=[("notes", Notes()), ("files", Files())]) as gw:
+        await seed_person(gw.gateway, ALICE, count=1)
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            zipped = tmp_path / "alice.zip"
+            assert await export(gw.gateway, argparse.Namespace(participant=ALICE, output=str(zipped))) == 0
+            plain = tmp_path / "alice.json"
+            assert await export(gw.gateway, argparse.Namespace(participant=ALICE, output=str(plain))) == 0
+    with zipfile.ZipFile(zipped) as archive:
+        assert len(archive.namelist()) == 4 and archive.read("files/notes/scan-2.txt") == b"second scan"
+    assert json.loads(plain.read_bytes())["participant"] == ALICE
+    assert "3 files of theirs are not in the JSON" in err.getvalue()
+    assert [json.loads(line)["counts"].get("files") for line in out.getvalue().splitlines()] == [3, None]

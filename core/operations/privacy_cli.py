@@ -46,15 +46,27 @@ async def erase(gateway: Gateway, args: argparse.Namespace) -> int:
 
 
 async def export(gateway: Gateway, args: argparse.Namespace) -> int:
-    document = await subject_export.collect(gateway, args.participant)
-    data = subject_export.encode(document)
+    """The document as JSON (to standard output or ``--output``); with ``--output <file>.zip``, a ZIP
+    archive of it and the person's files (``switchboard_export_files``)."""
+    document, files = await subject_export.collect_with_files(gateway, args.participant)
+    zipped = args.output not in (None, "-") and str(args.output).lower().endswith(".zip")
+    data = (
+        await asyncio.to_thread(subject_export.archive, document, files) if zipped else subject_export.encode(document)
+    )
+    if files and not zipped:
+        print(
+            f"switchboard privacy: {len(files)} files of theirs are not in the JSON; "
+            "--output <file>.zip writes them with it",
+            file=sys.stderr,
+        )
     if args.output in (None, "-"):
         sys.stdout.write(data.decode() + "\n")
     else:
         fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as file:
             file.write(data)
-        print(json.dumps({"file": args.output, "counts": subject_export.counts_of(document)}))
+        counts = subject_export.counts_of(document) | ({"files": len(files)} if zipped else {})
+        print(json.dumps({"file": args.output, "counts": counts}))
     return 0
 
 

@@ -14,11 +14,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import io
 import json
 import logging
 import os
 import time
 import uuid
+import zipfile
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +30,7 @@ import sqlalchemy as sa
 
 from core.auth.events import record_event
 from core.auth.tokens import derive_key
+from core.contracts import ExportFile
 from core.errors import NotFound
 from core.operations.erasure import checked_participant, participant_message_ids
 from core.storage.db import among
@@ -64,8 +67,25 @@ def _rows(result: Any) -> list[dict[str, Any]]:
 
 async def collect(gateway: Gateway, participant: str) -> dict[str, Any]:
     """Everything held about ``participant``: the core's rows and every plugin's, as one JSON-able dict."""
+    document, _ = await collect_with_files(gateway, participant)
+    return document
+
+
+async def collect_with_files(gateway: Gateway, participant: str) -> tuple[dict[str, Any], list[ExportFile]]:
+    """``collect``'s document, and the files the plugins keep about the person (``switchboard_export_files``)."""
     participant = checked_participant(participant)
     conversation_ids, message_ids = await participant_message_ids(gateway, participant)
+    document = await _document(gateway, participant, conversation_ids, message_ids)
+    answers: Sequence[Sequence[ExportFile] | None] = await gateway.plugins.answers(
+        "switchboard_export_files", participant=participant, message_ids=message_ids, gateway=gateway
+    )
+    files = [f for answer in answers for f in answer or ()]
+    return document, files
+
+
+async def _document(
+    gateway: Gateway, participant: str, conversation_ids: Sequence[uuid.UUID], message_ids: Sequence[uuid.UUID]
+) -> dict[str, Any]:
     core: dict[str, list[dict[str, Any]]] = {"messages": [], "conversations": [], "deliveries": []}
     delivery_columns = [
         deliveries.c.id,
@@ -106,6 +126,35 @@ async def collect(gateway: Gateway, participant: str) -> dict[str, Any]:
 
 def encode(document: Mapping[str, Any]) -> bytes:
     return json.dumps(document, default=_jsonable, ensure_ascii=False, indent=1).encode()
+
+
+def archive(document: Mapping[str, Any], files: Sequence[ExportFile]) -> bytes:
+    """A ZIP of ``export.json`` (the document) and each file under ``files/`` (read one at a time).
+
+    A plugin's name for a file is kept inside ``files/``: a leading ``/`` and any ``..`` or empty
+    part are dropped, and a name given twice gets a number.
+    """
+    buffer = io.BytesIO()
+    taken: set[str] = set()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("export.json", encode(document))
+        for file in files:
+            name = _archive_name(file.name, taken)
+            # Media are compressed already: stored as they are.
+            zf.writestr(zipfile.ZipInfo(name, date_time=time.gmtime()[:6]), file.read(), zipfile.ZIP_STORED)
+    return buffer.getvalue()
+
+
+def _archive_name(name: str, taken: set[str]) -> str:
+    parts = [part for part in name.replace("\\", "/").split("/") if part not in ("", ".", "..")]
+    base = "files/" + ("/".join(parts) or "file")
+    candidate, n = base, 1
+    while candidate in taken:
+        n += 1
+        stem, dot, suffix = base.rpartition(".")
+        candidate = f"{stem}-{n}.{suffix}" if dot and "/" not in suffix else f"{base}-{n}"
+    taken.add(candidate)
+    return candidate
 
 
 def counts_of(document: Mapping[str, Any]) -> dict[str, int]:
@@ -160,14 +209,23 @@ async def run_export(gateway: Gateway, export_id: uuid.UUID) -> None:
     if row is None or not row.participant:
         return
     try:
-        document = await collect(gateway, row.participant)
-        data = encode(document)
+        document, files = await collect_with_files(gateway, row.participant)
+        if files:  # the person's files too: one ZIP archive
+            data = await asyncio.to_thread(archive, document, files)
+            name = f"{export_id}.zip"
+        else:
+            data = encode(document)
+            name = f"{export_id}.json"
         directory = exports_dir(gateway)
-        name = f"{export_id}.json"
         # Kept a day in the data directory: sealed there like every other copy of the person's
         # data when a data key is set (opened again for the download).
         await asyncio.to_thread(_write, directory, name, gateway.privacy.seal_bytes(data))
-        values: dict[str, Any] = {"status": "done", "file": name, "size_bytes": len(data), "counts": counts_of(document)}
+        values: dict[str, Any] = {
+            "status": "done",
+            "file": name,
+            "size_bytes": len(data),
+            "counts": counts_of(document) | ({"files": len(files)} if files else {}),
+        }
     except Exception as err:  # noqa: BLE001 - recorded on the request, which says it failed
         log.exception("privacy export %s failed", export_id)
         values = {"status": "failed", "error": f"{type(err).__name__}"}
@@ -206,7 +264,9 @@ async def export_status(gateway: Gateway, export_id: uuid.UUID, base_url: str | 
     async with gateway.db.transaction() as conn:
         row = (
             await conn.execute(
-                sa.select(privacy_requests).where(privacy_requests.c.id == export_id, privacy_requests.c.kind == "export")
+                sa.select(privacy_requests).where(
+                    privacy_requests.c.id == export_id, privacy_requests.c.kind == "export"
+                )
             )
         ).first()
     if row is None:
@@ -231,10 +291,11 @@ async def export_status(gateway: Gateway, export_id: uuid.UUID, base_url: str | 
     return out
 
 
-async def export_bytes(gateway: Gateway, export_id: uuid.UUID) -> bytes:
-    """The JSON document of a finished export, opened if it is stored sealed; 404 when there is none (any more)."""
+async def export_bytes(gateway: Gateway, export_id: uuid.UUID) -> tuple[bytes, str]:
+    """A finished export, opened if it is stored sealed, and its file name's suffix (``.json``, or
+    ``.zip`` with the person's files); 404 when there is none (any more)."""
     path = await export_file(gateway, export_id)
-    return gateway.privacy.open_bytes(await asyncio.to_thread(path.read_bytes))
+    return gateway.privacy.open_bytes(await asyncio.to_thread(path.read_bytes)), path.suffix
 
 
 async def export_file(gateway: Gateway, export_id: uuid.UUID) -> Path:
@@ -293,7 +354,9 @@ async def recent_requests(gateway: Gateway, base_url: str, limit: int = 50) -> l
         erasures = {
             r.id: r
             for r in await conn.execute(
-                sa.select(privacy_requests).where(privacy_requests.c.id.in_([r.id for r in rows if r.kind == "erasure"]))
+                sa.select(privacy_requests).where(
+                    privacy_requests.c.id.in_([r.id for r in rows if r.kind == "erasure"])
+                )
             )
         }
     out: list[dict[str, Any]] = []

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import MetaData
 from starlette.routing import BaseRoute
 
-from core import Adapter, Destination, Gateway, PermissionInfo, StandardMessage, Stored, hookimpl
+from core import Adapter, Destination, ExportFile, Gateway, PermissionInfo, StandardMessage, Stored, hookimpl
 from plugins.whatsapp import followups, media, privacy
 from plugins.whatsapp.adapter import WhatsAppAdapter
 from plugins.whatsapp.cfcbe import cfcbe_routes
@@ -26,7 +26,7 @@ from plugins.whatsapp.routes import whatsapp_routes
 from plugins.whatsapp.settings import WhatsAppSettings
 
 # The plugin API versions this plugin is written against (docs/plugins.md, "Versions and compatibility").
-SWITCHBOARD_API = ">=1.3,<2"
+SWITCHBOARD_API = ">=1.4,<2"
 
 
 @hookimpl
@@ -80,6 +80,13 @@ async def switchboard_erase_messages(message_ids: Sequence[uuid.UUID], gateway: 
 @hookimpl
 async def switchboard_erase_participant(participant: str, gateway: Gateway) -> dict[str, int]:
     return await privacy.erase_participant(gateway, participant)
+
+
+@hookimpl
+async def switchboard_export_files(
+    participant: str, message_ids: Sequence[uuid.UUID], gateway: Gateway
+) -> list[ExportFile]:
+    return await privacy.export_files(gateway, message_ids)
 
 
 @hookimpl

@@ -73,9 +73,10 @@ async def download_export(request: Request) -> Response:
         export_id = None
     if export_id is None or not subject_export.link_is_valid(gateway, export_id, q.get("expires"), q.get("signature")):
         raise Forbidden("this download link is invalid or has expired")
-    data = await subject_export.export_bytes(gateway, export_id)
-    disposition = f'attachment; filename="participant-export-{export_id}.json"'
-    return Response(data, media_type="application/json", headers={"Content-Disposition": disposition})
+    data, suffix = await subject_export.export_bytes(gateway, export_id)
+    disposition = f'attachment; filename="participant-export-{export_id}{suffix}"'
+    media_type = "application/zip" if suffix == ".zip" else "application/json"
+    return Response(data, media_type=media_type, headers={"Content-Disposition": disposition})
 
 
 def privacy_routes() -> list[BaseRoute]:
