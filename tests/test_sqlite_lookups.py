@@ -76,3 +76,17 @@ async def test_the_search_box_finds_an_external_id_through_the_index(client: Gat
 
     plans = await _plans_of(client, await _selects_during(client, search))
     assert [p for p in plans if p.startswith(SCANNED)] == []
+
+
+async def test_with_a_data_key_the_lookups_still_find_the_sealed_pairs(app_client: Any) -> None:
+    from tests.privacy.support import KEY
+
+    async with app_client(privacy={"key": KEY}) as client:
+        await client.gateway.submit([_message(1)])
+        again = await client.gateway.submit([_message(1), _message(8), _message(15)])  # a duplicate; two to join
+        assert [s.duplicate for s in again] == [True, False, False]
+        async with client.gateway.db.transaction() as conn:
+            rows = (await conn.execute(sa.text("SELECT external_id, conversation_id FROM messages"))).all()
+    conversation = dict(rows)
+    # +255700000001 wrote wamid.1, wamid.8 and wamid.15 (n % 7 == 1): one conversation, found by its sealed form.
+    assert conversation["wamid.1"] == conversation["wamid.8"] == conversation["wamid.15"]
