@@ -11,12 +11,15 @@ With a key, content is sealed with AES-GCM and identifiers with AES-SIV by the c
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
 from core.config.settings import PrivacySettings
-from core.privacy.keys import KeyMissing, Keyring
+from core.privacy.keys import STREAM_CHUNK, STREAM_MAGIC, KeyMissing, Keyring
 
 
 class Privacy:
@@ -66,6 +69,36 @@ class Privacy:
     def seal_bytes(self, data: bytes) -> bytes:
         """A file's bytes as they should be written to disk (sealed with the current key)."""
         return data if self.keyring is None else self.keyring.seal_bytes(data)
+
+    def seal_file(self, source: Path, target: Path) -> None:
+        """Write the file ``source`` to ``target`` as it should be kept: sealed with the current key
+        in chunks of 1 MiB (a large file, a report: never whole in memory), or as it is without a key.
+
+        ``target`` appears whole or not at all (written beside it, then renamed). Blocking: call it
+        in a thread.
+        """
+        partial = target.with_name(target.name + ".sealing")
+        with source.open("rb") as src, partial.open("wb") as dst:
+            if self.keyring is None:
+                shutil.copyfileobj(src, dst, STREAM_CHUNK)
+            else:
+                self.keyring.seal_stream(src, dst)
+        partial.replace(target)
+
+    def open_file(self, path: Path) -> Iterator[bytes]:
+        """The clear bytes of a file ``seal_file`` wrote, a chunk at a time (a file written without
+        a key: as it is). Blocking: iterate it in a thread. Without a key, a sealed file raises
+        ``KeyMissing``."""
+        with path.open("rb") as file:
+            sealed = file.read(len(STREAM_MAGIC)) == STREAM_MAGIC
+            file.seek(0)
+            if not sealed:
+                while chunk := file.read(STREAM_CHUNK):
+                    yield chunk
+                return
+            if self.keyring is None:
+                raise KeyMissing("a file is sealed but [privacy] key is not set")
+            yield from self.keyring.open_stream(file)
 
     def open_bytes(self, data: bytes) -> bytes:
         """A file's bytes as read from disk, opened (a file written before the key: as it is).

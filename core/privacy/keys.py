@@ -21,7 +21,9 @@ import base64
 import binascii
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -36,7 +38,18 @@ IDENTIFIER = "sb:p1:"
 _NONCE = 12
 # Media files: a header naming the key, then the AES-GCM nonce and ciphertext of the whole file.
 FILE_MAGIC = b"SBSEALED1\n"
+# Large files (reports): a header naming the key with a random salt, then chunks of
+# ``STREAM_CHUNK`` bytes each sealed on its own (below), so that neither sealing nor opening
+# holds the file in memory.
+STREAM_MAGIC = b"SBSTREAM1\n"
+STREAM_CHUNK = 1 << 20
+_SALT = 16
+_TAG = 16
 KEY_BYTES = 32
+
+
+class Readable(Protocol):
+    def read(self, size: int, /) -> bytes: ...
 
 
 class KeyMissing(Exception):
@@ -70,6 +83,8 @@ class DataKey:
     id: str
     content: AESGCM
     identifier: AESSIV
+    # What each chunked file's own key is derived from, with the file's salt (``seal_stream``).
+    stream: bytes
 
     @classmethod
     def from_text(cls, text: str, setting: str) -> DataKey:
@@ -79,7 +94,19 @@ class DataKey:
             kid,
             AESGCM(_derive(master, b"switchboard privacy content", 32)),
             AESSIV(_derive(master, b"switchboard privacy identifier", 64)),
+            _derive(master, b"switchboard privacy stream", 32),
         )
+
+    def file_key(self, salt: bytes) -> AESGCM:
+        """The key of one chunked file: its chunks' nonces are counters, unique under it."""
+        return AESGCM(HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=b"switchboard file").derive(self.stream))
+
+
+def _chunk_nonce(index: int, final: bool) -> bytes:
+    # STREAM (Hoang, Reyhanitabar, Rogaway, Vizar 2015), as age and Tink use it: the chunk's
+    # number, and whether it is the last, are in its nonce; a file cut at a chunk's end, or
+    # chunks reordered, does not open.
+    return index.to_bytes(11, "big") + (b"\x01" if final else b"\x00")
 
 
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
@@ -163,6 +190,41 @@ class Keyring:
             return key.content.decrypt(body[:_NONCE], body[_NONCE:], head)
         except InvalidTag as exc:
             raise KeyMissing(f"a media file sealed with key id {key.id} does not open with it") from exc
+
+    def seal_stream(self, source: Readable, target: BinaryIO) -> None:
+        """Write ``source``'s bytes to ``target`` sealed with the current key, a chunk at a time."""
+        salt = os.urandom(_SALT)
+        head = STREAM_MAGIC + self.current.id.encode() + salt
+        aead = self.current.file_key(salt)
+        target.write(head)
+        index, chunk = 0, source.read(STREAM_CHUNK)
+        while True:
+            following = source.read(STREAM_CHUNK)
+            final = not following
+            target.write(aead.encrypt(_chunk_nonce(index, final), chunk, head))
+            if final:
+                return
+            index, chunk = index + 1, following
+
+    def open_stream(self, source: BinaryIO) -> Iterator[bytes]:
+        """The clear bytes of what ``seal_stream`` wrote, a chunk at a time (``KeyMissing`` when
+        its key is not configured, or it was altered or cut short)."""
+        head = source.read(len(STREAM_MAGIC) + 8 + _SALT)
+        if not head.startswith(STREAM_MAGIC) or len(head) < len(STREAM_MAGIC) + 8 + _SALT:
+            raise KeyMissing("not a sealed file")
+        key = self._key(head[len(STREAM_MAGIC) : len(STREAM_MAGIC) + 8].decode("ascii", "replace"))
+        aead = key.file_key(head[-_SALT:])
+        index, block = 0, source.read(STREAM_CHUNK + _TAG)
+        while True:
+            following = source.read(STREAM_CHUNK + _TAG)
+            final = not following
+            try:
+                yield aead.decrypt(_chunk_nonce(index, final), block, head)
+            except InvalidTag as exc:
+                raise KeyMissing(f"a file sealed with key id {key.id} does not open: altered or cut short") from exc
+            if final:
+                return
+            index, block = index + 1, following
 
     # Identifiers.
     def seal_identifier(self, value: str, key: DataKey | None = None) -> str:

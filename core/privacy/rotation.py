@@ -12,7 +12,7 @@ participant lookups (``Privacy.match``) match every configured key's form.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.errors import ConfigError
 from core.privacy.columns import sealed_columns
-from core.privacy.keys import FILE_MAGIC, Keyring, sealed_key_id
+from core.privacy.keys import FILE_MAGIC, STREAM_MAGIC, Keyring, sealed_key_id
 from core.privacy.registry import retire_others
 from core.storage.db import Database
 
@@ -125,6 +125,23 @@ async def rotate_table(
     return done, skipped
 
 
+class _Chunks:
+    """A file-like ``read(n)`` over an iterator of byte chunks (one opened file fed to ``seal_stream``)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buffer = b""
+
+    def read(self, size: int) -> bytes:
+        while len(self._buffer) < size:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                break
+            self._buffer += chunk
+        out, self._buffer = self._buffer[:size], self._buffer[size:]
+        return out
+
+
 def rotate_files(data_dir: Path, keyring: Keyring, progress: Callable[[str], None]) -> int:
     """Re-seal every sealed file under ``data_dir`` not on the current key (a clear file stays:
     only a plugin knows which of its files hold personal data; it seals them when it writes)."""
@@ -135,11 +152,15 @@ def rotate_files(data_dir: Path, keyring: Keyring, progress: Callable[[str], Non
     for path in sorted(p for p in data_dir.rglob("*") if p.is_file()):
         with path.open("rb") as file:
             start = file.read(head + 8)
-        if not start.startswith(FILE_MAGIC) or start[head:].decode("ascii", "replace") == keyring.current.id:
+        sealed = start.startswith(FILE_MAGIC) or start.startswith(STREAM_MAGIC)
+        if not sealed or start[head:].decode("ascii", "replace") == keyring.current.id:
             continue
-        clear = keyring.open_bytes(path.read_bytes())
         fresh = path.with_name(path.name + ".rotating")
-        fresh.write_bytes(keyring.seal_bytes(clear))
+        if start.startswith(STREAM_MAGIC):  # a large file: re-sealed a chunk at a time
+            with path.open("rb") as old, fresh.open("wb") as new:
+                keyring.seal_stream(_Chunks(keyring.open_stream(old)), new)
+        else:
+            fresh.write_bytes(keyring.seal_bytes(keyring.open_bytes(path.read_bytes())))
         fresh.replace(path)  # atomic: a reader sees the old file or the new one
         count += 1
     if count:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import uuid
 from typing import Any, Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from core import (
@@ -194,6 +195,12 @@ async def download(request: Request) -> Response:
         path = storage.path(row.storage_key)
         if not path.is_file():
             raise NotFound("this report's file is gone")
+        if storage.sealed:  # opened a chunk at a time as it is sent (Starlette iterates it in a thread)
+            return StreamingResponse(
+                storage.chunks(row.storage_key),
+                media_type=MEDIA_TYPES[row.format],
+                headers={"Content-Disposition": attachment(service.filename(row))},
+            )
         return FileResponse(path, media_type=MEDIA_TYPES[row.format], filename=service.filename(row))
     url = await storage.presigned_url(row.storage_key, 300, service.filename(row))
     return RedirectResponse(url, status_code=307)
@@ -208,3 +215,9 @@ def reports_routes() -> list[BaseRoute]:
         Route("/reports/{report_id}", delete_report, methods=["DELETE"]),
         Route("/download/{report_id}", download, methods=["GET"]),
     ]
+
+
+def attachment(filename: str) -> str:
+    """A Content-Disposition for ``filename``, as Starlette's FileResponse writes it."""
+    quoted = quote(filename)
+    return f"attachment; filename*=utf-8''{quoted}" if quoted != filename else f'attachment; filename="{filename}"'

@@ -40,7 +40,7 @@ def settings_of(gateway: Gateway) -> ReportsSettings:
 def storage_of(gateway: Gateway) -> LocalStorage | S3Storage:
     """This gateway's file storage (one per gateway: the S3 client is made once)."""
     if gateway not in _storages:
-        _storages[gateway] = make_storage(settings_of(gateway), gateway.settings.server.data_dir)
+        _storages[gateway] = make_storage(settings_of(gateway), gateway.settings.server.data_dir, gateway.privacy)
     return _storages[gateway]
 
 

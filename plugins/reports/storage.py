@@ -16,10 +16,11 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from core import CheckFailed
+from core import CheckFailed, Privacy
 from plugins.reports.settings import ReportsSettings, S3Settings
 
 # Written and deleted by a thorough check (``switchboard config check``): the keys may write.
@@ -39,8 +40,17 @@ class ReportStorage(Protocol):
 
 
 class LocalStorage:
-    def __init__(self, directory: Path) -> None:
+    """Files in a local directory: sealed in chunks with the data key when one is set
+    (``[privacy] key``: a report may quote personal data, as the failures report's last errors
+    do), opened as they are read."""
+
+    def __init__(self, directory: Path, privacy: Privacy | None = None) -> None:
         self.directory = directory
+        self.privacy = privacy
+
+    @property
+    def sealed(self) -> bool:
+        return self.privacy is not None and self.privacy.enabled
 
     def path(self, key: str) -> Path:
         return self.directory / key
@@ -48,7 +58,21 @@ class LocalStorage:
     async def save(self, key: str, path: Path, content_type: str) -> None:
         target = self.path(key)
         await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
-        await asyncio.to_thread(os.replace, path, target)
+        if self.privacy is not None and self.sealed:
+            await asyncio.to_thread(self.privacy.seal_file, path, target)
+            await asyncio.to_thread(path.unlink, missing_ok=True)
+        else:
+            await asyncio.to_thread(os.replace, path, target)
+
+    def chunks(self, key: str) -> Iterator[bytes]:
+        """The file's clear bytes, a chunk at a time (blocking: iterate it in a thread)."""
+        path = self.path(key)
+        if self.privacy is None:
+            with path.open("rb") as file:
+                while chunk := file.read(1 << 20):
+                    yield chunk
+            return
+        yield from self.privacy.open_file(path)
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._remove, self.path(key))
@@ -66,8 +90,8 @@ class LocalStorage:
             folder = folder.parent
 
     async def read(self, key: str) -> bytes:
-        """The whole file (for small files only: scheduled e-mails attach them)."""
-        return await asyncio.to_thread(self.path(key).read_bytes)
+        """The whole file, opened (for small files only: scheduled e-mails attach them)."""
+        return await asyncio.to_thread(lambda: b"".join(self.chunks(key)))
 
 
 class S3Storage:
@@ -218,8 +242,8 @@ def local_directory(settings: ReportsSettings, data_dir: str) -> Path:
     return Path(settings.directory) if settings.directory else Path(data_dir) / "reports"
 
 
-def make_storage(settings: ReportsSettings, data_dir: str) -> LocalStorage | S3Storage:
+def make_storage(settings: ReportsSettings, data_dir: str, privacy: Privacy | None = None) -> LocalStorage | S3Storage:
     if settings.storage == "s3":
         assert settings.s3 is not None  # checked by the settings
         return S3Storage(settings.s3)
-    return LocalStorage(local_directory(settings, data_dir))
+    return LocalStorage(local_directory(settings, data_dir), privacy)

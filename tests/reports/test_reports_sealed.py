@@ -1,0 +1,83 @@
+"""With a data key, a report file kept in the local directory is sealed at rest (a report may quote
+personal data: the failures report's last errors, which the database keeps sealed), and opened
+when it is downloaded or mailed; key rotation re-seals it."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from core.privacy.keys import STREAM_CHUNK, KeyMissing, Keyring, generate_key
+from core.privacy.rotation import rotate_files
+from core.storage.models import deliveries
+from core.testing import user_headers
+from plugins.reports import service
+from tests.privacy.support import KEY, OLD_KEY
+from tests.reports.report_steps import ask, download, finished, parse, seed
+
+MARKER = "the far side said: +256700123456 is not a valid number"
+
+
+async def test_a_report_file_is_sealed_at_rest_and_opened_for_its_download(app_client: Any) -> None:
+    async with app_client(privacy={"key": KEY}) as client:
+        await seed(client.gateway)
+        async with client.gateway.db.transaction() as conn:
+            await conn.execute(sa.update(deliveries).where(deliveries.c.status == "dead").values(last_error=MARKER))
+        operator = await user_headers(client.gateway, "operator")
+        report = await finished(client, await ask(client, operator, "failures"), operator)
+        assert report["status"] == "completed", report
+        storage = service.storage_of(client.gateway)
+        at_rest = await asyncio.to_thread(storage.path(report_storage_key(client, report)).read_bytes)
+        assert MARKER.encode() not in at_rest and b"+256700123456" not in at_rest
+        content = await download(client, report)
+    [row] = parse("csv", content)
+    assert row["last_error"] == MARKER
+
+
+def report_storage_key(client: Any, report: dict[str, Any]) -> str:
+    directory = service.storage_of(client.gateway).path("")
+    [path] = [p for p in Path(directory, report["id"]).iterdir() if p.is_file()]
+    return f"{report['id']}/{path.name}"
+
+
+@pytest.mark.parametrize("size", [0, 1, STREAM_CHUNK - 1, STREAM_CHUNK, 2 * STREAM_CHUNK + 7])
+def test_a_file_sealed_in_chunks_opens_whole_and_refuses_a_cut_a_swap_and_a_change(size: int) -> None:
+    keyring = Keyring(KEY)
+    data = os.urandom(size)
+    sealed = io.BytesIO()
+    keyring.seal_stream(io.BytesIO(data), sealed)
+    stored = sealed.getvalue()
+    assert b"".join(keyring.open_stream(io.BytesIO(stored))) == data
+    head, block = 10 + 8 + 16, STREAM_CHUNK + 16
+    tampered = [stored[:-1] + bytes([stored[-1] ^ 1])]
+    if size > STREAM_CHUNK:
+        tampered.append(stored[: head + block])  # cut at a chunk's end
+        tampered.append(
+            stored[:head]
+            + stored[head + block : head + 2 * block]
+            + stored[head : head + block]
+            + stored[head + 2 * block :]
+        )
+    for bad in tampered:
+        with pytest.raises(KeyMissing):
+            b"".join(keyring.open_stream(io.BytesIO(bad)))
+    with pytest.raises(KeyMissing):  # another key
+        b"".join(Keyring(generate_key()).open_stream(io.BytesIO(stored)))
+
+
+def test_rotation_reseals_a_chunked_file_with_the_new_key(tmp_path: Path) -> None:
+    data = os.urandom(STREAM_CHUNK + 100)
+    old = Keyring(OLD_KEY)
+    with (tmp_path / "report.csv").open("wb") as file:
+        old.seal_stream(io.BytesIO(data), file)
+    new = Keyring(KEY, [OLD_KEY])
+    assert rotate_files(tmp_path, new, lambda line: None) == 1
+    stored = (tmp_path / "report.csv").read_bytes()
+    assert stored[10:18].decode() == new.current.id
+    assert b"".join(Keyring(KEY).open_stream(io.BytesIO(stored))) == data  # the old key no longer needed
