@@ -172,7 +172,10 @@ async def test_a_case_changed_in_ceemis_is_delivered_and_a_replay_of_it_is_a_dup
             assert answers == [(1, 0), (1, 0), (0, 1)]
             assert await settled(client.gateway) == {"delivered": 2}
             assert len({m["conversation_id"] for m in await stored_messages(client)}) == 1
-        assert [b["raw"]["status"] for b in receiver.bodies()] == ["open", "closed"]
+        # Each version once. The http destination sends deliveries concurrently and promises no
+        # order (the ceemis destination is the one that keeps a case's updates in order): the
+        # two posts race, and a CI run saw the "closed" one arrive first.
+        assert sorted(b["raw"]["status"] for b in receiver.bodies()) == ["closed", "open"]
 
 
 async def test_a_signed_eemis_case_is_routed_and_a_bad_signature_is_a_401(ceemis_app) -> None:  # type: ignore[no-untyped-def]
