@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -93,12 +94,17 @@ class StandardMessage:
                 raise ValueError(f"StandardMessage.{name} must be a string or None, not {type(value).__name__}")
         if not isinstance(self.timestamp, datetime) or self.timestamp.tzinfo is None:
             raise ValueError("StandardMessage.timestamp must be a timezone-aware datetime")
-        if not isinstance(self.media, list) or not all(isinstance(item, dict) for item in self.media):
+        if not isinstance(self.media, list | tuple) or not all(isinstance(item, Mapping) for item in self.media):
             raise ValueError("StandardMessage.media must be a list of objects")
+        # A tuple, or mappings other than dicts, were taken before these checks: kept working, as lists of dicts.
+        if isinstance(self.media, tuple) or not all(type(item) is dict for item in self.media):
+            self.media = [dict(item) for item in self.media]
         for item in self.media:
             unknown = set(item) - MEDIA_KEYS
             if unknown:
                 raise ValueError(f"StandardMessage.media has unknown keys: {sorted(unknown)}")
+        if isinstance(self.extra, Mapping) and not isinstance(self.extra, dict):
+            self.extra = dict(self.extra)
         if not isinstance(self.extra, dict):
             raise ValueError(f"StandardMessage.extra must be an object, not {type(self.extra).__name__}")
         if self.conversation_key is None:

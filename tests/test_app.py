@@ -179,3 +179,18 @@ async def _admin(client) -> dict[str, str]:  # type: ignore[no-untyped-def]
     from core.testing import user_headers
 
     return await user_headers(client.gateway, "admin")
+
+
+def test_media_as_a_tuple_and_mappings_other_than_dicts_are_still_taken_as_lists_of_dicts() -> None:
+    from types import MappingProxyType
+
+    from core.messages import StandardMessage
+
+    # What StandardMessage took before it checked types keeps working (a plugin may pass these).
+    photo = MappingProxyType({"id": "m-1", "mime_type": "image/jpeg"})
+    message = StandardMessage(
+        platform="echo", external_id="t-1", kind="image", media=(photo,), extra=MappingProxyType({"a": 1})
+    )
+    assert message.media == [{"id": "m-1", "mime_type": "image/jpeg"}] and type(message.media[0]) is dict
+    assert message.extra == {"a": 1} and type(message.extra) is dict
+    assert message.to_dict()["media"] == [{"id": "m-1", "mime_type": "image/jpeg"}]

@@ -348,3 +348,31 @@ async def test_the_cli_writes_the_files_into_a_zip_and_says_when_json_leaves_the
     assert json.loads(plain.read_bytes())["participant"] == ALICE
     assert "3 files of theirs are not in the JSON" in err.getvalue()
     assert [json.loads(line)["counts"].get("files") for line in out.getvalue().splitlines()] == [3, None]
+
+
+class OddNames:
+    """A plugin whose file names hold what no file name should: a NUL (zipfile cuts a name there),
+    a lone surrogate (UTF-8 cannot write it), a control character, 300 characters."""
+
+    @hookimpl
+    def switchboard_export_files(self, participant: str, message_ids: Sequence[uuid.UUID]) -> list[ExportFile]:
+        names = ["odd/a\x00b.txt", "odd/a\ud800b.txt", "odd/tab\there.txt", "odd/" + "x" * 300]
+        return [ExportFile(n, lambda n=n: n.encode("utf-8", "replace")) for n in names]
+
+
+async def test_file_names_no_file_name_should_hold_are_made_safe_in_the_zip(app_client) -> None:  # type: ignore[no-untyped-def]
+    async with app_client(extra_plugins=[("odd", OddNames())]) as gw:
+        gw.headers.update(await user_headers(gw.gateway, "admin"))
+        await seed_person(gw.gateway, ALICE, count=1)
+        status = await _finished_export(gw, ALICE)
+        assert status["status"] == "done" and status["counts"]["files"] == 4
+        r = await gw.get(status["download_url"], headers={"Authorization": ""})
+    with zipfile.ZipFile(io.BytesIO(r.content)) as archive:
+        assert archive.namelist() == [
+            "export.json",
+            "files/odd/a_b.txt",
+            "files/odd/a_b-2.txt",
+            "files/odd/tab_here.txt",
+            "files/odd/" + "x" * 200,
+        ]
+        assert archive.read("files/odd/a_b-2.txt") == "odd/a\ud800b.txt".encode("utf-8", "replace")

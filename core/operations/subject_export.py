@@ -132,7 +132,8 @@ def archive(document: Mapping[str, Any], files: Sequence[ExportFile]) -> bytes:
     """A ZIP of ``export.json`` (the document) and each file under ``files/`` (read one at a time).
 
     A plugin's name for a file is kept inside ``files/``: a leading ``/`` and any ``..`` or empty
-    part are dropped, and a name given twice gets a number.
+    part are dropped, a character no file name should hold becomes ``_``, and a name given twice
+    gets a number.
     """
     buffer = io.BytesIO()
     taken: set[str] = set()
@@ -146,7 +147,10 @@ def archive(document: Mapping[str, Any], files: Sequence[ExportFile]) -> bytes:
 
 
 def _archive_name(name: str, taken: set[str]) -> str:
-    parts = [part for part in name.replace("\\", "/").split("/") if part not in ("", ".", "..")]
+    # What no file name should hold (a NUL, which zipfile cuts the name at; a control character; a
+    # lone surrogate, which UTF-8 cannot write) becomes "_"; a part is at most 200 characters.
+    clean = "".join(c if c.isprintable() else "_" for c in name.replace("\\", "/"))
+    parts = [part[:200] for part in clean.split("/") if part not in ("", ".", "..")]
     base = "files/" + ("/".join(parts) or "file")
     candidate, n = base, 1
     while candidate in taken:
