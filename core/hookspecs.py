@@ -116,6 +116,10 @@ async def switchboard_messages_stored(stored: Sequence[tuple[StandardMessage, St
     ``conversation_id``, ``conversation_opened`` (this message opened the conversation),
     ``delivery_ids``. May be a coroutine function. For reactions such as acknowledgements
     and opt-outs; an exception is logged and does not undo the commit.
+
+    It runs before ``gateway.submit`` returns (so before a webhook is answered) and before
+    the batch's deliveries are queued: what it records is there for the sender's next
+    request and for those deliveries. Keep it short; it may submit messages itself.
     """
 
 

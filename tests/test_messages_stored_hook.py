@@ -53,3 +53,48 @@ async def test_a_hook_may_submit_messages_without_stalling_ingest(app_client: An
         )
     assert not first[0].duplicate and not second[0].duplicate
     assert sorted(plugin.seen) == [("ack-m1", False), ("ack-m2", False), ("m1", True), ("m2", False)]
+
+
+class SlowRecorder:
+    """A hook that takes its time, as one writing to the database under load does."""
+
+    def __init__(self) -> None:
+        self.recorded: list[str] = []
+
+    @hookimpl
+    async def switchboard_messages_stored(
+        self, stored: Sequence[tuple[StandardMessage, Stored]], gateway: Gateway
+    ) -> None:
+        await asyncio.sleep(0.3)
+        self.recorded += [m.external_id for m, _ in stored]
+
+
+async def test_submit_returns_once_the_stored_hooks_have_run(app_client: Any) -> None:
+    # A webhook's 200 (it calls submit) must mean the plugins' hooks are done: the e-mail
+    # plugin records a thread there, and the sender's reply may come at once.
+    plugin = SlowRecorder()
+    async with app_client(extra_plugins=[("slow", plugin)]) as client:
+        await client.gateway.submit([inbound("s1")])
+        assert plugin.recorded == ["s1"]
+        # A batch of duplicates only has nothing to wait for.
+        [again] = await client.gateway.submit([inbound("s1")])
+    assert again.duplicate and plugin.recorded == ["s1"]
+
+
+async def test_a_batch_s_deliveries_are_queued_after_its_stored_hooks(app_client: Any) -> None:
+    # What a hook records (a CEEMIS case's turn) is there when the batch's deliveries run.
+    plugin = SlowRecorder()
+    crm = {"http": {"destinations": {"crm": {"url": "http://127.0.0.1:9/"}}}}  # never reached: see the enqueue
+    async with app_client(extra_plugins=[("slow", plugin)], plugins=crm) as client:
+        queue = client.gateway.queue
+        enqueue = queue.enqueue
+        seen_at_enqueue: list[list[str]] = []
+
+        async def noting(items: Any, **kwargs: Any) -> Any:
+            seen_at_enqueue.append(list(plugin.recorded))
+            return await enqueue(items, **kwargs)
+
+        queue.enqueue = noting  # type: ignore[method-assign]
+        await client.gateway.submit([inbound("d1")], destinations=["crm"])
+        await wait_until(lambda: bool(seen_at_enqueue), timeout=10, interval=0.01, message="the enqueue")
+    assert seen_at_enqueue[0] == ["d1"]  # later ones are the retries of the unreachable crm

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -57,6 +57,8 @@ class Submission:
     destinations: list[str] | None
     options: dict[str, Any]
     audit: dict[str, Any] | None
+    # The batch's ``switchboard_messages_stored`` hooks, which the submitter waits for.
+    hooks: asyncio.Task[None] | None = None
 
 
 class Ingestor:
@@ -69,8 +71,12 @@ class Ingestor:
         )
         self._store = make_store(gateway.db, IN_FLIGHT)
         self._metrics = metrics()
-        # Enqueueing and notifications run after the commit, off the request path. Enqueues
-        # of batches committed meanwhile go to the queue together (one Redis round trip).
+        # After the commit, a batch's ``switchboard_messages_stored`` hooks run, then its
+        # deliveries are enqueued. Submitters wait for the hooks, not for the enqueue: what a
+        # hook records (an e-mail's thread, a case's turn) is in place before the sender is
+        # answered and before any of the batch's deliveries runs, so a reply the sender makes
+        # next, or a delivery of the batch, finds it. Enqueues of batches committed meanwhile
+        # go to the queue together (one Redis round trip).
         self._after: set[asyncio.Task[None]] = set()
         self._enqueues: GroupCommit[list[QueueItem], None] = GroupCommit(self._enqueue, name="enqueue")
 
@@ -100,7 +106,12 @@ class Ingestor:
         """
         if not items and audit is None:
             return []
-        return await self._commits.submit(Submission(list(items), _names(destinations), options or {}, audit))
+        submission = Submission(list(items), _names(destinations), options or {}, audit)
+        results = await self._commits.submit(submission)
+        if submission.hooks is not None:
+            # Shielded: a caller that goes away (a closed connection) does not cut the hooks short.
+            await asyncio.shield(submission.hooks)
+        return results
 
     async def _write_batch(self, batch: list[Submission]) -> list[list[Stored]]:
         results, to_enqueue = await self._commit_with_retry(batch)
@@ -116,23 +127,34 @@ class Ingestor:
                 by_platform[m.platform] = by_platform.get(m.platform, 0) + 1
             for platform, count in by_platform.items():
                 self._metrics.ingest(platform, count)
-        if to_enqueue or (fresh and self._notify):
-            task = asyncio.create_task(self._after_commit(to_enqueue, fresh))
-            self._after.add(task)
-            task.add_done_callback(self._after.discard)
+        hooks = self._background(self._stored_hooks(fresh)) if fresh and self._notify else None
+        if hooks is not None:
+            for sub, result in zip(batch, results, strict=True):
+                if any(not s.duplicate for s in result):
+                    sub.hooks = hooks
+        if to_enqueue:
+            self._background(self._enqueue_after(hooks, to_enqueue))
         return results
 
-    async def _after_commit(self, to_enqueue: list[QueueItem], fresh: list[tuple[StandardMessage, Stored]]) -> None:
-        if to_enqueue:
-            try:
-                await self._enqueues.submit(to_enqueue)
-            except Exception as err:  # noqa: BLE001 - committed already; the sweeper enqueues later
-                log.warning("enqueue of %d deliveries failed (%s); the sweeper will pick them up", len(to_enqueue), err)
-        if fresh and self._notify:
-            try:
-                await self.gateway.plugins.notify("switchboard_messages_stored", stored=fresh, gateway=self.gateway)
-            except Exception:
-                log.exception("a switchboard_messages_stored hook failed")
+    def _background(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(work)
+        self._after.add(task)
+        task.add_done_callback(self._after.discard)
+        return task
+
+    async def _stored_hooks(self, fresh: list[tuple[StandardMessage, Stored]]) -> None:
+        try:
+            await self.gateway.plugins.notify("switchboard_messages_stored", stored=fresh, gateway=self.gateway)
+        except Exception:
+            log.exception("a switchboard_messages_stored hook failed")
+
+    async def _enqueue_after(self, hooks: asyncio.Task[None] | None, to_enqueue: list[QueueItem]) -> None:
+        if hooks is not None:
+            await asyncio.wait([hooks])
+        try:
+            await self._enqueues.submit(to_enqueue)
+        except Exception as err:  # noqa: BLE001 - committed already; the sweeper enqueues later
+            log.warning("enqueue of %d deliveries failed (%s); the sweeper will pick them up", len(to_enqueue), err)
 
     async def _enqueue(self, batches: list[list[QueueItem]]) -> list[None]:
         await self.gateway.queue.enqueue([item for items in batches for item in items])
