@@ -94,7 +94,7 @@ async def test_a_batch_s_deliveries_are_queued_after_its_stored_hooks(app_client
             seen_at_enqueue.append(list(plugin.recorded))
             return await enqueue(items, **kwargs)
 
-        queue.enqueue = noting  # type: ignore[method-assign]
+        queue.enqueue = noting
         await client.gateway.submit([inbound("d1")], destinations=["crm"])
         await wait_until(lambda: bool(seen_at_enqueue), timeout=10, interval=0.01, message="the enqueue")
     assert seen_at_enqueue[0] == ["d1"]  # later ones are the retries of the unreachable crm
