@@ -70,14 +70,20 @@ async def record(
     refs: list[str],
     reply_to: str | None = None,
 ) -> None:
-    """Add ``message_id`` to thread ``key`` and make it the one a reply answers."""
+    """Add ``message_id`` to thread ``key`` and make it the one a reply answers.
+
+    A Message-ID recorded already changes nothing: recording it again (a reply re-sent after a
+    crash, an inbound mail recorded late) must not make an older mail the one replies answer.
+    """
     now = datetime.now(UTC)
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    await conn.execute(
+    added = await conn.execute(
         insert(message_ids)
         .values(message_id=message_id, thread_key=key, created_at=now)
         .on_conflict_do_nothing(index_elements=["message_id"])
     )
+    if added.rowcount == 0:
+        return
     # The thread row first (if new), then updated under its row lock: concurrent records of one
     # thread each see the other's References.
     await conn.execute(
