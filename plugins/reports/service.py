@@ -8,9 +8,11 @@ enqueue after the commit reached it or the pick-up cron job found it later.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import tempfile
+import time
 import uuid
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
@@ -168,7 +170,7 @@ async def generate(gateway: Gateway, report_id: uuid.UUID) -> str | None:
     row = await claim(gateway, report_id)
     if row is None:
         return None
-    tmp_dir = local_directory(settings_of(gateway), gateway.settings.server.data_dir) / "tmp"
+    tmp_dir = temporary_directory(gateway)
     tmp = tmp_dir / f"{row.id}.{row.format}.part"
     try:
         report_type = catalogue(gateway).get(row.type)
@@ -195,6 +197,34 @@ async def generate(gateway: Gateway, report_id: uuid.UUID) -> str | None:
         storage_key=key,
     )
     return "completed"
+
+
+def temporary_directory(gateway: Gateway) -> Path:
+    """Where a report is written while it is generated (in clear: docs/privacy.md)."""
+    return local_directory(settings_of(gateway), gateway.settings.server.data_dir) / "tmp"
+
+
+def remove_stale_parts(folder: Path, run_timeout: float) -> int:
+    """Remove the files of reports a stopped worker left half-written; how many.
+
+    A report is written in clear while it is generated and sealed (or uploaded) when done; a
+    worker killed in between leaves its ``.part`` file behind. One untouched for longer than
+    ``run_timeout`` belongs to a report already marked failed.
+    """
+    cutoff = time.time() - run_timeout
+    removed = 0
+    try:
+        parts = list(folder.glob("*.part"))
+    except OSError:
+        return 0
+    for part in parts:
+        with contextlib.suppress(OSError):  # gone meanwhile, or not ours to remove: the next run tries again
+            if part.stat().st_mtime < cutoff:
+                part.unlink()
+                removed += 1
+    if removed:
+        log.warning("removed %d half-written report files left by a stopped worker", removed)
+    return removed
 
 
 def local_paths(gateway: Gateway) -> list[Path]:
@@ -271,6 +301,7 @@ async def pick_up(gateway: Gateway, *, older_than: float | None = None, run: boo
                 .limit(1000)
             )
         )
+    await asyncio.to_thread(remove_stale_parts, temporary_directory(gateway), settings.run_timeout)
     for report_id in ids:
         if run:
             await generate(gateway, report_id)

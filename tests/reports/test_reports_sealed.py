@@ -81,3 +81,20 @@ def test_rotation_reseals_a_chunked_file_with_the_new_key(tmp_path: Path) -> Non
     stored = (tmp_path / "report.csv").read_bytes()
     assert stored[10:18].decode() == new.current.id
     assert b"".join(Keyring(KEY).open_stream(io.BytesIO(stored))) == data  # the old key no longer needed
+
+
+async def test_a_half_written_report_left_by_a_stopped_worker_is_removed(app_client: Any) -> None:
+    # A report is written in clear while it is generated: a worker killed then leaves its part
+    # file behind. The pick-up job that marks such a report failed removes the file too; a part
+    # file still being written (touched within run_timeout) stays.
+    async with app_client() as client:
+        folder = service.temporary_directory(client.gateway)
+        folder.mkdir(parents=True, exist_ok=True)
+        left, writing = folder / "left-behind.csv.part", folder / "being-written.csv.part"
+        left.write_text(MARKER)
+        writing.write_text(MARKER)
+        hours_ago = left.stat().st_mtime - 2 * 3600  # run_timeout is an hour by default
+        os.utime(left, (hours_ago, hours_ago))
+        await service.pick_up(client.gateway)
+    assert not left.exists()
+    assert writing.read_text() == MARKER
