@@ -376,3 +376,73 @@ async def test_file_names_no_file_name_should_hold_are_made_safe_in_the_zip(app_
             "files/odd/" + "x" * 200,
         ]
         assert archive.read("files/odd/a_b-2.txt") == "odd/a\ud800b.txt".encode("utf-8", "replace")
+
+
+SCAN = 4 << 20  # bytes of each of BigFiles' files
+
+
+class BigFiles:
+    """A plugin keeping four large files about Alice (scans, a voice note)."""
+
+    @hookimpl
+    def switchboard_export_files(self, participant: str, message_ids: Sequence[uuid.UUID]) -> list[ExportFile]:
+        if participant != ALICE:
+            return []
+        return [ExportFile(f"scans/{i}.bin", lambda i=i: bytes([i]) * SCAN) for i in range(4)]
+
+
+async def test_a_large_export_is_sealed_a_chunk_at_a_time_and_never_whole_in_memory(
+    app_client,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    # A person's media can be hundreds of MB: the archive is written and sealed as it is made,
+    # one of their files in memory at a time, not built whole and then sealed whole (a copy of
+    # everything twice over).
+    import tracemalloc
+
+    from core.operations import subject_export
+    from core.privacy.keys import STREAM_MAGIC
+    from tests.privacy.support import KEY
+
+    async with app_client(privacy={"key": KEY}, extra_plugins=[("big", BigFiles())]) as gw:
+        gw.headers.update(await user_headers(gw.gateway, "admin"))
+        await seed_person(gw.gateway, ALICE, count=1)
+        document, files = await subject_export.collect_with_files(gw.gateway, ALICE)
+        target = tmp_path / "alice.zip"
+        tracemalloc.start()
+        try:
+            size = subject_export._write_export(gw.gateway, target, document, files)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert peak < 4 * SCAN, f"{peak} bytes held at once"  # everything at once would be 8 * SCAN
+        assert size > 4 * SCAN and target.read_bytes().startswith(STREAM_MAGIC)
+        # Through the API: sealed at rest, streamed opened.
+        status = await _finished_export(gw, ALICE)
+        at_rest = subject_export.exports_dir(gw.gateway) / f"{status['id']}.zip"
+        assert at_rest.read_bytes().startswith(STREAM_MAGIC) and status["size_bytes"] > 4 * SCAN  # in clear
+        r = await gw.get(status["download_url"], headers={"Authorization": ""})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(r.content)) as archive:
+        assert [archive.read(f"files/scans/{i}.bin") == bytes([i]) * SCAN for i in range(4)] == [True] * 4
+        assert json.loads(archive.read("export.json"))["participant"] == ALICE
+
+
+def test_a_sealing_writer_opens_to_what_was_written_in_pieces_of_any_size() -> None:
+    from core.privacy.keys import STREAM_CHUNK, KeyMissing, Keyring
+    from tests.privacy.support import KEY
+
+    keyring = Keyring(KEY)
+    for total in (0, 1, STREAM_CHUNK - 1, STREAM_CHUNK, STREAM_CHUNK + 1, 2 * STREAM_CHUNK + 7):
+        data = os.urandom(total)
+        sealed = io.BytesIO()
+        with keyring.sealing_writer(sealed) as writer:
+            for start in range(0, total, 300_001):  # pieces that straddle the chunks' edges
+                writer.write(data[start : start + 300_001])
+            assert writer.tell() == total
+        assert b"".join(keyring.open_stream(io.BytesIO(sealed.getvalue()))) == data
+        unfinished = io.BytesIO()
+        writer = keyring.sealing_writer(unfinished)
+        writer.write(data)  # never closed: its last chunk is missing, so it does not open
+        with pytest.raises(KeyMissing):
+            b"".join(keyring.open_stream(io.BytesIO(unfinished.getvalue())))

@@ -50,9 +50,6 @@ async def export(gateway: Gateway, args: argparse.Namespace) -> int:
     archive of it and the person's files (``switchboard_export_files``)."""
     document, files = await subject_export.collect_with_files(gateway, args.participant)
     zipped = args.output not in (None, "-") and str(args.output).lower().endswith(".zip")
-    data = (
-        await asyncio.to_thread(subject_export.archive, document, files) if zipped else subject_export.encode(document)
-    )
     if files and not zipped:
         print(
             f"switchboard privacy: {len(files)} files of theirs are not in the JSON; "
@@ -60,11 +57,14 @@ async def export(gateway: Gateway, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if args.output in (None, "-"):
-        sys.stdout.write(data.decode() + "\n")
+        sys.stdout.write(subject_export.encode(document).decode() + "\n")
     else:
         fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as file:
-            file.write(data)
+            if zipped:  # written as it is made: a person's media can be hundreds of MB
+                await asyncio.to_thread(subject_export.write_archive, file, document, files)
+            else:
+                file.write(subject_export.encode(document))
         counts = subject_export.counts_of(document) | ({"files": len(files)} if zipped else {})
         print(json.dumps({"file": args.output, "counts": counts}))
     return 0

@@ -12,19 +12,19 @@ participant is kept in the request's row only until the export ends.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
-import io
 import json
 import logging
 import os
 import time
 import uuid
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 
@@ -33,6 +33,7 @@ from core.auth.tokens import derive_key
 from core.contracts import ExportFile
 from core.errors import NotFound
 from core.operations.erasure import checked_participant, participant_message_ids
+from core.privacy.keys import FILE_MAGIC
 from core.storage.db import among
 from core.storage.models import conversations, deliveries, messages, privacy_requests
 from core.untrusted import bounded_int, constant_time_equal
@@ -128,22 +129,21 @@ def encode(document: Mapping[str, Any]) -> bytes:
     return json.dumps(document, default=_jsonable, ensure_ascii=False, indent=1).encode()
 
 
-def archive(document: Mapping[str, Any], files: Sequence[ExportFile]) -> bytes:
-    """A ZIP of ``export.json`` (the document) and each file under ``files/`` (read one at a time).
+def write_archive(target: IO[bytes], document: Mapping[str, Any], files: Sequence[ExportFile]) -> None:
+    """Write a ZIP of ``export.json`` (the document) and each file under ``files/`` to ``target``,
+    one file in memory at a time (``target`` need not seek: a sealing writer does not).
 
     A plugin's name for a file is kept inside ``files/``: a leading ``/`` and any ``..`` or empty
     part are dropped, a character no file name should hold becomes ``_``, and a name given twice
     gets a number.
     """
-    buffer = io.BytesIO()
     taken: set[str] = set()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("export.json", encode(document))
         for file in files:
             name = _archive_name(file.name, taken)
             # Media are compressed already: stored as they are.
             zf.writestr(zipfile.ZipInfo(name, date_time=time.gmtime()[:6]), file.read(), zipfile.ZIP_STORED)
-    return buffer.getvalue()
 
 
 def _archive_name(name: str, taken: set[str]) -> str:
@@ -214,20 +214,14 @@ async def run_export(gateway: Gateway, export_id: uuid.UUID) -> None:
         return
     try:
         document, files = await collect_with_files(gateway, row.participant)
-        if files:  # the person's files too: one ZIP archive
-            data = await asyncio.to_thread(archive, document, files)
-            name = f"{export_id}.zip"
-        else:
-            data = encode(document)
-            name = f"{export_id}.json"
-        directory = exports_dir(gateway)
-        # Kept a day in the data directory: sealed there like every other copy of the person's
-        # data when a data key is set (opened again for the download).
-        await asyncio.to_thread(_write, directory, name, gateway.privacy.seal_bytes(data))
+        # With the person's files, one ZIP archive; kept a day in the data directory, sealed
+        # there like every other copy of the person's data when a data key is set.
+        name = f"{export_id}.zip" if files else f"{export_id}.json"
+        size = await asyncio.to_thread(_write_export, gateway, exports_dir(gateway) / name, document, files)
         values: dict[str, Any] = {
             "status": "done",
             "file": name,
-            "size_bytes": len(data),
+            "size_bytes": size,
             "counts": counts_of(document) | ({"files": len(files)} if files else {}),
         }
     except Exception as err:  # noqa: BLE001 - recorded on the request, which says it failed
@@ -241,13 +235,36 @@ async def run_export(gateway: Gateway, export_id: uuid.UUID) -> None:
         )
 
 
-def _write(directory: Path, name: str, data: bytes) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    temporary = directory / f".{name}.tmp"
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as file:
-        file.write(data)
-    os.replace(temporary, directory / name)
+def _write_export(gateway: Gateway, target: Path, document: Mapping[str, Any], files: Sequence[ExportFile]) -> int:
+    """Write an export's file (blocking); its size in clear. Neither the archive nor its sealed
+    form is ever whole in memory: a person's media can be hundreds of MB."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with _kept(gateway, target) as out:
+        if files:
+            write_archive(out, document, files)
+        else:
+            out.write(encode(document))
+        return out.tell()
+
+
+@contextlib.contextmanager
+def _kept(gateway: Gateway, target: Path) -> Iterator[IO[bytes]]:
+    """A file to write ``target`` through, as it should be kept: readable by this user only,
+    sealed in chunks when a data key is set, and there whole or not at all."""
+    partial = target.with_name(f".{target.name}.tmp")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            keyring = gateway.privacy.keyring
+            if keyring is None:
+                yield file
+            else:
+                with keyring.sealing_writer(file) as sealed:
+                    yield cast(IO[bytes], sealed)
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def _signature(gateway: Gateway, export_id: uuid.UUID, expires: int) -> str:
@@ -295,11 +312,21 @@ async def export_status(gateway: Gateway, export_id: uuid.UUID, base_url: str | 
     return out
 
 
-async def export_bytes(gateway: Gateway, export_id: uuid.UUID) -> tuple[bytes, str]:
-    """A finished export, opened if it is stored sealed, and its file name's suffix (``.json``, or
-    ``.zip`` with the person's files); 404 when there is none (any more)."""
+async def export_chunks(gateway: Gateway, export_id: uuid.UUID) -> tuple[Iterator[bytes], str]:
+    """A finished export's clear bytes, a chunk at a time (blocking: iterate in a thread), and
+    its file name's suffix (``.json``, or ``.zip`` with the person's files); 404 when there is
+    none (any more)."""
     path = await export_file(gateway, export_id)
-    return gateway.privacy.open_bytes(await asyncio.to_thread(path.read_bytes)), path.suffix
+    head = await asyncio.to_thread(_head, path, len(FILE_MAGIC))
+    if head == FILE_MAGIC:  # sealed whole, as exports were before they were sealed in chunks
+        data = gateway.privacy.open_bytes(await asyncio.to_thread(path.read_bytes))
+        return iter([data]), path.suffix
+    return gateway.privacy.open_file(path), path.suffix
+
+
+def _head(path: Path, size: int) -> bytes:
+    with path.open("rb") as file:
+        return file.read(size)
 
 
 async def export_file(gateway: Gateway, export_id: uuid.UUID) -> Path:

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -193,18 +194,18 @@ class Keyring:
 
     def seal_stream(self, source: Readable, target: BinaryIO) -> None:
         """Write ``source``'s bytes to ``target`` sealed with the current key, a chunk at a time."""
+        with self.sealing_writer(target) as sealed:
+            while chunk := source.read(STREAM_CHUNK):
+                sealed.write(chunk)
+
+    def sealing_writer(self, target: BinaryIO) -> SealingWriter:
+        """A file-like object whose ``write``s go to ``target`` sealed as ``seal_stream`` seals
+        (for a writer that makes its output bit by bit, such as ``zipfile``). Close it (or use it
+        as a context manager) to write the last chunk: a file not closed does not open."""
         salt = os.urandom(_SALT)
         head = STREAM_MAGIC + self.current.id.encode() + salt
-        aead = self.current.file_key(salt)
         target.write(head)
-        index, chunk = 0, source.read(STREAM_CHUNK)
-        while True:
-            following = source.read(STREAM_CHUNK)
-            final = not following
-            target.write(aead.encrypt(_chunk_nonce(index, final), chunk, head))
-            if final:
-                return
-            index, chunk = index + 1, following
+        return SealingWriter(target, self.current.file_key(salt), head)
 
     def open_stream(self, source: BinaryIO) -> Iterator[bytes]:
         """The clear bytes of what ``seal_stream`` wrote, a chunk at a time (``KeyMissing`` when
@@ -267,3 +268,49 @@ def sealed_key_id(value: str) -> str | None:
     if value.startswith(PREFIX) and value[:6] in (CONTENT, IDENTIFIER) and value[14:15] == ":":
         return value[6:14]
     return None
+
+
+class SealingWriter(io.RawIOBase):
+    """Seals what is written in chunks of ``STREAM_CHUNK`` (``Keyring.sealing_writer``).
+
+    A chunk is sealed once more bytes follow it, so that the last one (possibly empty, possibly
+    whole) is sealed as the last when the writer is closed. ``tell`` counts the clear bytes
+    written; the writer cannot seek (``zipfile`` then writes sizes after each member).
+    """
+
+    def __init__(self, target: BinaryIO, aead: AESGCM, head: bytes) -> None:
+        self._target, self._aead, self._head = target, aead, head
+        self._buffer = bytearray()
+        self._index = 0
+        self._written = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        if self.closed:
+            raise ValueError("write to a closed sealing writer")
+        view = memoryview(data).cast("B")
+        size = len(view)
+        self._written += size
+        while view:
+            if len(self._buffer) == STREAM_CHUNK:  # full, and more follows: not the last chunk
+                self._seal(self._buffer, final=False)
+                self._buffer.clear()
+            room = STREAM_CHUNK - len(self._buffer)
+            self._buffer += view[:room]
+            view = view[room:]
+        return size
+
+    def tell(self) -> int:
+        return self._written
+
+    def close(self) -> None:
+        if not self.closed:
+            self._seal(self._buffer, final=True)
+            self._buffer.clear()
+        super().close()
+
+    def _seal(self, chunk: bytearray, *, final: bool) -> None:
+        self._target.write(self._aead.encrypt(_chunk_nonce(self._index, final), chunk, self._head))
+        self._index += 1

@@ -6,7 +6,7 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from core.auth.permissions import requires
@@ -73,10 +73,11 @@ async def download_export(request: Request) -> Response:
         export_id = None
     if export_id is None or not subject_export.link_is_valid(gateway, export_id, q.get("expires"), q.get("signature")):
         raise Forbidden("this download link is invalid or has expired")
-    data, suffix = await subject_export.export_bytes(gateway, export_id)
+    chunks, suffix = await subject_export.export_chunks(gateway, export_id)
     disposition = f'attachment; filename="participant-export-{export_id}{suffix}"'
     media_type = "application/zip" if suffix == ".zip" else "application/json"
-    return Response(data, media_type=media_type, headers={"Content-Disposition": disposition})
+    # Opened a chunk at a time as it is sent (Starlette iterates it in a thread).
+    return StreamingResponse(chunks, media_type=media_type, headers={"Content-Disposition": disposition})
 
 
 def privacy_routes() -> list[BaseRoute]:
