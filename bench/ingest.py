@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import signal
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -127,6 +128,11 @@ async def main() -> None:
         type=Path,
         help="sample the drain's worker with py-spy (pip install py-spy), collapsed stacks written here",
     )
+    parser.add_argument(
+        "--spy-server",
+        type=Path,
+        help="sample the serving process with py-spy during its maximum-rate run, collapsed stacks written here",
+    )
     parser.add_argument("--privacy", action="store_true", help="compare encryption at rest on against off")
     parser.add_argument("--rounds", type=int, default=3, help="--privacy: measured turns of each gateway")
     args = parser.parse_args()
@@ -185,8 +191,17 @@ async def main() -> None:
         cpu0 = bare.cpu_seconds()
         bare_max = wrk(bare_url, duration=args.duration, connections=args.connections, script=SCRIPT, run_id="b1")
         bare_cpu_us = (bare.cpu_seconds() - cpu0) * 1e6 / max(bare_max.requests, 1)
+        sampler = None
+        if args.spy_server:  # py-spy's own cost shows in this run's figures: a profile, not a measurement
+            sampler = subprocess.Popen(  # noqa: ASYNC220 - started once, waited for after wrk
+                ["py-spy", "record", "--pid", str(gateway.popen.pid), "--rate", "200", "--format", "raw",
+                 "--duration", str(args.duration), "--output", str(args.spy_server)],
+                stdout=subprocess.DEVNULL,
+            )  # fmt: skip
         cpu0, pg0 = gateway.cpu_seconds(), postgres_cpu_seconds()
         gw_max = wrk(gw_url, duration=args.duration, connections=args.connections, script=SCRIPT, run_id="g1")
+        if sampler is not None:
+            sampler.wait()
         gw_cpu_us = (gateway.cpu_seconds() - cpu0) * 1e6 / max(gw_max.requests, 1)
         pg_cpu_us = (postgres_cpu_seconds() - pg0) * 1e6 / max(gw_max.requests, 1)
         rss_mid = gateway.rss_mb()
