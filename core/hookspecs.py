@@ -117,9 +117,10 @@ async def switchboard_messages_stored(stored: Sequence[tuple[StandardMessage, St
     ``delivery_ids``. May be a coroutine function. For reactions such as acknowledgements
     and opt-outs; an exception is logged and does not undo the commit.
 
-    It runs before ``gateway.submit`` returns (so before a webhook is answered) and before
-    the batch's deliveries are queued: what it records is there for the sender's next
-    request and for those deliveries. Keep it short; it may submit messages itself.
+    It runs before ``gateway.submit`` returns (so before a webhook is answered; waited for
+    up to 10 s, after which the answer goes and the hook goes on) and before the batch's
+    deliveries are queued: what it records is there for the sender's next request and for
+    those deliveries. Keep it short; it may submit messages itself.
     """
 
 

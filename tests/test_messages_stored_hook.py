@@ -98,3 +98,33 @@ async def test_a_batch_s_deliveries_are_queued_after_its_stored_hooks(app_client
         await client.gateway.submit([inbound("d1")], destinations=["crm"])
         await wait_until(lambda: bool(seen_at_enqueue), timeout=10, interval=0.01, message="the enqueue")
     assert seen_at_enqueue[0] == ["d1"]  # later ones are the retries of the unreachable crm
+
+
+class StuckHook:
+    """A hook stuck behind something (a lock, a far service), then done."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.done = False
+
+    @hookimpl
+    async def switchboard_messages_stored(
+        self, stored: Sequence[tuple[StandardMessage, Stored]], gateway: Gateway
+    ) -> None:
+        await self.release.wait()
+        self.done = True
+
+
+async def test_a_stuck_hook_holds_the_answer_no_longer_than_the_wait_and_still_finishes(
+    app_client: Any, monkeypatch: Any, caplog: Any
+) -> None:
+    from core.pipeline import ingest
+
+    monkeypatch.setattr(ingest, "HOOKS_WAIT", 0.2)
+    plugin = StuckHook()
+    async with app_client(extra_plugins=[("stuck", plugin)]) as client:
+        [stored] = await asyncio.wait_for(client.gateway.submit([inbound("k1")]), timeout=10)
+        assert not stored.duplicate and not plugin.done
+        assert "hooks still running after" in caplog.text
+        plugin.release.set()
+        await wait_until(lambda: plugin.done, timeout=10, interval=0.01, message="the hook to finish")

@@ -37,6 +37,8 @@ MAX_BATCH = 500
 # PostgreSQL's; with two, 757-805 and 459-582 ms, the same p99 (15-49 ms either way on a
 # busy 2-core machine) and three to four times the run-queue waits. Maximum ingest: the same.
 IN_FLIGHT = 1
+# How long a submitter waits for its batch's switchboard_messages_stored hooks (see submit).
+HOOKS_WAIT = 10.0
 
 
 @dataclass
@@ -109,8 +111,16 @@ class Ingestor:
         submission = Submission(list(items), _names(destinations), options or {}, audit)
         results = await self._commits.submit(submission)
         if submission.hooks is not None:
-            # Shielded: a caller that goes away (a closed connection) does not cut the hooks short.
-            await asyncio.shield(submission.hooks)
+            # Shielded: a caller that goes away (a closed connection), or stops waiting, does not
+            # cut the hooks short. A hook stuck behind a lock does not hold the platform's webhook
+            # past HOOKS_WAIT (the platform would time out and send it again): it goes on, and the
+            # batch's deliveries are queued after it.
+            try:
+                await asyncio.wait_for(asyncio.shield(submission.hooks), HOOKS_WAIT)
+            except TimeoutError:
+                log.warning(
+                    "switchboard_messages_stored hooks still running after %.0f s; answering without them", HOOKS_WAIT
+                )
         return results
 
     async def _write_batch(self, batch: list[Submission]) -> list[list[Stored]]:
