@@ -132,6 +132,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
         )
     configure_logging(settings.server.log_format, settings.server.log_level)
     configure_multiprocess(settings.server.data_dir)
+    if args.burst:
+        # One pass over what is queued: on a database not migrated yet there is nothing to run
+        # it on (the long-running worker waits for the migration instead).
+        from core.storage import migrate
+
+        missing = _on_database(settings, lambda: migrate.missing_revisions(settings))
+        if missing:
+            _say(settings, "error", f"the database is not migrated (missing revision {', '.join(missing)}); "
+                 "run `switchboard db upgrade`")  # fmt: skip
+            return 1
     main = build_worker(settings, burst=True).main() if args.burst else run_worker(settings)
     try:
         import uvloop  # installed with uvicorn[standard]; the server uses it too

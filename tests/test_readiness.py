@@ -153,6 +153,53 @@ async def test_serving_an_unmigrated_postgresql_says_so_once_and_answers_503(fre
     assert sum(line.startswith("error: the database is not migrated") for line in text.splitlines()) == 1
 
 
+@pytest.mark.stacks("postgres")
+async def test_a_worker_on_an_unmigrated_database_says_so_once_and_starts_once_it_is_migrated(
+    fresh: Settings, tmp_path: Path
+) -> None:
+    import asyncio
+    import os
+    import re
+    import subprocess
+    import sys
+
+    from core.testing import wait_until
+
+    config = tmp_path / "worker.toml"
+    config.write_text(
+        f'[database]\nurl = "{fresh.database.url}"\n'
+        f'[queue]\nbackend = "arq"\nredis_url = "{fresh.queue.redis_url}"\nname = "{fresh.queue.name}"\n'
+        f'[server]\ndata_dir = "{tmp_path / "data"}"\n'
+    )
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
+    command = [sys.executable, "-m", "core.cli", "worker", "--config", str(config)]
+    # One pass (--burst) has nothing to run on: one line, exit 1.
+    burst = subprocess.run([*command, "--burst"], cwd=tmp_path, env=base, capture_output=True, text=True, timeout=60)
+    assert burst.returncode == 1 and "Traceback" not in burst.stderr, burst.stderr
+    assert burst.stderr.startswith("error: the database is not migrated (missing revision ")
+    assert "run `switchboard db upgrade`" in burst.stderr and len(burst.stderr.splitlines()) == 1
+    log = tmp_path / "worker.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(command, cwd=tmp_path, env=base, stdout=out, stderr=subprocess.STDOUT)
+        try:
+
+            def said(text: str) -> bool:
+                assert proc.poll() is None, log.read_text()
+                return text in log.read_text()
+
+            await wait_until(lambda: said("not migrated"), timeout=60, interval=0.1, message="the worker's line")
+            await asyncio.sleep(2.5)  # it keeps asking, once a second, without saying it again
+            await asyncio.to_thread(migrate.upgrade, fresh)
+            await wait_until(lambda: said("the worker starts"), timeout=60, interval=0.1, message="the worker to start")
+        finally:
+            proc.terminate()
+            code = proc.wait(timeout=60)
+    text = log.read_text()
+    assert code == 0 and "Traceback" not in text, text
+    assert len(re.findall("the database is not migrated", text)) == 1, text
+    assert "alembic" not in text, text
+
+
 class _Checked:
     """A plugin with two outside dependencies: one up, one down for a reason it does not explain."""
 

@@ -102,7 +102,9 @@ def configure_logging(fmt: str = "text", level: str = "info") -> None:
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     # arq writes two info lines per job run (every cron run, every minute); debug shows them.
     arq_level = logging.NOTSET if level.lower() == "debug" else logging.WARNING
-    for name in ("arq.worker", "arq.jobs"):
+    # Alembic lists its autogenerate plugins at info each time a schema check loads it (at the
+    # start of serve and worker); its migration lines ("Running upgrade …") stay.
+    for name in ("arq.worker", "arq.jobs", "alembic.runtime.plugins"):
         logging.getLogger(name).setLevel(arq_level)
     # Libraries whose debug and info lines repeat the data passing through them (SQL parameters,
     # URLs, request bodies, mail): personal data. Their warnings and errors still show.

@@ -137,6 +137,7 @@ async def run_worker(settings: Settings) -> None:
     delay = 1.0
     waited = cancelled = 0
     try:
+        await _wait_for_schema(gateway, stopping)
         while not stopping.is_set():
             worker = build_worker(settings, gateway=gateway)
             current = asyncio.create_task(worker.main())
@@ -164,6 +165,29 @@ async def run_worker(settings: Settings) -> None:
             waited,
             f" ({cancelled} cancelled after {DRAIN_TIMEOUT:.0f} s)" if cancelled else "",
         )
+
+
+async def _wait_for_schema(gateway: Gateway, stopping: asyncio.Event) -> None:
+    """Until the database holds the core's tables, say so once and wait (a migration is run by
+    another process: ``switchboard db upgrade``); every job would fail on a missing table."""
+    if await gateway.migrated():
+        return
+    try:
+        missing = await gateway.schema.core_missing()
+    except Exception:  # noqa: BLE001 - unreachable: gateway.migrated() says so when it is asked again
+        missing = []
+    if missing:
+        log.error(
+            "the database is not migrated (missing revision %s); run `switchboard db upgrade`. "
+            "The worker starts once it is.",
+            ", ".join(missing),
+        )
+    while not stopping.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), 1.0)
+        if not stopping.is_set() and await gateway.migrated():
+            log.info("the database is migrated; the worker starts")
+            return
 
 
 async def stop_cron(ctx: dict[str, Any]) -> None:
