@@ -76,7 +76,13 @@ class EmailDestination(Destination):
             )
         except MailError as err:
             permanent = not self.gateway.mail.configured or (err.code is not None and err.code >= 500)
-            raise DeliveryError(str(err), retryable=not permanent, status_code=err.code) from err
+            if permanent:
+                raise DeliveryError(str(err), retryable=False, status_code=err.code) from err
+            # A transient SMTP answer (421 closing, 451 local error, 452 no room) or none at all
+            # says the mail server is failing: the breaker counts it. Its code is an SMTP code, not
+            # an HTTP status the breaker could read (421 there means "misdirected"): the message
+            # carries it.
+            raise DeliveryError(str(err), retryable=True) from err
         async with self.gateway.db.transaction() as conn:
             await threads.record(conn, key, message_id, subject=thread.subject if thread else subject, refs=[])
         log.info("e-mail reply %s sent in thread %s", message_id, "new" if thread is None else "known")

@@ -162,3 +162,28 @@ async def test_the_same_email_posted_twice_is_stored_once(email_app) -> None:  #
         await post(client, inbound())
         r = await post(client, inbound())
     assert r.json()["duplicates"] == 1
+
+
+async def test_a_mail_server_answering_421_trips_the_breaker(clean_stack: Any, inbox: Inbox) -> None:
+    # SMTP's 421 ("service not available") is the mail server failing; read as an HTTP status it
+    # was "misdirected request", which the breaker did not count.
+    from core.operations.destinations import get_destination
+    from core.testing import drain, gateway_client
+
+    mail = {"host": "127.0.0.1", "port": inbox.port, "sender": "help@gateway.example.org", "starttls": False}
+    breaker = {"failures": 3, "cooldown": 3600, "max_cooldown": 3600}
+    settings = clean_stack.settings(
+        plugins={"email": {"signing_key": KEY}}, mail=mail, delivery={"backoff_base": 0.1, "jitter": 0, "breaker": breaker}
+    )
+    async with gateway_client(settings, migrate=False, run_queue=False) as client:
+        assert (await post(client, inbound())).status_code == 200
+        operator = await user_headers(client.gateway, "operator")
+        [conversation] = (await client.get("/api/conversations", headers=operator)).json()["items"]
+        inbox.refuse = "421 Service not available, closing transmission channel"
+        path = f"/api/conversations/{conversation['id']}/messages"
+        assert (await client.post(path, json={"text": "A crew is on its way."}, headers=operator)).status_code == 202
+        for _ in range(3):
+            await drain(client.gateway, include_future=True, rounds=1)
+        state = await get_destination(client.gateway, "email")
+    assert (state["state"], state["failure_streak"]) == ("open", 3)
+    assert "421" in state["last_error"]
