@@ -120,6 +120,13 @@ async def main() -> None:
     parser.add_argument("--drain", type=int, default=20000, help="deliveries to drain with one worker (0: skip)")
     parser.add_argument("--paced-runs", type=int, default=3, help="runs at a fixed 1,000 req/s (the tail varies)")
     parser.add_argument(
+        "--pairs",
+        type=int,
+        default=1,
+        help="maximum-rate runs of the bare endpoint and the gateway, side by side, whose ratios' median is "
+        "the ingest ratio (the machine's speed drifts between runs; more pairs, less drift)",
+    )
+    parser.add_argument(
         "--drain-only", action="store_true", help="skip the HTTP runs: store --drain messages in process, then drain"
     )
     parser.add_argument("--profile-worker", type=Path, help="run the drain's worker under cProfile, writing here")
@@ -216,8 +223,20 @@ async def main() -> None:
         gw_paced = sorted(paced, key=lambda r: r.p99_ms)[len(paced) // 2]  # the median run by p99
         gw_again = wrk(gw_url, duration=args.duration, connections=args.connections, script=SCRIPT, run_id="g3")
         rss_end = gateway.rss_mb()
+        # Further pairs, in alternating order so that a drift of the machine's speed during the
+        # run falls on both sides alike.
+        pairs = [(bare_max, gw_max)]
+        for i in range(1, max(1, args.pairs)):
+            order = [("b", bare_url), ("g", gw_url)][:: -1 if i % 2 else 1]
+            runs = {
+                side: wrk(
+                    url, duration=args.duration, connections=args.connections, script=SCRIPT, run_id=f"p{i}{side}"
+                )
+                for side, url in order
+            }
+            pairs.append((runs["b"], runs["g"]))
 
-        sent_ok = sum(r.requests - r.errors for r in (gw_max, *paced, gw_again))
+        sent_ok = sum(r.requests - r.errors for r in (*(g for _, g in pairs), *paced, gw_again))
         await asyncio.sleep(1)
         stored = await count(engine, "SELECT count(*) FROM messages WHERE external_id NOT LIKE 'wg-%'")
         print()
@@ -230,8 +249,17 @@ async def main() -> None:
             *((f"gateway ingest, paced 1,000 req/s ({i + 1})", r) for i, r in enumerate(paced)),
         ):
             print(f"{label:38} {r.rps:9.0f} {r.p50_ms:8.2f} {r.p99_ms:8.2f} {r.errors:7d}")
-        ingest_ratio = gw_max.rps / bare_max.rps
-        print(f"ingest / bare ratio (max): {ingest_ratio:.2f}")
+        ratios = sorted(g.rps / b.rps for b, g in pairs)
+        ingest_ratio = ratios[len(ratios) // 2]
+        if len(pairs) > 1:
+            print(
+                "ingest / bare, each pair (bare req/s, gateway req/s, ratio): "
+                + "; ".join(f"{b.rps:.0f}, {g.rps:.0f}, {g.rps / b.rps:.2f}" for b, g in pairs)
+            )
+        print(
+            f"ingest / bare ratio (max): {ingest_ratio:.2f}"
+            + (f", the median of {len(pairs)} pairs" if len(pairs) > 1 else "")
+        )
         total = sum(machine.values()) or 1
         print(
             f"p99 at 1,000 req/s: median {gw_paced.p99_ms:.1f} ms of {len(paced)} runs "
