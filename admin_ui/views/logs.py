@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -12,9 +12,10 @@ from admin_ui.views.common import filtered_page
 from core.auth.permissions import requires
 from core.errors import NotFound
 from core.operations import records
-from core.operations.filters import LogFilters
+from core.operations.filters import AuditKind, LogFilters
 
-KINDS = ["request", "auth", "admin"]
+# Every kind of entry the gateway writes, as the API's filter takes them.
+KINDS = list(get_args(AuditKind))
 
 
 @requires("audit.read")

@@ -127,3 +127,19 @@ async def test_the_api_pages_back_with_before(small: GatewayClient) -> None:
         "/api/messages", params=params | {"before": second["newer"], "cursor": first["next"]}, headers=headers
     )
     assert both.status_code == 422
+
+
+async def test_the_audit_logs_kind_filter_offers_every_kind_the_gateway_writes(gw: GatewayClient) -> None:
+    # Webhook, delivery and system entries were filterable by URL, but the box showed "any".
+    from typing import get_args
+
+    from core.operations.filters import AuditKind
+
+    await log_in(gw, "admin")
+    page = await fragment(gw, "/admin/logs?kind=delivery")
+    full = (await gw.get("/admin/logs?kind=delivery")).text
+    box = re.search(r'<select name="kind".*?</select>', full, re.DOTALL)
+    assert box is not None, full
+    assert re.findall(r"<option ?(?:selected)?>(\w+)</option>", box.group()) == list(get_args(AuditKind))
+    assert "<option selected>delivery</option>" in box.group()
+    assert page  # the fragment answers too
