@@ -53,6 +53,11 @@ DELIVERY_FIELDS = (
     "created_at",
     "updated_at",
     "delivered_at",
+    # A requeue gives a fresh budget: how many there were, the last one's time, and attempt_count
+    # when it was made (attempts in the current budget: attempt_count - budget_start).
+    "requeues",
+    "requeued_at",
+    "budget_start",
 )
 ATTEMPT_FIELDS = (
     "number",

@@ -170,3 +170,22 @@ async def test_the_main_pages_render_for_an_admin(gw: GatewayClient, receiver: R
     ):
         r = await gw.get(path)
         assert r.status_code == 200, (path, r.text[:300])
+
+
+async def test_a_requeued_delivery_says_how_often_and_when_it_was_requeued(gw: GatewayClient, receiver: Receiver) -> None:
+    # Nothing showed that a delivery had been requeued (by whom is in the audit log): its
+    # attempts just went past the destination's max_attempts.
+    from core.testing import settle
+
+    delivery_id = await dead_delivery(gw, receiver)  # one attempt of one, dead
+    token = await log_in(gw, "operator")
+    r = await gw.post(f"/admin/deliveries/{delivery_id}/requeue", headers={"X-CSRF-Token": token, "HX-Request": "true"})
+    assert r.status_code == 200
+    await settle(gw.gateway)  # the receiver still fails: dead again, after the fresh budget's one attempt
+    detail = (await gw.get(f"/api/deliveries/{delivery_id}", headers=await bearer(gw, "operator"))).json()
+    assert (detail["status"], detail["attempt_count"], detail["max_attempts"]) == ("dead", 2, 2)
+    assert (detail["budget_start"], detail["requeues"]) == (1, 1) and detail["requeued_at"] is not None
+    page = (await gw.get(f"/admin/deliveries/{delivery_id}")).text
+    assert "2 of 2; 1 of 1 since it was requeued (requeued 1 time, last " in page
+    listing = (await gw.get("/admin/deliveries")).text
+    assert "2/2 · requeued 1×" in listing
