@@ -20,6 +20,7 @@ from core.contracts import Command, CronJob
 from core.hookspecs import hookimpl
 from core.operations import retention, rollup, subject_export
 from core.pipeline import job_runs
+from core.pipeline.stored_hooks import run_pending
 from core.pipeline.sweeper import sweep
 from core.scaffold import new_plugin_command
 from core.web.api import api_routes
@@ -43,7 +44,11 @@ def switchboard_routes(gateway: Gateway) -> Sequence[BaseRoute]:
 
 
 async def _sweep_job(ctx: dict[str, Any]) -> int:
-    return await sweep(ctx["gateway"])
+    """Deliveries Redis or a stopped worker lost, enqueued; then the stored-message hooks a
+    stopped process left pending, run. Returns how many deliveries it enqueued."""
+    enqueued = await sweep(ctx["gateway"])
+    await run_pending(ctx["gateway"])
+    return enqueued
 
 
 async def _audit_retention_job(ctx: dict[str, Any]) -> int:

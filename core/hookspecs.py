@@ -120,7 +120,9 @@ async def switchboard_messages_stored(stored: Sequence[tuple[StandardMessage, St
     It runs before ``gateway.submit`` returns (so before a webhook is answered; waited for
     up to 10 s, after which the answer goes and the hook goes on) and before the batch's
     deliveries are queued: what it records is there for the sender's next request and for
-    those deliveries. Keep it short; it may submit messages itself.
+    those deliveries. Keep it short; it may submit messages itself. At least once: when a
+    process stops before a batch's hooks have run, the sweeper runs them a minute later, so
+    what it records must bear being recorded twice.
     """
 
 

@@ -128,3 +128,80 @@ async def test_a_stuck_hook_holds_the_answer_no_longer_than_the_wait_and_still_f
         assert "hooks still running after" in caplog.text
         plugin.release.set()
         await wait_until(lambda: plugin.done, timeout=10, interval=0.01, message="the hook to finish")
+
+
+class Recorder:
+    """Notes every hook call: each message with what the core said of it."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[tuple[str, str | None, bool, list[str]]]] = []
+
+    @hookimpl
+    async def switchboard_messages_stored(
+        self, stored: Sequence[tuple[StandardMessage, Stored]], gateway: Gateway
+    ) -> None:
+        self.calls.append(
+            [(m.external_id, m.conversation_key, s.conversation_opened, s.destinations) for m, s in stored]
+        )
+
+
+async def _pending(gateway: Gateway) -> list[str]:
+    import sqlalchemy as sa
+
+    from core.storage.models import message_hooks_pending, messages
+
+    async with gateway.db.transaction() as conn:
+        waiting = sa.select(message_hooks_pending.c.message_id)
+        return sorted(await conn.scalars(sa.select(messages.c.external_id).where(messages.c.id.in_(waiting))))
+
+
+async def test_a_message_s_hooks_are_marked_run_once_they_have(app_client: Any) -> None:
+    plugin = Recorder()
+    async with app_client(extra_plugins=[("recorder", plugin)]) as client:
+        await client.gateway.submit([inbound("r1"), inbound("r2")])
+        await wait_until(_nothing_pending(client.gateway), timeout=10, interval=0.02, message="the hooks marked run")
+    assert [[e for e, *_ in call] for call in plugin.calls] == [["r1", "r2"]]
+
+
+def _nothing_pending(gateway: Gateway) -> Any:
+    async def check() -> bool:
+        return await _pending(gateway) == []
+
+    return check
+
+
+async def test_hooks_a_stopped_process_left_pending_are_run_by_the_sweeper(app_client: Any, monkeypatch: Any) -> None:
+    # A process stopped between the commit and the hooks: the platform's retry is a duplicate,
+    # whose hooks do not run. The sweeper runs them, once, with what the core said of each.
+    from datetime import UTC, datetime, timedelta
+
+    import sqlalchemy as sa
+
+    from core.builtin import _sweep_job
+    from core.storage.models import message_hooks_pending
+
+    plugin = Recorder()
+    crm = {"http": {"destinations": {"crm": {"url": "http://127.0.0.1:9/"}}}}
+    async with app_client(extra_plugins=[("recorder", plugin)], plugins=crm) as client:
+
+        async def stopped(*args: Any, **kwargs: Any) -> None:
+            return None
+
+        # The hooks and their mark never happen, as in a process killed after the commit.
+        monkeypatch.setattr(client.gateway.ingest, "_stored_hooks", stopped)
+        await client.gateway.submit([inbound("p1"), inbound("p2", sender="+255700000002")], destinations=["crm"])
+        [again] = await client.gateway.submit([inbound("p1")])  # the platform's retry
+        monkeypatch.undo()
+        assert again.duplicate and plugin.calls == []
+        assert await _pending(client.gateway) == ["p1", "p2"]
+        await _sweep_job({"gateway": client.gateway})  # younger than the grace: left alone
+        assert plugin.calls == []
+        async with client.gateway.db.transaction() as conn:
+            minutes_ago = datetime.now(UTC) - timedelta(minutes=2)
+            await conn.execute(sa.update(message_hooks_pending).values(received_at=minutes_ago))
+        await _sweep_job({"gateway": client.gateway})
+        await _sweep_job({"gateway": client.gateway})  # nothing left: run once
+        assert await _pending(client.gateway) == []
+    assert plugin.calls == [
+        [("p1", "+255700000001", True, ["crm"]), ("p2", "+255700000002", True, ["crm"])],
+    ]

@@ -12,17 +12,20 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Coroutine, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from core.messages import StandardMessage
 from core.metrics import metrics
+from core.pipeline import stored_hooks
 from core.pipeline.batching import GroupCommit
 from core.pipeline.ingest_store import CONFLICTS, Candidate, Plan, StoreResult, make_store
 from core.pipeline.queue.base import QueueItem
 from core.pipeline.routing import Router
 from core.pipeline.statuses import DeliveryStatus
+from core.pipeline.stored_hooks import Stored as Stored  # public as core.Stored (re-exported here)
+from core.pipeline.stored_hooks import run_stored_hooks
 from core.storage.ids import uuid7
 from core.storage.storable import storable_text
 
@@ -39,18 +42,9 @@ MAX_BATCH = 500
 IN_FLIGHT = 1
 # How long a submitter waits for its batch's switchboard_messages_stored hooks (see submit).
 HOOKS_WAIT = 10.0
-
-
-@dataclass
-class Stored:
-    """What became of one submitted message."""
-
-    message_id: uuid.UUID
-    duplicate: bool
-    conversation_id: uuid.UUID | None = None
-    conversation_opened: bool = False
-    delivery_ids: list[uuid.UUID] = field(default_factory=list)
-    destinations: list[str] = field(default_factory=list)
+# How long messages whose hooks have run wait for a batch to mark them so before a statement of
+# their own does.
+DONE_FLUSH = 1.0
 
 
 @dataclass
@@ -81,6 +75,11 @@ class Ingestor:
         # go to the queue together (one Redis round trip).
         self._after: set[asyncio.Task[None]] = set()
         self._enqueues: GroupCommit[list[QueueItem], None] = GroupCommit(self._enqueue, name="enqueue")
+        # Messages whose hooks have run: their message_hooks_pending rows are deleted by the next
+        # batch's statement (no statement, no commit of their own), or after DONE_FLUSH seconds
+        # when no batch comes (core.pipeline.stored_hooks).
+        self._done: list[uuid.UUID] = []
+        self._done_timer: asyncio.TimerHandle | None = None
 
     async def start(self) -> None:
         return None
@@ -90,6 +89,9 @@ class Ingestor:
         while self._after:
             await asyncio.gather(*self._after, return_exceptions=True)
         await self._enqueues.close()
+        if self._done_timer is not None:
+            self._done_timer.cancel()
+        await self._flush_done()
         await self._store.close()
 
     async def submit(
@@ -153,10 +155,26 @@ class Ingestor:
         return task
 
     async def _stored_hooks(self, fresh: list[tuple[StandardMessage, Stored]]) -> None:
+        await run_stored_hooks(self.gateway, fresh)
+        # Marked done whether or not a hook failed (it logged why; running it again would fail
+        # again): only a process stopped before the mark is written leaves them to the sweeper.
+        self._done += [s.message_id for _, s in fresh]
+        if self._done_timer is None:
+            self._done_timer = asyncio.get_running_loop().call_later(DONE_FLUSH, self._done_due)
+
+    def _done_due(self) -> None:
+        self._done_timer = None
+        if self._done:  # no batch has taken them meanwhile
+            self._background(self._flush_done())
+
+    async def _flush_done(self) -> None:
+        done, self._done = self._done, []
+        if not done:
+            return
         try:
-            await self.gateway.plugins.notify("switchboard_messages_stored", stored=fresh, gateway=self.gateway)
-        except Exception:
-            log.exception("a switchboard_messages_stored hook failed")
+            await stored_hooks.mark_done(self.gateway.db, done)
+        except Exception as err:  # noqa: BLE001 - the sweeper runs their hooks once more: at least once
+            log.warning("could not mark %d messages' hooks as run (%s)", len(done), err)
 
     async def _enqueue_after(self, hooks: asyncio.Task[None] | None, to_enqueue: list[QueueItem]) -> None:
         if hooks is not None:
@@ -172,15 +190,20 @@ class Ingestor:
 
     async def _commit_with_retry(self, batch: list[Submission]) -> tuple[list[list[Stored]], list[QueueItem]]:
         plan, routed, places = self._plan(batch)
-        for attempt in range(3):
-            try:
-                outcome = await self._store.store(plan)
-                break
-            except CONFLICTS:
-                # Another process stored one of these messages or opened one of these
-                # conversations at the same moment: run the plan again against what it stored.
-                if attempt == 2:
-                    raise
+        plan.hooks_done, self._done = self._done, []
+        try:
+            for attempt in range(3):
+                try:
+                    outcome = await self._store.store(plan)
+                    break
+                except CONFLICTS:
+                    # Another process stored one of these messages or opened one of these
+                    # conversations at the same moment: run the plan again against what it stored.
+                    if attempt == 2:
+                        raise
+        except BaseException:
+            self._done[:0] = plan.hooks_done  # not written: the next batch (or the flush) takes them
+            raise
         return self._results(batch, plan, routed, places, outcome)
 
     def _plan(self, batch: list[Submission]) -> tuple[Plan, list[list[str]], list[list[int]]]:
@@ -251,6 +274,7 @@ class Ingestor:
             deliveries=delivery_rows,
             owners=owners,
             audit=[sub.audit for sub in batch if sub.audit is not None],
+            hooks=self._notify,
         )
         return plan, routed, places
 

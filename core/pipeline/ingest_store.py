@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.privacy.columns import keyring_of, seal_row
 from core.storage.db import Database, column_list, json_rows, pairs_among, pg_uuid, recordset
-from core.storage.models import audit_log, conversations, deliveries, messages
+from core.storage.models import audit_log, conversations, deliveries, message_hooks_pending, messages
 
 Key = tuple[str, str]
 
@@ -78,6 +78,8 @@ class Plan:
     deliveries: list[dict[str, Any]]  # rows for every message; inserted with new messages only
     owners: list[int]  # the position in ``messages`` of each delivery's message
     audit: list[dict[str, Any]]
+    hooks: bool = False  # new messages wait for plugins' stored-message hooks (message_hooks_pending)
+    hooks_done: list[uuid.UUID] = field(default_factory=list)  # earlier messages whose hooks have run
 
 
 @dataclass
@@ -202,6 +204,15 @@ class SQLAlchemyStore:
                 to_touch,
             )
         await _insert(conn, messages, message_rows)
+        if plan.hooks:
+            await _insert(
+                conn, message_hooks_pending, [{"message_id": r["id"], "received_at": plan.now} for r in message_rows]
+            )
+        pending = message_hooks_pending.c
+        for i in range(0, len(plan.hooks_done), _CHUNK):
+            await conn.execute(
+                sa.delete(message_hooks_pending).where(pending.message_id.in_(plan.hooks_done[i : i + _CHUNK]))
+            )
         await _insert(
             conn,
             deliveries,
@@ -244,7 +255,9 @@ _AUDIT_COLUMNS = tuple(c.name for c in audit_log.c if c.name != "id")
 #   checked row by row, so `closed` must have run first: the scalar subquery over it is an
 #   InitPlan, evaluated in full before the first candidate row is produced;
 # - touched: open conversations that new messages joined;
-# - d, a: deliveries of new messages, audit rows.
+# - d, a: deliveries of new messages, audit rows;
+# - h: new messages waiting for plugins' stored-message hooks, when any are registered ($7);
+# - hd: earlier messages whose hooks have run since ($8).
 # The result: new messages that joined a conversation (0), opened conversations (1), and the
 # stored ids of duplicates (2); every other message of the plan is new, in no conversation
 # (nothing comes back for those: a batch of 1,000 readings returns no rows).
@@ -282,7 +295,9 @@ d AS (INSERT INTO deliveries ({column_list(_DELIVERY_COLUMNS)})
       FROM {recordset(deliveries, _DELIVERY_COLUMNS, 3)}
       WHERE r.message_id IN (SELECT id FROM m)),
 a AS (INSERT INTO audit_log ({column_list(_AUDIT_COLUMNS)})
-      SELECT {column_list(_AUDIT_COLUMNS)} FROM {recordset(audit_log, _AUDIT_COLUMNS, 6)})
+      SELECT {column_list(_AUDIT_COLUMNS)} FROM {recordset(audit_log, _AUDIT_COLUMNS, 6)}),
+h AS (INSERT INTO message_hooks_pending (message_id, received_at) SELECT id, $4 FROM m WHERE $7::boolean),
+hd AS (DELETE FROM message_hooks_pending WHERE message_id = ANY($8::uuid[]))
 SELECT 0, id, conversation_id, NULL, NULL FROM m WHERE conversation_id IS NOT NULL
 UNION ALL SELECT 1, id, NULL, NULL, NULL FROM opened
 UNION ALL SELECT 2, id, NULL, platform, external_id FROM stored WHERE NOT new
@@ -348,6 +363,8 @@ class PostgresStore:
             plan.now,
             plan.idle,
             json_rows(audit),
+            plan.hooks,
+            plan.hooks_done,
         )
         pool = await self._get_pool()
         try:

@@ -154,6 +154,18 @@ messages = sa.Table(
     sa.Index(None, "received_at", "direction"),
 )
 
+# New messages whose plugins' switchboard_messages_stored hooks have not run yet: a row is
+# written with the message and deleted once they have; the sweeper runs the hooks of rows a
+# stopped process left (core.pipeline.stored_hooks, 0016). A table of its own, not a flag on
+# messages: clearing a flag would rewrite the message row in all its indexes.
+message_hooks_pending = sa.Table(
+    "message_hooks_pending",
+    metadata,
+    sa.Column("message_id", Id, sa.ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Index(None, "received_at"),
+)
+
 deliveries = sa.Table(
     "deliveries",
     metadata,
