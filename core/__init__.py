@@ -86,11 +86,11 @@ if TYPE_CHECKING:
     from core.periods import period_of as period_of
     from core.pipeline.exchanges import record_exchange as record_exchange
     from core.pipeline.http_client import env_proxy as env_proxy
-    from core.pipeline.ingest import Stored as Stored
     from core.pipeline.retry import parse_retry_after as parse_retry_after
     from core.pipeline.retry import raise_for_response as raise_for_response
     from core.pipeline.retry import raise_for_status as raise_for_status
     from core.pipeline.statuses import DeliveryStatus as DeliveryStatus
+    from core.pipeline.stored_hooks import Stored as Stored
     from core.privacy import Privacy as Privacy
     from core.privacy.columns import ParticipantRef as ParticipantRef
     from core.privacy.columns import SealedJSON as SealedJSON

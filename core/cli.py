@@ -101,9 +101,7 @@ def _say_if_behind(settings: Settings) -> None:
         _say(
             settings,
             "error",
-            f"the database is not migrated (missing revision {', '.join(missing)}); "
-            "run `switchboard db upgrade` (or set [database] auto_migrate = true). "
-            "/readyz answers 503 until it is.",
+            f"{migrate.not_migrated(missing)} (or set [database] auto_migrate = true). /readyz answers 503 until it is.",
         )
 
 
@@ -139,8 +137,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
         missing = _on_database(settings, lambda: migrate.missing_revisions(settings))
         if missing:
-            _say(settings, "error", f"the database is not migrated (missing revision {', '.join(missing)}); "
-                 "run `switchboard db upgrade`")  # fmt: skip
+            _say(settings, "error", migrate.not_migrated(missing))
             return 1
     main = build_worker(settings, burst=True).main() if args.burst else run_worker(settings)
     try:

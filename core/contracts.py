@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
 
     from core.gateway import Gateway
-    from core.pipeline.ingest import Stored
+    from core.pipeline.stored_hooks import Stored
 
 
 class Adapter:

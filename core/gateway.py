@@ -26,10 +26,11 @@ from core.mail import Mailer
 from core.messages import KINDS, StandardMessage
 from core.pipeline.deliveries import DeliveryEngine
 from core.pipeline.http_client import make_client, make_session
-from core.pipeline.ingest import Ingestor, Stored
+from core.pipeline.ingest import Ingestor
 from core.pipeline.queue.arq_backend import ArqQueue
 from core.pipeline.queue.base import QueueBackend
 from core.pipeline.queue.local import LocalQueue
+from core.pipeline.stored_hooks import Stored
 from core.plugins import PluginRegistry
 from core.privacy import Privacy
 from core.privacy.registry import check_keys

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from core.contracts import Adapter, Check, Command, Destination, ExportFile, ReportType
     from core.gateway import Gateway
     from core.messages import StandardMessage
-    from core.pipeline.ingest import Stored
+    from core.pipeline.stored_hooks import Stored
 
 PROJECT = "switchboard"
 # The version of the plugin API (these hooks, the contracts, the names ``core`` exports). A

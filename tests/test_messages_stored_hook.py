@@ -205,3 +205,29 @@ async def test_hooks_a_stopped_process_left_pending_are_run_by_the_sweeper(app_c
     assert plugin.calls == [
         [("p1", "+255700000001", True, ["crm"]), ("p2", "+255700000002", True, ["crm"])],
     ]
+
+
+async def test_two_sweepers_at_once_run_a_left_message_s_hooks_once(app_client: Any, monkeypatch: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    import sqlalchemy as sa
+
+    from core.pipeline.stored_hooks import run_pending
+    from core.storage.models import message_hooks_pending
+
+    plugin = Recorder()
+    async with app_client(extra_plugins=[("recorder", plugin)]) as client:
+
+        async def stopped(*args: Any, **kwargs: Any) -> None:
+            return None
+
+        monkeypatch.setattr(client.gateway.ingest, "_stored_hooks", stopped)
+        await client.gateway.submit([inbound(f"t{i}", sender=f"+2557000001{i:02d}") for i in range(20)])
+        monkeypatch.undo()
+        async with client.gateway.db.transaction() as conn:
+            minutes_ago = datetime.now(UTC) - timedelta(minutes=2)
+            await conn.execute(sa.update(message_hooks_pending).values(received_at=minutes_ago))
+        counts = await asyncio.gather(run_pending(client.gateway), run_pending(client.gateway))
+        assert await _pending(client.gateway) == []
+    assert sum(counts) == 20  # each message taken by one sweeper
+    assert sorted(e for call in plugin.calls for e, *_ in call) == sorted(f"t{i}" for i in range(20))

@@ -446,3 +446,23 @@ def test_a_sealing_writer_opens_to_what_was_written_in_pieces_of_any_size() -> N
         writer.write(data)  # never closed: its last chunk is missing, so it does not open
         with pytest.raises(KeyMissing):
             b"".join(keyring.open_stream(io.BytesIO(unfinished.getvalue())))
+
+
+async def test_an_export_sealed_whole_before_exports_were_sealed_in_chunks_still_downloads(
+    app_client,  # type: ignore[no-untyped-def]
+) -> None:
+    # Exports are kept a day: one written by the previous version (sealed whole) must still open.
+    from core.operations import subject_export
+    from core.privacy.keys import FILE_MAGIC
+    from tests.privacy.support import KEY
+
+    async with app_client(privacy={"key": KEY}) as gw:
+        gw.headers.update(await user_headers(gw.gateway, "admin"))
+        await seed_person(gw.gateway, ALICE, count=1)
+        status = await _finished_export(gw, ALICE)
+        path = subject_export.exports_dir(gw.gateway) / f"{status['id']}.json"
+        document = b'{"participant": "written by the previous version"}'
+        path.write_bytes(gw.gateway.privacy.seal_bytes(document))
+        assert path.read_bytes().startswith(FILE_MAGIC)
+        r = await gw.get(status["download_url"], headers={"Authorization": ""})
+    assert r.status_code == 200 and r.content == document

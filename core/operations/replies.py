@@ -15,7 +15,7 @@ from core.storage.models import conversations
 if TYPE_CHECKING:
     from core.auth.permissions import Principal
     from core.gateway import Gateway
-    from core.pipeline.ingest import Stored
+    from core.pipeline.stored_hooks import Stored
 
 
 async def reply(

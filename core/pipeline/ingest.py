@@ -24,8 +24,7 @@ from core.pipeline.ingest_store import CONFLICTS, Candidate, Plan, StoreResult, 
 from core.pipeline.queue.base import QueueItem
 from core.pipeline.routing import Router
 from core.pipeline.statuses import DeliveryStatus
-from core.pipeline.stored_hooks import Stored as Stored  # public as core.Stored (re-exported here)
-from core.pipeline.stored_hooks import run_stored_hooks
+from core.pipeline.stored_hooks import Stored, run_stored_hooks
 from core.storage.ids import uuid7
 from core.storage.storable import storable_text
 

@@ -133,7 +133,7 @@ async def run_pending(gateway: Gateway, *, older_than: float = PENDING_GRACE, no
             conversation_id = message.conversation_id
             if conversation_id is not None and conversation_id in keys:
                 message.conversation_key = keys[conversation_id]
-            made = sent.get(message.id, []) if message.id else []
+            made = sent.get(row["id"], [])
             stored.append(
                 (
                     message,

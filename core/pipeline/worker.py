@@ -177,11 +177,9 @@ async def _wait_for_schema(gateway: Gateway, stopping: asyncio.Event) -> None:
     except Exception:  # noqa: BLE001 - unreachable: gateway.migrated() says so when it is asked again
         missing = []
     if missing:
-        log.error(
-            "the database is not migrated (missing revision %s); run `switchboard db upgrade`. "
-            "The worker starts once it is.",
-            ", ".join(missing),
-        )
+        from core.storage.migrate import not_migrated  # Alembic, loaded only on this path
+
+        log.error("%s. The worker starts once it is.", not_migrated(missing))
     while not stopping.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), 1.0)

@@ -11,6 +11,7 @@ import asyncio
 import functools
 import io
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -194,6 +195,11 @@ def _not_reached(settings: Settings, registry: PluginRegistry, heads: set[str], 
         except Exception:  # noqa: BLE001, S112 - a revision this code does not know: newer than the code
             continue
     return sorted(heads - reached)
+
+
+def not_migrated(missing: Sequence[str]) -> str:
+    """What ``serve`` and ``worker`` say at start when the database lacks these revisions."""
+    return f"the database is not migrated (missing revision {', '.join(missing)}); run `switchboard db upgrade`"
 
 
 def missing_revisions(settings: Settings) -> list[str]:
