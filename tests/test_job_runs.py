@@ -85,6 +85,10 @@ async def test_a_failing_job_records_its_error(app_client: Callable[..., Any]) -
 async def test_a_disabled_job_skips_its_scheduled_runs_in_every_process(app_client: Callable[..., Any]) -> None:
     async with app_client(extra_plugins=[("counting", CountingJobs())]) as client:
         admin = await user_headers(client.gateway, "admin")
+        # This app's scheduler runs the job at its start (it never ran): let it, before disabling.
+        # Were its start late, its tick would be the one recorded as skipped, and the other
+        # process's next tick, rightly, not recorded again.
+        await _runs_of(client, admin, "tidy", trigger="schedule")
         r = await client.post("/api/jobs/tidy/disable", headers=admin)
         assert r.status_code == 200 and r.json() == {"name": "tidy", "enabled": False}
         # Another process (its own gateway, the same database) reads the state before its run.
