@@ -122,7 +122,9 @@ async def switchboard_messages_stored(stored: Sequence[tuple[StandardMessage, St
     deliveries are queued: what it records is there for the sender's next request and for
     those deliveries. Keep it short; it may submit messages itself. At least once: when a
     process stops before a batch's hooks have run, the sweeper runs them a minute later, so
-    what it records must bear being recorded twice.
+    what it records must bear being recorded twice. Each plugin's implementation runs on its
+    own: one that raises does not stop the others, and is called again alone with the same
+    messages later (1, 2, 4 … minutes; 8 times, then given up on record).
     """
 
 

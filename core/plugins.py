@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
@@ -248,6 +248,27 @@ class PluginRegistry:
             for left in results:  # one raised: the rest never ran
                 if inspect.iscoroutine(left):
                     left.close()
+
+    async def notify_each(self, hook: str, *, only: Collection[str] | None = None, **kwargs: Any) -> list[str]:
+        """Call each plugin's implementation of a notification hook on its own, in pluggy's order.
+
+        Unlike ``notify``, an implementation that raises is logged with its plugin's name and
+        does not stop the others. ``only`` limits the call to these plugins' implementations.
+        Returns the names of the plugins whose implementation raised. Wrappers are not called:
+        a notification has no result to wrap.
+        """
+        failed: list[str] = []
+        for impl in reversed(getattr(self.pm.hook, hook).get_hookimpls()):
+            if impl.hookwrapper or impl.wrapper or (only is not None and impl.plugin_name not in only):
+                continue
+            try:
+                result = impl.function(*[kwargs[name] for name in impl.argnames])
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                log.exception("plugin %s: its %s hook failed", impl.plugin_name, hook)
+                failed.append(impl.plugin_name)
+        return failed
 
 
 def _explain_unknown_hook(pm: pluggy.PluginManager, err: pluggy.PluginValidationError) -> str:

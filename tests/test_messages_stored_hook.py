@@ -210,10 +210,7 @@ async def test_hooks_a_stopped_process_left_pending_are_run_by_the_sweeper(app_c
 async def test_two_sweepers_at_once_run_a_left_message_s_hooks_once(app_client: Any, monkeypatch: Any) -> None:
     from datetime import UTC, datetime, timedelta
 
-    import sqlalchemy as sa
-
     from core.pipeline.stored_hooks import run_pending
-    from core.storage.models import message_hooks_pending
 
     plugin = Recorder()
     async with app_client(extra_plugins=[("recorder", plugin)]) as client:
@@ -224,10 +221,149 @@ async def test_two_sweepers_at_once_run_a_left_message_s_hooks_once(app_client: 
         monkeypatch.setattr(client.gateway.ingest, "_stored_hooks", stopped)
         await client.gateway.submit([inbound(f"t{i}", sender=f"+2557000001{i:02d}") for i in range(20)])
         monkeypatch.undo()
-        async with client.gateway.db.transaction() as conn:
-            minutes_ago = datetime.now(UTC) - timedelta(minutes=2)
-            await conn.execute(sa.update(message_hooks_pending).values(received_at=minutes_ago))
-        counts = await asyncio.gather(run_pending(client.gateway), run_pending(client.gateway))
+        # Two sweepers two minutes from now. (Not the rows made older: the app's own sweep job,
+        # on its clock, would then take them whenever its tick fell in the test.)
+        later = datetime.now(UTC) + timedelta(minutes=2)
+        counts = await asyncio.gather(run_pending(client.gateway, now=later), run_pending(client.gateway, now=later))
         assert await _pending(client.gateway) == []
     assert sum(counts) == 20  # each message taken by one sweeper
     assert sorted(e for call in plugin.calls for e, *_ in call) == sorted(f"t{i}" for i in range(20))
+
+
+class Broken:
+    """A hook that raises, as one whose database is unreachable does: the first ``fails`` calls."""
+
+    def __init__(self, fails: int = 10**6) -> None:
+        self.fails = fails
+        self.calls: list[list[str]] = []
+
+    @hookimpl
+    async def switchboard_messages_stored(
+        self, stored: Sequence[tuple[StandardMessage, Stored]], gateway: Gateway
+    ) -> None:
+        self.calls.append([m.external_id for m, _ in stored])
+        if len(self.calls) <= self.fails:
+            raise RuntimeError("database unreachable")
+
+
+async def _left(gateway: Gateway) -> list[tuple[str, list[str] | None, int, bool]]:
+    """Each pending message: its external id, the plugins left to run, runs so far, whether a retry is set."""
+    import sqlalchemy as sa
+
+    from core.storage.models import message_hooks_pending, messages
+
+    p = message_hooks_pending.c
+    async with gateway.db.transaction() as conn:
+        rows = await conn.execute(
+            sa.select(messages.c.external_id, p.plugins, p.attempts, p.retry_at)
+            .join(messages, messages.c.id == p.message_id)
+            .order_by(messages.c.external_id)
+        )
+        return [(r.external_id, r.plugins, r.attempts, r.retry_at is not None) for r in rows]
+
+
+async def test_a_hook_that_raises_does_not_stop_the_other_plugins_hooks(app_client: Any) -> None:
+    # pluggy stops a call at the first implementation that raises: a broken plugin (whichever
+    # is called first) would cost every other plugin its hook, an e-mail thread or an opt-out.
+    first, last, recorder = Broken(), Broken(), Recorder()
+    plugins = [("broken-first", first), ("recorder", recorder), ("broken-last", last)]
+    async with app_client(extra_plugins=plugins) as client:
+        await client.gateway.submit([inbound("x1"), inbound("x2")])
+        assert [[e for e, *_ in call] for call in recorder.calls] == [["x1", "x2"]]
+        assert first.calls == last.calls == [["x1", "x2"]]
+        # Left pending for the two broken plugins only, to be run again later.
+        assert await _left(client.gateway) == [
+            ("x1", ["broken-first", "broken-last"], 1, True),
+            ("x2", ["broken-first", "broken-last"], 1, True),
+        ]
+
+
+async def test_a_hook_that_raised_is_run_again_alone_until_it_succeeds(app_client: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from core.pipeline.stored_hooks import run_pending
+
+    flaky, recorder = Broken(fails=2), Recorder()
+    async with app_client(extra_plugins=[("flaky", flaky), ("recorder", recorder)]) as client:
+        gateway = client.gateway
+        await gateway.submit([inbound("f1")])
+        assert await _left(gateway) == [("f1", ["flaky"], 1, True)]
+        assert await run_pending(gateway) == 0  # not due yet
+        start = datetime.now(UTC)
+        assert await run_pending(gateway, now=start + timedelta(seconds=61)) == 1  # fails again
+        assert await _left(gateway) == [("f1", ["flaky"], 2, True)]
+        assert await run_pending(gateway, now=start + timedelta(seconds=62)) == 0  # waits longer now
+        assert await run_pending(gateway, now=start + timedelta(minutes=4)) == 1  # and succeeds
+        assert await _left(gateway) == []
+        assert await run_pending(gateway, now=start + timedelta(hours=1)) == 0
+    assert flaky.calls == [["f1"]] * 3
+    assert [[e for e, *_ in call] for call in recorder.calls] == [["f1"]]  # never run twice
+
+
+async def test_a_hook_that_keeps_raising_is_given_up_on_record(app_client: Any, caplog: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    import sqlalchemy as sa
+
+    from core.pipeline.stored_hooks import MAX_ATTEMPTS, run_pending
+    from core.storage.models import audit_log
+
+    broken = Broken()
+    async with app_client(extra_plugins=[("broken", broken)]) as client:
+        gateway = client.gateway
+        [stored] = await gateway.submit([inbound("g1")])
+        moment = datetime.now(UTC)
+        for _ in range(MAX_ATTEMPTS + 2):
+            moment += timedelta(hours=2)
+            await run_pending(gateway, now=moment)
+        assert await _left(gateway) == []
+        async with gateway.db.transaction() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(audit_log.c.kind, audit_log.c.actor, audit_log.c.detail).where(
+                        audit_log.c.action == "stored_hook_given_up"
+                    )
+                )
+            ).all()
+    assert len(broken.calls) == MAX_ATTEMPTS
+    assert [(r.kind, r.actor) for r in rows] == [("system", "plugin:broken")]
+    assert rows[0].detail["message_ids"] == [str(stored.message_id)]
+    assert rows[0].detail["attempts"] == MAX_ATTEMPTS
+    assert any("gave up its switchboard_messages_stored hook" in r.getMessage() for r in caplog.records)
+
+
+class Gated:
+    """A hook that runs until the test lets it finish."""
+
+    def __init__(self) -> None:
+        self.entered = False
+        self.release = asyncio.Event()
+
+    @hookimpl
+    async def switchboard_messages_stored(
+        self, stored: Sequence[tuple[StandardMessage, Stored]], gateway: Gateway
+    ) -> None:
+        self.entered = True
+        await self.release.wait()
+
+
+async def test_a_sweep_leaves_a_batch_s_deliveries_to_it_while_its_hooks_run(app_client: Any) -> None:
+    # A worker starting (its sweep takes every due delivery at once) while another process runs
+    # a batch's hooks must not deliver the batch first: an e-mail reply would go without the
+    # thread its hook records. That process queues the deliveries once the hooks have run.
+    from core.pipeline.sweeper import startup_sweep
+
+    plugin = Gated()
+    crm = {"http": {"destinations": {"crm": {"url": "http://127.0.0.1:9/"}}}}
+    async with app_client(extra_plugins=[("gated", plugin)], plugins=crm) as client:
+        gateway = client.gateway
+        submitted = asyncio.create_task(gateway.submit([inbound("w1")], destinations=["crm"]))
+        await wait_until(lambda: plugin.entered, timeout=10, interval=0.01, message="the hook to start")
+        try:
+            swept = await startup_sweep(gateway)
+        finally:
+            plugin.release.set()
+        assert swept == 0
+        [stored] = await submitted
+        assert len(stored.delivery_ids) == 1
+        await wait_until(_nothing_pending(gateway), timeout=10, interval=0.02, message="the hooks marked run")

@@ -154,10 +154,16 @@ class Ingestor:
         return task
 
     async def _stored_hooks(self, fresh: list[tuple[StandardMessage, Stored]]) -> None:
-        await run_stored_hooks(self.gateway, fresh)
-        # Marked done whether or not a hook failed (it logged why; running it again would fail
-        # again): only a process stopped before the mark is written leaves them to the sweeper.
-        self._done += [s.message_id for _, s in fresh]
+        failed = await run_stored_hooks(self.gateway, fresh)
+        ids = [s.message_id for _, s in fresh]
+        if failed:
+            # Pending for the plugins whose hook raised: the sweeper runs theirs again later.
+            try:
+                await stored_hooks.retry_later(self.gateway.db, ids, failed)
+            except Exception as err:  # noqa: BLE001 - left pending for every plugin: run again all the same
+                log.warning("could not keep %d messages pending for %s (%s)", len(ids), ", ".join(failed), err)
+            return
+        self._done += ids
         if self._done_timer is None:
             self._done_timer = asyncio.get_running_loop().call_later(DONE_FLUSH, self._done_due)
 

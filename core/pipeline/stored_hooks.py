@@ -12,23 +12,30 @@ called by the sweeper, runs the hooks of messages pending for longer than ``PEND
 
 What a hook records must therefore bear being recorded twice (an opt-out, an e-mail thread):
 a process stopped after a hook did its work but before the mark is written runs it again.
+
+Each plugin's hook runs on its own: one that raises (its database unreachable for a moment, a
+bug) does not stop the others, and its messages stay pending for that plugin alone. The
+sweeper runs that plugin's hook again after ``retry_delay`` (1, 2, 4 … minutes, at most an
+hour), and after ``MAX_ATTEMPTS`` runs gives up with an error line and a ``system`` audit row
+(``stored_hook_given_up``) naming the plugin and the messages.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.messages import StandardMessage
 from core.pipeline.delivery_store import message_from_row
 from core.storage.db import Database, among
-from core.storage.models import conversations, deliveries, message_hooks_pending, messages
+from core.storage.models import audit_log, conversations, deliveries, message_hooks_pending, messages
 
 if TYPE_CHECKING:
     from core.gateway import Gateway
@@ -40,6 +47,14 @@ log = logging.getLogger("switchboard.ingest")
 PENDING_GRACE = 60.0
 BATCH = 500
 _CHUNK = 1000
+# How many times a plugin's hook is run for a batch before its messages are given up.
+MAX_ATTEMPTS = 8
+HOOK = "switchboard_messages_stored"
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long after its ``attempts``-th failed run a plugin's hook is run again."""
+    return timedelta(seconds=min(PENDING_GRACE * 2 ** (attempts - 1), 3600.0))
 
 
 @dataclass
@@ -54,12 +69,25 @@ class Stored:
     destinations: list[str] = field(default_factory=list)
 
 
-async def run_stored_hooks(gateway: Gateway, stored: Sequence[tuple[StandardMessage, Stored]]) -> None:
-    """Call every plugin's ``switchboard_messages_stored`` hook; a failure is logged, not raised."""
-    try:
-        await gateway.plugins.notify("switchboard_messages_stored", stored=stored, gateway=gateway)
-    except Exception:
-        log.exception("a switchboard_messages_stored hook failed")
+async def run_stored_hooks(
+    gateway: Gateway, stored: Sequence[tuple[StandardMessage, Stored]], *, only: Collection[str] | None = None
+) -> list[str]:
+    """Call each plugin's ``switchboard_messages_stored`` hook (or only these plugins');
+    the names of the plugins whose hook raised (each is logged)."""
+    return await gateway.plugins.notify_each(HOOK, only=only, stored=stored, gateway=gateway)
+
+
+async def retry_later(db: Database, ids: Sequence[uuid.UUID], plugins: Sequence[str], *, attempts: int = 1) -> None:
+    """Keep these messages pending for the plugins whose hook raised, to be run again."""
+    pending = message_hooks_pending.c
+    retry_at = datetime.now(UTC) + retry_delay(attempts)
+    async with db.transaction() as conn:
+        for i in range(0, len(ids), _CHUNK):
+            await conn.execute(
+                sa.update(message_hooks_pending)
+                .where(pending.message_id.in_(ids[i : i + _CHUNK]))
+                .values(plugins=sorted(plugins), attempts=attempts, retry_at=retry_at)
+            )
 
 
 async def mark_done(db: Database, ids: Sequence[uuid.UUID]) -> None:
@@ -71,13 +99,16 @@ async def mark_done(db: Database, ids: Sequence[uuid.UUID]) -> None:
 
 
 async def run_pending(gateway: Gateway, *, older_than: float = PENDING_GRACE, now: datetime | None = None) -> int:
-    """Run the hooks of messages a stopped process left pending; how many messages.
+    """Run the hooks of messages left pending (by a stopped process, or by a hook that raised
+    and is due again); how many messages.
 
     Each batch is taken before its hooks run (marked done in the statement that finds it is
     still pending), so two sweepers never run one message's hooks twice; a process stopped
-    while running them here loses them.
+    while running them here loses them. A plugin whose hook raises again keeps the messages
+    pending for itself, until ``MAX_ATTEMPTS``.
     """
-    cutoff = (now or datetime.now(UTC)) - timedelta(seconds=older_than)
+    moment = now or datetime.now(UTC)
+    cutoff = moment - timedelta(seconds=older_than)
     total = 0
     while True:
         pending = message_hooks_pending.c
@@ -85,73 +116,130 @@ async def run_pending(gateway: Gateway, *, older_than: float = PENDING_GRACE, no
             candidates = list(
                 await conn.scalars(
                     sa.select(pending.message_id)
-                    .where(pending.received_at < cutoff)
+                    .where(pending.received_at < cutoff, sa.or_(pending.retry_at.is_(None), pending.retry_at <= moment))
                     .order_by(pending.received_at)
                     .limit(BATCH)
                 )
             )
             if not candidates:
                 break
-            taken = list(
-                await conn.scalars(
+            taken = {
+                r.message_id: r
+                for r in await conn.execute(
                     sa.delete(message_hooks_pending)
                     .where(pending.message_id.in_(candidates))
-                    .returning(pending.message_id)
+                    .returning(pending.message_id, pending.received_at, pending.plugins, pending.attempts)
                 )
-            )
-            rows = (
-                (await conn.execute(sa.select(messages).where(among(messages.c.id, taken)).order_by(messages.c.id)))
-                .mappings()
-                .all()
-            )
-            conversation_ids = sorted({r["conversation_id"] for r in rows if r["conversation_id"] is not None})
-            keys: dict[uuid.UUID, str] = {}
-            first: dict[uuid.UUID, uuid.UUID | None] = {}
-            if conversation_ids:
-                keys = {
-                    r.id: r.participant
-                    for r in await conn.execute(
-                        sa.select(conversations.c.id, conversations.c.participant).where(
-                            among(conversations.c.id, conversation_ids)
-                        )
-                    )
-                }
-                for cid in conversation_ids:  # its first message (PostgreSQL has no min() of uuids)
-                    first[cid] = await conn.scalar(
-                        sa.select(messages.c.id).where(messages.c.conversation_id == cid).order_by(messages.c.id).limit(1)
-                    )
-            sent: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = {}
-            for r in await conn.execute(
-                sa.select(deliveries.c.id, deliveries.c.message_id, deliveries.c.destination)
-                .where(among(deliveries.c.message_id, taken))
-                .order_by(deliveries.c.id)
-            ):
-                sent.setdefault(r.message_id, []).append((r.id, r.destination))
-        stored: list[tuple[StandardMessage, Stored]] = []
-        for row in rows:
-            message = message_from_row(dict(row))
-            conversation_id = message.conversation_id
-            if conversation_id is not None and conversation_id in keys:
-                message.conversation_key = keys[conversation_id]
-            made = sent.get(row["id"], [])
-            stored.append(
-                (
-                    message,
-                    Stored(
-                        message_id=row["id"],
-                        duplicate=False,
-                        conversation_id=conversation_id,
-                        conversation_opened=conversation_id is not None and first.get(conversation_id) == row["id"],
-                        delivery_ids=[d for d, _ in made],
-                        destinations=[name for _, name in made],
-                    ),
-                )
-            )
-        if stored:
-            await run_stored_hooks(gateway, stored)
-            total += len(stored)
+            }
+            stored = await _stored(conn, list(taken))
+        # Messages taken together for the same plugins (null: all) and the same number of runs.
+        groups: dict[tuple[tuple[str, ...] | None, int], list[tuple[StandardMessage, Stored]]] = {}
+        for message, result in stored:
+            left = taken[result.message_id]
+            plugins = None if left.plugins is None else tuple(left.plugins)
+            groups.setdefault((plugins, left.attempts), []).append((message, result))
+        for (plugins, attempts), group in groups.items():
+            failed = await run_stored_hooks(gateway, group, only=plugins)
+            if failed:
+                retry = [(s.message_id, taken[s.message_id].received_at) for _, s in group]
+                await _failed_again(gateway, retry, failed, attempts + 1, moment)
+        total += len(stored)
         if len(candidates) < BATCH:
             break
     if total:
-        log.warning("ran the stored-message hooks of %d messages that a stopped process left pending", total)
+        log.warning("ran the stored-message hooks of %d messages left pending", total)
     return total
+
+
+async def _stored(conn: AsyncConnection, ids: list[uuid.UUID]) -> list[tuple[StandardMessage, Stored]]:
+    """These messages as a batch's hooks see them: each with what the core did with it."""
+    rows = (
+        (await conn.execute(sa.select(messages).where(among(messages.c.id, ids)).order_by(messages.c.id)))
+        .mappings()
+        .all()
+    )
+    conversation_ids = sorted({r["conversation_id"] for r in rows if r["conversation_id"] is not None})
+    keys: dict[uuid.UUID, str] = {}
+    first: dict[uuid.UUID, uuid.UUID | None] = {}
+    if conversation_ids:
+        keys = {
+            r.id: r.participant
+            for r in await conn.execute(
+                sa.select(conversations.c.id, conversations.c.participant).where(
+                    among(conversations.c.id, conversation_ids)
+                )
+            )
+        }
+        for cid in conversation_ids:  # its first message (PostgreSQL has no min() of uuids)
+            first[cid] = await conn.scalar(
+                sa.select(messages.c.id).where(messages.c.conversation_id == cid).order_by(messages.c.id).limit(1)
+            )
+    sent: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = {}
+    for r in await conn.execute(
+        sa.select(deliveries.c.id, deliveries.c.message_id, deliveries.c.destination)
+        .where(among(deliveries.c.message_id, ids))
+        .order_by(deliveries.c.id)
+    ):
+        sent.setdefault(r.message_id, []).append((r.id, r.destination))
+    stored: list[tuple[StandardMessage, Stored]] = []
+    for row in rows:
+        message = message_from_row(dict(row))
+        conversation_id = message.conversation_id
+        if conversation_id is not None and conversation_id in keys:
+            message.conversation_key = keys[conversation_id]
+        made = sent.get(row["id"], [])
+        stored.append(
+            (
+                message,
+                Stored(
+                    message_id=row["id"],
+                    duplicate=False,
+                    conversation_id=conversation_id,
+                    conversation_opened=conversation_id is not None and first.get(conversation_id) == row["id"],
+                    delivery_ids=[d for d, _ in made],
+                    destinations=[name for _, name in made],
+                ),
+            )
+        )
+    return stored
+
+
+async def _failed_again(
+    gateway: Gateway, left: list[tuple[uuid.UUID, datetime]], plugins: list[str], attempts: int, now: datetime
+) -> None:
+    """Keep messages pending for the plugins whose hook raised again, or give them up."""
+    async with gateway.db.transaction() as conn:
+        if attempts < MAX_ATTEMPTS:
+            retry_at = now + retry_delay(attempts)
+            for i in range(0, len(left), _CHUNK):
+                await conn.execute(
+                    sa.insert(message_hooks_pending),
+                    [
+                        {
+                            "message_id": message_id,
+                            "received_at": received_at,
+                            "plugins": sorted(plugins),
+                            "attempts": attempts,
+                            "retry_at": retry_at,
+                        }
+                        for message_id, received_at in left[i : i + _CHUNK]
+                    ],
+                )
+            return
+        ids = [str(message_id) for message_id, _ in left]
+        for plugin in plugins:
+            log.error(
+                "plugin %s: gave up its %s hook for %d messages after %d runs (message ids in the audit log)",
+                plugin,
+                HOOK,
+                len(ids),
+                attempts,
+            )
+            row = gateway.audit.row(
+                "system",
+                action="stored_hook_given_up",
+                actor=f"plugin:{plugin}",
+                actor_type="system",
+                detail={"plugin": plugin, "hook": HOOK, "attempts": attempts, "message_ids": ids},
+            )
+            await conn.execute(audit_log.insert().values(**row))

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("switchboard.sweeper")
 SWEEP_BATCH = 5000
 SWEEP_MAX = 200_000  # deliveries enqueued by one sweep at most; the next sweep goes on
+# Longer than a batch's stored-message hooks hold its deliveries back (core.pipeline.ingest.HOOKS_WAIT).
+STARTUP_GRACE = 15.0
 
 
 async def sweep(
@@ -103,6 +105,14 @@ async def _probes(gateway: Gateway, names: list[str], now: datetime) -> int:
     if items:
         await gateway.queue.enqueue(items)
     return len(items)
+
+
+async def startup_sweep(gateway: Gateway) -> int:
+    """A worker's sweep as it starts: what is due, at once (Redis may have lost it while no
+    worker ran), except deliveries due for less than ``STARTUP_GRACE``. The process that stored
+    those queues them itself once their messages' stored-message hooks have run (what a hook
+    records, an e-mail's thread, is there for them); the regular sweep takes any it did not."""
+    return await sweep(gateway, grace=STARTUP_GRACE)
 
 
 async def release_backlog(gateway: Gateway, destination: str) -> int:

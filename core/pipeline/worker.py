@@ -28,7 +28,7 @@ from core.pipeline.cron import Clock, CronScheduler
 from core.pipeline.deliveries import BUSY_DEFER, DestinationBusy
 from core.pipeline.queue.arq_backend import ArqQueue
 from core.pipeline.queue.base import QueueItem
-from core.pipeline.sweeper import sweep
+from core.pipeline.sweeper import startup_sweep
 
 log = logging.getLogger("switchboard.worker")
 
@@ -81,7 +81,7 @@ def build_worker(
             await gateway.start(run_queue=False)
         ctx["gateway"] = gateway
         ctx["worker_name"] = f"{socket.gethostname()}:{os.getpid()}"
-        await sweep(gateway, grace=0)
+        await startup_sweep(gateway)
         scheduler = ctx["cron"] = CronScheduler(gateway, crons, worker=ctx["worker_name"], ctx=ctx, clock=cron_clock)
         scheduler.start()
         freeze_startup_heap()

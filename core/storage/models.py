@@ -163,6 +163,11 @@ message_hooks_pending = sa.Table(
     metadata,
     sa.Column("message_id", Id, sa.ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("received_at", UTCDateTime, nullable=False),
+    # After a hook raised (0017): the plugins whose hooks are left to run (null: every plugin's),
+    # how many times they have been run, and when to run them again.
+    sa.Column("plugins", JSONType),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("retry_at", UTCDateTime),
     sa.Index(None, "received_at"),
 )
 

@@ -17,6 +17,8 @@ from typing import IO, Any, Protocol
 
 import orjson
 from openpyxl import Workbook
+from openpyxl.worksheet import _writer as _openpyxl_writer
+from openpyxl.worksheet._writer import WorksheetWriter
 
 from core import defuse_formula
 
@@ -61,10 +63,22 @@ class CsvWriter:
 
 
 class XlsxWriter:
+    """openpyxl's write-only mode keeps a sheet's rows in a file of their own until the book is
+    saved, by default in the system's temporary directory, where a killed worker leaves it for
+    good (clear text: docs/privacy.md). Here it goes beside the report's own part file, as
+    ``<part>.sheet.part``, which the pick-up job removes with it."""
+
     def __init__(self, path: Path, columns: Sequence[str], title: str) -> None:
         self._path = path
         self._book = Workbook(write_only=True)
         self._sheet = self._book.create_sheet(title=title[:31] or "report")
+        self.sheet_file = path.with_name(path.name + ".sheet.part")
+        # The sheet's writer, made as openpyxl makes it on the first row but with our file; listed
+        # where openpyxl removes it after saving (and at exit).
+        writer = WorksheetWriter(self._sheet, out=str(self.sheet_file))
+        _openpyxl_writer.ALL_TEMP_FILES.append(writer.out)
+        writer.write_top()
+        self._sheet._writer = writer
         self._sheet.append(list(columns))
 
     def write(self, rows: Sequence[Sequence[Any]]) -> None:

@@ -98,3 +98,48 @@ async def test_a_half_written_report_left_by_a_stopped_worker_is_removed(app_cli
         await service.pick_up(client.gateway)
     assert not left.exists()
     assert writing.read_text() == MARKER
+
+
+def test_an_xlsx_report_s_rows_wait_beside_its_part_file_not_in_the_system_temporary_directory(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    # openpyxl keeps a write-only sheet's rows in a temporary file until the book is saved: in
+    # the system's temporary directory, a killed worker left them there in clear for good.
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    import openpyxl
+
+    from plugins.reports.writers import XlsxWriter
+
+    system = tmp_path / "system-tmp"
+    system.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(system))
+    folder = tmp_path / "reports-tmp"
+    folder.mkdir()
+
+    # A worker killed while writing an XLSX report (no atexit, no cleanup).
+    killed = (
+        "import os, sys; from pathlib import Path; from plugins.reports.writers import XlsxWriter; "
+        "w = XlsxWriter(Path(sys.argv[1]), ['destination', 'last_error'], 'failures'); "
+        "w.write([['crm', sys.argv[2]]] * 5000); os._exit(9)"
+    )
+    env = {**os.environ, "TMPDIR": str(system)}
+    ran = subprocess.run([sys.executable, "-c", killed, str(folder / "killed.xlsx.part"), MARKER], env=env, check=False)
+    assert ran.returncode == 9
+    assert list(system.iterdir()) == []
+    [left] = folder.iterdir()
+    assert left.name == "killed.xlsx.part.sheet.part" and MARKER in left.read_text()
+    hours_ago = time.time() - 2 * 3600  # the pick-up job removes the sheet's rows with the report's part file
+    os.utime(left, (hours_ago, hours_ago))
+    assert service.remove_stale_parts(folder, 3600) == 1
+    assert list(folder.iterdir()) == []
+
+    done = XlsxWriter(folder / "done.xlsx.part", ["destination", "last_error"], "failures")
+    done.write([["crm", MARKER]])
+    done.close()
+    assert [p.name for p in folder.iterdir()] == ["done.xlsx.part"] and list(system.iterdir()) == []
+    book = openpyxl.load_workbook(io.BytesIO((folder / "done.xlsx.part").read_bytes()), read_only=True)
+    assert list(book.active.values) == [("destination", "last_error"), ("crm", MARKER)]
