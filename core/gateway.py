@@ -315,7 +315,9 @@ class Gateway:
 
     async def close(self) -> None:
         try:
-            await self.plugins.notify("switchboard_shutdown", gateway=self)
+            # Each plugin's on its own: one that fails (logged) does not keep the others from
+            # closing what they hold.
+            await self.plugins.notify_each("switchboard_shutdown", gateway=self)
         finally:
             await self.ingest.close()
             await self.queue.close()

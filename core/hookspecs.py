@@ -208,4 +208,8 @@ async def switchboard_startup(gateway: Gateway) -> None:
 
 @hookspec
 async def switchboard_shutdown(gateway: Gateway) -> None:
-    """Called before the gateway closes its resources. May be a coroutine function."""
+    """Called before the gateway closes its resources. May be a coroutine function.
+
+    Each plugin's implementation runs on its own: one that raises is logged with its plugin's
+    name, and the others still run.
+    """

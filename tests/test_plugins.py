@@ -155,3 +155,29 @@ def test_misspelt_hook_fails_loudly(tmp_path: Path) -> None:
 
     with pytest.raises(PluginError, match="typo"):
         Gateway(make_settings(tmp_path), [("typo", Typo())])
+
+
+class _Closing:
+    def __init__(self, fails: bool) -> None:
+        self.fails = fails
+        self.closed = False
+
+    @hookimpl
+    async def switchboard_shutdown(self, gateway: Any) -> None:
+        self.closed = True
+        if self.fails:
+            raise RuntimeError("could not close its connection")
+
+
+async def test_a_failing_shutdown_hook_does_not_keep_the_other_plugins_from_closing(app_client, caplog) -> None:  # type: ignore[no-untyped-def]
+    # pluggy stops a call at the first implementation that raises: a plugin after it would keep
+    # its connections open, and the error came out of the gateway's close.
+    first, middle, last = _Closing(fails=True), _Closing(fails=False), _Closing(fails=True)
+    async with app_client(extra_plugins=[("first", first), ("middle", middle), ("last", last)]):
+        pass
+    assert first.closed and middle.closed and last.closed
+    failed = [r.getMessage() for r in caplog.records if "switchboard_shutdown hook failed" in r.getMessage()]
+    assert sorted(failed) == [
+        "plugin first: its switchboard_shutdown hook failed",
+        "plugin last: its switchboard_shutdown hook failed",
+    ]
