@@ -367,3 +367,48 @@ async def test_a_sweep_leaves_a_batch_s_deliveries_to_it_while_its_hooks_run(app
         [stored] = await submitted
         assert len(stored.delivery_ids) == 1
         await wait_until(_nothing_pending(gateway), timeout=10, interval=0.02, message="the hooks marked run")
+
+
+class StoppedOnce:
+    """A hook whose first run stops its process (the sweeper running it is killed)."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    @hookimpl
+    async def switchboard_messages_stored(
+        self, stored: Sequence[tuple[StandardMessage, Stored]], gateway: Gateway
+    ) -> None:
+        self.calls.append([m.external_id for m, _ in stored])
+        if len(self.calls) == 2:  # the first sweeper's run (the first call is the ingest's, skipped below)
+            raise SystemExit("killed")
+
+
+async def test_a_sweeper_stopped_while_running_left_hooks_leaves_them_to_the_next(
+    app_client: Any, monkeypatch: Any
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from core.pipeline.stored_hooks import LEASE, run_pending
+
+    plugin = StoppedOnce()
+    async with app_client(extra_plugins=[("stopped", plugin)]) as client:
+        gateway = client.gateway
+
+        async def stopped(*args: Any, **kwargs: Any) -> None:
+            plugin.calls.append(["ingest stopped"])
+
+        monkeypatch.setattr(gateway.ingest, "_stored_hooks", stopped)
+        await gateway.submit([inbound("k1")])
+        monkeypatch.undo()
+        start = datetime.now(UTC)
+        try:
+            await run_pending(gateway, now=start + timedelta(minutes=2))
+        except SystemExit:
+            pass
+        assert plugin.calls == [["ingest stopped"], ["k1"]]
+        # Held by the stopped sweeper's lease, then run by the next sweep once it ran out.
+        assert await run_pending(gateway, now=start + timedelta(minutes=3)) == 0
+        assert await run_pending(gateway, now=start + timedelta(minutes=2) + LEASE + timedelta(seconds=1)) == 1
+        assert await _left(gateway) == []
+    assert plugin.calls == [["ingest stopped"], ["k1"], ["k1"]]

@@ -49,6 +49,9 @@ BATCH = 500
 _CHUNK = 1000
 # How many times a plugin's hook is run for a batch before its messages are given up.
 MAX_ATTEMPTS = 8
+# How long a sweeper holds the messages whose hooks it runs: another sweeper runs them once it
+# has run out (the first stopped). Longer than any hooks take.
+LEASE = timedelta(minutes=5)
 HOOK = "switchboard_messages_stored"
 
 
@@ -102,32 +105,30 @@ async def run_pending(gateway: Gateway, *, older_than: float = PENDING_GRACE, no
     """Run the hooks of messages left pending (by a stopped process, or by a hook that raised
     and is due again); how many messages.
 
-    Each batch is taken before its hooks run (marked done in the statement that finds it is
-    still pending), so two sweepers never run one message's hooks twice; a process stopped
-    while running them here loses them. A plugin whose hook raises again keeps the messages
-    pending for itself, until ``MAX_ATTEMPTS``.
+    Each batch is leased before its hooks run (``retry_at`` moved ``LEASE`` ahead, in the
+    statement that finds it still due), so two sweepers never run one message's hooks at once,
+    and one stopped while running them leaves them to the next sweep once the lease runs out.
+    Their rows go once the hooks have run; a plugin whose hook raises again keeps them pending
+    for itself, until ``MAX_ATTEMPTS``.
     """
     moment = now or datetime.now(UTC)
     cutoff = moment - timedelta(seconds=older_than)
     total = 0
     while True:
         pending = message_hooks_pending.c
+        due = sa.and_(pending.received_at < cutoff, sa.or_(pending.retry_at.is_(None), pending.retry_at <= moment))
         async with gateway.db.transaction() as conn:
             candidates = list(
-                await conn.scalars(
-                    sa.select(pending.message_id)
-                    .where(pending.received_at < cutoff, sa.or_(pending.retry_at.is_(None), pending.retry_at <= moment))
-                    .order_by(pending.received_at)
-                    .limit(BATCH)
-                )
+                await conn.scalars(sa.select(pending.message_id).where(due).order_by(pending.received_at).limit(BATCH))
             )
             if not candidates:
                 break
             taken = {
                 r.message_id: r
                 for r in await conn.execute(
-                    sa.delete(message_hooks_pending)
-                    .where(pending.message_id.in_(candidates))
+                    sa.update(message_hooks_pending)
+                    .where(pending.message_id.in_(candidates), due)
+                    .values(retry_at=moment + LEASE)
                     .returning(pending.message_id, pending.received_at, pending.plugins, pending.attempts)
                 )
             }
@@ -140,9 +141,7 @@ async def run_pending(gateway: Gateway, *, older_than: float = PENDING_GRACE, no
             groups.setdefault((plugins, left.attempts), []).append((message, result))
         for (plugins, attempts), group in groups.items():
             failed = await run_stored_hooks(gateway, group, only=plugins)
-            if failed:
-                retry = [(s.message_id, taken[s.message_id].received_at) for _, s in group]
-                await _failed_again(gateway, retry, failed, attempts + 1, moment)
+            await _ran(gateway, [s.message_id for _, s in group], failed, attempts + 1, moment)
         total += len(stored)
         if len(candidates) < BATCH:
             break
@@ -204,35 +203,28 @@ async def _stored(conn: AsyncConnection, ids: list[uuid.UUID]) -> list[tuple[Sta
     return stored
 
 
-async def _failed_again(
-    gateway: Gateway, left: list[tuple[uuid.UUID, datetime]], plugins: list[str], attempts: int, now: datetime
-) -> None:
-    """Keep messages pending for the plugins whose hook raised again, or give them up."""
+async def _ran(gateway: Gateway, ids: list[uuid.UUID], failed: list[str], attempts: int, now: datetime) -> None:
+    """After a leased run: the rows go, or stay for the plugins whose hook raised, or those are given up."""
+    pending = message_hooks_pending.c
     async with gateway.db.transaction() as conn:
-        if attempts < MAX_ATTEMPTS:
+        if failed and attempts < MAX_ATTEMPTS:
             retry_at = now + retry_delay(attempts)
-            for i in range(0, len(left), _CHUNK):
+            for i in range(0, len(ids), _CHUNK):
                 await conn.execute(
-                    sa.insert(message_hooks_pending),
-                    [
-                        {
-                            "message_id": message_id,
-                            "received_at": received_at,
-                            "plugins": sorted(plugins),
-                            "attempts": attempts,
-                            "retry_at": retry_at,
-                        }
-                        for message_id, received_at in left[i : i + _CHUNK]
-                    ],
+                    sa.update(message_hooks_pending)
+                    .where(pending.message_id.in_(ids[i : i + _CHUNK]))
+                    .values(plugins=sorted(failed), attempts=attempts, retry_at=retry_at)
                 )
             return
-        ids = [str(message_id) for message_id, _ in left]
-        for plugin in plugins:
+        for i in range(0, len(ids), _CHUNK):
+            await conn.execute(sa.delete(message_hooks_pending).where(pending.message_id.in_(ids[i : i + _CHUNK])))
+        texts = [str(message_id) for message_id in ids]
+        for plugin in failed:
             log.error(
                 "plugin %s: gave up its %s hook for %d messages after %d runs (message ids in the audit log)",
                 plugin,
                 HOOK,
-                len(ids),
+                len(texts),
                 attempts,
             )
             row = gateway.audit.row(
@@ -240,6 +232,6 @@ async def _failed_again(
                 action="stored_hook_given_up",
                 actor=f"plugin:{plugin}",
                 actor_type="system",
-                detail={"plugin": plugin, "hook": HOOK, "attempts": attempts, "message_ids": ids},
+                detail={"plugin": plugin, "hook": HOOK, "attempts": attempts, "message_ids": texts},
             )
             await conn.execute(audit_log.insert().values(**row))
