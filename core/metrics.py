@@ -41,6 +41,10 @@ FAMILIES: dict[str, tuple[str, str, tuple[str, ...], tuple[float, ...]]] = {
     "switchboard_delivery_duration_seconds": ("histogram", "Time of one delivery attempt by destination",
                                               ("destination",), DELIVERY_BUCKETS),
     "switchboard_delivery_retries": ("counter", "Attempts that failed and were scheduled again", ("destination",), ()),
+    "switchboard_stored_hook_failures": ("counter", "Runs of a plugin's switchboard_messages_stored hook that raised",
+                                         ("plugin",), ()),
+    "switchboard_stored_hooks_given_up": ("counter", "Messages whose plugin's stored-message hook was given up",
+                                          ("plugin",), ()),
 }  # fmt: skip
 REQUESTS = "switchboard_http_request_duration_seconds"
 
@@ -103,6 +107,15 @@ class Metrics:
         if outcome == "retry":
             retries = self.counters["switchboard_delivery_retries"]
             retries[(destination,)] = retries.get((destination,), 0.0) + 1
+
+    def stored_hook(self, plugin: str, *, failed: bool = True, given_up: int = 0) -> None:
+        """Count a run of ``plugin``'s stored-message hook that raised, and messages given up."""
+        if failed:
+            failures = self.counters["switchboard_stored_hook_failures"]
+            failures[(plugin,)] = failures.get((plugin,), 0.0) + 1
+        if given_up:
+            gone = self.counters["switchboard_stored_hooks_given_up"]
+            gone[(plugin,)] = gone.get((plugin,), 0.0) + given_up
 
     def snapshot(self) -> dict[str, list[list[Any]]]:
         """Every series as ``[labels, value]`` (a counter) or ``[labels, buckets…, sum, count]``."""

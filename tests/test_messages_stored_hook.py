@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -305,18 +306,25 @@ async def test_a_hook_that_keeps_raising_is_given_up_on_record(app_client: Any, 
 
     import sqlalchemy as sa
 
-    from core.pipeline.stored_hooks import MAX_ATTEMPTS, run_pending
+    from core.metrics import metrics
+    from core.pipeline.stored_hooks import MAX_ATTEMPTS, run_pending, waiting
     from core.storage.models import audit_log
 
+    def counted(family: str) -> float:
+        return metrics().counters[family].get(("broken-" + suffix,), 0.0)
+
+    suffix = uuid.uuid4().hex[:6]  # metrics are the process's: a plugin name of this test's own
     broken = Broken()
-    async with app_client(extra_plugins=[("broken", broken)]) as client:
+    async with app_client(extra_plugins=[("broken-" + suffix, broken)]) as client:
         gateway = client.gateway
         [stored] = await gateway.submit([inbound("g1")])
+        assert await waiting(gateway.db) == {"retry": 1, "left": 0}  # what /metrics shows
         moment = datetime.now(UTC)
         for _ in range(MAX_ATTEMPTS + 2):
             moment += timedelta(hours=2)
             await run_pending(gateway, now=moment)
         assert await _left(gateway) == []
+        assert await waiting(gateway.db) == {"retry": 0, "left": 0}
         async with gateway.db.transaction() as conn:
             rows = (
                 await conn.execute(
@@ -326,7 +334,9 @@ async def test_a_hook_that_keeps_raising_is_given_up_on_record(app_client: Any, 
                 )
             ).all()
     assert len(broken.calls) == MAX_ATTEMPTS
-    assert [(r.kind, r.actor) for r in rows] == [("system", "plugin:broken")]
+    assert counted("switchboard_stored_hook_failures") == MAX_ATTEMPTS
+    assert counted("switchboard_stored_hooks_given_up") == 1
+    assert [(r.kind, r.actor) for r in rows] == [("system", "plugin:broken-" + suffix)]
     assert rows[0].detail["message_ids"] == [str(stored.message_id)]
     assert rows[0].detail["attempts"] == MAX_ATTEMPTS
     assert any("gave up its switchboard_messages_stored hook" in r.getMessage() for r in caplog.records)

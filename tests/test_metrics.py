@@ -66,6 +66,8 @@ async def test_ingest_deliveries_and_the_queue_are_measured(app_client: Callable
     assert after[("switchboard_messages_ingested_total", frozenset({"platform": platform}.items()))] == 2
     assert sum(v for (name, labels), v in waiting.items() if name == "switchboard_queue_depth") >= 1
     assert ("switchboard_oldest_due_delivery_age_seconds", frozenset()) in after
+    for reason in ("retry", "left"):  # messages whose plugins' stored-message hooks wait for the sweeper
+        assert after[("switchboard_stored_hooks_waiting", frozenset({"reason": reason}.items()))] == 0
     delivered = frozenset({"destination": "metrics-sink", "outcome": "delivered"}.items())
     assert after[("switchboard_delivery_attempts_total", delivered)] >= 2
     duration = frozenset({"destination": "metrics-sink"}.items())

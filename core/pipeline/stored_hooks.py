@@ -33,6 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.messages import StandardMessage
+from core.metrics import metrics
 from core.pipeline.delivery_store import message_from_row
 from core.storage.db import Database, among
 from core.storage.models import audit_log, conversations, deliveries, message_hooks_pending, messages
@@ -76,8 +77,11 @@ async def run_stored_hooks(
     gateway: Gateway, stored: Sequence[tuple[StandardMessage, Stored]], *, only: Collection[str] | None = None
 ) -> list[str]:
     """Call each plugin's ``switchboard_messages_stored`` hook (or only these plugins');
-    the names of the plugins whose hook raised (each is logged)."""
-    return await gateway.plugins.notify_each(HOOK, only=only, stored=stored, gateway=gateway)
+    the names of the plugins whose hook raised (each is logged and counted)."""
+    failed = await gateway.plugins.notify_each(HOOK, only=only, stored=stored, gateway=gateway)
+    for plugin in failed:
+        metrics().stored_hook(plugin)
+    return failed
 
 
 async def retry_later(db: Database, ids: Sequence[uuid.UUID], plugins: Sequence[str], *, attempts: int = 1) -> None:
@@ -99,6 +103,23 @@ async def mark_done(db: Database, ids: Sequence[uuid.UUID]) -> None:
     async with db.transaction() as conn:
         for i in range(0, len(ids), _CHUNK):
             await conn.execute(sa.delete(message_hooks_pending).where(pending.message_id.in_(ids[i : i + _CHUNK])))
+
+
+async def waiting(db: Database, now: datetime | None = None) -> dict[str, int]:
+    """Messages whose hooks wait for the sweeper: ``retry`` (a plugin's hook raised) and
+    ``left`` (pending past ``PENDING_GRACE``: a stopped process left them)."""
+    p = message_hooks_pending.c
+    cutoff = (now or datetime.now(UTC)) - timedelta(seconds=PENDING_GRACE)
+    async with db.transaction() as conn:
+        row = (
+            await conn.execute(
+                sa.select(
+                    sa.func.count().filter(p.attempts > 0),
+                    sa.func.count().filter(p.attempts == 0, p.received_at < cutoff),
+                )
+            )
+        ).one()
+    return {"retry": int(row[0]), "left": int(row[1])}
 
 
 async def run_pending(gateway: Gateway, *, older_than: float = PENDING_GRACE, now: datetime | None = None) -> int:
@@ -220,6 +241,7 @@ async def _ran(gateway: Gateway, ids: list[uuid.UUID], failed: list[str], attemp
             await conn.execute(sa.delete(message_hooks_pending).where(pending.message_id.in_(ids[i : i + _CHUNK])))
         texts = [str(message_id) for message_id in ids]
         for plugin in failed:
+            metrics().stored_hook(plugin, failed=False, given_up=len(ids))
             log.error(
                 "plugin %s: gave up its %s hook for %d messages after %d runs (message ids in the audit log)",
                 plugin,

@@ -14,6 +14,7 @@ from core.auth.permissions import requires
 from core.errors import Forbidden, NotFound
 from core.metrics import metrics
 from core.operations.stats import queue_state
+from core.pipeline import stored_hooks
 from core.scopes import client_address
 from core.untrusted import constant_time_equal
 from core.web.requests import gateway_of
@@ -53,6 +54,14 @@ async def metrics_endpoint(request: Request) -> Response:
         "How long the oldest due delivery has waited past its time",
         registry=snapshot,
     ).set(state["oldest_due_seconds"])
+    hooks = Gauge(
+        "switchboard_stored_hooks_waiting",
+        "Messages whose plugins' stored-message hooks wait for the sweeper: retry (a hook raised), left (a stopped process)",
+        ["reason"],
+        registry=snapshot,
+    )
+    for reason, count in (await stored_hooks.waiting(gateway.db)).items():
+        hooks.labels(reason).set(count)
     body = metrics().exposition() + generate_latest(snapshot)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
