@@ -456,6 +456,11 @@ async def drain(
             ),
             {"n": limit},
         )
+        # Due a minute ago: a worker's start-up sweep leaves deliveries due for less than
+        # STARTUP_GRACE to the process that stored them (core.pipeline.sweeper.startup_sweep).
+        await conn.execute(
+            sa.text("UPDATE deliveries SET next_attempt_at = now() - interval '1 minute' WHERE status = 'queued'")
+        )
     n = min(limit, total)
     # Empty the queue: the jobs the ingest runs enqueued also name the cancelled deliveries.
     # The worker's start-up sweep then enqueues exactly the deliveries measured.
