@@ -108,14 +108,17 @@ class Metrics:
             retries = self.counters["switchboard_delivery_retries"]
             retries[(destination,)] = retries.get((destination,), 0.0) + 1
 
-    def stored_hook(self, plugin: str, *, failed: bool = True, given_up: int = 0) -> None:
-        """Count a run of ``plugin``'s stored-message hook that raised, and messages given up."""
-        if failed:
-            failures = self.counters["switchboard_stored_hook_failures"]
-            failures[(plugin,)] = failures.get((plugin,), 0.0) + 1
-        if given_up:
-            gone = self.counters["switchboard_stored_hooks_given_up"]
-            gone[(plugin,)] = gone.get((plugin,), 0.0) + given_up
+    def stored_hook_failed(self, plugin: str) -> None:
+        """Count a run of ``plugin``'s stored-message hook that raised."""
+        self._add("switchboard_stored_hook_failures", (plugin,), 1)
+
+    def stored_hooks_given_up(self, plugin: str, messages: int) -> None:
+        """Count messages whose ``plugin``'s stored-message hook was given up."""
+        self._add("switchboard_stored_hooks_given_up", (plugin,), messages)
+
+    def _add(self, family: str, key: tuple[str, ...], amount: float) -> None:
+        counts = self.counters[family]
+        counts[key] = counts.get(key, 0.0) + amount
 
     def snapshot(self) -> dict[str, list[list[Any]]]:
         """Every series as ``[labels, value]`` (a counter) or ``[labels, buckets…, sum, count]``."""

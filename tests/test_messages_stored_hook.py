@@ -171,6 +171,19 @@ def _nothing_pending(gateway: Gateway) -> Any:
     return check
 
 
+async def submit_stopped(gateway: Gateway, monkeypatch: Any, items: list[StandardMessage], **kwargs: Any) -> Any:
+    """Submit as a process killed after the commit would have: the hooks and their mark never happen."""
+
+    async def stopped(*args: Any, **kwargs: Any) -> None:
+        return None
+
+    monkeypatch.setattr(gateway.ingest, "_stored_hooks", stopped)
+    try:
+        return await gateway.submit(items, **kwargs)
+    finally:
+        monkeypatch.undo()
+
+
 async def test_hooks_a_stopped_process_left_pending_are_run_by_the_sweeper(app_client: Any, monkeypatch: Any) -> None:
     # A process stopped between the commit and the hooks: the platform's retry is a duplicate,
     # whose hooks do not run. The sweeper runs them, once, with what the core said of each.
@@ -184,15 +197,9 @@ async def test_hooks_a_stopped_process_left_pending_are_run_by_the_sweeper(app_c
     plugin = Recorder()
     crm = {"http": {"destinations": {"crm": {"url": "http://127.0.0.1:9/"}}}}
     async with app_client(extra_plugins=[("recorder", plugin)], plugins=crm) as client:
-
-        async def stopped(*args: Any, **kwargs: Any) -> None:
-            return None
-
-        # The hooks and their mark never happen, as in a process killed after the commit.
-        monkeypatch.setattr(client.gateway.ingest, "_stored_hooks", stopped)
-        await client.gateway.submit([inbound("p1"), inbound("p2", sender="+255700000002")], destinations=["crm"])
+        left = [inbound("p1"), inbound("p2", sender="+255700000002")]
+        await submit_stopped(client.gateway, monkeypatch, left, destinations=["crm"])
         [again] = await client.gateway.submit([inbound("p1")])  # the platform's retry
-        monkeypatch.undo()
         assert again.duplicate and plugin.calls == []
         assert await _pending(client.gateway) == ["p1", "p2"]
         await _sweep_job({"gateway": client.gateway})  # younger than the grace: left alone
@@ -215,13 +222,9 @@ async def test_two_sweepers_at_once_run_a_left_message_s_hooks_once(app_client: 
 
     plugin = Recorder()
     async with app_client(extra_plugins=[("recorder", plugin)]) as client:
-
-        async def stopped(*args: Any, **kwargs: Any) -> None:
-            return None
-
-        monkeypatch.setattr(client.gateway.ingest, "_stored_hooks", stopped)
-        await client.gateway.submit([inbound(f"t{i}", sender=f"+2557000001{i:02d}") for i in range(20)])
-        monkeypatch.undo()
+        await submit_stopped(
+            client.gateway, monkeypatch, [inbound(f"t{i}", sender=f"+2557000001{i:02d}") for i in range(20)]
+        )
         # Two sweepers two minutes from now. (Not the rows made older: the app's own sweep job,
         # on its clock, would then take them whenever its tick fell in the test.)
         later = datetime.now(UTC) + timedelta(minutes=2)
@@ -277,6 +280,22 @@ async def test_a_hook_that_raises_does_not_stop_the_other_plugins_hooks(app_clie
             ("x1", ["broken-first", "broken-last"], 1, True),
             ("x2", ["broken-first", "broken-last"], 1, True),
         ]
+
+
+async def test_a_raising_hook_s_messages_stay_pending_for_every_plugin_when_they_cannot_be_kept_for_it(
+    app_client: Any, monkeypatch: Any
+) -> None:
+    # The database went away between the hooks and the note of which plugin failed: the row
+    # written with the message stays as it was, so the sweeper runs every plugin's hook again.
+    from core.pipeline import stored_hooks
+
+    async def unreachable(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("database unreachable")
+
+    monkeypatch.setattr(stored_hooks, "retry_later", unreachable)
+    async with app_client(extra_plugins=[("broken", Broken()), ("recorder", Recorder())]) as client:
+        await client.gateway.submit([inbound("u1")])
+        assert await _left(client.gateway) == [("u1", None, 0, False)]
 
 
 async def test_a_hook_that_raised_is_run_again_alone_until_it_succeeds(app_client: Any) -> None:
@@ -390,7 +409,7 @@ class StoppedOnce:
         self, stored: Sequence[tuple[StandardMessage, Stored]], gateway: Gateway
     ) -> None:
         self.calls.append([m.external_id for m, _ in stored])
-        if len(self.calls) == 2:  # the first sweeper's run (the first call is the ingest's, skipped below)
+        if len(self.calls) == 1:  # the first sweeper's run
             raise SystemExit("killed")
 
 
@@ -404,21 +423,15 @@ async def test_a_sweeper_stopped_while_running_left_hooks_leaves_them_to_the_nex
     plugin = StoppedOnce()
     async with app_client(extra_plugins=[("stopped", plugin)]) as client:
         gateway = client.gateway
-
-        async def stopped(*args: Any, **kwargs: Any) -> None:
-            plugin.calls.append(["ingest stopped"])
-
-        monkeypatch.setattr(gateway.ingest, "_stored_hooks", stopped)
-        await gateway.submit([inbound("k1")])
-        monkeypatch.undo()
+        await submit_stopped(gateway, monkeypatch, [inbound("k1")])
         start = datetime.now(UTC)
         try:
             await run_pending(gateway, now=start + timedelta(minutes=2))
         except SystemExit:
             pass
-        assert plugin.calls == [["ingest stopped"], ["k1"]]
+        assert plugin.calls == [["k1"]]
         # Held by the stopped sweeper's lease, then run by the next sweep once it ran out.
         assert await run_pending(gateway, now=start + timedelta(minutes=3)) == 0
         assert await run_pending(gateway, now=start + timedelta(minutes=2) + LEASE + timedelta(seconds=1)) == 1
         assert await _left(gateway) == []
-    assert plugin.calls == [["ingest stopped"], ["k1"], ["k1"]]
+    assert plugin.calls == [["k1"], ["k1"]]

@@ -24,7 +24,7 @@ from core.pipeline.ingest_store import CONFLICTS, Candidate, Plan, StoreResult, 
 from core.pipeline.queue.base import QueueItem
 from core.pipeline.routing import Router
 from core.pipeline.statuses import DeliveryStatus
-from core.pipeline.stored_hooks import Stored, run_stored_hooks
+from core.pipeline.stored_hooks import Stored
 from core.storage.ids import uuid7
 from core.storage.storable import storable_text
 
@@ -154,7 +154,7 @@ class Ingestor:
         return task
 
     async def _stored_hooks(self, fresh: list[tuple[StandardMessage, Stored]]) -> None:
-        failed = await run_stored_hooks(self.gateway, fresh)
+        failed = await stored_hooks.run_stored_hooks(self.gateway, fresh)
         ids = [s.message_id for _, s in fresh]
         if failed:
             # Pending for the plugins whose hook raised: the sweeper runs theirs again later.

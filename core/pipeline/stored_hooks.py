@@ -80,29 +80,38 @@ async def run_stored_hooks(
     the names of the plugins whose hook raised (each is logged and counted)."""
     failed = await gateway.plugins.notify_each(HOOK, only=only, stored=stored, gateway=gateway)
     for plugin in failed:
-        metrics().stored_hook(plugin)
+        metrics().stored_hook_failed(plugin)
     return failed
 
 
-async def retry_later(db: Database, ids: Sequence[uuid.UUID], plugins: Sequence[str], *, attempts: int = 1) -> None:
-    """Keep these messages pending for the plugins whose hook raised, to be run again."""
-    pending = message_hooks_pending.c
-    retry_at = datetime.now(UTC) + retry_delay(attempts)
+async def retry_later(db: Database, ids: Sequence[uuid.UUID], plugins: Sequence[str]) -> None:
+    """Keep these messages pending for the plugins whose hook raised in the ingest's run."""
     async with db.transaction() as conn:
-        for i in range(0, len(ids), _CHUNK):
-            await conn.execute(
-                sa.update(message_hooks_pending)
-                .where(pending.message_id.in_(ids[i : i + _CHUNK]))
-                .values(plugins=sorted(plugins), attempts=attempts, retry_at=retry_at)
-            )
+        await _keep_for(conn, ids, plugins, 1, datetime.now(UTC))
 
 
 async def mark_done(db: Database, ids: Sequence[uuid.UUID]) -> None:
     """Mark these messages' hooks as run."""
-    pending = message_hooks_pending.c
     async with db.transaction() as conn:
-        for i in range(0, len(ids), _CHUNK):
-            await conn.execute(sa.delete(message_hooks_pending).where(pending.message_id.in_(ids[i : i + _CHUNK])))
+        await _delete(conn, ids)
+
+
+async def _keep_for(
+    conn: AsyncConnection, ids: Sequence[uuid.UUID], plugins: Sequence[str], attempts: int, now: datetime
+) -> None:
+    """Pending for these plugins alone after their ``attempts``-th failed run, due again after ``retry_delay``."""
+    pending = message_hooks_pending.c
+    values = {"plugins": sorted(plugins), "attempts": attempts, "retry_at": now + retry_delay(attempts)}
+    for i in range(0, len(ids), _CHUNK):
+        await conn.execute(
+            sa.update(message_hooks_pending).where(pending.message_id.in_(ids[i : i + _CHUNK])).values(**values)
+        )
+
+
+async def _delete(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> None:
+    pending = message_hooks_pending.c
+    for i in range(0, len(ids), _CHUNK):
+        await conn.execute(sa.delete(message_hooks_pending).where(pending.message_id.in_(ids[i : i + _CHUNK])))
 
 
 async def waiting(db: Database, now: datetime | None = None) -> dict[str, int]:
@@ -226,22 +235,14 @@ async def _stored(conn: AsyncConnection, ids: list[uuid.UUID]) -> list[tuple[Sta
 
 async def _ran(gateway: Gateway, ids: list[uuid.UUID], failed: list[str], attempts: int, now: datetime) -> None:
     """After a leased run: the rows go, or stay for the plugins whose hook raised, or those are given up."""
-    pending = message_hooks_pending.c
     async with gateway.db.transaction() as conn:
         if failed and attempts < MAX_ATTEMPTS:
-            retry_at = now + retry_delay(attempts)
-            for i in range(0, len(ids), _CHUNK):
-                await conn.execute(
-                    sa.update(message_hooks_pending)
-                    .where(pending.message_id.in_(ids[i : i + _CHUNK]))
-                    .values(plugins=sorted(failed), attempts=attempts, retry_at=retry_at)
-                )
+            await _keep_for(conn, ids, failed, attempts, now)
             return
-        for i in range(0, len(ids), _CHUNK):
-            await conn.execute(sa.delete(message_hooks_pending).where(pending.message_id.in_(ids[i : i + _CHUNK])))
+        await _delete(conn, ids)
         texts = [str(message_id) for message_id in ids]
         for plugin in failed:
-            metrics().stored_hook(plugin, failed=False, given_up=len(ids))
+            metrics().stored_hooks_given_up(plugin, len(ids))
             log.error(
                 "plugin %s: gave up its %s hook for %d messages after %d runs (message ids in the audit log)",
                 plugin,
